@@ -1,0 +1,1 @@
+"""The edge node: one per station, the station's source of truth."""

@@ -1,0 +1,71 @@
+"""The edge node's settings: one tree, validated at start (`[edge]` table of the TOML file, `MARKAZ_*` variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator
+
+from edge.telemetry.settings import MqttSettings
+from edge.verify.settings import VerifySettings
+from markaz.config import MarkazSettings
+
+
+class AuthSettings(BaseModel):
+    token_ttl_hours: float = Field(12.0, gt=0, description="a staff sign-in lasts one shift")
+    slow_after_failures: int = Field(3, ge=1, description="failed sign-ins before each retry must wait")
+    lock_after_failures: int = Field(6, ge=2, description="failed sign-ins before the account is locked")
+    lock_minutes: float = Field(15.0, gt=0)
+
+
+class QueueSettings(BaseModel):
+    recall_min_interval_s: float = Field(10.0, ge=0, description="re-announcing a ticket is rate-limited")
+    default_service_time_s: float = Field(300.0, gt=0, description="used for estimates before any service is seen")
+    service_time_window: int = Field(20, ge=1, description="recent services averaged for estimates")
+
+
+class AuditSettings(BaseModel):
+    anchor_interval_s: float = Field(300.0, gt=0, description="how often the chain head is signed")
+
+
+class EdgeSettings(MarkazSettings):
+    data_dir: Path = Field(Path("data"), description="database, keys and anchors of this node")
+    station_id: str = Field("station-0", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    timezone: str = Field("Asia/Riyadh", description="IANA zone: business days and what people see")
+    day_rollover_hour: int = Field(3, ge=0, le=23, description="local hour at which a new business day starts")
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    catalogue: Path | None = Field(None, description="TOML file of services and counters loaded at start")
+    sample_data: bool = False
+    log_level: str = "INFO"
+    log_json: bool = False
+    synchronous: str = Field("NORMAL", pattern="^(NORMAL|FULL)$", description="SQLite fsync policy in WAL mode")
+    auth: AuthSettings = AuthSettings()
+    queue: QueueSettings = QueueSettings()
+    audit: AuditSettings = AuditSettings()
+    verify: VerifySettings = VerifySettings()
+    mqtt: MqttSettings = MqttSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Asia/Riyadh', 'UTC')") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "edge.sqlite"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"

@@ -1,0 +1,1 @@
+"""Schema-validated device profiles: desired versus reported state."""

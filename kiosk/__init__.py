@@ -1,0 +1,1 @@
+"""The kiosk agent: card reader, camera, printer and the visitor's touch UI."""

@@ -1,0 +1,8 @@
+"""`markaz kiosk ...`: the kiosk agent and its hardware tools."""
+
+import typer
+
+from kiosk.card.cli import app as card_app
+
+app = typer.Typer(help="Kiosk agent and its hardware: card reader, camera, printer.", no_args_is_help=True)
+app.add_typer(card_app, name="card")
