@@ -1,0 +1,103 @@
+"""Read an eMRTD: select the ICAO application, open access (BAC), read EF.COM, DG1, DG2, EF.SOD, check passive auth."""
+
+from __future__ import annotations
+
+import time
+
+from kiosk.card import tlv
+from kiosk.card.access import AccessProtocol, ApduChannel, PlainChannel
+from kiosk.card.apdu import SW_END_OF_FILE, SW_FILE_NOT_FOUND, SW_OK, CommandAPDU
+from kiosk.card.bac import BasicAccessControl
+from kiosk.card.datagroups import DG_FILES, EF_COM, EF_SOD, EMRTD_AID, parse_com, parse_dg1, parse_dg2
+from kiosk.card.errors import CardError, DataGroupError, UnsupportedCard
+from kiosk.card.mrz import MrzSource
+from kiosk.card.passive_auth import passive_authentication
+from kiosk.card.reader import CardConnection
+from kiosk.card.result import CardReadResult
+from kiosk.card.trust_store import TrustStore
+
+# Largest READ BINARY whose protected answer (DO'87' + DO'99' + DO'8E' + SW) still fits a short response.
+CHUNK = 0xDF
+_HEADER = 4  # enough for a one-byte tag and a length of up to 82 xx xx: all LDS files
+_MAX_FILE = 64 * 1024
+
+
+class _FileNotFound(CardError):
+    pass
+
+
+def select_application(channel: ApduChannel) -> None:
+    answer = channel.transmit(CommandAPDU(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
+    if answer.sw != SW_OK:
+        raise UnsupportedCard(f"unsupported card: no ICAO eMRTD application (SELECT answered {answer.sw:04X})")
+
+
+def read_file(channel: ApduChannel, fid: int, chunk: int = CHUNK) -> bytes:
+    """SELECT the EF, then READ BINARY in chunks: the first few bytes give the TLV length, the rest follows."""
+    answer = channel.transmit(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+    if answer.sw == SW_FILE_NOT_FOUND:
+        raise _FileNotFound(f"EF {fid:04X} not found")
+    if answer.sw != SW_OK:
+        raise CardError(f"SELECT EF {fid:04X} refused ({answer.sw:04X})")
+    content = _read_binary(channel, 0, _HEADER)
+    try:
+        total = tlv.header_length(content)
+    except tlv.TLVError as exc:
+        raise DataGroupError(f"EF {fid:04X} does not start with a TLV header: {exc}") from None
+    if total > _MAX_FILE:
+        raise DataGroupError(f"EF {fid:04X} claims {total} bytes")
+    while len(content) < total:
+        part = _read_binary(channel, len(content), min(chunk, total - len(content)))
+        if not part:
+            raise DataGroupError(f"EF {fid:04X} ended after {len(content)} of {total} bytes")
+        content += part
+    return content[:total]
+
+
+def _read_binary(channel: ApduChannel, offset: int, length: int) -> bytes:
+    if offset > 0x7FFF:
+        raise DataGroupError("file longer than READ BINARY offsets reach")
+    answer = channel.transmit(CommandAPDU(0x00, 0xB0, offset >> 8, offset & 0xFF, le=length))
+    if answer.sw not in (SW_OK, SW_END_OF_FILE):
+        raise CardError(f"READ BINARY at {offset} refused ({answer.sw:04X})")
+    return answer.data
+
+
+class EmrtdSession:
+    """One read of one card. Create it per card presentation: it holds no state across cards."""
+
+    def __init__(self, connection: CardConnection, access: AccessProtocol | None = None,
+                 trust_store: TrustStore | None = None) -> None:
+        self.connection = connection
+        self.access = access or BasicAccessControl()
+        self.trust_store = trust_store
+        self.channel = PlainChannel(connection)
+
+    def read(self, source: MrzSource) -> CardReadResult:
+        timings: dict[str, float] = {}
+        started = mark = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            timings[name] = (now - mark) * 1000
+            mark = now
+
+        select_application(self.channel)
+        secure = self.access.establish(self.channel, source)
+        lap("access")
+        com = parse_com(read_file(secure, EF_COM))
+        dg1 = read_file(secure, DG_FILES[1])
+        dg2 = read_file(secure, DG_FILES[2])
+        try:
+            sod = read_file(secure, EF_SOD)
+        except _FileNotFound:
+            sod = None
+        lap("read")
+        mrz = parse_dg1(dg1)
+        photo = parse_dg2(dg2)
+        lap("parse")
+        pa = passive_authentication(sod, {1: dg1, 2: dg2}, self.trust_store)
+        lap("passive_auth")
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return CardReadResult.build(mrz, photo, pa, self.channel.apdu_count, timings, com.data_groups)

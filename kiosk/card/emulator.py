@@ -1,0 +1,306 @@
+"""A virtual eMRTD of our own that plugs into Debian's vpcd: ISO 7816-4 files, BAC, 3DES secure messaging, insert/remove."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import struct
+import threading
+import time
+from typing import Protocol
+
+from kiosk.card import icao_crypto as ic
+from kiosk.card.apdu import (
+    SW_AUTH_FAILED, SW_CLA_NOT_SUPPORTED, SW_CONDITIONS_NOT_SATISFIED, SW_FILE_NOT_FOUND, SW_INS_NOT_SUPPORTED,
+    SW_OK, SW_SECURITY_NOT_SATISFIED, SW_SM_OBJECTS_INCORRECT, SW_WRONG_DATA, SW_WRONG_LENGTH, SW_WRONG_P1P2,
+    ApduFormatError, CommandAPDU, ResponseAPDU,
+)
+from kiosk.card.bac import BacKeys, session_keys
+from kiosk.card.datagroups import EMRTD_AID
+from kiosk.card.personalisation import EmrtdProfile
+from kiosk.card.secure_messaging import CardSideSecureMessaging, SecureMessagingFault
+
+log = logging.getLogger(__name__)
+
+# vpcd control bytes (reader -> card)
+_POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4
+_SFI_TO_FID = {0x01: 0x0101, 0x02: 0x0102, 0x03: 0x0103, 0x0B: 0x010B, 0x0C: 0x010C, 0x0E: 0x010E, 0x0F: 0x010F,
+               0x1D: 0x011D, 0x1E: 0x011E}
+
+
+def contactless_atr(historical: bytes) -> bytes:
+    """The ATR a PC/SC reader builds for an ISO 14443-4 card: 3B 8n 80 01, historical bytes, TCK."""
+    body = bytes([0x80 | len(historical), 0x80, 0x01]) + historical
+    tck = 0
+    for byte in body:
+        tck ^= byte
+    return b"\x3b" + body + bytes([tck])
+
+
+EMRTD_ATR = contactless_atr(bytes.fromhex("0000000000000000"))
+FOREIGN_ATR = contactless_atr(b"MARKAZ-BANK")
+
+
+def _sw(sw: int, data: bytes = b"") -> ResponseAPDU:
+    return ResponseAPDU(data, sw)
+
+
+class Applet(Protocol):
+    """What sits on the virtual chip: answers APDUs, forgets its session on power off or reset."""
+
+    atr: bytes
+
+    def reset(self) -> None: ...
+
+    def process(self, command: bytes) -> bytes: ...
+
+
+class ForeignApplet:
+    """A card that is not an eMRTD (a payment or loyalty card): it knows no ICAO application."""
+
+    atr = FOREIGN_ATR
+
+    def reset(self) -> None:
+        pass
+
+    def process(self, command: bytes) -> bytes:
+        try:
+            apdu = CommandAPDU.from_bytes(command)
+        except ApduFormatError:
+            return _sw(SW_WRONG_LENGTH).to_bytes()
+        return _sw(SW_FILE_NOT_FOUND if apdu.ins == 0xA4 else SW_INS_NOT_SUPPORTED).to_bytes()
+
+
+class EmrtdApplet:
+    """The eMRTD application: SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE (BAC) and READ BINARY, with every LDS file
+    behind BAC and secure messaging, answering with the status words real chips use."""
+
+    atr = EMRTD_ATR
+
+    def __init__(self, profile: EmrtdProfile, max_read: int = 0xE7) -> None:
+        self.profile = profile
+        self._bac = BacKeys.from_mrz(profile.key)
+        self.max_read = max_read
+        # Counters tests look at (e.g. "exactly one BAC attempt").
+        self.external_authenticate_count = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self._app_selected = False
+        self._current: int | None = None
+        self._rnd_ic: bytes | None = None
+        self._sm: CardSideSecureMessaging | None = None
+
+    def process(self, command: bytes) -> bytes:
+        try:
+            apdu = CommandAPDU.from_bytes(command)
+        except ApduFormatError:
+            return _sw(SW_WRONG_LENGTH).to_bytes()
+        if apdu.cla & 0xF0 not in (0x00,) or apdu.cla & 0x03:
+            return _sw(SW_CLA_NOT_SUPPORTED).to_bytes()
+        if self._sm is None:
+            return self._plain(apdu).to_bytes()
+        if apdu.cla & 0x0C != 0x0C:
+            # A plain command during a secure session ends the session (ICAO 9303-11 9.8.4).
+            self._sm = None
+            return _sw(SW_SECURITY_NOT_SATISFIED).to_bytes()
+        try:
+            inner = self._sm.open_command(apdu)
+        except SecureMessagingFault:
+            self._sm = None  # wrong MAC or missing objects: keys are discarded, the plain 6988 is the answer
+            return _sw(SW_SM_OBJECTS_INCORRECT).to_bytes()
+        return self._sm.protect_response(self._secured(inner)).to_bytes()
+
+    # -- before BAC ---------------------------------------------------------------------------------------------
+    def _plain(self, apdu: CommandAPDU) -> ResponseAPDU:
+        if apdu.ins == 0xA4 and apdu.p1 == 0x04:
+            if apdu.data == EMRTD_AID:
+                self._app_selected = True
+                self._current = None
+                return _sw(SW_OK)
+            return _sw(SW_FILE_NOT_FOUND)
+        if not self._app_selected:
+            return _sw(SW_FILE_NOT_FOUND if apdu.ins == 0xA4 else SW_CONDITIONS_NOT_SATISFIED)
+        if apdu.ins == 0x84:
+            if apdu.le != 8:
+                return _sw(SW_WRONG_LENGTH)
+            self._rnd_ic = os.urandom(8)
+            return _sw(SW_OK, self._rnd_ic)
+        if apdu.ins == 0x82:
+            return self._external_authenticate(apdu)
+        if apdu.ins in (0xA4, 0xB0):
+            return _sw(SW_SECURITY_NOT_SATISFIED)  # every LDS file needs BAC
+        return _sw(SW_INS_NOT_SUPPORTED)
+
+    def _external_authenticate(self, apdu: CommandAPDU) -> ResponseAPDU:
+        self.external_authenticate_count += 1
+        rnd_ic, self._rnd_ic = self._rnd_ic, None  # one answer per challenge
+        if rnd_ic is None:
+            return _sw(SW_CONDITIONS_NOT_SATISFIED)
+        if len(apdu.data) != 40:
+            return _sw(SW_WRONG_LENGTH)
+        e_ifd, m_ifd = apdu.data[:32], apdu.data[32:]
+        if not ic.mac_equal(ic.retail_mac(self._bac.k_mac, ic.pad(e_ifd)), m_ifd):
+            return _sw(SW_AUTH_FAILED)
+        s = ic.decrypt(self._bac.k_enc, e_ifd)
+        rnd_ifd, echoed, k_ifd = s[:8], s[8:16], s[16:32]
+        if echoed != rnd_ic:
+            return _sw(SW_AUTH_FAILED)
+        k_ic = os.urandom(16)
+        e_ic = ic.encrypt(self._bac.k_enc, rnd_ic + rnd_ifd + k_ic)
+        keys = session_keys(k_ifd, k_ic, rnd_ic, rnd_ifd)
+        self._sm = CardSideSecureMessaging(keys.ks_enc, keys.ks_mac, keys.ssc)
+        self._current = None
+        return _sw(SW_OK, e_ic + ic.retail_mac(self._bac.k_mac, ic.pad(e_ic)))
+
+    # -- inside the secure session ------------------------------------------------------------------------------
+    def _secured(self, apdu: CommandAPDU) -> ResponseAPDU:
+        if apdu.ins == 0xA4:
+            if apdu.p1 == 0x04:
+                return _sw(SW_OK if apdu.data == EMRTD_AID else SW_FILE_NOT_FOUND)
+            if apdu.p1 not in (0x00, 0x02) or len(apdu.data) != 2:
+                return _sw(SW_WRONG_P1P2)
+            fid = int.from_bytes(apdu.data, "big")
+            if fid not in self.profile.files:
+                return _sw(SW_FILE_NOT_FOUND)
+            self._current = fid
+            return _sw(SW_OK)
+        if apdu.ins == 0xB0:
+            if apdu.p1 & 0x80:  # short EF identifier in P1, offset in P2
+                fid = _SFI_TO_FID.get(apdu.p1 & 0x1F)
+                if fid not in self.profile.files:
+                    return _sw(SW_FILE_NOT_FOUND)
+                self._current, offset = fid, apdu.p2
+            else:
+                offset = (apdu.p1 << 8) | apdu.p2
+            if self._current is None:
+                return _sw(0x6986)  # command not allowed: no current EF
+            content = self.profile.files[self._current]
+            if offset >= len(content):
+                return _sw(SW_WRONG_P1P2)
+            le = min(apdu.le or 256, self.max_read)
+            return _sw(SW_OK, content[offset : offset + le])
+        if apdu.ins == 0x84:
+            return _sw(SW_CONDITIONS_NOT_SATISFIED)
+        return _sw(SW_INS_NOT_SUPPORTED if apdu.ins not in (0x82, 0x88) else SW_WRONG_DATA)
+
+
+def _quick(sock: socket.socket) -> None:
+    # Without these Debian's vpcd waits ~40 ms per APDU (Nagle + delayed ACK); QUICKACK resets itself, so re-arm it.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if hasattr(socket, "TCP_QUICKACK"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = sock.recv(size - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+class VirtualCard:
+    """A virtual card in a vpcd reader: `insert()` connects to vpcd (the reader sees a card), `remove()` disconnects.
+
+    Runs its protocol loop in a thread, so tests and the demo drive it in-process. `pull_after` simulates a visitor
+    pulling the card: after that many APDUs the card vanishes without answering.
+    """
+
+    def __init__(self, applet: Applet, port: int = 0x8C7B, host: str = "127.0.0.1") -> None:
+        self.applet = applet
+        self.port = port
+        self.host = host
+        self.apdus = 0
+        self.pull_after: int | None = None
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def inserted(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def insert(self, timeout: float = 10.0) -> "VirtualCard":
+        if self.inserted:
+            return self
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                sock = socket.create_connection((self.host, self.port), timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # vpcd not listening yet (pcscd starting)
+        sock.settimeout(None)
+        _quick(sock)
+        self.applet.reset()
+        self._sock = sock
+        self._thread = threading.Thread(target=self._serve, args=(sock,), name="virtual-card", daemon=True)
+        self._thread.start()
+        return self
+
+    def remove(self) -> None:
+        with self._lock:
+            sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def wait_removed(self, timeout: float | None = None) -> bool:
+        """Block until the reader side closes the link (pcscd stopped) or remove() is called."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.inserted
+
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            while True:
+                header = _recv_exact(sock, 2)
+                if header is None:
+                    break
+                (length,) = struct.unpack(">H", header)
+                payload = _recv_exact(sock, length)
+                if payload is None:
+                    break
+                answer = self._handle(payload)
+                if answer is None:
+                    if length > 1:  # pulled mid-APDU
+                        break
+                    continue
+                _quick(sock)
+                sock.sendall(struct.pack(">H", len(answer)) + answer)
+                _quick(sock)
+        except OSError:
+            pass  # removed from another thread, or vpcd went away
+        finally:
+            with self._lock:
+                if self._sock is sock:
+                    self._sock = None
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _handle(self, payload: bytes) -> bytes | None:
+        if len(payload) == 1:
+            control = payload[0]
+            if control == _GET_ATR:
+                return self.applet.atr
+            if control in (_POWER_OFF, _POWER_ON, _RESET):
+                self.applet.reset()
+            return None
+        if self.pull_after is not None and self.apdus >= self.pull_after:
+            return None
+        self.apdus += 1
+        return self.applet.process(payload)

@@ -1,0 +1,89 @@
+"""A test PKI for the virtual card: a CSCA and a Document Signer made with `cryptography`, kept in a folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+CSCA_CERT, CSCA_KEY, DS_CERT, DS_KEY = "csca.pem", "csca.key.pem", "ds.pem", "ds.key.pem"
+
+
+@dataclass(frozen=True)
+class TestPki:
+    csca_key: ec.EllipticCurvePrivateKey
+    csca_cert: x509.Certificate
+    ds_key: ec.EllipticCurvePrivateKey
+    ds_cert: x509.Certificate
+
+
+def _name(country: str, common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country[:2]),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "markaz test PKI (not for production)"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def create_test_pki(country: str = "UT", label: str = "markaz test") -> TestPki:
+    """CSCA (self-signed, CA) and a Document Signer it issued, both ECDSA P-256, valid from yesterday for 20 years."""
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+    until = now + dt.timedelta(days=365 * 20)
+    csca_key = ec.generate_private_key(ec.SECP256R1())
+    csca_name = _name(country, f"{label} CSCA")
+    csca_ski = x509.SubjectKeyIdentifier.from_public_key(csca_key.public_key())
+    csca_cert = (
+        x509.CertificateBuilder().subject_name(csca_name).issuer_name(csca_name)
+        .public_key(csca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(until)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(csca_ski, critical=False)
+        .sign(csca_key, hashes.SHA256())
+    )
+    ds_key = ec.generate_private_key(ec.SECP256R1())
+    ds_cert = (
+        x509.CertificateBuilder().subject_name(_name(country, f"{label} Document Signer")).issuer_name(csca_name)
+        .public_key(ds_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(until)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(csca_ski), critical=False)
+        .sign(csca_key, hashes.SHA256())
+    )
+    return TestPki(csca_key, csca_cert, ds_key, ds_cert)
+
+
+def save_pki(pki: TestPki, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    plain_key = dict(encoding=pem, format=serialization.PrivateFormat.PKCS8,
+                     encryption_algorithm=serialization.NoEncryption())
+    (folder / CSCA_CERT).write_bytes(pki.csca_cert.public_bytes(pem))
+    (folder / DS_CERT).write_bytes(pki.ds_cert.public_bytes(pem))
+    for name, key in ((CSCA_KEY, pki.csca_key), (DS_KEY, pki.ds_key)):
+        path = folder / name
+        path.write_bytes(key.private_bytes(**plain_key))
+        path.chmod(0o600)
+
+
+def load_pki(folder: Path) -> TestPki:
+    def key(name: str):
+        return serialization.load_pem_private_key((folder / name).read_bytes(), password=None)
+
+    def cert(name: str) -> x509.Certificate:
+        return x509.load_pem_x509_certificate((folder / name).read_bytes())
+
+    return TestPki(key(CSCA_KEY), cert(CSCA_CERT), key(DS_KEY), cert(DS_CERT))
+
+
+def load_or_create_pki(folder: Path, country: str = "UT") -> TestPki:
+    """Reuse the PKI in `folder`, or create and save one, so `read --csca FOLDER/csca.pem` trusts the card."""
+    folder = Path(folder)
+    if all((folder / name).exists() for name in (CSCA_CERT, CSCA_KEY, DS_CERT, DS_KEY)):
+        return load_pki(folder)
+    pki = create_test_pki(country)
+    save_pki(pki, folder)
+    return pki

@@ -1,0 +1,66 @@
+"""What a card read gives the kiosk: identity fields, the photo (in memory only), passive-auth status, timings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from kiosk.card.datagroups import FaceImage
+from kiosk.card.mrz import MrzData
+from kiosk.card.passive_auth import PassiveAuthResult
+
+
+@dataclass(frozen=True)
+class CardReadResult:
+    document_type: str  # document code from the MRZ: "P", "ID", "I"...
+    mrz_format: str  # "TD1" or "TD3"
+    issuing_state: str
+    document_number: str
+    surname: str
+    given_names: str
+    nationality: str
+    birth_date: dt.date | None
+    sex: str
+    expiry_date: dt.date | None
+    expired: bool
+    photo: FaceImage
+    passive_auth: PassiveAuthResult
+    apdus: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    data_groups: list[int] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, mrz: MrzData, photo: FaceImage, pa: PassiveAuthResult, apdus: int, timings_ms: dict[str, float],
+              data_groups: list[int], today: dt.date | None = None) -> "CardReadResult":
+        today = today or dt.datetime.now(dt.timezone.utc).date()
+        expiry = mrz.expiry_date
+        return cls(
+            document_type=mrz.document_code, mrz_format=mrz.format, issuing_state=mrz.issuing_state,
+            document_number=mrz.document_number, surname=mrz.surname, given_names=mrz.given_names,
+            nationality=mrz.nationality, birth_date=mrz.birth_date, sex=mrz.sex.replace("<", "X"),
+            expiry_date=expiry, expired=expiry is None or expiry < today, photo=photo, passive_auth=pa,
+            apdus=apdus, timings_ms=timings_ms, data_groups=data_groups,
+        )
+
+    def to_json(self) -> dict:
+        """The CLI's JSON: everything except the photo bytes."""
+        iso = lambda d: d.isoformat() if d else None  # noqa: E731
+        return {
+            "document_type": self.document_type,
+            "issuing_state": self.issuing_state,
+            "document_number": self.document_number,
+            "surname": self.surname,
+            "given_names": self.given_names,
+            "nationality": self.nationality,
+            "birth_date": iso(self.birth_date),
+            "expiry_date": iso(self.expiry_date),
+            "sex": self.sex,
+            "expired": self.expired,
+            "photo_format": self.photo.format,
+            "passive_auth": self.passive_auth.as_dict(),
+            "apdus": self.apdus,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+    def __repr__(self) -> str:
+        return f"CardReadResult({self.mrz_format}, pa={self.passive_auth.status}, apdus={self.apdus})"

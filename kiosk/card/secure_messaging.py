@@ -1,0 +1,138 @@
+"""ICAO 9303 secure messaging with 3DES (BAC session keys): protect commands, check and open responses, both sides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from kiosk.card import icao_crypto as ic
+from kiosk.card import tlv
+from kiosk.card.apdu import CommandAPDU, ResponseAPDU
+
+SM_CLA = 0x0C  # bits b4 b3 of CLA: SM with the header authenticated
+
+
+class SecureMessagingFault(ValueError):
+    """A protected message failed a check: wrong MAC, missing data object, bad padding."""
+
+
+class SecureMessaging(Protocol):
+    """What a secure channel needs from a cipher suite. BAC gives 3DES; PACE will add an AES implementation."""
+
+    def protect(self, command: CommandAPDU) -> CommandAPDU: ...
+
+    def unprotect(self, response: ResponseAPDU) -> ResponseAPDU: ...
+
+
+@dataclass
+class _Keys:
+    ks_enc: bytes
+    ks_mac: bytes
+    ssc: int
+
+    def next_ssc(self) -> bytes:
+        # The send-sequence counter goes up before every command and every response, on both sides.
+        self.ssc = (self.ssc + 1) % (1 << 64)
+        return self.ssc.to_bytes(8, "big")
+
+    def mac(self, ssc: bytes, data: bytes) -> bytes:
+        return ic.retail_mac(self.ks_mac, ic.pad(ssc + data))
+
+
+def _do87(keys: _Keys, data: bytes) -> bytes:
+    return tlv.encode(0x87, b"\x01" + ic.encrypt(keys.ks_enc, ic.pad(data)))
+
+
+def _open_do87(keys: _Keys, value: bytes) -> bytes:
+    if not value or value[0] != 0x01 or (len(value) - 1) % 8:
+        raise SecureMessagingFault("DO'87' malformed")
+    try:
+        return ic.unpad(ic.decrypt(keys.ks_enc, value[1:]))
+    except ValueError as exc:
+        raise SecureMessagingFault(str(exc)) from None
+
+
+def _objects(data: bytes) -> dict[int, tlv.TLV]:
+    try:
+        elements = tlv.parse_all(data)
+    except tlv.TLVError as exc:
+        raise SecureMessagingFault(f"protected data malformed: {exc}") from None
+    found: dict[int, tlv.TLV] = {}
+    for element in elements:
+        if element.tag in found:
+            raise SecureMessagingFault(f"DO'{element.tag:X}' repeated")
+        found[element.tag] = element
+    return found
+
+
+class TripleDesSecureMessaging:
+    """Terminal side: protect each command (DO'87'/DO'97' + MAC) and check each response (DO'99' + MAC)."""
+
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
+        self._keys = _Keys(ks_enc, ks_mac, int.from_bytes(ssc, "big"))
+
+    @property
+    def ssc(self) -> bytes:
+        return self._keys.ssc.to_bytes(8, "big")
+
+    def protect(self, command: CommandAPDU) -> CommandAPDU:
+        keys = self._keys
+        header = bytes([command.cla | SM_CLA, command.ins, command.p1, command.p2])
+        body = b""
+        if command.data:
+            body += _do87(keys, command.data)
+        if command.le is not None:
+            body += tlv.encode(0x97, bytes([command.le & 0xFF]))
+        ssc = keys.next_ssc()
+        cc = keys.mac(ssc, ic.pad(header) + body)
+        data = body + tlv.encode(0x8E, cc)
+        return CommandAPDU(header[0], header[1], header[2], header[3], data, 256)
+
+    def unprotect(self, response: ResponseAPDU) -> ResponseAPDU:
+        keys = self._keys
+        ssc = keys.next_ssc()
+        if not response.data:
+            # A plain status word where a protected answer was due: the chip dropped the session (6987/6988...).
+            raise SecureMessagingFault(f"unprotected response {response.sw:04X}")
+        objects = _objects(response.data)
+        if 0x8E not in objects or 0x99 not in objects:
+            raise SecureMessagingFault("response lacks DO'99' or DO'8E'")
+        covered = b"".join(o.raw for tag, o in objects.items() if tag in (0x87, 0x99))
+        if not ic.mac_equal(keys.mac(ssc, covered), objects[0x8E].value):
+            raise SecureMessagingFault("response MAC wrong")
+        status = objects[0x99].value
+        if len(status) != 2:
+            raise SecureMessagingFault("DO'99' malformed")
+        data = _open_do87(keys, objects[0x87].value) if 0x87 in objects else b""
+        return ResponseAPDU(data, int.from_bytes(status, "big"))
+
+
+class CardSideSecureMessaging:
+    """Chip side of the same scheme, for the virtual card: open protected commands, protect answers."""
+
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
+        self._keys = _Keys(ks_enc, ks_mac, int.from_bytes(ssc, "big"))
+
+    def open_command(self, command: CommandAPDU) -> CommandAPDU:
+        keys = self._keys
+        if command.cla & SM_CLA != SM_CLA:
+            raise SecureMessagingFault("command not protected")
+        ssc = keys.next_ssc()
+        objects = _objects(command.data)
+        if 0x8E not in objects:
+            raise SecureMessagingFault("command lacks DO'8E'")
+        covered = b"".join(o.raw for tag, o in objects.items() if tag in (0x87, 0x97))
+        if not ic.mac_equal(keys.mac(ssc, ic.pad(command.header) + covered), objects[0x8E].value):
+            raise SecureMessagingFault("command MAC wrong")
+        data = _open_do87(keys, objects[0x87].value) if 0x87 in objects else b""
+        le = None
+        if 0x97 in objects:
+            raw_le = objects[0x97].value
+            le = (raw_le[-1] or 256) if raw_le else 256
+        return CommandAPDU(command.cla & ~SM_CLA & 0xFF, command.ins, command.p1, command.p2, data, le)
+
+    def protect_response(self, response: ResponseAPDU) -> ResponseAPDU:
+        keys = self._keys
+        ssc = keys.next_ssc()
+        body = (_do87(keys, response.data) if response.data else b"") + tlv.encode(0x99, response.sw.to_bytes(2, "big"))
+        return ResponseAPDU(body + tlv.encode(0x8E, keys.mac(ssc, body)), response.sw)
