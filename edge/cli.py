@@ -1,5 +1,274 @@
 """`markaz edge ...`: run and administer the station's edge node."""
 
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
 app = typer.Typer(help="The station's edge node: serve, migrate, back up, users, devices, audit.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+device_app = typer.Typer(help="Devices (kiosks, displays, counter terminals).", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(device_app, name="device")
+app.add_typer(audit_app, name="audit")
+
+DataOpt = Annotated[Path, typer.Option("--data", help="the node's data folder (database, keys, anchors)")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file; its [edge] table is read")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(data: Path | None, config: Path | None, **overrides: Any):
+    from edge.settings import EdgeSettings
+    from markaz.config import ConfigError, load_settings
+
+    try:
+        return load_settings(EdgeSettings, config, "edge", data_dir=data, **overrides)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+def _node(data: Path, config: Path | None = None):
+    from edge.node import EdgeNode
+
+    return EdgeNode(_settings(data, config))
+
+
+@app.command()
+def serve(
+    data: DataOpt = Path("data"),
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+    config: ConfigOpt = None,
+    station: Annotated[str | None, typer.Option("--station", help="this station's id (lower case, digits, - _)")] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="serve HTTPS with this certificate")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="private key of --tls-cert")] = None,
+    sample_data: Annotated[bool, typer.Option("--sample-data", help="load the sample catalogue")] = False,
+    catalogue: Annotated[Path | None, typer.Option("--catalogue", help="TOML catalogue of services and counters")] = None,
+    mqtt: Annotated[str | None, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")] = None,
+    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
+    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="this station's client certificate")] = None,
+    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
+    mqtt_keepalive: Annotated[int | None, typer.Option("--mqtt-keepalive", help="seconds (default 30)")] = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="log one JSON object per line")] = False,
+) -> None:
+    """Run the edge node: the HTTP API, audit anchoring and (with --mqtt) the telemetry link."""
+    mqtt_over = {k: v for k, v in {"url": mqtt, "ca": mqtt_ca, "cert": mqtt_cert, "key": mqtt_key, "keepalive": mqtt_keepalive}.items() if v is not None}
+    settings = _settings(
+        data, config, host=host, port=port, station_id=station, tls_cert=tls_cert, tls_key=tls_key,
+        sample_data=sample_data or None, catalogue=catalogue, log_json=log_json or None, mqtt=mqtt_over or None,
+    )
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        _fail("--tls-cert and --tls-key go together", 2)
+    import uvicorn
+
+    from edge.api.app import create_app
+    from edge.node import EdgeNode
+    from markaz.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_json)
+    node = EdgeNode(settings)
+    scheme = "https" if settings.tls_cert else "http"
+    base = f"{scheme}://{settings.host}:{settings.port}"
+    typer.echo(f"markaz edge node {settings.station_id}: {base}/api/v1/docs (API docs), {base}/healthz", err=True)
+    uvicorn.run(
+        create_app(node), host=settings.host, port=settings.port, log_config=None, access_log=False,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def migrate(data: DataOpt, config: ConfigOpt = None) -> None:
+    """Apply the database migrations not yet applied (the node also does this at start)."""
+    from edge.store.db import Store
+    from edge.store.migrations import apply_migrations
+
+    settings = _settings(data, config)
+    store = Store(settings.db_path, migrate=False)
+    try:
+        with store._write_lock:
+            done = apply_migrations(store._writer)
+    finally:
+        store.close()
+    for mig in done:
+        typer.echo(f"applied {mig.version:04d}_{mig.name}")
+    typer.echo(f"database {settings.db_path} is up to date")
+
+
+@app.command()
+def backup(data: DataOpt, path: Annotated[Path, typer.Argument(help="where to write the copy")], config: ConfigOpt = None) -> None:
+    """Write a consistent copy of the database while the node serves (SQLite online backup)."""
+    from edge.store.db import backup_database
+
+    settings = _settings(data, config)
+    try:
+        backup_database(settings.db_path, path)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    typer.echo(f"backed up {settings.db_path} to {path} (keys in {settings.keys_dir} are not included: keep them apart)")
+
+
+@app.command()
+def kpis(
+    data: DataOpt,
+    config: ConfigOpt = None,
+    day: Annotated[str | None, typer.Option(help="business day YYYY-MM-DD (default today)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Print the queue KPIs of a business day, per service and for the station."""
+    node = _node(data, config)
+    try:
+        result = node.queue.kpis(date.fromisoformat(day) if day else None)
+    except ValueError:
+        _fail(f"--day must be YYYY-MM-DD, got {day!r}", 2)
+    finally:
+        node.store.close()
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.2f}" if v <= 1 else f"{v:.0f}"
+        return str(v)
+
+    cols = {"waiting": "waiting", "longest_wait_s": "longest s", "mean_wait_s": "mean wait s", "p90_wait_s": "p90 wait s",
+            "mean_service_s": "service s", "served": "served", "no_shows": "no-show", "within_target_share": "in target",
+            "counters_open": "open"}
+    table = Table(title=f"KPIs {result['business_day']} ({result['timezone']})")
+    table.add_column("service")
+    for header in cols.values():
+        table.add_column(header, justify="right")
+    for s in result["services"]:
+        table.add_row(s["service"], *[fmt(s[c]) for c in cols])
+    table.add_row("[b]station[/b]", *[fmt(result["station"][c]) for c in cols])
+    import shutil
+
+    Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="user name")],
+    role: Annotated[str, typer.Option(help="officer, supervisor, technician, admin or agency_viewer")],
+    data: DataOpt,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a staff account; the password is read as one line from standard input (prompted on a terminal)."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            _fail("passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    from edge.errors import DomainError
+
+    node = _node(data, config)
+    try:
+        node.auth.add_user(name, password, role)
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        node.close()
+    typer.echo(f"user {name} ({role}) created", err=True)
+
+
+@user_app.command("list")
+def user_list(data: DataOpt, config: ConfigOpt = None) -> None:
+    """List staff accounts."""
+    node = _node(data, config)
+    try:
+        for u in node.auth.list_users():
+            typer.echo(f"{u['username']}\t{u['role']}\t{'active' if u['active'] else 'disabled'}")
+    finally:
+        node.store.close()
+
+
+@device_app.command("add")
+def device_add(
+    device_id: Annotated[str, typer.Argument(help="device id, e.g. kiosk-1")],
+    data: DataOpt,
+    device_type: Annotated[str, typer.Option("--type", help="kiosk, display or counter_terminal")] = "kiosk",
+    config: ConfigOpt = None,
+) -> None:
+    """Register a device; its API token is printed once, alone on standard output (only its hash is kept)."""
+    from edge.errors import DomainError
+
+    node = _node(data, config)
+    try:
+        token = node.auth.add_device(device_id, device_type)
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        node.close()
+    typer.echo(token)
+
+
+@device_app.command("list")
+def device_list(data: DataOpt, config: ConfigOpt = None) -> None:
+    """List registered devices."""
+    node = _node(data, config)
+    try:
+        for d in node.auth.list_devices():
+            typer.echo(f"{d['id']}\t{d['type']}\t{'enabled' if d['enabled'] else 'disabled'}\t{d['last_seen_at'] or '-'}")
+    finally:
+        node.store.close()
+
+
+@audit_app.command("verify")
+def audit_verify(data: DataOpt, config: ConfigOpt = None) -> None:
+    """Prove the audit chain and its signed anchors: exit 0, or 1 naming the first broken entry."""
+    import sqlite3
+
+    from edge.audit.verify import read_anchors_file, verify_chain
+    from edge.keys import StationKeys
+    from edge.node import EdgeNode
+
+    settings = _settings(data, config)
+    if not settings.db_path.exists():
+        _fail(f"no database at {settings.db_path}", 2)
+    conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = [dict(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY seq")]
+    finally:
+        conn.close()
+    keys = StationKeys(settings.keys_dir)
+    anchors = read_anchors_file(EdgeNode.anchors_path(settings.data_dir))
+    if not (keys.dir / "audit-anchor.pem").exists():
+        _fail(f"no anchor key in {keys.dir}: the signed anchors cannot be checked", 2)
+    report = verify_chain(rows, anchors, keys.anchor_public_key)
+    if report.ok:
+        typer.echo(f"audit log intact: {report.entries} entries, {report.anchors} signed anchors, head {report.head_seq}")
+        return
+    typer.echo(f"audit log BROKEN at entry {report.first_broken_seq}: {report.problems[0]}", err=True)
+    for extra in report.problems[1:]:
+        typer.echo(f"  also: {extra}", err=True)
+    raise typer.Exit(1)
+
+
+def _register_outbox() -> None:
+    try:
+        from edge.telemetry.cli import outbox
+    except ImportError:  # the telemetry part is not installed in this tree yet
+        return
+    app.command("outbox")(outbox)
+
+
+_register_outbox()

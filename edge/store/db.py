@@ -19,6 +19,28 @@ import sqlite_utils
 from edge.store.migrations import apply_migrations
 
 
+def backup_database(src: Path, dest: Path) -> None:
+    """A consistent online copy through SQLite's backup API, safe while the node serves; written beside `dest`
+    and renamed into place so a half-made copy never looks complete."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    tmp.unlink(missing_ok=True)
+    if not Path(src).exists():
+        raise FileNotFoundError(f"no database at {src}")
+    source = sqlite3.connect(Path(src), timeout=30.0)
+    try:
+        out = sqlite3.connect(tmp)
+        try:
+            source.backup(out, pages=1024)
+            out.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            out.close()
+    finally:
+        source.close()
+    tmp.replace(dest)
+
+
 class Store:
     def __init__(self, path: Path, synchronous: str = "NORMAL", migrate: bool = True) -> None:
         self.path = Path(path)
@@ -80,22 +102,7 @@ class Store:
         return rows[0] if rows else None
 
     def backup(self, dest: Path) -> None:
-        """A consistent online copy through SQLite's backup API, safe while the node serves."""
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".partial")
-        tmp.unlink(missing_ok=True)
-        src = sqlite3.connect(self.path, timeout=30.0)
-        try:
-            out = sqlite3.connect(tmp)
-            try:
-                src.backup(out, pages=1024)
-                out.execute("PRAGMA journal_mode=DELETE")
-            finally:
-                out.close()
-        finally:
-            src.close()
-        tmp.replace(dest)
+        backup_database(self.path, dest)
 
     def close(self) -> None:
         if self._closed:

@@ -1,4 +1,4 @@
-"""Settings of the MQTT telemetry link (owned by edge/telemetry)."""
+"""Settings of the MQTT telemetry link and the outbox (owned by edge/telemetry)."""
 
 from pathlib import Path
 
@@ -11,3 +11,13 @@ class MqttSettings(BaseModel):
     cert: Path | None = None
     key: Path | None = None
     keepalive: int = Field(30, ge=1)
+    inflight_window: int = Field(200, ge=1, le=65535, description="published but not yet acknowledged messages")
+    backoff_base_s: float = Field(0.5, gt=0, description="first reconnect delay (doubled per failure, full jitter)")
+    backoff_max_s: float = Field(60.0, gt=0)
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="broker keeps our commands this long while down")
+    outbox_max_rows: int = Field(200_000, ge=100, description="bound past which old snapshots are dropped")
+    outbox_max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024)
+    snapshot_interval_s: float = Field(30.0, gt=0, description="queue snapshot at least this often")
+    snapshot_min_gap_s: float = Field(0.5, ge=0, description="changes closer than this share one snapshot")
+    health_interval_s: float = Field(60.0, gt=0, description="node health, devices and verification counters")
+    heartbeat_timeout_s: float = Field(90.0, gt=0, description="a device without heartbeat this long is offline")

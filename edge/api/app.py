@@ -1,0 +1,55 @@
+"""Builds the FastAPI application around one EdgeNode; the lifespan starts and stops the node."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from edge.api.errors import install_error_handlers
+from edge.api.routers import (
+    audit,
+    auth,
+    catalogue,
+    counters,
+    device_status,
+    devices,
+    health,
+    kpis,
+    staff,
+    tickets,
+    verifications,
+)
+from edge.node import EdgeNode
+from markaz import __version__
+
+API_PREFIX = "/api/v1"
+ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications]
+
+
+def create_app(node: EdgeNode) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not node.started:
+            node.start()
+        try:
+            yield
+        finally:
+            node.stop()
+
+    app = FastAPI(
+        title="markaz edge node",
+        version=__version__,
+        description="The station's edge node: visitor queue, staff, devices, audit log, face verification.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for module in ROUTERS:
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,41 @@
+"""Request dependencies: the node, and the authenticated principal holding a given permission."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from edge.auth.principal import Principal
+from edge.auth.roles import allowed
+from edge.errors import Forbidden, Unauthorized
+from edge.node import EdgeNode
+
+_bearer = HTTPBearer(auto_error=False, description="staff token from /api/v1/auth/login, or a device token")
+
+
+def get_node(request: Request) -> EdgeNode:
+    return request.app.state.node
+
+
+async def current_principal(
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Principal:
+    if creds is None or not creds.credentials:
+        raise Unauthorized("missing bearer token")
+    principal = get_node(request).auth.resolve(creds.credentials)
+    request.state.principal = principal
+    return principal
+
+
+def require(permission: str) -> Callable[..., Awaitable[Principal]]:
+    """Dependency: the caller must hold `permission` (see edge/auth/roles.py)."""
+
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if not allowed(principal.role, permission):
+            raise Forbidden(f"{principal.kind} role {principal.role!r} may not {permission}")
+        return principal
+
+    dependency.__name__ = f"require_{permission.replace('.', '_')}"
+    return dependency

@@ -1,0 +1,59 @@
+"""Devices (kiosks, displays, counter terminals), registered by technicians."""
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from edge.api.deps import get_node, require
+from edge.auth.principal import Principal
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+
+class DeviceCreate(BaseModel):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    type: str = Field("kiosk", pattern="^(kiosk|display|counter_terminal)$")
+
+
+class Device(BaseModel):
+    id: str
+    type: str
+    enabled: bool
+    created_at: str | None = None
+    last_seen_at: str | None = None
+
+
+class DeviceCreated(Device):
+    token: str = Field(description="shown once; only its hash is kept")
+
+
+class DeviceList(BaseModel):
+    devices: list[Device]
+
+
+class DeviceUpdate(BaseModel):
+    enabled: bool
+
+
+@router.get("", response_model=DeviceList, summary="Registered devices")
+async def list_devices(request: Request, _: Principal = Depends(require("devices.manage"))) -> DeviceList:
+    return DeviceList(devices=[Device(**d) for d in get_node(request).auth.list_devices()])
+
+
+@router.post("", status_code=201, response_model=DeviceCreated, summary="Register a device and get its token")
+async def register(body: DeviceCreate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> DeviceCreated:
+    node = get_node(request)
+    token = node.auth.add_device(body.id, body.type, principal)
+    device = next(d for d in node.auth.list_devices() if d["id"] == body.id)
+    return DeviceCreated(**device, token=token)
+
+
+@router.patch("/{device_id}", response_model=Device, summary="Enable or disable a device")
+async def update(device_id: str, body: DeviceUpdate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> Device:
+    node = get_node(request)
+    node.auth.set_device_enabled(device_id, body.enabled, principal)
+    return Device(**next(d for d in node.auth.list_devices() if d["id"] == device_id))
+
+
+@router.delete("/{device_id}/token", status_code=204, summary="Revoke a device's token (decommissioning)")
+async def revoke(device_id: str, request: Request, principal: Principal = Depends(require("devices.manage"))) -> None:
+    get_node(request).auth.revoke_device(device_id, principal)

@@ -1,0 +1,5 @@
+"""Face verification endpoint (placeholder until the verification pipeline lands)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["verifications"])

@@ -1,0 +1,16 @@
+"""Shared response shapes of the API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str | list | dict
+
+
+ERROR_RESPONSES = {
+    401: {"model": ErrorBody, "description": "missing, invalid or expired token"},
+    403: {"model": ErrorBody, "description": "the caller's role does not allow this"},
+}

@@ -1,0 +1,1 @@
+"""Who is acting: staff accounts and devices, their tokens, roles and permissions."""

@@ -1,0 +1,66 @@
+"""The station's secrets, kept as files beside (never inside) the database: the document HMAC key and the audit
+anchor signing key. Created on first start with owner-only permissions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+class StationKeys:
+    def __init__(self, keys_dir: Path) -> None:
+        self.dir = Path(keys_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+
+    @cached_property
+    def document_hmac_key(self) -> bytes:
+        """Keys the hash of document numbers in the audit log, so the log never holds a number in the clear."""
+        path = self.dir / "document-hmac.key"
+        if not path.exists():
+            _write_private(path, secrets.token_bytes(32))
+        return path.read_bytes()
+
+    def hash_document(self, document_number: str) -> str:
+        norm = document_number.strip().upper().replace("<", "")
+        return hmac.new(self.document_hmac_key, norm.encode(), hashlib.sha256).hexdigest()
+
+    @cached_property
+    def anchor_key(self) -> Ed25519PrivateKey:
+        """Signs the audit chain's head; kept outside the database so a database edit cannot re-sign."""
+        path = self.dir / "audit-anchor.pem"
+        if not path.exists():
+            key = Ed25519PrivateKey.generate()
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            _write_private(path, pem)
+            pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            (self.dir / "audit-anchor.pub.pem").write_bytes(pub)
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(loaded, Ed25519PrivateKey)
+        return loaded
+
+    @property
+    def anchor_public_key(self) -> Ed25519PublicKey:
+        return self.anchor_key.public_key()
+
+    @property
+    def anchor_key_id(self) -> str:
+        raw = self.anchor_public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return hashlib.sha256(raw).hexdigest()[:16]

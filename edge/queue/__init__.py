@@ -1,0 +1,1 @@
+"""The visitor queue: services, counters, tickets, wait estimates and KPIs."""

@@ -1,0 +1,284 @@
+"""The MQTT link of a station: drains the outbox over QoS 1 with a bounded in-flight window, takes commands.
+
+One paho client per connection (MQTT 5, falling back to 3.1.1), TLS with a client certificate, a persistent
+session so commands sent while the node was down are delivered when it comes back. After every (re)connect the
+outbox is replayed from its oldest row: QoS 1 may duplicate on the wire, central dedupes by seq, nothing is lost.
+Reconnects wait an exponential backoff with full jitter so a thousand stations do not return in lock-step.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlparse
+
+from edge.telemetry.outbox import Outbox
+from edge.telemetry.settings import MqttSettings
+from markaz.clock import utcnow
+from markaz.contracts import mqtt as contract
+
+log = logging.getLogger(__name__)
+
+# Subscribe to our own commands only (the broker's ACL allows nothing else).
+COMMAND_FILTER = "cmd/+"
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_url(url: str) -> BrokerAddress:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+        raise ValueError(f"MQTT url must be mqtt://host:port or mqtts://host:port, got {url!r}")
+    tls = parsed.scheme == "mqtts"
+    return BrokerAddress(parsed.hostname, parsed.port or (8883 if tls else 1883), tls)
+
+
+class MqttLink:
+    def __init__(
+        self,
+        outbox: Outbox,
+        settings: MqttSettings,
+        versions: Callable[[], dict[str, str]],
+        on_command: Callable[[str, bytes], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.station = outbox.station
+        self.settings = settings
+        self.address = parse_url(settings.url)
+        self.versions = versions
+        self.on_command = on_command
+        self.on_connected = on_connected
+        self.window = settings.inflight_window
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._acked: deque[tuple[int, bool]] = deque()  # (mid, ok) from the network thread
+        self._connack: object | None = None  # reason code once CONNACK arrived
+        self._lost = False
+        self._client = None
+        self._since: datetime | None = None
+        self.protocol = 5
+        self.connected = False
+        self.published = 0
+        self.acked = 0
+        self.connects = 0
+        outbox.on_enqueue(self.wake)
+
+    # --- life cycle ------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.station}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    # --- the connection loop ---------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            established = False
+            try:
+                established = self._connection()
+            except Exception:
+                log.exception("MQTT connection to %s:%s failed", self.address.host, self.address.port)
+            if self._stop.is_set():
+                break
+            failures = 0 if established else failures + 1
+            delay = random.uniform(0, min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2**failures))
+            log.info("MQTT: reconnecting in %.2f s", delay)
+            self._stop.wait(delay)
+
+    def _make_client(self):
+        import paho.mqtt.client as paho
+
+        protocol = paho.MQTTv5 if self.protocol == 5 else paho.MQTTv311
+        kwargs = {} if self.protocol == 5 else {"clean_session": False}
+        client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=f"station-{self.station}",
+            protocol=protocol,
+            manual_ack=True,  # a command is acknowledged to the broker only once its effect is committed
+            **kwargs,
+        )
+        if self.address.tls:
+            client.tls_set(
+                ca_certs=str(self.settings.ca) if self.settings.ca else None,
+                certfile=str(self.settings.cert) if self.settings.cert else None,
+                keyfile=str(self.settings.key) if self.settings.key else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.max_inflight_messages_set(self.window)
+        client.max_queued_messages_set(0)
+        # paho's own reconnect stays out of the way: we make a fresh client per connection.
+        client.reconnect_delay_set(3600, 3600)
+        self._since = utcnow()
+        will = contract.Status(state="offline", since=self._since, versions=self.versions())
+        client.will_set(self._topic("status"), contract.dump(will), qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def _connection(self) -> bool:
+        """One connection from CONNECT to loss (or stop); True if it got as far as a successful CONNACK."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        client = self._make_client()
+        self._connack, self._lost = None, False
+        self._acked.clear()
+        kwargs = {}
+        if self.protocol == 5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.settings.session_expiry_s
+            kwargs = {"clean_start": False, "properties": props}
+        try:
+            client.connect(self.address.host, self.address.port, self.settings.keepalive, **kwargs)
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("MQTT: cannot connect to %s:%s: %s", self.address.host, self.address.port, exc)
+            return False
+        client.loop_start()
+        try:
+            with self._cond:
+                self._cond.wait_for(lambda: self._connack is not None or self._lost or self._stop.is_set(), timeout=15)
+            rc = self._connack
+            if rc is None or rc.is_failure:
+                if self.protocol == 5 and (rc is None or rc.value in (1, 132)):
+                    # a 3.1.1-only broker refuses MQTT 5 (or drops the connection): speak 3.1.1 from now on
+                    log.warning("MQTT: broker refused MQTT 5 (%s); falling back to 3.1.1", rc)
+                    self.protocol = 4
+                else:
+                    log.warning("MQTT: connection refused: %s", rc)
+                return False
+            self._client = client
+            self.connects += 1
+            self.connected = True
+            log.info("MQTT: connected to %s:%s (MQTT %s)", self.address.host, self.address.port,
+                     "5" if self.protocol == 5 else "3.1.1")
+            client.subscribe(self._topic(COMMAND_FILTER), qos=1)
+            self.publish_birth()
+            if self.on_connected is not None:
+                self.on_connected()
+            self._drain(client, paho)
+            return True
+        finally:
+            self.connected = False
+            self._client = None
+            if self._stop.is_set() and not self._lost:
+                self._goodbye(client)
+            client.loop_stop()
+
+    def _drain(self, client, paho) -> None:
+        """Publish the outbox in order within the window; delete rows in batches as PUBACKs come back."""
+        inflight: dict[int, int] = {}  # mid -> outbox row id
+        cursor = 0  # replay from the oldest row on every connection
+        done: list[int] = []
+        last_flush = time.monotonic()
+        while not self._stop.is_set() and not self._lost:
+            while self._acked:
+                mid, ok = self._acked.popleft()
+                row_id = inflight.pop(mid, None)
+                if row_id is None:
+                    continue
+                if ok:
+                    done.append(row_id)
+                else:  # refused by the broker: keep the row, start over from the oldest unacknowledged one
+                    log.error("MQTT: broker refused outbox row %d; reconnecting to replay", row_id)
+                    self.outbox.delete(done)
+                    return
+            now = time.monotonic()
+            if done and (len(done) >= 256 or not inflight or now - last_flush > 0.05):
+                self.outbox.delete(done)
+                self.acked += len(done)
+                done = []
+                last_flush = now
+            room = self.window - len(inflight)
+            if room >= max(1, self.window // 4) or not inflight:
+                rows = self.outbox.pending(cursor, room)
+                for row in rows:
+                    info = client.publish(row.topic, row.payload, qos=1)
+                    if info.rc != paho.MQTT_ERR_SUCCESS:
+                        break
+                    inflight[info.mid] = row.id
+                    cursor = row.id
+                    self.published += 1
+                if rows and len(rows) == room:
+                    continue
+            with self._cond:
+                if not self._acked and not self._lost and not self._stop.is_set():
+                    self._cond.wait(0.05 if done else 1.0)
+        self.outbox.delete(done)
+        self.acked += len(done)
+
+    def _goodbye(self, client) -> None:
+        """A clean stop: say `offline` ourselves (the broker only sends the Will on an unclean loss)."""
+        try:
+            status = contract.Status(state="offline", since=utcnow(), versions=self.versions())
+            info = client.publish(self._topic("status"), contract.dump(status), qos=1, retain=True)
+            info.wait_for_publish(2.0)
+            client.disconnect()
+        except Exception:
+            log.debug("MQTT: goodbye failed", exc_info=True)
+
+    def publish_birth(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        birth = contract.Status(state="online", since=self._since or utcnow(), versions=self.versions())
+        client.publish(self._topic("status"), contract.dump(birth), qos=1, retain=True)
+
+    # --- paho callbacks (network thread) ----------------------------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._cond:
+            self._connack = reason_code
+            self._cond.notify_all()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not self._stop.is_set():
+            log.warning("MQTT: connection lost (%s)", reason_code)
+        with self._cond:
+            self._lost = True
+            self._cond.notify_all()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._cond:
+            self._acked.append((mid, not reason_code.is_failure))
+            self._cond.notify_all()
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            if self.on_command is not None:
+                self.on_command(message.topic, message.payload)
+        except Exception:
+            # not acknowledged: the broker delivers it again on the next connection
+            log.exception("MQTT: command on %s failed; leaving it unacknowledged", message.topic)
+            return
+        client.ack(message.mid, message.qos)
+
+    def _topic(self, suffix: str) -> str:
+        return f"{contract.PREFIX}/{self.station}/{suffix}"

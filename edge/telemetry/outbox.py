@@ -1,0 +1,160 @@
+"""The store-and-forward outbox: every message gets the next per-station seq and is committed before any publish.
+
+Rows leave only on PUBACK (`delete`) or, past the size bound, when they are old periodic snapshots; events and
+command acks are never dropped. Writes are one short transaction each and share the node's single-writer lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from markaz.clock import iso, utcnow
+from markaz.contracts import mqtt as contract
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    seq: int
+    topic: str
+    payload: bytes
+
+
+class Outbox:
+    def __init__(
+        self,
+        store,
+        station: str,
+        max_rows: int = 200_000,
+        max_bytes: int = 64 * 1024 * 1024,
+        clock: Callable = utcnow,
+    ) -> None:
+        self.store = store
+        self.station = station
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self._wakers: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        row = store.query_one("SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM telemetry_outbox")
+        self._rows, self._bytes = row["n"], row["b"]
+
+    # --- producing -------------------------------------------------------------------------------------------------
+
+    def on_enqueue(self, waker: Callable[[], None]) -> None:
+        """Call `waker` after each committed enqueue (the MQTT link wakes its publisher)."""
+        self._wakers.append(waker)
+
+    def enqueue(self, key: str, data: BaseModel | dict[str, Any], **topic_params: str) -> int:
+        """Commit one message of channel `key` with the next seq; returns the seq."""
+        with self.store.write() as db:
+            seq = self._insert(db, key, data, topic_params)
+            if self._rows > self.max_rows or self._bytes > self.max_bytes:
+                self._enforce_bound(db)
+        self.wake()
+        return seq
+
+    def wake(self) -> None:
+        for waker in self._wakers:
+            waker()
+
+    def _insert(self, db, key: str, data: BaseModel | dict[str, Any], topic_params: dict[str, str]) -> int:
+        channel = contract.BY_KEY[key]
+        conn = db.conn
+        seq = conn.execute(
+            "INSERT INTO telemetry_seq (station, last_seq) VALUES (?, 1) "
+            "ON CONFLICT (station) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+            (self.station,),
+        ).fetchone()[0]
+        now = self.clock()
+        msg = channel.model(schema=channel.schema, station=self.station, seq=seq, ts=now, data=data)
+        payload = contract.dump(msg)
+        topic = channel.topic(self.station, **topic_params)
+        conn.execute(
+            "INSERT INTO telemetry_outbox (station, seq, topic, payload, droppable, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (self.station, seq, topic, payload, int(channel.droppable), iso(now)),
+        )
+        with self._lock:
+            self._rows += 1
+            self._bytes += len(payload)
+        return seq
+
+    def _enforce_bound(self, db) -> None:
+        """Drop the oldest droppable snapshots until 90 % of the bound; announce what was dropped as an event."""
+        conn = db.conn
+        excess_rows = self._rows - int(self.max_rows * 0.9)
+        excess_bytes = self._bytes - int(self.max_bytes * 0.9)
+        dropped: list[tuple[int, int]] = []
+        freed = 0
+        for row_id, seq, size in conn.execute(
+            "SELECT id, seq, length(payload) FROM telemetry_outbox WHERE droppable = 1 AND station = ? ORDER BY id",
+            (self.station,),
+        ):
+            if len(dropped) >= excess_rows and freed >= excess_bytes:
+                break
+            dropped.append((row_id, seq))
+            freed += size
+        if not dropped:
+            log.warning("outbox over its bound (%d rows, %d bytes) with nothing droppable", self._rows, self._bytes)
+            return
+        self._delete_ids(conn, [row_id for row_id, _ in dropped])
+        seqs = [seq for _, seq in dropped]
+        total = conn.execute(
+            "UPDATE telemetry_seq SET dropped_total = dropped_total + ? WHERE station = ? RETURNING dropped_total",
+            (len(seqs), self.station),
+        ).fetchone()[0]
+        log.warning("outbox bound: dropped %d old snapshots (seq %d..%d)", len(seqs), seqs[0], seqs[-1])
+        event = contract.OutboxDropped(count=len(seqs), first_seq=seqs[0], last_seq=seqs[-1], dropped_total=total)
+        self._insert(db, "events.outbox_dropped", event, {})
+
+    # --- draining --------------------------------------------------------------------------------------------------
+
+    def pending(self, after_id: int = 0, limit: int = 500) -> list[Row]:
+        """Rows still to publish, oldest first (ordered replay)."""
+        rows = self.store.read().conn.execute(
+            "SELECT id, seq, topic, payload FROM telemetry_outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        ).fetchall()
+        return [Row(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def delete(self, ids: Iterable[int]) -> None:
+        """Forget rows the broker acknowledged (one short transaction per batch)."""
+        ids = list(ids)
+        if not ids:
+            return
+        with self.store.write() as db:
+            for start in range(0, len(ids), 500):
+                self._delete_ids(db.conn, ids[start : start + 500])
+
+    def _delete_ids(self, conn, ids: list[int]) -> None:
+        marks = ",".join("?" * len(ids))
+        sizes = conn.execute(f"DELETE FROM telemetry_outbox WHERE id IN ({marks}) RETURNING length(payload)", ids).fetchall()
+        with self._lock:
+            self._rows -= len(sizes)
+            self._bytes -= sum(s[0] for s in sizes)
+
+    # --- looking ---------------------------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        row = self.store.query_one(
+            "SELECT count(*) AS backlog, coalesce(sum(length(payload)), 0) AS backlog_bytes, min(seq) AS first_seq, "
+            "max(seq) AS last_seq, min(created_at) AS oldest FROM telemetry_outbox WHERE station = ?",
+            (self.station,),
+        )
+        seq = self.store.query_one("SELECT last_seq, dropped_total FROM telemetry_seq WHERE station = ?", (self.station,))
+        row["dropped_total"] = seq["dropped_total"] if seq else 0
+        row["last_seq_given"] = seq["last_seq"] if seq else 0
+        return row
+
+    def health(self) -> contract.OutboxHealth:
+        seq = self.store.query_one("SELECT dropped_total FROM telemetry_seq WHERE station = ?", (self.station,))
+        with self._lock:
+            rows, size = max(self._rows, 0), max(self._bytes, 0)
+        return contract.OutboxHealth(backlog=rows, backlog_bytes=size, dropped_total=seq["dropped_total"] if seq else 0)

@@ -1,0 +1,103 @@
+"""LFW protocol: read the pair files, embed every image once, and compute verification figures from distances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: str  # relative image path, NAME/NAME_NNNN.jpg
+    b: str
+    same: bool
+
+
+def _image(name: str, n: str) -> str:
+    return f"{name}/{name}_{int(n):04d}.jpg"
+
+
+def read_pairs(path: Path) -> tuple[list[Pair], int]:
+    """Pairs of a View 1 or View 2 file, in file order; also the number of folds (1 for View 1)."""
+    lines = Path(path).read_text().splitlines()
+    head = lines[0].split()
+    folds = int(head[0]) if len(head) == 2 else 1
+    pairs = []
+    for line in lines[1:]:
+        parts = line.split("\t")
+        if len(parts) == 3:
+            pairs.append(Pair(_image(parts[0], parts[1]), _image(parts[0], parts[2]), True))
+        elif len(parts) == 4:
+            pairs.append(Pair(_image(parts[0], parts[1]), _image(parts[2], parts[3]), False))
+    return pairs, folds
+
+
+def identity(path: str) -> str:
+    return path.split("/")[0]
+
+
+def threshold_at_fmr(impostor: np.ndarray, fmr: float) -> float:
+    """Largest distance threshold (decide "same" when d <= t) whose false-match rate on `impostor` is <= fmr."""
+    imp = np.sort(impostor)
+    k = int(np.floor(fmr * len(imp)))  # at most k impostors may fall at or below the threshold
+    if k == 0:
+        return float(np.nextafter(imp[0], -np.inf))
+    # midpoint between the k-th and (k+1)-th smallest impostor distance
+    return float((imp[k - 1] + imp[k]) / 2)
+
+
+def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[float, float]:
+    t = threshold_at_fmr(impostor, far)
+    return float(np.mean(genuine <= t)), t
+
+
+def eer(genuine: np.ndarray, impostor: np.ndarray) -> float:
+    ts = np.unique(np.concatenate([genuine, impostor]))
+    frr = np.searchsorted(np.sort(genuine), ts, side="right")
+    frr = 1 - frr / len(genuine)
+    far = np.searchsorted(np.sort(impostor), ts, side="right") / len(impostor)
+    i = int(np.argmin(np.abs(frr - far)))
+    return float((frr[i] + far[i]) / 2)
+
+
+def best_threshold(dist: np.ndarray, same: np.ndarray) -> float:
+    """Threshold maximising accuracy on (dist, same)."""
+    order = np.argsort(dist)
+    d, s = dist[order], same[order]
+    # deciding "same" for the first i pairs: correct = genuines among them + impostors after them
+    correct = np.concatenate([[0], np.cumsum(s)]) + (np.sum(~s) - np.concatenate([[0], np.cumsum(~s)]))
+    i = int(np.argmax(correct))
+    if i == 0:
+        return float(d[0] - 1e-6)
+    if i == len(d):
+        return float(d[-1] + 1e-6)
+    return float((d[i - 1] + d[i]) / 2)
+
+
+def ten_fold(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> tuple[float, float, list[float]]:
+    """Mean and std of accuracy with the threshold chosen on the other folds (pairs are in fold order)."""
+    n = len(dist) // folds
+    accs, thresholds = [], []
+    for k in range(folds):
+        test = np.zeros(len(dist), bool)
+        test[k * n : (k + 1) * n] = True
+        t = best_threshold(dist[~test], same[~test])
+        thresholds.append(t)
+        accs.append(float(np.mean((dist[test] <= t) == same[test])))
+    return float(np.mean(accs)), float(np.std(accs)), thresholds
+
+
+def figures(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> dict:
+    gen, imp = dist[same], dist[~same]
+    acc, std, ts = ten_fold(dist, same, folds)
+    tar1, t1 = tar_at_far(gen, imp, 0.01)
+    tar01, t01 = tar_at_far(gen, imp, 0.001)
+    return {
+        "pairs": int(len(dist)), "genuine": int(len(gen)), "impostor": int(len(imp)),
+        "accuracy_10fold": acc, "accuracy_std": std, "fold_thresholds": ts,
+        "tar_at_far_1pct": tar1, "threshold_far_1pct": t1,
+        "tar_at_far_0_1pct": tar01, "threshold_far_0_1pct": t01,
+        "eer": eer(gen, imp),
+    }

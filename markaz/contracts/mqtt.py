@@ -1,0 +1,341 @@
+"""The MQTT contract: every topic and payload between a station and central, as pydantic models.
+
+Used by the edge (to build messages), by central (to validate them) and by the AsyncAPI generator. Payloads carry
+counts, durations, states and identifiers of machines only: every string field is constrained (pattern, enum or
+format) so free text from visitors has nowhere to go; `tests/telemetry/test_no_personal_data.py` checks it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PREFIX = "markaz/v1"
+
+# Identifiers of machines and catalogue entries, never of people.
+StationId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+ServiceCode = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
+CommandId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+CommandName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)]
+VersionText = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+:-]{0,63}$")]
+VersionKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+Count = Annotated[int, Field(ge=0)]
+Seconds = Annotated[float, Field(ge=0)]
+Millis = Annotated[float, Field(ge=0)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Day = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- status (retained, outside the seq stream) -------------------------------------------------------------------
+
+
+class Status(_Strict):
+    """Birth (`online`, on every connect) and Last Will (`offline`, set when connecting)."""
+
+    state: Literal["online", "offline"]
+    since: datetime = Field(description="UTC instant the connection this status belongs to was opened")
+    versions: dict[VersionKey, VersionText] = Field(default_factory=dict)
+
+
+# --- telemetry data ------------------------------------------------------------------------------------------------
+
+
+class ServiceQueue(_Strict):
+    service: ServiceCode
+    waiting: Count
+    longest_wait_s: Seconds
+    served: Count = Field(description="served in the business day so far")
+    mean_wait_s: Seconds | None = Field(None, description="mean wait of those served today; null before any")
+    no_shows: Count = 0
+    counters_open: Count
+    target_wait_s: Seconds | None = None
+
+
+class QueueSnapshot(_Strict):
+    business_day: Day
+    reason: Literal["change", "periodic", "command"]
+    services: list[ServiceQueue]
+
+
+class DeviceState(_Strict):
+    device: DeviceId
+    type: Literal["kiosk", "display", "counter_terminal"]
+    enabled: bool
+    online: bool = Field(description="a heartbeat arrived within the station's heartbeat timeout")
+    last_heartbeat: datetime | None
+    reader_present: bool | None = None
+    camera_fps: Annotated[float, Field(ge=0, le=1000)] | None = None
+    printer_paper: Literal["ok", "low", "out", "unknown"] | None = None
+    faults: list[Literal["reader_missing", "camera_down", "printer_paper_out", "printer_error", "heartbeat_lost"]] = []
+    reason: Literal["heartbeat", "change", "periodic", "command"]
+
+
+class VerificationCounters(_Strict):
+    business_day: Day
+    match: Count
+    no_match: Count
+    retry: Count
+    spoof: Count
+    latency_ms_p50: Millis | None
+    latency_ms_p95: Millis | None
+
+
+class OutboxHealth(_Strict):
+    backlog: Count
+    backlog_bytes: Count
+    dropped_total: Count
+
+
+class NodeHealth(_Strict):
+    cpu_percent: Percent
+    memory_percent: Percent
+    memory_used_mb: Annotated[float, Field(ge=0)]
+    disk_percent: Percent
+    disk_free_mb: Annotated[float, Field(ge=0)]
+    temperature_c: Annotated[float, Field(ge=-60, le=150)] | None
+    uptime_s: Seconds
+    versions: dict[VersionKey, VersionText]
+    outbox: OutboxHealth
+
+
+# --- events --------------------------------------------------------------------------------------------------------
+
+
+class DeviceFault(_Strict):
+    device: DeviceId
+    fault: Literal["reader_missing", "camera_down", "printer_paper_out", "printer_error", "heartbeat_lost"]
+    state: Literal["raised", "cleared"]
+
+
+class QueueOverTarget(_Strict):
+    service: ServiceCode
+    waiting: Count
+    longest_wait_s: Seconds
+    target_wait_s: Seconds
+    state: Literal["raised", "cleared"]
+
+
+class OutboxDropped(_Strict):
+    """Periodic snapshots the bounded outbox dropped during a long outage: their seqs are gaps central may explain."""
+
+    count: Annotated[int, Field(ge=1)]
+    first_seq: Annotated[int, Field(ge=1)]
+    last_seq: Annotated[int, Field(ge=1)]
+    dropped_total: Count
+
+
+class AuditAnchor(_Strict):
+    """A signed head of the station's audit chain (hashes and a signature: no content)."""
+
+    anchor_ts: datetime
+    head_seq: Count
+    head_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    key_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+    signature: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/=]{1,256}$")]
+
+
+# --- commands ------------------------------------------------------------------------------------------------------
+
+
+class NoParams(_Strict):
+    pass
+
+
+class SnapshotParams(_Strict):
+    what: list[Literal["queue", "devices", "verification", "node"]] = ["queue", "devices", "verification", "node"]
+
+
+class KioskParams(_Strict):
+    device: DeviceId
+
+
+class Command(_Strict):
+    """central -> station on `cmd/{name}`; `params` is validated against the command's own model."""
+
+    id: CommandId
+    ts: datetime
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+COMMAND_PARAMS: dict[str, type[BaseModel]] = {
+    "telemetry.snapshot": SnapshotParams,
+    "kiosk.enable": KioskParams,
+    "kiosk.disable": KioskParams,
+    "node.rebirth": NoParams,
+}
+
+
+class AckError(_Strict):
+    code: Literal["malformed", "unknown_command", "invalid_params", "not_found", "failed"]
+    message: Annotated[str, Field(max_length=500, pattern=r"^[\x20-\x7e]*$")] = Field(
+        description="written by the station's code (ASCII), never echoing visitor data"
+    )
+
+
+class AckResult(_Strict):
+    device: DeviceId | None = None
+    enabled: bool | None = None
+    changed: bool | None = None
+    published: list[Literal["queue", "devices", "verification", "node", "status"]] | None = None
+
+
+class CommandAck(_Strict):
+    id: CommandId | None = Field(description="the command's id; null when the command was too malformed to have one")
+    ok: bool
+    result: AckResult | None = None
+    error: AckError | None = None
+    duplicate: bool = Field(False, description="the id was seen before: the command was not executed again")
+
+
+# --- envelopes -----------------------------------------------------------------------------------------------------
+
+
+class Envelope(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_id: str = Field(alias="schema")
+    station: StationId
+    seq: Annotated[int, Field(ge=1, description="monotonic per station, survives restarts; gaps = lost messages")]
+    ts: datetime
+    data: Any
+
+
+def _envelope(name: str, schema: str, data_type: Any, doc: str) -> type[Envelope]:
+    return type(
+        name,
+        (Envelope,),
+        {
+            "__doc__": doc,
+            "__annotations__": {"schema_id": Literal[schema], "data": data_type},  # type: ignore[valid-type]
+            "schema_id": Field(alias="schema"),
+            "__module__": __name__,
+        },
+    )
+
+
+QueueMessage = _envelope("QueueMessage", "markaz.telemetry.queue/1", QueueSnapshot, "Queue snapshot of the station.")
+DeviceMessage = _envelope("DeviceMessage", "markaz.telemetry.devices/1", DeviceState, "State of one device.")
+VerificationMessage = _envelope(
+    "VerificationMessage", "markaz.telemetry.verification/1", VerificationCounters, "Verification counters of the day."
+)
+NodeMessage = _envelope("NodeMessage", "markaz.telemetry.node/1", NodeHealth, "Health of the edge node.")
+DeviceFaultMessage = _envelope("DeviceFaultMessage", "markaz.events.device_fault/1", DeviceFault, "A device fault.")
+QueueOverTargetMessage = _envelope(
+    "QueueOverTargetMessage", "markaz.events.queue_over_target/1", QueueOverTarget, "Longest wait above target."
+)
+OutboxDroppedMessage = _envelope(
+    "OutboxDroppedMessage", "markaz.events.outbox_dropped/1", OutboxDropped, "Snapshots dropped by the bounded outbox."
+)
+AuditAnchorMessage = _envelope(
+    "AuditAnchorMessage", "markaz.events.audit_anchor/1", AuditAnchor, "Signed head of the audit chain."
+)
+AckMessage = _envelope("AckMessage", "markaz.cmd.ack/1", CommandAck, "Answer to a command.")
+
+
+# --- the topic tree ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One topic of the tree: who publishes, what model, and whether the bounded outbox may drop it."""
+
+    key: str  # e.g. "telemetry.queue", "events.device_fault"
+    template: str  # below markaz/v1/{station}/
+    model: type[BaseModel]
+    direction: Literal["station", "central"]  # publisher
+    droppable: bool = False
+    retained: bool = False
+    summary: str = ""
+
+    def topic(self, station: str, **params: str) -> str:
+        return f"{PREFIX}/{station}/" + self.template.format(**params)
+
+    @property
+    def schema(self) -> str | None:
+        field = self.model.model_fields.get("schema_id")
+        return field.annotation.__args__[0] if field is not None else None  # type: ignore[union-attr]
+
+
+CHANNELS: tuple[Channel, ...] = (
+    Channel("status", "status", Status, "station", retained=True, summary="Birth and Last Will (retained, QoS 1)."),
+    Channel("telemetry.queue", "telemetry/queue", QueueMessage, "station", droppable=True,
+            summary="Queue snapshot on change and at least every snapshot interval."),
+    Channel("telemetry.devices", "telemetry/devices/{device}", DeviceMessage, "station", droppable=True,
+            summary="State of one kiosk or device, on heartbeat and periodically."),
+    Channel("telemetry.verification", "telemetry/verification", VerificationMessage, "station", droppable=True,
+            summary="Verification counters of the business day."),
+    Channel("telemetry.node", "telemetry/node", NodeMessage, "station", droppable=True,
+            summary="Health of the edge node."),
+    Channel("events.device_fault", "events/device_fault", DeviceFaultMessage, "station", summary="Device fault."),
+    Channel("events.queue_over_target", "events/queue_over_target", QueueOverTargetMessage, "station",
+            summary="A service's longest wait crossed its target."),
+    Channel("events.outbox_dropped", "events/outbox_dropped", OutboxDroppedMessage, "station",
+            summary="The outbox bound dropped old snapshots."),
+    Channel("events.audit_anchor", "events/audit_anchor", AuditAnchorMessage, "station",
+            summary="Signed audit chain head."),
+    Channel("cmd", "cmd/{name}", Command, "central", summary="A command to the station."),
+    Channel("cmd.ack", "cmd/{name}/ack", AckMessage, "station", summary="The station's answer to a command."),
+)
+BY_KEY = {c.key: c for c in CHANNELS}
+BY_SCHEMA = {c.schema: c for c in CHANNELS if c.schema}
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    station: str
+    key: str  # channel key
+    params: dict[str, str]
+
+
+def parse_topic(topic: str) -> TopicInfo | None:
+    """The channel of a topic, or None when it is not part of the tree."""
+    parts = topic.split("/")
+    if len(parts) < 4 or "/".join(parts[:2]) != PREFIX:
+        return None
+    station, rest = parts[2], parts[3:]
+    match rest:
+        case ["status"]:
+            return TopicInfo(station, "status", {})
+        case ["telemetry", "devices", device]:
+            return TopicInfo(station, "telemetry.devices", {"device": device})
+        case ["telemetry", kind] if f"telemetry.{kind}" in BY_KEY:
+            return TopicInfo(station, f"telemetry.{kind}", {})
+        case ["events", kind] if f"events.{kind}" in BY_KEY:
+            return TopicInfo(station, f"events.{kind}", {})
+        case ["cmd", name]:
+            return TopicInfo(station, "cmd", {"name": name})
+        case ["cmd", name, "ack"]:
+            return TopicInfo(station, "cmd.ack", {"name": name})
+    return None
+
+
+class ContractError(ValueError):
+    """A message that does not follow the contract (unknown topic, wrong schema, invalid payload)."""
+
+
+def validate(topic: str, payload: bytes | str) -> tuple[TopicInfo, BaseModel]:
+    """Validate a received message against its channel's model; the envelope's station must match the topic's."""
+    info = parse_topic(topic)
+    if info is None:
+        raise ContractError(f"topic {topic!r} is not part of the markaz/v1 tree")
+    model = BY_KEY[info.key].model
+    try:
+        msg = model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(f"{topic}: {exc.error_count()} validation error(s): {exc.errors()[0]['msg']}") from None
+    if isinstance(msg, Envelope) and msg.station != info.station:
+        raise ContractError(f"{topic}: envelope station {msg.station!r} differs from the topic's")
+    return info, msg
+
+
+def dump(msg: BaseModel) -> bytes:
+    """The wire form: compact JSON, aliases (`schema`), no nulls dropped (the schema says what may be null)."""
+    return msg.model_dump_json(by_alias=True).encode()
