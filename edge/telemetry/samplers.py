@@ -55,7 +55,7 @@ def targets(node) -> dict[str, float]:
 
 def queue_snapshot(node, reason: str) -> contract.QueueSnapshot:
     kpis: dict[str, Any] = node.queue.kpis()
-    day = (kpis.get("station") or {}).get("business_day") or _day(node, node.clock())[0]
+    day = kpis.get("business_day") or _day(node, node.clock())[0]
     target = targets(node)
     services = []
     for s in kpis.get("services", []):

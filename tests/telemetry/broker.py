@@ -119,9 +119,11 @@ class Recorder:
         from paho.mqtt.properties import Properties
 
         self.messages: list[tuple[str, dict, bool]] = []
+        self.raw: list[bytes] = []
         self._cond = threading.Condition()
         self.client = tls_client(broker.pki, identity, client_id=client_id)
         self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(0.1, 0.5)  # come back quickly after the tests restart the broker
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: subscribed.set()
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])
@@ -140,12 +142,19 @@ class Recorder:
             body = {"raw": msg.payload.decode(errors="replace")}
         with self._cond:
             self.messages.append((msg.topic, body, bool(msg.retain)))
+            self.raw.append(msg.payload)
             self._cond.notify_all()
 
     def wait_for(self, predicate, timeout: float = 30.0) -> bool:
         """Wait (bounded, only to avoid hanging) until `predicate(messages)` holds."""
         with self._cond:
             return self._cond.wait_for(lambda: predicate(self.messages), timeout)
+
+    def seqs(self, station: str) -> list[int]:
+        """Seqs of the station's envelopes in arrival order (duplicates included)."""
+        with self._cond:
+            return [m["seq"] for t, m, _ in self.messages
+                    if isinstance(m, dict) and "seq" in m and t.startswith(f"markaz/v1/{station}/")]
 
     def close(self) -> None:
         self.client.disconnect()
