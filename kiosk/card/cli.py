@@ -1,5 +1,145 @@
 """`markaz kiosk card ...`: read an ePassport/eID chip, or run the virtual card."""
 
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
 app = typer.Typer(help="Smart-card reader tools (ICAO 9303 eMRTD over PC/SC).", no_args_is_help=True)
+
+
+def _fail(code: int, reason: str) -> None:
+    typer.echo(f"error: {reason}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def read(
+    doc_number: Annotated[str, typer.Option("--doc-number", help="Document number as printed in the MRZ.")],
+    birth: Annotated[str, typer.Option("--birth", help="Date of birth, YYMMDD.")],
+    expiry: Annotated[str, typer.Option("--expiry", help="Date of expiry, YYMMDD.")],
+    reader: Annotated[Optional[str], typer.Option("--reader", help="Reader name pattern (regex, case-insensitive).")] = None,
+    csca: Annotated[Optional[Path], typer.Option("--csca", help="CSCA certificate file or folder (trust store).")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for a card.")] = 30.0,
+    photo_out: Annotated[Optional[Path], typer.Option("--photo-out", help="Technicians only: write the chip photo here.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Wait for a card, open it with BAC, read EF.COM, DG1, DG2 and EF.SOD, and check passive authentication.
+
+    Exit status: 0 read, 2 access refused (BAC), 3 no card before the time-out, 4 unsupported card, 1 other failure.
+    """
+    from kiosk.card.emrtd import EmrtdSession
+    from kiosk.card.errors import CardError
+    from kiosk.card.mrz import KeyedMrzSource, MrzError
+    from kiosk.card.reader import PcscReader
+    from kiosk.card.trust_store import TrustStore, TrustStoreError
+
+    source = KeyedMrzSource(doc_number, birth, expiry)
+    try:
+        source.mrz_key()
+        store = TrustStore.load(csca) if csca else None
+    except (MrzError, TrustStoreError, OSError) as exc:
+        _fail(1, str(exc))
+    pcsc = PcscReader(reader)
+    try:
+        connection = pcsc.wait_for_card(timeout)
+        try:
+            result = EmrtdSession(connection, trust_store=store).read(source)
+        finally:
+            connection.close()
+    except CardError as exc:
+        _fail(exc.exit_code, str(exc))
+    except Exception as exc:  # noqa: BLE001 - the contract is one line on stderr and exit 1, never a traceback
+        _fail(1, f"unexpected {type(exc).__name__}: {exc}")
+    finally:
+        pcsc.close()
+    if photo_out is not None:
+        photo_out.write_bytes(result.photo.data)
+    data = result.to_json()
+    if json_output:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    pa = data["passive_auth"]
+    lines = [
+        f"document      {data['document_type']} {data['issuing_state']} {data['document_number']}",
+        f"name          {data['surname']}, {data['given_names']}",
+        f"nationality   {data['nationality']}   sex {data['sex']}",
+        f"born          {data['birth_date']}",
+        f"expires       {data['expiry_date']}{'  (EXPIRED)' if data['expired'] else ''}",
+        f"photo         {data['photo_format']} {result.photo.width}x{result.photo.height}",
+        f"passive auth  {pa['status']}{' - ' + pa['reason'] if pa['reason'] else ''}",
+        f"apdus         {data['apdus']} in {data['timings_ms'].get('total', 0):.0f} ms",
+    ]
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def readers(
+    reader: Annotated[Optional[str], typer.Option("--reader", help="Reader name pattern.")] = None,
+) -> None:
+    """List the PC/SC readers pcscd offers (matching the pattern)."""
+    from kiosk.card.reader import PcscReader
+
+    pcsc = PcscReader(reader)
+    try:
+        names = pcsc.readers()
+    finally:
+        pcsc.close()
+    if not names:
+        _fail(1, "no reader found (is pcscd running?)")
+    typer.echo("\n".join(names))
+
+
+@app.command()
+def emulate(
+    mrz: Annotated[str, typer.Option("--mrz", help="Full MRZ, lines concatenated (88 characters TD3, 90 TD1).")],
+    photo: Annotated[Path, typer.Option("--photo", help="Face photo (JPEG, JPEG 2000, or any image OpenCV reads).")],
+    pki: Annotated[Optional[Path], typer.Option("--pki", help="Folder with the test CSCA and Document Signer (created when missing).")] = None,
+    port: Annotated[int, typer.Option("--port", help="vpcd port.")] = 0x8C7B,
+    host: Annotated[str, typer.Option("--host", help="vpcd host.")] = "127.0.0.1",
+    not_emrtd: Annotated[bool, typer.Option("--not-emrtd", help="Emulate a card that is not an eMRTD.")] = False,
+) -> None:
+    """Run a virtual eMRTD in a vpcd reader until interrupted (connect = card inserted, exit = removed)."""
+    from kiosk.card.emulator import EmrtdApplet, ForeignApplet, VirtualCard
+    from kiosk.card.mrz import MrzError, parse_mrz
+    from kiosk.card.personalisation import personalise
+    from kiosk.card.pki import create_test_pki, load_or_create_pki
+
+    try:
+        parsed = parse_mrz(mrz)
+        photo_bytes = photo.read_bytes()
+        country = parsed.issuing_state[:2] or "UT"
+        test_pki = load_or_create_pki(pki, country) if pki else create_test_pki(country)
+        profile = personalise(mrz, photo_bytes, test_pki)
+    except (MrzError, ValueError, OSError) as exc:
+        _fail(1, str(exc))
+    applet = ForeignApplet() if not_emrtd else EmrtdApplet(profile)
+    card = VirtualCard(applet, port=port, host=host)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            try:
+                card.insert(timeout=5)
+            except OSError:
+                typer.echo(f"waiting for vpcd on {host}:{port}...", err=True)
+                stop.wait(1)
+                continue
+            typer.echo(f"virtual {'card' if not_emrtd else 'eMRTD'} inserted in vpcd at {host}:{port}; Ctrl-C removes it",
+                       err=True)
+            while card.inserted and not stop.is_set():
+                card.wait_removed(0.2)
+            if not stop.is_set():
+                typer.echo("vpcd closed the link (pcscd stopped?); re-inserting", err=True)
+                stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        card.remove()
+    sys.exit(0)

@@ -8,6 +8,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from kiosk.card import icao_crypto as ic
@@ -78,8 +79,10 @@ class EmrtdApplet:
 
     atr = EMRTD_ATR
 
-    def __init__(self, profile: EmrtdProfile, max_read: int = 0xE7) -> None:
+    def __init__(self, profile: EmrtdProfile, max_read: int = 0xE7,
+                 random: Callable[[int], bytes] = os.urandom) -> None:
         self.profile = profile
+        self._random = random
         self._bac = BacKeys.from_mrz(profile.key)
         self.max_read = max_read
         # Counters tests look at (e.g. "exactly one BAC attempt").
@@ -125,7 +128,7 @@ class EmrtdApplet:
         if apdu.ins == 0x84:
             if apdu.le != 8:
                 return _sw(SW_WRONG_LENGTH)
-            self._rnd_ic = os.urandom(8)
+            self._rnd_ic = self._random(8)
             return _sw(SW_OK, self._rnd_ic)
         if apdu.ins == 0x82:
             return self._external_authenticate(apdu)
@@ -147,7 +150,7 @@ class EmrtdApplet:
         rnd_ifd, echoed, k_ifd = s[:8], s[8:16], s[16:32]
         if echoed != rnd_ic:
             return _sw(SW_AUTH_FAILED)
-        k_ic = os.urandom(16)
+        k_ic = self._random(16)
         e_ic = ic.encrypt(self._bac.k_enc, rnd_ic + rnd_ifd + k_ic)
         keys = session_keys(k_ifd, k_ic, rnd_ic, rnd_ifd)
         self._sm = CardSideSecureMessaging(keys.ks_enc, keys.ks_mac, keys.ssc)
@@ -184,6 +187,18 @@ class EmrtdApplet:
         if apdu.ins == 0x84:
             return _sw(SW_CONDITIONS_NOT_SATISFIED)
         return _sw(SW_INS_NOT_SUPPORTED if apdu.ins not in (0x82, 0x88) else SW_WRONG_DATA)
+
+
+# pcscd polls vpcd for presence about every 0.4 s. A card put back faster than that after leaving is never seen as
+# removed, and pcscd's view of the slot goes stale; so a virtual card stays out at least this long, per vpcd port.
+MIN_ABSENCE_SECONDS = 1.0
+_last_removal: dict[tuple[str, int], float] = {}
+_removal_lock = threading.Lock()
+
+
+def _note_removal(host: str, port: int) -> None:
+    with _removal_lock:
+        _last_removal[(host, port)] = time.monotonic()
 
 
 def _quick(sock: socket.socket) -> None:
@@ -227,6 +242,10 @@ class VirtualCard:
     def insert(self, timeout: float = 10.0) -> "VirtualCard":
         if self.inserted:
             return self
+        with _removal_lock:
+            last = _last_removal.get((self.host, self.port))
+        if last is not None:
+            time.sleep(max(0.0, last + MIN_ABSENCE_SECONDS - time.monotonic()))
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -291,6 +310,7 @@ class VirtualCard:
                 sock.close()
             except OSError:
                 pass
+            _note_removal(self.host, self.port)
 
     def _handle(self, payload: bytes) -> bytes | None:
         if len(payload) == 1:
@@ -304,3 +324,23 @@ class VirtualCard:
             return None
         self.apdus += 1
         return self.applet.process(payload)
+
+
+class DirectConnection:
+    """A CardConnection straight to an applet in the same process, no PC/SC: for crypto vectors and fuzzing only;
+    everything else goes through pcscd and vpcd."""
+
+    reader = "direct"
+
+    def __init__(self, applet: Applet) -> None:
+        self.applet = applet
+        self.atr = applet.atr
+        self.log: list[tuple[bytes, bytes]] = []
+
+    def transmit(self, apdu: bytes) -> bytes:
+        answer = self.applet.process(apdu)
+        self.log.append((apdu, answer))
+        return answer
+
+    def close(self) -> None:
+        self.applet.reset()

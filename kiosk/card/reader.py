@@ -100,6 +100,9 @@ class PcscConnection:
         hresult, response = s.SCardTransmit(self._handle, self._protocol, list(apdu))
         if hresult != s.SCARD_S_SUCCESS:
             raise _classify(hresult, "transmit")
+        if not response:
+            # vpcd (and some USB readers) report success with no bytes when the card left mid-exchange.
+            raise CardRemoved("card removed during the read (no answer)")
         return bytes(response)
 
     def close(self) -> None:
@@ -223,6 +226,24 @@ class PcscReader:
                         return self._connect(name, atr)
                     except CardError as exc:  # gone again between the event and the connect
                         last_problem = str(exc)
+
+    def wait_until_empty(self, timeout: float) -> bool:
+        """Wait until no matching reader holds a card (the visitor took it); True if so before the time-out."""
+        s = _Scard.get()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            readers = self.readers()
+            if not readers:
+                return True
+            try:
+                states = self._states(readers, {}, 0)
+            except CardError:
+                time.sleep(self.retry_seconds)
+                continue
+            if states and not any(state & s.SCARD_STATE_PRESENT for _, state, _ in states):
+                return True
+            time.sleep(0.05)
+        return False
 
     def events(self, stop: threading.Event | None = None) -> Iterator[CardEvent]:
         """Insertion and removal events from matching readers until `stop` is set. A reader that disappears (unplugged,
