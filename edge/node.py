@@ -76,6 +76,8 @@ class EdgeNode:
             self.store.close()
 
     def stop(self) -> None:
+        if self.store._closed:
+            return  # already stopped (a test or a signal got there first)
         self._stop.set()
         if self.telemetry is not None:
             self.telemetry.stop()
