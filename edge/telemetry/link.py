@@ -72,6 +72,7 @@ class MqttLink:
         self._since: datetime | None = None
         self.protocol = 5
         self.connected = False
+        self.commands_ready = threading.Event()  # our command subscription is acknowledged by the broker
         self.published = 0
         self.acked = 0
         self.connects = 0
@@ -140,6 +141,7 @@ class MqttLink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _connection(self) -> bool:
@@ -187,6 +189,7 @@ class MqttLink:
             return True
         finally:
             self.connected = False
+            self.commands_ready.clear()
             self._client = None
             if self._stop.is_set() and not self._lost:
                 self._goodbye(client)
@@ -269,6 +272,12 @@ class MqttLink:
         with self._cond:
             self._acked.append((mid, not reason_code.is_failure))
             self._cond.notify_all()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if all(not rc.is_failure for rc in reason_codes):
+            self.commands_ready.set()
+        else:
+            log.error("MQTT: subscription to our commands refused: %s", reason_codes)
 
     def _on_message(self, client, userdata, message) -> None:
         try:
