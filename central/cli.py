@@ -1,5 +1,41 @@
 """`markaz central ...`: the central platform."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(help="Central platform: telemetry ingest, store, dashboard.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    mqtt: Annotated[str, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")],
+    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
+    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="central's client certificate")] = None,
+    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
+    db: Annotated[Path, typer.Option("--db", help="central's SQLite database")] = Path("central.sqlite"),
+    host: Annotated[str, typer.Option(help="address of the web view")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of the web view")] = 8090,
+    worker: Annotated[int, typer.Option(help="worker number: several workers share the subscription")] = 1,
+) -> None:
+    """Ingest every station's telemetry into --db and serve the stations view on http://HOST:PORT/."""
+    import logging
+
+    import uvicorn
+
+    from central.ingest import Ingest
+    from central.store import CentralStore
+    from central.web import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = CentralStore(db)
+    ingest = Ingest(store, mqtt, mqtt_ca, mqtt_cert, mqtt_key, client_id=f"central-ingest-{worker}")
+    ingest.start()
+    try:
+        uvicorn.run(create_app(store), host=host, port=port, log_level="info")
+    finally:
+        ingest.stop()
+        store.close()
