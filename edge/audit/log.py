@@ -75,11 +75,11 @@ class AuditLog:
         )
         return entry["seq"]
 
-    @staticmethod
-    def _current_head(db) -> tuple[int, str]:
-        # Read inside the writer's transaction (a primary-key lookup): always right, even after a rollback.
-        rows = list(db.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
-        return (rows[0]["seq"], rows[0]["hash"]) if rows else (0, GENESIS)
+    def _current_head(self, db) -> tuple[int, str]:
+        # Read inside the writer's transaction (a primary-key lookup), so it is right even after a rollback or a
+        # write by another process (the CLI).
+        row = db.conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
 
     def head(self) -> tuple[int, str]:
         row = self.store.query_one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")

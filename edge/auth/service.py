@@ -14,6 +14,7 @@ from edge.auth.tokens import new_token, token_hash
 from edge.errors import Conflict, Invalid, NotFound, RateLimited, Unauthorized
 from edge.settings import AuthSettings
 from edge.store import Store
+from edge.store.db import fetch_one
 from markaz.clock import iso, parse_iso, utcnow
 
 
@@ -203,8 +204,7 @@ class AuthService:
     # -- small helpers on the writer handle --------------------------------------------------------------------
     @staticmethod
     def _one(db, sql: str, params: list[Any]) -> dict[str, Any] | None:
-        rows = list(db.query(sql, params))
-        return rows[0] if rows else None
+        return fetch_one(db.conn, sql, params)
 
     @classmethod
     def store_has(cls, db, sql: str, params: list[Any]) -> bool:

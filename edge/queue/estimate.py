@@ -6,6 +6,8 @@ moment a counter takes it. Services with no open counter get no estimate (None):
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,22 +15,48 @@ from markaz.clock import parse_iso
 from edge.store import Store
 
 
-def recent_service_times(store: Store, window: int, default_s: float, days: int = 7) -> dict[str, float]:
-    """Mean of each service's last `window` completed services (start to finish) over the last `days` days."""
-    rows = store.query(
-        "SELECT service, AVG(d) AS mean_s, COUNT(*) AS n FROM ("
-        "  SELECT service, (julianday(ended_at) - julianday(serving_at)) * 86400.0 AS d,"
-        "         ROW_NUMBER() OVER (PARTITION BY service ORDER BY id DESC) AS rn"
-        "  FROM tickets WHERE status = 'done' AND serving_at IS NOT NULL AND business_day >= date('now', ?)"
-        ") WHERE rn <= ? GROUP BY service",
-        [f"-{days} days", window],
-    )
-    means = {}
-    for r in rows:
-        # Few observations are noisy: blend with the default until the window is full.
-        weight = min(1.0, r["n"] / window)
-        means[r["service"]] = weight * max(r["mean_s"], 1.0) + (1 - weight) * default_s
-    return means
+class ServiceTimes:
+    """Each service's last `window` service durations (start to finish), loaded once from the last `days` days and
+    then kept up to date by the queue as tickets finish, so estimating never rescans history."""
+
+    def __init__(self, store: Store, window: int, default_s: float, days: int = 7) -> None:
+        self.store = store
+        self.window = window
+        self.default_s = default_s
+        self.days = days
+        self._recent: dict[str, deque[float]] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, deque[float]]:
+        rows = self.store.query(
+            "SELECT service, d FROM ("
+            "  SELECT service, id, (julianday(ended_at) - julianday(serving_at)) * 86400.0 AS d,"
+            "         ROW_NUMBER() OVER (PARTITION BY service ORDER BY id DESC) AS rn"
+            "  FROM tickets WHERE status = 'done' AND serving_at IS NOT NULL AND business_day >= date('now', ?)"
+            ") WHERE rn <= ? ORDER BY id",
+            [f"-{self.days} days", self.window],
+        )
+        recent: dict[str, deque[float]] = {}
+        for r in rows:
+            recent.setdefault(r["service"], deque(maxlen=self.window)).append(r["d"])
+        return recent
+
+    def record(self, service: str, seconds: float) -> None:
+        with self._lock:
+            if self._recent is None:
+                return  # not loaded yet: the load will read it from the database
+            self._recent.setdefault(service, deque(maxlen=self.window)).append(seconds)
+
+    def means(self) -> dict[str, float]:
+        with self._lock:
+            if self._recent is None:
+                self._recent = self._load()
+            means = {}
+            for service, values in self._recent.items():
+                # Few observations are noisy: blend with the default until the window is full.
+                weight = len(values) / self.window
+                means[service] = weight * max(sum(values) / len(values), 1.0) + (1 - weight) * self.default_s
+            return means
 
 
 def estimate_waits(

@@ -18,6 +18,7 @@ from edge.queue import estimate, kpis
 from edge.queue.states import AT_COUNTER, OPEN_STATES, TicketStatus, check_transition, format_number
 from edge.settings import EdgeSettings
 from edge.store import Store
+from edge.store.db import fetch_all, fetch_one
 from markaz.clock import business_day, business_day_start, iso, parse_iso, utcnow
 
 TICKET_FIELDS = (
@@ -37,6 +38,9 @@ class QueueService:
         self._estimates_lock = threading.Lock()
         self._estimates: tuple[int, dict[int, float | None]] | None = None  # (change counter, ticket id -> s)
         self._changes = 0
+        self.service_times = estimate.ServiceTimes(
+            store, settings.queue.service_time_window, settings.queue.default_service_time_s
+        )
 
     # -- time --------------------------------------------------------------------------------------------------
     def today(self, now: datetime | None = None) -> date:
@@ -47,11 +51,10 @@ class QueueService:
         start free and yesterday's waiting tickets are not called today. History stays in place."""
         if self._rolled_day == today:
             return
-        stale = list(
-            db.query(
-                f"SELECT {TICKET_FIELDS} FROM tickets WHERE business_day < ? AND status IN ('waiting','called','serving')",
-                [today.isoformat()],
-            )
+        stale = fetch_all(
+            db.conn,
+            f"SELECT {TICKET_FIELDS} FROM tickets WHERE business_day < ? AND status IN ('waiting','called','serving')",
+            [today.isoformat()],
         )
         for t in stale:
             db.execute(
@@ -68,8 +71,7 @@ class QueueService:
     # -- helpers -----------------------------------------------------------------------------------------------
     @staticmethod
     def _one(db, sql: str, params: list[Any]) -> dict[str, Any] | None:
-        rows = list(db.query(sql, params))
-        return rows[0] if rows else None
+        return fetch_one(db.conn, sql, params)
 
     def _ticket(self, db, ticket_id: int) -> dict[str, Any]:
         row = self._one(db, f"SELECT {TICKET_FIELDS} FROM tickets WHERE id = ?", [ticket_id])
@@ -104,23 +106,20 @@ class QueueService:
         with self.store.write() as db:
             self._roll_over(db, today, now)
             service = self._service(db, service_code)
-            db.execute(
-                "INSERT INTO ticket_sequences (service, business_day, last_seq) VALUES (?, ?, 1) "
-                "ON CONFLICT(service, business_day) DO UPDATE SET last_seq = last_seq + 1",
-                [service_code, today.isoformat()],
-            )
             seq = self._one(
-                db, "SELECT last_seq FROM ticket_sequences WHERE service = ? AND business_day = ?",
+                db,
+                "INSERT INTO ticket_sequences (service, business_day, last_seq) VALUES (?, ?, 1) "
+                "ON CONFLICT(service, business_day) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
                 [service_code, today.isoformat()],
             )["last_seq"]
             number = format_number(service["prefix"], seq)
             stamp = iso(now)
-            cur = db.execute(
+            ticket = self._one(
+                db,
                 "INSERT INTO tickets (number, service, business_day, seq, status, priority, arrived_at, queued_at, issued_by) "
-                "VALUES (?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
+                f"VALUES (?, ?, ?, ?, 'waiting', ?, ?, ?, ?) RETURNING {TICKET_FIELDS}",
                 [number, service_code, today.isoformat(), seq, service["priority"], stamp, stamp, actor.label],
             )
-            ticket = self._ticket(db, cur.lastrowid)
             self.audit.append(actor, "ticket.issue", "ticket", ticket["id"], None, {"number": number, "service": service_code, "status": "waiting"}, db=db)
         self._changed(ticket)
         return ticket
@@ -204,6 +203,9 @@ class QueueService:
         db.execute("UPDATE tickets SET status = 'done', ended_at = ? WHERE id = ?", [iso(now), t["id"]])
         db.execute("UPDATE counters SET current_ticket = NULL WHERE current_ticket = ?", [t["id"]])
         after = self._ticket(db, t["id"])
+        if t["serving_at"]:
+            # Recorded after commit would be purer; a rolled-back finish only nudges an estimate, never a record.
+            self.service_times.record(t["service"], (now - parse_iso(t["serving_at"])).total_seconds())
         self.audit.append(actor, "ticket.finish", "ticket", t["id"], self._state(t), self._state(after), db=db)
         return after
 
@@ -336,9 +338,7 @@ class QueueService:
             "LEFT JOIN tickets t ON t.id = c.current_ticket"
         )
         links = self.store.query("SELECT counter, service FROM counter_services")
-        means = estimate.recent_service_times(
-            self.store, self.settings.queue.service_time_window, self.settings.queue.default_service_time_s
-        )
+        means = self.service_times.means()
         result = estimate.estimate_waits(waiting, at_counters, links, means, now, self.settings.queue.default_service_time_s)
         with self._estimates_lock:
             self._estimates = (version, result)

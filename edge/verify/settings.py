@@ -2,8 +2,31 @@
 
 from pydantic import BaseModel, Field
 
+# Calibrated on LFW View 1 (all cross-identity pairs of its images) at a false-match rate of 0.1%:
+# see docs/calibration.md for the data, the command and its output.
+CALIBRATED_DISTANCE_THRESHOLD = 0.48
+
 
 class VerifySettings(BaseModel):
     max_attempts_per_document: int = Field(3, ge=1, description="verification attempts per document per visit")
+    visit_minutes: float = Field(30.0, gt=0, description="attempts for one document within this window form one visit")
     workers: int = Field(2, ge=1, description="verifications run at once; more wait up to queue_limit")
     queue_limit: int = Field(4, ge=0, description="verifications waiting beyond the workers before 503")
+    retry_after_s: int = Field(2, ge=1, description="Retry-After sent with a 503 when the pool is saturated")
+    threads: int = Field(2, ge=1, description="onnxruntime intra-op threads per session (inter-op is 1)")
+    preload: bool = Field(True, description="load the models in the background when the node starts")
+    max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(40_000_000, ge=10_000)
+    max_live_frames: int = Field(5, ge=1, le=5)
+    detector_side: int = Field(320, ge=128, le=1280, description="longest side of the detector input (multiple of 32 after padding)")
+    detector_score: float = Field(0.6, gt=0, lt=1)
+    distance_threshold: float = Field(CALIBRATED_DISTANCE_THRESHOLD, gt=0, lt=2,
+                                      description="match when the embedding distance is at or below this")
+    liveness_threshold: float = Field(0.5, gt=0, lt=1, description="fused p_real below this is a presentation attack")
+    min_face_px: float = Field(80.0, ge=0, description="live frames: smaller faces get retry(face_too_small)")
+    min_card_face_px: float = Field(40.0, ge=0, description="card photo: smaller faces get retry(card_no_face)")
+    min_sharpness: float = Field(10.0, ge=0, description="variance of the Laplacian on the face chip")
+    max_yaw: float = Field(0.35, gt=0, description="nose offset from the eyes' midpoint, in eye distances")
+    max_pitch_dev: float = Field(0.3, gt=0, description="nose height between eyes and mouth, deviation from 0.5")
+    min_brightness: float = Field(40.0, ge=0, le=255)
+    max_brightness: float = Field(225.0, ge=0, le=255)

@@ -1,0 +1,201 @@
+"""Queue throughput through HTTP against a real edge node process, with the core's own cost as the baseline.
+
+Load generator: an asyncio client (aiohttp, keep-alive connections) in this process, one task per counter, each
+looping issue -> call-next -> start; it shares the machine's two cores with the server, so the figures are a floor.
+Baselines measured in the same run: the same operations through the queue core in-process (no HTTP), and the raw
+cost of inserting ticket rows through sqlite-utils, each insert its own transaction.
+
+Run: .venv/bin/python -m benchmarks.bench_queue [--seconds 10] [--counters 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.report import summary_ms, write
+
+PASSWORD = "benchmark-password"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _prepare(data: Path, counters: int) -> dict[str, str]:
+    from edge.auth.principal import SYSTEM
+    from edge.node import EdgeNode
+    from edge.queue.catalogue import SAMPLE_CATALOGUE, Catalogue, CounterDef, apply_catalogue
+    from edge.settings import EdgeSettings
+    from markaz.config import load_settings
+
+    node = EdgeNode(load_settings(EdgeSettings, data_dir=data))
+    extra = [CounterDef(code=f"b{i}", services=["general"], open=True) for i in range(counters)]
+    apply_catalogue(node.store, node.audit, Catalogue(services=SAMPLE_CATALOGUE.services, counters=extra), SYSTEM)
+    node.auth.add_user("bench-officer", PASSWORD, "officer")
+    tokens = {"kiosk": node.auth.add_device("bench-kiosk", "kiosk"), "officer": node.auth.login("bench-officer", PASSWORD)[0]}
+    node.close()
+    return tokens
+
+
+async def _http_load(base: str, tokens: dict[str, str], counters: int, seconds: float, warmup: float) -> dict:
+    import aiohttp
+
+    kiosk = {"Authorization": f"Bearer {tokens['kiosk']}"}
+    officer = {"Authorization": f"Bearer {tokens['officer']}"}
+    lat = {"issue": [], "call_next": [], "start": []}
+    cycles = 0
+    errors: dict[str, int] = {}
+    measuring = False
+    stop_at = time.monotonic() + warmup + seconds
+
+    async def timed(session, kind, method, url, **kw):
+        t0 = time.perf_counter()
+        async with session.request(method, url, **kw) as r:
+            body = await r.json()
+            status = r.status
+        if measuring:
+            lat[kind].append(time.perf_counter() - t0)
+        return status, body
+
+    async def flow(code: str):
+        nonlocal cycles
+        conn = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(base, connector=conn) as s:
+            while time.monotonic() < stop_at:
+                st, _ = await timed(s, "issue", "POST", "/api/v1/tickets", json={"service": "general"}, headers=kiosk)
+                st2, t = await timed(s, "call_next", "POST", f"/api/v1/counters/{code}/call-next", headers=officer)
+                if st2 != 200:
+                    errors[f"call_next {st2}"] = errors.get(f"call_next {st2}", 0) + 1
+                    continue
+                st3, _ = await timed(s, "start", "POST", f"/api/v1/tickets/{t['id']}/start", headers=officer)
+                if st != 201 or st3 != 200:
+                    errors[f"issue {st}/start {st3}"] = errors.get(f"issue {st}/start {st3}", 0) + 1
+                if measuring:
+                    cycles += 1
+
+    tasks = [asyncio.create_task(flow(f"b{i}")) for i in range(counters)]
+    await asyncio.sleep(warmup)
+    measuring = True
+    t0 = time.monotonic()
+    await asyncio.gather(*tasks)
+    elapsed = time.monotonic() - t0
+    all_lat = lat["issue"] + lat["call_next"] + lat["start"]
+    return {
+        "tickets_per_s": round(cycles / elapsed, 1),
+        "requests_per_s": round(len(all_lat) / elapsed, 1),
+        "cycles": cycles,
+        "seconds": round(elapsed, 2),
+        "latency_all": summary_ms(all_lat),
+        "latency_issue": summary_ms(lat["issue"]),
+        "latency_call_next": summary_ms(lat["call_next"]),
+        "latency_start": summary_ms(lat["start"]),
+        "errors": errors,
+    }
+
+
+def _core_baseline(data: Path, cycles: int) -> dict:
+    """The same issue -> call-next -> start through the queue core in this process: SQL, audit chain, no HTTP."""
+    from edge.auth.principal import Principal
+    from edge.node import EdgeNode
+    from edge.settings import EdgeSettings
+    from markaz.config import load_settings
+
+    node = EdgeNode(load_settings(EdgeSettings, data_dir=data, sample_data=True))
+    node.start()
+    kiosk, officer = Principal("device", "k", "kiosk"), Principal("staff", "o", "officer")
+    t0 = time.perf_counter()
+    for _ in range(cycles):
+        node.queue.issue("general", kiosk)
+        t = node.queue.call_next("1", officer)
+        node.queue.start(t["id"], officer)
+    elapsed = time.perf_counter() - t0
+    node.stop()
+    return {"tickets_per_s": round(cycles / elapsed, 1), "cycles": cycles, "us_per_ticket": round(elapsed / cycles * 1e6, 1)}
+
+
+def _sqlite_utils_baseline(path: Path, rows: int) -> dict:
+    """Raw writes: one ticket-shaped row inserted per transaction through sqlite-utils, WAL, synchronous=NORMAL."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    table = db["tickets"]
+    table.create({"id": int, "number": str, "service": str, "status": str, "arrived_at": str}, pk="id")
+    t0 = time.perf_counter()
+    for i in range(rows):
+        table.insert({"number": f"A{i:03d}", "service": "general", "status": "waiting", "arrived_at": "2026-11-23T09:00:00"})
+    elapsed = time.perf_counter() - t0
+    db.close()
+    return {"rows_per_s": round(rows / elapsed, 1), "rows": rows, "us_per_row": round(elapsed / rows * 1e6, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--counters", type=int, default=8, help="concurrent counter flows (each issue -> call-next -> start)")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="markaz-bench-queue-"))
+    try:
+        data = work / "node"
+        tokens = _prepare(data, args.counters)
+        port = _free_port()
+        log = (work / "server.log").open("wb")
+        markaz = str(Path(sys.executable).parent / "markaz")
+        proc = subprocess.Popen([markaz, "edge", "serve", "--data", str(data), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            import httpx
+
+            for _ in range(300):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            http = asyncio.run(_http_load(f"http://127.0.0.1:{port}", tokens, args.counters, args.seconds, args.warmup))
+        finally:
+            proc.terminate()
+            proc.wait(15)
+        core = _core_baseline(work / "core", cycles=2000)
+        raw = _sqlite_utils_baseline(work / "raw.sqlite", rows=5000)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    result = {
+        "what": "issue -> call-next -> start per ticket, over HTTP against `markaz edge serve` (uvicorn, 1 process)",
+        "load_generator": f"asyncio + aiohttp in one process, {args.counters} concurrent counter flows, keep-alive; shares the 2 cores",
+        "http": http,
+        "baseline_core_in_process": core,
+        "baseline_sqlite_utils_insert": raw,
+        "ratios": {
+            "http_vs_core_tickets": round(http["tickets_per_s"] / core["tickets_per_s"], 3),
+            "http_ticket_cost_vs_raw_insert": round((1e6 / http["tickets_per_s"]) / raw["us_per_row"], 1),
+        },
+        "bar": {"tickets_per_s": 300, "p99_ms": 100},
+        "goal": {"tickets_per_s": 500, "p99_ms": 50},
+    }
+    path = write("queue", result)
+    h = http
+    print(f"queue over HTTP: {h['tickets_per_s']} tickets/s ({h['requests_per_s']} req/s), p50 {h['latency_all']['p50_ms']} ms, "
+          f"p99 {h['latency_all']['p99_ms']} ms; core in-process {core['tickets_per_s']} tickets/s; "
+          f"raw sqlite-utils insert {raw['us_per_row']} us/row -> {path}")
+    if h["errors"]:
+        print(f"errors: {h['errors']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
