@@ -25,6 +25,7 @@ class ServiceTimes:
         self.default_s = default_s
         self.days = days
         self._recent: dict[str, deque[float]] | None = None
+        self._handover: deque[float] = deque(maxlen=window)
         self._lock = threading.Lock()
 
     def _load(self) -> dict[str, deque[float]]:
@@ -39,7 +40,18 @@ class ServiceTimes:
         recent: dict[str, deque[float]] = {}
         for r in rows:
             recent.setdefault(r["service"], deque(maxlen=self.window)).append(r["d"])
+        handovers = self.store.query(
+            "SELECT (julianday(serving_at) - julianday(called_at)) * 86400.0 AS d FROM tickets "
+            "WHERE serving_at IS NOT NULL AND called_at IS NOT NULL ORDER BY id DESC LIMIT ?",
+            [self.window],
+        )
+        self._handover.extend(r["d"] for r in reversed(handovers))
         return recent
+
+    def record_handover(self, seconds: float) -> None:
+        """Time from the call to the start of service: the counter is taken, though nobody is being served yet."""
+        with self._lock:
+            self._handover.append(seconds)
 
     def record(self, service: str, seconds: float) -> None:
         with self._lock:
@@ -51,11 +63,12 @@ class ServiceTimes:
         with self._lock:
             if self._recent is None:
                 self._recent = self._load()
+            handover = sum(self._handover) / len(self._handover) if self._handover else 0.0
             means = {}
             for service, values in self._recent.items():
                 # Few observations are noisy: blend with the default until the window is full.
                 weight = len(values) / self.window
-                means[service] = weight * max(sum(values) / len(values), 1.0) + (1 - weight) * self.default_s
+                means[service] = weight * max(sum(values) / len(values), 1.0) + (1 - weight) * self.default_s + handover
             return means
 
 

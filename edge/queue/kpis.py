@@ -39,7 +39,8 @@ def _summarise(rows: list[dict[str, Any]], targets: dict[str, int], now: datetim
             issued += 1
         queued = parse_iso(t["queued_at"])
         if t["status"] == "waiting":
-            waiting_for.append((now - queued).total_seconds())
+            # `now` was read before the rows: a ticket issued in between must not show a negative wait.
+            waiting_for.append(max(0.0, (now - queued).total_seconds()))
         if t["called_at"]:
             wait = (parse_iso(t["called_at"]) - queued).total_seconds()
             waits.append(wait)

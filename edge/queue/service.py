@@ -193,6 +193,8 @@ class QueueService:
             t = self._ticket(db, ticket_id)
             check_transition("start", t["number"], t["status"])
             db.execute("UPDATE tickets SET status = 'serving', serving_at = ? WHERE id = ?", [iso(now), ticket_id])
+            if t["called_at"]:
+                self.service_times.record_handover((now - parse_iso(t["called_at"])).total_seconds())
             after = self._ticket(db, ticket_id)
             self.audit.append(actor, "ticket.start", "ticket", ticket_id, self._state(t), self._state(after), db=db)
         self._changed(after)

@@ -62,6 +62,7 @@ class MqttLink:
         self.on_command = on_command
         self.on_connected = on_connected
         self.window = settings.inflight_window
+        self._wake_every = max(1, self.window // 4)
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -232,8 +233,9 @@ class MqttLink:
                 if rows and len(rows) == room:
                     continue
             with self._cond:
-                if not self._acked and not self._lost and not self._stop.is_set():
-                    self._cond.wait(0.05 if done else 1.0)
+                if len(self._acked) < self._wake_every and not self._lost and not self._stop.is_set():
+                    # short naps while messages are in flight (their acks may not reach the wake threshold)
+                    self._cond.wait(0.002 if inflight else (0.05 if done else 1.0))
         self.outbox.delete(done)
         self.acked += len(done)
 
@@ -269,9 +271,11 @@ class MqttLink:
             self._cond.notify_all()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        with self._cond:
-            self._acked.append((mid, not reason_code.is_failure))
-            self._cond.notify_all()
+        self._acked.append((mid, not reason_code.is_failure))  # deque.append is atomic
+        # wake the publisher once a quarter of the window is free, not on every PUBACK (the GIL is shared)
+        if len(self._acked) >= self._wake_every or reason_code.is_failure:
+            with self._cond:
+                self._cond.notify_all()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if all(not rc.is_failure for rc in reason_codes):

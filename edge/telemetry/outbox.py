@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,11 @@ from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
 
 log = logging.getLogger(__name__)
+
+
+def iso_z(ts) -> str:
+    """UTC ISO 8601 with a Z, as pydantic writes it (what central parses back)."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,13 @@ class Outbox:
             (self.station,),
         ).fetchone()[0]
         now = self.clock()
-        msg = channel.model(schema=channel.schema, station=self.station, seq=seq, ts=now, data=data)
-        payload = contract.dump(msg)
+        expected = channel.model.model_fields["data"].annotation
+        if not isinstance(data, expected):
+            data = expected.model_validate(data if isinstance(data, dict) else data.model_dump())
+        # The data model is already validated; the envelope around it is assembled as text (hot path).
+        payload = b'{"schema":"%s","station":"%s","seq":%d,"ts":"%s","data":%s}' % (
+            channel.schema.encode(), self.station.encode(), seq, iso_z(now).encode(), data.__pydantic_serializer__.to_json(data),
+        )
         topic = channel.topic(self.station, **topic_params)
         conn.execute(
             "INSERT INTO telemetry_outbox (station, seq, topic, payload, droppable, created_at) VALUES (?, ?, ?, ?, ?, ?)",

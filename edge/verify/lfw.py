@@ -101,3 +101,59 @@ def figures(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> dict:
         "tar_at_far_0_1pct": tar01, "threshold_far_0_1pct": t01,
         "eer": eer(gen, imp),
     }
+
+
+def embed_files(verifier, root: Path, rel_paths: list[str], batch: int = 32, progress=None) -> dict[str, np.ndarray | None]:
+    """Embedding of each file (None when no face is found or the file is unusable), each file embedded once.
+
+    Identity only (no liveness, no quality gates): the benchmark and calibration path."""
+    from edge.verify.decode import ImageRejected, decode_image
+
+    out: dict[str, np.ndarray | None] = {}
+    todo = [p for p in dict.fromkeys(rel_paths)]
+    for start in range(0, len(todo), batch):
+        names, images = [], []
+        for rel in todo[start : start + batch]:
+            try:
+                img = decode_image((Path(root) / rel).read_bytes(), rel)
+            except (OSError, ImageRejected):
+                out[rel] = None
+                continue
+            names.append(rel)
+            images.append(img)
+        for rel, emb in zip(names, verifier.embed_photos(images)):
+            out[rel] = emb
+        if progress:
+            progress(min(start + batch, len(todo)), len(todo))
+    return out
+
+
+def cross_identity_impostors(embs: dict[str, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Distances of ALL pairs of images of different identities, and of all same-identity pairs, among the images
+    with a face; also the number of images without a face."""
+    names = sorted(k for k, v in embs.items() if v is not None)
+    missing = sum(1 for v in embs.values() if v is None)
+    if not names:
+        return np.zeros(0), np.zeros(0), missing
+    ids = np.array([identity(n) for n in names])
+    mat = np.stack([embs[n] for n in names]).astype(np.float64)
+    gram = np.clip(mat @ mat.T, -1, 1)
+    dist = np.sqrt(np.maximum(0.0, 2 - 2 * gram))
+    iu = np.triu_indices(len(names), 1)
+    same = ids[iu[0]] == ids[iu[1]]
+    d = dist[iu]
+    return d[same], d[~same], missing
+
+
+def pair_distances(pairs: list[Pair], embs: dict[str, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Distance of each pair (inf when a face is missing: it counts as "different"), labels, and failures."""
+    dist, same, failed = [], [], 0
+    for p in pairs:
+        ea, eb = embs.get(p.a), embs.get(p.b)
+        if ea is None or eb is None:
+            failed += 1
+            dist.append(np.inf)
+        else:
+            dist.append(float(np.linalg.norm(ea - eb)))
+        same.append(p.same)
+    return np.array(dist), np.array(same), failed

@@ -1,6 +1,7 @@
 -- Telemetry: the store-and-forward outbox, the per-station sequence, remembered command ids, device heartbeats.
 -- Rows leave the outbox only when the broker acknowledged them (PUBACK), or when the size bound drops an old
 -- periodic snapshot (droppable = 1); events and acks are never dropped.
+-- AUTOINCREMENT: ids never come back after the table empties, so the link's replay cursor stays valid.
 CREATE TABLE telemetry_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     station TEXT NOT NULL,
@@ -8,10 +9,9 @@ CREATE TABLE telemetry_outbox (
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
     droppable INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    UNIQUE (station, seq)
+    created_at TEXT NOT NULL
 );
-CREATE INDEX telemetry_outbox_droppable ON telemetry_outbox (droppable, id);
+-- No secondary index on purpose: each one is another page written per message; the rare bound check scans.
 
 -- The last seq given per station: survives restarts and the outbox being empty.
 CREATE TABLE telemetry_seq (

@@ -1,0 +1,156 @@
+"""The verification pipeline: card photo and live frames in, one Decision out; all images and embeddings stay local to the call."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.verify import decision as d
+from edge.verify.align import align
+from edge.verify.choose import SeveralFaces, choose_face
+from edge.verify.decode import decode_image
+from edge.verify.detect import Detector, Face
+from edge.verify.embed import Embedder, distance, score_from_distance
+from edge.verify.liveness import Liveness
+from edge.verify.quality import QualityLimits, QualityReport, check, measure
+from edge.verify.settings import VerifySettings
+from models.registry import session, versions
+
+MODEL_NAMES = ("yunet", "dlib_resnet", "minifasnet_v2", "minifasnet_v1se")
+
+
+@dataclass
+class _Frame:
+    index: int
+    image: np.ndarray
+    face: Face
+    chip: np.ndarray
+    quality: QualityReport
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+        self._start = self._t
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(self.timings.get(name, 0.0) + (now - self._t) * 1000, 2)
+        self._t = now
+
+    def total(self) -> dict[str, float]:
+        self.timings["total"] = round((time.perf_counter() - self._start) * 1000, 2)
+        return self.timings
+
+
+class Verifier:
+    """Holds the four onnxruntime sessions; thread-safe (onnxruntime sessions may be run from several threads)."""
+
+    def __init__(self, settings: VerifySettings | None = None) -> None:
+        self.settings = s = settings or VerifySettings()
+        self.detector = Detector(session("yunet", s.threads), max_side=s.detector_side, score_threshold=s.detector_score)
+        self.embedder = Embedder(session("dlib_resnet", s.threads))
+        self.liveness = Liveness(session("minifasnet_v2", s.threads), session("minifasnet_v1se", s.threads))
+        self.model_versions = versions(list(MODEL_NAMES))
+        self.live_limits = QualityLimits(
+            min_face_px=s.min_face_px, min_sharpness=s.min_sharpness, max_yaw=s.max_yaw,
+            max_pitch_dev=s.max_pitch_dev, min_brightness=s.min_brightness, max_brightness=s.max_brightness,
+        )
+
+    # -- identity only (CLI pairs, calibration, benchmark) ----------------------------------------------------------
+
+    def photo_face(self, bgr: np.ndarray) -> Face | None:
+        """The face of a benchmark photo: nearest the centre, several faces allowed (LFW photos show bystanders)."""
+        return choose_face(self.detector.detect(bgr), bgr.shape, strict=False)
+
+    def embed_photos(self, images: list[np.ndarray]) -> list[np.ndarray | None]:
+        faces = [self.photo_face(img) for img in images]
+        chips = [align(img, f.landmarks) for img, f in zip(images, faces) if f is not None]
+        embs = iter(self.embedder.embed(chips))
+        return [next(embs) if f is not None else None for f in faces]
+
+    # -- the product path ----------------------------------------------------------------------------------------------
+
+    def _decision(self, kind: str, reason: str, clock: _Clock, frames: int, **extra) -> d.Decision:
+        return d.Decision(kind, reason, frames=frames, model_versions=dict(self.model_versions),
+                          timings_ms=clock.total(), **extra)
+
+    def verify(self, card: bytes, live: list[bytes]) -> d.Decision:
+        """Decode (raises ImageRejected for unusable files) and verify."""
+        s = self.settings
+        clock = _Clock()
+        card_img = decode_image(card, "card_photo", s.max_image_bytes, s.max_image_pixels)
+        live_imgs = [decode_image(b, f"live[{i}]", s.max_image_bytes, s.max_image_pixels) for i, b in enumerate(live)]
+        clock.lap("decode")
+        return self.verify_images(card_img, live_imgs, clock)
+
+    def verify_images(self, card_img: np.ndarray, live_imgs: list[np.ndarray], clock: _Clock | None = None) -> d.Decision:
+        s = self.settings
+        clock = clock or _Clock()
+        n = len(live_imgs)
+        if not 1 <= n <= s.max_live_frames:
+            raise ValueError(f"between 1 and {s.max_live_frames} live frames, got {n}")
+
+        # 1. the card photo's face
+        card_faces = self.detector.detect(card_img)
+        try:
+            card_face = choose_face(card_faces, card_img.shape, strict=True)
+        except SeveralFaces:
+            clock.lap("detect")
+            return self._decision(d.RETRY, "card_several_faces", clock, n)
+        if card_face is None or card_face.size < s.min_card_face_px:
+            clock.lap("detect")
+            return self._decision(d.RETRY, "card_no_face", clock, n)
+
+        # 2. the live frames' faces, through the quality gates
+        usable: list[_Frame] = []
+        reasons: list[str] = []
+        for i, img in enumerate(live_imgs):
+            try:
+                face = choose_face(self.detector.detect(img), img.shape, strict=True)
+            except SeveralFaces:
+                reasons.append("several_faces")
+                continue
+            if face is None:
+                reasons.append("no_face")
+                continue
+            chip = align(img, face.landmarks)
+            report = measure(face, chip)
+            problem = check(report, self.live_limits)
+            if problem:
+                reasons.append(problem)
+                continue
+            usable.append(_Frame(i, img, face, chip, report))
+        clock.lap("detect")
+        if not usable:
+            # the most frequent problem is the one worth telling the visitor; "several people" always wins
+            reason = "several_faces" if "several_faces" in reasons else Counter(reasons).most_common(1)[0][0]
+            return self._decision(d.RETRY, reason, clock, n)
+
+        # 3. liveness before matching: an attack is refused whoever it shows
+        p_real = float(np.mean([self.liveness.p_real(f.image, f.face) for f in usable]))
+        clock.lap("liveness")
+        if p_real < s.liveness_threshold:
+            return self._decision(d.SPOOF, "presentation_attack", clock, n, frames_used=len(usable),
+                                  liveness=round(p_real, 4), liveness_threshold=s.liveness_threshold)
+
+        # 4. one batched embedding run: the card chip and every usable live chip
+        card_chip = align(card_img, card_face.landmarks)
+        embs = self.embedder.embed([card_chip] + [f.chip for f in usable])
+        dists = [distance(embs[0], e) for e in embs[1:]]
+        best = int(np.argmin(dists))
+        clock.lap("embed")
+        dist = dists[best]
+        matched = dist <= s.distance_threshold
+        return self._decision(
+            d.MATCH if matched else d.NO_MATCH, "match" if matched else "face_mismatch", clock, n,
+            score=round(score_from_distance(dist), 4),
+            threshold=round(score_from_distance(s.distance_threshold), 4),
+            distance=round(dist, 4), distance_threshold=s.distance_threshold,
+            liveness=round(p_real, 4), liveness_threshold=s.liveness_threshold,
+            frames_used=len(usable), best_frame=usable[best].index,
+        )
