@@ -74,6 +74,15 @@ class EmrtdSession:
         self.channel = PlainChannel(connection)
 
     def read(self, source: MrzSource) -> CardReadResult:
+        """Raises only CardError subclasses: whatever a hostile or broken card sends, the kiosk agent keeps running."""
+        try:
+            return self._read(source)
+        except CardError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise CardError(f"card read failed: {type(exc).__name__}") from exc
+
+    def _read(self, source: MrzSource) -> CardReadResult:
         timings: dict[str, float] = {}
         started = mark = time.perf_counter()
 

@@ -40,7 +40,7 @@ def _hash_object(name: str):
 
 def _verify_signature(sod: Sod, certificate) -> str | None:
     """None when the signature verifies, else the reason."""
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
     signer = sod.signer
@@ -57,8 +57,8 @@ def _verify_signature(sod: Sod, certificate) -> str | None:
     kind, hash_name = _SIGNATURES.get(signer.signature_algorithm, (None, None))
     if kind is None:
         return f"SOD signature algorithm {signer.signature_algorithm} not supported"
-    key = certificate.public_key()
     try:
+        key = certificate.public_key()
         if kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signer.signature, signed, ec.ECDSA(_hash_object(hash_name or signer.digest_algorithm)))
         elif kind == "rsa" and isinstance(key, rsa.RSAPublicKey):
@@ -70,6 +70,8 @@ def _verify_signature(sod: Sod, certificate) -> str | None:
             return "SOD signature algorithm does not fit the Document Signer key"
     except InvalidSignature:
         return "SOD signature does not verify with the Document Signer certificate"
+    except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
+        return f"SOD signature cannot be checked: {exc}"
     return None
 
 
@@ -115,6 +117,13 @@ def passive_authentication(ef_sod: bytes | None, data_groups: dict[int, bytes],
             return PassiveAuthResult(INVALID, f"DG{number} has no hash in EF.SOD")
         if not hmac.compare_digest(hashlib.new(sod.hash_algorithm, content).digest(), expected):
             return PassiveAuthResult(INVALID, f"DG{number} hash mismatch")
+    try:
+        return _signature_and_chain(sod, trust_store)
+    except Exception as exc:  # noqa: BLE001 - a hostile certificate must end as "invalid", never crash the agent
+        return PassiveAuthResult(INVALID, f"Document Signer certificate unusable: {type(exc).__name__}")
+
+
+def _signature_and_chain(sod: Sod, trust_store: TrustStore | None) -> PassiveAuthResult:
     ds_cert = _signer_certificate(sod)
     if ds_cert is None:
         return PassiveAuthResult(INVALID, "Document Signer certificate missing from EF.SOD")

@@ -102,7 +102,9 @@ def parse_sod(ef_sod: bytes) -> Sod:
     """Parse EF.SOD (tag 77 around a ContentInfo). Raises SodError on anything unexpected, never anything else."""
     try:
         return _parse(ef_sod)
-    except (tlv.TLVError, der.DerError, IndexError) as exc:
+    except SodError:
+        raise
+    except (ValueError, IndexError) as exc:  # TLVError, DerError, short sequences unpacked
         raise SodError(f"EF.SOD malformed: {exc}") from None
 
 

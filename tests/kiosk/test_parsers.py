@@ -178,3 +178,66 @@ def test_composed_mrz_round_trips(surname, given1, given2, number, birth, expiry
     assert parsed.document_number == number and parsed.surname == surname[: 30 if td1 else 39]
     assert (parsed.birth_date_raw, parsed.expiry_date_raw, parsed.sex) == (birth, expiry, sex)
     assert parsed.key().information() == MrzKey(number, birth, expiry).information()
+
+
+# -- mutated genuine structures: every corruption ends in the parser's own error, never a crash -----------------------
+@pytest.fixture(scope="module")
+def genuine(pki, face, td3):
+    from kiosk.card.personalisation import personalise
+
+    return personalise(td3, face[:3000] + b"\xff\xd9", pki, dg2=build_dg2(b"\xff\xd8\xff" + bytes(2000), 40, 50))
+
+
+def _mutate(data: bytes, draw) -> bytes:
+    choice = draw(st.sampled_from(["cut", "flip", "insert"]))
+    pos = draw(st.integers(0, len(data) - 1))
+    if choice == "cut":
+        return data[:pos]
+    if choice == "flip":
+        return data[:pos] + bytes([data[pos] ^ draw(st.integers(1, 255))]) + data[pos + 1:]
+    return data[:pos] + draw(st.binary(min_size=1, max_size=8)) + data[pos:]
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None)
+def test_mutated_data_groups_and_sod(genuine, data):
+    from kiosk.card.datagroups import DG_FILES, EF_COM, EF_SOD
+
+    files = genuine.files
+    for fid, parser in ((EF_COM, parse_com), (DG_FILES[1], parse_dg1), (DG_FILES[2], parse_dg2)):
+        try:
+            parser(_mutate(files[fid], data.draw))
+        except DataGroupError:
+            pass
+    sod = _mutate(files[EF_SOD], data.draw)
+    try:
+        parse_sod(sod)
+    except SodError:
+        pass
+    result = passive_authentication(sod, {1: files[DG_FILES[1]], 2: files[DG_FILES[2]]}, None)
+    assert result.status in ("invalid", "no_trust_anchor")
+
+
+@given(st.binary(min_size=4, max_size=300), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_chip_and_terminal_survive_garbage(genuine, data, after_bac):
+    """The virtual chip answers any bytes with a status word; the terminal's SM refuses garbage with its own error."""
+    from kiosk.card.access import PlainChannel
+    from kiosk.card.bac import BasicAccessControl
+    from kiosk.card.emrtd import select_application
+    from kiosk.card.emulator import DirectConnection, EmrtdApplet
+    from kiosk.card.mrz import KeyedMrzSource
+
+    applet = EmrtdApplet(genuine)
+    connection = DirectConnection(applet)
+    if after_bac:
+        channel = PlainChannel(connection)
+        select_application(channel)
+        BasicAccessControl().establish(channel, KeyedMrzSource(genuine.key.document_number, genuine.key.birth_date,
+                                                               genuine.key.expiry_date))
+    answer = applet.process(data)
+    assert len(answer) >= 2
+    try:
+        TripleDesSecureMessaging(bytes(16), bytes(16), bytes(8)).unprotect(ResponseAPDU.from_bytes(data))
+    except SecureMessagingFault:
+        pass
