@@ -52,6 +52,7 @@ def main() -> None:
 
     from kiosk.card.testbed import PcscdTestbed
 
+    load_at_start = os.getloadavg()[0]
     testbed = PcscdTestbed().start()
     os.environ.update(testbed.env)  # before the first PC/SC call of this process
 
@@ -135,6 +136,7 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
                     "pyscard_transport": "pcscd 1.9 + vsmartcard vpcd (TCP, NODELAY+QUICKACK) + markaz virtual chip "
                                          "in a separate process",
+                    "load_average_1m": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
                     "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "full_read": read_summary,
         "apdus_per_read": apdu_count,

@@ -22,14 +22,20 @@ _HEADER = 4  # enough for a one-byte tag and a length of up to 82 xx xx: all LDS
 _MAX_FILE = 64 * 1024
 
 
+# What cards without the application answer: file/application not found, wrong P1-P2, INS or CLA not supported.
+_NO_APPLICATION = {0x6A82, 0x6A81, 0x6A86, 0x6A88, 0x6B00, 0x6D00, 0x6E00, 0x6999}
+
+
 class _FileNotFound(CardError):
     pass
 
 
 def select_application(channel: ApduChannel) -> None:
     answer = channel.transmit(CommandAPDU(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
-    if answer.sw != SW_OK:
+    if answer.sw in _NO_APPLICATION:
         raise UnsupportedCard(f"unsupported card: no ICAO eMRTD application (SELECT answered {answer.sw:04X})")
+    if answer.sw != SW_OK:
+        raise CardError(f"SELECT of the eMRTD application refused ({answer.sw:04X})")
 
 
 def read_file(channel: ApduChannel, fid: int, chunk: int = CHUNK) -> bytes:

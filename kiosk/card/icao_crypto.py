@@ -41,14 +41,47 @@ def _triple(key16: bytes) -> TripleDES:
     return TripleDES(key16 + key16[:8])
 
 
-def encrypt(key16: bytes, data: bytes, iv: bytes = _ZERO_IV) -> bytes:
-    enc = Cipher(_triple(key16), modes.CBC(iv)).encryptor()
-    return enc.update(data) + enc.finalize()
+class TripleDesKey:
+    """One two-key 3DES key with its cipher objects built once: secure messaging encrypts and MACs every APDU, and
+    building the cipher objects dominated the cost. Lives as long as the session that owns it."""
+
+    def __init__(self, key16: bytes) -> None:
+        if len(key16) != 16:
+            raise ValueError("two-key 3DES needs 16 bytes")
+        self._cbc = Cipher(_triple(key16), modes.CBC(_ZERO_IV))
+        self._ecb = Cipher(_triple(key16), modes.ECB())
+        # K1||K1||K1 is single DES with K1: the chaining part of the retail MAC.
+        self._des1_cbc = Cipher(TripleDES(key16[:8] * 3), modes.CBC(_ZERO_IV))
+
+    def encrypt(self, data: bytes) -> bytes:
+        enc = self._cbc.encryptor()
+        return enc.update(data) + enc.finalize()
+
+    def decrypt(self, data: bytes) -> bytes:
+        dec = self._cbc.decryptor()
+        return dec.update(data) + dec.finalize()
+
+    def retail_mac(self, data: bytes) -> bytes:
+        """ISO 9797-1 MAC algorithm 3 with DES (the 'retail MAC'); data must already be padded."""
+        if len(data) % 8 or not data:
+            raise ValueError("MAC input must be a non-empty multiple of 8 bytes")
+        chain = _ZERO_IV
+        if len(data) > 8:  # single DES CBC with K1 over all but the last block...
+            enc = self._des1_cbc.encryptor()
+            chain = (enc.update(data[:-8]) + enc.finalize())[-8:]
+        last = (int.from_bytes(chain, "big") ^ int.from_bytes(data[-8:], "big")).to_bytes(8, "big")
+        # ...then the last block through E(K1) D(K2) E(K1), which is two-key 3DES in ECB.
+        enc = self._ecb.encryptor()
+        return enc.update(last) + enc.finalize()
 
 
-def decrypt(key16: bytes, data: bytes, iv: bytes = _ZERO_IV) -> bytes:
-    dec = Cipher(_triple(key16), modes.CBC(iv)).decryptor()
-    return dec.update(data) + dec.finalize()
+def encrypt(key16: bytes, data: bytes) -> bytes:
+    """3DES-CBC with a zero IV, as BAC and its secure messaging use."""
+    return TripleDesKey(key16).encrypt(data)
+
+
+def decrypt(key16: bytes, data: bytes) -> bytes:
+    return TripleDesKey(key16).decrypt(data)
 
 
 def pad(data: bytes) -> bytes:
@@ -65,19 +98,7 @@ def unpad(data: bytes) -> bytes:
 
 
 def retail_mac(key16: bytes, data: bytes) -> bytes:
-    """ISO 9797-1 MAC algorithm 3 with DES (the 'retail MAC'); data must already be padded."""
-    if len(data) % 8 or not data:
-        raise ValueError("MAC input must be a non-empty multiple of 8 bytes")
-    k1 = key16[:8]
-    # Single DES CBC with K1 over all but the last block (K1||K1||K1 is single DES)...
-    chain = _ZERO_IV
-    if len(data) > 8:
-        enc = Cipher(TripleDES(k1 * 3), modes.CBC(_ZERO_IV)).encryptor()
-        chain = (enc.update(data[:-8]) + enc.finalize())[-8:]
-    last = bytes(a ^ b for a, b in zip(chain, data[-8:]))
-    # ...then the last block through E(K1) D(K2) E(K1), which is two-key 3DES in ECB.
-    enc = Cipher(_triple(key16), modes.ECB()).encryptor()
-    return enc.update(last) + enc.finalize()
+    return TripleDesKey(key16).retail_mac(data)
 
 
 def mac_equal(a: bytes, b: bytes) -> bool:

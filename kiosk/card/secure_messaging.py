@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from kiosk.card import icao_crypto as ic
@@ -24,11 +23,11 @@ class SecureMessaging(Protocol):
     def unprotect(self, response: ResponseAPDU) -> ResponseAPDU: ...
 
 
-@dataclass
 class _Keys:
-    ks_enc: bytes
-    ks_mac: bytes
-    ssc: int
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: int) -> None:
+        self.enc = ic.TripleDesKey(ks_enc)
+        self.mac_key = ic.TripleDesKey(ks_mac)
+        self.ssc = ssc
 
     def next_ssc(self) -> bytes:
         # The send-sequence counter goes up before every command and every response, on both sides.
@@ -36,18 +35,18 @@ class _Keys:
         return self.ssc.to_bytes(8, "big")
 
     def mac(self, ssc: bytes, data: bytes) -> bytes:
-        return ic.retail_mac(self.ks_mac, ic.pad(ssc + data))
+        return self.mac_key.retail_mac(ic.pad(ssc + data))
 
 
 def _do87(keys: _Keys, data: bytes) -> bytes:
-    return tlv.encode(0x87, b"\x01" + ic.encrypt(keys.ks_enc, ic.pad(data)))
+    return tlv.encode(0x87, b"\x01" + keys.enc.encrypt(ic.pad(data)))
 
 
 def _open_do87(keys: _Keys, value: bytes) -> bytes:
     if not value or value[0] != 0x01 or (len(value) - 1) % 8:
         raise SecureMessagingFault("DO'87' malformed")
     try:
-        return ic.unpad(ic.decrypt(keys.ks_enc, value[1:]))
+        return ic.unpad(keys.enc.decrypt(value[1:]))
     except ValueError as exc:
         raise SecureMessagingFault(str(exc)) from None
 
