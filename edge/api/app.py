@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from edge.api.errors import install_error_handlers
+from edge.api.limits import BodySizeLimit
 from edge.api.routers import (
     audit,
     auth,
@@ -48,6 +49,7 @@ def create_app(node: EdgeNode) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.node = node
+    app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
     app.include_router(health.router)
     for module in ROUTERS:

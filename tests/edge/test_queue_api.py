@@ -228,3 +228,17 @@ def test_openapi_documents_the_public_contract(client):
     ticket = spec["components"]["schemas"]["Ticket"]["properties"]
     assert {"id", "number", "service", "status", "issued_at", "estimated_wait_s"} <= set(ticket)
     assert client.get("/healthz").status_code == 200
+
+
+def test_oversized_bodies_are_refused_with_413(client, tokens):
+    h = {**auth(tokens["kiosk"]), "content-type": "application/json"}
+    r = client.post("/api/v1/tickets", content=b'{"service": "' + b"x" * 200_000 + b'"}', headers=h)
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+
+    def chunks():  # no Content-Length: the limit must hold while streaming too
+        for _ in range(100):
+            yield b"x" * 4096
+
+    r = client.post("/api/v1/tickets", content=chunks(), headers=h)
+    assert r.status_code == 413
+    assert client.post("/api/v1/tickets", json={"service": "general"}, headers=auth(tokens["kiosk"])).status_code == 201
