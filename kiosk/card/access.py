@@ -1,4 +1,4 @@
-"""The access layer: APDU channels (plain, secure) and the access-protocol interface that BAC implements and PACE will."""
+"""The access layer: APDU channels (plain, secure) and the access-protocol interface BAC implements (PACE later)."""
 
 from __future__ import annotations
 

@@ -24,10 +24,10 @@ def read(
     doc_number: Annotated[str, typer.Option("--doc-number", help="Document number as printed in the MRZ.")],
     birth: Annotated[str, typer.Option("--birth", help="Date of birth, YYMMDD.")],
     expiry: Annotated[str, typer.Option("--expiry", help="Date of expiry, YYMMDD.")],
-    reader: Annotated[Optional[str], typer.Option("--reader", help="Reader name pattern (regex, case-insensitive).")] = None,
-    csca: Annotated[Optional[Path], typer.Option("--csca", help="CSCA certificate file or folder (trust store).")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for a card.")] = 30.0,
-    photo_out: Annotated[Optional[Path], typer.Option("--photo-out", help="Technicians only: write the chip photo here.")] = None,
+    reader: Annotated[Optional[str], typer.Option(help="Reader name pattern (regex, case-insensitive).")] = None,
+    csca: Annotated[Optional[Path], typer.Option(help="CSCA certificate file or folder (trust store).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a card.")] = 30.0,
+    photo_out: Annotated[Optional[Path], typer.Option(help="Technicians only: write the chip photo here.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Wait for a card, open it with BAC, read EF.COM, DG1, DG2 and EF.SOD, and check passive authentication.
@@ -100,7 +100,9 @@ def readers(
 def emulate(
     mrz: Annotated[str, typer.Option("--mrz", help="Full MRZ, lines concatenated (88 characters TD3, 90 TD1).")],
     photo: Annotated[Path, typer.Option("--photo", help="Face photo (JPEG, JPEG 2000, or any image OpenCV reads).")],
-    pki: Annotated[Optional[Path], typer.Option("--pki", help="Folder with the test CSCA and Document Signer (created when missing).")] = None,
+    pki: Annotated[
+        Optional[Path], typer.Option(help="Folder with the test CSCA and Document Signer (created when missing).")
+    ] = None,
     port: Annotated[int, typer.Option("--port", help="vpcd port.")] = 0x8C7B,
     host: Annotated[str, typer.Option("--host", help="vpcd host.")] = "127.0.0.1",
     not_emrtd: Annotated[bool, typer.Option("--not-emrtd", help="Emulate a card that is not an eMRTD.")] = False,
@@ -131,8 +133,8 @@ def emulate(
                 typer.echo(f"waiting for vpcd on {host}:{port}...", err=True)
                 stop.wait(1)
                 continue
-            typer.echo(f"virtual {'card' if not_emrtd else 'eMRTD'} inserted in vpcd at {host}:{port}; Ctrl-C removes it",
-                       err=True)
+            kind = "card" if not_emrtd else "eMRTD"
+            typer.echo(f"virtual {kind} inserted in vpcd at {host}:{port}; Ctrl-C removes it", err=True)
             while card.inserted and not stop.is_set():
                 card.wait_removed(0.2)
             if not stop.is_set():

@@ -1,4 +1,4 @@
-"""A virtual eMRTD of our own that plugs into Debian's vpcd: ISO 7816-4 files, BAC, 3DES secure messaging, insert/remove."""
+"""A virtual eMRTD of our own plugged into Debian's vpcd: ISO 7816-4 files, BAC, 3DES secure messaging, insert/remove."""
 
 from __future__ import annotations
 

@@ -210,7 +210,8 @@ class PcscReader:
                 raise NoCard(f"no card before the time-out ({timeout:g} s): {last_problem}")
             readers = self.readers()
             if not readers:
-                last_problem = f"no reader matching {self.pattern!r}" if self.pattern else "no reader (is pcscd running?)"
+                last_problem = (f"no reader matching {self.pattern!r}" if self.pattern
+                                else "no reader (is pcscd running?)")
                 time.sleep(min(self.retry_seconds, max(remaining, 0)))
                 continue
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -94,7 +95,8 @@ class PcscdTestbed:
         if os.geteuid() != 0:
             raise TestbedError("a private pcscd needs root (a mount namespace for /run/pcscd)")
         _MOUNT_POINT.mkdir(parents=True, exist_ok=True)
-        script = f'mount --bind "{self.rundir}" {_MOUNT_POINT} && exec "{pcscd}" --foreground --info --config "{self.confdir}"'
+        script = (f"mount --bind {shlex.quote(str(self.rundir))} {_MOUNT_POINT} && "
+                  f"exec {shlex.quote(pcscd)} --foreground --info --config {shlex.quote(str(self.confdir))}")
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
 
     def start(self, timeout: float = 10.0) -> "PcscdTestbed":

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 from kiosk.card import icao_crypto as ic
 from kiosk.card.apdu import CommandAPDU, ResponseAPDU
 from kiosk.card.bac import BacKeys, BasicAccessControl, external_authenticate_data, session_keys
-from kiosk.card.emulator import DirectConnection, EmrtdApplet
 from kiosk.card.access import PlainChannel
+from kiosk.card.emulator import DirectConnection, EmrtdApplet
 from kiosk.card.mrz import KeyedMrzSource, MrzKey
 from kiosk.card.personalisation import EmrtdProfile
 from kiosk.card.secure_messaging import CardSideSecureMessaging, TripleDesSecureMessaging
@@ -16,10 +15,10 @@ H = bytes.fromhex
 KEY = MrzKey("L898902C", "690806", "940623")
 RND_IC, RND_IFD = H("4608F91988702212"), H("781723860C06C226")
 K_IFD, K_IC = H("0B795240CB7049B01C19B33E32804F0B"), H("0B4F80323EB3191CB04970CB4052790B")
-KS_ENC, KS_MAC, SSC = H("979EC13B1CBFE9DCD01AB0FED307EAE5"), H("F1CB1F1FB5ADF208806B89DC579DC1F8"), H("887022120C06C226")
+KS_ENC, KS_MAC = H("979EC13B1CBFE9DCD01AB0FED307EAE5"), H("F1CB1F1FB5ADF208806B89DC579DC1F8")
+SSC = H("887022120C06C226")
 PROTECTED_SELECT = H("0CA4020C158709016375432908C044F68E08BF8B92D635FF24F800")
 PROTECTED_ANSWER = H("990290008E08FA855A5D4C50A8ED9000")
-
 
 
 def test_key_derivation():
@@ -76,7 +75,8 @@ def test_reader_and_virtual_chip_run_the_worked_example_end_to_end():
     connection = DirectConnection(applet)
     channel = PlainChannel(connection)
     channel.transmit(CommandAPDU(0x00, 0xA4, 0x04, 0x0C, H("A0000002471001")))
-    secure = BasicAccessControl(random=_sequence(RND_IFD, K_IFD)).establish(channel, KeyedMrzSource("L898902C", "690806", "940623"))
+    source = KeyedMrzSource("L898902C", "690806", "940623")
+    secure = BasicAccessControl(random=_sequence(RND_IFD, K_IFD)).establish(channel, source)
     external_authenticate = connection.log[-1][0]
     assert external_authenticate[5:45].hex().upper() == (
         "72C29C2371CC9BDB65B779B8E8D37B29ECC154AA56A8799FAE2F498F76ED92F2" "5F1448EEA8AD90A7")

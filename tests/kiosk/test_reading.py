@@ -12,7 +12,6 @@ from kiosk.card.access import PlainChannel
 from kiosk.card.errors import AccessDenied, CardRemoved, DataGroupError, UnsupportedCard
 from kiosk.card.mrz import FullMrzSource, KeyedMrzSource, compose_td3
 from kiosk.card.pki import create_test_pki
-from kiosk.card.trust_store import TrustStore
 
 from .conftest import TD3_FIELDS
 
