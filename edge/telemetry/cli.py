@@ -24,10 +24,13 @@ def outbox(
     conn.row_factory = sqlite3.Row
     try:
         stations = [dict(r) for r in conn.execute(
-            "SELECT s.station, s.last_seq AS last_seq_given, s.dropped_total, count(o.id) AS backlog, "
+            "WITH st AS (SELECT station FROM telemetry_seq UNION SELECT DISTINCT station FROM telemetry_outbox) "
+            "SELECT st.station, max(coalesce(s.last_seq, 0), coalesce(max(o.seq), 0)) AS last_seq_given, "
+            "coalesce(s.dropped_total, 0) AS dropped_total, count(o.id) AS backlog, "
             "coalesce(sum(length(o.payload)), 0) AS backlog_bytes, min(o.seq) AS first_waiting_seq, "
-            "max(o.seq) AS last_waiting_seq, min(o.created_at) AS oldest, sum(o.droppable) AS droppable "
-            "FROM telemetry_seq s LEFT JOIN telemetry_outbox o ON o.station = s.station GROUP BY s.station ORDER BY s.station"
+            "max(o.seq) AS last_waiting_seq, min(o.created_at) AS oldest, coalesce(sum(o.droppable), 0) AS droppable "
+            "FROM st LEFT JOIN telemetry_seq s ON s.station = st.station "
+            "LEFT JOIN telemetry_outbox o ON o.station = st.station GROUP BY st.station ORDER BY st.station"
         )]
         rows = [dict(r) for r in conn.execute(
             "SELECT station, seq, topic, length(payload) AS bytes, created_at FROM telemetry_outbox ORDER BY id LIMIT ?",

@@ -236,6 +236,16 @@ class MqttLink:
                 if len(self._acked) < self._wake_every and not self._lost and not self._stop.is_set():
                     # short naps while messages are in flight (their acks may not reach the wake threshold)
                     self._cond.wait(0.002 if inflight else (0.05 if done else 1.0))
+        if self._stop.is_set() and not self._lost and inflight:
+            # a clean stop: give the PUBACKs in flight a moment so fewer rows are sent again after the restart
+            deadline = time.monotonic() + 1.0
+            while inflight and time.monotonic() < deadline and not self._lost:
+                while self._acked:
+                    mid, ok = self._acked.popleft()
+                    row_id = inflight.pop(mid, None)
+                    if row_id is not None and ok:
+                        done.append(row_id)
+                time.sleep(0.01)
         self.outbox.delete(done)
         self.acked += len(done)
 

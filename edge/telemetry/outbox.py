@@ -50,8 +50,12 @@ class Outbox:
         self.clock = clock
         self._wakers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
-        row = store.query_one("SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM telemetry_outbox")
+        row = store.query_one(
+            "SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b, coalesce(max(id), 0) AS top FROM telemetry_outbox"
+        )
         self._rows, self._bytes = row["n"], row["b"]
+        # Row ids only ever grow within this process, so the link's replay cursor (id > cursor) never skips a row.
+        self._next_id = row["top"] + 1
 
     # --- producing -------------------------------------------------------------------------------------------------
 
@@ -75,11 +79,9 @@ class Outbox:
     def _insert(self, db, key: str, data: BaseModel | dict[str, Any], topic_params: dict[str, str]) -> int:
         channel = contract.BY_KEY[key]
         conn = db.conn
-        seq = conn.execute(
-            "INSERT INTO telemetry_seq (station, last_seq) VALUES (?, 1) "
-            "ON CONFLICT (station) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
-            (self.station,),
-        ).fetchone()[0]
+        newest = conn.execute("SELECT station, seq FROM telemetry_outbox ORDER BY id DESC LIMIT 1").fetchone()
+        gone = conn.execute("SELECT last_seq FROM telemetry_seq WHERE station = ?", (self.station,)).fetchone()
+        seq = max(newest[1] if newest and newest[0] == self.station else 0, gone[0] if gone else 0) + 1
         now = self.clock()
         expected = channel.model.model_fields["data"].annotation
         if not isinstance(data, expected):
@@ -89,9 +91,12 @@ class Outbox:
             channel.schema.encode(), self.station.encode(), seq, iso_z(now).encode(), data.__pydantic_serializer__.to_json(data),
         )
         topic = channel.topic(self.station, **topic_params)
+        with self._lock:
+            row_id = self._next_id
+            self._next_id += 1
         conn.execute(
-            "INSERT INTO telemetry_outbox (station, seq, topic, payload, droppable, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (self.station, seq, topic, payload, int(channel.droppable), iso(now)),
+            "INSERT INTO telemetry_outbox (id, station, seq, topic, payload, droppable, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (row_id, self.station, seq, topic, payload, int(channel.droppable), iso(now)),
         )
         with self._lock:
             self._rows += 1
@@ -119,8 +124,9 @@ class Outbox:
         self._delete_ids(conn, [row_id for row_id, _ in dropped])
         seqs = [seq for _, seq in dropped]
         total = conn.execute(
-            "UPDATE telemetry_seq SET dropped_total = dropped_total + ? WHERE station = ? RETURNING dropped_total",
-            (len(seqs), self.station),
+            "INSERT INTO telemetry_seq (station, last_seq, dropped_total) VALUES (?, 0, ?) ON CONFLICT (station) "
+            "DO UPDATE SET dropped_total = dropped_total + excluded.dropped_total RETURNING dropped_total",
+            (self.station, len(seqs)),
         ).fetchone()[0]
         log.warning("outbox bound: dropped %d old snapshots (seq %d..%d)", len(seqs), seqs[0], seqs[-1])
         event = contract.OutboxDropped(count=len(seqs), first_seq=seqs[0], last_seq=seqs[-1], dropped_total=total)
@@ -146,10 +152,21 @@ class Outbox:
 
     def _delete_ids(self, conn, ids: list[int]) -> None:
         marks = ",".join("?" * len(ids))
-        sizes = conn.execute(f"DELETE FROM telemetry_outbox WHERE id IN ({marks}) RETURNING length(payload)", ids).fetchall()
+        gone = conn.execute(
+            f"DELETE FROM telemetry_outbox WHERE id IN ({marks}) RETURNING station, seq, length(payload)", ids
+        ).fetchall()
+        top: dict[str, int] = {}
+        for station, seq, _ in gone:
+            top[station] = max(top.get(station, 0), seq)
+        for station, seq in top.items():  # remember the highest seq that left, for the counter
+            conn.execute(
+                "INSERT INTO telemetry_seq (station, last_seq) VALUES (?, ?) ON CONFLICT (station) "
+                "DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+                (station, seq),
+            )
         with self._lock:
-            self._rows -= len(sizes)
-            self._bytes -= sum(s[0] for s in sizes)
+            self._rows -= len(gone)
+            self._bytes -= sum(g[2] for g in gone)
 
     # --- looking ---------------------------------------------------------------------------------------------------
 
@@ -161,7 +178,7 @@ class Outbox:
         )
         seq = self.store.query_one("SELECT last_seq, dropped_total FROM telemetry_seq WHERE station = ?", (self.station,))
         row["dropped_total"] = seq["dropped_total"] if seq else 0
-        row["last_seq_given"] = seq["last_seq"] if seq else 0
+        row["last_seq_given"] = max(row["last_seq"] or 0, seq["last_seq"] if seq else 0)
         return row
 
     def health(self) -> contract.OutboxHealth:

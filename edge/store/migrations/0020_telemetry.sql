@@ -1,9 +1,9 @@
 -- Telemetry: the store-and-forward outbox, the per-station sequence, remembered command ids, device heartbeats.
 -- Rows leave the outbox only when the broker acknowledged them (PUBACK), or when the size bound drops an old
 -- periodic snapshot (droppable = 1); events and acks are never dropped.
--- AUTOINCREMENT: ids never come back after the table empties, so the link's replay cursor stays valid.
+-- `id` orders the rows (given by the outbox, increasing); `seq` is the station's sequence number in the payload.
 CREATE TABLE telemetry_outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     station TEXT NOT NULL,
     seq INTEGER NOT NULL,
     topic TEXT NOT NULL,
@@ -13,7 +13,9 @@ CREATE TABLE telemetry_outbox (
 );
 -- No secondary index on purpose: each one is another page written per message; the rare bound check scans.
 
--- The last seq given per station: survives restarts and the outbox being empty.
+-- The highest seq that has left the outbox per station (acknowledged or dropped). The next seq is one more than
+-- the larger of this and the newest row's seq, so the counter survives restarts and an empty outbox, and costs no
+-- extra write per message.
 CREATE TABLE telemetry_seq (
     station TEXT PRIMARY KEY,
     last_seq INTEGER NOT NULL,
