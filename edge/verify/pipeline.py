@@ -79,6 +79,11 @@ class Verifier:
         return d.Decision(kind, reason, frames=frames, model_versions=dict(self.model_versions),
                           timings_ms=clock.total(), **extra)
 
+    @staticmethod
+    def _worst(reasons: list[str]) -> str:
+        # the most frequent problem is the one worth telling the visitor; "several people" always wins
+        return "several_faces" if "several_faces" in reasons else Counter(reasons).most_common(1)[0][0]
+
     def verify(self, card: bytes, live: list[bytes]) -> d.Decision:
         """Decode (raises ImageRejected for unusable files) and verify."""
         s = self.settings
@@ -106,8 +111,8 @@ class Verifier:
             clock.lap("detect")
             return self._decision(d.RETRY, "card_no_face", clock, n)
 
-        # 2. the live frames' faces, through the quality gates
-        usable: list[_Frame] = []
+        # 2. the live frames' faces, large enough to judge liveness on
+        found: list[tuple[int, np.ndarray, Face]] = []
         reasons: list[str] = []
         for i, img in enumerate(live_imgs):
             try:
@@ -117,28 +122,38 @@ class Verifier:
                 continue
             if face is None:
                 reasons.append("no_face")
-                continue
+            elif face.size < s.min_face_px:
+                # MiniFASNet's refusals of genuine faces climb steeply on small faces (docs/verification.md)
+                reasons.append("face_too_small")
+            else:
+                found.append((i, img, face))
+        clock.lap("detect")
+        if not found:
+            return self._decision(d.RETRY, self._worst(reasons), clock, n)
+
+        # 3. liveness before any other gate or matching: an attack is refused whoever it shows, however it is posed
+        p_real = float(np.mean([self.liveness.p_real(img, face) for _, img, face in found]))
+        clock.lap("liveness")
+        if p_real < s.liveness_threshold:
+            return self._decision(d.SPOOF, "presentation_attack", clock, n, frames_used=0,
+                                  liveness=round(p_real, 4), liveness_threshold=s.liveness_threshold)
+
+        # 4. the remaining quality gates (pose, exposure, blur) on the aligned chips
+        usable: list[_Frame] = []
+        for i, img, face in found:
             chip = align(img, face.landmarks)
             report = measure(face, chip)
             problem = check(report, self.live_limits)
             if problem:
                 reasons.append(problem)
-                continue
-            usable.append(_Frame(i, img, face, chip, report))
-        clock.lap("detect")
+            else:
+                usable.append(_Frame(i, img, face, chip, report))
+        clock.lap("quality")
         if not usable:
-            # the most frequent problem is the one worth telling the visitor; "several people" always wins
-            reason = "several_faces" if "several_faces" in reasons else Counter(reasons).most_common(1)[0][0]
-            return self._decision(d.RETRY, reason, clock, n)
-
-        # 3. liveness before matching: an attack is refused whoever it shows
-        p_real = float(np.mean([self.liveness.p_real(f.image, f.face) for f in usable]))
-        clock.lap("liveness")
-        if p_real < s.liveness_threshold:
-            return self._decision(d.SPOOF, "presentation_attack", clock, n, frames_used=len(usable),
+            return self._decision(d.RETRY, self._worst(reasons), clock, n,
                                   liveness=round(p_real, 4), liveness_threshold=s.liveness_threshold)
 
-        # 4. one batched embedding run: the card chip and every usable live chip
+        # 5. one batched embedding run: the card chip and every usable live chip
         card_chip = align(card_img, card_face.landmarks)
         embs = self.embedder.embed([card_chip] + [f.chip for f in usable])
         dists = [distance(embs[0], e) for e in embs[1:]]

@@ -14,6 +14,21 @@ from models.registry import ModelError
 
 log = logging.getLogger(__name__)
 
+# One loaded pipeline per distinct settings in a process: a node restarted in the same process (tests, the demo)
+# reuses the sessions instead of loading 26 MB of models again. Sessions are stateless between calls.
+_LOADED: dict[str, object] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def shared_verifier(settings):
+    from edge.verify.pipeline import Verifier
+
+    key = settings.model_dump_json()
+    with _LOADED_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = Verifier(settings)
+        return _LOADED[key]
+
 
 class ModelsUnavailable(Exception):
     """The models could not be loaded (missing or mismatched file): verification is down, the node is not."""
@@ -44,11 +59,9 @@ class VerificationService:
         if self._verifier is None:
             with self._load_lock:
                 if self._verifier is None and self._load_error is None:
-                    from edge.verify.pipeline import Verifier
-
                     t = time.perf_counter()
                     try:
-                        self._verifier = Verifier(self.settings)
+                        self._verifier = shared_verifier(self.settings)
                         log.info("verification models loaded in %.0f ms", (time.perf_counter() - t) * 1000)
                     except ModelError as exc:
                         self._load_error = str(exc)

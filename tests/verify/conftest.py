@@ -1,0 +1,42 @@
+"""Fixtures of the verification tests: the real models loaded once per session, the test photos, image builders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+FACES = Path(__file__).resolve().parent.parent / "data" / "faces"
+
+
+def photo(name: str) -> bytes:
+    return (FACES / name).read_bytes()
+
+
+def encode(img: np.ndarray, ext: str = ".jpg", params: list[int] | None = None) -> bytes:
+    ok, buf = cv2.imencode(ext, img, params or [])
+    assert ok
+    return buf.tobytes()
+
+
+def load(name: str) -> np.ndarray:
+    return cv2.imread(str(FACES / name))
+
+
+def no_face_image() -> bytes:
+    """A real-looking photo without a face: a smooth gradient with some texture (no people)."""
+    rng = np.random.default_rng(7)
+    y, x = np.mgrid[0:480, 0:640]
+    img = np.stack([(x / 640 * 200) + 20, (y / 480 * 150) + 40, np.full_like(x, 120.0)], -1)
+    img += rng.normal(0, 8, img.shape)
+    return encode(np.clip(img, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="session")
+def verifier():
+    from edge.verify.service import shared_verifier
+    from edge.verify.settings import VerifySettings
+
+    return shared_verifier(VerifySettings())
