@@ -97,6 +97,28 @@ def readers(
 
 
 @app.command()
+def watch(
+    reader: Annotated[Optional[str], typer.Option(help="Reader name pattern.")] = None,
+    seconds: Annotated[float, typer.Option(help="Stop after this long (0 = until Ctrl-C).")] = 0.0,
+) -> None:
+    """Print card insertion and removal events as they happen (a technician's reader check)."""
+    from kiosk.card.reader import PcscReader
+
+    stop = threading.Event()
+    if seconds > 0:
+        threading.Timer(seconds, stop.set).start()
+    pcsc = PcscReader(reader)
+    try:
+        for event in pcsc.events(stop):
+            typer.echo(f"{event.kind} {event.reader} {event.atr.hex().upper()}".rstrip())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        pcsc.close()
+
+
+@app.command()
 def emulate(
     mrz: Annotated[str, typer.Option("--mrz", help="Full MRZ, lines concatenated (88 characters TD3, 90 TD1).")],
     photo: Annotated[Path, typer.Option("--photo", help="Face photo (JPEG, JPEG 2000, or any image OpenCV reads).")],

@@ -235,6 +235,14 @@ class VirtualCard:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_document(cls, mrz: str, photo: bytes, pki=None, port: int = 0x8C7B,
+                     host: str = "127.0.0.1") -> "VirtualCard":
+        """A virtual eMRTD personalised from a full MRZ, a photo and a TestPki (EF.SOD left out when pki is None)."""
+        from kiosk.card.personalisation import personalise
+
+        return cls(EmrtdApplet(personalise(mrz, photo, pki)), port=port, host=host)
+
     @property
     def inserted(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

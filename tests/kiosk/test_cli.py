@@ -100,3 +100,24 @@ def test_emulate_command_serves_a_card_that_read_trusts(pcscd, td3, tmp_path):
         time.sleep(1.0)  # the emulator ran in another process: keep the slot empty as VirtualCard would
     assert proc.returncode == 0
     assert {"csca.pem", "csca.key.pem", "ds.pem", "ds.key.pem"} <= {p.name for p in pki_dir.iterdir()}
+
+
+def test_watch_prints_insertion(pcscd, td3, face):
+    from kiosk.card.emulator import VirtualCard
+
+    proc = subprocess.Popen([MARKAZ, "kiosk", "card", "watch", "--reader", "00 00", "--seconds", "4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    card = VirtualCard.for_document(td3, face, port=pcscd.port)
+    try:
+        time.sleep(1.0)  # let the watcher see the empty reader first
+        card.insert()
+        out, err = proc.communicate(timeout=20)
+    finally:
+        card.remove()
+        watcher = PcscReader()
+        try:
+            assert watcher.wait_until_empty(10)
+        finally:
+            watcher.close()
+    assert proc.returncode == 0, err
+    assert out.splitlines()[0].startswith("inserted Virtual PCD 00 00 3B88")
