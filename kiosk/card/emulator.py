@@ -105,7 +105,7 @@ class EmrtdApplet:
         if self._sm is None:
             return self._plain(apdu).to_bytes()
         if apdu.cla & 0x0C != 0x0C:
-            # A plain command during a secure session ends the session (ICAO 9303-11 9.8.4).
+            # A plain command during a secure session ends the session, as ICAO 9303-11 secure messaging requires.
             self._sm = None
             return _sw(SW_SECURITY_NOT_SATISFIED).to_bytes()
         try:

@@ -66,7 +66,7 @@ class MrzKey:
                 raise MrzError(f"{name.replace('_', ' ')} must be a date as YYMMDD")
 
     def information(self) -> str:
-        """The 'MRZ information' hashed into K_seed: each field followed by its check digit (ICAO 9303-11 4.3.2)."""
+        """The 'MRZ information' hashed into K_seed: each field followed by its check digit (ICAO 9303-11, BAC)."""
         number = self.document_number.ljust(9, "<")
         return (
             number + check_digit(number)
