@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from edge.api.errors import install_error_handlers
 from edge.api.limits import BodySizeLimit
+from edge.api.metrics import Metrics, MetricsMiddleware
 from edge.api.routers import (
     audit,
     auth,
@@ -49,7 +50,10 @@ def create_app(node: EdgeNode) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.node = node
+    metrics = Metrics(node)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_route("/metrics", metrics.render, include_in_schema=False)
     install_error_handlers(app)
     app.include_router(health.router)
     for module in ROUTERS:

@@ -242,3 +242,13 @@ def test_oversized_bodies_are_refused_with_413(client, tokens):
     r = client.post("/api/v1/tickets", content=chunks(), headers=h)
     assert r.status_code == 413
     assert client.post("/api/v1/tickets", json={"service": "general"}, headers=auth(tokens["kiosk"])).status_code == 201
+
+
+def test_metrics_count_requests_by_route_and_show_the_queue_without_personal_data(client, tokens):
+    t = issue(client, tokens["kiosk"])
+    client.get(f"/api/v1/tickets/{t['id']}", headers=auth(tokens["officer"]))
+    text = client.get("/metrics").text
+    assert 'markaz_http_requests_total{method="POST",route="/api/v1/tickets",status="201"} 1.0' in text
+    assert 'route="/api/v1/tickets/{ticket_id}"' in text, "routes are templates, never raw paths"
+    assert 'markaz_queue_waiting{service="general"} 1.0' in text
+    assert t["number"] not in text
