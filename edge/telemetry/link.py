@@ -71,7 +71,7 @@ class MqttLink:
         self._lost = False
         self._client = None
         self._since: datetime | None = None
-        self.protocol = 5
+        self.protocol = 5 if settings.protocol == "5" else 4
         self.connected = False
         self.commands_ready = threading.Event()  # our command subscription is acknowledged by the broker
         self.published = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class Outbox:
         max_rows: int = 200_000,
         max_bytes: int = 64 * 1024 * 1024,
         clock: Callable = utcnow,
+        notice_interval_s: float = 30.0,
     ) -> None:
         self.store = store
         self.station = station
@@ -49,6 +51,10 @@ class Outbox:
         self.max_bytes = max_bytes
         self.clock = clock
         self._wakers: list[Callable[[], None]] = []
+        self.notice_interval_s = notice_interval_s
+        self._notice: tuple[int, int, int] | None = None  # dropped (count, first seq, last seq) not yet announced
+        self._last_notice = -1e9
+        self._last_full_warning = -1e9
         self._lock = threading.Lock()
         row = store.query_one(
             "SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b, coalesce(max(id), 0) AS top FROM telemetry_outbox"
@@ -104,14 +110,16 @@ class Outbox:
         return seq
 
     def _enforce_bound(self, db) -> None:
-        """Drop the oldest droppable snapshots until 90 % of the bound; announce what was dropped as an event."""
+        """Drop the oldest snapshots (never a topic's newest) until 90 % of the bound; note them for the drop notice."""
         conn = db.conn
         excess_rows = self._rows - int(self.max_rows * 0.9)
         excess_bytes = self._bytes - int(self.max_bytes * 0.9)
         dropped: list[tuple[int, int]] = []
         freed = 0
         for row_id, seq, size in conn.execute(
-            "SELECT id, seq, length(payload) FROM telemetry_outbox WHERE droppable = 1 AND station = ? ORDER BY id",
+            # the newest snapshot of each topic always stays: central gets the latest state after any outage
+            "SELECT id, seq, length(payload) FROM telemetry_outbox WHERE droppable = 1 AND station = ? AND id NOT IN "
+            "(SELECT max(id) FROM telemetry_outbox WHERE droppable = 1 GROUP BY topic) ORDER BY id",
             (self.station,),
         ):
             if len(dropped) >= excess_rows and freed >= excess_bytes:
@@ -119,18 +127,42 @@ class Outbox:
             dropped.append((row_id, seq))
             freed += size
         if not dropped:
-            log.warning("outbox over its bound (%d rows, %d bytes) with nothing droppable", self._rows, self._bytes)
+            if time.monotonic() - self._last_full_warning > 60:
+                self._last_full_warning = time.monotonic()
+                log.warning("outbox over its bound (%d rows, %d bytes) with only events and acks: keeping them all",
+                            self._rows, self._bytes)
             return
         self._delete_ids(conn, [row_id for row_id, _ in dropped])
         seqs = [seq for _, seq in dropped]
-        total = conn.execute(
+        conn.execute(
             "INSERT INTO telemetry_seq (station, last_seq, dropped_total) VALUES (?, 0, ?) ON CONFLICT (station) "
-            "DO UPDATE SET dropped_total = dropped_total + excluded.dropped_total RETURNING dropped_total",
+            "DO UPDATE SET dropped_total = dropped_total + excluded.dropped_total",
             (self.station, len(seqs)),
-        ).fetchone()[0]
-        log.warning("outbox bound: dropped %d old snapshots (seq %d..%d)", len(seqs), seqs[0], seqs[-1])
-        event = contract.OutboxDropped(count=len(seqs), first_seq=seqs[0], last_seq=seqs[-1], dropped_total=total)
+        )
+        count, first, last = self._notice or (0, seqs[0], seqs[-1])
+        self._notice = (count + len(seqs), min(first, seqs[0]), max(last, seqs[-1]))
+        # One notice per interval, not per drop: a notice is an event (never dropped), so one per drop would refill
+        # the very outbox the drop was freeing.
+        if time.monotonic() - self._last_notice >= self.notice_interval_s:
+            self._announce(db)
+
+    def announce_drops(self) -> None:
+        """Publish the pending drop notice now (the service calls this periodically)."""
+        if self._notice is not None:
+            with self.store.write() as db:
+                self._announce(db)
+            self.wake()
+
+    def _announce(self, db) -> None:
+        if self._notice is None:
+            return
+        count, first, last = self._notice
+        total = db.conn.execute("SELECT dropped_total FROM telemetry_seq WHERE station = ?", (self.station,)).fetchone()
+        log.warning("outbox bound: dropped %d old snapshots (seq %d..%d)", count, first, last)
+        event = contract.OutboxDropped(count=count, first_seq=first, last_seq=last, dropped_total=total[0] if total else count)
         self._insert(db, "events.outbox_dropped", event, {})
+        self._notice = None
+        self._last_notice = time.monotonic()
 
     # --- draining --------------------------------------------------------------------------------------------------
 

@@ -51,7 +51,8 @@ class TelemetryService:
             from edge.telemetry.link import MqttLink
 
             self.link = MqttLink(
-                self.outbox, self.settings, versions=lambda: samplers.versions(self.node), on_command=self.commands.handle
+                self.outbox, self.settings, versions=lambda: samplers.versions(self.node), on_command=self.commands.handle,
+                on_connected=self.outbox.announce_drops,  # what an outage cost is told before the backlog drains
             )
             self.link.start()
         else:
@@ -100,6 +101,7 @@ class TelemetryService:
                 elif now >= next_queue:
                     self.publish_queue("periodic")
                     next_queue = now + s.snapshot_interval_s
+                self.outbox.announce_drops()
                 if now >= next_health:
                     self.publish_snapshot(["devices", "verification", "node"], reason="periodic")
                     next_health = now + s.health_interval_s

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -11,6 +13,7 @@ class MqttSettings(BaseModel):
     cert: Path | None = None
     key: Path | None = None
     keepalive: int = Field(30, ge=1)
+    protocol: Literal["5", "3.1.1"] = Field("5", description="5 falls back to 3.1.1 when the broker refuses it")
     inflight_window: int = Field(200, ge=1, le=65535, description="published but not yet acknowledged messages")
     backoff_base_s: float = Field(0.5, gt=0, description="first reconnect delay (doubled per failure, full jitter)")
     backoff_max_s: float = Field(60.0, gt=0)

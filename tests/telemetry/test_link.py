@@ -220,3 +220,24 @@ def test_command_sent_while_the_node_is_down_is_executed_when_it_returns(tmp_pat
         central.loop_stop()
         node.stop()
         recorder.close()
+
+
+def test_mqtt_3_1_1_session_delivers_telemetry_and_commands(tmp_path, broker):
+    """The fallback protocol works end to end: persistent session, QoS 1, commands and acks."""
+    recorder = Recorder(broker, ["markaz/v1/st-3/#"])
+    node = _node(tmp_path, broker, station="st-3", protocol="3.1.1")
+    assert node.telemetry.link.protocol == 4
+    node.auth.add_device("kiosk-9", "kiosk")
+    central = tls_client(broker.pki, "central.markaz")
+    central.connect("127.0.0.1", broker.port)
+    central.loop_start()
+    try:
+        _command(central, "st-3", "kiosk.disable", {"id": "v3-1", "ts": utcnow().isoformat(), "params": {"device": "kiosk-9"}})
+        assert recorder.wait_for(lambda m: len(_acks(recorder)) == 1)
+        assert _acks(recorder)[0][1]["ok"] is True
+        assert recorder.wait_for(lambda m: any(t.endswith("/telemetry/node") for t, _, _ in m))
+    finally:
+        central.disconnect()
+        central.loop_stop()
+        node.stop()
+        recorder.close()
