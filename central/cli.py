@@ -39,3 +39,31 @@ def serve(
     finally:
         ingest.stop()
         store.close()
+
+
+@app.command()
+def command(
+    station: Annotated[str, typer.Option("--station", help="station id")],
+    name: Annotated[str, typer.Option("--name", help="telemetry.snapshot, kiosk.enable, kiosk.disable, node.rebirth")],
+    mqtt: Annotated[str, typer.Option("--mqtt", help="broker URL")],
+    params: Annotated[str, typer.Option("--params", help='JSON object, e.g. {"device": "kiosk-1"}')] = "{}",
+    command_id: Annotated[str | None, typer.Option("--id", help="command id (default: random); reuse it to retry")] = None,
+    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca")] = None,
+    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert")] = None,
+    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the ack")] = 30.0,
+) -> None:
+    """Send a command to a station and print its ack (exit 1 if the station answered with an error)."""
+    from central.commands import CommandTimeout, parse_params, send_command
+
+    try:
+        ack = send_command(mqtt, mqtt_ca, mqtt_cert, mqtt_key, station, name, parse_params(params), command_id, timeout)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    except CommandTimeout as exc:
+        typer.echo(f"{exc}; the broker keeps it for the station's session", err=True)
+        raise typer.Exit(3) from None
+    typer.echo(ack.model_dump_json(exclude_none=True))
+    if not ack.ok:
+        raise typer.Exit(1)

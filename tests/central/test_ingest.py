@@ -90,3 +90,52 @@ def test_central_sees_a_real_station_and_serves_its_view(tmp_path, broker):
     assert client.get("/api/stations/st-404").status_code == 404
     page = client.get("/")
     assert page.status_code == 200 and "st-1" in page.text and "offline" in page.text
+
+
+def test_workers_share_the_subscription_and_commands_round_trip(tmp_path, broker):
+    from typer.testing import CliRunner
+
+    from markaz.cli import app
+
+    cert = broker.pki.client("central.markaz")
+    workers = []
+    for i in (1, 2):
+        w = Ingest(CentralStore(tmp_path / f"central-{i}.sqlite"), broker.url, broker.pki.ca.cert, cert.cert, cert.key,
+                   client_id=f"central-ingest-{i}")
+        w.start()
+        assert w.ready.wait(10)
+        workers.append(w)
+    station = tls_client(broker.pki, "st-8")
+    station.connect("127.0.0.1", broker.port)
+    station.loop_start()
+    try:
+        for seq in range(1, 41):
+            station.publish("markaz/v1/st-8/events/device_fault", _envelope("st-8", seq), qos=1).wait_for_publish(5)
+        counts = lambda: [w.store.query("SELECT count(*) AS n FROM messages")[0]["n"] for w in workers]  # noqa: E731
+        assert _wait(lambda: sum(counts()) == 40)
+        assert all(n > 0 for n in counts()), f"one worker got everything: {counts()}"
+    finally:
+        station.disconnect()
+        station.loop_stop()
+        for w in workers:
+            w.stop()
+
+    node_cert = broker.pki.client("st-1")
+    node = EdgeNode(load_settings(
+        EdgeSettings, data_dir=tmp_path / "node", sample_data=True, station_id="st-1",
+        mqtt={"url": broker.url, "ca": broker.pki.ca.cert, "cert": node_cert.cert, "key": node_cert.key}))
+    node.start()
+    assert node.telemetry.link.commands_ready.wait(10)
+    node.auth.add_device("kiosk-1", "kiosk")
+    common = ["--mqtt", broker.url, "--mqtt-ca", str(broker.pki.ca.cert), "--mqtt-cert", str(cert.cert),
+              "--mqtt-key", str(cert.key), "--station", "st-1", "--timeout", "15"]
+    try:
+        run = CliRunner().invoke
+        ok = run(app, ["central", "command", "--name", "kiosk.disable", "--params", '{"device": "kiosk-1"}', *common])
+        assert ok.exit_code == 0, ok.output
+        assert json.loads(ok.output)["result"] == {"device": "kiosk-1", "enabled": False, "changed": True}
+        missing = run(app, ["central", "command", "--name", "kiosk.enable", "--params", '{"device": "nope"}', *common])
+        assert missing.exit_code == 1 and '"not_found"' in missing.output
+        assert run(app, ["central", "command", "--name", "kiosk.enable", "--params", "[1]", *common]).exit_code == 2
+    finally:
+        node.stop()

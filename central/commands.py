@@ -1,0 +1,71 @@
+"""Send one command to a station and wait for its ack (central's side of `cmd/{name}` and `cmd/{name}/ack`)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+import uuid
+from pathlib import Path
+
+from markaz.clock import utcnow
+from markaz.contracts import mqtt as contract
+
+
+class CommandTimeout(Exception):
+    """No ack arrived in time (the station may be down: the broker keeps the command for its session)."""
+
+
+def send_command(url: str, ca: Path | None, cert: Path | None, key: Path | None, station: str, name: str,
+                 params: dict, command_id: str | None = None, timeout: float = 30.0) -> contract.CommandAck:
+    import paho.mqtt.client as paho
+
+    from edge.telemetry.link import parse_url
+
+    address = parse_url(url)
+    command = contract.Command(id=command_id or uuid.uuid4().hex, ts=utcnow(), params=params)
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"central-cmd-{uuid.uuid4().hex[:8]}",
+                         protocol=paho.MQTTv5)
+    if address.tls:
+        client.tls_set(ca_certs=str(ca) if ca else None, certfile=str(cert) if cert else None,
+                       keyfile=str(key) if key else None, cert_reqs=ssl.CERT_REQUIRED)
+    ack_topic = contract.BY_KEY["cmd.ack"].topic(station, name=name)
+    answer: list[contract.CommandAck] = []
+    got = threading.Event()
+    subscribed = threading.Event()
+
+    def on_message(c, u, message):
+        try:
+            _, msg = contract.validate(message.topic, message.payload)
+        except contract.ContractError:
+            return
+        if msg.data.id == command.id:
+            answer.append(msg.data)
+            got.set()
+
+    client.on_message = on_message
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.connect(address.host, address.port, 30)
+    client.loop_start()
+    try:
+        client.subscribe(ack_topic, qos=1)
+        if not subscribed.wait(10):
+            raise CommandTimeout("the broker did not confirm the ack subscription")
+        topic = contract.BY_KEY["cmd"].topic(station, name=name)
+        client.publish(topic, contract.dump(command), qos=1).wait_for_publish(10)
+        if not got.wait(timeout):
+            raise CommandTimeout(f"no ack for command {command.id} within {timeout:.0f} s")
+        return answer[0]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def parse_params(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"--params must be a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("--params must be a JSON object")
+    return value
