@@ -21,12 +21,14 @@ def view1_images(lfw_dir: Path) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def calibrate(verifier, lfw_dir: Path, fmr: float = 0.001, progress=None) -> dict:
+def calibrate(verifier, lfw_dir: Path, fmr: float = 0.001, progress=None, cache: bool = True) -> dict:
     """Threshold (distance, and the equivalent score) at the target false-match rate, with the evidence."""
     lfw_dir = Path(lfw_dir)
     paths = view1_images(lfw_dir)
     present = [p for p in paths if (lfw_dir / "images" / p).is_file()]
-    embs = lfw.embed_files(verifier, lfw_dir / "images", present, progress=progress)
+    root = lfw_dir / "images"
+    embs = lfw.embed_files(verifier, root, present, progress=progress,
+                           cache=lfw.cache_file(verifier, root) if cache else None)
     genuine, impostor, no_face = lfw.cross_identity_impostors(embs)
     t = lfw.threshold_at_fmr(impostor, fmr)
     fm = int(np.sum(impostor <= t))

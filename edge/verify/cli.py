@@ -12,11 +12,12 @@ app = typer.Typer(help="Face-match verification (card photo against live frames)
 
 
 def _verifier():
-    from edge.verify.pipeline import Verifier
+    from edge.verify.service import shared_verifier
+    from edge.verify.settings import VerifySettings
     from models.registry import ModelError
 
     try:
-        return Verifier()
+        return shared_verifier(VerifySettings())
     except ModelError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -98,6 +99,7 @@ def calibrate_cmd(
     lfw_dir: Path = typer.Option(Path("../shared/lfw"), "--lfw", exists=True, file_okay=False, help="LFW folder (images/, pairsDev*.txt)"),
     fmr: float = typer.Option(0.001, "--fmr", min=1e-6, max=0.5, help="target false-match rate"),
     as_json: bool = typer.Option(False, "--json"),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse LFW embeddings cached in the temp folder"),
 ) -> None:
     """Distance threshold at a target false-match rate over all cross-identity pairs of LFW View 1's images."""
     from edge.verify.calibrate import calibrate
@@ -108,7 +110,7 @@ def calibrate_cmd(
         if done % 1024 < 32 or done == total:
             typer.echo(f"embedded {done}/{total}", err=True)
 
-    result = calibrate(verifier, lfw_dir, fmr, progress=progress)
+    result = calibrate(verifier, lfw_dir, fmr, progress=progress, cache=cache)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:

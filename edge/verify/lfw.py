@@ -103,14 +103,50 @@ def figures(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> dict:
     }
 
 
-def embed_files(verifier, root: Path, rel_paths: list[str], batch: int = 32, progress=None) -> dict[str, np.ndarray | None]:
+def cache_file(verifier, root: Path) -> Path:
+    """Where embeddings of a benchmark folder may be cached between runs (outside the repository; benchmark photos
+    only, never visitors): keyed by the models and every setting that changes an embedding."""
+    import hashlib
+    import tempfile
+
+    from edge.verify import choose
+    from models.registry import load_manifest
+
+    m = load_manifest()
+    s = verifier.settings
+    key = "|".join([m["yunet"].sha256, m["dlib_resnet"].sha256, str(s.detector_side), str(s.detector_score),
+                    str(verifier.embedder.mirror), str(choose.CANDIDATE_FRACTION), str(Path(root).resolve())])
+    return Path(tempfile.gettempdir()) / f"markaz-bench-embeddings-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+
+def _load_cache(path: Path) -> dict[str, np.ndarray | None]:
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as z:
+        names, embs, ok = list(z["names"]), z["embs"], z["ok"]
+    return {str(n): (e if k else None) for n, e, k in zip(names, embs, ok)}
+
+
+def _save_cache(path: Path, embs: dict[str, np.ndarray | None]) -> None:
+    names = sorted(embs)
+    mat = np.stack([embs[n] if embs[n] is not None else np.zeros(128, np.float32) for n in names]) if names else np.zeros((0, 128))
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, names=np.array(names), embs=mat.astype(np.float32), ok=np.array([embs[n] is not None for n in names]))
+    tmp.replace(path)
+
+
+def embed_files(verifier, root: Path, rel_paths: list[str], batch: int = 32, progress=None,
+                cache: Path | None = None) -> dict[str, np.ndarray | None]:
     """Embedding of each file (None when no face is found or the file is unusable), each file embedded once.
 
-    Identity only (no liveness, no quality gates): the benchmark and calibration path."""
+    Identity only (no liveness, no quality gates): the benchmark and calibration path. With `cache`, embeddings
+    already computed with the same models and settings are reused and new ones added."""
     from edge.verify.decode import ImageRejected, decode_image
 
-    out: dict[str, np.ndarray | None] = {}
-    todo = [p for p in dict.fromkeys(rel_paths)]
+    wanted = list(dict.fromkeys(rel_paths))
+    cached = _load_cache(cache) if cache else {}
+    out: dict[str, np.ndarray | None] = {p: cached[p] for p in wanted if p in cached}
+    todo = [p for p in wanted if p not in out]
     for start in range(0, len(todo), batch):
         names, images = [], []
         for rel in todo[start : start + batch]:
@@ -125,6 +161,10 @@ def embed_files(verifier, root: Path, rel_paths: list[str], batch: int = 32, pro
             out[rel] = emb
         if progress:
             progress(min(start + batch, len(todo)), len(todo))
+        if cache and (start // batch) % 40 == 39:  # save now and then: a long run interrupted keeps its work
+            _save_cache(cache, {**cached, **out})
+    if cache and todo:
+        _save_cache(cache, {**cached, **out})
     return out
 
 

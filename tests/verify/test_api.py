@@ -1,0 +1,165 @@
+"""POST /api/v1/verifications: decisions, 422/413, attempts per visit (429), a saturated pool (503), concurrent kiosks."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+
+from edge.api.app import create_app
+from edge.verify.settings import VerifySettings
+from tests.conftest import FakeClock, auth
+from tests.verify.conftest import no_face_image, photo
+
+URL = "/api/v1/verifications"
+
+
+def form(card: str | bytes = "obama_1.jpg", live=("obama_2.jpg",), number: str | None = "A1234567"):
+    files = [("card_photo", ("card.jpg", card if isinstance(card, bytes) else photo(card), "image/jpeg"))]
+    for item in live:
+        files.append(("live", ("live.jpg", item if isinstance(item, bytes) else photo(item), "image/jpeg")))
+    data = {} if number is None else {"document_number": number}
+    return {"files": files, "data": data}
+
+
+@pytest.fixture
+def kiosk(make_node, station_template, tmp_path):
+    """A started node (copy of the session template) with its API; yields (client, node, kiosk headers)."""
+    import shutil
+
+    def build(clock=None, **verify):
+        template, tokens = station_template
+        data = tmp_path / f"node{len(made)}"
+        shutil.copytree(template, data)
+        node = make_node(clock=clock, data_dir=data, verify=VerifySettings(**verify))
+        client = TestClient(create_app(node))
+        client.__enter__()
+        made.append(client)
+        return client, node, auth(tokens["kiosk"])
+
+    made: list[TestClient] = []
+    yield build
+    for c in made:
+        c.__exit__(None, None, None)
+
+
+def test_match_answer_and_audit_entry(kiosk):
+    client, node, headers = kiosk()
+    r = client.post(URL, headers=headers, **form())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["decision"] == "match" and body["reason"] == "match"
+    assert body["score"] >= body["threshold"] and body["attempts_left"] == 3
+    assert body["model_versions"]["dlib_resnet"] == "dlib-resnet-v1"
+    entries = node.store.query("SELECT actor, action, entity, entity_id, after FROM audit_log WHERE action = 'verification.decide'")
+    assert len(entries) == 1
+    import json
+
+    after = json.loads(entries[0]["after"])
+    assert entries[0]["entity"] == "verification" and entries[0]["entity_id"] == str(body["verification_id"])
+    for key in ("decision", "reason", "score", "threshold", "model_versions", "timings_ms", "latency_ms", "kiosk",
+                "document_hash"):
+        assert key in after
+    assert after["kiosk"] == "kiosk-1" and isinstance(after["latency_ms"], float)
+    assert after["document_hash"] == node.keys.hash_document("A1234567")
+    assert "A1234567" not in entries[0]["after"]
+
+
+def test_no_match_and_retry_answers(kiosk):
+    client, _, headers = kiosk()
+    r = client.post(URL, headers=headers, **form(live=("biden_2.jpg",), number="B1"))
+    assert r.status_code == 200 and r.json()["decision"] == "no_match"
+    r = client.post(URL, headers=headers, **form(live=(no_face_image(),), number="B2"))
+    assert r.status_code == 200 and r.json()["decision"] == "retry" and r.json()["reason"] == "no_face"
+    assert r.json()["message"]
+
+
+def test_spoof_answer(kiosk):
+    client, _, headers = kiosk()
+    r = client.post(URL, headers=headers, **form(card="antispoof_F1.jpg", live=("antispoof_F1.jpg",)))
+    assert r.status_code == 200 and r.json()["decision"] == "spoof"
+
+
+def test_bad_requests_are_422_naming_the_problem(kiosk):
+    client, node, headers = kiosk()
+    jpeg = photo("obama_2.jpg")
+    r = client.post(URL, headers=headers, **form(live=(jpeg[: len(jpeg) // 2],)))
+    assert r.status_code == 422 and "live[0]" in r.json()["detail"] and "truncated" in r.json()["detail"]
+    r = client.post(URL, headers=headers, **form(card=b"not an image at all"))
+    assert r.status_code == 422 and "card_photo" in r.json()["detail"]
+    r = client.post(URL, headers=headers, **form(live=()))
+    assert r.status_code == 422 and "live" in r.json()["detail"]
+    r = client.post(URL, headers=headers, **form(live=("obama_2.jpg",) * 6))
+    assert r.status_code == 422
+    r = client.post(URL, headers=headers, **form(number=None))
+    assert r.status_code == 422 and "document_number" in r.json()["detail"]
+    r = client.post(URL, headers=headers, json={"card_photo": "x"})
+    assert r.status_code == 422
+    # refused requests do not use up the visitor's attempts
+    assert node.store.query("SELECT count(*) AS n FROM verification_attempts")[0]["n"] == 0
+
+
+def test_too_large_is_413(kiosk):
+    client, _, headers = kiosk()
+    big = photo("obama_2.jpg") + b"\0" * (8 * 1024 * 1024)
+    r = client.post(URL, headers=headers, **form(live=(big,)))
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+
+
+def test_only_kiosks_may_verify(kiosk, station_template):
+    client, _, _ = kiosk()
+    assert client.post(URL, **form()).status_code == 401
+    officer = auth(station_template[1]["officer"])
+    assert client.post(URL, headers=officer, **form()).status_code == 403
+
+
+def test_attempts_per_document_per_visit(kiosk):
+    clock = FakeClock()
+    client, _, headers = kiosk(clock=clock, max_attempts_per_document=2, visit_minutes=30)
+    for left in (1, 0):
+        r = client.post(URL, headers=headers, **form(live=("biden_2.jpg",), number="X9"))
+        assert r.status_code == 200 and r.json()["decision"] == "no_match" and r.json()["attempts_left"] == left
+    r = client.post(URL, headers=headers, **form(number="X9"))
+    assert r.status_code == 429 and "staff" in r.json()["detail"] and int(r.headers["Retry-After"]) > 0
+    # another document is not affected; the same number written differently is the same document
+    assert client.post(URL, headers=headers, **form(number="Y1")).status_code == 200
+    assert client.post(URL, headers=headers, **form(number=" x9 ")).status_code == 429
+    # a new visit after the window
+    clock.advance(minutes=31)
+    r = client.post(URL, headers=headers, **form(number="X9"))
+    assert r.status_code == 200 and r.json()["decision"] == "match"
+
+
+def test_saturated_pool_answers_503_with_retry_after(kiosk):
+    client, node, headers = kiosk(workers=1, queue_limit=0, retry_after_s=3)
+    node.verifier.verifier  # models loaded
+    gate = threading.Event()
+    held = node.verifier.pool.submit(gate.wait)  # the only worker slot is taken
+    try:
+        r = client.post(URL, headers=headers, **form())
+        assert r.status_code == 503 and r.headers["Retry-After"] == "3"
+        assert r.json()["error"] == "unavailable"
+        # the API itself stays responsive
+        assert client.get("/healthz").status_code == 200
+    finally:
+        gate.set()
+        held.result(timeout=30)
+    r = client.post(URL, headers=headers, **form())
+    assert r.status_code == 200 and r.json()["decision"] == "match"
+
+
+def test_concurrent_kiosks(kiosk):
+    client, _, headers = kiosk(workers=2, queue_limit=6)
+    cases = [("obama_2.jpg", "match"), ("biden_2.jpg", "no_match"), ("obama_3.jpg", "match"), ("leslie_2.jpg", "no_match")] * 2
+
+    def one(i):
+        live, expected = cases[i]
+        r = client.post(URL, headers=headers, **form(live=(live,), number=f"C{i}"))
+        return r.status_code, r.json().get("decision"), expected
+
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(one, range(len(cases))))
+    for status, decision, expected in results:
+        assert status == 200 and decision == expected
