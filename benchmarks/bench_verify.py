@@ -44,26 +44,20 @@ def pct(values: list[float], p: float) -> float:
 
 
 def camera_frame(img: np.ndarray, face_px: float | None = None, face=None) -> np.ndarray:
-    """A 640x480 frame showing the photo as a kiosk camera would: scaled (optionally so the face is `face_px` wide)
-    and centred on a grey background."""
+    """A 640x480 frame as a kiosk camera would see the scene in the photo: scaled (so the face is `face_px` wide when
+    given, else so the photo covers the frame), centred on the face, the photo's own surroundings mirrored outward
+    where it does not reach (a flat grey border would look like a photo's frame to the liveness models)."""
     h, w = img.shape[:2]
-    if face_px is not None and face is not None:
-        s = face_px / face.size
-    else:
-        s = min(640 / w, 480 / h)
-    s = min(s, 640 / w, 480 / h) if face_px is None else s
+    s = face_px / face.size if face_px is not None else max(640 / w, 480 / h)
     small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
                        interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    canvas = np.full((480, 640, 3), 110, np.uint8)
     sh, sw = small.shape[:2]
-    # paste centred on the face (or the photo), cropping whatever falls outside the frame
-    cx, cy = (face.centre * s if face is not None else np.array([sw / 2, sh / 2]))
-    ox, oy = int(round(320 - cx)), int(round(240 - cy))
-    x0, y0 = max(0, ox), max(0, oy)
-    x1, y1 = min(640, ox + sw), min(480, oy + sh)
-    if x1 > x0 and y1 > y0:
-        canvas[y0:y1, x0:x1] = small[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
-    return canvas
+    cx, cy = face.centre * s if face is not None else np.array([sw / 2, sh / 2])
+    ox, oy = int(round(cx - 320)), int(round(cy - 240))
+    pad = max(0, -ox, -oy, ox + 640 - sw, oy + 480 - sh)
+    if pad:
+        small = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+    return np.ascontiguousarray(small[oy + pad : oy + pad + 480, ox + pad : ox + pad + 640])
 
 
 def enc(img: np.ndarray, ext: str = ".jpg", params=None) -> bytes:

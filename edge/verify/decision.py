@@ -38,7 +38,7 @@ class Decision:
     liveness: float | None = None  # fused p_real over the frames judged
     liveness_threshold: float | None = None
     frames: int = 0  # live frames received
-    frames_used: int = 0  # live frames that passed the quality gates
+    frames_used: int = 0  # live frames compared with the card (passed every gate; best `match_frames` of them)
     best_frame: int | None = None  # index of the live frame the score comes from
     model_versions: dict[str, str] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from edge.verify.decode import decode_image
 from edge.verify.detect import Detector, Face
 from edge.verify.embed import Embedder, distance, score_from_distance
 from edge.verify.liveness import Liveness
-from edge.verify.quality import QualityLimits, QualityReport, check, measure
+from edge.verify.quality import QualityLimits, QualityReport, check_capture, check_pose, measure
 from edge.verify.settings import VerifySettings
 from models.registry import session, versions
 
@@ -111,8 +111,8 @@ class Verifier:
             clock.lap("detect")
             return self._decision(d.RETRY, "card_no_face", clock, n)
 
-        # 2. the live frames' faces, large enough to judge liveness on
-        found: list[tuple[int, np.ndarray, Face]] = []
+        # 2. the live frames' faces, through the capture gates (size, exposure, blur)
+        found: list[_Frame] = []
         reasons: list[str] = []
         for i, img in enumerate(live_imgs):
             try:
@@ -122,38 +122,45 @@ class Verifier:
                 continue
             if face is None:
                 reasons.append("no_face")
-            elif face.size < s.min_face_px:
+                continue
+            if face.size < s.min_face_px:
                 # MiniFASNet's refusals of genuine faces climb steeply on small faces (docs/verification.md)
                 reasons.append("face_too_small")
-            else:
-                found.append((i, img, face))
+                continue
+            chip = align(img, face.landmarks)
+            report = measure(face, chip)
+            problem = check_capture(report, self.live_limits)
+            if problem:
+                reasons.append(problem)
+                continue
+            found.append(_Frame(i, img, face, chip, report))
         clock.lap("detect")
         if not found:
             return self._decision(d.RETRY, self._worst(reasons), clock, n)
 
-        # 3. liveness before any other gate or matching: an attack is refused whoever it shows, however it is posed
-        p_real = float(np.mean([self.liveness.p_real(img, face) for _, img, face in found]))
+        # 3. liveness before the pose gate and before matching: an attack is refused whoever it shows, however posed
+        p_real = float(np.mean([self.liveness.p_real(f.image, f.face) for f in found]))
         clock.lap("liveness")
         if p_real < s.liveness_threshold:
             return self._decision(d.SPOOF, "presentation_attack", clock, n, frames_used=0,
                                   liveness=round(p_real, 4), liveness_threshold=s.liveness_threshold)
 
-        # 4. the remaining quality gates (pose, exposure, blur) on the aligned chips
-        usable: list[_Frame] = []
-        for i, img, face in found:
-            chip = align(img, face.landmarks)
-            report = measure(face, chip)
-            problem = check(report, self.live_limits)
+        # 4. pose: a turned or tilted head matches poorly; ask the visitor to look at the camera
+        usable = []
+        for f in found:
+            problem = check_pose(f.quality, self.live_limits)
             if problem:
                 reasons.append(problem)
             else:
-                usable.append(_Frame(i, img, face, chip, report))
-        clock.lap("quality")
+                usable.append(f)
         if not usable:
             return self._decision(d.RETRY, self._worst(reasons), clock, n,
                                   liveness=round(p_real, 4), liveness_threshold=s.liveness_threshold)
 
-        # 5. one batched embedding run: the card chip and every usable live chip
+        # 5. one batched embedding run: the card chip and the best live chips. The embedding is most of the cost
+        # (two network runs per chip with the mirror), so only the sharpest, most frontal frames are compared.
+        usable.sort(key=lambda f: f.quality.sharpness * (1 - min(abs(f.quality.yaw), 0.9)), reverse=True)
+        usable = usable[: s.match_frames]
         card_chip = align(card_img, card_face.landmarks)
         embs = self.embedder.embed([card_chip] + [f.chip for f in usable])
         dists = [distance(embs[0], e) for e in embs[1:]]

@@ -9,6 +9,10 @@ import numpy as np
 
 from edge.verify.detect import Face
 
+# YuNet's nose tip sits at 0.58 of the way from the eyes to the mouth on frontal faces (median of the shared photos,
+# range 0.52-0.67); looking up or down moves it.
+PITCH_FRONTAL = 0.58
+
 
 @dataclass(frozen=True)
 class QualityLimits:
@@ -38,7 +42,7 @@ def measure(face: Face, chip_rgb: np.ndarray) -> QualityReport:
     # measured along the eye axis so a tilted head does not count as turned
     axis = (lm[1] - lm[0]) / eye_dist
     yaw = float(np.dot(lm[2] - eyes_mid, axis) / eye_dist)
-    # pitch: where the nose tip sits between the eyes and the mouth (about 0.5 when looking straight ahead)
+    # pitch: where the nose tip sits between the eyes and the mouth (PITCH_FRONTAL when looking straight ahead)
     normal = np.array([-axis[1], axis[0]])
     span = max(float(np.dot(mouth_mid - eyes_mid, normal)), 1e-6)
     pitch = float(np.dot(lm[2] - eyes_mid, normal) / span)
@@ -50,10 +54,22 @@ def measure(face: Face, chip_rgb: np.ndarray) -> QualityReport:
 
 def check(report: QualityReport, limits: QualityLimits) -> str | None:
     """The first failed gate as a reason code, None when the face is usable."""
+    return check_capture(report, limits) or check_pose(report, limits)
+
+
+def check_pose(report: QualityReport, limits: QualityLimits) -> str | None:
+    if abs(report.yaw) > limits.max_yaw or abs(report.pitch - PITCH_FRONTAL) > limits.max_pitch_dev:
+        return "face_not_frontal"
+    return None
+
+
+def check_capture(report: QualityReport, limits: QualityLimits) -> str | None:
+    """Size, exposure and blur: the capture itself is unusable, for liveness as much as for matching.
+
+    Checked before liveness: MiniFASNet reads blur and bad exposure as attack cues, and a visitor with a shaky frame
+    should be asked to hold still, not refused as an attacker."""
     if report.face_px < limits.min_face_px:
         return "face_too_small"
-    if abs(report.yaw) > limits.max_yaw or abs(report.pitch - 0.5) > limits.max_pitch_dev:
-        return "face_not_frontal"
     if report.brightness < limits.min_brightness:
         return "too_dark"
     if report.brightness > limits.max_brightness:

@@ -18,6 +18,7 @@ class VerifySettings(BaseModel):
     max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(40_000_000, ge=10_000)
     max_live_frames: int = Field(5, ge=1, le=5)
+    match_frames: int = Field(2, ge=1, le=5, description="usable live frames compared with the card, best quality first")
     detector_side: int = Field(320, ge=128, le=1280, description="longest side of the detector input (multiple of 32 after padding)")
     detector_score: float = Field(0.6, gt=0, lt=1)
     distance_threshold: float = Field(CALIBRATED_DISTANCE_THRESHOLD, gt=0, lt=2,
@@ -25,8 +26,8 @@ class VerifySettings(BaseModel):
     liveness_threshold: float = Field(0.5, gt=0, lt=1, description="fused p_real below this is a presentation attack")
     min_face_px: float = Field(80.0, ge=0, description="live frames: smaller faces get retry(face_too_small)")
     min_card_face_px: float = Field(40.0, ge=0, description="card photo: smaller faces get retry(card_no_face)")
-    min_sharpness: float = Field(10.0, ge=0, description="variance of the Laplacian on the face chip")
+    min_sharpness: float = Field(20.0, ge=0, description="variance of the Laplacian on the face chip")
     max_yaw: float = Field(0.35, gt=0, description="nose offset from the eyes' midpoint, in eye distances")
-    max_pitch_dev: float = Field(0.3, gt=0, description="nose height between eyes and mouth, deviation from 0.5")
+    max_pitch_dev: float = Field(0.25, gt=0, description="nose height between eyes and mouth, deviation from frontal (0.58)")
     min_brightness: float = Field(40.0, ge=0, le=255)
     max_brightness: float = Field(225.0, ge=0, le=255)

@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.verify.align import align
+
 from tests.verify.conftest import encode, load, no_face_image, photo
 
 GENUINE = [("obama_1.jpg", "obama_2.jpg"), ("obama_1.jpg", "obama_3.jpg"), ("biden_1.jpg", "biden_2.jpg"),
@@ -106,3 +108,27 @@ def test_identity_only_embeddings_for_pairs(verifier):
     assert embs[3] is None
     assert np.linalg.norm(embs[0] - embs[1]) < np.linalg.norm(embs[0] - embs[2])
     assert abs(np.linalg.norm(embs[0]) - 1) < 1e-5
+
+
+def test_blurred_frame_is_retry_not_spoof(verifier):
+    # MiniFASNet reads blur as an attack cue: blur is gated before liveness so a shaky visitor is asked to hold still
+    blurred = cv2.GaussianBlur(load("obama_2.jpg"), (0, 0), 5)
+    d = verifier.verify(photo("obama_1.jpg"), [encode(blurred)])
+    assert d.decision == "retry" and d.reason == "blurry", d.as_dict()
+
+
+def test_pose_gate_from_landmarks(verifier):
+    from edge.verify.detect import Face
+    from edge.verify.quality import check, measure
+
+    img = load("obama_2.jpg")
+    face = max(verifier.detector.detect(img), key=lambda x: x.size)
+    chip = align(img, face.landmarks)
+    assert check(measure(face, chip), verifier.live_limits) is None
+    eye = face.eye_distance
+    turned = face.landmarks.copy()
+    turned[2, 0] = (turned[0, 0] + turned[1, 0]) / 2 + 0.5 * eye  # nose tip half an eye distance aside: turned
+    assert check(measure(Face(face.box, turned, face.score), chip), verifier.live_limits) == "face_not_frontal"
+    tilted_down = face.landmarks.copy()
+    tilted_down[2, 1] += 0.5 * (face.landmarks[3, 1] - face.landmarks[0, 1])  # nose tip down at the mouth
+    assert check(measure(Face(face.box, tilted_down, face.score), chip), verifier.live_limits) == "face_not_frontal"
