@@ -67,11 +67,13 @@ class MqttLink:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._acked: deque[tuple[int, bool]] = deque()  # (mid, ok) from the network thread
+        self._unacked = 0  # QoS 1 messages published on this connection and not yet acknowledged
         self._connack: object | None = None  # reason code once CONNACK arrived
         self._lost = False
         self._client = None
         self._since: datetime | None = None
         self.protocol = 5 if settings.protocol == "5" else 4
+        self._no_connack = 0
         self.connected = False
         self.commands_ready = threading.Event()  # our command subscription is acknowledged by the broker
         self.published = 0
@@ -154,6 +156,7 @@ class MqttLink:
         client = self._make_client()
         self._connack, self._lost = None, False
         self._acked.clear()
+        self._unacked = 0
         kwargs = {}
         if self.protocol == 5:
             props = Properties(PacketTypes.CONNECT)
@@ -170,13 +173,16 @@ class MqttLink:
                 self._cond.wait_for(lambda: self._connack is not None or self._lost or self._stop.is_set(), timeout=15)
             rc = self._connack
             if rc is None or rc.is_failure:
-                if self.protocol == 5 and (rc is None or rc.value in (1, 132)):
-                    # a 3.1.1-only broker refuses MQTT 5 (or drops the connection): speak 3.1.1 from now on
+                self._no_connack = self._no_connack + 1 if rc is None else 0
+                # A 3.1.1-only broker answers MQTT 5 with "unacceptable protocol version" (1, or 132 in 5's terms)
+                # or just hangs up; hanging up twice in a row before any CONNACK counts as that too.
+                if self.protocol == 5 and ((rc is not None and rc.value in (1, 132)) or self._no_connack >= 2):
                     log.warning("MQTT: broker refused MQTT 5 (%s); falling back to 3.1.1", rc)
                     self.protocol = 4
                 else:
-                    log.warning("MQTT: connection refused: %s", rc)
+                    log.warning("MQTT: connection refused: %s", rc or "closed before CONNACK")
                 return False
+            self._no_connack = 0
             self._client = client
             self.connects += 1
             self.connected = True
@@ -186,18 +192,23 @@ class MqttLink:
             self.publish_birth()
             if self.on_connected is not None:
                 self.on_connected()
-            self._drain(client, paho)
-            return True
+            # a refused PUBACK is not a healthy connection: it must not reset the backoff
+            return self._drain(client, paho)
         finally:
             self.connected = False
             self.commands_ready.clear()
             self._client = None
-            if self._stop.is_set() and not self._lost:
-                self._goodbye(client)
+            if not self._lost:
+                if self._stop.is_set():
+                    self._goodbye(client)
+                else:
+                    client.disconnect()
             client.loop_stop()
 
-    def _drain(self, client, paho) -> None:
-        """Publish the outbox in order within the window; delete rows in batches as PUBACKs come back."""
+    def _drain(self, client, paho) -> bool:
+        """Publish the outbox in order within the window; delete rows in batches as PUBACKs come back.
+
+        Returns False when the broker refused a message (the row stays; we reconnect and replay)."""
         inflight: dict[int, int] = {}  # mid -> outbox row id
         cursor = 0  # replay from the oldest row on every connection
         done: list[int] = []
@@ -213,7 +224,7 @@ class MqttLink:
                 else:  # refused by the broker: keep the row, start over from the oldest unacknowledged one
                     log.error("MQTT: broker refused outbox row %d; reconnecting to replay", row_id)
                     self.outbox.delete(done)
-                    return
+                    return False
             now = time.monotonic()
             if done and (len(done) >= 256 or not inflight or now - last_flush > 0.05):
                 self.outbox.delete(done)
@@ -223,19 +234,23 @@ class MqttLink:
             room = self.window - len(inflight)
             if room >= max(1, self.window // 4) or not inflight:
                 rows = self.outbox.pending(cursor, room)
+                sent = 0
                 for row in rows:
-                    info = client.publish(row.topic, row.payload, qos=1)
+                    info = self._publish(client, row.topic, row.payload)
                     if info.rc != paho.MQTT_ERR_SUCCESS:
                         break
                     inflight[info.mid] = row.id
                     cursor = row.id
-                    self.published += 1
-                if rows and len(rows) == room:
+                    sent += 1
+                self.published += sent
+                if rows and sent == room:
                     continue
             with self._cond:
-                if len(self._acked) < self._wake_every and not self._lost and not self._stop.is_set():
-                    # short naps while messages are in flight (their acks may not reach the wake threshold)
-                    self._cond.wait(0.002 if inflight else (0.05 if done else 1.0))
+                # Sleep until a quarter of the window is acknowledged, everything is, or a new row arrives: no
+                # polling, the producer and this thread share one GIL.
+                idle = len(self._acked) < self._wake_every and not (self._acked and self._unacked <= 0)
+                if idle and not self._lost and not self._stop.is_set():
+                    self._cond.wait(0.05 if done else 1.0)
         if self._stop.is_set() and not self._lost and inflight:
             # a clean stop: give the PUBACKs in flight a moment so fewer rows are sent again after the restart
             deadline = time.monotonic() + 1.0
@@ -248,12 +263,13 @@ class MqttLink:
                 time.sleep(0.01)
         self.outbox.delete(done)
         self.acked += len(done)
+        return True
 
     def _goodbye(self, client) -> None:
         """A clean stop: say `offline` ourselves (the broker only sends the Will on an unclean loss)."""
         try:
             status = contract.Status(state="offline", since=utcnow(), versions=self.versions())
-            info = client.publish(self._topic("status"), contract.dump(status), qos=1, retain=True)
+            info = self._publish(client, self._topic("status"), contract.dump(status), retain=True)
             info.wait_for_publish(2.0)
             client.disconnect()
         except Exception:
@@ -264,7 +280,7 @@ class MqttLink:
         if client is None:
             return
         birth = contract.Status(state="online", since=self._since or utcnow(), versions=self.versions())
-        client.publish(self._topic("status"), contract.dump(birth), qos=1, retain=True)
+        self._publish(client, self._topic("status"), contract.dump(birth), retain=True)
 
     # --- paho callbacks (network thread) ----------------------------------------------------------------------------
 
@@ -280,11 +296,22 @@ class MqttLink:
             self._lost = True
             self._cond.notify_all()
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        self._acked.append((mid, not reason_code.is_failure))  # deque.append is atomic
-        # wake the publisher once a quarter of the window is free, not on every PUBACK (the GIL is shared)
-        if len(self._acked) >= self._wake_every or reason_code.is_failure:
+    def _publish(self, client, topic: str, payload: bytes, retain: bool = False):
+        """Every QoS 1 publish goes through here so the count of unacknowledged messages stays exact."""
+        with self._cond:
+            self._unacked += 1
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc != 0:
             with self._cond:
+                self._unacked -= 1
+        return info
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._acked.append((mid, not reason_code.is_failure))
+        with self._cond:
+            self._unacked -= 1
+            # wake the publisher when a quarter of the window is free or nothing is left in flight
+            if self._unacked <= 0 or len(self._acked) >= self._wake_every or reason_code.is_failure:
                 self._cond.notify_all()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from markaz.clock import iso, utcnow
+from markaz.clock import utcnow
 from markaz.contracts import mqtt as contract
 
 log = logging.getLogger(__name__)
@@ -84,17 +84,21 @@ class Outbox:
 
     def _insert(self, db, key: str, data: BaseModel | dict[str, Any], topic_params: dict[str, str]) -> int:
         channel = contract.BY_KEY[key]
-        conn = db.conn
-        newest = conn.execute("SELECT station, seq FROM telemetry_outbox ORDER BY id DESC LIMIT 1").fetchone()
-        gone = conn.execute("SELECT last_seq FROM telemetry_seq WHERE station = ?", (self.station,)).fetchone()
-        seq = max(newest[1] if newest and newest[0] == self.station else 0, gone[0] if gone else 0) + 1
-        now = self.clock()
         expected = channel.model.model_fields["data"].annotation
         if not isinstance(data, expected):
             data = expected.model_validate(data if isinstance(data, dict) else data.model_dump())
+        conn = db.conn
+        # next seq: after the newest row if it is ours, else after the last seq that left the outbox (one statement)
+        seq = conn.execute(
+            "SELECT max(coalesce((SELECT seq FROM telemetry_outbox WHERE station = ?1 AND id = "
+            "(SELECT max(id) FROM telemetry_outbox)), 0), "
+            "coalesce((SELECT last_seq FROM telemetry_seq WHERE station = ?1), 0)) + 1",
+            (self.station,),
+        ).fetchone()[0]
+        ts = iso_z(self.clock())
         # The data model is already validated; the envelope around it is assembled as text (hot path).
         payload = b'{"schema":"%s","station":"%s","seq":%d,"ts":"%s","data":%s}' % (
-            channel.schema.encode(), self.station.encode(), seq, iso_z(now).encode(), data.__pydantic_serializer__.to_json(data),
+            channel.schema.encode(), self.station.encode(), seq, ts.encode(), data.__pydantic_serializer__.to_json(data),
         )
         topic = channel.topic(self.station, **topic_params)
         with self._lock:
@@ -102,7 +106,7 @@ class Outbox:
             self._next_id += 1
         conn.execute(
             "INSERT INTO telemetry_outbox (id, station, seq, topic, payload, droppable, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (row_id, self.station, seq, topic, payload, int(channel.droppable), iso(now)),
+            (row_id, self.station, seq, topic, payload, int(channel.droppable), ts),
         )
         with self._lock:
             self._rows += 1
