@@ -59,6 +59,15 @@ def test_ingest_dedupes_and_tracks_gaps(tmp_path, broker):
         assert _wait(lambda: store.gaps("st-7") == [(4, 4)])
         station.publish("markaz/v1/st-7/events/device_fault", _envelope("st-7", 4), qos=1).wait_for_publish(5)
         assert _wait(lambda: store.gaps("st-7") == [])
+
+        # a gap the station announced as dropped snapshots is marked as explained, not lost
+        station.publish("markaz/v1/st-7/events/device_fault", _envelope("st-7", 10), qos=1).wait_for_publish(5)
+        notice = json.dumps({"schema": "markaz.events.outbox_dropped/1", "station": "st-7", "seq": 11,
+                             "ts": utcnow().isoformat(),
+                             "data": {"count": 3, "first_seq": 7, "last_seq": 9, "dropped_total": 3}})
+        station.publish("markaz/v1/st-7/events/outbox_dropped", notice, qos=1).wait_for_publish(5)
+        assert _wait(lambda: store.station("st-7")["gaps"] == [
+            {"first_seq": 7, "last_seq": 9, "detected_at": store.station("st-7")["gaps"][0]["detected_at"], "dropped": 3}])
     finally:
         station.disconnect()
         station.loop_stop()
