@@ -45,6 +45,11 @@ def parse_url(url: str) -> BrokerAddress:
     return BrokerAddress(parsed.hostname, parsed.port or (8883 if tls else 1883), tls)
 
 
+def backoff_delay(failures: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^failures)]."""
+    return (rng or random).uniform(0, min(cap, base * 2 ** min(failures, 32)))
+
+
 class MqttLink:
     def __init__(
         self,
@@ -110,7 +115,7 @@ class MqttLink:
             if self._stop.is_set():
                 break
             failures = 0 if established else failures + 1
-            delay = random.uniform(0, min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2**failures))
+            delay = backoff_delay(failures, self.settings.backoff_base_s, self.settings.backoff_max_s)
             log.info("MQTT: reconnecting in %.2f s", delay)
             self._stop.wait(delay)
 

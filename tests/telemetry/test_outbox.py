@@ -81,3 +81,15 @@ def test_bound_drops_oldest_snapshots_never_events(tmp_path):
 def test_outbox_cli_without_a_database(tmp_path):
     result = CliRunner().invoke(app, ["edge", "outbox", "--data", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
+
+
+def test_reconnect_backoff_is_exponential_with_full_jitter():
+    import random
+
+    from edge.telemetry.link import backoff_delay
+
+    rng = random.Random(7)
+    for failures, ceiling in ((0, 0.5), (1, 1.0), (3, 4.0), (7, 60.0), (500, 60.0)):
+        delays = [backoff_delay(failures, 0.5, 60.0, rng) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > 0.8 * ceiling and min(delays) < 0.2 * ceiling  # spread over the whole range
