@@ -5,6 +5,7 @@ Only counts, durations and states leave here; each function reads the store (or 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -22,8 +23,8 @@ _VERSION_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _VERSION_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+:-]{0,63}$")
 
 
-def versions(node=None) -> dict[str, str]:
-    """Software (and, when the verifier reports them, model) versions for status and node health."""
+@functools.cache
+def _software_versions() -> tuple[tuple[str, str], ...]:
     import importlib.metadata as md
 
     found = {"markaz": __version__, "python": platform.python_version()}
@@ -32,15 +33,21 @@ def versions(node=None) -> dict[str, str]:
             found[dist] = md.version(dist)
         except md.PackageNotFoundError:
             pass
-    models = getattr(getattr(node, "verifier", None), "model_versions", None)
-    if callable(models):
-        models = models()
-    if isinstance(models, dict):
-        for name, version in models.items():
-            key, text = "model." + str(name).lower(), str(version)
+    try:  # the face models this node ships (from the manifest: no model is loaded for this)
+        from models.registry import load_manifest
+
+        for name, entry in load_manifest().items():
+            key, text = f"model.{name}".lower(), str(entry.version)
             if _VERSION_KEY.match(key) and _VERSION_TEXT.match(text):  # keep only what the contract can carry
                 found[key] = text
-    return found
+    except Exception:  # a missing or broken manifest must not stop telemetry
+        pass
+    return tuple(found.items())
+
+
+def versions(node=None) -> dict[str, str]:
+    """Software and model versions for the status birth and node health."""
+    return dict(_software_versions())
 
 
 def _day(node, now: datetime) -> tuple[str, datetime]:
