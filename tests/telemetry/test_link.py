@@ -43,6 +43,7 @@ def test_mtls_round_trip_and_birth(tmp_path, broker):
         assert recorder.wait_for(lambda m: any(s["state"] == "online" for s in _status(recorder, "st-1")))
         birth = _status(recorder, "st-1")[0]
         assert birth["versions"]["markaz"] and birth["versions"]["paho-mqtt"] == "2.2.0"
+        assert any(key.startswith("model.") for key in birth["versions"])
         assert recorder.wait_for(lambda m: any(t.endswith("/telemetry/node") for t, _, _ in m))
     finally:
         node.stop()
