@@ -1,53 +1,189 @@
-"""`markaz demo`: one whole station on this machine, started for real, with its URLs printed.
+"""`markaz demo`: one whole station on this machine, every part started for real, with its URLs printed.
 
-Every part runs as its own process, as in a station: the edge node (HTTP API) with the sample catalogue, a
-registered kiosk and an admin account, a little traffic so the KPIs show something. Ctrl-C stops everything."""
+Each part runs as its own process, as in a station and its centre:
+- a station PKI (CA, broker, central and station certificates) made on the first run;
+- Mosquitto with a TLS listener that requires client certificates and the markaz ACL;
+- central, ingesting the station's telemetry and serving its dashboard;
+- the edge node (HTTP API) with the sample catalogue, an admin, an officer and a kiosk, publishing over mTLS;
+- a card reader: a private pcscd with Debian's vpcd driver and our virtual ePassport inserted in it.
+A little traffic is made so the KPIs and the dashboard show something. Ctrl-C stops everything."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+STATION = "demo-station"
+DEMO_MRZ_FIELDS = dict(
+    issuing_state="UTO", surname="ERIKSSON", given_names="ANNA MARIA", document_number="L898902C3",
+    nationality="UTO", birth_date="740812", sex="F", expiry_date="341231",
+)
+REPO = Path(__file__).resolve().parent.parent
+DEMO_PHOTO = REPO / "tests" / "data" / "card" / "face.jp2"  # test data, attribution beside it
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
-
-def _pick_port(preferred: int) -> int:
-    if preferred and _port_free(preferred):
-        return preferred
+def _port(preferred: int) -> int:
+    """The preferred port if free (0: any free port)."""
+    if preferred:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", preferred))
+                return preferred
+            except OSError:
+                pass
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, seconds: float = 60) -> None:
-    import httpx
-
+def _wait(check, what: str, proc: subprocess.Popen, log: Path, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"demo: a component exited early; its log:\n{log.read_text()[-3000:]}")
+            raise SystemExit(f"demo: {what} exited early; its log:\n{log.read_text(errors='replace')[-3000:]}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if check():
                 return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit(f"demo: {url} did not answer in {seconds:.0f} s; see {log}")
+        except Exception:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"demo: {what} did not come up in {seconds:.0f} s; see {log}")
+
+
+def _http_ok(url: str) -> bool:
+    import httpx
+
+    return httpx.get(url, timeout=1).status_code == 200
+
+
+def _tcp_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Station:
+    data: Path
+    procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    testbed: object | None = None
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def markaz(self) -> str:
+        return str(Path(sys.executable).parent / "markaz")
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
+        log = self.data / f"{name}.log"
+        proc = subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.procs.append((name, proc))
+        return proc, log
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.testbed is not None:
+            self.testbed.stop()
+            self.testbed.cleanup()
+
+    # -- parts ---------------------------------------------------------------------------------------------------
+    def pki(self) -> dict[str, Path]:
+        from provisioning.pki import CENTRAL_IDENTITY, issue, make_ca
+
+        d = self.data / "pki"
+        if not (d / "ca.key").exists():
+            ca = make_ca(d / "ca", "markaz demo CA")
+            issue(ca, d / "broker", "localhost", server=True, hosts=("localhost", "127.0.0.1"))
+            issue(ca, d / f"station-{STATION}", STATION)
+            issue(ca, d / "central", CENTRAL_IDENTITY)
+        return {"ca": d / "ca.crt", "dir": d}
+
+    def broker(self, pki: dict[str, Path], port: int) -> str:
+        from provisioning import broker
+
+        mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        extra = "user root" if os.geteuid() == 0 else ""  # as root, Mosquitto would drop to a user who cannot read the keys
+        d = pki["dir"]
+        conf = broker.render(
+            self.data / "broker", port, pki["ca"], d / "broker.crt", d / "broker.key", bind="127.0.0.1",
+            log_dest=f"file {self.data / 'broker' / 'mosquitto.log'}", extra=extra,
+        )
+        proc, log = self.spawn("broker", [mosquitto, "-c", str(conf)])
+        _wait(lambda: _tcp_open(port), "Mosquitto", proc, log)
+        url = f"mqtts://127.0.0.1:{port}"
+        self.lines.append(f"  MQTT broker (mTLS)   {url}  (Mosquitto; CA {pki['ca']})")
+        return url
+
+    def central(self, pki: dict[str, Path], mqtt: str, port: int) -> str:
+        d = pki["dir"]
+        proc, log = self.spawn("central", [
+            self.markaz, "central", "serve", "--mqtt", mqtt, "--mqtt-ca", str(pki["ca"]), "--mqtt-cert",
+            str(d / "central.crt"), "--mqtt-key", str(d / "central.key"), "--db", str(self.data / "central.sqlite"),
+            "--port", str(port),
+        ])
+        base = f"http://127.0.0.1:{port}"
+        _wait(lambda: _http_ok(base + "/"), "central", proc, log)
+        self.lines.append(f"  central dashboard    {base}/")
+        return base
+
+    def edge(self, pki: dict[str, Path], mqtt: str | None, port: int) -> str:
+        d = pki["dir"]
+        argv = [self.markaz, "edge", "serve", "--data", str(self.data / "edge"), "--port", str(port), "--sample-data",
+                "--station", STATION]
+        if mqtt:
+            argv += ["--mqtt", mqtt, "--mqtt-ca", str(pki["ca"]), "--mqtt-cert", str(d / f"station-{STATION}.crt"),
+                     "--mqtt-key", str(d / f"station-{STATION}.key")]
+        proc, log = self.spawn("edge", argv)
+        base = f"http://127.0.0.1:{port}"
+        _wait(lambda: _http_ok(base + "/healthz"), "the edge node", proc, log)
+        edge_data = self.data / "edge"
+        self.lines += [
+            f"  edge node API docs   {base}/api/v1/docs",
+            f"  edge health          {base}/healthz   metrics {base}/metrics",
+            f"  staff sign-in        POST {base}/api/v1/auth/login  (admin / officer: {self.data / 'demo-credentials.txt'})",
+            f"  KPIs                 {self.markaz} edge kpis --data {edge_data}",
+            f"  audit check          {self.markaz} edge audit verify --data {edge_data}",
+        ]
+        return base
+
+    def card_reader(self) -> None:
+        from kiosk.card.mrz import compose_td3
+        from kiosk.card.testbed import PcscdTestbed, TestbedError
+
+        try:
+            self.testbed = PcscdTestbed(rundir=self.data / "pcscd").start()
+        except (TestbedError, OSError) as exc:
+            self.lines.append(f"  card reader          not started: {exc}")
+            return
+        mrz = compose_td3(**DEMO_MRZ_FIELDS)
+        pki = self.data / "card-pki"
+        proc, log = self.spawn("card", [self.markaz, "kiosk", "card", "emulate", "--mrz", mrz, "--photo", str(DEMO_PHOTO),
+                                        "--pki", str(pki), "--port", str(self.testbed.port)])
+        csca = pki / "csca.pem"  # the test CSCA the emulator creates with its Document Signer
+        _wait(csca.exists, "the virtual card", proc, log, 30)
+        f = DEMO_MRZ_FIELDS
+        self.lines += [
+            "  card reader          pcscd + vpcd with a virtual ePassport inserted; read it with:",
+            f"    PCSCLITE_CSOCK_NAME={self.testbed.socket_path} {self.markaz} kiosk card read "
+            f"--doc-number {f['document_number']} --birth {f['birth_date']} --expiry {f['expiry_date']} --csca {csca} --json",
+        ]
 
 
 def _bootstrap(edge_data: Path, creds_file: Path) -> dict[str, str]:
@@ -58,7 +194,7 @@ def _bootstrap(edge_data: Path, creds_file: Path) -> dict[str, str]:
     from edge.settings import EdgeSettings
     from markaz.config import load_settings
 
-    node = EdgeNode(load_settings(EdgeSettings, data_dir=edge_data, sample_data=True, station_id="demo-station"))
+    node = EdgeNode(load_settings(EdgeSettings, data_dir=edge_data, sample_data=True, station_id=STATION))
     creds = {"admin_password": secrets.token_urlsafe(12), "officer_password": secrets.token_urlsafe(12)}
     try:
         node.auth.add_user("admin", creds["admin_password"], "admin")
@@ -90,62 +226,34 @@ def _some_traffic(base: str, creds: dict[str, str]) -> None:
 def demo(
     data: Annotated[Path, typer.Option("--data", help="where the demo station keeps its files")] = Path("var/demo"),
     port: Annotated[int, typer.Option(help="edge node HTTP port (another is picked if taken)")] = 8080,
+    central_port: Annotated[int, typer.Option(help="central dashboard port (another is picked if taken)")] = 8090,
+    mqtt_port: Annotated[int, typer.Option(help="MQTT broker TLS port (another is picked if taken)")] = 8883,
     duration: Annotated[float, typer.Option(help="stop after this many seconds (0 = until Ctrl-C)")] = 0,
 ) -> None:
-    """Run a demo station: the edge node with sample services, a kiosk and staff accounts, printing its URLs."""
+    """Run a demo station: broker, central, the edge node with sample services, and a card reader with a
+    virtual ePassport, printing their URLs."""
     data = data.resolve()
     data.mkdir(parents=True, exist_ok=True)
-    edge_data = data / "edge"
-    creds = _bootstrap(edge_data, data / "demo-credentials.txt")
-    markaz = str(Path(sys.executable).parent / "markaz")
-    procs: list[subprocess.Popen] = []
-
-    def stop_all(*_: object) -> None:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-    edge_port = _pick_port(port)
-    edge_log = data / "edge.log"
-    procs.append(
-        subprocess.Popen(
-            [markaz, "edge", "serve", "--data", str(edge_data), "--port", str(edge_port), "--sample-data", "--station", "demo-station"],
-            stdout=edge_log.open("ab"), stderr=subprocess.STDOUT,
-        )
-    )
-    base = f"http://127.0.0.1:{edge_port}"
+    station = Station(data)
+    creds = _bootstrap(data / "edge", data / "demo-credentials.txt")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        _wait_http(base + "/healthz", procs[-1], edge_log)
-        _some_traffic(base, creds)
-        typer.echo(
-            "\n".join(
-                [
-                    "",
-                    "markaz demo station is running (station id: demo-station)",
-                    f"  edge node API docs   {base}/api/v1/docs",
-                    f"  health               {base}/healthz",
-                    f"  OpenAPI contract     {base}/api/v1/openapi.json",
-                    f"  staff sign-in        POST {base}/api/v1/auth/login  (admin / officer; passwords in {data / 'demo-credentials.txt'})",
-                    f"  KPIs                 .venv/bin/markaz edge kpis --data {edge_data}",
-                    f"  audit check          .venv/bin/markaz edge audit verify --data {edge_data}",
-                    f"  logs                 {edge_log}",
-                    "Press Ctrl-C to stop.",
-                ]
-            )
-        )
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        pki = station.pki()
+        mqtt = station.broker(pki, _port(mqtt_port))
+        station.central(pki, mqtt, _port(central_port))
+        edge = station.edge(pki, mqtt, _port(port))
+        _some_traffic(edge, creds)
+        station.card_reader()
+        typer.echo("\n".join(["", f"markaz demo station is running (station id: {STATION})", *station.lines,
+                              f"  logs                 {data}/*.log", "Press Ctrl-C to stop."]))
         deadline = time.monotonic() + duration if duration else None
         while deadline is None or time.monotonic() < deadline:
-            if any(p.poll() is not None for p in procs):
-                raise SystemExit(f"demo: a component stopped; see the logs in {data}")
+            for name, proc in station.procs:
+                if proc.poll() is not None:
+                    raise SystemExit(f"demo: {name} stopped; see {data / (name + '.log')}")
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        stop_all()
+        station.stop()
         typer.echo("demo stopped")

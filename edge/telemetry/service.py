@@ -73,6 +73,8 @@ class TelemetryService:
 
     def _on_queue_changed(self, kind: str, payload: dict[str, Any]) -> None:
         # must be quick: only mark; the telemetry thread builds the snapshot
+        if self._queue_dirty:
+            return  # already marked: waking the telemetry thread again on every ticket only costs the API time
         with self._wake:
             self._queue_dirty = True
             self._wake.notify_all()
