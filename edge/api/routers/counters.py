@@ -37,7 +37,7 @@ async def list_counters(request: Request, _: Principal = Depends(require("counte
     responses={404: {"model": ErrorBody, "description": "unknown counter, or nobody waiting"},
                409: {"model": ErrorBody, "description": "counter closed, or its called ticket not handled yet"}},
 )
-async def call_next(counter: str, request: Request, principal: Principal = Depends(require("tickets.operate"))) -> Ticket:
+async def call_next(counter: str, request: Request, principal: Principal = Depends(require("tickets.operate"))) -> dict:
     node = get_node(request)
     called = node.queue.call_next(counter, principal)
     if called is None:
