@@ -101,18 +101,24 @@ def estimate_waits(
             busy = mean(c["service"])
         free_at[c["code"]] = busy
 
-    order = sorted(waiting, key=lambda t: (-t["priority"], t["arrived_at"], t["id"]))
+    def rank(t: dict[str, Any]) -> tuple:
+        return (-t["priority"], t["arrived_at"], t["id"])
+
+    # One queue per service, in call order; a counter takes the best head among its services, so each step costs
+    # the number of services, not the length of the queue.
+    queues: dict[str, deque[dict[str, Any]]] = {}
+    for t in sorted(waiting, key=rank):
+        queues.setdefault(t["service"], deque()).append(t)
     result: dict[int, float | None] = {t["id"]: None for t in waiting}
-    pending = list(order)
     active = {code: services_of.get(code, set()) for code in free_at}
-    while pending and active:
+    while active:
         code = min(active, key=lambda k: (free_at[k], k))
-        served = active[code]
-        pick = next((i for i, t in enumerate(pending) if t["service"] in served), None)
-        if pick is None:
+        heads = [queues[s][0] for s in active[code] if queues.get(s)]
+        if not heads:
             del active[code]  # nothing left this counter can take
             continue
-        ticket = pending.pop(pick)
+        ticket = min(heads, key=rank)
+        queues[ticket["service"]].popleft()
         result[ticket["id"]] = free_at[code]
         free_at[code] += mean(ticket["service"])
     return result
