@@ -7,6 +7,10 @@ import numpy as np
 
 CHIP_SIZE = 150
 PADDING = 0.25
+# The 5-point fit frames the face about 10% wider than dlib's own 68-point chips; zooming the template in by 1.10 about
+# the chip centre undoes that. Chosen on LFW View 1 (all cross-identity pairs): FNMR at FMR 0.1% 6.6% -> 5.8%,
+# EER 1.16% -> 1.06% (1.05: 6.1%, 1.15: 6.3%); see docs/calibration.md.
+ZOOM = 1.10
 
 # dlib's mean face (interpolation.h, get_face_chip_details), points 17..67 in the unit square.
 _MEAN_X = np.array([
@@ -34,7 +38,7 @@ def _mean_point(indices: list[int]) -> np.ndarray:
     return np.array([_MEAN_X[i].mean(), _MEAN_Y[i].mean()])
 
 
-def template(size: int = CHIP_SIZE, padding: float = PADDING) -> np.ndarray:
+def template(size: int = CHIP_SIZE, padding: float = PADDING, zoom: float = ZOOM) -> np.ndarray:
     """YuNet's 5 points (image-left eye first) placed where dlib's chip puts the matching 68-point landmarks."""
     unit = np.stack([
         _mean_point(list(range(36, 42))),  # eye on the image left (the subject's right): YuNet point 0
@@ -43,7 +47,8 @@ def template(size: int = CHIP_SIZE, padding: float = PADDING) -> np.ndarray:
         _mean_point([48]),  # mouth corner on the image left
         _mean_point([54]),
     ])
-    return (padding + unit) / (2 * padding + 1) * size
+    points = (padding + unit) / (2 * padding + 1) * size
+    return (points - size / 2) * zoom + size / 2
 
 
 TEMPLATE = template()

@@ -31,12 +31,13 @@ class Face:
 
 
 class Detector:
-    """`max_side` is the detector input's longest side; the image is scaled to it (up or down) and padded to 32.
+    """`max_side` is the detector input's longest side: larger images are scaled down to it (and smaller ones up, with
+    `upscale`), then padded to multiples of 32.
 
     A fixed-size model (the 640x640 file) sets `fixed` and gets a letterbox of exactly that size."""
 
     def __init__(self, session, max_side: int = 320, score_threshold: float = 0.6, nms_threshold: float = 0.3,
-                 fixed: int | None = None) -> None:
+                 fixed: int | None = None, upscale: bool = False) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
         self.output_names = [o.name for o in session.get_outputs()]
@@ -44,10 +45,14 @@ class Detector:
         self.fixed = fixed
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
+        self.upscale = upscale
 
     def _prepare(self, bgr: np.ndarray) -> tuple[np.ndarray, float]:
         h, w = bgr.shape[:2]
         scale = self.max_side / max(h, w)
+        if not self.upscale and not self.fixed:
+            # small images (chip photos, thumbnails) go in at their own size, padded to 32: upscaling invents no detail
+            scale = min(scale, 1.0)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         resized = cv2.resize(bgr, (nw, nh), interpolation=interp) if (nw, nh) != (w, h) else bgr

@@ -109,13 +109,13 @@ def cache_file(verifier, root: Path) -> Path:
     import hashlib
     import tempfile
 
-    from edge.verify import choose
+    from edge.verify import align, choose
     from models.registry import load_manifest
 
     m = load_manifest()
     s = verifier.settings
-    key = "|".join([m["yunet"].sha256, m["dlib_resnet"].sha256, str(s.detector_side), str(s.detector_score),
-                    str(verifier.embedder.mirror), str(choose.CANDIDATE_FRACTION), str(Path(root).resolve())])
+    key = "|".join([m["yunet"].sha256, m["dlib_resnet"].sha256, str(s.detector_side), str(s.detector_score), str(s.detector_upscale),
+                    str(verifier.embedder.mirror), str(choose.CANDIDATE_FRACTION), align.TEMPLATE.round(4).tobytes().hex(), str(Path(root).resolve())])
     return Path(tempfile.gettempdir()) / f"markaz-bench-embeddings-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
 

@@ -52,7 +52,8 @@ class Verifier:
 
     def __init__(self, settings: VerifySettings | None = None) -> None:
         self.settings = s = settings or VerifySettings()
-        self.detector = Detector(session("yunet", s.threads), max_side=s.detector_side, score_threshold=s.detector_score)
+        self.detector = Detector(session("yunet", s.threads), max_side=s.detector_side, score_threshold=s.detector_score,
+                                 upscale=s.detector_upscale)
         self.embedder = Embedder(session("dlib_resnet", s.threads))
         self.liveness = Liveness(session("minifasnet_v2", s.threads), session("minifasnet_v1se", s.threads))
         self.model_versions = versions(list(MODEL_NAMES))

@@ -20,6 +20,7 @@ class VerifySettings(BaseModel):
     max_live_frames: int = Field(5, ge=1, le=5)
     match_frames: int = Field(2, ge=1, le=5, description="usable live frames compared with the card, best quality first")
     detector_side: int = Field(320, ge=128, le=1280, description="longest side of the detector input (multiple of 32 after padding)")
+    detector_upscale: bool = Field(True, description="scale images smaller than detector_side up to it (better landmarks on small faces: LFW View 1 FNMR 6.6% vs 7.0% at FMR 0.1%)")
     detector_score: float = Field(0.6, gt=0, lt=1)
     distance_threshold: float = Field(CALIBRATED_DISTANCE_THRESHOLD, gt=0, lt=2,
                                       description="match when the embedding distance is at or below this")

@@ -62,6 +62,14 @@ def _unavailable(detail: str, retry_after: int) -> JSONResponse:
         "422: a file is not a usable image; 413: too large; 429: attempts for this document used up (see staff); "
         "503 + Retry-After: verification busy or unavailable."
     ),
+    openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["card_photo", "live", "document_number"],
+        "properties": {
+            "card_photo": {"type": "string", "format": "binary", "description": "portrait from the document's chip"},
+            "live": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1, "maxItems": 5,
+                     "description": "live camera frames"},
+            "document_number": {"type": "string", "maxLength": 64},
+        }}}}}},
     responses={413: {"description": "too large"}, 422: {"description": "bad image or form"},
                429: {"description": "attempts used up"}, 503: {"description": "busy, retry later"}},
 )
