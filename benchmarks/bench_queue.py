@@ -1,7 +1,8 @@
 """Queue throughput through HTTP against a real edge node process, with the core's own cost as the baseline.
 
-Load generator: an asyncio client (aiohttp, keep-alive connections) in this process, one task per counter, each
-looping issue -> call-next -> start; it shares the machine's two cores with the server, so the figures are a floor.
+Load generator: wrk (C, epoll) with benchmarks/queue_cycle.lua, one thread and one keep-alive connection per
+counter, each looping issue -> call-next -> start; without wrk, an asyncio client (aiohttp) doing the same. Either
+shares the machine's two cores with the server, so the figures are a floor.
 Baselines measured in the same run: the same operations through the queue core in-process (no HTTP), and the raw
 cost of inserting ticket rows through sqlite-utils, each insert its own transaction.
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -104,6 +106,25 @@ async def _http_load(base: str, tokens: dict[str, str], counters: int, seconds: 
     }
 
 
+def _wrk_load(base: str, tokens: dict[str, str], counters: int, seconds: float, warmup: float) -> dict:
+    script = str(Path(__file__).with_name("queue_cycle.lua"))
+    common = ["wrk", "-t", str(counters), "-c", str(counters), "-s", script, base, "--", tokens["kiosk"], tokens["officer"]]
+    subprocess.run([*common[:1], "-d", f"{max(1, int(warmup))}s", *common[1:]], capture_output=True, check=True)
+    run = subprocess.run([*common[:1], "-d", f"{int(seconds)}s", "--timeout", "10s", *common[1:]],
+                         capture_output=True, text=True, check=True)
+    stats = json.loads(run.stdout.strip().splitlines()[-1])
+    elapsed = stats["duration_us"] / 1e6
+    return {
+        "tickets_per_s": round(stats["cycles"] / elapsed, 1),
+        "requests_per_s": round(stats["requests"] / elapsed, 1),
+        "cycles": stats["cycles"],
+        "seconds": round(elapsed, 2),
+        "latency_all": {"n": stats["requests"], "p50_ms": stats["p50_us"] / 1000, "p90_ms": stats["p90_us"] / 1000,
+                        "p99_ms": stats["p99_us"] / 1000, "max_ms": stats["max_us"] / 1000},
+        "errors": {"non_2xx": stats["non_2xx"], "socket": stats["socket_errors"], "call_next_empty": stats["call_next_empty"]},
+    }
+
+
 def _core_baseline(data: Path, cycles: int) -> dict:
     """The same issue -> call-next -> start through the queue core in this process: SQL, audit chain, no HTTP."""
     from edge.auth.principal import Principal
@@ -165,7 +186,13 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            http = asyncio.run(_http_load(f"http://127.0.0.1:{port}", tokens, args.counters, args.seconds, args.warmup))
+            base = f"http://127.0.0.1:{port}"
+            if shutil.which("wrk"):
+                generator = f"wrk {args.counters} threads x 1 connection, benchmarks/queue_cycle.lua"
+                http = _wrk_load(base, tokens, args.counters, args.seconds, args.warmup)
+            else:
+                generator = f"asyncio + aiohttp in one process, {args.counters} concurrent counter flows (wrk not installed)"
+                http = asyncio.run(_http_load(base, tokens, args.counters, args.seconds, args.warmup))
         finally:
             proc.terminate()
             proc.wait(15)
@@ -176,7 +203,7 @@ def main() -> None:
 
     result = {
         "what": "issue -> call-next -> start per ticket, over HTTP against `markaz edge serve` (uvicorn, 1 process)",
-        "load_generator": f"asyncio + aiohttp in one process, {args.counters} concurrent counter flows, keep-alive; shares the 2 cores",
+        "load_generator": generator + "; keep-alive; shares the 2 cores with the server",
         "http": http,
         "baseline_core_in_process": core,
         "baseline_sqlite_utils_insert": raw,
@@ -192,7 +219,7 @@ def main() -> None:
     print(f"queue over HTTP: {h['tickets_per_s']} tickets/s ({h['requests_per_s']} req/s), p50 {h['latency_all']['p50_ms']} ms, "
           f"p99 {h['latency_all']['p99_ms']} ms; core in-process {core['tickets_per_s']} tickets/s; "
           f"raw sqlite-utils insert {raw['us_per_row']} us/row -> {path}")
-    if h["errors"]:
+    if any(h["errors"].values()):
         print(f"errors: {h['errors']}", file=sys.stderr)
 
 

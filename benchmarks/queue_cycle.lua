@@ -28,6 +28,10 @@ function response(status, headers, body)
     if status == 200 then
       ticket = string.match(body, '"id":(%d+)')
       step = 2
+    elseif status == 409 then
+      -- the counter still holds a called ticket (a previous run stopped mid-cycle): start it, as an officer would
+      ticket = string.match(body, '"ticket_id":(%d+)')
+      step = 2
     else
       empty = empty + 1 -- another counter took the waiting ticket first: issue again
       step = 0

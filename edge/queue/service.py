@@ -141,7 +141,7 @@ class QueueService:
                     raise Conflict(
                         f"counter {counter_code} has ticket {current['number']} called and not started; "
                         "start it, mark it no-show or transfer it first",
-                        counter=counter_code, ticket=current["number"], status=current["status"],
+                        counter=counter_code, ticket=current["number"], ticket_id=current["id"], status=current["status"],
                     )
                 if current["status"] == TicketStatus.SERVING:
                     self._finish(db, current, actor, now)

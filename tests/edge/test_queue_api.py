@@ -77,6 +77,7 @@ def test_call_next_refuses_while_a_called_ticket_is_not_handled(client, tokens):
     r = client.post("/api/v1/counters/1/call-next", headers=officer)
     assert r.status_code == 409
     assert "A001" in r.json()["detail"] and r.json()["status"] == "called"
+    assert r.json()["ticket_id"] == 1, "the counter terminal can act on the blocking ticket"
 
 
 def test_counter_serves_only_its_services(client, tokens):
