@@ -88,6 +88,9 @@ def session(name: str, intra_threads: int = 2, root: Path = MODELS_DIR, manifest
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
+    # Each session has its own intra-op pool; spinning threads of one session would steal the 2 cores from the next
+    # session (and from the API) for a while after every run. Measured: 275 -> see docs/verification.md.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,11 +53,17 @@ class Verifier:
 
     def __init__(self, settings: VerifySettings | None = None) -> None:
         self.settings = s = settings or VerifySettings()
-        self.detector = Detector(session("yunet", s.threads), max_side=s.detector_side, score_threshold=s.detector_score,
+        yunet = session("yunet", s.threads)
+        self.detector = Detector(yunet, max_side=s.detector_side, score_threshold=s.detector_score,
                                  upscale=s.detector_upscale)
+        # live frames are camera frames with a face of at least min_face_px: a smaller detector input finds them
+        self.live_detector = Detector(yunet, max_side=s.live_detector_side, score_threshold=s.detector_score)
         self.embedder = Embedder(session("dlib_resnet", s.threads))
         self.liveness = Liveness(session("minifasnet_v2", s.threads), session("minifasnet_v1se", s.threads))
         self.model_versions = versions(list(MODEL_NAMES))
+        # The card photo (a slow single-threaded JPEG 2000 decode, then detection) is handled on a side thread while
+        # the live frames are decoded and detected: the decode overlaps onnxruntime work instead of preceding it.
+        self._side = ThreadPoolExecutor(max_workers=max(2, s.workers), thread_name_prefix="verify-card")
         self.live_limits = QualityLimits(
             min_face_px=s.min_face_px, min_sharpness=s.min_sharpness, max_yaw=s.max_yaw,
             max_pitch_dev=s.max_pitch_dev, min_brightness=s.min_brightness, max_brightness=s.max_brightness,
@@ -85,39 +92,54 @@ class Verifier:
         # the most frequent problem is the one worth telling the visitor; "several people" always wins
         return "several_faces" if "several_faces" in reasons else Counter(reasons).most_common(1)[0][0]
 
+    def _card(self, card: bytes | np.ndarray) -> tuple[np.ndarray, list[Face], float]:
+        t = time.perf_counter()
+        s = self.settings
+        img = card if isinstance(card, np.ndarray) else decode_image(card, "card_photo", s.max_image_bytes, s.max_image_pixels)
+        return img, self.detector.detect(img), (time.perf_counter() - t) * 1000
+
     def verify(self, card: bytes, live: list[bytes]) -> d.Decision:
-        """Decode (raises ImageRejected for unusable files) and verify."""
+        """Decode (raises ImageRejected for unusable files, the card photo's problem first) and verify."""
         s = self.settings
         clock = _Clock()
-        card_img = decode_image(card, "card_photo", s.max_image_bytes, s.max_image_pixels)
-        live_imgs = [decode_image(b, f"live[{i}]", s.max_image_bytes, s.max_image_pixels) for i, b in enumerate(live)]
+        card_job = self._side.submit(self._card, card)
+        try:
+            live_imgs = [decode_image(b, f"live[{i}]", s.max_image_bytes, s.max_image_pixels) for i, b in enumerate(live)]
+        except Exception:
+            card_job.result()  # raises the card photo's own problem if it has one
+            raise
         clock.lap("decode")
-        return self.verify_images(card_img, live_imgs, clock)
+        return self._verify(card_job, live_imgs, clock)
 
-    def verify_images(self, card_img: np.ndarray, live_imgs: list[np.ndarray], clock: _Clock | None = None) -> d.Decision:
+    def verify_images(self, card_img: np.ndarray, live_imgs: list[np.ndarray]) -> d.Decision:
+        return self._verify(self._side.submit(self._card, card_img), live_imgs, _Clock())
+
+    def _card_face(self, card_job: Future, clock: _Clock) -> tuple[np.ndarray, Face | None, str | None]:
+        card_img, card_faces, card_ms = card_job.result()
+        clock.timings["card"] = round(card_ms, 2)
+        try:
+            face = choose_face(card_faces, card_img.shape, strict=True)
+        except SeveralFaces:
+            return card_img, None, "card_several_faces"
+        if face is None or face.size < self.settings.min_card_face_px:
+            return card_img, None, "card_no_face"
+        return card_img, face, None
+
+    def _verify(self, card_job: Future, live_imgs: list[np.ndarray], clock: _Clock) -> d.Decision:
         s = self.settings
-        clock = clock or _Clock()
         n = len(live_imgs)
         if not 1 <= n <= s.max_live_frames:
+            card_job.cancel()
             raise ValueError(f"between 1 and {s.max_live_frames} live frames, got {n}")
 
-        # 1. the card photo's face
-        card_faces = self.detector.detect(card_img)
-        try:
-            card_face = choose_face(card_faces, card_img.shape, strict=True)
-        except SeveralFaces:
-            clock.lap("detect")
-            return self._decision(d.RETRY, "card_several_faces", clock, n)
-        if card_face is None or card_face.size < s.min_card_face_px:
-            clock.lap("detect")
-            return self._decision(d.RETRY, "card_no_face", clock, n)
+        # 1. the card photo is on the side thread (see _card); its problems are reported before the frames'
 
         # 2. the live frames' faces, through the capture gates (size, exposure, blur)
         found: list[_Frame] = []
         reasons: list[str] = []
         for i, img in enumerate(live_imgs):
             try:
-                face = choose_face(self.detector.detect(img), img.shape, strict=True)
+                face = choose_face(self.live_detector.detect(img), img.shape, strict=True)
             except SeveralFaces:
                 reasons.append("several_faces")
                 continue
@@ -136,10 +158,16 @@ class Verifier:
                 continue
             found.append(_Frame(i, img, face, chip, report))
         clock.lap("detect")
+        card_img, card_face, card_problem = self._card_face(card_job, clock)
+        if card_problem:
+            return self._decision(d.RETRY, card_problem, clock, n)
         if not found:
             return self._decision(d.RETRY, self._worst(reasons), clock, n)
 
-        # 3. liveness before the pose gate and before matching: an attack is refused whoever it shows, however posed
+        # 3. liveness before the pose gate and before matching: an attack is refused whoever it shows, however posed.
+        # Judged on the sharpest frames (each costs two network runs); only frames judged here are ever matched.
+        found.sort(key=lambda f: f.quality.sharpness, reverse=True)
+        found = found[: s.liveness_frames]
         p_real = float(np.mean([self.liveness.p_real(f.image, f.face) for f in found]))
         clock.lap("liveness")
         if p_real < s.liveness_threshold:
