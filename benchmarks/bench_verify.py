@@ -22,11 +22,15 @@ import statistics
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from edge.verify.embed import Embedder
+from edge.verify.pipeline import Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -70,46 +74,51 @@ def enc(img: np.ndarray, ext: str = ".jpg", params=None) -> bytes:
 # -- the naive baseline ----------------------------------------------------------------------------------------------
 
 
-class NaiveVerifier:
-    """The same models and decisions, run the obvious way: nothing batched, nothing shared, 1 thread, 640x640 input."""
+class _Inline:
+    """Runs the card photo's step in the calling thread, when asked: nothing overlapped."""
 
-    def __init__(self, settings) -> None:
+    def submit(self, fn, *args) -> Future:
+        f: Future = Future()
+        try:
+            f.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future, as an executor would
+            f.set_exception(exc)
+        return f
+
+
+class NaiveVerifier(Verifier):
+    """The same decisions from the same models, run the obvious way: single-threaded sessions, the fixed 640x640
+    detector (every image letterboxed to 640x640), each chip and its mirror embedded in separate runs, the card photo
+    handled before the live frames instead of beside them."""
+
+    def __init__(self, settings) -> None:  # noqa: D107 - deliberately not calling Verifier.__init__
         from edge.verify.detect import Detector
         from edge.verify.liveness import Liveness
-        from models.registry import session
+        from edge.verify.quality import QualityLimits
+        from models.registry import session, versions
 
-        self.s = settings
-        self.detector = Detector(session("yunet_640", 1), fixed=640, score_threshold=settings.detector_score)
-        self.embed_sess = session("dlib_resnet", 1)
+        self.settings = s = settings
+        self.detector = self.live_detector = Detector(session("yunet_640", 1), fixed=640, score_threshold=s.detector_score)
+        self.embedder = _OneByOne(session("dlib_resnet", 1))
         self.liveness = Liveness(session("minifasnet_v2", 1), session("minifasnet_v1se", 1))
+        self.model_versions = versions(["yunet_640", "dlib_resnet", "minifasnet_v2", "minifasnet_v1se"])
+        self.live_limits = QualityLimits(
+            min_face_px=s.min_face_px, min_sharpness=s.min_sharpness, max_yaw=s.max_yaw,
+            max_pitch_dev=s.max_pitch_dev, min_brightness=s.min_brightness, max_brightness=s.max_brightness)
+        self._side = _Inline()
 
-    def _embed_one(self, chip: np.ndarray) -> np.ndarray:
-        outs = []
-        for c in (chip, chip[:, ::-1]):
-            blob = np.ascontiguousarray(c.astype(np.float32).transpose(2, 0, 1)[None])
-            outs.append(self.embed_sess.run(None, {"input": blob})[0][0])
-        e = (outs[0] + outs[1]) / 2
-        return e / np.linalg.norm(e)
 
-    def verify(self, card: bytes, live: list[bytes]) -> str:
-        from edge.verify.align import align
-        from edge.verify.choose import choose_face
-        from edge.verify.decode import decode_image
-
-        card_img = decode_image(card)
-        card_face = choose_face(self.detector.detect(card_img), card_img.shape)
-        card_emb = self._embed_one(align(card_img, card_face.landmarks))
-        best, p = 9.0, []
-        for data in live:
-            img = decode_image(data)
-            face = choose_face(self.detector.detect(img), img.shape)
-            if face is None:
-                continue
-            p.append(self.liveness.p_real(img, face))
-            best = min(best, float(np.linalg.norm(card_emb - self._embed_one(align(img, face.landmarks)))))
-        if np.mean(p) < self.s.liveness_threshold:
-            return "spoof"
-        return "match" if best <= self.s.distance_threshold else "no_match"
+class _OneByOne(Embedder):
+    def embed(self, chips: list[np.ndarray]) -> np.ndarray:
+        out = []
+        for chip in chips:
+            runs = []
+            for c in (chip, chip[:, ::-1]):
+                blob = np.ascontiguousarray(c.astype(np.float32).transpose(2, 0, 1)[None])
+                runs.append(self.session.run(None, {self.input_name: blob})[0][0])
+            e = (runs[0] + runs[1]) / 2
+            out.append(e / np.linalg.norm(e))
+        return np.stack(out) if out else np.zeros((0, 128), np.float32)
 
 
 # -- latency and throughput ------------------------------------------------------------------------------------------
@@ -299,7 +308,6 @@ def main() -> int:
     ap.add_argument("--lfw-liveness-sample", type=int, default=400)
     args = ap.parse_args()
 
-    from edge.verify.pipeline import Verifier
     from edge.verify.settings import VerifySettings
 
     settings = VerifySettings()
@@ -309,13 +317,15 @@ def main() -> int:
     # warm up both (first onnxruntime runs allocate) and check they agree
     for _ in range(3):
         assert verifier.verify(card, live).decision == "match"
-        assert naive.verify(card, live) == "match"
-    assert verifier.verify(card, other).decision == "no_match" and naive.verify(card, other) == "no_match"
-    # interleave the two so both see the same machine load
+        assert naive.verify(card, live).decision == "match"
+    # another person's frames never match (the naive detector's slightly different boxes can tip liveness)
+    assert verifier.verify(card, other).decision != "match" and naive.verify(card, other).decision != "match"
+    # alternate blocks of 10 so both see the same machine load over the run, while each keeps its own 22 MB of
+    # embedding weights warm in cache within a block (one run each, interleaved, measures cache thrashing instead)
     ours, base = [], []
-    for _ in range(args.runs):
-        ours += measure_latency(lambda: verifier.verify(card, live), 1)
-        base += measure_latency(lambda: naive.verify(card, live), 1)
+    for _ in range(max(1, args.runs // 10)):
+        ours += measure_latency(lambda: verifier.verify(card, live), 10)
+        base += measure_latency(lambda: naive.verify(card, live), 10)
     stages = verifier.verify(card, live).timings_ms
     lat = {
         "what": "JPEG 2000 card photo 240x320 + 3 live frames 640x480, liveness included",
