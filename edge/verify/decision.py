@@ -35,11 +35,11 @@ class Decision:
     threshold: float | None = None  # score threshold: match when score >= threshold
     distance: float | None = None  # Euclidean distance of unit embeddings, lower for the same person
     distance_threshold: float | None = None
-    liveness: float | None = None  # fused p_real over the frames judged
+    liveness: float | None = None  # p_real of the frame judged, V2 and V1SE averaged
     liveness_threshold: float | None = None
     frames: int = 0  # live frames received
-    frames_used: int = 0  # live frames compared with the card (passed every gate; best `match_frames` of them)
-    best_frame: int | None = None  # index of the live frame the score comes from
+    frames_used: int = 0  # live frames examined, sharpest first, until one passed every gate
+    best_frame: int | None = None  # index of the live frame compared with the card
     model_versions: dict[str, str] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
 

@@ -18,8 +18,6 @@ class VerifySettings(BaseModel):
     max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(40_000_000, ge=10_000)
     max_live_frames: int = Field(5, ge=1, le=5)
-    liveness_frames: int = Field(1, ge=1, le=5, description="sharpest live frames judged by liveness (averaged; 15 ms each)")
-    match_frames: int = Field(1, ge=1, le=5, description="live frames (of those judged live) compared with the card")
     detector_side: int = Field(320, ge=128, le=1280, description="card photo and benchmark photos: longest side of the detector input (padded to 32)")
     live_detector_side: int = Field(320, ge=128, le=1280, description="the same for live camera frames (never upscaled)")
     detector_upscale: bool = Field(True, description="scale images smaller than detector_side up to it (better landmarks on small faces: LFW View 1 FNMR 6.6% vs 7.0% at FMR 0.1%)")

@@ -35,8 +35,8 @@ def test_impostor_pairs_do_not_match(verifier, card, live):
 
 def test_best_of_several_live_frames(verifier):
     d = verifier.verify(photo("obama_1.jpg"), [no_face_image(), photo("obama_2.jpg"), photo("obama_3.jpg")])
-    # the frame without a face is skipped; the sharpest of the others is judged live and compared
-    assert d.decision == "match" and d.frames == 3 and d.frames_used == 1 and d.best_frame in (1, 2)
+    # frames are examined sharpest first until one passes every gate; the one without a face is never compared
+    assert d.decision == "match" and d.frames == 3 and d.frames_used in (1, 2) and d.best_frame in (1, 2)
 
 
 @pytest.mark.parametrize("attack", ["antispoof_F1.jpg", "antispoof_F2.jpg"])
