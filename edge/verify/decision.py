@@ -20,7 +20,6 @@ REASONS = {
     "too_dark": "The picture is too dark. Please face the light.",
     "too_bright": "The picture is too bright. Please step out of direct light.",
     "blurry": "The picture is blurred. Please hold still.",
-    "liveness_too_small": "Please come closer to the camera.",
     "face_mismatch": "The face does not match the document.",
     "presentation_attack": "Please present your own face to the camera, without photos or screens.",
     "match": "Identity confirmed.",
