@@ -74,6 +74,9 @@ def pairs(
             typer.echo(f"error: {pairs_file}:{n}: expected `a<TAB>b`", err=True)
             raise typer.Exit(2)
         rows.append((parts[0], parts[1]))
+    missing = sorted({p for row in rows for p in row if not (root / p).is_file()})
+    for p in missing:
+        typer.echo(f"warning: {root / p} not found: its pairs get decision retry", err=True)
     verifier = _verifier()
     threshold = verifier.settings.distance_threshold
     embs = lfw.embed_files(verifier, root, [p for row in rows for p in row])
