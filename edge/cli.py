@@ -86,6 +86,7 @@ def serve(
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         timeout_graceful_shutdown=5,
+        proxy_headers=False,  # served directly, not behind a proxy: client addresses are taken as they are
     )
 
 

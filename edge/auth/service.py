@@ -17,6 +17,8 @@ from edge.store import Store
 from edge.store.db import fetch_one
 from markaz.clock import iso, parse_iso, utcnow
 
+TOKEN_CACHE_S = 5.0
+
 
 class AuthService:
     def __init__(self, store: Store, audit: AuditLog, settings: AuthSettings, clock=utcnow) -> None:
@@ -25,6 +27,7 @@ class AuthService:
         self.settings = settings
         self.clock = clock
         self._last_seen_written: dict[str, float] = {}
+        self._resolved: dict[str, tuple[Principal, datetime | None, float]] = {}
 
     # -- staff -------------------------------------------------------------------------------------------------
     def add_user(self, username: str, password: str, role: str, actor: Principal = SYSTEM) -> dict[str, Any]:
@@ -56,6 +59,7 @@ class AuthService:
             if not active:
                 db.execute("UPDATE tokens SET revoked = 1 WHERE kind = 'staff' AND subject = ?", [username])
             self.audit.append(actor, "staff.update", "staff", username, {"active": bool(row["active"])}, {"active": active}, db=db)
+        self.forget_tokens()
 
     def list_users(self) -> list[dict[str, Any]]:
         return [
@@ -123,6 +127,7 @@ class AuthService:
         with self.store.write() as db:
             db.execute("UPDATE tokens SET revoked = 1 WHERE token_hash = ?", [token_hash(token)])
             self.audit.append(principal, "auth.logout", principal.kind, principal.subject, None, None, db=db)
+        self.forget_tokens()
 
     # -- devices -----------------------------------------------------------------------------------------------
     def add_device(self, device_id: str, device_type: str, actor: Principal = SYSTEM) -> str:
@@ -153,6 +158,7 @@ class AuthService:
             self.audit.append(
                 actor, "device.update", "device", device_id, {"enabled": bool(row["enabled"])}, {"enabled": enabled}, db=db
             )
+        self.forget_tokens()
         return {"id": device_id, "type": row["type"], "enabled": enabled}
 
     def revoke_device(self, device_id: str, actor: Principal) -> None:
@@ -162,6 +168,7 @@ class AuthService:
             db.execute("UPDATE tokens SET revoked = 1 WHERE kind = 'device' AND subject = ?", [device_id])
             db.execute("UPDATE devices SET enabled = 0 WHERE id = ?", [device_id])
             self.audit.append(actor, "device.revoke", "device", device_id, None, {"enabled": False}, db=db)
+        self.forget_tokens()
 
     def list_devices(self) -> list[dict[str, Any]]:
         return [
@@ -170,8 +177,31 @@ class AuthService:
         ]
 
     # -- requests ----------------------------------------------------------------------------------------------
+    def forget_tokens(self) -> None:
+        """Drop the resolved-token cache: called on every revocation, disabling and sign-out in this process."""
+        self._resolved.clear()
+
     def resolve(self, token: str) -> Principal:
-        """The principal behind a bearer token, or Unauthorized. Disabled devices and users are refused."""
+        """The principal behind a bearer token, or Unauthorized. Disabled devices and users are refused.
+
+        Resolutions are kept for a few seconds (every request carries a token); any revocation in this process clears
+        them, and one made by another process (the CLI) takes effect within TOKEN_CACHE_S."""
+        digest = token_hash(token)
+        cached = self._resolved.get(digest)
+        mono = time.monotonic()
+        if cached is not None and mono - cached[2] < TOKEN_CACHE_S:
+            principal, expires_at, _ = cached
+            if expires_at is None or expires_at > self.clock():
+                if principal.kind == "device":
+                    self._touch_device(principal.subject)
+                return principal
+        principal, expires_at = self._resolve_from_store(token)
+        if len(self._resolved) > 10_000:
+            self._resolved.clear()
+        self._resolved[digest] = (principal, expires_at, mono)
+        return principal
+
+    def _resolve_from_store(self, token: str) -> tuple[Principal, datetime | None]:
         row = self.store.query_one(
             "SELECT t.kind, t.subject, t.expires_at, t.revoked, s.role AS staff_role, s.active AS staff_active, "
             "d.type AS device_type, d.enabled AS device_enabled "
@@ -181,16 +211,17 @@ class AuthService:
         )
         if row is None or row["revoked"]:
             raise Unauthorized("invalid or revoked token")
-        if row["expires_at"] and parse_iso(row["expires_at"]) <= self.clock():
+        expires_at = parse_iso(row["expires_at"]) if row["expires_at"] else None
+        if expires_at is not None and expires_at <= self.clock():
             raise Unauthorized("token expired; sign in again")
         if row["kind"] == "staff":
             if not row["staff_active"]:
                 raise Unauthorized("account disabled")
-            return Principal("staff", row["subject"], row["staff_role"])
+            return Principal("staff", row["subject"], row["staff_role"]), expires_at
         if not row["device_enabled"]:
             raise Unauthorized(f"device {row['subject']} is disabled")
         self._touch_device(row["subject"])
-        return Principal("device", row["subject"], row["device_type"])
+        return Principal("device", row["subject"], row["device_type"]), expires_at
 
     def _touch_device(self, device_id: str) -> None:
         # last_seen is for humans and telemetry: writing it at most every 30 s keeps it off the hot path.
