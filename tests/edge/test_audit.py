@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from edge.auth.principal import SYSTEM
 from tests.conftest import auth, run_markaz
 
 
@@ -41,7 +42,7 @@ def test_state_changes_are_audited_with_who_what_before_after(client, tokens, no
 
 
 def test_the_database_refuses_updates_and_deletes_of_the_log(node):
-    node.audit.append(__import__("edge.auth.principal", fromlist=["SYSTEM"]).SYSTEM, "test", "test")
+    node.audit.append(SYSTEM, "test", "test")
     conn = sqlite3.connect(node.settings.db_path)
     for sql in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
         try:
@@ -65,8 +66,9 @@ def test_verify_passes_on_an_intact_log(client, tokens, node):
 def test_an_edited_entry_is_named(client, tokens, node):
     _busy_day(client, tokens)
     node.stop()
-    seq = node.store.path and sqlite3.connect(node.settings.db_path).execute(
-        "SELECT seq FROM audit_log WHERE action = 'ticket.start'").fetchone()[0]
+    conn = sqlite3.connect(node.settings.db_path)
+    seq = conn.execute("SELECT seq FROM audit_log WHERE action = 'ticket.start'").fetchone()[0]
+    conn.close()
     _tamper(node.settings.db_path, f"UPDATE audit_log SET actor = 'someone-else' WHERE seq = {seq}")
     r = run_markaz("edge", "audit", "verify", "--data", str(node.settings.data_dir))
     assert r.returncode == 1
