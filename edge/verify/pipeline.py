@@ -19,7 +19,7 @@ from edge.verify.embed import Embedder, distance, score_from_distance
 from edge.verify.liveness import Liveness
 from edge.verify.quality import QualityLimits, QualityReport, check_capture, check_pose, measure
 from edge.verify.settings import VerifySettings
-from models.registry import session, versions
+from models.registry import MODELS_DIR, session, versions
 
 MODEL_NAMES = ("yunet", "dlib_resnet", "minifasnet_v2", "minifasnet_v1se")
 
@@ -62,13 +62,14 @@ class Verifier:
 
     def __init__(self, settings: VerifySettings | None = None) -> None:
         self.settings = s = settings or VerifySettings()
-        yunet = session("yunet", s.threads)
+        root = s.models_dir or MODELS_DIR
+        yunet = session("yunet", s.threads, root=root)
         self.detector = Detector(yunet, max_side=s.detector_side, score_threshold=s.detector_score,
                                  upscale=s.detector_upscale)
         # live frames are camera frames with a face of at least min_face_px: a smaller detector input finds them
         self.live_detector = Detector(yunet, max_side=s.live_detector_side, score_threshold=s.detector_score)
-        self.embedder = Embedder(session("dlib_resnet", s.threads))
-        self.liveness = Liveness(session("minifasnet_v2", s.threads), session("minifasnet_v1se", s.threads))
+        self.embedder = Embedder(session("dlib_resnet", s.threads, root=root))
+        self.liveness = Liveness(session("minifasnet_v2", s.threads, root=root), session("minifasnet_v1se", s.threads, root=root))
         self.model_versions = versions(list(MODEL_NAMES))
         # The card photo (a slow single-threaded JPEG 2000 decode, then detection) is handled on a side thread while
         # the live frames are decoded and detected: the decode overlaps onnxruntime work instead of preceding it.

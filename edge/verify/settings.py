@@ -1,5 +1,7 @@
 """Settings of face verification (owned by edge/verify)."""
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 # Calibrated on LFW View 1 (all cross-identity pairs of its images) at a false-match rate of 0.1%:
@@ -15,6 +17,8 @@ class VerifySettings(BaseModel):
     retry_after_s: int = Field(2, ge=1, description="Retry-After sent with a 503 when the pool is saturated")
     threads: int = Field(2, ge=1, description="onnxruntime intra-op threads per session (inter-op is 1)")
     preload: bool = Field(True, description="load the models in the background when the node starts")
+    models_dir: Path | None = Field(None, description="folder of the ONNX files named in models/manifest.toml "
+                                    "(default: the models shipped in the package)")
     max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(40_000_000, ge=10_000)
     max_live_frames: int = Field(5, ge=1, le=5)
