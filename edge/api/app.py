@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from edge.api.errors import install_error_handlers
 from edge.api.metrics import Metrics, MetricsMiddleware
+from edge.api.schemas import ERROR_RESPONSES
 from edge.api.routers import (
     audit,
     auth,
@@ -57,5 +58,5 @@ def create_app(node: EdgeNode) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     for module in ROUTERS:
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

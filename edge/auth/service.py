@@ -67,10 +67,6 @@ class AuthService:
             for r in self.store.query("SELECT username, role, active, created_at FROM staff ORDER BY username")
         ]
 
-    def count_admins(self) -> int:
-        row = self.store.query_one("SELECT count(*) AS n FROM staff WHERE role = 'admin' AND active = 1")
-        return int(row["n"]) if row else 0
-
     # -- sign-in -----------------------------------------------------------------------------------------------
     def login(self, username: str, password: str) -> tuple[str, Principal, datetime]:
         """Return (token, principal, expiry). Failures are counted per user name, known or not."""

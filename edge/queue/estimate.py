@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from markaz.clock import parse_iso
@@ -123,6 +123,3 @@ def estimate_waits(
         free_at[code] += mean(ticket["service"])
     return result
 
-
-def expected_call_time(now: datetime, seconds: float | None) -> datetime | None:
-    return None if seconds is None else now + timedelta(seconds=seconds)

@@ -15,11 +15,11 @@ from edge.auth.principal import Principal
 from edge.errors import Conflict, NotFound, RateLimited
 from edge.events import EventBus
 from edge.queue import estimate, kpis
-from edge.queue.states import AT_COUNTER, OPEN_STATES, TicketStatus, check_transition, format_number
+from edge.queue.states import AT_COUNTER, TicketStatus, check_transition, format_number
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.store.db import fetch_all, fetch_one
-from markaz.clock import business_day, business_day_start, iso, parse_iso, utcnow
+from markaz.clock import business_day, iso, parse_iso, utcnow
 
 TICKET_FIELDS = (
     "id, number, service, business_day, status, priority, arrived_at, queued_at, called_at, serving_at, ended_at, "
@@ -355,8 +355,3 @@ class QueueService:
         day = day or self.today(now)
         return kpis.compute(self.store, day, now, self.settings)
 
-    def day_start(self, day: date) -> datetime:
-        return business_day_start(day, self.settings.tz, self.settings.day_rollover_hour)
-
-
-__all__ = ["QueueService", "OPEN_STATES"]

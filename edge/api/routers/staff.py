@@ -9,9 +9,6 @@ from edge.auth.principal import Principal
 
 router = APIRouter(prefix="/staff", tags=["staff"])
 
-Role = str
-
-
 class StaffCreate(BaseModel):
     username: str = Field(min_length=1, max_length=64, pattern=r"^\S+$")
     password: str = Field(min_length=10, max_length=1024)
