@@ -5,6 +5,8 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,6 +44,21 @@ def _node(data: Path, config: Path | None = None):
     from edge.node import EdgeNode
 
     return EdgeNode(_settings(data, config))
+
+
+@contextmanager
+def _changing(data: Path, config: Path | None = None) -> Iterator[Any]:
+    """A node for one administrative change: a refused change becomes a one-line error, and what was written is
+    anchored in the audit log before the node closes."""
+    from edge.errors import DomainError
+
+    node = _node(data, config)
+    try:
+        yield node
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        node.close()
 
 
 @app.command()
@@ -178,15 +195,8 @@ def user_add(
             _fail("passwords differ")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    from edge.errors import DomainError
-
-    node = _node(data, config)
-    try:
+    with _changing(data, config) as node:
         node.auth.add_user(name, password, role)
-    except DomainError as exc:
-        _fail(exc.message)
-    finally:
-        node.close()
     typer.echo(f"user {name} ({role}) created", err=True)
 
 
@@ -209,15 +219,8 @@ def device_add(
     config: ConfigOpt = None,
 ) -> None:
     """Register a device; its API token is printed once, alone on standard output (only its hash is kept)."""
-    from edge.errors import DomainError
-
-    node = _node(data, config)
-    try:
+    with _changing(data, config) as node:
         token = node.auth.add_device(device_id, device_type)
-    except DomainError as exc:
-        _fail(exc.message)
-    finally:
-        node.close()
     typer.echo(token)
 
 
