@@ -47,6 +47,16 @@ def _node(data: Path, config: Path | None = None):
 
 
 @contextmanager
+def _reading(data: Path, config: Path | None = None) -> Iterator[Any]:
+    """A node for reading only: nothing to anchor, the store just closes."""
+    node = _node(data, config)
+    try:
+        yield node
+    finally:
+        node.store.close()
+
+
+@contextmanager
 def _changing(data: Path, config: Path | None = None) -> Iterator[Any]:
     """A node for one administrative change: a refused change becomes a one-line error, and what was written is
     anchored in the audit log before the node closes."""
@@ -146,13 +156,12 @@ def kpis(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Print the queue KPIs of a business day, per service and for the station."""
-    node = _node(data, config)
     try:
-        result = node.queue.kpis(date.fromisoformat(day) if day else None)
+        wanted = date.fromisoformat(day) if day else None
     except ValueError:
         _fail(f"--day must be YYYY-MM-DD, got {day!r}", 2)
-    finally:
-        node.store.close()
+    with _reading(data, config) as node:
+        result = node.queue.kpis(wanted)
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -203,12 +212,9 @@ def user_add(
 @user_app.command("list")
 def user_list(data: DataOpt, config: ConfigOpt = None) -> None:
     """List staff accounts."""
-    node = _node(data, config)
-    try:
+    with _reading(data, config) as node:
         for u in node.auth.list_users():
             typer.echo(f"{u['username']}\t{u['role']}\t{'active' if u['active'] else 'disabled'}")
-    finally:
-        node.store.close()
 
 
 @device_app.command("add")
@@ -227,12 +233,9 @@ def device_add(
 @device_app.command("list")
 def device_list(data: DataOpt, config: ConfigOpt = None) -> None:
     """List registered devices."""
-    node = _node(data, config)
-    try:
+    with _reading(data, config) as node:
         for d in node.auth.list_devices():
             typer.echo(f"{d['id']}\t{d['type']}\t{'enabled' if d['enabled'] else 'disabled'}\t{d['last_seen_at'] or '-'}")
-    finally:
-        node.store.close()
 
 
 @audit_app.command("verify")
