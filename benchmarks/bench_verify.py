@@ -26,9 +26,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from edge.verify.opencv import cv2
 from edge.verify.pipeline import Verifier
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from edge.verify.opencv import cv2
 
 CHIP_SIZE = 150
 PADDING = 0.25

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from edge.verify.opencv import cv2
 
 STRIDES = (8, 16, 32)
 

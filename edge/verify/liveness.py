@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from edge.verify.detect import Face
+from edge.verify.opencv import cv2
 
 INPUT = 80
 

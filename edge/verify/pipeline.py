@@ -7,7 +7,6 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from edge.verify import decision as d
@@ -17,6 +16,7 @@ from edge.verify.decode import decode_image
 from edge.verify.detect import Detector, Face
 from edge.verify.embed import Embedder, distance, score_from_distance
 from edge.verify.liveness import Liveness
+from edge.verify.opencv import cv2
 from edge.verify.quality import QualityLimits, QualityReport, check_capture, check_pose, measure
 from edge.verify.settings import VerifySettings
 from models.registry import MODELS_DIR, session, versions

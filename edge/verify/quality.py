@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from edge.verify.detect import Face
+from edge.verify.opencv import cv2
 
 # YuNet's nose tip sits at 0.58 of the way from the eyes to the mouth on frontal faces (median of the shared photos,
 # range 0.52-0.67); looking up or down moves it.

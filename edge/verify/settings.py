@@ -4,6 +4,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from edge.verify.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_LIVE_FRAMES
+
 # Calibrated on LFW View 1 (all cross-identity pairs of its images) at a false-match rate of 0.1%:
 # see docs/calibration.md for the data, the command and its output.
 CALIBRATED_DISTANCE_THRESHOLD = 0.3748
@@ -13,15 +15,19 @@ class VerifySettings(BaseModel):
     max_attempts_per_document: int = Field(3, ge=1, description="verification attempts per document per visit")
     visit_minutes: float = Field(30.0, gt=0, description="attempts for one document within this window form one visit")
     workers: int = Field(2, ge=1, description="verifications run at once; more wait up to queue_limit")
-    queue_limit: int = Field(4, ge=0, description="verifications waiting beyond the workers before 503")
+    queue_limit: int = Field(4, ge=0, description="verifications admitted beyond the workers (their uploads read, "
+                             "waiting for a worker); one more gets 503 before its body is read")
     retry_after_s: int = Field(2, ge=1, description="Retry-After sent with a 503 when the pool is saturated")
+    upload_timeout_s: float = Field(30.0, gt=0, description="an admitted upload must arrive within this, or 408: a "
+                                    "slow sender cannot hold an admission slot")
     threads: int = Field(2, ge=1, description="onnxruntime intra-op threads per session (inter-op is 1)")
     preload: bool = Field(True, description="load the models in the background when the node starts")
     models_dir: Path | None = Field(None, description="folder of the ONNX files named in models/manifest.toml "
                                     "(default: the models shipped in the package)")
-    max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024)
-    max_image_pixels: int = Field(40_000_000, ge=10_000)
-    max_live_frames: int = Field(5, ge=1, le=5)
+    # the contract's ceilings (edge/verify/limits.py) are the defaults; a station may lower them, never raise them
+    max_image_bytes: int = Field(MAX_IMAGE_BYTES, ge=1024, le=MAX_IMAGE_BYTES)
+    max_image_pixels: int = Field(MAX_IMAGE_PIXELS, ge=10_000, le=MAX_IMAGE_PIXELS)
+    max_live_frames: int = Field(MAX_LIVE_FRAMES, ge=1, le=MAX_LIVE_FRAMES)
     detector_side: int = Field(320, ge=128, le=1280, description="card photo and benchmark photos: longest side of the detector input (padded to 32)")
     live_detector_side: int = Field(320, ge=128, le=1280, description="the same for live camera frames (never upscaled)")
     detector_upscale: bool = Field(True, description="scale images smaller than detector_side up to it (better landmarks on small faces: LFW View 1 FNMR 6.6% vs 7.0% at FMR 0.1%)")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+
+from edge.verify.opencv import cv2
 
 FACES = Path(__file__).resolve().parent.parent / "data" / "faces"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import struct
 import zlib
 
-import cv2
 import numpy as np
 import pytest
 
 from edge.verify.decode import MAX_BYTES, ImageRejected, decode_image
+from edge.verify.opencv import cv2
 from tests.verify.conftest import encode, load, photo
 
 
@@ -37,11 +37,17 @@ def test_too_many_bytes_is_too_large():
 
 def _png(width: int, height: int) -> bytes:
     """A valid PNG of a uniform grey image, built by hand: tiny in bytes however many pixels it declares."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     raw = zlib.compress((b"\0" + b"\x80" * width) * height, 9)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + \
-        chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_huge_image_is_refused_from_its_header():
@@ -80,3 +86,83 @@ def test_corrupt_and_unknown_files_are_refused():
     assert exc.value.problem == "empty"
     # the message names the problem, not the content
     assert "GIF89a" not in str(exc.value)
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+@pytest.fixture(scope="module")
+def decoy_jp2() -> bytes:
+    """A real 8000x6000 JPEG 2000 (uniform grey, a few hundred bytes) with an `xml ` box before its header holding a
+    decoy `ihdr` that claims 100x100: a reader that trusts the first `ihdr` it finds sees a small image."""
+    real = encode(np.full((6000, 8000, 3), 128, np.uint8), ".jp2", [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1])
+    signature_and_ftyp = real[:32]
+    assert signature_and_ftyp[16:20] == b"ftyp" and real[32:36] != b"xml "
+    decoy = _box(b"xml ", b"<x>" + b"ihdr" + struct.pack(">IIHBBBB", 100, 100, 3, 7, 7, 0, 0) + b"</x>")
+    return signature_and_ftyp + decoy + real[32:]
+
+
+def test_jp2_size_comes_from_the_codestream_not_a_decoy_ihdr(decoy_jp2):
+    assert len(decoy_jp2) < 4096 and decoy_jp2.find(b"ihdr") < decoy_jp2.find(b"jp2h")  # the decoy comes first
+    with pytest.raises(ImageRejected) as exc:
+        decode_image(decoy_jp2, "card_photo")
+    assert exc.value.problem == "too_many_pixels" and exc.value.too_large and "8000x6000" in str(exc.value)
+
+
+def test_jp2_whose_image_header_disagrees_with_its_codestream_is_corrupt():
+    real = encode(load("obama_1.jpg"), ".jp2")
+    at = real.find(b"ihdr") + 4
+    lying = real[:at] + struct.pack(">II", 100, 100) + real[at + 8 :]
+    with pytest.raises(ImageRejected) as exc:
+        decode_image(lying)
+    assert exc.value.problem == "corrupt" and "codestream" in exc.value.message
+    # the same file with its header intact decodes, and so does its bare codestream
+    assert decode_image(real).shape == load("obama_1.jpg").shape
+    j2k = real[real.find(b"jp2c") + 4 :]
+    assert decode_image(j2k).shape == load("obama_1.jpg").shape
+
+
+def test_truncated_jpeg_with_an_end_marker_appended_is_refused():
+    jpeg = photo("obama_1.jpg")
+    for forged in (jpeg[: len(jpeg) // 2] + b"\xff\xd9", jpeg[:-300] + b"\xff\xd9"):
+        with pytest.raises(ImageRejected) as exc:
+            decode_image(forged, "live[0]")
+        assert exc.value.problem in ("truncated", "corrupt") and exc.value.field == "live[0]"
+    # EXIF orientation is still applied as before (the attack samples are stored sideways)
+    assert decode_image(photo("antispoof_F1.jpg")).shape[:2] == (640, 480)
+
+
+_FRESH_PROCESS = """
+import struct, sys
+sys.path.insert(0, {tests!r})
+from tests.verify.test_decode import _png
+import edge.verify.decode as decode
+import os
+assert os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] == str(decode.DECODER_MAX_PIXELS) == "40000000"
+decode._SIZES["png"] = lambda data: (100, 100)  # a header reader fooled: only the decoder's own cap is left
+try:
+    decode.decode_image(_png(8000, 6000))
+except decode.ImageRejected as exc:
+    print(exc.problem, exc.too_large)
+else:
+    print("decoded")
+"""
+
+
+def test_opencv_decoder_is_capped_even_when_a_header_check_is_fooled():
+    """In a fresh interpreter (OpenCV reads its cap once, when it loads): the pipeline's import sets the cap."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS.format(tests=str(root))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["too_many_pixels", "True"]

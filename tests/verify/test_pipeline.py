@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 from edge.verify.align import align
-
+from edge.verify.opencv import cv2
 from tests.verify.conftest import encode, load, no_face_image, photo
 
 GENUINE = [("obama_1.jpg", "obama_2.jpg"), ("obama_1.jpg", "obama_3.jpg"), ("biden_1.jpg", "biden_2.jpg"),

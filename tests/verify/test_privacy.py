@@ -10,12 +10,12 @@ import shutil
 import sqlite3
 import tempfile
 
-import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 
 from edge.api.app import create_app
 from edge.verify.align import align
+from edge.verify.opencv import cv2
 from tests.conftest import auth
 from tests.verify.conftest import encode, load, photo
 
