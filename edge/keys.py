@@ -13,6 +13,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edge.verify.documents import normalise_document_number
+
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -37,8 +39,9 @@ class StationKeys:
         return path.read_bytes()
 
     def hash_document(self, document_number: str) -> str:
-        norm = document_number.strip().upper().replace("<", "")
-        return hmac.new(self.document_hmac_key, norm.encode(), hashlib.sha256).hexdigest()
+        """The keyed hash of a document number in its canonical form (raises InvalidDocumentNumber for non-numbers)."""
+        canonical = normalise_document_number(document_number)
+        return hmac.new(self.document_hmac_key, canonical.encode(), hashlib.sha256).hexdigest()
 
     @cached_property
     def anchor_key(self) -> Ed25519PrivateKey:

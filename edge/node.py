@@ -17,6 +17,7 @@ from edge.queue.catalogue import SAMPLE_CATALOGUE, apply_catalogue, load_catalog
 from edge.queue.service import QueueService
 from edge.settings import EdgeSettings
 from edge.store import Store
+from edge.verify.service import VerificationService
 from markaz.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ class EdgeNode:
         self.audit = AuditLog(self.store, self.keys, self.anchors_path(settings.data_dir), settings.station_id, clock)
         self.auth = AuthService(self.store, self.audit, settings.auth, clock)
         self.queue = QueueService(self.store, self.audit, settings, self.events, clock)
+        self.verifier = VerificationService(settings.verify, self.store, self.audit, self.keys.hash_document, clock)
         self.telemetry = None
-        self.verifier = None
         self._stop = threading.Event()
         self._anchor_thread: threading.Thread | None = None
         self.started = False
@@ -50,10 +51,9 @@ class EdgeNode:
             apply_catalogue(self.store, self.audit, load_catalogue_file(self.settings.catalogue))
         self.keys.anchor_key  # create the station keys now, not in the middle of a request
         self.keys.document_hmac_key
-        from edge.verify.service import VerificationService
         from edge.telemetry.service import TelemetryService
 
-        self.verifier = VerificationService(self)
+        self.verifier.start()
         self.telemetry = TelemetryService(self)
         self.telemetry.start()
         self._anchor_thread = threading.Thread(target=self._anchor_loop, name="audit-anchor", daemon=True)
@@ -81,8 +81,7 @@ class EdgeNode:
         self._stop.set()
         if self.telemetry is not None:
             self.telemetry.stop()
-        if self.verifier is not None:
-            self.verifier.close()
+        self.verifier.close()
         try:
             self.audit.anchor()
         finally:

@@ -1,26 +1,44 @@
-"""Verification service held by the node: models loaded in the background, a bounded pool, attempts, audit."""
+"""Verification as the node offers it: admission, attempts per visit, the pipeline on a bounded pool, the audit entry.
+
+The router only translates HTTP: it takes an admission slot before reading the upload, then calls `verify`, which
+does every rule (the document number's canonical form and hash, the attempt reserved before the run and cancelled
+when no decision is reached, the decision recorded with its audit entry in one transaction)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
+from edge.errors import Invalid
 from edge.verify.attempts import Attempts
 from edge.verify.decision import Decision
+from edge.verify.documents import InvalidDocumentNumber, normalise_document_number
 from edge.verify.pool import BoundedPool
+from edge.verify.settings import VerifySettings
+from edge.verify.upload import UploadLimits
 from models.registry import ModelError
+
+if TYPE_CHECKING:
+    from edge.audit.log import AuditLog
+    from edge.auth.principal import Principal
+    from edge.store import Store
+    from edge.verify.pipeline import Verifier
 
 log = logging.getLogger(__name__)
 
 # One loaded pipeline per distinct settings in a process: a node restarted in the same process (tests, the demo)
 # reuses the sessions instead of loading 26 MB of models again. Sessions are stateless between calls.
-_LOADED: dict[str, object] = {}
+_LOADED: dict[str, Verifier] = {}
 _LOADED_LOCK = threading.Lock()
 
 
-def shared_verifier(settings):
+def shared_verifier(settings: VerifySettings) -> Verifier:
     from edge.verify.pipeline import Verifier
 
     key = settings.model_dump_json()
@@ -34,28 +52,48 @@ class ModelsUnavailable(Exception):
     """The models could not be loaded (missing or mismatched file): verification is down, the node is not."""
 
 
+@dataclass(frozen=True)
+class VerificationOutcome:
+    verification_id: int
+    decision: Decision
+    latency_ms: float
+    attempts_left: int
+
+
 class VerificationService:
-    def __init__(self, node) -> None:
-        self.node = node
-        self.settings = node.settings.verify
-        self.pool = BoundedPool(self.settings.workers, self.settings.queue_limit)
-        self.attempts = Attempts(node.store, self.settings.max_attempts_per_document, self.settings.visit_minutes,
-                                 node.clock)
-        self._verifier = None
+    """Takes exactly what it uses: its settings, the store (attempts), the audit log, the station's keyed hash of
+    document numbers and the clock. Nothing runs until `start`; `close` stops the pool."""
+
+    def __init__(
+        self,
+        settings: VerifySettings,
+        store: Store,
+        audit: AuditLog,
+        hash_document: Callable[[str], str],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.audit = audit
+        self.store = store
+        self.hash_document = hash_document
+        self.pool = BoundedPool(settings.workers, settings.queue_limit)
+        self.attempts = Attempts(store, settings.max_attempts_per_document, settings.visit_minutes, clock)
+        self.upload_limits = UploadLimits(settings.max_image_bytes, settings.max_live_frames, settings.upload_timeout_s)
+        self._verifier: Verifier | None = None
         self._load_error: str | None = None
         self._load_lock = threading.Lock()
+
+    def start(self) -> None:
         if self.settings.preload:
             # load in the background: the node starts at once, the first kiosk request finds warm models
             threading.Thread(target=self._load_quietly, name="verify-models", daemon=True).start()
 
     def _load_quietly(self) -> None:
-        try:
-            self.verifier
-        except ModelsUnavailable:
-            pass
+        with contextlib.suppress(ModelsUnavailable):
+            _ = self.verifier
 
     @property
-    def verifier(self):
+    def verifier(self) -> Verifier:
         if self._verifier is None:
             with self._load_lock:
                 if self._verifier is None and self._load_error is None:
@@ -70,11 +108,61 @@ class VerificationService:
             raise ModelsUnavailable(self._load_error or "verification models failed to load")
         return self._verifier
 
-    def submit(self, card: bytes, live: list[bytes]) -> Future:
-        """Run the pipeline on the pool; raises Saturated at once when the pool is full."""
-        return self.pool.submit(self._run, card, live)
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[None]:
+        """One of the pool's slots, held from before the upload is read until the answer: raises Saturated at once
+        when every slot is taken, so at most `workers + queue_limit` uploads are ever in memory."""
+        with self.pool.slot():
+            yield
 
-    def _run(self, card: bytes, live: list[bytes]) -> tuple[Decision, float]:
+    def verify(
+        self, kiosk: Principal, document_number: str, card: bytes | bytearray, live: list[bytes] | list[bytearray],
+        received: float | None = None,
+    ) -> VerificationOutcome:
+        """One verification, called inside `admission()`. `received` (a perf_counter reading) starts the latency.
+
+        Raises Invalid (bad document number), RateLimited (the visit's attempts are used up; the kiosk sends the
+        visitor to staff), ImageRejected, ModelsUnavailable; an attempt counts only when a decision was reached."""
+        received = time.perf_counter() if received is None else received
+        try:
+            number = normalise_document_number(document_number)
+        except InvalidDocumentNumber as exc:
+            raise Invalid(str(exc), field="document_number") from None
+        document_hash = self.hash_document(number)
+        del number, document_number
+        attempt_id = self.attempts.reserve(document_hash, kiosk.subject)
+        submitted = time.perf_counter()
+        try:
+            decision, started = self.pool.run(self._run, card, live)
+        except BaseException:
+            self.attempts.cancel(attempt_id)  # refused before a decision (bad image, models down): it does not count
+            raise
+        decision.timings_ms["queue"] = round((started - submitted) * 1000, 2)
+        latency_ms = round((time.perf_counter() - received) * 1000, 2)
+        after = {
+            "decision": decision.decision,
+            "reason": decision.reason,
+            "score": decision.score,
+            "threshold": decision.threshold,
+            "distance": decision.distance,
+            "distance_threshold": decision.distance_threshold,
+            "liveness": decision.liveness,
+            "liveness_threshold": decision.liveness_threshold,
+            "frames": decision.frames,
+            "frames_used": decision.frames_used,
+            "model_versions": decision.model_versions,
+            "timings_ms": decision.timings_ms,
+            "latency_ms": latency_ms,
+            "kiosk": kiosk.subject,
+            "document_hash": document_hash,
+        }
+        with self.store.write() as db:
+            self.attempts.record(attempt_id, decision.decision, db)
+            self.audit.append(kiosk, "verification.decide", "verification", str(attempt_id), after=after, db=db)
+            used = self.attempts.used(document_hash, db)
+        return VerificationOutcome(attempt_id, decision, latency_ms, max(0, self.settings.max_attempts_per_document - used))
+
+    def _run(self, card: bytes | bytearray, live: list[bytes] | list[bytearray]) -> tuple[Decision, float]:
         started = time.perf_counter()
         return self.verifier.verify(card, live), started
 
