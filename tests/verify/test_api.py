@@ -163,3 +163,49 @@ def test_concurrent_kiosks(kiosk):
         results = list(ex.map(one, range(len(cases))))
     for status, decision, expected in results:
         assert status == 200 and decision == expected
+
+
+def test_a_number_written_in_another_form_is_the_same_document(kiosk):
+    """Full-width, Arabic-Indic digits, lower case and MRZ fillers all name one document: no fresh attempts."""
+    clock = FakeClock()
+    client, node, headers = kiosk(clock=clock, max_attempts_per_document=2)
+    for number in ("X9123", "Ｘ９１２３"):  # the second is the full-width copy of the first
+        r = client.post(URL, headers=headers, **form(live=("biden_2.jpg",), number=number))
+        assert r.status_code == 200 and r.json()["decision"] == "no_match"
+    for same in ("Ｘ９１２３", "x٩١٢٣", "X<9<12 3", "x-9123"):
+        r = client.post(URL, headers=headers, **form(number=same))
+        assert r.status_code == 429, same
+    hashes = {row["document_hash"] for row in node.store.query("SELECT document_hash FROM verification_attempts")}
+    assert hashes == {node.keys.hash_document("X9123")}
+
+
+def test_a_number_that_only_looks_like_one_is_refused(kiosk):
+    client, node, headers = kiosk()
+    for bad in ("Х9123", "A1\u200b23", "<<<", "A" * 65, "\u0660" * 65):  # a Cyrillic Х, a zero-width space
+        r = client.post(URL, headers=headers, **form(number=bad))
+        assert r.status_code == 422 and r.json()["field"] == "document_number", bad
+    assert node.store.query("SELECT count(*) AS n FROM verification_attempts")[0]["n"] == 0
+
+
+def test_the_service_applies_every_rule_without_http(make_node, station_template, tmp_path):
+    """VerificationService.verify, called directly, reserves the attempt, hashes the number and writes the audit
+    entry: the router has none of these rules."""
+    import shutil
+
+    from edge.auth.principal import Principal
+    from edge.errors import RateLimited
+
+    template, _ = station_template
+    data = tmp_path / "direct"
+    shutil.copytree(template, data)
+    node = make_node(data_dir=data, verify=VerifySettings(max_attempts_per_document=1))
+    kiosk_1 = Principal("device", "kiosk-1", "kiosk")
+    service = node.verifier
+    with service.admission():
+        outcome = service.verify(kiosk_1, "ab 123", photo("obama_1.jpg"), [photo("biden_2.jpg")])
+    assert outcome.decision.decision == "no_match" and outcome.attempts_left == 0
+    row = node.store.query("SELECT actor, after FROM audit_log WHERE action = 'verification.decide'")[0]
+    assert node.keys.hash_document("AB123") in row["after"] and "AB123" not in row["after"]
+    with pytest.raises(RateLimited), service.admission():
+        service.verify(kiosk_1, "AB123", photo("obama_1.jpg"), [photo("obama_2.jpg")])
+    service.close()
