@@ -81,12 +81,16 @@ class NaiveVerifier:
     def __init__(self, settings) -> None:
         from edge.verify.detect import Detector
         from edge.verify.liveness import Liveness
-        from models.registry import session
+        from models.registry import load_manifest, session
 
         self.s = settings
-        self.detector = Detector(session("yunet_640", 1), fixed=640, score_threshold=settings.detector_score)
+        manifest = load_manifest()
+        self.detector = Detector(session("yunet_640", 1), fixed=640, score_threshold=settings.detector_score,
+                                 nms_threshold=manifest["yunet_640"].params["nms_threshold"])
         self.embed_sess = session("dlib_resnet", 1)
-        self.liveness = Liveness(session("minifasnet_v2", 1), session("minifasnet_v1se", 1))
+        self.liveness = Liveness(session("minifasnet_v2", 1), session("minifasnet_v1se", 1),
+                                 v2_scale=manifest["minifasnet_v2"].params["crop_scale"],
+                                 v1se_scale=manifest["minifasnet_v1se"].params["crop_scale"])
 
     def _embed_one(self, chip: np.ndarray) -> np.ndarray:
         runs = []

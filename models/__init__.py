@@ -1,1 +1,1 @@
-"""The ONNX models the product ships, with a manifest (sha256, source, licence, format, thresholds)."""
+"""The ONNX models the product ships, with a manifest (sha256, source, licence, format, the parameters the models require)."""

@@ -28,7 +28,7 @@ class ModelEntry:
     output: str
     role: str = ""
     licence_file: str = ""
-    defaults: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # what the pipeline must respect (crop, NMS); read by it
 
     def path(self, root: Path = MODELS_DIR) -> Path:
         return root / self.file
@@ -92,8 +92,3 @@ def session(name: str, intra_threads: int = 2, root: Path = MODELS_DIR, manifest
     # session (and from the API) for a while after every run. Measured: 275 -> see docs/verification.md.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
-
-
-def versions(names: list[str], manifest: Path = MANIFEST) -> dict[str, str]:
-    entries = load_manifest(manifest)
-    return {n: entries[n].version for n in names}

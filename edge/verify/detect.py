@@ -35,9 +35,10 @@ class Detector:
     """`max_side` is the detector input's longest side: larger images are scaled down to it (and smaller ones up, with
     `upscale`), then padded to multiples of 32.
 
-    A fixed-size model (the 640x640 file) sets `fixed` and gets a letterbox of exactly that size."""
+    A fixed-size model (the 640x640 file) sets `fixed` and gets a letterbox of exactly that size. The score threshold
+    is a setting; the NMS threshold is the model's (manifest `params`)."""
 
-    def __init__(self, session, max_side: int = 320, score_threshold: float = 0.6, nms_threshold: float = 0.3,
+    def __init__(self, session, *, score_threshold: float, nms_threshold: float, max_side: int = 320,
                  fixed: int | None = None, upscale: bool = False) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name

@@ -40,7 +40,9 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class Liveness:
-    def __init__(self, v2_session, v1se_session, v2_scale: float = 2.7, v1se_scale: float = 4.0) -> None:
+    """Each session with the crop scale it was trained on (the manifest's `crop_scale`)."""
+
+    def __init__(self, v2_session, v1se_session, *, v2_scale: float, v1se_scale: float) -> None:
         self.models = [(v2_session, v2_scale), (v1se_session, v1se_scale)]
 
     def p_real(self, bgr: np.ndarray, face: Face) -> float:

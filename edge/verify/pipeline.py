@@ -17,20 +17,19 @@ from edge.verify.detect import Detector, Face
 from edge.verify.embed import Embedder, distance, score_from_distance
 from edge.verify.liveness import Liveness
 from edge.verify.opencv import cv2
-from edge.verify.quality import QualityLimits, QualityReport, check_capture, check_pose, measure
+from edge.verify.quality import QualityLimits, check_capture, check_pose, measure
 from edge.verify.settings import VerifySettings
-from models.registry import MODELS_DIR, session, versions
+from models.registry import MODELS_DIR, load_manifest, session
 
 MODEL_NAMES = ("yunet", "dlib_resnet", "minifasnet_v2", "minifasnet_v1se")
 
 
 @dataclass
 class _Frame:
+    """The live frame compared with the card: its index in the request and its aligned chip."""
+
     index: int
-    image: np.ndarray
-    face: Face
     chip: np.ndarray
-    quality: QualityReport
 
 
 def frame_sharpness(bgr: np.ndarray) -> float:
@@ -63,14 +62,21 @@ class Verifier:
     def __init__(self, settings: VerifySettings | None = None) -> None:
         self.settings = s = settings or VerifySettings()
         root = s.models_dir or MODELS_DIR
+        manifest = load_manifest()
         yunet = session("yunet", s.threads, root=root)
-        self.detector = Detector(yunet, max_side=s.detector_side, score_threshold=s.detector_score,
+        nms = manifest["yunet"].params["nms_threshold"]
+        self.detector = Detector(yunet, max_side=s.detector_side, score_threshold=s.detector_score, nms_threshold=nms,
                                  upscale=s.detector_upscale)
         # live frames are camera frames with a face of at least min_face_px: a smaller detector input finds them
-        self.live_detector = Detector(yunet, max_side=s.live_detector_side, score_threshold=s.detector_score)
+        self.live_detector = Detector(yunet, max_side=s.live_detector_side, score_threshold=s.detector_score,
+                                      nms_threshold=nms)
         self.embedder = Embedder(session("dlib_resnet", s.threads, root=root))
-        self.liveness = Liveness(session("minifasnet_v2", s.threads, root=root), session("minifasnet_v1se", s.threads, root=root))
-        self.model_versions = versions(list(MODEL_NAMES))
+        self.liveness = Liveness(
+            session("minifasnet_v2", s.threads, root=root), session("minifasnet_v1se", s.threads, root=root),
+            v2_scale=manifest["minifasnet_v2"].params["crop_scale"],
+            v1se_scale=manifest["minifasnet_v1se"].params["crop_scale"],
+        )
+        self.model_versions = {name: manifest[name].version for name in MODEL_NAMES}
         # The card photo (a slow single-threaded JPEG 2000 decode, then detection) is handled on a side thread while
         # the live frames are decoded and detected: the decode overlaps onnxruntime work instead of preceding it.
         self._side = ThreadPoolExecutor(max_workers=max(2, s.workers), thread_name_prefix="verify-card")
@@ -102,13 +108,13 @@ class Verifier:
         # the most frequent problem is the one worth telling the visitor; "several people" always wins
         return "several_faces" if "several_faces" in reasons else Counter(reasons).most_common(1)[0][0]
 
-    def _card(self, card: bytes | np.ndarray) -> tuple[np.ndarray, list[Face], float]:
+    def _card(self, card: bytes | bytearray) -> tuple[np.ndarray, list[Face], float]:
         t = time.perf_counter()
         s = self.settings
-        img = card if isinstance(card, np.ndarray) else decode_image(card, "card_photo", s.max_image_bytes, s.max_image_pixels)
+        img = decode_image(card, "card_photo", s.max_image_bytes, s.max_image_pixels)
         return img, self.detector.detect(img), (time.perf_counter() - t) * 1000
 
-    def verify(self, card: bytes, live: list[bytes]) -> d.Decision:
+    def verify(self, card: bytes | bytearray, live: list[bytes] | list[bytearray]) -> d.Decision:
         """Decode (raises ImageRejected for unusable files, the card photo's problem first) and verify."""
         s = self.settings
         clock = _Clock()
@@ -120,9 +126,6 @@ class Verifier:
             raise
         clock.lap("decode")
         return self._verify(card_job, live_imgs, clock)
-
-    def verify_images(self, card_img: np.ndarray, live_imgs: list[np.ndarray]) -> d.Decision:
-        return self._verify(self._side.submit(self._card, card_img), live_imgs, _Clock())
 
     def _card_face(self, card_job: Future, clock: _Clock) -> tuple[np.ndarray, Face | None, str | None]:
         card_img, card_faces, card_ms = card_job.result()
@@ -194,7 +197,7 @@ class Verifier:
             if problem:
                 reasons.append(problem)
                 continue
-            chosen = _Frame(i, img, face, chip, report)
+            chosen = _Frame(i, chip)
             break
         clock.lap("detect")
         if not card_checked:
