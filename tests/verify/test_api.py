@@ -209,3 +209,29 @@ def test_the_service_applies_every_rule_without_http(make_node, station_template
     with pytest.raises(RateLimited), service.admission():
         service.verify(kiosk_1, "AB123", photo("obama_1.jpg"), [photo("obama_2.jpg")])
     service.close()
+
+
+def test_a_verification_waiting_for_a_worker_does_not_hold_up_ticket_issuing(kiosk):
+    """The route's blocking work (SQLite, waiting for the pipeline) runs off the event loop."""
+    import time
+
+    client, node, headers = kiosk(workers=1, queue_limit=1)
+    node.verifier.verifier  # models loaded
+    gate = threading.Event()
+    held = node.verifier.pool.submit(gate.wait)  # the only worker is busy; one slot is left for the request
+    try:
+        with ThreadPoolExecutor(1) as ex:
+            pending = ex.submit(client.post, URL, headers=headers, **form())
+            deadline = time.monotonic() + 60
+            while not node.store.query("SELECT count(*) AS n FROM verification_attempts")[0]["n"]:
+                assert time.monotonic() < deadline and not pending.done(), "the verification never reached the service"
+                time.sleep(0.02)
+            # the verification is inside the service, waiting for the worker: the node keeps serving
+            r = client.post("/api/v1/tickets", json={"service": "general"}, headers=headers)
+            assert r.status_code == 201 and not pending.done()
+            gate.set()
+            r = pending.result(timeout=120)
+            assert r.status_code == 200 and r.json()["decision"] == "match"
+    finally:
+        gate.set()
+        held.result(timeout=30)
