@@ -19,7 +19,6 @@ import itertools
 import json
 import os
 import platform
-import statistics
 import sys
 import threading
 import time
@@ -53,11 +52,12 @@ def camera_frame(img: np.ndarray, face_px: float | None = None, face=None) -> np
     border would add faces)."""
     h, w = img.shape[:2]
     s = face_px / face.size if face_px is not None else max(640 / w, 480 / h)
-    small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
-                       interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    small = cv2.resize(
+        img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    )
     sh, sw = small.shape[:2]
     cx, cy = face.centre * s if face is not None else np.array([sw / 2, sh / 2])
-    ox, oy = int(round(cx - 320)), int(round(cy - 240))
+    ox, oy = round(float(cx) - 320), round(float(cy) - 240)
     pad = max(0, -ox, -oy, ox + 640 - sw, oy + 480 - sh)
     if pad:
         small = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
@@ -85,12 +85,19 @@ class NaiveVerifier:
 
         self.s = settings
         manifest = load_manifest()
-        self.detector = Detector(session("yunet_640", 1), fixed=640, score_threshold=settings.detector_score,
-                                 nms_threshold=manifest["yunet_640"].params["nms_threshold"])
+        self.detector = Detector(
+            session("yunet_640", 1),
+            fixed=640,
+            score_threshold=settings.detector_score,
+            nms_threshold=manifest["yunet_640"].params["nms_threshold"],
+        )
         self.embed_sess = session("dlib_resnet", 1)
-        self.liveness = Liveness(session("minifasnet_v2", 1), session("minifasnet_v1se", 1),
-                                 v2_scale=manifest["minifasnet_v2"].params["crop_scale"],
-                                 v1se_scale=manifest["minifasnet_v1se"].params["crop_scale"])
+        self.liveness = Liveness(
+            session("minifasnet_v2", 1),
+            session("minifasnet_v1se", 1),
+            v2_scale=manifest["minifasnet_v2"].params["crop_scale"],
+            v1se_scale=manifest["minifasnet_v1se"].params["crop_scale"],
+        )
 
     def _embed_one(self, chip: np.ndarray) -> np.ndarray:
         runs = []
@@ -131,6 +138,7 @@ class NaiveVerifier:
 def latency_inputs(verifier) -> tuple[bytes, list[bytes], list[bytes]]:
     """Card (JPEG 2000 240x320), 3 genuine live frames and 3 impostor frames, 640x480 JPEG with the face about 200 px
     wide (a visitor about 60 cm from a kiosk camera)."""
+
     def frame(path: Path) -> bytes:
         img = cv2.imread(str(path))
         return enc(camera_frame(img, 200, verifier.photo_face(img)))
@@ -177,9 +185,14 @@ def throughput(verifier, card: bytes, live: list[bytes], kiosks: int, per_kiosk:
         th.join()
     wall = time.perf_counter() - t0
     pool.shutdown()
-    return {"kiosks": kiosks, "workers": workers, "verifications": len(lat),
-            "per_second": round(len(lat) / wall, 2), "latency_median_ms": round(pct(lat, 50), 1),
-            "latency_p95_ms": round(pct(lat, 95), 1)}
+    return {
+        "kiosks": kiosks,
+        "workers": workers,
+        "verifications": len(lat),
+        "per_second": round(len(lat) / wall, 2),
+        "latency_median_ms": round(pct(lat, 50), 1),
+        "latency_p95_ms": round(pct(lat, 95), 1),
+    }
 
 
 # -- liveness --------------------------------------------------------------------------------------------------------
@@ -203,8 +216,9 @@ def liveness_rates(verifier, lfw_sample: int) -> dict:
             return None, None
         return verifier.liveness.p_real(img, f), f
 
-    genuine_files = sorted(itertools.chain((FACES / "face_recognition").glob("*/*.*"),
-                                           (FACES / "deepface").glob("img*.jpg")))
+    genuine_files = sorted(
+        itertools.chain((FACES / "face_recognition").glob("*/*.*"), (FACES / "deepface").glob("img*.jpg"))
+    )
     genuine_files = [p for p in genuine_files if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
     genuine_files.append(FACES / "antispoof_samples" / "minivision_image_T1.jpg")
     attacks = [FACES / "antispoof_samples" / f"minivision_image_F{i}.jpg" for i in (1, 2)]
@@ -243,14 +257,21 @@ def liveness_rates(verifier, lfw_sample: int) -> dict:
             a = [p for k, s, px, p in rows if k == "attack" and s == setting and lo <= px < hi]
             if not g and not a:
                 continue
-            table.append({
-                "setting": setting, "face_px": f"{lo}-{hi if hi < 10_000 else 'up'}",
-                "genuine": len(g), "attacks": len(a),
-                "bpcer": {str(t): round(float(np.mean(np.array(g) < t)), 4) if g else None for t in thresholds},
-                "apcer": {str(t): round(float(np.mean(np.array(a) >= t)), 4) if a else None for t in thresholds},
-            })
-    return {"thresholds": thresholds, "table": table,
-            "attack_p_real": sorted(round(p, 4) for k, _, _, p in rows if k == "attack")}
+            table.append(
+                {
+                    "setting": setting,
+                    "face_px": f"{lo}-{hi if hi < 10_000 else 'up'}",
+                    "genuine": len(g),
+                    "attacks": len(a),
+                    "bpcer": {str(t): round(float(np.mean(np.array(g) < t)), 4) if g else None for t in thresholds},
+                    "apcer": {str(t): round(float(np.mean(np.array(a) >= t)), 4) if a else None for t in thresholds},
+                }
+            )
+    return {
+        "thresholds": thresholds,
+        "table": table,
+        "attack_p_real": sorted(round(p, 4) for k, _, _, p in rows if k == "attack"),
+    }
 
 
 # -- accuracy --------------------------------------------------------------------------------------------------------
@@ -263,19 +284,30 @@ def lfw_accuracy(verifier) -> dict:
     root = LFW / "images"
     paths = [p for pr in pairs for p in (pr.a, pr.b)]
     t = time.perf_counter()
-    embs = lfw.embed_files(verifier, root, paths, cache=lfw.cache_file(verifier, root),
-                           progress=lambda d, n: print(f"  lfw embedded {d}/{n}", flush=True) if d % 1024 < 32 else None)
+    embs = lfw.embed_files(
+        verifier,
+        root,
+        paths,
+        cache=lfw.cache_file(verifier, root),
+        progress=lambda d, n: print(f"  lfw embedded {d}/{n}", flush=True) if d % 1024 < 32 else None,
+    )
     elapsed = time.perf_counter() - t
     dist, same, failed = lfw.pair_distances(pairs, embs)
     fig = lfw.figures(dist, same, folds)
     thr = verifier.settings.distance_threshold
-    fig.update({
-        "images": len(set(paths)), "images_without_face": sum(1 for p in set(paths) if embs.get(p) is None),
-        "pairs_without_face": failed,
-        "calibrated_threshold": thr,
-        "at_calibrated_threshold": {"tar": float(np.mean(dist[same] <= thr)), "fmr": float(np.mean(dist[~same] <= thr))},
-        "embed_seconds_this_run": round(elapsed, 1),
-    })
+    fig.update(
+        {
+            "images": len(set(paths)),
+            "images_without_face": sum(1 for p in set(paths) if embs.get(p) is None),
+            "pairs_without_face": failed,
+            "calibrated_threshold": thr,
+            "at_calibrated_threshold": {
+                "tar": float(np.mean(dist[same] <= thr)),
+                "fmr": float(np.mean(dist[~same] <= thr)),
+            },
+            "embed_seconds_this_run": round(elapsed, 1),
+        }
+    )
     fig.pop("fold_thresholds", None)
     return fig
 
@@ -288,21 +320,36 @@ def shared_photo_accuracy(verifier) -> dict:
     with (FACES / "deepface" / "master.csv").open() as fh:
         for row in csv.DictReader(fh):
             pairs.append((f"deepface/{row['file_x']}", f"deepface/{row['file_y']}", row["Decision"] == "Yes"))
-    fr = sorted(p.relative_to(FACES).as_posix() for p in (FACES / "face_recognition").glob("*/*.*")
-                if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    fr = sorted(
+        p.relative_to(FACES).as_posix()
+        for p in (FACES / "face_recognition").glob("*/*.*")
+        if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+    )
     for a, b in itertools.combinations(fr, 2):
         pairs.append((a, b, a.split("/")[1] == b.split("/")[1]))
     embs = lfw.embed_files(verifier, FACES, [p for a, b, _ in pairs for p in (a, b)])
     thr = verifier.settings.distance_threshold
-    d = np.array([np.linalg.norm(embs[a] - embs[b]) if embs[a] is not None and embs[b] is not None else np.inf
-                  for a, b, _ in pairs])
+    d = np.array(
+        [
+            np.linalg.norm(embs[a] - embs[b]) if embs[a] is not None and embs[b] is not None else np.inf
+            for a, b, _ in pairs
+        ]
+    )
     s = np.array([x for _, _, x in pairs])
-    return {"pairs": len(pairs), "genuine": int(s.sum()), "impostor": int((~s).sum()),
-            "genuine_distance_min_mean_max": [round(float(v), 3) for v in (d[s].min(), d[s][np.isfinite(d[s])].mean(), d[s].max())],
-            "impostor_distance_min_mean_max": [round(float(v), 3) for v in (d[~s].min(), d[~s][np.isfinite(d[~s])].mean(), d[~s].max())],
-            "tar_at_calibrated_threshold": round(float(np.mean(d[s] <= thr)), 4),
-            "fmr_at_calibrated_threshold": round(float(np.mean(d[~s] <= thr)), 4),
-            "accuracy_at_calibrated_threshold": round(float(np.mean((d <= thr) == s)), 4)}
+    return {
+        "pairs": len(pairs),
+        "genuine": int(s.sum()),
+        "impostor": int((~s).sum()),
+        "genuine_distance_min_mean_max": [
+            round(float(v), 3) for v in (d[s].min(), d[s][np.isfinite(d[s])].mean(), d[s].max())
+        ],
+        "impostor_distance_min_mean_max": [
+            round(float(v), 3) for v in (d[~s].min(), d[~s][np.isfinite(d[~s])].mean(), d[~s].max())
+        ],
+        "tar_at_calibrated_threshold": round(float(np.mean(d[s] <= thr)), 4),
+        "fmr_at_calibrated_threshold": round(float(np.mean(d[~s] <= thr)), 4),
+        "accuracy_at_calibrated_threshold": round(float(np.mean((d <= thr) == s)), 4),
+    }
 
 
 def main() -> int:
@@ -334,22 +381,34 @@ def main() -> int:
     lat = {
         "what": "JPEG 2000 card photo 240x320 + 3 live frames 640x480, liveness included",
         "runs": args.runs,
-        "median_ms": round(pct(ours, 50), 1), "p95_ms": round(pct(ours, 95), 1),
-        "baseline_median_ms": round(pct(base, 50), 1), "baseline_p95_ms": round(pct(base, 95), 1),
+        "median_ms": round(pct(ours, 50), 1),
+        "p95_ms": round(pct(ours, 95), 1),
+        "baseline_median_ms": round(pct(base, 50), 1),
+        "baseline_p95_ms": round(pct(base, 95), 1),
         "speedup_median": round(pct(base, 50) / pct(ours, 50), 2),
         "stages_ms_one_run": stages,
-        "bar_median_ms": BAR_MEDIAN_MS, "bar_speedup": BAR_SPEEDUP,
+        "bar_median_ms": BAR_MEDIAN_MS,
+        "bar_speedup": BAR_SPEEDUP,
     }
     lat["meets_bar"] = lat["median_ms"] <= BAR_MEDIAN_MS and lat["speedup_median"] >= BAR_SPEEDUP
-    print(f"latency: median {lat['median_ms']} ms, p95 {lat['p95_ms']} ms; baseline median "
-          f"{lat['baseline_median_ms']} ms -> {lat['speedup_median']}x", flush=True)
+    print(
+        f"latency: median {lat['median_ms']} ms, p95 {lat['p95_ms']} ms; baseline median "
+        f"{lat['baseline_median_ms']} ms -> {lat['speedup_median']}x",
+        flush=True,
+    )
     tput = throughput(verifier, card, live, kiosks=4, per_kiosk=max(5, args.runs // 4), workers=settings.workers)
-    print(f"throughput, 4 kiosks: {tput['per_second']} verifications/s, median {tput['latency_median_ms']} ms", flush=True)
+    print(
+        f"throughput, 4 kiosks: {tput['per_second']} verifications/s, median {tput['latency_median_ms']} ms", flush=True
+    )
 
     result = {
         "benchmark": "verify",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "threads_per_session": settings.threads},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "threads_per_session": settings.threads,
+        },
         "latency": lat,
         "throughput_4_kiosks": tput,
     }
@@ -370,8 +429,11 @@ def main() -> int:
         fig["bars"] = {"accuracy": BAR_ACCURACY, "tar_at_far_0_1pct": BAR_TAR}
         fig["meets_bar"] = fig["accuracy_10fold"] >= BAR_ACCURACY and fig["tar_at_far_0_1pct"] >= BAR_TAR
         result["lfw"] = fig
-        print(f"  10-fold {fig['accuracy_10fold']:.4f} +- {fig['accuracy_std']:.4f}, TAR@1% {fig['tar_at_far_1pct']:.4f}, "
-              f"TAR@0.1% {fig['tar_at_far_0_1pct']:.4f}, EER {fig['eer']:.4f}", flush=True)
+        print(
+            f"  10-fold {fig['accuracy_10fold']:.4f} +- {fig['accuracy_std']:.4f}, TAR@1% {fig['tar_at_far_1pct']:.4f}, "
+            f"TAR@0.1% {fig['tar_at_far_0_1pct']:.4f}, EER {fig['eer']:.4f}",
+            flush=True,
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "verify.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS / 'verify.json'}")

@@ -14,9 +14,21 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="one JSON obj
     """List the models of the manifest: name, version, file, licence, role."""
     for entry in load_manifest(MANIFEST).values():
         if as_json:
-            typer.echo(json.dumps({"name": entry.name, "version": entry.version, "file": entry.file,
-                                   "sha256": entry.sha256, "licence": entry.licence, "source": entry.source,
-                                   "input": entry.input, "output": entry.output, "params": entry.params}))
+            typer.echo(
+                json.dumps(
+                    {
+                        "name": entry.name,
+                        "version": entry.version,
+                        "file": entry.file,
+                        "sha256": entry.sha256,
+                        "licence": entry.licence,
+                        "source": entry.source,
+                        "input": entry.input,
+                        "output": entry.output,
+                        "params": entry.params,
+                    }
+                )
+            )
         else:
             typer.echo(f"{entry.name:16} {entry.version:26} {entry.file:44} {entry.licence}")
 

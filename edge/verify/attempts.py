@@ -37,10 +37,14 @@ class Attempts:
                 wait = (parse_iso(rows[0][0]) + self.window - now).total_seconds()
                 raise RateLimited(
                     f"{self.max_attempts} verification attempts used for this document in this visit; please see staff",
-                    retry_after_s=max(1.0, wait), reason="attempts_exhausted", see_staff=True,
+                    retry_after_s=max(1.0, wait),
+                    reason="attempts_exhausted",
+                    see_staff=True,
                 )
             # prune what can no longer count (keeps the table small; no biometric data is here anyway)
-            db.execute("DELETE FROM verification_attempts WHERE at < ?", (iso(now - 2 * self.window - timedelta(days=1)),))
+            db.execute(
+                "DELETE FROM verification_attempts WHERE at < ?", (iso(now - 2 * self.window - timedelta(days=1)),)
+            )
             cur = db.execute(
                 "INSERT INTO verification_attempts (document_hash, kiosk, at, decision) VALUES (?, ?, ?, 'retry')",
                 (document_hash, kiosk, iso(now)),
@@ -67,7 +71,9 @@ class Attempts:
             (document_hash, since),
         ).fetchone()[0]
         start = max(since, last_match) if last_match else since
-        return int(conn.execute(
-            "SELECT count(*) FROM verification_attempts WHERE document_hash = ? AND at >= ? AND decision != 'match'",
-            (document_hash, start),
-        ).fetchone()[0])
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM verification_attempts WHERE document_hash = ? AND at >= ? AND decision != 'match'",
+                (document_hash, start),
+            ).fetchone()[0]
+        )

@@ -27,8 +27,9 @@ def calibrate(verifier, lfw_dir: Path, fmr: float = 0.001, progress=None, cache:
     paths = view1_images(lfw_dir)
     present = [p for p in paths if (lfw_dir / "images" / p).is_file()]
     root = lfw_dir / "images"
-    embs = lfw.embed_files(verifier, root, present, progress=progress,
-                           cache=lfw.cache_file(verifier, root) if cache else None)
+    embs = lfw.embed_files(
+        verifier, root, present, progress=progress, cache=lfw.cache_file(verifier, root) if cache else None
+    )
     genuine, impostor, no_face = lfw.cross_identity_impostors(embs)
     t = lfw.threshold_at_fmr(impostor, fmr)
     fm = int(np.sum(impostor <= t))
@@ -43,15 +44,15 @@ def calibrate(verifier, lfw_dir: Path, fmr: float = 0.001, progress=None, cache:
         "images_missing": len(paths) - len(present),
         "images_without_face": no_face,
         "identities": len({lfw.identity(p) for p in present}),
-        "impostor_pairs": int(len(impostor)),
-        "genuine_pairs": int(len(genuine)),
+        "impostor_pairs": len(impostor),
+        "genuine_pairs": len(genuine),
         "target_fmr": fmr,
         "distance_threshold": round(t, 4),
         "score_threshold": round(score_from_distance(t), 4),
         "false_matches_at_threshold": fm,
         "fmr_at_threshold": fm / len(impostor),
         "fnmr_at_threshold_all_genuine": float(np.mean(genuine > t)),
-        "view1_listed_pairs": int(len(dist)),
+        "view1_listed_pairs": len(dist),
         "view1_listed_pairs_without_face": failed,
         "view1_listed_tar": float(np.mean(dist[same] <= t)),
         "view1_listed_fmr": float(np.mean(dist[~same] <= t)),

@@ -47,8 +47,10 @@ def photos(
     else:
         typer.echo(f"{decision.decision} ({decision.reason}): {decision.message}")
         if decision.score is not None:
-            typer.echo(f"  score {decision.score:.4f} (threshold {decision.threshold:.4f}), "
-                       f"distance {decision.distance:.4f} (threshold {decision.distance_threshold:.4f})")
+            typer.echo(
+                f"  score {decision.score:.4f} (threshold {decision.threshold:.4f}), "
+                f"distance {decision.distance:.4f} (threshold {decision.distance_threshold:.4f})"
+            )
         if decision.liveness is not None:
             typer.echo(f"  liveness {decision.liveness:.4f} (threshold {decision.liveness_threshold:.2f})")
         typer.echo(f"  frames used {decision.frames_used}/{decision.frames}; timings ms {decision.timings_ms}")
@@ -57,9 +59,15 @@ def photos(
 
 @app.command("pairs")
 def pairs(
-    pairs_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="lines `a<TAB>b`, paths relative to --root"),
-    root: Path = typer.Option(Path("."), "--root", exists=True, file_okay=False, help="folder the paths are relative to"),
-    as_json: bool = typer.Option(False, "--json", help='one JSON object per line: {"a","b","score","distance","decision"}'),
+    pairs_file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="lines `a<TAB>b`, paths relative to --root"
+    ),
+    root: Path = typer.Option(
+        Path("."), "--root", exists=True, file_okay=False, help="folder the paths are relative to"
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help='one JSON object per line: {"a","b","score","distance","decision"}'
+    ),
 ) -> None:
     """Score many pairs for identity only (no liveness), models loaded once, each image embedded once."""
     from edge.verify import lfw
@@ -90,8 +98,9 @@ def pairs(
             score = round(score_from_distance(dist), 6)
             decision = "match" if dist <= threshold else "no_match"
         if as_json:
-            sys.stdout.write(json.dumps({"a": a, "b": b, "score": score, "distance": dist,
-                                         "decision": decision}) + "\n")
+            sys.stdout.write(
+                json.dumps({"a": a, "b": b, "score": score, "distance": dist, "decision": decision}) + "\n"
+            )
         else:
             sys.stdout.write(f"{a}\t{b}\t{decision}\t{'-' if dist is None else f'{dist:.4f}'}\n")
     sys.stdout.flush()
@@ -99,7 +108,9 @@ def pairs(
 
 @app.command("calibrate")
 def calibrate_cmd(
-    lfw_dir: Path = typer.Option(Path("../shared/lfw"), "--lfw", exists=True, file_okay=False, help="LFW folder (images/, pairsDev*.txt)"),
+    lfw_dir: Path = typer.Option(
+        Path("../shared/lfw"), "--lfw", exists=True, file_okay=False, help="LFW folder (images/, pairsDev*.txt)"
+    ),
     fmr: float = typer.Option(0.001, "--fmr", min=1e-6, max=0.5, help="target false-match rate"),
     as_json: bool = typer.Option(False, "--json"),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse LFW embeddings cached in the temp folder"),

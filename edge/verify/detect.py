@@ -14,7 +14,9 @@ STRIDES = (8, 16, 32)
 @dataclass(frozen=True)
 class Face:
     box: np.ndarray  # x, y, w, h in image pixels
-    landmarks: np.ndarray  # 5x2: right eye, left eye, nose tip, right mouth corner, left mouth corner (image left first)
+    landmarks: (
+        np.ndarray
+    )  # 5x2: right eye, left eye, nose tip, right mouth corner, left mouth corner (image left first)
     score: float
 
     @property
@@ -38,8 +40,16 @@ class Detector:
     A fixed-size model (the 640x640 file) sets `fixed` and gets a letterbox of exactly that size. The score threshold
     is a setting; the NMS threshold is the model's (manifest `params`)."""
 
-    def __init__(self, session, *, score_threshold: float, nms_threshold: float, max_side: int = 320,
-                 fixed: int | None = None, upscale: bool = False) -> None:
+    def __init__(
+        self,
+        session,
+        *,
+        score_threshold: float,
+        nms_threshold: float,
+        max_side: int = 320,
+        fixed: int | None = None,
+        upscale: bool = False,
+    ) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
         self.output_names = [o.name for o in session.get_outputs()]
@@ -68,11 +78,11 @@ class Detector:
 
     def detect(self, bgr: np.ndarray) -> list[Face]:
         blob, scale = self._prepare(bgr)
-        ph, pw = blob.shape[2:]
-        out = dict(zip(self.output_names, self.session.run(self.output_names, {self.input_name: blob})))
+        pw = blob.shape[3]
+        out = dict(zip(self.output_names, self.session.run(self.output_names, {self.input_name: blob}), strict=True))
         boxes, kps, scores = [], [], []
         for s in STRIDES:
-            cols, rows = pw // s, ph // s
+            cols = pw // s
             cls = out[f"cls_{s}"][0, :, 0]
             obj = out[f"obj_{s}"][0, :, 0]
             score = np.sqrt(np.clip(cls, 0, 1) * np.clip(obj, 0, 1))

@@ -95,10 +95,16 @@ def figures(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> dict:
     tar1, t1 = tar_at_far(gen, imp, 0.01)
     tar01, t01 = tar_at_far(gen, imp, 0.001)
     return {
-        "pairs": int(len(dist)), "genuine": int(len(gen)), "impostor": int(len(imp)),
-        "accuracy_10fold": acc, "accuracy_std": std, "fold_thresholds": ts,
-        "tar_at_far_1pct": tar1, "threshold_far_1pct": t1,
-        "tar_at_far_0_1pct": tar01, "threshold_far_0_1pct": t01,
+        "pairs": len(dist),
+        "genuine": len(gen),
+        "impostor": len(imp),
+        "accuracy_10fold": acc,
+        "accuracy_std": std,
+        "fold_thresholds": ts,
+        "tar_at_far_1pct": tar1,
+        "threshold_far_1pct": t1,
+        "tar_at_far_0_1pct": tar01,
+        "threshold_far_0_1pct": t01,
         "eer": eer(gen, imp),
     }
 
@@ -114,8 +120,19 @@ def cache_file(verifier, root: Path) -> Path:
 
     m = load_manifest()
     s = verifier.settings
-    key = "|".join([m["yunet"].sha256, m["dlib_resnet"].sha256, str(s.detector_side), str(s.detector_score), str(s.detector_upscale),
-                    str(verifier.embedder.mirror), str(choose.CANDIDATE_FRACTION), align.TEMPLATE.round(4).tobytes().hex(), str(Path(root).resolve())])
+    key = "|".join(
+        [
+            m["yunet"].sha256,
+            m["dlib_resnet"].sha256,
+            str(s.detector_side),
+            str(s.detector_score),
+            str(s.detector_upscale),
+            str(verifier.embedder.mirror),
+            str(choose.CANDIDATE_FRACTION),
+            align.TEMPLATE.round(4).tobytes().hex(),
+            str(Path(root).resolve()),
+        ]
+    )
     return Path(tempfile.gettempdir()) / f"markaz-bench-embeddings-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
 
@@ -124,19 +141,24 @@ def _load_cache(path: Path) -> dict[str, np.ndarray | None]:
         return {}
     with np.load(path, allow_pickle=False) as z:
         names, embs, ok = list(z["names"]), z["embs"], z["ok"]
-    return {str(n): (e if k else None) for n, e, k in zip(names, embs, ok)}
+    return {str(n): (e if k else None) for n, e, k in zip(names, embs, ok, strict=True)}
 
 
 def _save_cache(path: Path, embs: dict[str, np.ndarray | None]) -> None:
     names = sorted(embs)
-    mat = np.stack([embs[n] if embs[n] is not None else np.zeros(128, np.float32) for n in names]) if names else np.zeros((0, 128))
+    mat = (
+        np.stack([embs[n] if embs[n] is not None else np.zeros(128, np.float32) for n in names])
+        if names
+        else np.zeros((0, 128))
+    )
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, names=np.array(names), embs=mat.astype(np.float32), ok=np.array([embs[n] is not None for n in names]))
     tmp.replace(path)
 
 
-def embed_files(verifier, root: Path, rel_paths: list[str], batch: int = 32, progress=None,
-                cache: Path | None = None) -> dict[str, np.ndarray | None]:
+def embed_files(
+    verifier, root: Path, rel_paths: list[str], batch: int = 32, progress=None, cache: Path | None = None
+) -> dict[str, np.ndarray | None]:
     """Embedding of each file (None when no face is found or the file is unusable), each file embedded once.
 
     Identity only (no liveness, no quality gates): the benchmark and calibration path. With `cache`, embeddings
@@ -157,7 +179,7 @@ def embed_files(verifier, root: Path, rel_paths: list[str], batch: int = 32, pro
                 continue
             names.append(rel)
             images.append(img)
-        for rel, emb in zip(names, verifier.embed_photos(images)):
+        for rel, emb in zip(names, verifier.embed_photos(images), strict=True):
             out[rel] = emb
         if progress:
             progress(min(start + batch, len(todo)), len(todo))

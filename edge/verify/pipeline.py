@@ -65,14 +65,21 @@ class Verifier:
         manifest = load_manifest()
         yunet = session("yunet", s.threads, root=root)
         nms = manifest["yunet"].params["nms_threshold"]
-        self.detector = Detector(yunet, max_side=s.detector_side, score_threshold=s.detector_score, nms_threshold=nms,
-                                 upscale=s.detector_upscale)
+        self.detector = Detector(
+            yunet,
+            max_side=s.detector_side,
+            score_threshold=s.detector_score,
+            nms_threshold=nms,
+            upscale=s.detector_upscale,
+        )
         # live frames are camera frames with a face of at least min_face_px: a smaller detector input finds them
-        self.live_detector = Detector(yunet, max_side=s.live_detector_side, score_threshold=s.detector_score,
-                                      nms_threshold=nms)
+        self.live_detector = Detector(
+            yunet, max_side=s.live_detector_side, score_threshold=s.detector_score, nms_threshold=nms
+        )
         self.embedder = Embedder(session("dlib_resnet", s.threads, root=root))
         self.liveness = Liveness(
-            session("minifasnet_v2", s.threads, root=root), session("minifasnet_v1se", s.threads, root=root),
+            session("minifasnet_v2", s.threads, root=root),
+            session("minifasnet_v1se", s.threads, root=root),
             v2_scale=manifest["minifasnet_v2"].params["crop_scale"],
             v1se_scale=manifest["minifasnet_v1se"].params["crop_scale"],
         )
@@ -81,8 +88,12 @@ class Verifier:
         # the live frames are decoded and detected: the decode overlaps onnxruntime work instead of preceding it.
         self._side = ThreadPoolExecutor(max_workers=max(2, s.workers), thread_name_prefix="verify-card")
         self.live_limits = QualityLimits(
-            min_face_px=s.min_face_px, min_sharpness=s.min_sharpness, max_yaw=s.max_yaw,
-            max_pitch_dev=s.max_pitch_dev, min_brightness=s.min_brightness, max_brightness=s.max_brightness,
+            min_face_px=s.min_face_px,
+            min_sharpness=s.min_sharpness,
+            max_yaw=s.max_yaw,
+            max_pitch_dev=s.max_pitch_dev,
+            min_brightness=s.min_brightness,
+            max_brightness=s.max_brightness,
         )
 
     # -- identity only (CLI pairs, calibration, benchmark) ----------------------------------------------------------
@@ -93,15 +104,16 @@ class Verifier:
 
     def embed_photos(self, images: list[np.ndarray]) -> list[np.ndarray | None]:
         faces = [self.photo_face(img) for img in images]
-        chips = [align(img, f.landmarks) for img, f in zip(images, faces) if f is not None]
+        chips = [align(img, f.landmarks) for img, f in zip(images, faces, strict=True) if f is not None]
         embs = iter(self.embedder.embed(chips))
         return [next(embs) if f is not None else None for f in faces]
 
     # -- the product path ----------------------------------------------------------------------------------------------
 
     def _decision(self, kind: str, reason: str, clock: _Clock, frames: int, **extra) -> d.Decision:
-        return d.Decision(kind, reason, frames=frames, model_versions=dict(self.model_versions),
-                          timings_ms=clock.total(), **extra)
+        return d.Decision(
+            kind, reason, frames=frames, model_versions=dict(self.model_versions), timings_ms=clock.total(), **extra
+        )
 
     @staticmethod
     def _worst(reasons: list[str]) -> str:
@@ -120,7 +132,9 @@ class Verifier:
         clock = _Clock()
         card_job = self._side.submit(self._card, card)
         try:
-            live_imgs = [decode_image(b, f"live[{i}]", s.max_image_bytes, s.max_image_pixels) for i, b in enumerate(live)]
+            live_imgs = [
+                decode_image(b, f"live[{i}]", s.max_image_bytes, s.max_image_pixels) for i, b in enumerate(live)
+            ]
         except Exception:
             card_job.result()  # raises the card photo's own problem if it has one
             raise
@@ -190,8 +204,15 @@ class Verifier:
             p_real = self.liveness.p_real(img, face)
             clock.lap("liveness")
             if p_real < s.liveness_threshold:
-                return self._decision(d.SPOOF, "presentation_attack", clock, n, frames_used=examined,
-                                      liveness=round(p_real, 4), liveness_threshold=s.liveness_threshold)
+                return self._decision(
+                    d.SPOOF,
+                    "presentation_attack",
+                    clock,
+                    n,
+                    frames_used=examined,
+                    liveness=round(p_real, 4),
+                    liveness_threshold=s.liveness_threshold,
+                )
             # 4. pose: a turned or tilted head matches poorly; try the next frame
             problem = check_pose(report, self.live_limits)
             if problem:
@@ -215,10 +236,16 @@ class Verifier:
         clock.lap("embed")
         matched = dist <= s.distance_threshold
         return self._decision(
-            d.MATCH if matched else d.NO_MATCH, "match" if matched else "face_mismatch", clock, n,
+            d.MATCH if matched else d.NO_MATCH,
+            "match" if matched else "face_mismatch",
+            clock,
+            n,
             score=round(score_from_distance(dist), 4),
             threshold=round(score_from_distance(s.distance_threshold), 4),
-            distance=round(dist, 4), distance_threshold=s.distance_threshold,
-            liveness=round(p_real, 4), liveness_threshold=s.liveness_threshold,
-            frames_used=examined, best_frame=chosen.index,
+            distance=round(dist, 4),
+            distance_threshold=s.distance_threshold,
+            liveness=round(p_real, 4),
+            liveness_threshold=s.liveness_threshold,
+            frames_used=examined,
+            best_frame=chosen.index,
         )

@@ -116,7 +116,11 @@ class VerificationService:
             yield
 
     def verify(
-        self, kiosk: Principal, document_number: str, card: bytes | bytearray, live: list[bytes] | list[bytearray],
+        self,
+        kiosk: Principal,
+        document_number: str,
+        card: bytes | bytearray,
+        live: list[bytes] | list[bytearray],
         received: float | None = None,
     ) -> VerificationOutcome:
         """One verification, called inside `admission()`. `received` (a perf_counter reading) starts the latency.
@@ -160,7 +164,9 @@ class VerificationService:
             self.attempts.record(attempt_id, decision.decision, db)
             self.audit.append(kiosk, "verification.decide", "verification", str(attempt_id), after=after, db=db)
             used = self.attempts.used(document_hash, db)
-        return VerificationOutcome(attempt_id, decision, latency_ms, max(0, self.settings.max_attempts_per_document - used))
+        return VerificationOutcome(
+            attempt_id, decision, latency_ms, max(0, self.settings.max_attempts_per_document - used)
+        )
 
     def _run(self, card: bytes | bytearray, live: list[bytes] | list[bytearray]) -> tuple[Decision, float]:
         started = time.perf_counter()

@@ -142,7 +142,9 @@ class _FormParser:
         if len(cards) != 1:
             raise UploadInvalid("exactly one card_photo file is required", field="card_photo")
         if not lives:
-            raise UploadInvalid(f"between 1 and {self.limits.live_frames} live frames are required, got 0", field="live")
+            raise UploadInvalid(
+                f"between 1 and {self.limits.live_frames} live frames are required, got 0", field="live"
+            )
         if len(numbers) != 1:
             raise UploadInvalid("document_number is required", field="document_number")
         return VerificationUpload(

@@ -53,14 +53,25 @@ def test_match_answer_and_audit_entry(kiosk):
     assert body["decision"] == "match" and body["reason"] == "match"
     assert body["score"] >= body["threshold"] and body["attempts_left"] == 3
     assert body["model_versions"]["dlib_resnet"] == "dlib-resnet-v1"
-    entries = node.store.query("SELECT actor, action, entity, entity_id, after FROM audit_log WHERE action = 'verification.decide'")
+    entries = node.store.query(
+        "SELECT actor, action, entity, entity_id, after FROM audit_log WHERE action = 'verification.decide'"
+    )
     assert len(entries) == 1
     import json
 
     after = json.loads(entries[0]["after"])
     assert entries[0]["entity"] == "verification" and entries[0]["entity_id"] == str(body["verification_id"])
-    for key in ("decision", "reason", "score", "threshold", "model_versions", "timings_ms", "latency_ms", "kiosk",
-                "document_hash"):
+    for key in (
+        "decision",
+        "reason",
+        "score",
+        "threshold",
+        "model_versions",
+        "timings_ms",
+        "latency_ms",
+        "kiosk",
+        "document_hash",
+    ):
         assert key in after
     assert after["kiosk"] == "kiosk-1" and isinstance(after["latency_ms"], float)
     assert after["document_hash"] == node.keys.hash_document("A1234567")
@@ -134,7 +145,7 @@ def test_attempts_per_document_per_visit(kiosk):
 
 def test_saturated_pool_answers_503_with_retry_after(kiosk):
     client, node, headers = kiosk(workers=1, queue_limit=0, retry_after_s=3)
-    node.verifier.verifier  # models loaded
+    _ = node.verifier.verifier  # models loaded
     gate = threading.Event()
     held = node.verifier.pool.submit(gate.wait)  # the only worker slot is taken
     try:
@@ -152,7 +163,12 @@ def test_saturated_pool_answers_503_with_retry_after(kiosk):
 
 def test_concurrent_kiosks(kiosk):
     client, _, headers = kiosk(workers=2, queue_limit=6)
-    cases = [("obama_2.jpg", "match"), ("biden_2.jpg", "no_match"), ("obama_3.jpg", "match"), ("leslie_2.jpg", "no_match")] * 2
+    cases = [
+        ("obama_2.jpg", "match"),
+        ("biden_2.jpg", "no_match"),
+        ("obama_3.jpg", "match"),
+        ("leslie_2.jpg", "no_match"),
+    ] * 2
 
     def one(i):
         live, expected = cases[i]
@@ -216,7 +232,7 @@ def test_a_verification_waiting_for_a_worker_does_not_hold_up_ticket_issuing(kio
     import time
 
     client, node, headers = kiosk(workers=1, queue_limit=1)
-    node.verifier.verifier  # models loaded
+    _ = node.verifier.verifier  # models loaded
     gate = threading.Event()
     held = node.verifier.pool.submit(gate.wait)  # the only worker is busy; one slot is left for the request
     try:

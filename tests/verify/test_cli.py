@@ -13,7 +13,9 @@ from tests.verify.conftest import FACES, no_face_image
 
 def test_photos_prints_one_decision(verifier):
     runner = CliRunner()
-    r = runner.invoke(app, ["photos", str(FACES / "obama_1.jpg"), str(FACES / "obama_2.jpg"), str(FACES / "obama_3.jpg"), "--json"])
+    r = runner.invoke(
+        app, ["photos", str(FACES / "obama_1.jpg"), str(FACES / "obama_2.jpg"), str(FACES / "obama_3.jpg"), "--json"]
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["decision"] == "match" and out["liveness"] >= out["liveness_threshold"] and out["frames"] == 2

@@ -50,9 +50,17 @@ def test_manifest_params_are_what_the_pipeline_uses_and_thresholds_live_in_setti
     decision threshold; no threshold sits unread in the manifest."""
     entries = load_manifest()
     assert [scale for _, scale in verifier.liveness.models] == [
-        entries["minifasnet_v2"].params["crop_scale"], entries["minifasnet_v1se"].params["crop_scale"]]
-    assert verifier.detector.nms_threshold == verifier.live_detector.nms_threshold == entries["yunet"].params["nms_threshold"]
+        entries["minifasnet_v2"].params["crop_scale"],
+        entries["minifasnet_v1se"].params["crop_scale"],
+    ]
+    assert (
+        verifier.detector.nms_threshold
+        == verifier.live_detector.nms_threshold
+        == entries["yunet"].params["nms_threshold"]
+    )
     assert verifier.detector.score_threshold == verifier.settings.detector_score
-    assert verifier.model_versions == {n: entries[n].version for n in ("yunet", "dlib_resnet", "minifasnet_v2", "minifasnet_v1se")}
+    assert verifier.model_versions == {
+        n: entries[n].version for n in ("yunet", "dlib_resnet", "minifasnet_v2", "minifasnet_v1se")
+    }
     for entry in entries.values():
         assert not [key for key in entry.params if key.endswith("threshold") and key != "nms_threshold"], entry.name

@@ -9,10 +9,20 @@ from edge.verify.align import align
 from edge.verify.opencv import cv2
 from tests.verify.conftest import encode, load, no_face_image, photo
 
-GENUINE = [("obama_1.jpg", "obama_2.jpg"), ("obama_1.jpg", "obama_3.jpg"), ("biden_1.jpg", "biden_2.jpg"),
-           ("harington_1.jpg", "harington_2.jpg"), ("leslie_1.jpg", "leslie_2.jpg")]
-IMPOSTOR = [("obama_1.jpg", "biden_2.jpg"), ("biden_1.jpg", "obama_2.jpg"), ("harington_2.jpg", "obama_3.jpg"),
-            ("leslie_1.jpg", "harington_2.jpg"), ("obama_2.jpg", "leslie_2.jpg")]
+GENUINE = [
+    ("obama_1.jpg", "obama_2.jpg"),
+    ("obama_1.jpg", "obama_3.jpg"),
+    ("biden_1.jpg", "biden_2.jpg"),
+    ("harington_1.jpg", "harington_2.jpg"),
+    ("leslie_1.jpg", "leslie_2.jpg"),
+]
+IMPOSTOR = [
+    ("obama_1.jpg", "biden_2.jpg"),
+    ("biden_1.jpg", "obama_2.jpg"),
+    ("harington_2.jpg", "obama_3.jpg"),
+    ("leslie_1.jpg", "harington_2.jpg"),
+    ("obama_2.jpg", "leslie_2.jpg"),
+]
 
 
 @pytest.mark.parametrize("card,live", GENUINE)
@@ -103,8 +113,14 @@ def test_jpeg2000_card_photo_matches(verifier):
 
 
 def test_identity_only_embeddings_for_pairs(verifier):
-    embs = verifier.embed_photos([load("obama_1.jpg"), load("obama_2.jpg"), load("biden_1.jpg"),
-                                  cv2.imdecode(np.frombuffer(no_face_image(), np.uint8), cv2.IMREAD_COLOR)])
+    embs = verifier.embed_photos(
+        [
+            load("obama_1.jpg"),
+            load("obama_2.jpg"),
+            load("biden_1.jpg"),
+            cv2.imdecode(np.frombuffer(no_face_image(), np.uint8), cv2.IMREAD_COLOR),
+        ]
+    )
     assert embs[3] is None
     assert np.linalg.norm(embs[0] - embs[1]) < np.linalg.norm(embs[0] - embs[2])
     assert abs(np.linalg.norm(embs[0]) - 1) < 1e-5

@@ -48,7 +48,9 @@ def _needles(verifier, images: dict[str, bytes]) -> tuple[dict[str, bytes], dict
             continue
         chip = align(img, face.landmarks)
         unit = verifier.embedder.embed([chip])[0]  # what the pipeline holds
-        raw = verifier.embedder.session.run(None, {"input": chip.astype(np.float32).transpose(2, 0, 1)[None].copy()})[0][0]
+        raw = verifier.embedder.session.run(None, {"input": chip.astype(np.float32).transpose(2, 0, 1)[None].copy()})[
+            0
+        ][0]
         for kind, emb in (("embedding", unit), ("raw embedding", raw)):
             needles[f"{name} {kind} f32"] = emb[:6].astype(np.float32).tobytes()
             needles[f"{name} {kind} f64"] = emb[:4].astype(np.float64).tobytes()
@@ -57,13 +59,19 @@ def _needles(verifier, images: dict[str, bytes]) -> tuple[dict[str, bytes], dict
     return needles, patterns
 
 
-def test_no_image_embedding_or_number_is_persisted(make_node, station_template, tmp_path, monkeypatch, caplog, verifier):
+def test_no_image_embedding_or_number_is_persisted(
+    make_node, station_template, tmp_path, monkeypatch, caplog, verifier
+):
     # a card photo over 1 MiB: Starlette's own form parser would spool it to a temporary file
     big = cv2.resize(load("obama_1.jpg"), None, fx=2.5, fy=2.5, interpolation=cv2.INTER_CUBIC)
     card_png = encode(big, ".png")
     assert len(card_png) > 1024 * 1024
-    images = {"card": card_png, "live_genuine": photo("obama_2.jpg"), "live_other": photo("biden_2.jpg"),
-              "attack": photo("antispoof_F2.jpg")}
+    images = {
+        "card": card_png,
+        "live_genuine": photo("obama_2.jpg"),
+        "live_other": photo("biden_2.jpg"),
+        "attack": photo("antispoof_F2.jpg"),
+    }
 
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -79,8 +87,10 @@ def test_no_image_embedding_or_number_is_persisted(make_node, station_template, 
     decisions = []
     with TestClient(create_app(node)) as client:
         for card, live in (("card", "live_genuine"), ("card", "live_other"), ("attack", "attack")):
-            files = [("card_photo", ("c.png", images[card], "image/png")),
-                     ("live", ("l.jpg", images[live], "image/jpeg"))]
+            files = [
+                ("card_photo", ("c.png", images[card], "image/png")),
+                ("live", ("l.jpg", images[live], "image/jpeg")),
+            ]
             r = client.post(URL, headers=headers, files=files, data={"document_number": NUMBER})
             assert r.status_code == 200, r.text
             decisions.append(r.json()["decision"])

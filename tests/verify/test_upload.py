@@ -79,17 +79,30 @@ def post(app, token: str, chunks: Iterator[bytes], content_length: int | None = 
     if content_length is not None:
         headers.append((b"content-length", str(content_length).encode()))
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": URL, "raw_path": URL.encode(), "query_string": b"", "root_path": "", "headers": headers,
-        "client": ("127.0.0.1", 50000), "server": ("testserver", 80), "state": {},
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": URL,
+        "raw_path": URL.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
     }
     asyncio.run(app(scope, receive, send))
     return sent
 
 
 def genuine() -> list[bytes]:
-    return [part("card_photo", photo("obama_1.jpg")), part("live", photo("obama_2.jpg")),
-            part("document_number", b"A1234567", filename=None)]
+    return [
+        part("card_photo", photo("obama_1.jpg")),
+        part("live", photo("obama_2.jpg")),
+        part("document_number", b"A1234567", filename=None),
+    ]
 
 
 def token_of(headers: dict[str, str]) -> str:
@@ -119,7 +132,9 @@ def test_part_over_its_limit_is_refused_as_it_passes_it(kiosk):  # noqa: F811
     assert sent.status == 413 and b"card_photo" in sent.body
     assert sent.pulled <= limit + 2 * CHUNK  # the part's limit and the chunk that passed it, never the rest
     # the same for a live frame after a small card photo, and the slot is freed after each refusal
-    sent = post(client.app, token_of(headers), body(part("card_photo", photo("obama_1.jpg")), streamed_part("live", 10 * limit)))
+    sent = post(
+        client.app, token_of(headers), body(part("card_photo", photo("obama_1.jpg")), streamed_part("live", 10 * limit))
+    )
     assert sent.status == 413 and sent.pulled <= limit + len(photo("obama_1.jpg")) + 3 * CHUNK
     assert node.store.query("SELECT count(*) AS n FROM verification_attempts")[0]["n"] == 0
 

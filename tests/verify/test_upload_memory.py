@@ -79,13 +79,18 @@ def _upload(port: int, token: str, size: int, start: threading.Barrier | None = 
         sock.close()
 
 
-def test_concurrent_oversized_uploads_stay_within_the_stated_bound(server_factory, station_template, tmp_path,
-                                                                   monkeypatch):
+def test_concurrent_oversized_uploads_stay_within_the_stated_bound(
+    server_factory, station_template, tmp_path, monkeypatch
+):
     template, tokens = station_template
     data = tmp_path / "node"
     shutil.copytree(template, data)
-    for key, value in {"MAX_IMAGE_BYTES": IMAGE_LIMIT, "WORKERS": WORKERS, "QUEUE_LIMIT": QUEUE_LIMIT,
-                       "PRELOAD": "false"}.items():
+    for key, value in {
+        "MAX_IMAGE_BYTES": IMAGE_LIMIT,
+        "WORKERS": WORKERS,
+        "QUEUE_LIMIT": QUEUE_LIMIT,
+        "PRELOAD": "false",
+    }.items():
         monkeypatch.setenv(f"MARKAZ_VERIFY__{key}", str(value))
     srv = server_factory(data)
     pid = srv.proc.pid
@@ -118,8 +123,10 @@ def test_concurrent_oversized_uploads_stay_within_the_stated_bound(server_factor
     peak = _status(pid)["VmHWM"] - baseline
     after = _status(pid)["VmRSS"] - baseline
 
-    print(f"uploads {UPLOADS}x{ROUNDS} of {UPLOAD_SIZE // MiB} MiB: peak +{peak / MiB:.1f} MiB, after "
-          f"+{after / MiB:.1f} MiB, bound {bound / MiB:.1f} MiB; statuses {sorted(set(statuses))}")
+    print(
+        f"uploads {UPLOADS}x{ROUNDS} of {UPLOAD_SIZE // MiB} MiB: peak +{peak / MiB:.1f} MiB, after "
+        f"+{after / MiB:.1f} MiB, bound {bound / MiB:.1f} MiB; statuses {sorted(set(statuses))}"
+    )
     assert peak <= bound, f"peak RSS grew {peak / MiB:.0f} MiB, the bound is {bound / MiB:.0f} MiB"
     assert after <= bound, f"RSS stayed {after / MiB:.0f} MiB above the baseline"
     assert len(statuses) == UPLOADS * ROUNDS
@@ -128,6 +135,10 @@ def test_concurrent_oversized_uploads_stay_within_the_stated_bound(server_factor
     # the node still serves its queue
     import httpx
 
-    r = httpx.post(srv.base + "/api/v1/tickets", json={"service": "general"},
-                   headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    r = httpx.post(
+        srv.base + "/api/v1/tickets",
+        json={"service": "general"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert r.status_code == 201
