@@ -106,8 +106,6 @@ class _FormParser:
     def _header_end(self) -> None:
         name, value = self._field.lower(), self._value
         self._field, self._value = b"", b""
-        if len(value) > TEXT_PART_LIMIT:
-            raise UploadInvalid("a part header is too long")
         part = self.parts[-1]
         if name == b"content-disposition":
             _, opts = parse_options_header(value)

@@ -169,3 +169,15 @@ def test_malformed_bodies_are_422_and_count_no_attempt(kiosk, junk):  # noqa: F8
     sent = post(client.app, token_of(headers), iter([junk]))
     assert sent.status == 422
     assert node.store.query("SELECT count(*) AS n FROM verification_attempts")[0]["n"] == 0
+
+
+def test_an_endless_part_header_is_refused_as_it_grows(kiosk):  # noqa: F811
+    client, _, headers = kiosk()
+
+    def endless_header() -> Iterator[bytes]:
+        yield f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="card_photo"; filename="'.encode()
+        for _ in range(1000):
+            yield b"x" * CHUNK  # 64 MB of file name, never ended
+
+    sent = post(client.app, token_of(headers), endless_header())
+    assert sent.status == 422 and sent.pulled <= 2 * CHUNK
