@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -13,29 +12,23 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edge.store.files import private_dir, restrict, write_private
 from edge.verify.documents import normalise_document_number
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 class StationKeys:
     def __init__(self, keys_dir: Path) -> None:
-        self.dir = Path(keys_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.dir, 0o700)
+        self.dir = private_dir(Path(keys_dir))
+        for existing in self.dir.iterdir():  # public key files written 0644 by older versions
+            if existing.is_file():
+                restrict(existing)
 
     @cached_property
     def document_hmac_key(self) -> bytes:
         """Keys the hash of document numbers in the audit log, so the log never holds a number in the clear."""
         path = self.dir / "document-hmac.key"
         if not path.exists():
-            _write_private(path, secrets.token_bytes(32))
+            write_private(path, secrets.token_bytes(32))
         return path.read_bytes()
 
     def hash_document(self, document_number: str) -> str:
@@ -52,9 +45,12 @@ class StationKeys:
             pem = key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
-            _write_private(path, pem)
-            pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            (self.dir / "audit-anchor.pub.pem").write_bytes(pub)
+            write_private(path, pem)
+            pub = key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            (self.dir / "audit-anchor.pub.pem").unlink(missing_ok=True)
+            write_private(self.dir / "audit-anchor.pub.pem", pub)
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
         assert isinstance(loaded, Ed25519PrivateKey)
         return loaded
@@ -62,6 +58,12 @@ class StationKeys:
     @property
     def anchor_public_key(self) -> Ed25519PublicKey:
         return self.anchor_key.public_key()
+
+    def existing_anchor_public_key(self) -> Ed25519PublicKey | None:
+        """The anchor key's public half without creating a key: checking old anchors needs the key that signed them."""
+        if not (self.dir / "audit-anchor.pem").exists():
+            return None
+        return self.anchor_public_key
 
     @property
     def anchor_key_id(self) -> str:

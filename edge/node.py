@@ -17,6 +17,7 @@ from edge.queue.catalogue import SAMPLE_CATALOGUE, apply_catalogue, load_catalog
 from edge.queue.service import QueueService
 from edge.settings import EdgeSettings
 from edge.store import Store
+from edge.store.files import private_dir
 from edge.verify.service import VerificationService
 from markaz.clock import utcnow
 
@@ -27,11 +28,18 @@ class EdgeNode:
     def __init__(self, settings: EdgeSettings, clock=utcnow) -> None:
         self.settings = settings
         self.clock = clock
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)  # every file in it is owner-only too (edge/store/files.py)
         self.store = Store(settings.db_path, synchronous=settings.synchronous)
         self.keys = StationKeys(settings.keys_dir)
         self.events = EventBus()
-        self.audit = AuditLog(self.store, self.keys, self.anchors_path(settings.data_dir), settings.station_id, clock)
+        self.audit = AuditLog(
+            self.store,
+            self.keys,
+            self.anchors_path(settings.data_dir),
+            settings.station_id,
+            clock,
+            anchor_every=settings.audit.anchor_every_entries,
+        )
         self.auth = AuthService(self.store, self.audit, settings.auth, clock)
         self.queue = QueueService(self.store, self.audit, settings, self.events, clock)
         self.verifier = VerificationService(settings.verify, self.store, self.audit, self.keys.hash_document, clock)
@@ -51,6 +59,7 @@ class EdgeNode:
             apply_catalogue(self.store, self.audit, load_catalogue_file(self.settings.catalogue))
         self.keys.anchor_key  # create the station keys now, not in the middle of a request
         self.keys.document_hmac_key
+        self.audit.anchor()  # a new station's first anchor, or what changed while it was stopped
         from edge.telemetry.service import TelemetryService
 
         self.verifier.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
@@ -26,7 +27,12 @@ class QueueSettings(BaseModel):
 
 
 class AuditSettings(BaseModel):
-    anchor_interval_s: float = Field(300.0, gt=0, description="how often the chain head is signed")
+    anchor_interval_s: float = Field(300.0, gt=0, description="how often the chain head is signed when it moved")
+    anchor_every_entries: int = Field(
+        50,
+        ge=1,
+        description="the head is also signed as soon as this many entries are unsigned (bounds what a crash leaves)",
+    )
 
 
 class EdgeSettings(MarkazSettings):
@@ -42,7 +48,9 @@ class EdgeSettings(MarkazSettings):
     sample_data: bool = False
     log_level: str = "INFO"
     log_json: bool = False
-    synchronous: str = Field("NORMAL", pattern="^(NORMAL|FULL)$", description="SQLite fsync policy in WAL mode")
+    synchronous: Literal["NORMAL", "FULL"] = Field(
+        "FULL", description="SQLite fsync policy in WAL mode: FULL keeps every acknowledged write through a power cut"
+    )
     auth: AuthSettings = AuthSettings()
     queue: QueueSettings = QueueSettings()
     audit: AuditSettings = AuditSettings()

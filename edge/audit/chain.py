@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 GENESIS = "0" * 64
 ENTRY_FIELDS = ("seq", "ts", "actor", "actor_kind", "action", "entity", "entity_id", "before", "after")
 
 
-def canonical(entry: dict[str, Any]) -> str:
+def canonical(entry: Mapping[str, Any]) -> str:
     return json.dumps({k: entry[k] for k in ENTRY_FIELDS}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
+def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical(entry)).encode()).hexdigest()
 
 

@@ -1,33 +1,60 @@
 """SQLite access with a single-writer discipline: every write is one BEGIN IMMEDIATE transaction under one lock.
 
 Readers use their own connection per thread (WAL lets them read while the writer writes), so concurrent requests
-never meet "database is locked". sqlite-utils wraps each connection for queries and schema work; writes go through
-`Database.execute` inside our own transaction because sqlite-utils' table helpers commit on their own.
+never meet "database is locked".
+
+Durability: a write acknowledged to a caller is on disk. WAL with `synchronous=FULL` fsyncs the log at every commit,
+so a power cut cannot drop a ticket or an audit entry that was already answered (NORMAL survives a crash of the
+process but not of the machine); `benchmarks/bench_store.py` measures what it costs. See docs/store.md.
+
+sqlite-utils wraps each connection. Since 4.x its table helpers (`insert`, `rows_where`, ...) run inside an open
+transaction as a savepoint instead of committing, so they join our BEGIN IMMEDIATE transaction and roll back with it
+(`tests/edge/test_store.py` holds it to that). They are used where a statement is not on the hot path (audit paging,
+anchors); hot-path statements go straight through `Database.execute` / the connection, because a table helper costs
+about 50-80 us more per insert (it introspects the table and wraps a savepoint), several times the statement itself.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 
+from edge.store.files import create_private, fsync_dir, private_dir, restrict
 from edge.store.migrations import apply_migrations
+
+log = logging.getLogger(__name__)
+
+Synchronous = Literal["NORMAL", "FULL"]
+COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def restrict_database(path: Path) -> None:
+    """Create the database file owner-only before SQLite opens it (its -wal and -shm then inherit the mode), and
+    tighten a database and companions left wider by an older version."""
+    create_private(path)
+    for suffix in COMPANIONS:
+        restrict(path.with_name(path.name + suffix))
 
 
 def backup_database(src: Path, dest: Path) -> None:
     """A consistent online copy through SQLite's backup API, safe while the node serves; written beside `dest`
-    and renamed into place so a half-made copy never looks complete."""
+    (owner-only: it holds the same secrets as the database) and renamed into place so a half-made copy never looks
+    complete."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".partial")
-    tmp.unlink(missing_ok=True)
     if not Path(src).exists():
         raise FileNotFoundError(f"no database at {src}")
+    if not dest.parent.exists():
+        private_dir(dest.parent)
+    tmp = dest.with_name(dest.name + ".partial")
+    tmp.unlink(missing_ok=True)
+    restrict_database(tmp)
     source = sqlite3.connect(Path(src), timeout=30.0)
     try:
         out = sqlite3.connect(tmp)
@@ -39,26 +66,30 @@ def backup_database(src: Path, dest: Path) -> None:
     finally:
         source.close()
     tmp.replace(dest)
+    fsync_dir(dest.parent)
 
 
 def fetch_all(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[dict[str, Any]]:
     cur = conn.execute(sql, params)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def fetch_one(conn: sqlite3.Connection, sql: str, params: Any = ()) -> dict[str, Any] | None:
     cur = conn.execute(sql, params)
     row = cur.fetchone()
-    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+    return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
 class Store:
-    def __init__(self, path: Path, synchronous: str = "NORMAL", migrate: bool = True) -> None:
+    def __init__(self, path: Path, synchronous: Synchronous = "FULL", migrate: bool = True) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.exists():
+            private_dir(self.path.parent)
+        restrict_database(self.path)
         self._synchronous = synchronous
         self._write_lock = threading.RLock()
+        self._after_commit: list[Callable[[], None]] = []
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -89,14 +120,38 @@ class Store:
             try:
                 yield self._writer_db
             except BaseException:
+                self._after_commit.clear()
                 self._writer.execute("ROLLBACK")
                 raise
             else:
-                self._writer.execute("COMMIT")
+                try:
+                    self._writer.execute("COMMIT")
+                except BaseException:
+                    self._after_commit.clear()
+                    raise
+                self._run_after_commit()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the current write transaction has committed (dropped if it rolls back), still under the
+        write lock so such actions happen in commit order; with no transaction open, run it now. For side effects
+        outside the database that must never get ahead of it (the audit anchors file)."""
+        with self._write_lock:
+            if self._writer.in_transaction:
+                self._after_commit.append(action)
+                return
+        action()
+
+    def _run_after_commit(self) -> None:
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            try:
+                action()
+            except Exception:  # the transaction is committed; the caller's answer must not turn into an error
+                log.exception("action after commit failed")
 
     def read(self) -> sqlite_utils.Database:
         """A read handle for the calling thread (sees every committed write)."""
-        db = getattr(self._local, "db", None)
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
         if db is None:
             conn = self._connect()
             conn.execute("PRAGMA query_only=ON")
@@ -126,8 +181,6 @@ class Store:
                 conn.close()
             self._readers.clear()
         with self._write_lock:
-            try:
+            with suppress(sqlite3.Error):
                 self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error:
-                pass
             self._writer.close()

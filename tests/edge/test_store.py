@@ -44,3 +44,38 @@ def test_migrate_command_is_idempotent(tmp_path):
     assert r.returncode == 0 and "applied 0001_foundation" in r.stdout
     r = run_markaz("edge", "migrate", "--data", str(tmp_path / "d"))
     assert r.returncode == 0 and "applied" not in r.stdout and "up to date" in r.stdout
+
+
+def test_sqlite_utils_table_helpers_join_the_write_transaction(tmp_path):
+    """The store uses sqlite-utils' table helpers inside its own BEGIN IMMEDIATE: they must not commit on their own."""
+    store = Store(tmp_path / "edge.sqlite")
+    try:
+        try:
+            with store.write() as db:
+                db.table("devices").insert({"id": "k1", "type": "kiosk", "created_at": "now"})
+                db.table("devices").insert({"id": "k2", "type": "toaster", "created_at": "now"})
+        except sqlite3.IntegrityError:
+            pass
+        assert store.query("SELECT id FROM devices") == []
+    finally:
+        store.close()
+
+
+def test_after_commit_actions_run_only_when_the_transaction_commits(tmp_path):
+    store = Store(tmp_path / "edge.sqlite")
+    done: list[str] = []
+    try:
+        try:
+            with store.write() as db:
+                store.after_commit(lambda: done.append("rolled back"))
+                db.execute("INSERT INTO devices (id, type, created_at) VALUES ('k1', 'toaster', 'now')")
+        except sqlite3.IntegrityError:
+            pass
+        with store.write() as db:
+            with store.write():  # a nested block joins the outer transaction: its actions wait for the outer commit
+                store.after_commit(lambda: done.append("committed"))
+            assert done == []
+            db.execute("INSERT INTO devices (id, type, created_at) VALUES ('k1', 'kiosk', 'now')")
+        assert done == ["committed"]
+    finally:
+        store.close()
