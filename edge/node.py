@@ -59,6 +59,7 @@ class EdgeNode:
             apply_catalogue(self.store, self.audit, load_catalogue_file(self.settings.catalogue))
         self.keys.anchor_key  # create the station keys now, not in the middle of a request
         self.keys.document_hmac_key
+        self.audit.finish_interrupted_anchor()
         self.audit.anchor()  # a new station's first anchor, or what changed while it was stopped
         from edge.telemetry.service import TelemetryService
 

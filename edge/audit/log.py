@@ -25,7 +25,7 @@ import sqlite_utils
 from edge.audit.chain import GENESIS, anchor_message, entry_hash
 from edge.audit.models import Anchor, AuditEntry, AuditPage
 from edge.audit.verify import VerifyReport, anchor_identity, read_anchors_file, verify_log
-from edge.auth.principal import Principal
+from edge.auth.principal import SYSTEM, Principal
 from edge.errors import DomainError
 from edge.keys import StationKeys
 from edge.store import Store
@@ -131,6 +131,27 @@ class AuditLog:
     def head(self) -> tuple[int, str]:
         row = self.store.query_one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         return (row["seq"], row["hash"]) if row else (0, GENESIS)
+
+    def finish_interrupted_anchor(self) -> Anchor | None:
+        """At start: if the process stopped between committing an anchor and writing its line (kill -9 or a power
+        cut in that instant), the newest anchor of the table is the only one missing from the file; write it, and
+        record that in the log. Anything else missing stays missing, for verify to report."""
+        db_anchors = self.store.query(f"SELECT {ANCHOR_COLUMNS} FROM audit_anchors ORDER BY id")
+        in_file = read_anchors_file(self.anchors_file)
+        if not db_anchors or not in_file:
+            return None
+        in_db = [anchor_identity(a) for a in db_anchors]
+        known = {anchor_identity(a) for a in in_file if "_invalid" not in a}
+        if in_db[-1] in known or set(in_db[:-1]) != known:
+            return None
+        newest = db_anchors[-1]
+        anchor = Anchor(self.station, **newest)
+        append_durably(self.anchors_file, (json.dumps(asdict(anchor)) + "\n").encode())
+        self.append(SYSTEM, "audit.anchor_restored", "audit_anchor", str(anchor.head_seq), after={"ts": anchor.ts})
+        log.warning(
+            "anchor of entry %s was committed but not written to %s: written now", anchor.head_seq, self.anchors_file
+        )
+        return anchor
 
     def anchor(self, force: bool = False) -> Anchor | None:
         """Sign the current head now (the time-based anchor, and at start and stop); skipped when the head has not
