@@ -59,13 +59,14 @@ class EdgeNode:
             apply_catalogue(self.store, self.audit, load_catalogue_file(self.settings.catalogue))
         self.keys.anchor_key  # create the station keys now, not in the middle of a request
         self.keys.document_hmac_key
-        self.audit.finish_interrupted_anchor()
-        self.audit.anchor()  # a new station's first anchor, or what changed while it was stopped
         from edge.telemetry.service import TelemetryService
 
         self.verifier.start()
         self.telemetry = TelemetryService(self)
         self.telemetry.start()
+        # After telemetry listens, so central gets these anchors too.
+        self.audit.finish_interrupted_anchor()
+        self.audit.anchor()  # a new station's first anchor, or what changed while it was stopped
         self._anchor_thread = threading.Thread(target=self._anchor_loop, name="audit-anchor", daemon=True)
         self._anchor_thread.start()
         self.started = True

@@ -134,8 +134,8 @@ class AuditLog:
 
     def finish_interrupted_anchor(self) -> Anchor | None:
         """At start: if the process stopped between committing an anchor and writing its line (kill -9 or a power
-        cut in that instant), the newest anchor of the table is the only one missing from the file; write it, and
-        record that in the log. Anything else missing stays missing, for verify to report."""
+        cut in that instant), the newest anchor of the table is the only one missing from the file; write it (and
+        offer it to the listeners, which never saw it), and record that in the log. Anything else missing stays missing, for verify to report."""
         db_anchors = self.store.query(f"SELECT {ANCHOR_COLUMNS} FROM audit_anchors ORDER BY id")
         in_file = read_anchors_file(self.anchors_file)
         if not db_anchors or not in_file:
@@ -146,7 +146,7 @@ class AuditLog:
             return None
         newest = db_anchors[-1]
         anchor = Anchor(self.station, **newest)
-        append_durably(self.anchors_file, (json.dumps(asdict(anchor)) + "\n").encode())
+        self._publish(anchor)
         self.append(SYSTEM, "audit.anchor_restored", "audit_anchor", str(anchor.head_seq), after={"ts": anchor.ts})
         log.warning(
             "anchor of entry %s was committed but not written to %s: written now", anchor.head_seq, self.anchors_file
