@@ -135,7 +135,8 @@ class AuditLog:
     def finish_interrupted_anchor(self) -> Anchor | None:
         """At start: if the process stopped between committing an anchor and writing its line (kill -9 or a power
         cut in that instant), the newest anchor of the table is the only one missing from the file; write it (and
-        offer it to the listeners, which never saw it), and record that in the log. Anything else missing stays missing, for verify to report."""
+        offer it to the listeners, which never saw it), and record that in the log. Anything else missing stays
+        missing, for verify to report."""
         db_anchors = self.store.query(f"SELECT {ANCHOR_COLUMNS} FROM audit_anchors ORDER BY id")
         in_file = read_anchors_file(self.anchors_file)
         if not db_anchors or not in_file:
