@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 ENTRY_COLUMNS = "seq, ts, actor, actor_kind, action, entity, entity_id, before, after, hash"
 ANCHOR_COLUMNS = "ts, head_seq, head_hash, key_id, signature"
-FILE_SETTLE_S = 1.0  # how long verify waits for an anchor committed a moment ago to reach the file
+FILE_SETTLE_S = 5.0  # how long verify waits for an anchor committed a moment ago to reach the file
+IN_FLIGHT_MAX = 2  # anchors committed but not yet in the file: one per writing process (the node, a CLI command)
 
 
 class AnchorKeyMissing(DomainError):
@@ -224,16 +225,24 @@ class AuditLog:
     def _file_as_of_snapshot(
         self, db_anchors: list[dict[str, Any]], before_snapshot: list[dict[str, Any]] | None
     ) -> list[dict[str, Any]] | None:
-        """The file as it stood when the snapshot was taken. Anchors reach the file just after their commit, so an
-        anchor of the snapshot may be a moment late (wait for it), and anchors that appear in the file after the
-        snapshot and were not there before it belong to a later commit (leave them out)."""
-        in_db = {anchor_identity(a) for a in db_anchors}
+        """The file as it stood when the snapshot was taken. Anchors reach the file just after their commit, so the
+        newest anchors of the snapshot may be a moment late (wait for them, never for older ones: those are simply
+        missing), and anchors that appear in the file after the snapshot and were not there before it belong to a
+        later commit (leave them out)."""
+        order = [anchor_identity(a) for a in db_anchors]
+        in_db = set(order)
         earlier = {anchor_identity(a) for a in before_snapshot or []}
         deadline = time.monotonic() + FILE_SETTLE_S
         while True:
             now = read_anchors_file(self.anchors_file)
             in_file = {anchor_identity(a) for a in now or []}
-            if in_db <= in_file or time.monotonic() >= deadline or now is None:
+            missing = [n for n, key in enumerate(order) if key not in in_file]
+            in_flight = (
+                bool(missing)
+                and len(missing) <= IN_FLIGHT_MAX
+                and missing == list(range(len(order) - len(missing), len(order)))
+            )
+            if not in_flight or now is None or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
         if now is None:
