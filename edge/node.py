@@ -57,8 +57,7 @@ class EdgeNode:
             apply_catalogue(self.store, self.audit, SAMPLE_CATALOGUE)
         if self.settings.catalogue:
             apply_catalogue(self.store, self.audit, load_catalogue_file(self.settings.catalogue))
-        self.keys.anchor_key  # create the station keys now, not in the middle of a request
-        self.keys.document_hmac_key
+        _ = self.keys.anchor_key, self.keys.document_hmac_key  # create the keys now, not in the middle of a request
         from edge.telemetry.service import TelemetryService
 
         self.verifier.start()
