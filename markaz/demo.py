@@ -119,11 +119,12 @@ class Station:
         from provisioning import broker
 
         mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        extra = "user root" if os.geteuid() == 0 else ""  # as root, Mosquitto would drop to a user who cannot read the keys
+        # the demo's folder lives in the work tree, which the `mosquitto` user may not be able to enter
+        user = "root" if os.geteuid() == 0 else broker.BROKER_USER
         d = pki["dir"]
         conf = broker.render(
             self.data / "broker", port, pki["ca"], d / "broker.crt", d / "broker.key", bind="127.0.0.1",
-            log_dest=f"file {self.data / 'broker' / 'mosquitto.log'}", extra=extra,
+            log_dest=f"file {self.data / 'broker' / 'mosquitto.log'}", user=user,
         )
         proc, log = self.spawn("broker", [mosquitto, "-c", str(conf)])
         _wait(lambda: _tcp_open(port), "Mosquitto", proc, log)

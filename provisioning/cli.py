@@ -88,9 +88,29 @@ def broker_config(
     key: Annotated[Path, typer.Option("--key", help="broker key")],
     port: Annotated[int, typer.Option(help="TLS listener port")] = 8883,
     bind: Annotated[str, typer.Option(help="listen address")] = "0.0.0.0",
+    central: Annotated[
+        list[str] | None,
+        typer.Option("--central", help="certificate name of one central process (repeatable; default central.markaz)"),
+    ] = None,
+    user: Annotated[str, typer.Option("--user", help="the user Mosquitto drops to when started as root")] = "mosquitto",
 ) -> None:
-    """Render the Mosquitto configuration and ACL from the templates in provisioning/broker/."""
-    from provisioning import broker
+    """Render the Mosquitto configuration, ACL, TLS files and persistence folder from provisioning/broker/.
 
-    conf = broker.render(out, port, ca.resolve(), cert.resolve(), key.resolve(), bind=bind)
+    The folder is ready for Mosquitto as Debian runs it (started as root, then the user `mosquitto`)."""
+    from provisioning import broker
+    from provisioning.pki import CENTRAL_IDENTITY
+
+    for path in (ca, cert, key):
+        if not path.is_file():
+            typer.echo(f"{path}: no such file", err=True)
+            raise typer.Exit(2)
+    try:
+        conf = broker.render(out, port, ca, cert, key, bind=bind, central=central or [CENTRAL_IDENTITY], user=user)
+    except broker.BrokerConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    blocked = broker.unreachable(out, user)
+    if blocked is not None:
+        typer.echo(f"warning: {blocked}: the user {user!r} cannot enter this folder, so Mosquitto will not start from "
+                   f"{conf}; move it (e.g. to /etc/mosquitto/markaz) or open the folder to that user", err=True)
     typer.echo(f"run: mosquitto -c {conf}")

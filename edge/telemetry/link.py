@@ -126,7 +126,7 @@ class MqttLink:
         kwargs = {} if self.protocol == 5 else {"clean_session": False}
         client = paho.Client(
             paho.CallbackAPIVersion.VERSION2,
-            client_id=f"station-{self.station}",
+            client_id=self.station,  # the broker ties client ids to certificate names anyway
             protocol=protocol,
             manual_ack=True,  # a command is acknowledged to the broker only once its effect is committed
             **kwargs,

@@ -108,8 +108,9 @@ def test_workers_share_the_subscription_and_commands_round_trip(tmp_path, broker
 
     cert = broker.pki.client("central.markaz")
     workers = []
-    for i in (1, 2):
-        w = Ingest(CentralStore(tmp_path / f"central-{i}.sqlite"), broker.url, broker.pki.ca.cert, cert.cert, cert.key,
+    for i in (1, 2):  # client ids are tied to certificates: each worker has its own
+        own = broker.pki.client(f"central-{i}.markaz")
+        w = Ingest(CentralStore(tmp_path / f"central-{i}.sqlite"), broker.url, broker.pki.ca.cert, own.cert, own.key,
                    client_id=f"central-ingest-{i}")
         w.start()
         assert w.ready.wait(10)

@@ -19,6 +19,15 @@ from provisioning import broker as broker_config
 from provisioning.pki import CENTRAL_IDENTITY, Issued, issue, make_ca
 
 
+# Client ids are tied to certificates, so every concurrent central-side connection of a test has its own identity:
+# `central.markaz` and `central-N.markaz` for central's processes, `recorder-N.markaz` for the tests' subscribers.
+CENTRAL_IDENTITIES = (
+    CENTRAL_IDENTITY,
+    *(f"central-{i}.markaz" for i in range(1, 5)),
+    *(f"recorder-{i}.markaz" for i in range(1, 9)),
+)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,19 +69,25 @@ class Broker:
             bind="127.0.0.1",
             log_dest=f"file {self.dir / 'mosquitto.log'}",
             max_queued_messages=1_000_000,
-            extra="",
+            central=CENTRAL_IDENTITIES,
+            user="root",  # pytest's folders are private to root (test_provision starts it as `mosquitto`)
         )
-        # Mosquitto 2 drops to user `mosquitto` before reading certificates and the ACL unless told to stay root.
-        text = self.conf.read_text()
-        self.conf.write_text("user root\n" + text)
         self.proc: subprocess.Popen | None = None
+        self._recorders = 0
+
+    def recorder_identity(self) -> str:
+        """A central identity of its own for the next recorder (a shared one would kick the other off)."""
+        self._recorders += 1
+        return f"recorder-{self._recorders}.markaz"
 
     @property
     def url(self) -> str:
         return f"mqtts://127.0.0.1:{self.port}"
 
     def start(self) -> "Broker":
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -101,27 +116,37 @@ class Broker:
 def tls_client(pki: Pki, identity: str, client_id: str | None = None, protocol=paho.MQTTv5, **kwargs) -> paho.Client:
     kw = {} if protocol == paho.MQTTv5 else {"clean_session": kwargs.pop("clean_session", True)}
     client = paho.Client(
-        paho.CallbackAPIVersion.VERSION2, client_id=client_id or f"{identity}-{uuid.uuid4().hex[:8]}", protocol=protocol,
-        **kw, **kwargs,
+        paho.CallbackAPIVersion.VERSION2,
+        client_id=client_id or f"{identity}-{uuid.uuid4().hex[:8]}",
+        protocol=protocol,
+        **kw,
+        **kwargs,
     )
     issued = pki.client(identity)
-    client.tls_set(ca_certs=str(pki.ca.cert), certfile=str(issued.cert), keyfile=str(issued.key),
-                   cert_reqs=ssl.CERT_REQUIRED)
+    client.tls_set(
+        ca_certs=str(pki.ca.cert), certfile=str(issued.cert), keyfile=str(issued.key), cert_reqs=ssl.CERT_REQUIRED
+    )
     return client
 
 
 class Recorder:
     """A subscriber that records every message (topic, decoded JSON) in arrival order."""
 
-    def __init__(self, broker: Broker, topics: list[str], identity: str = CENTRAL_IDENTITY,
-                 client_id: str | None = None, persistent: bool = False) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        topics: list[str],
+        identity: str | None = None,
+        client_id: str | None = None,
+        persistent: bool = False,
+    ) -> None:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
         self.messages: list[tuple[str, dict, bool]] = []
         self.raw: list[bytes] = []
         self._cond = threading.Condition()
-        self.client = tls_client(broker.pki, identity, client_id=client_id)
+        self.client = tls_client(broker.pki, identity or broker.recorder_identity(), client_id=client_id)
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.1, 0.5)  # come back quickly after the tests restart the broker
         subscribed = threading.Event()
@@ -153,8 +178,11 @@ class Recorder:
     def seqs(self, station: str) -> list[int]:
         """Seqs of the station's envelopes in arrival order (duplicates included)."""
         with self._cond:
-            return [m["seq"] for t, m, _ in self.messages
-                    if isinstance(m, dict) and "seq" in m and t.startswith(f"markaz/v1/{station}/")]
+            return [
+                m["seq"]
+                for t, m, _ in self.messages
+                if isinstance(m, dict) and "seq" in m and t.startswith(f"markaz/v1/{station}/")
+            ]
 
     def close(self) -> None:
         self.client.disconnect()
