@@ -16,19 +16,34 @@ class CommandTimeout(Exception):
     """No ack arrived in time (the station may be down: the broker keeps the command for its session)."""
 
 
-def send_command(url: str, ca: Path | None, cert: Path | None, key: Path | None, station: str, name: str,
-                 params: dict, command_id: str | None = None, timeout: float = 30.0) -> contract.CommandAck:
+def send_command(
+    url: str,
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    station: str,
+    name: str,
+    params: dict,
+    command_id: str | None = None,
+    timeout: float = 30.0,
+    expiry_s: int = contract.COMMAND_EXPIRY_S,
+) -> contract.CommandAck:
     import paho.mqtt.client as paho
 
     from edge.telemetry.link import parse_url
 
     address = parse_url(url)
     command = contract.Command(id=command_id or uuid.uuid4().hex, ts=utcnow(), params=params)
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"central-cmd-{uuid.uuid4().hex[:8]}",
-                         protocol=paho.MQTTv5)
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=f"central-cmd-{uuid.uuid4().hex[:8]}", protocol=paho.MQTTv5
+    )
     if address.tls:
-        client.tls_set(ca_certs=str(ca) if ca else None, certfile=str(cert) if cert else None,
-                       keyfile=str(key) if key else None, cert_reqs=ssl.CERT_REQUIRED)
+        client.tls_set(
+            ca_certs=str(ca) if ca else None,
+            certfile=str(cert) if cert else None,
+            keyfile=str(key) if key else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
     ack_topic = contract.BY_KEY["cmd.ack"].topic(station, name=name)
     answer: list[contract.CommandAck] = []
     got = threading.Event()
@@ -51,14 +66,26 @@ def send_command(url: str, ca: Path | None, cert: Path | None, key: Path | None,
         client.subscribe(ack_topic, qos=1)
         if not subscribed.wait(10):
             raise CommandTimeout("the broker did not confirm the ack subscription")
-        topic = contract.BY_KEY["cmd"].topic(station, name=name)
-        client.publish(topic, contract.dump(command), qos=1).wait_for_publish(10)
+        publish_command(client, station, name, command, expiry_s)
         if not got.wait(timeout):
             raise CommandTimeout(f"no ack for command {command.id} within {timeout:.0f} s")
         return answer[0]
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def publish_command(
+    client, station: str, name: str, command: contract.Command, expiry_s: int = contract.COMMAND_EXPIRY_S
+) -> None:
+    """Publish one command (QoS 1) with an MQTT 5 message expiry: the broker drops it if the station stays away."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.PUBLISH)
+    props.MessageExpiryInterval = expiry_s
+    topic = contract.BY_KEY["cmd"].topic(station, name=name)
+    client.publish(topic, contract.dump(command), qos=1, properties=props).wait_for_publish(10)
 
 
 def parse_params(text: str) -> dict:

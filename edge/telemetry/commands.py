@@ -7,9 +7,11 @@ Malformed or unknown commands change nothing and get an error ack.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -51,9 +53,12 @@ class Commands:
         command_id: str | None = None
         try:
             command_id, command = self._parse(payload)
+            self._check_fresh(command)
             if name not in contract.COMMAND_PARAMS:
-                raise CommandRejected("unknown_command", f"unknown command {_ascii(name)!r}; known: "
-                                      + ", ".join(sorted(contract.COMMAND_PARAMS)))
+                raise CommandRejected(
+                    "unknown_command",
+                    f"unknown command {_ascii(name)!r}; known: " + ", ".join(sorted(contract.COMMAND_PARAMS)),
+                )
             try:
                 params = contract.COMMAND_PARAMS[name].model_validate(command.params)
             except ValidationError as exc:
@@ -62,11 +67,30 @@ class Commands:
                 raise CommandRejected("invalid_params", _ascii(f"{where}: {err['msg']}")) from None
         except CommandRejected as exc:
             # nothing was executed and nothing is remembered: central may retry with a corrected command
-            ack = contract.CommandAck(id=command_id, ok=False, error=contract.AckError(code=exc.code, message=exc.message))
+            ack = contract.CommandAck(
+                id=command_id, ok=False, error=contract.AckError(code=exc.code, message=exc.message)
+            )
             self.outbox.enqueue("cmd.ack", ack, name=ack_name)
             log.warning("command on %s rejected: %s", topic, exc.message)
             return ack
         return self._execute_once(name, command_id, params)
+
+    def _check_fresh(self, command: contract.Command) -> None:
+        """A command stamped outside the window is refused: a replayed or long-queued order must not act now."""
+        s = self.service.settings
+        now = self.node.clock()
+        age = (now - command.ts).total_seconds()
+        if age > s.command_max_age_s:
+            raise CommandRejected(
+                "stale", f"command stamped {age:.0f} s ago; the window is {s.command_max_age_s:.0f} s"
+            )
+        if -age > s.command_max_ahead_s:
+            raise CommandRejected("stale", f"command stamped {-age:.0f} s ahead of the station's clock")
+
+    @staticmethod
+    def _digest(name: str, params) -> str:
+        """What a command asks (name and validated params; not its ts, so a retry under the same id matches)."""
+        return hashlib.sha256(f"{name}\n{params.model_dump_json()}".encode()).hexdigest()
 
     def _parse(self, payload: bytes) -> tuple[str | None, contract.Command]:
         try:
@@ -84,8 +108,25 @@ class Commands:
 
     def _execute_once(self, name: str, command_id: str, params) -> contract.CommandAck:
         after_commit: list = []
+        digest = self._digest(name, params)
+        now = self.node.clock()
+        s = self.service.settings
         with self.node.store.write() as db:
-            seen = db.conn.execute("SELECT ack FROM telemetry_commands WHERE id = ?", (command_id,)).fetchone()
+            # an id only needs remembering while a command under it could still pass the window
+            forget_before = now - timedelta(seconds=s.command_max_age_s + s.command_max_ahead_s)
+            db.conn.execute("DELETE FROM telemetry_commands WHERE received_at < ?", (iso(forget_before),))
+            seen = db.conn.execute("SELECT ack, digest FROM telemetry_commands WHERE id = ?", (command_id,)).fetchone()
+            if seen is not None and seen[1] != digest:
+                ack = contract.CommandAck(
+                    id=command_id,
+                    ok=False,
+                    error=contract.AckError(
+                        code="id_reused", message=f"id {command_id} was used by another command; not executed"
+                    ),
+                )
+                self.outbox.enqueue("cmd.ack", ack, name=name)
+                log.warning("command %s (%s) reuses the id of another command; refused", command_id, name)
+                return ack
             if seen is not None:
                 ack = contract.CommandAck.model_validate_json(seen[0]).model_copy(update={"duplicate": True})
                 self.outbox.enqueue("cmd.ack", ack, name=name)
@@ -95,10 +136,12 @@ class Commands:
                 result = self._run(name, params, after_commit)
                 ack = contract.CommandAck(id=command_id, ok=True, result=result)
             except CommandRejected as exc:
-                ack = contract.CommandAck(id=command_id, ok=False, error=contract.AckError(code=exc.code, message=exc.message))
+                ack = contract.CommandAck(
+                    id=command_id, ok=False, error=contract.AckError(code=exc.code, message=exc.message)
+                )
             db.conn.execute(
-                "INSERT INTO telemetry_commands (id, name, received_at, ack) VALUES (?, ?, ?, ?)",
-                (command_id, name, iso(self.node.clock()), ack.model_dump_json()),
+                "INSERT INTO telemetry_commands (id, name, received_at, ack, digest) VALUES (?, ?, ?, ?, ?)",
+                (command_id, name, iso(now), ack.model_dump_json(), digest),
             )
             self.outbox.enqueue("cmd.ack", ack, name=name)
         for action in after_commit:

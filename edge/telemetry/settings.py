@@ -1,7 +1,6 @@
 """Settings of the MQTT telemetry link and the outbox (owned by edge/telemetry)."""
 
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -24,3 +23,7 @@ class MqttSettings(BaseModel):
     snapshot_min_gap_s: float = Field(0.5, ge=0, description="changes closer than this share one snapshot")
     health_interval_s: float = Field(60.0, gt=0, description="node health, devices and verification counters")
     heartbeat_timeout_s: float = Field(90.0, gt=0, description="a device without heartbeat this long is offline")
+    command_max_age_s: float = Field(
+        600.0, gt=0, description="a command stamped longer ago than this is refused (and its id forgotten after)"
+    )
+    command_max_ahead_s: float = Field(60.0, ge=0, description="a command stamped further ahead than this is refused")

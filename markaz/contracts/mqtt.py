@@ -161,9 +161,13 @@ class Command(_Strict):
     """central -> station on `cmd/{name}`; `params` is validated against the command's own model."""
 
     id: CommandId
-    ts: datetime
+    ts: datetime = Field(description="when central sent it: outside the station's freshness window it is refused")
     params: dict[str, Any] = Field(default_factory=dict)
 
+
+# MQTT 5 message expiry central puts on every command: the broker drops a command a station was down for longer
+# than this, and the station refuses one stamped outside its window (`command_max_age_s`, the same by default).
+COMMAND_EXPIRY_S = 600
 
 COMMAND_PARAMS: dict[str, type[BaseModel]] = {
     "telemetry.snapshot": SnapshotParams,
@@ -174,7 +178,7 @@ COMMAND_PARAMS: dict[str, type[BaseModel]] = {
 
 
 class AckError(_Strict):
-    code: Literal["malformed", "unknown_command", "invalid_params", "not_found", "failed"]
+    code: Literal["malformed", "unknown_command", "invalid_params", "not_found", "failed", "stale", "id_reused"]
     message: Annotated[str, Field(max_length=500, pattern=r"^[\x20-\x7e]*$")] = Field(
         description="written by the station's code (ASCII), never echoing visitor data"
     )

@@ -75,8 +75,9 @@ def test_every_message_type_is_valid_and_free_of_personal_data(tmp_path, pki, ou
         c = tls_client(pki, "central.markaz")
         c.connect("127.0.0.1", broker.port)
         c.loop_start()
+        # stamped on the station's clock (an hour ahead here): a command outside its window would be refused
         c.publish("markaz/v1/st-1/cmd/telemetry.snapshot",
-                  json.dumps({"id": "snap-1", "ts": utcnow().isoformat(), "params": {}}), qos=1).wait_for_publish(5)
+                  json.dumps({"id": "snap-1", "ts": clock().isoformat(), "params": {}}), qos=1).wait_for_publish(5)
         assert recorder.wait_for(lambda m: any(t.endswith("/cmd/telemetry.snapshot/ack") for t, _, _ in m))
         c.disconnect()
         c.loop_stop()
