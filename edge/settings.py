@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from edge.telemetry.settings import MqttSettings
 from edge.verify.settings import VerifySettings
 from markaz.config import MarkazSettings
+from markaz.contracts.ids import STATION_ID_PATTERN
 
 
 class AuthSettings(BaseModel):
@@ -37,7 +38,7 @@ class AuditSettings(BaseModel):
 
 class EdgeSettings(MarkazSettings):
     data_dir: Path = Field(Path("data"), description="database, keys and anchors of this node")
-    station_id: str = Field("station-0", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    station_id: str = Field("station-0", pattern=STATION_ID_PATTERN)
     timezone: str = Field("Asia/Riyadh", description="IANA zone: business days and what people see")
     day_rollover_hour: int = Field(3, ge=0, le=23, description="local hour at which a new business day starts")
     host: str = "127.0.0.1"

@@ -44,13 +44,14 @@ def station_cert(
     out: Annotated[Path | None, typer.Option("--out", help="path without suffix")] = None,
 ) -> None:
     """A client certificate for a station's edge node (the ACL lets it write only under markaz/v1/STATION/)."""
-    import re
-
+    from markaz.contracts.ids import InvalidId, check_station_id
     from provisioning.pki import issue
 
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", station):
-        typer.echo(f"station id {station!r}: lower case letters, digits, - and _ only", err=True)
-        raise typer.Exit(2)
+    try:
+        check_station_id(station)
+    except InvalidId as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     issued = issue(_ca(ca), out or ca.parent / f"station-{station}", station)
     typer.echo(f"station {station}: {issued.cert} {issued.key}")
 

@@ -16,6 +16,7 @@ from edge.settings import AuthSettings
 from edge.store import Store
 from edge.store.db import fetch_one
 from markaz.clock import iso, parse_iso, utcnow
+from markaz.contracts.ids import InvalidId, check_device_id
 
 TOKEN_CACHE_S = 5.0
 
@@ -130,6 +131,10 @@ class AuthService:
         """Register a device and return its API token; only the token's hash is kept."""
         if device_type not in DEVICE_TYPES:
             raise Invalid(f"unknown device type {device_type!r}; expected one of {', '.join(DEVICE_TYPES)}")
+        try:
+            check_device_id(device_id)  # the id becomes an MQTT topic level: one definition for API, CLI and contract
+        except InvalidId as exc:
+            raise Invalid(str(exc)) from None
         token = new_token("mkd_")
         now = iso(self.clock())
         with self.store.write() as db:

@@ -9,7 +9,6 @@ Reconnects wait an exponential backoff with full jitter so a thousand stations d
 from __future__ import annotations
 
 import logging
-import random
 import ssl
 import threading
 import time
@@ -23,6 +22,7 @@ from edge.telemetry.outbox import Outbox
 from edge.telemetry.settings import MqttSettings
 from markaz.clock import utcnow
 from markaz.contracts import mqtt as contract
+from markaz.periodic import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,6 @@ def parse_url(url: str) -> BrokerAddress:
         raise ValueError(f"MQTT url must be mqtt://host:port or mqtts://host:port, got {url!r}")
     tls = parsed.scheme == "mqtts"
     return BrokerAddress(parsed.hostname, parsed.port or (8883 if tls else 1883), tls)
-
-
-def backoff_delay(failures: int, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^failures)]."""
-    return (rng or random).uniform(0, min(cap, base * 2 ** min(failures, 32)))
 
 
 class MqttLink:
@@ -191,8 +186,12 @@ class MqttLink:
             self._client = client
             self.connects += 1
             self.connected = True
-            log.info("MQTT: connected to %s:%s (MQTT %s)", self.address.host, self.address.port,
-                     "5" if self.protocol == 5 else "3.1.1")
+            log.info(
+                "MQTT: connected to %s:%s (MQTT %s)",
+                self.address.host,
+                self.address.port,
+                "5" if self.protocol == 5 else "3.1.1",
+            )
             client.subscribe(self._topic(COMMAND_FILTER), qos=1)
             self.publish_birth()
             if self.on_connected is not None:

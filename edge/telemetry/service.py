@@ -16,6 +16,7 @@ from edge.telemetry import samplers
 from edge.telemetry.outbox import Outbox
 from markaz.clock import iso
 from markaz.contracts import mqtt as contract
+from markaz.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +24,17 @@ SNAPSHOT_KINDS = ("queue", "devices", "verification", "node")
 
 
 class TelemetryService:
-    def __init__(self, node) -> None:
+    def __init__(self, node, monotonic=time.monotonic) -> None:
         from edge.telemetry.commands import Commands
 
         self.node = node
         self.settings = node.settings.mqtt
         self.station = node.settings.station_id
         self.outbox = Outbox(
-            node.store, self.station, max_rows=self.settings.outbox_max_rows, max_bytes=self.settings.outbox_max_bytes,
+            node.store,
+            self.station,
+            max_rows=self.settings.outbox_max_rows,
+            max_bytes=self.settings.outbox_max_bytes,
             clock=node.clock,
         )
         self.commands = Commands(self)
@@ -39,6 +43,8 @@ class TelemetryService:
         self._wake = threading.Condition()
         self._queue_dirty = False
         self._thread: threading.Thread | None = None
+        self.steps = Periodic(monotonic)  # the timed producers; each backs off on its own when it fails
+        self._schedule()
         self._over_target: dict[str, bool] = {}
         self._device_faults: dict[str, set[str]] = {}
 
@@ -51,7 +57,10 @@ class TelemetryService:
             from edge.telemetry.link import MqttLink
 
             self.link = MqttLink(
-                self.outbox, self.settings, versions=lambda: samplers.versions(self.node), on_command=self.commands.handle,
+                self.outbox,
+                self.settings,
+                versions=lambda: samplers.versions(self.node),
+                on_command=self.commands.handle,
                 on_connected=self.outbox.announce_drops,  # what an outage cost is told before the backlog drains
             )
             self.link.start()
@@ -83,37 +92,34 @@ class TelemetryService:
         self.outbox.enqueue(
             "events.audit_anchor",
             contract.AuditAnchor(
-                anchor_ts=anchor.ts, head_seq=anchor.head_seq, head_hash=anchor.head_hash, key_id=anchor.key_id,
+                anchor_ts=anchor.ts,
+                head_seq=anchor.head_seq,
+                head_hash=anchor.head_hash,
+                key_id=anchor.key_id,
                 signature=anchor.signature,
             ),
         )
 
-    def _loop(self) -> None:
+    def _schedule(self) -> None:
         s = self.settings
-        next_queue = next_health = 0.0  # publish everything once at start
-        last_change = 0.0
+        steps = self.steps
+        steps.every("telemetry.queue", s.snapshot_interval_s, self.publish_queue, min_gap_s=s.snapshot_min_gap_s)
+        steps.every("telemetry.drops", max(1.0, s.snapshot_min_gap_s), lambda _: self.outbox.announce_drops())
+        # one step per kind: a device sampler that fails must not stop verification or node health
+        steps.every("telemetry.devices", s.health_interval_s, self.publish_devices)
+        steps.every(
+            "telemetry.verification", s.health_interval_s, lambda _: self.publish_snapshot(["verification"], "")
+        )
+        steps.every("telemetry.node", s.health_interval_s, lambda _: self.publish_snapshot(["node"], ""))
+
+    def _loop(self) -> None:
         while not self._stop.is_set():
-            now = time.monotonic()
-            try:
-                if self._queue_dirty and now - last_change >= s.snapshot_min_gap_s:
-                    self._queue_dirty = False
-                    last_change = now
-                    self.publish_queue("change")
-                    next_queue = now + s.snapshot_interval_s
-                elif now >= next_queue:
-                    self.publish_queue("periodic")
-                    next_queue = now + s.snapshot_interval_s
-                self.outbox.announce_drops()
-                if now >= next_health:
-                    self.publish_snapshot(["devices", "verification", "node"], reason="periodic")
-                    next_health = now + s.health_interval_s
-            except Exception:
-                log.exception("telemetry: sampling failed")
+            if self._queue_dirty:
+                self._queue_dirty = False
+                self.steps.poke("telemetry.queue", "change")
+            wait = self.steps.run_due()
             with self._wake:
-                wait = min(next_queue, next_health) - time.monotonic()
-                if self._queue_dirty:
-                    wait = min(wait, last_change + s.snapshot_min_gap_s - time.monotonic())
-                if wait > 0 and not self._stop.is_set():
+                if wait > 0 and not self._queue_dirty and not self._stop.is_set():
                     self._wake.wait(wait)
 
     def publish_snapshot(self, what: list[str], reason: str) -> None:
@@ -139,8 +145,11 @@ class TelemetryService:
                     self.outbox.enqueue(
                         "events.queue_over_target",
                         contract.QueueOverTarget(
-                            service=svc.service, waiting=svc.waiting, longest_wait_s=svc.longest_wait_s,
-                            target_wait_s=svc.target_wait_s, state="raised" if over else "cleared",
+                            service=svc.service,
+                            waiting=svc.waiting,
+                            longest_wait_s=svc.longest_wait_s,
+                            target_wait_s=svc.target_wait_s,
+                            state="raised" if over else "cleared",
                         ),
                     )
 
@@ -154,9 +163,13 @@ class TelemetryService:
     def _fault_events(self, state: contract.DeviceState) -> None:
         now, before = set(state.faults), self._device_faults.get(state.device, set())
         for fault in sorted(now - before):
-            self.outbox.enqueue("events.device_fault", contract.DeviceFault(device=state.device, fault=fault, state="raised"))
+            self.outbox.enqueue(
+                "events.device_fault", contract.DeviceFault(device=state.device, fault=fault, state="raised")
+            )
         for fault in sorted(before - now):
-            self.outbox.enqueue("events.device_fault", contract.DeviceFault(device=state.device, fault=fault, state="cleared"))
+            self.outbox.enqueue(
+                "events.device_fault", contract.DeviceFault(device=state.device, fault=fault, state="cleared")
+            )
         self._device_faults[state.device] = now
 
     def rebirth(self) -> None:

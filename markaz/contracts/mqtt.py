@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from markaz.contracts.ids import DeviceId, StationId
+
 PREFIX = "markaz/v1"
 
-# Identifiers of machines and catalogue entries, never of people.
-StationId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+# Identifiers of machines and catalogue entries, never of people (station and device ids: markaz/contracts/ids.py).
 ServiceCode = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
 CommandId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 CommandName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)]

@@ -5,12 +5,13 @@ from pydantic import BaseModel, Field
 
 from edge.api.deps import get_node, require
 from edge.auth.principal import Principal
+from markaz.contracts.ids import DeviceId
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
 
 class DeviceCreate(BaseModel):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: DeviceId
     type: str = Field("kiosk", pattern="^(kiosk|display|counter_terminal)$")
 
 
