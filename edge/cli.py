@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 app = typer.Typer(help="The station's edge node: serve, migrate, back up, users, devices, audit.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
@@ -22,7 +23,8 @@ app.add_typer(device_app, name="device")
 app.add_typer(audit_app, name="audit")
 
 DataOpt = Annotated[Path, typer.Option("--data", help="the node's data folder (database, keys, anchors)")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file; its [edge] table is read")]
+# Help texts go through rich markup, which would take "[edge]" for a style tag and print nothing: escape it.
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help=f"TOML settings file; its {escape('[edge]')} table is read")]
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -270,9 +270,11 @@ class MqttLink:
         return True
 
     def _goodbye(self, client) -> None:
-        """A clean stop: say `offline` ourselves (the broker only sends the Will on an unclean loss)."""
+        """A clean stop: say `offline` ourselves (the broker only sends the Will on an unclean loss).
+
+        Like the Will, it carries the birth's `since`: the offline closes the connection that the birth opened."""
         try:
-            status = contract.Status(state="offline", since=utcnow(), versions=self.versions())
+            status = contract.Status(state="offline", since=self._since or utcnow(), versions=self.versions())
             info = self._publish(client, self._topic("status"), contract.dump(status), retain=True)
             info.wait_for_publish(2.0)
             client.disconnect()

@@ -27,9 +27,11 @@ def _op_id(key: str) -> str:
 
 
 def build() -> dict[str, Any]:
-    models = [(c.model, "serialization") for c in contract.CHANNELS] + [
-        (m, "validation") for m in dict.fromkeys(contract.COMMAND_PARAMS.values())
-    ]
+    models = (
+        [(c.model, "serialization") for c in contract.CHANNELS]
+        + [(m, "validation") for m in dict.fromkeys(contract.COMMAND_PARAMS.values())]
+        + [(m, "validation") for m in contract.COMMANDS.values()]
+    )
     _, schemas = models_json_schema(models, ref_template="#/components/schemas/{model}", by_alias=True)
     components_schemas = dict(sorted(schemas.get("$defs", {}).items()))
     channels: dict[str, Any] = {}
@@ -39,33 +41,70 @@ def build() -> dict[str, Any]:
         name = c.model.__name__
         msg_name = _op_id(c.key)
         address = f"{contract.PREFIX}/{{station}}/{c.template}"
-        params = {p: {"description": _PARAMS[p]} for p in ("station", "device", "name") if "{" + p + "}" in address}
-        messages[msg_name] = {
-            "name": msg_name,
-            "title": name,
-            "summary": c.summary,
-            "contentType": "application/json",
-            "payload": {"$ref": f"#/components/schemas/{name}"},
+        params: dict[str, Any] = {
+            p: {"description": _PARAMS[p]} for p in ("station", "device", "name") if "{" + p + "}" in address
         }
+        if c.key == "cmd":
+            params["name"]["enum"] = sorted(contract.COMMANDS)
+            # each command is a message of its own, its payload the command with that command's params
+            channel_messages = {
+                _op_id(f"cmd.{name}"): {
+                    "name": _op_id(f"cmd.{name}"),
+                    "title": model.__name__,
+                    "summary": f"Command {name} (topic markaz/v1/{{station}}/cmd/{name}).",
+                    "contentType": "application/json",
+                    "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
+                }
+                for name, model in sorted(contract.COMMANDS.items())
+            }
+        else:
+            channel_messages = {
+                msg_name: {
+                    "name": msg_name,
+                    "title": name,
+                    "summary": c.summary,
+                    "contentType": "application/json",
+                    "payload": {"$ref": f"#/components/schemas/{name}"},
+                }
+            }
+        messages.update(channel_messages)
         channel: dict[str, Any] = {
             "address": address,
             "description": c.summary
             + (f" Schema `{c.schema}`." if c.schema else "")
             + (" Retained." if c.retained else "")
-            + (" May be dropped (oldest first, counted) when the station's outbox is over its bound." if c.droppable else ""),
-            "messages": {msg_name: {"$ref": f"#/components/messages/{msg_name}"}},
+            + (
+                " May be dropped (oldest first, counted) when the station's outbox is over its bound."
+                if c.droppable
+                else ""
+            ),
+            "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in channel_messages},
         }
         if params:
             channel["parameters"] = params
-        channel["bindings"] = {"mqtt": {"qos": 1, "retain": c.retained}}
         channels[_op_id(c.key)] = channel
+        # MQTT binding 0.2.0 puts QoS and retain on the operation (its channel binding has no fields).
+        bindings: dict[str, Any] = {"qos": 1, "retain": c.retained}
+        if c.direction == "central":
+            bindings["messageExpiryInterval"] = contract.COMMAND_EXPIRY_S
+        bindings["bindingVersion"] = "0.2.0"
         # The document is written from central's point of view: it receives what stations send, sends commands.
-        operations[_op_id(c.key)] = {
-            "action": "receive" if c.direction == "station" else "send",
-            "channel": {"$ref": f"#/channels/{_op_id(c.key)}"},
-            "summary": ("station publishes; central receives" if c.direction == "station"
-                        else "central publishes; the station receives"),
-        }
+        op_names = list(channel_messages) if c.key == "cmd" else [_op_id(c.key)]
+        for op_name in op_names:
+            operations[op_name] = {
+                "action": "receive" if c.direction == "station" else "send",
+                "channel": {"$ref": f"#/channels/{_op_id(c.key)}"},
+                "summary": (
+                    "station publishes; central receives"
+                    if c.direction == "station"
+                    else "central publishes; the station receives"
+                ),
+                "messages": [
+                    {"$ref": f"#/channels/{_op_id(c.key)}/messages/{m}"}
+                    for m in (channel_messages if c.key != "cmd" else [op_name])
+                ],
+                "bindings": {"mqtt": dict(bindings)},
+            }
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -92,8 +131,10 @@ def build() -> dict[str, Any]:
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": components_schemas | {
-            m.__name__: s for m, s in _top_level(models).items()}},
+        "components": {
+            "messages": messages,
+            "schemas": components_schemas | {m.__name__: s for m, s in _top_level(models).items()},
+        },
     }
 
 

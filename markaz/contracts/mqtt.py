@@ -7,11 +7,12 @@ format) so free text from visitors has nowhere to go; `tests/telemetry/test_no_p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from markaz.contracts.ids import DeviceId, StationId
 
@@ -41,7 +42,10 @@ class Status(_Strict):
     """Birth (`online`, on every connect) and Last Will (`offline`, set when connecting)."""
 
     state: Literal["online", "offline"]
-    since: datetime = Field(description="UTC instant the connection this status belongs to was opened")
+    since: datetime = Field(
+        description="UTC instant the connection this status belongs to was opened: an offline (Will or clean stop) "
+        "carries its birth's, so the two pair up"
+    )
     versions: dict[VersionKey, VersionText] = Field(default_factory=dict)
 
 
@@ -177,6 +181,26 @@ COMMAND_PARAMS: dict[str, type[BaseModel]] = {
 }
 
 
+def _all_optional(model: type[BaseModel]) -> bool:
+    return not any(field.is_required() for field in model.model_fields.values())
+
+
+def _typed_command(name: str, params: type[BaseModel]) -> type[Command]:
+    """`Command` with the params of one command: the schema central builds `cmd/{name}` payloads from."""
+    title = "".join(part.capitalize() for part in re.split(r"[._]", name)) + "Command"
+    return create_model(
+        title,
+        __base__=Command,
+        __doc__=f"central -> station on `cmd/{name}`.",
+        __module__=__name__,
+        params=(params, Field(default_factory=params) if _all_optional(params) else ...),  # type: ignore[call-overload]
+    )
+
+
+# One model per command (name -> Command with that command's params), for the contract document and central.
+COMMANDS: dict[str, type[Command]] = {name: _typed_command(name, params) for name, params in COMMAND_PARAMS.items()}
+
+
 class AckError(_Strict):
     code: Literal["malformed", "unknown_command", "invalid_params", "not_found", "failed", "stale", "id_reused"]
     message: Annotated[str, Field(max_length=500, pattern=r"^[\x20-\x7e]*$")] = Field(
@@ -270,21 +294,51 @@ class Channel:
 
 CHANNELS: tuple[Channel, ...] = (
     Channel("status", "status", Status, "station", retained=True, summary="Birth and Last Will (retained, QoS 1)."),
-    Channel("telemetry.queue", "telemetry/queue", QueueMessage, "station", droppable=True,
-            summary="Queue snapshot on change and at least every snapshot interval."),
-    Channel("telemetry.devices", "telemetry/devices/{device}", DeviceMessage, "station", droppable=True,
-            summary="State of one kiosk or device, on heartbeat and periodically."),
-    Channel("telemetry.verification", "telemetry/verification", VerificationMessage, "station", droppable=True,
-            summary="Verification counters of the business day."),
-    Channel("telemetry.node", "telemetry/node", NodeMessage, "station", droppable=True,
-            summary="Health of the edge node."),
+    Channel(
+        "telemetry.queue",
+        "telemetry/queue",
+        QueueMessage,
+        "station",
+        droppable=True,
+        summary="Queue snapshot on change and at least every snapshot interval.",
+    ),
+    Channel(
+        "telemetry.devices",
+        "telemetry/devices/{device}",
+        DeviceMessage,
+        "station",
+        droppable=True,
+        summary="State of one kiosk or device, on heartbeat and periodically.",
+    ),
+    Channel(
+        "telemetry.verification",
+        "telemetry/verification",
+        VerificationMessage,
+        "station",
+        droppable=True,
+        summary="Verification counters of the business day.",
+    ),
+    Channel(
+        "telemetry.node", "telemetry/node", NodeMessage, "station", droppable=True, summary="Health of the edge node."
+    ),
     Channel("events.device_fault", "events/device_fault", DeviceFaultMessage, "station", summary="Device fault."),
-    Channel("events.queue_over_target", "events/queue_over_target", QueueOverTargetMessage, "station",
-            summary="A service's longest wait crossed its target."),
-    Channel("events.outbox_dropped", "events/outbox_dropped", OutboxDroppedMessage, "station",
-            summary="The outbox bound dropped old snapshots."),
-    Channel("events.audit_anchor", "events/audit_anchor", AuditAnchorMessage, "station",
-            summary="Signed audit chain head."),
+    Channel(
+        "events.queue_over_target",
+        "events/queue_over_target",
+        QueueOverTargetMessage,
+        "station",
+        summary="A service's longest wait crossed its target.",
+    ),
+    Channel(
+        "events.outbox_dropped",
+        "events/outbox_dropped",
+        OutboxDroppedMessage,
+        "station",
+        summary="The outbox bound dropped old snapshots.",
+    ),
+    Channel(
+        "events.audit_anchor", "events/audit_anchor", AuditAnchorMessage, "station", summary="Signed audit chain head."
+    ),
     Channel("cmd", "cmd/{name}", Command, "central", summary="A command to the station."),
     Channel("cmd.ack", "cmd/{name}/ack", AckMessage, "station", summary="The station's answer to a command."),
 )

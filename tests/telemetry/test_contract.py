@@ -45,7 +45,10 @@ def test_foreign_topics_are_not_part_of_the_tree(topic):
 
 def test_envelope_round_trip_and_station_must_match_topic():
     msg = contract.QueueMessage(
-        schema="markaz.telemetry.queue/1", station="st-1", seq=7, ts=datetime.now(UTC),
+        schema="markaz.telemetry.queue/1",
+        station="st-1",
+        seq=7,
+        ts=datetime.now(UTC),
         data=contract.QueueSnapshot(business_day="2026-01-01", reason="periodic", services=[]),
     )
     info, parsed = contract.validate("markaz/v1/st-1/telemetry/queue", contract.dump(msg))
@@ -95,8 +98,7 @@ def test_no_field_can_carry_free_text(model):
     leaves: list = []
     _string_leaves(schema, schema.get("$defs", {}), model.__name__, leaves)
     loose = [
-        path for path, s in leaves
-        if not ({"pattern", "enum", "const"} & s.keys() or s.get("format") == "date-time")
+        path for path, s in leaves if not ({"pattern", "enum", "const"} & s.keys() or s.get("format") == "date-time")
     ]
     assert not loose, f"string fields without a pattern, enum or date-time format: {loose}"
     assert schema.get("additionalProperties") is False
@@ -105,3 +107,46 @@ def test_no_field_can_carry_free_text(model):
 def test_contract_models_refuse_unknown_fields():
     with pytest.raises(ValueError):
         contract.DeviceFault(device="k1", fault="camera_down", state="raised", visitor_name="x")
+
+
+def test_qos_and_retain_are_operation_bindings_as_mqtt_binding_0_2_0_has_them():
+    doc = asyncapi.build()
+    assert all("bindings" not in channel for channel in doc["channels"].values()), (
+        "MQTT 0.2.0 channel bindings are empty"
+    )
+    allowed = {"qos", "retain", "messageExpiryInterval", "bindingVersion"}
+    for name, op in doc["operations"].items():
+        mqtt = op["bindings"]["mqtt"]
+        assert mqtt.keys() <= allowed and mqtt["bindingVersion"] == "0.2.0", name
+        assert mqtt["qos"] == 1
+        channel = op["channel"]["$ref"].rsplit("/", 1)[-1]
+        assert mqtt["retain"] is (channel == "status")
+        for ref in op["messages"]:  # an operation's messages are its channel's
+            assert ref["$ref"].startswith(f"#/channels/{channel}/messages/")
+    sends = [op for op in doc["operations"].values() if op["action"] == "send"]
+    assert sends and all(op["bindings"]["mqtt"]["messageExpiryInterval"] == contract.COMMAND_EXPIRY_S for op in sends)
+
+
+def test_each_command_has_its_own_params_schema():
+    doc = asyncapi.build()
+    schemas = doc["components"]["schemas"]
+    cmd = doc["channels"]["cmd"]
+    assert cmd["parameters"]["name"]["enum"] == sorted(contract.COMMAND_PARAMS)
+    for name, params in contract.COMMAND_PARAMS.items():
+        message = doc["components"]["messages"]["cmd_" + name.replace(".", "_")]
+        payload = schemas[message["payload"]["$ref"].rsplit("/", 1)[-1]]
+        assert payload["properties"]["params"]["$ref"] == f"#/components/schemas/{params.__name__}"
+        assert ("params" in payload.get("required", [])) == any(f.is_required() for f in params.model_fields.values())
+        assert f"cmd_{name.replace('.', '_')}" in doc["operations"]
+    with pytest.raises(ValueError):
+        contract.COMMANDS["kiosk.disable"].model_validate({"id": "c-1", "ts": "2026-01-01T00:00:00Z", "params": {}})
+
+
+def test_edge_serve_help_shows_the_settings_table():
+    from typer.testing import CliRunner
+
+    from markaz.cli import app
+
+    result = CliRunner().invoke(app, ["edge", "serve", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "[edge]" in result.output

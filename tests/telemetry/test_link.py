@@ -52,6 +52,20 @@ def test_mtls_round_trip_and_birth(tmp_path, broker):
     recorder.close()
 
 
+def test_clean_stop_offline_pairs_with_its_birth(tmp_path, broker):
+    """The offline of a clean stop closes the connection its birth opened: same `since`, as the Will has."""
+    recorder = Recorder(broker, ["markaz/v1/st-1/status"])
+    node = _node(tmp_path, broker)
+    try:
+        assert recorder.wait_for(lambda m: any(s["state"] == "online" for s in _status(recorder, "st-1")))
+    finally:
+        node.stop()
+    assert recorder.wait_for(lambda m: _status(recorder, "st-1")[-1]["state"] == "offline")
+    birth = next(s for s in _status(recorder, "st-1") if s["state"] == "online")
+    assert _status(recorder, "st-1")[-1]["since"] == birth["since"]
+    recorder.close()
+
+
 def _connects(client, port) -> bool:
     """True only if the broker answers CONNECT with success (a TLS refusal may surface on connect or first read)."""
     results: list = []
