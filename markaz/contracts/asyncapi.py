@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from markaz import __version__
@@ -26,8 +27,11 @@ def _op_id(key: str) -> str:
     return key.replace(".", "_")
 
 
+Mode = Literal["validation", "serialization"]
+
+
 def build() -> dict[str, Any]:
-    models = (
+    models: list[tuple[type[BaseModel], Mode]] = (
         [(c.model, "serialization") for c in contract.CHANNELS]
         + [(m, "validation") for m in dict.fromkeys(contract.COMMAND_PARAMS.values())]
         + [(m, "validation") for m in contract.COMMANDS.values()]
@@ -138,7 +142,7 @@ def build() -> dict[str, Any]:
     }
 
 
-def _top_level(models) -> dict[type, dict[str, Any]]:
+def _top_level(models: list[tuple[type[BaseModel], Mode]]) -> dict[type, dict[str, Any]]:
     out = {}
     for model, mode in models:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True, mode=mode)

@@ -193,7 +193,7 @@ def _typed_command(name: str, params: type[BaseModel]) -> type[Command]:
         __base__=Command,
         __doc__=f"central -> station on `cmd/{name}`.",
         __module__=__name__,
-        params=(params, Field(default_factory=params) if _all_optional(params) else ...),  # type: ignore[call-overload]
+        params=(params, Field(default_factory=params) if _all_optional(params) else ...),
     )
 
 
@@ -242,7 +242,7 @@ def _envelope(name: str, schema: str, data_type: Any, doc: str) -> type[Envelope
         (Envelope,),
         {
             "__doc__": doc,
-            "__annotations__": {"schema_id": Literal[schema], "data": data_type},  # type: ignore[valid-type]
+            "__annotations__": {"schema_id": Literal[schema], "data": data_type},
             "schema_id": Field(alias="schema"),
             "__module__": __name__,
         },
