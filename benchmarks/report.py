@@ -10,16 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from markaz.stats import percentile  # the project's one definition, used by the benchmarks too
+
+__all__ = ["machine", "percentile", "summary_ms", "write"]
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100.0
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def summary_ms(values_s: list[float]) -> dict[str, float | int | None]:

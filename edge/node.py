@@ -5,11 +5,13 @@ hold a node."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
 
 from edge.audit.log import AuditLog
+from edge.auth.principal import Principal
 from edge.auth.service import AuthService
 from edge.events import EventBus
 from edge.keys import StationKeys
@@ -18,10 +20,14 @@ from edge.queue.service import QueueService
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.store.files import private_dir
+from edge.telemetry.service import TelemetryService, TelemetrySources
+from edge.verify.counts import decision_counts
 from edge.verify.service import VerificationService
-from markaz.clock import utcnow
+from markaz.clock import business_day_bounds, utcnow
 
 log = logging.getLogger(__name__)
+
+CENTRAL = Principal("system", "central", "system")  # who acts when central sends a command
 
 
 class EdgeNode:
@@ -43,10 +49,28 @@ class EdgeNode:
         self.auth = AuthService(self.store, self.audit, settings.auth, clock)
         self.queue = QueueService(self.store, self.audit, settings, self.events, clock)
         self.verifier = VerificationService(settings.verify, self.store, self.audit, self.keys.hash_document, clock)
-        self.telemetry = None
+        self.telemetry = self._telemetry()
         self._stop = threading.Event()
         self._anchor_thread: threading.Thread | None = None
         self.started = False
+
+    def _telemetry(self) -> TelemetryService:
+        """Telemetry gets callables of the parts that own what it reports, not the node."""
+        auth, s = self.auth, self.settings
+
+        def set_device_enabled(device: str, enabled: bool) -> None:
+            auth.set_device_enabled(device, enabled, CENTRAL)
+
+        sources = TelemetrySources(
+            queue_kpis=self.queue.kpis,
+            queue_services=self.queue.services,
+            devices=auth.list_devices,
+            set_device_enabled=set_device_enabled,
+            verification_counts=functools.partial(decision_counts, self.store),
+            business_day=functools.partial(business_day_bounds, tz=s.tz, rollover_hour=s.day_rollover_hour),
+            data_dir=s.data_dir,
+        )
+        return TelemetryService(self.store, s.mqtt, s.station_id, sources, self.clock)
 
     @staticmethod
     def anchors_path(data_dir: Path) -> Path:
@@ -58,10 +82,9 @@ class EdgeNode:
         if self.settings.catalogue:
             apply_catalogue(self.store, self.audit, load_catalogue_file(self.settings.catalogue))
         _ = self.keys.anchor_key, self.keys.document_hmac_key  # create the keys now, not in the middle of a request
-        from edge.telemetry.service import TelemetryService
-
         self.verifier.start()
-        self.telemetry = TelemetryService(self)
+        self.events.subscribe("queue.changed", self.telemetry.on_queue_changed)
+        self.audit.listeners.append(self.telemetry.on_anchor)
         self.telemetry.start()
         # After telemetry listens, so central gets these anchors too.
         self.audit.finish_interrupted_anchor()
@@ -89,7 +112,7 @@ class EdgeNode:
         if self.store._closed:
             return  # already stopped (a test or a signal got there first)
         self._stop.set()
-        if self.telemetry is not None:
+        if self.started:
             self.telemetry.stop()
         self.verifier.close()
         try:

@@ -29,3 +29,9 @@ def business_day_start(day: date, tz: ZoneInfo, rollover_hour: int) -> datetime:
     """The UTC instant a business day begins."""
     local = datetime(day.year, day.month, day.day, rollover_hour, tzinfo=tz)
     return local.astimezone(UTC)
+
+
+def business_day_bounds(ts: datetime, tz: ZoneInfo, rollover_hour: int) -> tuple[str, datetime]:
+    """The business day of `ts` (ISO date) and the UTC instant it began."""
+    day = business_day(ts, tz, rollover_hour)
+    return day.isoformat(), business_day_start(day, tz, rollover_hour)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlparse
 
+from edge.telemetry.inbox import Inbox
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.settings import MqttSettings
 from markaz.clock import utcnow
@@ -51,7 +52,7 @@ class MqttLink:
         outbox: Outbox,
         settings: MqttSettings,
         versions: Callable[[], dict[str, str]],
-        on_command: Callable[[str, bytes], None] | None = None,
+        inbox: Inbox | None = None,
         on_connected: Callable[[], None] | None = None,
     ) -> None:
         self.outbox = outbox
@@ -59,7 +60,7 @@ class MqttLink:
         self.settings = settings
         self.address = parse_url(settings.url)
         self.versions = versions
-        self.on_command = on_command
+        self.inbox = inbox
         self.on_connected = on_connected
         self.window = settings.inflight_window
         self._wake_every = max(1, self.window // 4)
@@ -327,12 +328,13 @@ class MqttLink:
             log.error("MQTT: subscription to our commands refused: %s", reason_codes)
 
     def _on_message(self, client, userdata, message) -> None:
+        """Keep the command in the inbox (committed), then PUBACK it; the node's command worker executes it."""
         try:
-            if self.on_command is not None:
-                self.on_command(message.topic, message.payload)
+            if self.inbox is not None:
+                self.inbox.put(message.topic, message.payload)
         except Exception:
             # not acknowledged: the broker delivers it again on the next connection
-            log.exception("MQTT: command on %s failed; leaving it unacknowledged", message.topic)
+            log.exception("MQTT: keeping the command on %s failed; leaving it unacknowledged", message.topic)
             return
         client.ack(message.mid, message.qos)
 

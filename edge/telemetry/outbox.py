@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import UTC
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from pydantic import BaseModel
@@ -98,7 +98,11 @@ class Outbox:
         ts = iso_z(self.clock())
         # The data model is already validated; the envelope around it is assembled as text (hot path).
         payload = b'{"schema":"%s","station":"%s","seq":%d,"ts":"%s","data":%s}' % (
-            channel.schema.encode(), self.station.encode(), seq, ts.encode(), data.__pydantic_serializer__.to_json(data),
+            channel.schema.encode(),
+            self.station.encode(),
+            seq,
+            ts.encode(),
+            data.__pydantic_serializer__.to_json(data),
         )
         topic = channel.topic(self.station, **topic_params)
         with self._lock:
@@ -133,8 +137,11 @@ class Outbox:
         if not dropped:
             if time.monotonic() - self._last_full_warning > 60:
                 self._last_full_warning = time.monotonic()
-                log.warning("outbox over its bound (%d rows, %d bytes) with only events and acks: keeping them all",
-                            self._rows, self._bytes)
+                log.warning(
+                    "outbox over its bound (%d rows, %d bytes) with only events and acks: keeping them all",
+                    self._rows,
+                    self._bytes,
+                )
             return
         self._delete_ids(conn, [row_id for row_id, _ in dropped])
         seqs = [seq for _, seq in dropped]
@@ -163,7 +170,9 @@ class Outbox:
         count, first, last = self._notice
         total = db.conn.execute("SELECT dropped_total FROM telemetry_seq WHERE station = ?", (self.station,)).fetchone()
         log.warning("outbox bound: dropped %d old snapshots (seq %d..%d)", count, first, last)
-        event = contract.OutboxDropped(count=count, first_seq=first, last_seq=last, dropped_total=total[0] if total else count)
+        event = contract.OutboxDropped(
+            count=count, first_seq=first, last_seq=last, dropped_total=total[0] if total else count
+        )
         self._insert(db, "events.outbox_dropped", event, {})
         self._notice = None
         self._last_notice = time.monotonic()
@@ -172,9 +181,14 @@ class Outbox:
 
     def pending(self, after_id: int = 0, limit: int = 500) -> list[Row]:
         """Rows still to publish, oldest first (ordered replay)."""
-        rows = self.store.read().conn.execute(
-            "SELECT id, seq, topic, payload FROM telemetry_outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
-        ).fetchall()
+        rows = (
+            self.store.read()
+            .conn.execute(
+                "SELECT id, seq, topic, payload FROM telemetry_outbox WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            )
+            .fetchall()
+        )
         return [Row(r[0], r[1], r[2], r[3]) for r in rows]
 
     def delete(self, ids: Iterable[int]) -> None:
@@ -207,15 +221,38 @@ class Outbox:
     # --- looking ---------------------------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
+        """The backlog of this station: rows and bytes waiting, their seqs, the oldest, drops, the last seq given."""
         row = self.store.query_one(
-            "SELECT count(*) AS backlog, coalesce(sum(length(payload)), 0) AS backlog_bytes, min(seq) AS first_seq, "
-            "max(seq) AS last_seq, min(created_at) AS oldest FROM telemetry_outbox WHERE station = ?",
-            (self.station,),
+            "SELECT ? AS station, count(*) AS backlog, coalesce(sum(length(payload)), 0) AS backlog_bytes, "
+            "min(seq) AS first_seq, max(seq) AS last_seq, min(created_at) AS oldest, "
+            "coalesce(sum(droppable), 0) AS droppable FROM telemetry_outbox WHERE station = ?",
+            (self.station, self.station),
         )
-        seq = self.store.query_one("SELECT last_seq, dropped_total FROM telemetry_seq WHERE station = ?", (self.station,))
+        assert row is not None
+        seq = self.store.query_one(
+            "SELECT last_seq, dropped_total FROM telemetry_seq WHERE station = ?", (self.station,)
+        )
         row["dropped_total"] = seq["dropped_total"] if seq else 0
         row["last_seq_given"] = max(row["last_seq"] or 0, seq["last_seq"] if seq else 0)
         return row
+
+    @staticmethod
+    def stations(store) -> list[str]:
+        """Every station that ever produced into this database's outbox (normally one)."""
+        return [
+            r["station"]
+            for r in store.query(
+                "SELECT station FROM telemetry_seq UNION SELECT DISTINCT station FROM telemetry_outbox ORDER BY station"
+            )
+        ]
+
+    def oldest(self, limit: int) -> list[dict[str, Any]]:
+        """The oldest waiting messages, described (seq, topic, size, when): for people, not for publishing."""
+        return self.store.query(
+            "SELECT station, seq, topic, length(payload) AS bytes, created_at FROM telemetry_outbox WHERE station = ? "
+            "ORDER BY id LIMIT ?",
+            (self.station, limit),
+        )
 
     def health(self) -> contract.OutboxHealth:
         seq = self.store.query_one("SELECT dropped_total FROM telemetry_seq WHERE station = ?", (self.station,))

@@ -1,10 +1,13 @@
-"""Read the node's state into contract payloads: queue snapshot, device states, verification counters, node health.
+"""Turn what the node's owners report into contract payloads: queue snapshot, device states, verification
+counters, node health.
 
-Only counts, durations and states leave here; each function reads the store (or psutil) and touches nothing.
+Pure functions over what they are handed (the queue's KPIs, auth's device registry, the verify package's decision
+counts, psutil): only counts, durations and states leave here, and nothing here reads another module's tables.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -12,13 +15,17 @@ import os
 import platform
 import re
 import time
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from edge.verify.counts import DecisionCounts
 from markaz import __version__
-from markaz.clock import business_day, business_day_start, iso, parse_iso
+from markaz.clock import parse_iso
 from markaz.contracts import mqtt as contract
 from markaz.contracts.ids import InvalidId, check_device_id
+from markaz.stats import percentile
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +40,8 @@ def _software_versions() -> tuple[tuple[str, str], ...]:
 
     found = {"markaz": __version__, "python": platform.python_version()}
     for dist in ("paho-mqtt", "onnxruntime"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             found[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
     try:  # the face models this node ships (from the manifest: no model is loaded for this)
         from models.registry import load_manifest
 
@@ -49,25 +54,16 @@ def _software_versions() -> tuple[tuple[str, str], ...]:
     return tuple(found.items())
 
 
-def versions(node=None) -> dict[str, str]:
+def versions() -> dict[str, str]:
     """Software and model versions for the status birth and node health."""
     return dict(_software_versions())
 
 
-def _day(node, now: datetime) -> tuple[str, datetime]:
-    s = node.settings
-    day = business_day(now, s.tz, s.day_rollover_hour)
-    return day.isoformat(), business_day_start(day, s.tz, s.day_rollover_hour)
-
-
-def targets(node) -> dict[str, float]:
-    return {r["code"]: float(r["target_wait_s"]) for r in node.store.query("SELECT code, target_wait_s FROM services")}
-
-
-def queue_snapshot(node, reason: str) -> contract.QueueSnapshot:
-    kpis: dict[str, Any] = node.queue.kpis()
-    day = kpis.get("business_day") or _day(node, node.clock())[0]
-    target = targets(node)
+def queue_snapshot(
+    kpis: Mapping[str, Any], targets: Mapping[str, float], day: str, reason: str
+) -> contract.QueueSnapshot:
+    """From the queue's KPIs (`QueueService.kpis`) and the services' targets (`QueueService.services`)."""
+    day = kpis.get("business_day") or day
     services = []
     for s in kpis.get("services", []):
         code = s.get("service") or s.get("code")
@@ -80,44 +76,42 @@ def queue_snapshot(node, reason: str) -> contract.QueueSnapshot:
                 mean_wait_s=None if s.get("mean_wait_s") is None else float(s["mean_wait_s"]),
                 no_shows=int(s.get("no_shows") or 0),
                 counters_open=int(s.get("counters_open") or 0),
-                target_wait_s=s.get("target_wait_s", target.get(code)),
+                target_wait_s=s.get("target_wait_s", targets.get(code)),
             )
         )
-    return contract.QueueSnapshot(business_day=str(day), reason=reason, services=services)
+    return contract.QueueSnapshot(business_day=str(day), reason=reason, services=services)  # type: ignore[arg-type]
 
 
-def device_states(node, reason: str, device_id: str | None = None) -> list[contract.DeviceState]:
-    now = node.clock()
-    timeout = node.settings.mqtt.heartbeat_timeout_s
-    sql = (
-        "SELECT d.id, d.type, d.enabled, d.last_seen_at, s.reported_at, s.reader_present, s.camera_fps, "
-        "s.printer_paper, s.faults FROM devices d LEFT JOIN device_status s ON s.device_id = d.id"
-    )
-    params: list[Any] = []
-    if device_id is not None:
-        sql += " WHERE d.id = ?"
-        params.append(device_id)
+def device_states(
+    devices: Iterable[Mapping[str, Any]],
+    statuses: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+    heartbeat_timeout_s: float,
+    reason: str,
+) -> list[contract.DeviceState]:
+    """From auth's device registry (`AuthService.list_devices`) and telemetry's own heartbeat table."""
     states = []
-    for r in node.store.query(sql + " ORDER BY d.id", params):
-        if not _carriable(r["id"]):
+    for d in devices:
+        if not _carriable(d["id"]):
             continue
-        beat = parse_iso(r["reported_at"]) if r["reported_at"] else None
-        online = beat is not None and now - beat <= timedelta(seconds=timeout)
-        faults = json.loads(r["faults"] or "[]")
+        s = statuses.get(d["id"]) or {}
+        beat = parse_iso(s["reported_at"]) if s.get("reported_at") else None
+        online = beat is not None and now - beat <= timedelta(seconds=heartbeat_timeout_s)
+        faults = json.loads(s.get("faults") or "[]")
         if beat is not None and not online:
             faults = sorted(set(faults) | {"heartbeat_lost"})
         states.append(
             contract.DeviceState(
-                device=r["id"],
-                type=r["type"],
-                enabled=bool(r["enabled"]),
+                device=d["id"],
+                type=d["type"],
+                enabled=bool(d["enabled"]),
                 online=online,
                 last_heartbeat=beat,
-                reader_present=None if r["reader_present"] is None else bool(r["reader_present"]),
-                camera_fps=r["camera_fps"],
-                printer_paper=r["printer_paper"],
+                reader_present=None if s.get("reader_present") is None else bool(s["reader_present"]),
+                camera_fps=s.get("camera_fps"),
+                printer_paper=s.get("printer_paper"),
                 faults=faults,
-                reason=reason,
+                reason=reason,  # type: ignore[arg-type]
             )
         )
     return states
@@ -138,33 +132,17 @@ def _carriable(device_id: str) -> bool:
     return True
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    rank = max(0, min(len(values) - 1, int(round(q * (len(values) - 1)))))
-    return round(values[rank], 1)
-
-
-def verification_counters(node) -> contract.VerificationCounters:
-    day, start = _day(node, node.clock())
-    rows = node.store.query(
-        "SELECT json_extract(after, '$.decision') AS decision, json_extract(after, '$.latency_ms') AS latency "
-        "FROM audit_log WHERE action = 'verification.decide' AND ts >= ?",
-        [iso(start)],
-    )
-    counts = {"match": 0, "no_match": 0, "retry": 0, "spoof": 0}
-    latencies = []
-    for r in rows:
-        if r["decision"] in counts:
-            counts[r["decision"]] += 1
-        if isinstance(r["latency"], int | float):
-            latencies.append(float(r["latency"]))
+def verification_counters(counts: DecisionCounts, day: str) -> contract.VerificationCounters:
+    """From the verify package's decision counts of the business day."""
+    p50, p95 = percentile(counts.latencies_ms, 50), percentile(counts.latencies_ms, 95)
     return contract.VerificationCounters(
         business_day=day,
-        **counts,
-        latency_ms_p50=_percentile(latencies, 0.5),
-        latency_ms_p95=_percentile(latencies, 0.95),
+        match=counts.match,
+        no_match=counts.no_match,
+        retry=counts.retry,
+        spoof=counts.spoof,
+        latency_ms_p50=None if p50 is None else round(p50, 1),
+        latency_ms_p95=None if p95 is None else round(p95, 1),
     )
 
 
@@ -183,11 +161,11 @@ def _temperature() -> float | None:
     return None
 
 
-def node_health(node, outbox_health: contract.OutboxHealth) -> contract.NodeHealth:
+def node_health(data_dir: Path, outbox_health: contract.OutboxHealth) -> contract.NodeHealth:
     import psutil
 
     mem = psutil.virtual_memory()
-    disk = psutil.disk_usage(os.fspath(node.settings.data_dir))
+    disk = psutil.disk_usage(os.fspath(data_dir))
     return contract.NodeHealth(
         cpu_percent=min(100.0, psutil.cpu_percent(interval=None)),
         memory_percent=mem.percent,
@@ -196,6 +174,6 @@ def node_health(node, outbox_health: contract.OutboxHealth) -> contract.NodeHeal
         disk_free_mb=round(disk.free / 2**20, 1),
         temperature_c=_temperature(),
         uptime_s=round(time.monotonic() - _STARTED, 1),
-        versions=versions(node),
+        versions=versions(),
         outbox=outbox_health,
     )

@@ -1,7 +1,8 @@
-"""The node's telemetry: fills the outbox from node events and timers, and runs the MQTT link when configured.
+"""The node's telemetry: fills the outbox from node events and timers, runs commands, and runs the MQTT link.
 
-Without an MQTT url the outbox still fills (bounded), so nothing is lost while a station is not yet connected.
-The core never imports this: it listens on `node.events` and `node.audit.listeners`.
+It is handed what it needs (the store, its settings, and `TelemetrySources`: callables of the modules that own
+the data), never the node. Without an MQTT url the outbox still fills (bounded), so nothing is lost while a station
+is not yet connected. The core never imports this: the node wires `queue.changed` and audit anchors to it.
 """
 
 from __future__ import annotations
@@ -10,35 +11,65 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from edge.telemetry import samplers
+from edge.store import Store
+from edge.telemetry import handlers, samplers
+from edge.telemetry.commands import Commands, CommandWorker, Handler
+from edge.telemetry.inbox import Inbox
 from edge.telemetry.outbox import Outbox
-from markaz.clock import iso
+from edge.telemetry.settings import MqttSettings
+from edge.verify.counts import DecisionCounts
+from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
 from markaz.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_KINDS = ("queue", "devices", "verification", "node")
+SNAPSHOT_KINDS = handlers.SNAPSHOT_KINDS
+
+
+@dataclass(frozen=True)
+class TelemetrySources:
+    """What telemetry asks the rest of the node, each from the module that owns it."""
+
+    queue_kpis: Callable[[], Mapping[str, Any]]  # QueueService.kpis
+    queue_services: Callable[[], list[Mapping[str, Any]]]  # QueueService.services (codes and targets)
+    devices: Callable[[], list[Mapping[str, Any]]]  # AuthService.list_devices (the device registry)
+    set_device_enabled: Callable[[str, bool], None]  # AuthService.set_device_enabled, as central
+    verification_counts: Callable[[datetime], DecisionCounts]  # edge.verify.counts: decisions since an instant
+    business_day: Callable[[datetime], tuple[str, datetime]]  # (ISO day, UTC start) of an instant
+    data_dir: Path  # for the disk figures of node health
 
 
 class TelemetryService:
-    def __init__(self, node, monotonic=time.monotonic) -> None:
-        from edge.telemetry.commands import Commands
-
-        self.node = node
-        self.settings = node.settings.mqtt
-        self.station = node.settings.station_id
+    def __init__(
+        self,
+        store: Store,
+        settings: MqttSettings,
+        station: str,
+        sources: TelemetrySources,
+        clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        link_factory: Callable[[TelemetryService], Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.station = station
+        self.sources = sources
+        self.clock = clock
         self.outbox = Outbox(
-            node.store,
-            self.station,
-            max_rows=self.settings.outbox_max_rows,
-            max_bytes=self.settings.outbox_max_bytes,
-            clock=node.clock,
+            store, station, max_rows=settings.outbox_max_rows, max_bytes=settings.outbox_max_bytes, clock=clock
         )
-        self.commands = Commands(self)
-        self.link = None
+        self.inbox = Inbox(store, clock)
+        self.commands = Commands(store, self.outbox, settings, self._handlers(), clock)
+        self.worker = CommandWorker(self.inbox, self.commands)
+        self.link: Any = None
+        self._link_factory = link_factory
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._queue_dirty = False
@@ -48,26 +79,47 @@ class TelemetryService:
         self._over_target: dict[str, bool] = {}
         self._device_faults: dict[str, set[str]] = {}
 
+    def _handlers(self) -> dict[str, Handler]:
+        def lookup(device: str) -> tuple[str, bool] | None:
+            found = next((d for d in self.sources.devices() if d["id"] == device), None)
+            return None if found is None else (str(found["type"]), bool(found["enabled"]))
+
+        def switch(enabled: bool) -> Handler:
+            return handlers.kiosk_switch(
+                enabled, lookup, self.sources.set_device_enabled, lambda device: self.publish_devices("command", device)
+            )
+
+        return {
+            "kiosk.enable": switch(True),
+            "kiosk.disable": switch(False),
+            "telemetry.snapshot": handlers.snapshot(self.publish_snapshot),
+            "node.rebirth": handlers.rebirth(self.request_birth, self.publish_snapshot),
+        }
+
     # --- life cycle ------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.node.events.subscribe("queue.changed", self._on_queue_changed)
-        self.node.audit.listeners.append(self._on_anchor)
+        self.worker.start()
         if self.settings.url:
-            from edge.telemetry.link import MqttLink
-
-            self.link = MqttLink(
-                self.outbox,
-                self.settings,
-                versions=lambda: samplers.versions(self.node),
-                on_command=self.commands.handle,
-                on_connected=self.outbox.announce_drops,  # what an outage cost is told before the backlog drains
-            )
+            self.link = self._make_link()
             self.link.start()
         else:
             log.info("telemetry: no MQTT url; messages stay in the outbox")
         self._thread = threading.Thread(target=self._loop, name="telemetry", daemon=True)
         self._thread.start()
+
+    def _make_link(self) -> Any:
+        if self._link_factory is not None:
+            return self._link_factory(self)
+        from edge.telemetry.link import MqttLink
+
+        return MqttLink(
+            self.outbox,
+            self.settings,
+            versions=samplers.versions,
+            inbox=self.inbox,
+            on_connected=self.outbox.announce_drops,  # what an outage cost is told before the backlog drains
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -75,12 +127,13 @@ class TelemetryService:
             self._wake.notify_all()
         if self._thread is not None:
             self._thread.join(5)
+        self.worker.stop()
         if self.link is not None:
             self.link.stop()
 
     # --- producers -------------------------------------------------------------------------------------------------
 
-    def _on_queue_changed(self, kind: str, payload: dict[str, Any]) -> None:
+    def on_queue_changed(self, kind: str, payload: dict[str, Any]) -> None:
         # must be quick: only mark; the telemetry thread builds the snapshot
         if self._queue_dirty:
             return  # already marked: waking the telemetry thread again on every ticket only costs the API time
@@ -88,7 +141,7 @@ class TelemetryService:
             self._queue_dirty = True
             self._wake.notify_all()
 
-    def _on_anchor(self, anchor) -> None:
+    def on_anchor(self, anchor: Any) -> None:
         self.outbox.enqueue(
             "events.audit_anchor",
             contract.AuditAnchor(
@@ -128,13 +181,18 @@ class TelemetryService:
         if "devices" in what:
             self.publish_devices(reason)
         if "verification" in what:
-            self.outbox.enqueue("telemetry.verification", samplers.verification_counters(self.node))
+            day, start = self.sources.business_day(self.clock())
+            counts = self.sources.verification_counts(start)
+            self.outbox.enqueue("telemetry.verification", samplers.verification_counters(counts, day))
         if "node" in what:
-            self.outbox.enqueue("telemetry.node", samplers.node_health(self.node, self.outbox.health()))
+            self.outbox.enqueue("telemetry.node", samplers.node_health(self.sources.data_dir, self.outbox.health()))
 
     def publish_queue(self, reason: str) -> None:
-        snap = samplers.queue_snapshot(self.node, reason)
-        with self.node.store.write():  # snapshot and the threshold events it implies share one commit
+        targets = {str(s["code"]): float(s["target_wait_s"]) for s in self.sources.queue_services()}
+        snap = samplers.queue_snapshot(
+            self.sources.queue_kpis(), targets, self.sources.business_day(self.clock())[0], reason
+        )
+        with self.store.write():  # snapshot and the threshold events it implies share one commit
             self.outbox.enqueue("telemetry.queue", snap)
             for svc in snap.services:
                 if svc.target_wait_s is None:
@@ -153,9 +211,15 @@ class TelemetryService:
                         ),
                     )
 
+    def _device_states(self, reason: str, device_id: str | None = None) -> list[contract.DeviceState]:
+        devices = [d for d in self.sources.devices() if device_id is None or d["id"] == device_id]
+        sql = "SELECT * FROM device_status" + (" WHERE device_id = ?" if device_id is not None else "")
+        statuses = {r["device_id"]: r for r in self.store.query(sql, [device_id] if device_id is not None else [])}
+        return samplers.device_states(devices, statuses, self.clock(), self.settings.heartbeat_timeout_s, reason)
+
     def publish_devices(self, reason: str, device_id: str | None = None) -> None:
-        states = samplers.device_states(self.node, reason, device_id)
-        with self.node.store.write():
+        states = self._device_states(reason, device_id)
+        with self.store.write():
             for state in states:
                 self.outbox.enqueue("telemetry.devices", state, device=state.device)
                 self._fault_events(state)
@@ -165,17 +229,21 @@ class TelemetryService:
         for fault in sorted(now - before):
             self.outbox.enqueue(
                 "events.device_fault", contract.DeviceFault(device=state.device, fault=fault, state="raised")
-            )
+            )  # type: ignore[arg-type]
         for fault in sorted(before - now):
             self.outbox.enqueue(
                 "events.device_fault", contract.DeviceFault(device=state.device, fault=fault, state="cleared")
-            )
+            )  # type: ignore[arg-type]
         self._device_faults[state.device] = now
+
+    def request_birth(self) -> None:
+        """Ask the link to announce `online` again (after the command's commit)."""
+        if self.link is not None:
+            self.link.publish_birth()
 
     def rebirth(self) -> None:
         """`node.rebirth`: announce `online` again and publish every snapshot (central lost its view)."""
-        if self.link is not None:
-            self.link.publish_birth()
+        self.request_birth()
         self.publish_snapshot(list(SNAPSHOT_KINDS), reason="command")
 
     # --- device heartbeats (from the API) --------------------------------------------------------------------------
@@ -190,8 +258,7 @@ class TelemetryService:
             faults.add("camera_down")
         if report.get("printer_paper") == "out":
             faults.add("printer_paper_out")
-        faults = sorted(faults)
-        with self.node.store.write() as db:
+        with self.store.write() as db:
             db.execute(
                 "INSERT INTO device_status (device_id, reported_at, reader_present, camera_fps, printer_paper, faults) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET reported_at = excluded.reported_at, "
@@ -199,15 +266,15 @@ class TelemetryService:
                 "printer_paper = excluded.printer_paper, faults = excluded.faults",
                 [
                     device_id,
-                    iso(self.node.clock()),
+                    iso(self.clock()),
                     None if report.get("reader_present") is None else int(report["reader_present"]),
                     report.get("camera_fps"),
                     report.get("printer_paper"),
-                    json.dumps(faults),
+                    json.dumps(sorted(faults)),
                 ],
             )
-        states = samplers.device_states(self.node, "heartbeat", device_id)
-        with self.node.store.write():
+        states = self._device_states("heartbeat", device_id)
+        with self.store.write():
             for state in states:
                 self.outbox.enqueue("telemetry.devices", state, device=state.device)
                 self._fault_events(state)

@@ -113,4 +113,5 @@ def test_every_message_type_is_valid_and_free_of_personal_data(tmp_path, pki, ou
     assert over and over[0].state == "raised"
     verification = [m.data for m in envelopes.values() if m.schema_id == "markaz.telemetry.verification/1"][-1]
     assert (verification.match, verification.no_match, verification.retry, verification.spoof) == (1, 1, 1, 1)
-    assert verification.latency_ms_p50 in (55.0, 61.0)
+    # the project's one percentile definition (markaz/stats.py) interpolates between the two middle values
+    assert 55.0 <= verification.latency_ms_p50 <= 61.0

@@ -1,0 +1,54 @@
+"""The command inbox: commands the MQTT link received, kept in SQLite until the node has executed them.
+
+The link commits a command here before it acknowledges it to the broker, and the node's command worker deletes it
+in the transaction that executes it and enqueues its ack: a crash anywhere loses no command and runs none twice.
+The link and the node may be separate processes sharing the database file (WAL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge.store import Store
+from markaz.clock import iso, utcnow
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: int
+    topic: str
+    payload: bytes
+
+
+class Inbox:
+    def __init__(self, store: Store, clock: Callable = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+        self._wakers: list[Callable[[], None]] = []
+
+    def on_put(self, waker: Callable[[], None]) -> None:
+        """Call `waker` after each committed put (an in-process worker wakes at once)."""
+        self._wakers.append(waker)
+
+    def put(self, topic: str, payload: bytes) -> None:
+        with self.store.write() as db:
+            db.execute(
+                "INSERT INTO telemetry_inbox (topic, payload, received_at) VALUES (?, ?, ?)",
+                (topic, bytes(payload), iso(self.clock())),
+            )
+        for waker in self._wakers:
+            waker()
+
+    def waiting(self, limit: int = 50) -> list[InboxRow]:
+        rows = (
+            self.store.read()
+            .conn.execute("SELECT id, topic, payload FROM telemetry_inbox ORDER BY id LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return [InboxRow(r[0], r[1], bytes(r[2])) for r in rows]
+
+    @staticmethod
+    def done(db, row_id: int) -> None:
+        """Forget a command, inside the transaction that executed (or refused) it."""
+        db.execute("DELETE FROM telemetry_inbox WHERE id = ?", (row_id,))
