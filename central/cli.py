@@ -47,7 +47,9 @@ def command(
     name: Annotated[str, typer.Option("--name", help="telemetry.snapshot, kiosk.enable, kiosk.disable, node.rebirth")],
     mqtt: Annotated[str, typer.Option("--mqtt", help="broker URL")],
     params: Annotated[str, typer.Option("--params", help='JSON object, e.g. {"device": "kiosk-1"}')] = "{}",
-    command_id: Annotated[str | None, typer.Option("--id", help="command id (default: random); reuse it to retry")] = None,
+    command_id: Annotated[
+        str | None, typer.Option("--id", help="command id (default: random); reuse it to retry")
+    ] = None,
     mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca")] = None,
     mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert")] = None,
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key")] = None,

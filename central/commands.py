@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 import uuid
 from pathlib import Path
 
 from markaz.clock import utcnow
 from markaz.contracts import mqtt as contract
+from markaz.mqtt import TlsFiles, expiry_properties, make_client, parse_url
 
 
 class CommandTimeout(Exception):
@@ -28,22 +28,11 @@ def send_command(
     timeout: float = 30.0,
     expiry_s: int = contract.COMMAND_EXPIRY_S,
 ) -> contract.CommandAck:
-    import paho.mqtt.client as paho
-
-    from edge.telemetry.link import parse_url
-
     address = parse_url(url)
-    command = contract.Command(id=command_id or uuid.uuid4().hex, ts=utcnow(), params=params)
-    client = paho.Client(
-        paho.CallbackAPIVersion.VERSION2, client_id=f"central-cmd-{uuid.uuid4().hex[:8]}", protocol=paho.MQTTv5
-    )
-    if address.tls:
-        client.tls_set(
-            ca_certs=str(ca) if ca else None,
-            certfile=str(cert) if cert else None,
-            keyfile=str(key) if key else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
+    # a known command is checked against its own params model here, so a wrong --params is told at once
+    model = contract.COMMANDS.get(name, contract.Command)
+    command = model.model_validate({"id": command_id or uuid.uuid4().hex, "ts": utcnow(), "params": params})
+    client = make_client(f"central-cmd-{uuid.uuid4().hex[:8]}", address, TlsFiles(ca, cert, key))
     ack_topic = contract.BY_KEY["cmd.ack"].topic(station, name=name)
     answer: list[contract.CommandAck] = []
     got = threading.Event()
@@ -79,13 +68,8 @@ def publish_command(
     client, station: str, name: str, command: contract.Command, expiry_s: int = contract.COMMAND_EXPIRY_S
 ) -> None:
     """Publish one command (QoS 1) with an MQTT 5 message expiry: the broker drops it if the station stays away."""
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-
-    props = Properties(PacketTypes.PUBLISH)
-    props.MessageExpiryInterval = expiry_s
     topic = contract.BY_KEY["cmd"].topic(station, name=name)
-    client.publish(topic, contract.dump(command), qos=1, properties=props).wait_for_publish(10)
+    client.publish(topic, contract.dump(command), qos=1, properties=expiry_properties(expiry_s)).wait_for_publish(10)
 
 
 def parse_params(text: str) -> dict:

@@ -8,12 +8,12 @@ central loses nothing the broker holds for it.
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 from pathlib import Path
 
 from central.store import CentralStore
 from markaz.contracts import mqtt as contract
+from markaz.mqtt import TlsFiles, make_client, parse_url, session_properties
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +23,16 @@ STATUS = f"{contract.PREFIX}/+/status"  # retained statuses are not sent to shar
 
 
 class Ingest:
-    def __init__(self, store: CentralStore, url: str, ca: Path | None, cert: Path | None, key: Path | None,
-                 client_id: str = "central-ingest-1", keepalive: int = 30) -> None:
-        from edge.telemetry.link import parse_url
-
+    def __init__(
+        self,
+        store: CentralStore,
+        url: str,
+        ca: Path | None,
+        cert: Path | None,
+        key: Path | None,
+        client_id: str = "central-ingest-1",
+        keepalive: int = 30,
+    ) -> None:
         self.store = store
         self.address = parse_url(url)
         self.ca, self.cert, self.key = ca, cert, key
@@ -37,22 +43,18 @@ class Ingest:
         self.client = None
 
     def start(self) -> None:
-        import paho.mqtt.client as paho
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
-        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5,
-                             manual_ack=True)
-        if self.address.tls:
-            client.tls_set(ca_certs=str(self.ca) if self.ca else None, certfile=str(self.cert) if self.cert else None,
-                           keyfile=str(self.key) if self.key else None, cert_reqs=ssl.CERT_REQUIRED)
+        client = make_client(self.client_id, self.address, TlsFiles(self.ca, self.cert, self.key), manual_ack=True)
         client.reconnect_delay_set(0.5, 30)
         client.on_connect = self._on_connect
         client.on_subscribe = lambda c, u, mid, rcs, p: self.ready.set()
         client.on_message = self._on_message
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 7 * 24 * 3600
-        client.connect_async(self.address.host, self.address.port, self.keepalive, clean_start=False, properties=props)
+        client.connect_async(
+            self.address.host,
+            self.address.port,
+            self.keepalive,
+            clean_start=False,
+            properties=session_properties(7 * 24 * 3600),
+        )
         client.loop_start()
         self.client = client
 

@@ -92,8 +92,10 @@ class CentralStore:
 
     def reject(self, topic: str, reason: str) -> None:
         with self._lock:
-            self._conn.execute("INSERT INTO rejected (topic, reason, received_at) VALUES (?, ?, ?)",
-                               (topic[:300], reason[:500], iso(utcnow())))
+            self._conn.execute(
+                "INSERT INTO rejected (topic, reason, received_at) VALUES (?, ?, ?)",
+                (topic[:300], reason[:500], iso(utcnow())),
+            )
 
     def envelope(self, info: contract.TopicInfo, topic: str, msg: contract.Envelope) -> bool:
         """Store one envelope; False if its seq was already stored (a QoS 1 duplicate)."""
@@ -116,13 +118,16 @@ class CentralStore:
                     return False
                 max_seq = c.execute("SELECT max_seq FROM stations WHERE station = ?", (station,)).fetchone()[0]
                 if seq > max_seq + 1:
-                    c.execute("INSERT INTO gaps (station, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
-                              (station, max_seq + 1, seq - 1, now))
+                    c.execute(
+                        "INSERT INTO gaps (station, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
+                        (station, max_seq + 1, seq - 1, now),
+                    )
                 elif seq <= max_seq:
                     self._fill(c, station, seq)
                 c.execute(
                     "UPDATE stations SET max_seq = max(max_seq, ?), received = received + 1, last_message_at = ? "
-                    "WHERE station = ?", (seq, now, station),
+                    "WHERE station = ?",
+                    (seq, now, station),
                 )
                 channel = info.key + (f"/{info.params['device']}" if "device" in info.params else "")
                 if info.key.startswith("telemetry."):
@@ -142,8 +147,10 @@ class CentralStore:
 
     @staticmethod
     def _fill(c, station: str, seq: int) -> None:
-        gap = c.execute("SELECT id, first_seq, last_seq FROM gaps WHERE station = ? AND first_seq <= ? AND last_seq >= ?",
-                        (station, seq, seq)).fetchone()
+        gap = c.execute(
+            "SELECT id, first_seq, last_seq FROM gaps WHERE station = ? AND first_seq <= ? AND last_seq >= ?",
+            (station, seq, seq),
+        ).fetchone()
         if gap is None:
             return
         gid, first, last = gap
@@ -151,8 +158,10 @@ class CentralStore:
         now = iso(utcnow())
         for lo, hi in ((first, seq - 1), (seq + 1, last)):
             if lo <= hi:
-                c.execute("INSERT INTO gaps (station, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
-                          (station, lo, hi, now))
+                c.execute(
+                    "INSERT INTO gaps (station, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
+                    (station, lo, hi, now),
+                )
 
     @staticmethod
     def _explain(c, station: str, dropped: contract.OutboxDropped) -> None:
@@ -190,18 +199,24 @@ class CentralStore:
             for r in self.query("SELECT * FROM latest WHERE station = ? ORDER BY channel", (station,))
         }
         out["gaps"] = self.query(
-            "SELECT first_seq, last_seq, detected_at, dropped FROM gaps WHERE station = ? ORDER BY first_seq", (station,))
+            "SELECT first_seq, last_seq, detected_at, dropped FROM gaps WHERE station = ? ORDER BY first_seq",
+            (station,),
+        )
         out["events"] = [
             {"seq": r["seq"], "schema": r["schema"], "ts": r["ts"], "data": json.loads(r["data"])}
             for r in self.query(
                 "SELECT seq, schema, ts, data FROM messages WHERE station = ? AND schema LIKE 'markaz.events.%' "
-                "ORDER BY seq DESC LIMIT 20", (station,))
+                "ORDER BY seq DESC LIMIT 20",
+                (station,),
+            )
         ]
         return out
 
     def gaps(self, station: str) -> list[tuple[int, int]]:
-        return [(r["first_seq"], r["last_seq"]) for r in self.query(
-            "SELECT first_seq, last_seq FROM gaps WHERE station = ? ORDER BY first_seq", (station,))]
+        return [
+            (r["first_seq"], r["last_seq"])
+            for r in self.query("SELECT first_seq, last_seq FROM gaps WHERE station = ? ORDER BY first_seq", (station,))
+        ]
 
     def close(self) -> None:
         self._conn.close()

@@ -14,36 +14,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlparse
 
 from edge.telemetry.inbox import Inbox
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.settings import MqttSettings
 from markaz.clock import utcnow
 from markaz.contracts import mqtt as contract
+from markaz.mqtt import BrokerAddress, TlsFiles, make_client, parse_url, session_properties
 from markaz.periodic import backoff_delay
+
+__all__ = ["COMMAND_FILTER", "BrokerAddress", "MqttLink", "backoff_delay", "parse_url"]
 
 log = logging.getLogger(__name__)
 
 # Subscribe to our own commands only (the broker's ACL allows nothing else).
 COMMAND_FILTER = "cmd/+"
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    tls: bool
-
-
-def parse_url(url: str) -> BrokerAddress:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-        raise ValueError(f"MQTT url must be mqtt://host:port or mqtts://host:port, got {url!r}")
-    tls = parsed.scheme == "mqtts"
-    return BrokerAddress(parsed.hostname, parsed.port or (8883 if tls else 1883), tls)
 
 
 class MqttLink:
@@ -116,24 +102,13 @@ class MqttLink:
             self._stop.wait(delay)
 
     def _make_client(self):
-        import paho.mqtt.client as paho
-
-        protocol = paho.MQTTv5 if self.protocol == 5 else paho.MQTTv311
-        kwargs = {} if self.protocol == 5 else {"clean_session": False}
-        client = paho.Client(
-            paho.CallbackAPIVersion.VERSION2,
-            client_id=self.station,  # the broker ties client ids to certificate names anyway
-            protocol=protocol,
-            manual_ack=True,  # a command is acknowledged to the broker only once its effect is committed
-            **kwargs,
+        client = make_client(
+            self.station,  # the broker ties client ids to certificate names anyway
+            self.address,
+            TlsFiles(self.settings.ca, self.settings.cert, self.settings.key),
+            protocol=self.protocol,
+            manual_ack=True,  # a command is acknowledged to the broker only once it is kept in the inbox
         )
-        if self.address.tls:
-            client.tls_set(
-                ca_certs=str(self.settings.ca) if self.settings.ca else None,
-                certfile=str(self.settings.cert) if self.settings.cert else None,
-                keyfile=str(self.settings.key) if self.settings.key else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
         client.max_inflight_messages_set(self.window)
         client.max_queued_messages_set(0)
         # paho's own reconnect stays out of the way: we make a fresh client per connection.
@@ -151,8 +126,6 @@ class MqttLink:
     def _connection(self) -> bool:
         """One connection from CONNECT to loss (or stop); True if it got as far as a successful CONNACK."""
         import paho.mqtt.client as paho
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
 
         client = self._make_client()
         self._connack, self._lost = None, False
@@ -160,9 +133,7 @@ class MqttLink:
         self._unacked = 0
         kwargs = {}
         if self.protocol == 5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = self.settings.session_expiry_s
-            kwargs = {"clean_start": False, "properties": props}
+            kwargs = {"clean_start": False, "properties": session_properties(self.settings.session_expiry_s)}
         try:
             client.connect(self.address.host, self.address.port, self.settings.keepalive, **kwargs)
         except (OSError, ssl.SSLError) as exc:

@@ -1,0 +1,29 @@
+"""Central shares only the contract and the MQTT set-up with the edge: it imports no edge module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_central_imports_no_edge_internals():
+    code = (
+        "import sys, tempfile, pathlib, central.cli, central.commands, central.ingest, central.store, central.web\n"
+        "store = central.store.CentralStore(pathlib.Path(tempfile.mkdtemp()) / 'c.sqlite')\n"
+        "central.ingest.Ingest(store, 'mqtts://127.0.0.1:1', None, None, None)\n"
+        "central.web.create_app(store)\n"
+        "print(sorted(m for m in sys.modules if m == 'edge' or m.startswith('edge.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_one_mqtt_client_setup_for_edge_and_central():
+    import central.commands
+    import central.ingest
+    import edge.telemetry.link
+    import markaz.mqtt
+
+    for module in (central.commands, central.ingest, edge.telemetry.link):
+        assert module.make_client is markaz.mqtt.make_client
+        assert module.parse_url is markaz.mqtt.parse_url
