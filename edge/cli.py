@@ -120,6 +120,44 @@ def serve(
 
 
 @app.command()
+def link(
+    data: DataOpt = Path("data"),
+    config: ConfigOpt = None,
+    station: Annotated[str | None, typer.Option("--station", help="this station's id (lower case, digits, - _)")] = None,
+    mqtt: Annotated[str | None, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")] = None,
+    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
+    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="this station's client certificate")] = None,
+    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
+    mqtt_keepalive: Annotated[int | None, typer.Option("--mqtt-keepalive", help="seconds (default 30)")] = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="log one JSON object per line")] = False,
+    supervised: Annotated[bool, typer.Option("--supervised", hidden=True)] = False,
+    settings_json: Annotated[str | None, typer.Option("--settings-json", hidden=True)] = None,
+) -> None:
+    """Run the station's MQTT link alone: publish the outbox of --data to the broker and take central's commands.
+
+    `markaz edge serve` runs it itself unless its setting `mqtt.link` is `external` (e.g. a systemd unit of its own).
+    It shares the node's database file (SQLite in WAL mode); start the node first."""
+    from pydantic import ValidationError
+
+    from edge.telemetry.link_process import LinkConfig, run
+    from markaz.logs import setup_logging
+
+    if settings_json is not None:  # from the supervising node: its effective settings
+        try:
+            link_config = LinkConfig.model_validate_json(settings_json)
+        except ValidationError as exc:
+            _fail(f"--settings-json: {exc.errors()[0]['msg']}", 2)
+    else:
+        over = {"url": mqtt, "ca": mqtt_ca, "cert": mqtt_cert, "key": mqtt_key, "keepalive": mqtt_keepalive}
+        mqtt_over = {k: v for k, v in over.items() if v is not None}
+        s = _settings(data, config, station_id=station, log_json=log_json or None, mqtt=mqtt_over or None)
+        link_config = LinkConfig(data_dir=s.data_dir, station_id=s.station_id, mqtt=s.mqtt, synchronous=s.synchronous,
+                                 log_level=s.log_level, log_json=s.log_json)
+    setup_logging(link_config.log_level, link_config.log_json)
+    raise typer.Exit(run(link_config, supervised=supervised))
+
+
+@app.command()
 def migrate(data: DataOpt, config: ConfigOpt = None) -> None:
     """Apply the database migrations not yet applied (the node also does this at start)."""
     from edge.store.db import Store

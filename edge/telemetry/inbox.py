@@ -1,4 +1,6 @@
-"""The command inbox: commands the MQTT link received, kept in SQLite until the node has executed them.
+"""The tables between the node and its MQTT link (often separate processes sharing the database file, WAL).
+
+The command inbox: commands the MQTT link received, kept in SQLite until the node has executed them.
 
 The link commits a command here before it acknowledges it to the broker, and the node's command worker deletes it
 in the transaction that executes it and enqueues its ack: a crash anywhere loses no command and runs none twice.
@@ -52,3 +54,28 @@ class Inbox:
     def done(db, row_id: int) -> None:
         """Forget a command, inside the transaction that executed (or refused) it."""
         db.execute("DELETE FROM telemetry_inbox WHERE id = ?", (row_id,))
+
+
+class LinkRequests:
+    """What the node asks of its link (`birth`: announce `online` again), whichever process the link runs in."""
+
+    def __init__(self, store: Store, clock: Callable = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+
+    def ask(self, kind: str) -> None:
+        with self.store.write() as db:
+            db.execute(
+                "INSERT INTO telemetry_link_requests (kind, requested_at) VALUES (?, ?) "
+                "ON CONFLICT (kind) DO UPDATE SET requested_at = excluded.requested_at",
+                (kind, iso(self.clock())),
+            )
+
+    def take(self) -> set[str]:
+        """The requests waiting, forgotten as they are taken (the link serves each once)."""
+        if not self.store.query_one("SELECT 1 AS x FROM telemetry_link_requests LIMIT 1"):
+            return set()  # the common case costs one read, no write
+        with self.store.write() as db:
+            kinds = {r[0] for r in db.execute("SELECT kind FROM telemetry_link_requests").fetchall()}
+            db.execute("DELETE FROM telemetry_link_requests")
+        return kinds

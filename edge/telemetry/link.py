@@ -4,6 +4,10 @@ One paho client per connection (MQTT 5, falling back to 3.1.1), TLS with a clien
 session so commands sent while the node was down are delivered when it comes back. After every (re)connect the
 outbox is replayed from its oldest row: QoS 1 may duplicate on the wire, central dedupes by seq, nothing is lost.
 Reconnects wait an exponential backoff with full jitter so a thousand stations do not return in lock-step.
+
+The link runs inside the node (a thread) or, normally, as a process of its own (`edge/telemetry/link_process.py`)
+that reads the outbox from the same SQLite file: it polls for new rows when idle, keeps commands in the inbox for
+the node, serves the node's requests (`birth`), and goes offline when the node it serves stops answering.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
-from edge.telemetry.inbox import Inbox
+from edge.telemetry.inbox import Inbox, LinkRequests
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.settings import MqttSettings
 from markaz.clock import utcnow
@@ -40,7 +44,12 @@ class MqttLink:
         versions: Callable[[], dict[str, str]],
         inbox: Inbox | None = None,
         on_connected: Callable[[], None] | None = None,
+        requests: LinkRequests | None = None,
+        alive: Callable[[], bool] | None = None,
+        on_state: Callable[[str, object], None] | None = None,
     ) -> None:
+        """`alive()` false means the node is frozen or gone: the link drops its connection without a DISCONNECT
+        (so the broker publishes the Will) and waits. `on_state(key, value)` hears connected/commands_ready."""
         self.outbox = outbox
         self.station = outbox.station
         self.settings = settings
@@ -48,6 +57,11 @@ class MqttLink:
         self.versions = versions
         self.inbox = inbox
         self.on_connected = on_connected
+        self.requests = requests
+        self.alive = alive
+        self.on_state = on_state
+        self._aborted = False
+        self._next_request_check = 0.0
         self.window = settings.inflight_window
         self._wake_every = max(1, self.window // 4)
         self._cond = threading.Condition()
@@ -86,9 +100,22 @@ class MqttLink:
 
     # --- the connection loop ---------------------------------------------------------------------------------------
 
+    def _state(self, key: str, value: object) -> None:
+        if self.on_state is not None:
+            try:
+                self.on_state(key, value)
+            except Exception:
+                log.debug("MQTT: state listener failed", exc_info=True)
+
+    def _node_alive(self) -> bool:
+        return self.alive is None or self.alive()
+
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            if not self._node_alive():
+                self._stop.wait(0.1)  # a frozen node is not online: connect again once it answers
+                continue
             established = False
             try:
                 established = self._connection()
@@ -128,7 +155,7 @@ class MqttLink:
         import paho.mqtt.client as paho
 
         client = self._make_client()
-        self._connack, self._lost = None, False
+        self._connack, self._lost, self._aborted = None, False, False
         self._acked.clear()
         self._unacked = 0
         kwargs = {}
@@ -158,6 +185,7 @@ class MqttLink:
             self._client = client
             self.connects += 1
             self.connected = True
+            self._state("connected", self.protocol)
             log.info(
                 "MQTT: connected to %s:%s (MQTT %s)",
                 self.address.host,
@@ -171,10 +199,12 @@ class MqttLink:
             # a refused PUBACK is not a healthy connection: it must not reset the backoff
             return self._drain(client, paho)
         finally:
+            if self.connected:
+                self._state("connected", 0)
             self.connected = False
             self.commands_ready.clear()
             self._client = None
-            if not self._lost:
+            if not self._lost and not self._aborted:
                 if self._stop.is_set():
                     self._goodbye(client)
                 else:
@@ -190,6 +220,10 @@ class MqttLink:
         done: list[int] = []
         last_flush = time.monotonic()
         while not self._stop.is_set() and not self._lost:
+            if not self._node_alive():
+                self._abort(client)
+                return True
+            self._serve_requests()
             while self._acked:
                 mid, ok = self._acked.popleft()
                 row_id = inflight.pop(mid, None)
@@ -226,7 +260,8 @@ class MqttLink:
                 # polling, the producer and this thread share one GIL.
                 idle = len(self._acked) < self._wake_every and not (self._acked and self._unacked <= 0)
                 if idle and not self._lost and not self._stop.is_set():
-                    self._cond.wait(0.05 if done else 1.0)
+                    # another process fills the outbox: look again soon (in-process enqueues wake us at once)
+                    self._cond.wait(min(0.05, self.settings.link_poll_s) if done else self.settings.link_poll_s)
         if self._stop.is_set() and not self._lost and inflight:
             # a clean stop: give the PUBACKs in flight a moment so fewer rows are sent again after the restart
             deadline = time.monotonic() + 1.0
@@ -240,6 +275,26 @@ class MqttLink:
         self.outbox.delete(done)
         self.acked += len(done)
         return True
+
+    def _serve_requests(self) -> None:
+        if self.requests is None or time.monotonic() < self._next_request_check:
+            return
+        self._next_request_check = time.monotonic() + max(self.settings.link_poll_s, 0.1)
+        if "birth" in self.requests.take():
+            self.publish_birth()
+
+    def _abort(self, client) -> None:
+        """Drop the connection as a crash would (no DISCONNECT): the broker publishes our Will `offline`."""
+        import socket
+
+        log.warning("MQTT: the node stopped answering; dropping the connection so the broker says offline")
+        self._aborted = True
+        sock = client.socket()
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _goodbye(self, client) -> None:
         """A clean stop: say `offline` ourselves (the broker only sends the Will on an unclean loss).
@@ -295,6 +350,7 @@ class MqttLink:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if all(not rc.is_failure for rc in reason_codes):
             self.commands_ready.set()
+            self._state("commands_ready", True)
         else:
             log.error("MQTT: subscription to our commands refused: %s", reason_codes)
 
@@ -303,6 +359,7 @@ class MqttLink:
         try:
             if self.inbox is not None:
                 self.inbox.put(message.topic, message.payload)
+                self._state("command", True)
         except Exception:
             # not acknowledged: the broker delivers it again on the next connection
             log.exception("MQTT: keeping the command on %s failed; leaving it unacknowledged", message.topic)

@@ -73,7 +73,7 @@ class Outbox:
         """Commit one message of channel `key` with the next seq; returns the seq."""
         with self.store.write() as db:
             seq = self._insert(db, key, data, topic_params)
-            if self._rows > self.max_rows or self._bytes > self.max_bytes:
+            if (self._rows > self.max_rows or self._bytes > self.max_bytes) and self._recount(db):
                 self._enforce_bound(db)
         self.wake()
         return seq
@@ -116,6 +116,17 @@ class Outbox:
             self._rows += 1
             self._bytes += len(payload)
         return seq
+
+    def _recount(self, db) -> bool:
+        """Count rows and bytes again from the table; True if really over the bound.
+
+        The counts kept in memory only see this process: the link, in a process of its own, deletes rows."""
+        rows, size = db.conn.execute(
+            "SELECT count(*), coalesce(sum(length(payload)), 0) FROM telemetry_outbox"
+        ).fetchone()
+        with self._lock:
+            self._rows, self._bytes = rows, size
+        return rows > self.max_rows or size > self.max_bytes
 
     def _enforce_bound(self, db) -> None:
         """Drop the oldest snapshots (never a topic's newest) until 90 % of the bound; note them for the drop notice."""
@@ -256,6 +267,6 @@ class Outbox:
 
     def health(self) -> contract.OutboxHealth:
         seq = self.store.query_one("SELECT dropped_total FROM telemetry_seq WHERE station = ?", (self.station,))
-        with self._lock:
-            rows, size = max(self._rows, 0), max(self._bytes, 0)
+        row = self.store.query_one("SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM telemetry_outbox")
+        rows, size = (row["n"], row["b"]) if row else (0, 0)  # from the table: the link may be another process
         return contract.OutboxHealth(backlog=rows, backlog_bytes=size, dropped_total=seq["dropped_total"] if seq else 0)

@@ -20,7 +20,7 @@ from typing import Any
 from edge.store import Store
 from edge.telemetry import handlers, samplers
 from edge.telemetry.commands import Commands, CommandWorker, Handler
-from edge.telemetry.inbox import Inbox
+from edge.telemetry.inbox import Inbox, LinkRequests
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.settings import MqttSettings
 from edge.verify.counts import DecisionCounts
@@ -66,6 +66,7 @@ class TelemetryService:
             store, station, max_rows=settings.outbox_max_rows, max_bytes=settings.outbox_max_bytes, clock=clock
         )
         self.inbox = Inbox(store, clock)
+        self.requests = LinkRequests(store, clock)
         self.commands = Commands(store, self.outbox, settings, self._handlers(), clock)
         self.worker = CommandWorker(self.inbox, self.commands)
         self.link: Any = None
@@ -102,15 +103,27 @@ class TelemetryService:
         self.worker.start()
         if self.settings.url:
             self.link = self._make_link()
-            self.link.start()
+            if self.link is not None:
+                self.link.start()
         else:
             log.info("telemetry: no MQTT url; messages stay in the outbox")
         self._thread = threading.Thread(target=self._loop, name="telemetry", daemon=True)
         self._thread.start()
 
     def _make_link(self) -> Any:
+        """The link as configured: a supervised child process (default), a thread here, or none (run elsewhere)."""
         if self._link_factory is not None:
             return self._link_factory(self)
+        mode = self.settings.link
+        if mode == "external":
+            log.info("telemetry: the MQTT link runs as its own service (`markaz edge link`)")
+            return None
+        # what an outage cost is told as soon as the link is back, before the backlog drains
+        if mode == "process":
+            from edge.telemetry.link_process import LinkConfig, LinkSupervisor
+
+            config = LinkConfig(data_dir=self.store.path.parent, station_id=self.station, mqtt=self.settings)
+            return LinkSupervisor(config, on_connected=self.outbox.announce_drops, on_command=self.worker.wake)
         from edge.telemetry.link import MqttLink
 
         return MqttLink(
@@ -118,7 +131,8 @@ class TelemetryService:
             self.settings,
             versions=samplers.versions,
             inbox=self.inbox,
-            on_connected=self.outbox.announce_drops,  # what an outage cost is told before the backlog drains
+            requests=self.requests,
+            on_connected=self.outbox.announce_drops,
         )
 
     def stop(self) -> None:
@@ -237,9 +251,8 @@ class TelemetryService:
         self._device_faults[state.device] = now
 
     def request_birth(self) -> None:
-        """Ask the link to announce `online` again (after the command's commit)."""
-        if self.link is not None:
-            self.link.publish_birth()
+        """Ask the link to announce `online` again, through the database: it may run in another process."""
+        self.requests.ask("birth")
 
     def rebirth(self) -> None:
         """`node.rebirth`: announce `online` again and publish every snapshot (central lost its view)."""

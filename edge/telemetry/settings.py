@@ -8,6 +8,13 @@ from pydantic import BaseModel, Field
 
 class MqttSettings(BaseModel):
     url: str | None = Field(None, description="mqtt://host:port or mqtts://host:port; unset = keep the outbox only")
+    link: Literal["process", "thread", "external"] = Field(
+        "process",
+        description="process: the node runs the MQTT link as a child process it supervises; thread: inside the "
+        "node's process; external: another service runs `markaz edge link` (systemd)",
+    )
+    link_poll_s: float = Field(0.05, gt=0, le=5, description="how often an idle link looks for new outbox rows")
+    link_restart_max_s: float = Field(30.0, gt=0, description="longest pause before a dead link process is restarted")
     ca: Path | None = None
     cert: Path | None = None
     key: Path | None = None
