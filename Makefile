@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := python3-venv python3-dev build-essential pcscd libpcsclite-dev vsmartcard-vpcd mosquitto mosquitto-clients
+APT_PACKAGES := python3-venv python3-dev build-essential pcscd libpcsclite-dev vsmartcard-vpcd mosquitto mosquitto-clients systemd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 

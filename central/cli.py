@@ -42,6 +42,59 @@ def serve(
 
 
 @app.command()
+def ingest(
+    mqtt: Annotated[str, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")],
+    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
+    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="this worker's client certificate")] = None,
+    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
+    db: Annotated[Path, typer.Option("--db", help="central's SQLite database")] = Path("central.sqlite"),
+    worker: Annotated[int, typer.Option(help="worker number: several workers share the subscription")] = 1,
+) -> None:
+    """Only ingest (no web view): one worker of the shared subscription, until SIGTERM. Each worker has its own
+    certificate, since the broker ties client ids to certificates."""
+    import logging
+    import signal
+    import threading
+
+    from central.ingest import Ingest
+    from central.store import CentralStore
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = CentralStore(db)
+    worker_ingest = Ingest(store, mqtt, mqtt_ca, mqtt_cert, mqtt_key, client_id=f"central-ingest-{worker}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker_ingest.start()
+    try:
+        stop.wait()
+    finally:
+        worker_ingest.stop()
+        store.close()
+
+
+@app.command()
+def dashboard(
+    db: Annotated[Path, typer.Option("--db", help="central's SQLite database (written by the ingest workers)")] = Path(
+        "central.sqlite"
+    ),
+    host: Annotated[str, typer.Option(help="address of the web view")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of the web view")] = 8090,
+) -> None:
+    """Only the stations view on http://HOST:PORT/ over --db (the ingest runs as its own service)."""
+    import uvicorn
+
+    from central.store import CentralStore
+    from central.web import create_app
+
+    store = CentralStore(db)
+    try:
+        uvicorn.run(create_app(store), host=host, port=port, log_level="info")
+    finally:
+        store.close()
+
+
+@app.command()
 def command(
     station: Annotated[str, typer.Option("--station", help="station id")],
     name: Annotated[str, typer.Option("--name", help="telemetry.snapshot, kiosk.enable, kiosk.disable, node.rebirth")],

@@ -12,6 +12,7 @@ the node, serves the node's requests (`birth`), and goes offline when the node i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import threading
@@ -291,10 +292,8 @@ class MqttLink:
         self._aborted = True
         sock = client.socket()
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def _goodbye(self, client) -> None:
         """A clean stop: say `offline` ourselves (the broker only sends the Will on an unclean loss).

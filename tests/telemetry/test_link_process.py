@@ -103,7 +103,7 @@ def test_a_killed_node_takes_its_link_with_it(tmp_path, broker):
         children = psutil.Process(node.proc.pid).children()
         assert [c.cmdline()[3:6] for c in children] == [["edge", "link", "--supervised"]]
         node.kill()
-        gone, alive = psutil.wait_procs(children, timeout=10)
+        _, alive = psutil.wait_procs(children, timeout=10)
         assert not alive, "an orphaned link would keep the station online"
         assert recorder.wait_for(lambda m: m[-1][1]["state"] == "offline")
     finally:
