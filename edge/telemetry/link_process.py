@@ -8,6 +8,7 @@ Supervised (`--supervised`, started by `markaz edge serve`), the child reads the
 input and writes its state as JSON lines on standard output:
 - stdin `beat` (every fraction of the keepalive): the node answers. No beat for a keepalive means a frozen node:
   the link drops its connection so the broker publishes `offline`, and connects again once beats return.
+- stdin `wake`: new outbox rows (a beat too): publish now rather than at the next poll.
 - stdin `stop`: a clean stop (the link says `offline` itself). End of stdin without `stop`: the node died; the
   link exits at once and the broker's Will says `offline`.
 - stdout `{"connected": 5}` (protocol, 0 when lost), `{"commands_ready": true}`, `{"command": true}`.
@@ -92,7 +93,7 @@ def run(config: LinkConfig, supervised: bool = False) -> int:
     signal.signal(signal.SIGTERM, stop_cleanly)
     signal.signal(signal.SIGINT, stop_cleanly)
     if beats is not None:
-        beats.listen(sys.stdin, on_stop=stop_cleanly)
+        beats.listen(sys.stdin, on_stop=stop_cleanly, on_wake=link.wake)
     link.start()
     log.info("link %s: publishing %s to %s", config.station_id, config.db_path, s.url)
     while not stopping.wait(0.2):
@@ -128,12 +129,14 @@ class _Heartbeats:
     def alive(self) -> bool:
         return time.monotonic() - self.last < self.timeout_s
 
-    def listen(self, stream: IO[str], on_stop: Callable[[], None]) -> None:
+    def listen(self, stream: IO[str], on_stop: Callable[[], None], on_wake: Callable[[], None]) -> None:
         def read() -> None:
             for line in stream:
                 word = line.strip()
-                if word == "beat":
+                if word in ("beat", "wake"):
                     self.last = time.monotonic()
+                if word == "wake":
+                    on_wake()
                 elif word == "stop":
                     on_stop()
                     return
@@ -163,6 +166,7 @@ class LinkSupervisor:
         self.restarts = 0
         self.proc: subprocess.Popen[str] | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.beat_s = max(0.1, min(1.0, config.mqtt.keepalive / 4))
@@ -232,8 +236,12 @@ class LinkSupervisor:
             proc = self.proc
             assert proc is not None
             if proc.poll() is None:
-                self._send("beat")
-                self._stop.wait(self.beat_s)
+                woken = self._wake.is_set()
+                self._wake.clear()
+                self._send("wake" if woken else "beat")
+                if woken:
+                    time.sleep(0.002)  # at most one wake line per 2 ms: a busy link is not waiting for them anyway
+                self._wake.wait(self.beat_s)
                 continue
             if self._stop.is_set():
                 break
@@ -249,11 +257,16 @@ class LinkSupervisor:
             self.restarts += 1
             self._spawn()
 
+    def wake(self) -> None:
+        """New outbox rows: tell the child (coalesced: one line however many rows came meanwhile)."""
+        self._wake.set()
+
     def publish_birth(self) -> None:
         """The node asks its link through the database (`LinkRequests`); nothing to send from here."""
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         proc = self.proc

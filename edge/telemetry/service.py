@@ -123,7 +123,9 @@ class TelemetryService:
             from edge.telemetry.link_process import LinkConfig, LinkSupervisor
 
             config = LinkConfig(data_dir=self.store.path.parent, station_id=self.station, mqtt=self.settings)
-            return LinkSupervisor(config, on_connected=self.outbox.announce_drops, on_command=self.worker.wake)
+            supervisor = LinkSupervisor(config, on_connected=self.outbox.announce_drops, on_command=self.worker.wake)
+            self.outbox.on_enqueue(supervisor.wake)
+            return supervisor
         from edge.telemetry.link import MqttLink
 
         return MqttLink(
