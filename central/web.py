@@ -1,13 +1,29 @@
-"""Central's small view: stations, their latest queue snapshot and device states, and seq gaps (JSON and HTML)."""
+"""Central's small view: stations, their latest queue snapshot and device states, and seq gaps (JSON and HTML).
+
+The page is a Jinja2 template (`central/templates/`) with autoescaping: station data never becomes markup."""
 
 from __future__ import annotations
 
-import html
-
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from central.store import CentralStore
+
+_TEMPLATES = Environment(
+    loader=PackageLoader("central", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,  # a field the page names but the data lacks is an error, not a blank cell
+)
+
+
+def render_stations(store: CentralStore) -> str:
+    stations = []
+    for s in store.stations():
+        detail = store.station(s["station"]) or {}
+        queue = (detail.get("latest") or {}).get("telemetry.queue", {}).get("data", {})
+        stations.append({**s, "state": str(s["state"]), "queue": queue.get("services", [])})
+    return _TEMPLATES.get_template("stations.html").render(stations=stations)
 
 
 def create_app(store: CentralStore) -> FastAPI:
@@ -26,26 +42,6 @@ def create_app(store: CentralStore) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, summary="The stations at a glance")
     def page() -> str:
-        rows = []
-        for s in store.stations():
-            detail = store.station(s["station"]) or {}
-            queue = (detail.get("latest") or {}).get("telemetry.queue", {}).get("data", {})
-            services = ", ".join(
-                f"{q['service']}: {q['waiting']} waiting, longest {q['longest_wait_s']:.0f} s"
-                for q in queue.get("services", [])
-            )
-            e = html.escape
-            rows.append(
-                f"<tr><td>{e(s['station'])}</td><td class='{e(str(s['state']))}'>{e(str(s['state']))}</td>"
-                f"<td>{s['max_seq']}</td><td>{s['received']}</td><td>{s['duplicates']}</td>"
-                f"<td>{s['missing']}</td><td>{e(services)}</td></tr>"
-            )
-        return (
-            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>markaz central</title>"
-            "<meta http-equiv='refresh' content='10'><style>body{font-family:sans-serif}td,th{padding:4px 10px;"
-            "border-bottom:1px solid #ddd}.offline{color:#b00}.online{color:#070}</style></head><body>"
-            "<h1>Stations</h1><table><tr><th>station</th><th>status</th><th>last seq</th><th>received</th>"
-            "<th>duplicates</th><th>missing seqs</th><th>queue</th></tr>" + "".join(rows) + "</table></body></html>"
-        )
+        return render_stations(store)
 
     return app
