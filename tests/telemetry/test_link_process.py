@@ -200,3 +200,26 @@ def test_markaz_edge_link_refuses_a_folder_without_a_node(tmp_path, broker):
         timeout=30,
     )
     assert result.returncode == 2 and "start the node first" in result.stderr
+
+
+def test_the_link_can_still_run_as_a_thread_of_the_node(tmp_path, broker):
+    recorder = Recorder(broker, ["markaz/v1/st-4/#"])
+    node = EdgeNode(_settings(tmp_path, broker, station="st-4", link="thread"))
+    node.start()
+    try:
+        assert node.telemetry.link.commands_ready.wait(10)
+        assert node.telemetry.link.__class__.__name__ == "MqttLink"
+        node.auth.add_device("kiosk-1", "kiosk")
+        _command(
+            broker, "st-4", "kiosk.disable", {"id": "t-1", "ts": utcnow().isoformat(), "params": {"device": "kiosk-1"}}
+        )
+        assert recorder.wait_for(
+            lambda m: any(t.endswith("/cmd/kiosk.disable/ack") and b["data"]["ok"] for t, b, _ in m)
+        )
+        _command(broker, "st-4", "node.rebirth", {"id": "t-2", "ts": utcnow().isoformat(), "params": {}})
+        assert recorder.wait_for(
+            lambda m: sum(1 for t, b, _ in m if t.endswith("/status") and b["state"] == "online") >= 2
+        )
+    finally:
+        node.stop()
+        recorder.close()

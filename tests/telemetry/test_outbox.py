@@ -93,3 +93,17 @@ def test_reconnect_backoff_is_exponential_with_full_jitter():
         delays = [backoff_delay(failures, 0.5, 60.0, rng) for _ in range(200)]
         assert all(0 <= d <= ceiling for d in delays)
         assert max(delays) > 0.8 * ceiling and min(delays) < 0.2 * ceiling  # spread over the whole range
+
+
+def test_rows_the_link_deletes_in_another_process_free_the_bound(tmp_path):
+    """The node counts what it enqueues; the link, a process of its own, deletes on PUBACK: the bound must see that."""
+    node_store, link_store = Store(tmp_path / "edge.sqlite"), Store(tmp_path / "edge.sqlite")
+    node_side, link_side = Outbox(node_store, "st-1", max_rows=100), Outbox(link_store, "st-1", max_rows=100)
+    for _ in range(90):
+        node_side.enqueue("telemetry.queue", SNAPSHOT)
+    link_side.delete([r.id for r in link_side.pending(limit=1000)])  # all acknowledged, over there
+    for _ in range(60):
+        node_side.enqueue("telemetry.queue", SNAPSHOT)
+    assert node_side.stats()["dropped_total"] == 0 and node_side.health().backlog == 60
+    node_store.close()
+    link_store.close()
