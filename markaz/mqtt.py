@@ -52,8 +52,10 @@ def make_client(
     import paho.mqtt.client as paho
 
     kwargs = {} if protocol == 5 else {"clean_session": False}
+    from paho.mqtt.enums import CallbackAPIVersion
+
     client = paho.Client(
-        paho.CallbackAPIVersion.VERSION2,
+        CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=paho.MQTTv5 if protocol == 5 else paho.MQTTv311,
         manual_ack=manual_ack,
@@ -74,7 +76,7 @@ def session_properties(expiry_s: int) -> Properties:
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = expiry_s
     return props
 
@@ -84,6 +86,6 @@ def expiry_properties(expiry_s: int) -> Properties:
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
-    props = Properties(PacketTypes.PUBLISH)
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     props.MessageExpiryInterval = expiry_s
     return props

@@ -24,7 +24,7 @@ def retry_delay(failures: int, base: float, cap: float, rng: random.Random | Non
     """Backoff after the n-th failure in a row (n >= 1): between half and all of min(cap, base * 2^(n-1)).
 
     Half jitter keeps a floor, so failures can never come faster than the doubling allows."""
-    ceiling = min(cap, base * 2 ** min(max(failures - 1, 0), 32))
+    ceiling: float = min(cap, base * 2 ** min(max(failures - 1, 0), 32))
     return ceiling * (rng or random).uniform(0.5, 1.0)
 
 

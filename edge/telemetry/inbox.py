@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+
+import sqlite_utils
 
 from edge.store import Store
 from markaz.clock import iso, utcnow
@@ -24,7 +27,7 @@ class InboxRow:
 
 
 class Inbox:
-    def __init__(self, store: Store, clock: Callable = utcnow) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.clock = clock
         self._wakers: list[Callable[[], None]] = []
@@ -51,7 +54,7 @@ class Inbox:
         return [InboxRow(r[0], r[1], bytes(r[2])) for r in rows]
 
     @staticmethod
-    def done(db, row_id: int) -> None:
+    def done(db: sqlite_utils.Database, row_id: int) -> None:
         """Forget a command, inside the transaction that executed (or refused) it."""
         db.execute("DELETE FROM telemetry_inbox WHERE id = ?", (row_id,))
 
@@ -59,7 +62,7 @@ class Inbox:
 class LinkRequests:
     """What the node asks of its link (`birth`: announce `online` again), whichever process the link runs in."""
 
-    def __init__(self, store: Store, clock: Callable = utcnow) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.clock = clock
 
