@@ -181,12 +181,11 @@ class LinkSupervisor:
         self._thread.start()
 
     def _spawn(self) -> None:
+        # what `markaz edge link --supervised` runs, without the CLI's own imports (typer, rich): up sooner
         argv = [
             sys.executable,
             "-m",
-            "markaz.cli",
-            "edge",
-            "link",
+            "edge.telemetry.link_process",
             "--supervised",
             "--settings-json",
             self.config.model_dump_json(),
@@ -279,3 +278,22 @@ class LinkSupervisor:
             log.error("link process did not stop in %.0f s; killing it", timeout)
             proc.kill()
             proc.wait(5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m edge.telemetry.link_process --supervised --settings-json JSON`: what the supervisor starts."""
+    import argparse
+
+    from markaz.logs import setup_logging
+
+    parser = argparse.ArgumentParser(description="the MQTT link, supervised by the node (see `markaz edge link`)")
+    parser.add_argument("--supervised", action="store_true")
+    parser.add_argument("--settings-json", required=True)
+    args = parser.parse_args(argv)
+    config = LinkConfig.model_validate_json(args.settings_json)
+    setup_logging(config.log_level, config.log_json)
+    return run(config, supervised=args.supervised)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

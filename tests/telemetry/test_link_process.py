@@ -101,7 +101,7 @@ def test_a_killed_node_takes_its_link_with_it(tmp_path, broker):
     try:
         assert recorder.wait_for(lambda m: any(b["state"] == "online" for _, b, _ in m))
         children = psutil.Process(node.proc.pid).children()
-        assert [c.cmdline()[3:6] for c in children] == [["edge", "link", "--supervised"]]
+        assert [c.cmdline()[2:4] for c in children] == [["edge.telemetry.link_process", "--supervised"]]
         node.kill()
         _, alive = psutil.wait_procs(children, timeout=10)
         assert not alive, "an orphaned link would keep the station online"
