@@ -30,8 +30,14 @@ def _payloads(n: int) -> list[bytes]:
     from markaz.contracts import mqtt as contract
 
     data = contract.DeviceFault(device="kiosk-1", fault="printer_error", state="raised")
-    return [contract.dump(contract.DeviceFaultMessage(schema="markaz.events.device_fault/1", station="st-b", seq=i + 1,
-                                                      ts=time.time(), data=data)) for i in range(n)]
+    return [
+        contract.dump(
+            contract.DeviceFaultMessage(
+                schema="markaz.events.device_fault/1", station="st-b", seq=i + 1, ts=time.time(), data=data
+            )
+        )
+        for i in range(n)
+    ]
 
 
 def raw_paho(broker, pki, n: int) -> float:
@@ -75,8 +81,15 @@ def _link(tmp: Path, broker, pki, name: str, connect: bool = True):
     store = Store(data / "edge.sqlite")
     outbox = Outbox(store, "st-b", max_rows=10_000_000, max_bytes=2**40)
     cert = pki.client("st-b")
-    settings = MqttSettings(url=broker.url, ca=pki.ca.cert, cert=cert.cert, key=cert.key, inflight_window=WINDOW,
-                            outbox_max_rows=10_000_000, outbox_max_bytes=2**40)
+    settings = MqttSettings(
+        url=broker.url,
+        ca=pki.ca.cert,
+        cert=cert.cert,
+        key=cert.key,
+        inflight_window=WINDOW,
+        outbox_max_rows=10_000_000,
+        outbox_max_bytes=2**40,
+    )
     link = LinkSupervisor(LinkConfig(data_dir=data, station_id="st-b", mqtt=settings, log_level="WARNING"))
     outbox.on_enqueue(link.wake)
     if connect:
@@ -195,15 +208,17 @@ def main(argv: list[str] | None = None) -> None:
             broker.kill()
     result = {
         "setup": f"Mosquitto 2.0 on loopback, TLS 1.2 with client certificates, QoS 1, in-flight window {WINDOW}, "
-                 "SQLite WAL synchronous=NORMAL; producer, link (a process of its own) and broker share the machine",
+        "SQLite WAL synchronous=NORMAL; producer, link (a process of its own) and broker share the machine",
         "publish": {
             "messages_per_round": args.n,
             "rounds": args.rounds,
             "raw_paho_msgs_per_s": round(statistics.median(raws), 1),
             "outbox_msgs_per_s": round(statistics.median(o["msgs_per_s"] for o in obs), 1),
             "outbox_enqueue_only_msgs_per_s": round(statistics.median(o["enqueue_only_msgs_per_s"] for o in obs), 1),
-            "ratio_outbox_to_raw": round(statistics.median(o["msgs_per_s"] / r for o, r in zip(obs, raws)), 3),
-            "ratio_per_round": [round(o["msgs_per_s"] / r, 3) for o, r in zip(obs, raws)],
+            "ratio_outbox_to_raw": round(
+                statistics.median(o["msgs_per_s"] / r for o, r in zip(obs, raws, strict=True)), 3
+            ),
+            "ratio_per_round": [round(o["msgs_per_s"] / r, 3) for o, r in zip(obs, raws, strict=True)],
             "raw_per_round": [round(r, 1) for r in raws],
             "target_ratio": 0.5,
         },

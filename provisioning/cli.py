@@ -24,7 +24,9 @@ def _ca(ca: Path):
 
 @app.command("ca")
 def ca_cmd(
-    out: Annotated[Path, typer.Option("--out", help="path without suffix: writes OUT.crt and OUT.key")] = Path("pki/ca"),
+    out: Annotated[Path, typer.Option("--out", help="path without suffix: writes OUT.crt and OUT.key")] = Path(
+        "pki/ca"
+    ),
     name: Annotated[str, typer.Option(help="common name of the CA")] = "markaz station CA",
 ) -> None:
     """Create the CA that signs the broker's, central's and every station's MQTT certificates."""
@@ -112,6 +114,9 @@ def broker_config(
         raise typer.Exit(2) from None
     blocked = broker.unreachable(out, user)
     if blocked is not None:
-        typer.echo(f"warning: {blocked}: the user {user!r} cannot enter this folder, so Mosquitto will not start from "
-                   f"{conf}; move it (e.g. to /etc/mosquitto/markaz) or open the folder to that user", err=True)
+        typer.echo(
+            f"warning: {blocked}: the user {user!r} cannot enter this folder, so Mosquitto will not start from "
+            f"{conf}; move it (e.g. to /etc/mosquitto/markaz) or open the folder to that user",
+            err=True,
+        )
     typer.echo(f"run: mosquitto -c {conf}")

@@ -260,9 +260,6 @@ class LinkSupervisor:
         """New outbox rows: tell the child (coalesced: one line however many rows came meanwhile)."""
         self._wake.set()
 
-    def publish_birth(self) -> None:
-        """The node asks its link through the database (`LinkRequests`); nothing to send from here."""
-
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()

@@ -55,7 +55,6 @@ class TelemetryService:
         sources: TelemetrySources,
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
-        link_factory: Callable[[TelemetryService], Any] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -70,7 +69,6 @@ class TelemetryService:
         self.commands = Commands(store, self.outbox, settings, self._handlers(), clock)
         self.worker = CommandWorker(self.inbox, self.commands)
         self.link: Any = None
-        self._link_factory = link_factory
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._queue_dirty = False
@@ -112,8 +110,6 @@ class TelemetryService:
 
     def _make_link(self) -> Any:
         """The link as configured: a supervised child process (default), a thread here, or none (run elsewhere)."""
-        if self._link_factory is not None:
-            return self._link_factory(self)
         mode = self.settings.link
         if mode == "external":
             log.info("telemetry: the MQTT link runs as its own service (`markaz edge link`)")
@@ -255,11 +251,6 @@ class TelemetryService:
     def request_birth(self) -> None:
         """Ask the link to announce `online` again, through the database: it may run in another process."""
         self.requests.ask("birth")
-
-    def rebirth(self) -> None:
-        """`node.rebirth`: announce `online` again and publish every snapshot (central lost its view)."""
-        self.request_birth()
-        self.publish_snapshot(list(SNAPSHOT_KINDS), reason="command")
 
     # --- device heartbeats (from the API) --------------------------------------------------------------------------
 

@@ -36,8 +36,15 @@ def _wait(predicate, timeout=15.0) -> bool:
 
 
 def _envelope(station, seq, fault="printer_error"):
-    return json.dumps({"schema": "markaz.events.device_fault/1", "station": station, "seq": seq,
-                       "ts": utcnow().isoformat(), "data": {"device": "k1", "fault": fault, "state": "raised"}})
+    return json.dumps(
+        {
+            "schema": "markaz.events.device_fault/1",
+            "station": station,
+            "seq": seq,
+            "ts": utcnow().isoformat(),
+            "data": {"device": "k1", "fault": fault, "state": "raised"},
+        }
+    )
 
 
 def test_ingest_dedupes_and_tracks_gaps(tmp_path, broker):
@@ -62,12 +69,29 @@ def test_ingest_dedupes_and_tracks_gaps(tmp_path, broker):
 
         # a gap the station announced as dropped snapshots is marked as explained, not lost
         station.publish("markaz/v1/st-7/events/device_fault", _envelope("st-7", 10), qos=1).wait_for_publish(5)
-        notice = json.dumps({"schema": "markaz.events.outbox_dropped/1", "station": "st-7", "seq": 11,
-                             "ts": utcnow().isoformat(),
-                             "data": {"count": 3, "first_seq": 7, "last_seq": 9, "dropped_total": 3}})
+        notice = json.dumps(
+            {
+                "schema": "markaz.events.outbox_dropped/1",
+                "station": "st-7",
+                "seq": 11,
+                "ts": utcnow().isoformat(),
+                "data": {"count": 3, "first_seq": 7, "last_seq": 9, "dropped_total": 3},
+            }
+        )
         station.publish("markaz/v1/st-7/events/outbox_dropped", notice, qos=1).wait_for_publish(5)
-        assert _wait(lambda: store.station("st-7")["gaps"] == [
-            {"first_seq": 7, "last_seq": 9, "detected_at": store.station("st-7")["gaps"][0]["detected_at"], "dropped": 3}])
+        assert _wait(
+            lambda: (
+                store.station("st-7")["gaps"]
+                == [
+                    {
+                        "first_seq": 7,
+                        "last_seq": 9,
+                        "detected_at": store.station("st-7")["gaps"][0]["detected_at"],
+                        "dropped": 3,
+                    }
+                ]
+            )
+        )
     finally:
         station.disconnect()
         station.loop_stop()
@@ -77,9 +101,15 @@ def test_ingest_dedupes_and_tracks_gaps(tmp_path, broker):
 def test_central_sees_a_real_station_and_serves_its_view(tmp_path, broker):
     ingest = _ingest(tmp_path, broker)
     cert = broker.pki.client("st-1")
-    node = EdgeNode(load_settings(
-        EdgeSettings, data_dir=tmp_path / "node", sample_data=True, station_id="st-1",
-        mqtt={"url": broker.url, "ca": broker.pki.ca.cert, "cert": cert.cert, "key": cert.key}))
+    node = EdgeNode(
+        load_settings(
+            EdgeSettings,
+            data_dir=tmp_path / "node",
+            sample_data=True,
+            station_id="st-1",
+            mqtt={"url": broker.url, "ca": broker.pki.ca.cert, "cert": cert.cert, "key": cert.key},
+        )
+    )
     node.start()
     codes = {s["code"] for s in node.queue.services()}
     try:
@@ -110,8 +140,14 @@ def test_workers_share_the_subscription_and_commands_round_trip(tmp_path, broker
     workers = []
     for i in (1, 2):  # client ids are tied to certificates: each worker has its own
         own = broker.pki.client(f"central-{i}.markaz")
-        w = Ingest(CentralStore(tmp_path / f"central-{i}.sqlite"), broker.url, broker.pki.ca.cert, own.cert, own.key,
-                   client_id=f"central-ingest-{i}")
+        w = Ingest(
+            CentralStore(tmp_path / f"central-{i}.sqlite"),
+            broker.url,
+            broker.pki.ca.cert,
+            own.cert,
+            own.key,
+            client_id=f"central-ingest-{i}",
+        )
         w.start()
         assert w.ready.wait(10)
         workers.append(w)
@@ -131,14 +167,32 @@ def test_workers_share_the_subscription_and_commands_round_trip(tmp_path, broker
             w.stop()
 
     node_cert = broker.pki.client("st-1")
-    node = EdgeNode(load_settings(
-        EdgeSettings, data_dir=tmp_path / "node", sample_data=True, station_id="st-1",
-        mqtt={"url": broker.url, "ca": broker.pki.ca.cert, "cert": node_cert.cert, "key": node_cert.key}))
+    node = EdgeNode(
+        load_settings(
+            EdgeSettings,
+            data_dir=tmp_path / "node",
+            sample_data=True,
+            station_id="st-1",
+            mqtt={"url": broker.url, "ca": broker.pki.ca.cert, "cert": node_cert.cert, "key": node_cert.key},
+        )
+    )
     node.start()
     assert node.telemetry.link.commands_ready.wait(10)
     node.auth.add_device("kiosk-1", "kiosk")
-    common = ["--mqtt", broker.url, "--mqtt-ca", str(broker.pki.ca.cert), "--mqtt-cert", str(cert.cert),
-              "--mqtt-key", str(cert.key), "--station", "st-1", "--timeout", "15"]
+    common = [
+        "--mqtt",
+        broker.url,
+        "--mqtt-ca",
+        str(broker.pki.ca.cert),
+        "--mqtt-cert",
+        str(cert.cert),
+        "--mqtt-key",
+        str(cert.key),
+        "--station",
+        "st-1",
+        "--timeout",
+        "15",
+    ]
     try:
         run = CliRunner().invoke
         ok = run(app, ["central", "command", "--name", "kiosk.disable", "--params", '{"device": "kiosk-1"}', *common])

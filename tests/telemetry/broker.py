@@ -18,7 +18,6 @@ import paho.mqtt.client as paho
 from provisioning import broker as broker_config
 from provisioning.pki import CENTRAL_IDENTITY, Issued, issue, make_ca
 
-
 # Client ids are tied to certificates, so every concurrent central-side connection of a test has its own identity:
 # `central.markaz` and `central-N.markaz` for central's processes, `recorder-N.markaz` for the tests' subscribers.
 CENTRAL_IDENTITIES = (
@@ -42,7 +41,7 @@ class Pki:
     _clients: dict[str, Issued] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, dir: Path) -> "Pki":
+    def create(cls, dir: Path) -> Pki:
         ca = make_ca(dir / "ca")
         server = issue(ca, dir / "broker", "broker", server=True, hosts=("localhost", "127.0.0.1"))
         return cls(dir, ca, server)
@@ -84,7 +83,7 @@ class Broker:
     def url(self) -> str:
         return f"mqtts://127.0.0.1:{self.port}"
 
-    def start(self) -> "Broker":
+    def start(self) -> Broker:
         self.proc = subprocess.Popen(
             ["mosquitto", "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

@@ -35,17 +35,39 @@ class NodeProcess:
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
-    def start(self) -> "NodeProcess":
+    def start(self) -> NodeProcess:
         cert = self.broker.pki.client(self.station)
         self.port = free_port()
         env = dict(os.environ, MARKAZ_MQTT__BACKOFF_BASE_S="0.1", MARKAZ_MQTT__BACKOFF_MAX_S="0.5")
-        self.log = open(self.data_dir.parent / f"node-{self.station}.log", "ab")
+        self.log = open(self.data_dir.parent / f"node-{self.station}.log", "ab")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "markaz.cli", "edge", "serve", "--data", str(self.data_dir), "--port", str(self.port),
-             "--station", self.station, "--sample-data", "--mqtt", self.broker.url,
-             "--mqtt-ca", str(self.broker.pki.ca.cert), "--mqtt-cert", str(cert.cert), "--mqtt-key", str(cert.key),
-             "--mqtt-keepalive", str(self.keepalive)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "markaz.cli",
+                "edge",
+                "serve",
+                "--data",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+                "--station",
+                self.station,
+                "--sample-data",
+                "--mqtt",
+                self.broker.url,
+                "--mqtt-ca",
+                str(self.broker.pki.ca.cert),
+                "--mqtt-cert",
+                str(cert.cert),
+                "--mqtt-key",
+                str(cert.key),
+                "--mqtt-keepalive",
+                str(self.keepalive),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -65,7 +65,7 @@ def _string_leaves(schema: dict, defs: dict, path: str, out: list):
         name = schema["$ref"].rsplit("/", 1)[-1]
         return _string_leaves(defs[name], defs, f"{path}", out)
     for key in ("anyOf", "oneOf", "allOf"):
-        for i, sub in enumerate(schema.get(key, [])):
+        for sub in schema.get(key, []):
             _string_leaves(sub, defs, path, out)
     kind = schema.get("type")
     if kind == "string":

@@ -19,12 +19,19 @@ def test_heartbeat_is_kept_and_queued_for_central_without_a_broker(tmp_path):
     with TestClient(create_app(node)) as http:
         assert node.telemetry.link is None  # no --mqtt: the node serves, the outbox keeps everything
         before = node.telemetry.outbox.stats()["backlog"]
-        r = http.post("/api/v1/devices/heartbeat", headers={"Authorization": f"Bearer {token}"},
-                      json={"reader_present": True, "camera_fps": 24.5, "printer_paper": "out"})
+        r = http.post(
+            "/api/v1/devices/heartbeat",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"reader_present": True, "camera_fps": 24.5, "printer_paper": "out"},
+        )
         assert r.status_code == 200, r.text
         state = r.json()
         assert (state["device"], state["online"], state["camera_fps"], state["faults"]) == (
-            "kiosk-1", True, 24.5, ["printer_paper_out"])
+            "kiosk-1",
+            True,
+            24.5,
+            ["printer_paper_out"],
+        )
         rows = node.telemetry.outbox.pending(limit=1000)
         topics = [row.topic for row in rows]
         assert "markaz/v1/st-1/telemetry/devices/kiosk-1" in topics
@@ -35,6 +42,9 @@ def test_heartbeat_is_kept_and_queued_for_central_without_a_broker(tmp_path):
         staff_token, _, _ = node.auth.login("boss", "a long enough password")
         refused = http.post("/api/v1/devices/heartbeat", headers={"Authorization": f"Bearer {staff_token}"}, json={})
         assert refused.status_code == 403  # only devices report their own status
-        bad = http.post("/api/v1/devices/heartbeat", headers={"Authorization": f"Bearer {token}"},
-                        json={"camera_fps": 10, "visitor_name": "x"})
+        bad = http.post(
+            "/api/v1/devices/heartbeat",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"camera_fps": 10, "visitor_name": "x"},
+        )
         assert bad.status_code == 422  # readings only, nothing else accepted

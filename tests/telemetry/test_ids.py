@@ -95,7 +95,9 @@ def test_a_failing_sampler_step_backs_off_instead_of_spinning(tmp_path):
     )
     clock = [0.0]
     # the node's own telemetry, on a simulated monotonic clock (not started: the test drives its loop)
-    service = TelemetryService(node.store, node.settings.mqtt, "st-1", node.telemetry.sources, monotonic=lambda: clock[0])
+    service = TelemetryService(
+        node.store, node.settings.mqtt, "st-1", node.telemetry.sources, monotonic=lambda: clock[0]
+    )
     service.steps.rng = random.Random(3)
     with node.store.write() as db:
         db.execute("DROP TABLE device_status")  # the device sampler's query now fails every time

@@ -22,9 +22,19 @@ from tests.telemetry.nodeproc import NodeProcess
 def _node(tmp_path, broker, station="st-1", **mqtt) -> EdgeNode:
     cert = broker.pki.client(station)
     settings = load_settings(
-        EdgeSettings, data_dir=tmp_path / f"node-{station}", sample_data=True, station_id=station,
-        mqtt={"url": broker.url, "ca": broker.pki.ca.cert, "cert": cert.cert, "key": cert.key,
-              "backoff_base_s": 0.1, "backoff_max_s": 0.5, **mqtt},
+        EdgeSettings,
+        data_dir=tmp_path / f"node-{station}",
+        sample_data=True,
+        station_id=station,
+        mqtt={
+            "url": broker.url,
+            "ca": broker.pki.ca.cert,
+            "cert": cert.cert,
+            "key": cert.key,
+            "backoff_base_s": 0.1,
+            "backoff_max_s": 0.5,
+            **mqtt,
+        },
     )
     node = EdgeNode(settings)
     node.start()
@@ -101,8 +111,13 @@ def test_a_station_cannot_publish_into_another_stations_topics(tmp_path, broker)
     intruder.connect("127.0.0.1", broker.port)
     intruder.loop_start()
     intruder.subscribe("markaz/v1/st-1/cmd/+", qos=1)
-    forged = {"schema": "markaz.telemetry.queue/1", "station": "st-1", "seq": 1, "ts": utcnow().isoformat(),
-              "data": {"business_day": "2026-01-01", "reason": "change", "services": []}}
+    forged = {
+        "schema": "markaz.telemetry.queue/1",
+        "station": "st-1",
+        "seq": 1,
+        "ts": utcnow().isoformat(),
+        "data": {"business_day": "2026-01-01", "reason": "change", "services": []},
+    }
     for topic in ("markaz/v1/st-1/telemetry/queue", "markaz/v1/st-1/status", "markaz/v1/st-1/cmd/kiosk.disable"):
         intruder.publish(topic, json.dumps(forged), qos=1).wait_for_publish(5)
     central = tls_client(broker.pki, "central.markaz")
@@ -206,7 +221,9 @@ def test_commands_malformed_unknown_duplicate(tmp_path, broker):
         _command(central, "st-1", "node.rebirth", {"id": "r-1", "ts": ts, "params": {}})
         assert recorder.wait_for(lambda m: len(_acks(recorder)) == 10)
         assert [a["result"]["published"] for _, a in _acks(recorder)[8:]] == [
-            ["queue"], ["status", "queue", "devices", "verification", "node"]]
+            ["queue"],
+            ["status", "queue", "devices", "verification", "node"],
+        ]
     finally:
         central.disconnect()
         central.loop_stop()
@@ -222,7 +239,9 @@ def test_command_sent_while_the_node_is_down_is_executed_when_it_returns(tmp_pat
     central = tls_client(broker.pki, "central.markaz")
     central.connect("127.0.0.1", broker.port)
     central.loop_start()
-    _command(central, "st-1", "kiosk.disable", {"id": "late-1", "ts": utcnow().isoformat(), "params": {"device": "kiosk-1"}})
+    _command(
+        central, "st-1", "kiosk.disable", {"id": "late-1", "ts": utcnow().isoformat(), "params": {"device": "kiosk-1"}}
+    )
     assert _acks(recorder) == []
     node = _node(tmp_path, broker)
     try:
@@ -247,7 +266,12 @@ def test_mqtt_3_1_1_session_delivers_telemetry_and_commands(tmp_path, broker):
     central.connect("127.0.0.1", broker.port)
     central.loop_start()
     try:
-        _command(central, "st-3", "kiosk.disable", {"id": "v3-1", "ts": utcnow().isoformat(), "params": {"device": "kiosk-9"}})
+        _command(
+            central,
+            "st-3",
+            "kiosk.disable",
+            {"id": "v3-1", "ts": utcnow().isoformat(), "params": {"device": "kiosk-9"}},
+        )
         assert recorder.wait_for(lambda m: len(_acks(recorder)) == 1)
         assert _acks(recorder)[0][1]["ok"] is True
         assert recorder.wait_for(lambda m: any(t.endswith("/telemetry/node") for t, _, _ in m))

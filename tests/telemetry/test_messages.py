@@ -4,7 +4,6 @@ each validates against the contract, none carries personal data, and the outbox 
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -44,27 +43,54 @@ def test_every_message_type_is_valid_and_free_of_personal_data(tmp_path, pki, ou
     cert = pki.client("st-1")
     clock = Clock()
     settings = load_settings(
-        EdgeSettings, data_dir=tmp_path / "node", sample_data=True, station_id="st-1",
-        mqtt={"url": broker.url, "ca": pki.ca.cert, "cert": cert.cert, "key": cert.key, "outbox_max_rows": 100,
-              "backoff_base_s": 0.1, "backoff_max_s": 0.5, "snapshot_min_gap_s": 0},
+        EdgeSettings,
+        data_dir=tmp_path / "node",
+        sample_data=True,
+        station_id="st-1",
+        mqtt={
+            "url": broker.url,
+            "ca": pki.ca.cert,
+            "cert": cert.cert,
+            "key": cert.key,
+            "outbox_max_rows": 100,
+            "backoff_base_s": 0.1,
+            "backoff_max_s": 0.5,
+            "snapshot_min_gap_s": 0,
+        },
     )
     node = EdgeNode(settings, clock=clock)
     node.start()
     try:
         # Personal data the node does hold (audit details of a verification, a report's words) must stay home.
         for decision, latency in (("match", 40.0), ("no_match", 55.0), ("retry", 61.0), ("spoof", 70.0)):
-            node.audit.append(SYSTEM, "verification.decide", "verification", None, None, {
-                "decision": decision, "latency_ms": latency, "name": MARKERS[0], "document": MARKERS[1],
-                "passport": MARKERS[2], "photo": MARKERS[3], "statement": MARKERS[4]})
+            node.audit.append(
+                SYSTEM,
+                "verification.decide",
+                "verification",
+                None,
+                None,
+                {
+                    "decision": decision,
+                    "latency_ms": latency,
+                    "name": MARKERS[0],
+                    "document": MARKERS[1],
+                    "passport": MARKERS[2],
+                    "photo": MARKERS[3],
+                    "statement": MARKERS[4],
+                },
+            )
         node.auth.add_device("kiosk-1", "kiosk")
         code = node.queue.services()[0]["code"]
         node.queue.issue(code, SYSTEM)
         clock.offset = timedelta(hours=1)  # the first ticket now waits far beyond its target
         node.queue.issue(code, SYSTEM)
-        node.telemetry.record_heartbeat("kiosk-1", {"reader_present": False, "camera_fps": 10.0, "printer_paper": "low"})
+        node.telemetry.record_heartbeat(
+            "kiosk-1", {"reader_present": False, "camera_fps": 10.0, "printer_paper": "low"}
+        )
         for i in range(150):  # past the 100-row bound: old device snapshots must go, events must stay
-            node.telemetry.record_heartbeat("kiosk-1", {"reader_present": True, "camera_fps": float(i % 30),
-                                                         "printer_paper": "ok"})
+            node.telemetry.record_heartbeat(
+                "kiosk-1", {"reader_present": True, "camera_fps": float(i % 30), "printer_paper": "ok"}
+            )
         node.audit.anchor(force=True)
         stats = node.telemetry.outbox.stats()
         assert stats["dropped_total"] > 0 and stats["backlog"] <= 110
@@ -76,8 +102,11 @@ def test_every_message_type_is_valid_and_free_of_personal_data(tmp_path, pki, ou
         c.connect("127.0.0.1", broker.port)
         c.loop_start()
         # stamped on the station's clock (an hour ahead here): a command outside its window would be refused
-        c.publish("markaz/v1/st-1/cmd/telemetry.snapshot",
-                  json.dumps({"id": "snap-1", "ts": clock().isoformat(), "params": {}}), qos=1).wait_for_publish(5)
+        c.publish(
+            "markaz/v1/st-1/cmd/telemetry.snapshot",
+            json.dumps({"id": "snap-1", "ts": clock().isoformat(), "params": {}}),
+            qos=1,
+        ).wait_for_publish(5)
         assert recorder.wait_for(lambda m: any(t.endswith("/cmd/telemetry.snapshot/ack") for t, _, _ in m))
         c.disconnect()
         c.loop_stop()
@@ -87,7 +116,7 @@ def test_every_message_type_is_valid_and_free_of_personal_data(tmp_path, pki, ou
     seen: dict[str, int] = {}
     dropped_events = []
     envelopes = {}
-    for (topic, body, _), raw in zip(recorder.messages, recorder.raw):
+    for (topic, _, _), raw in zip(recorder.messages, recorder.raw, strict=True):
         if contract.parse_topic(topic).key == "cmd":
             continue  # central's own commands echo back to the all-topics recorder
         info, msg = contract.validate(topic, raw)

@@ -18,8 +18,12 @@ pytestmark = pytest.mark.slow
 
 
 def _outbox(data_dir) -> dict:
-    out = subprocess.run([sys.executable, "-m", "markaz.cli", "edge", "outbox", "--data", str(data_dir), "--json"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "markaz.cli", "edge", "outbox", "--data", str(data_dir), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)["stations"][0]
 
 
@@ -48,8 +52,9 @@ def test_outage_with_kill_9_loses_nothing(tmp_path, pki):
         assert recorder.wait_for(lambda m: len(recorder.seqs("st-9")) >= 1, timeout=30)
         node.kill()
         node.start()
-        assert recorder.wait_for(lambda m: set(range(1, last + 1)) <= set(recorder.seqs("st-9")), timeout=60), \
+        assert recorder.wait_for(lambda m: set(range(1, last + 1)) <= set(recorder.seqs("st-9")), timeout=60), (
             f"missing seqs: {sorted(set(range(1, last + 1)) - set(recorder.seqs('st-9')))[:20]}"
+        )
     finally:
         node.stop()
         recorder.close()
@@ -57,7 +62,7 @@ def test_outage_with_kill_9_loses_nothing(tmp_path, pki):
 
     first_seen: list[int] = []
     by_seq: dict[int, dict] = {}
-    for topic, body, _ in recorder.messages:
+    for _, body, _ in recorder.messages:
         if "seq" not in (body or {}):
             continue
         if body["seq"] in by_seq:
@@ -67,6 +72,9 @@ def test_outage_with_kill_9_loses_nothing(tmp_path, pki):
         first_seen.append(body["seq"])
     assert first_seen == sorted(first_seen), "messages arrived out of order"
     assert sorted(s for s in by_seq if s <= last) == list(range(1, last + 1))  # later seqs: the restart's own
-    fps = [m["data"]["camera_fps"] for s, m in sorted(by_seq.items())
-           if m["schema"] == "markaz.telemetry.devices/1" and m["data"]["reason"] == "heartbeat"]
+    fps = [
+        m["data"]["camera_fps"]
+        for s, m in sorted(by_seq.items())
+        if m["schema"] == "markaz.telemetry.devices/1" and m["data"]["reason"] == "heartbeat"
+    ]
     assert fps == [float(i) for i in range(1, 1001)], "every heartbeat once, in the order produced"

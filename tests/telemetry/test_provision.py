@@ -23,8 +23,21 @@ def test_provision_ca_and_certificates(tmp_path):
     assert run(app, ["provision", "station-cert", "--station", "St 1!", "--ca", str(ca)]).exit_code == 2
     assert run(app, ["provision", "central-cert", "--ca", str(ca)]).exit_code == 0
     assert run(app, ["provision", "broker-cert", "--host", "broker.local", "--ca", str(ca)]).exit_code == 0
-    result = run(app, ["provision", "broker-config", "--out", str(tmp_path / "broker"), "--ca-cert", str(ca) + ".crt",
-                       "--cert", str(tmp_path / "broker.crt"), "--key", str(tmp_path / "broker.key")])
+    result = run(
+        app,
+        [
+            "provision",
+            "broker-config",
+            "--out",
+            str(tmp_path / "broker"),
+            "--ca-cert",
+            str(ca) + ".crt",
+            "--cert",
+            str(tmp_path / "broker.crt"),
+            "--key",
+            str(tmp_path / "broker.key"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert _cn(tmp_path / "station-st-1.crt") == "st-1"
     assert _cn(tmp_path / "central.crt") == "central.markaz"
@@ -61,20 +74,42 @@ def test_broker_config_starts_as_debian_runs_mosquitto(tmp_path, monkeypatch):
         server = issue(ca, base / "pki" / "broker", "broker", server=True, hosts=("127.0.0.1",))
         port = free_port()
         monkeypatch.chdir(base)
-        result = CliRunner().invoke(app, ["provision", "broker-config", "--out", "broker", "--ca-cert", "pki/ca.crt",
-                                          "--cert", "pki/broker.crt", "--key", "pki/broker.key", "--port", str(port),
-                                          "--bind", "127.0.0.1"])
+        result = CliRunner().invoke(
+            app,
+            [
+                "provision",
+                "broker-config",
+                "--out",
+                "broker",
+                "--ca-cert",
+                "pki/ca.crt",
+                "--cert",
+                "pki/broker.crt",
+                "--key",
+                "pki/broker.key",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+            ],
+        )
         assert result.exit_code == 0, result.output
         assert "warning" not in result.output
         conf = (base / "broker" / "mosquitto.conf").read_text()
         assert "user root" not in conf and "user mosquitto" in conf
-        paths = [line.split()[1] for line in conf.splitlines()
-                 if line.split()[:1] in (["cafile"], ["certfile"], ["keyfile"], ["acl_file"], ["persistence_location"])]
+        paths = [
+            line.split()[1]
+            for line in conf.splitlines()
+            if line.split()[:1] in (["cafile"], ["certfile"], ["keyfile"], ["acl_file"], ["persistence_location"])
+        ]
         assert len(paths) == 5 and all(Path(p).is_absolute() for p in paths), paths
         monkeypatch.chdir(tmp_path)  # the broker must not depend on where it was rendered from
 
-        proc = subprocess.Popen(["mosquitto", "-c", str(base / "broker" / "mosquitto.conf")],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["mosquitto", "-c", str(base / "broker" / "mosquitto.conf")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 10
             while True:
