@@ -177,7 +177,7 @@ def test_workers_share_the_subscription_and_commands_round_trip(tmp_path, broker
         )
     )
     node.start()
-    assert node.telemetry.link.commands_ready.wait(10)
+    assert node.telemetry.link.commands_ready.wait(30)  # the link process has to start first
     node.auth.add_device("kiosk-1", "kiosk")
     common = [
         "--mqtt",

@@ -69,7 +69,7 @@ class NodeProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # the node and its link process start on a shared, sometimes busy machine
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"edge node exited with {self.proc.returncode}")

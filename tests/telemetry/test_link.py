@@ -38,7 +38,8 @@ def _node(tmp_path, broker, station="st-1", **mqtt) -> EdgeNode:
     )
     node = EdgeNode(settings)
     node.start()
-    assert node.telemetry.link.commands_ready.wait(10), "the node never subscribed to its commands"
+    # bounded only against a hang: the link is a process of its own now, which takes longer to start
+    assert node.telemetry.link.commands_ready.wait(30), "the node never subscribed to its commands"
     return node
 
 

@@ -207,7 +207,7 @@ def test_the_link_can_still_run_as_a_thread_of_the_node(tmp_path, broker):
     node = EdgeNode(_settings(tmp_path, broker, station="st-4", link="thread"))
     node.start()
     try:
-        assert node.telemetry.link.commands_ready.wait(10)
+        assert node.telemetry.link.commands_ready.wait(30)
         assert node.telemetry.link.__class__.__name__ == "MqttLink"
         node.auth.add_device("kiosk-1", "kiosk")
         _command(
