@@ -12,9 +12,3 @@ CREATE TABLE telemetry_link_requests (
     kind TEXT PRIMARY KEY,
     requested_at TEXT NOT NULL
 );
--- What the link reports about its connection (one row per key: connected, protocol, commands_ready, connects).
-CREATE TABLE telemetry_link_state (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
