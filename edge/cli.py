@@ -203,7 +203,7 @@ def kpis(
     with _reading(data, config) as node:
         result = node.queue.kpis(wanted)
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        typer.echo(result.model_dump_json(indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -218,13 +218,13 @@ def kpis(
     cols = {"waiting": "waiting", "longest_wait_s": "longest s", "mean_wait_s": "mean wait s", "p90_wait_s": "p90 wait s",
             "mean_service_s": "service s", "served": "served", "no_shows": "no-show", "within_target_share": "in target",
             "counters_open": "open"}
-    table = Table(title=f"KPIs {result['business_day']} ({result['timezone']})")
+    table = Table(title=f"KPIs {result.business_day} ({result.timezone})")
     table.add_column("service")
     for header in cols.values():
         table.add_column(header, justify="right")
-    for s in result["services"]:
-        table.add_row(s["service"], *[fmt(s[c]) for c in cols])
-    table.add_row("[b]station[/b]", *[fmt(result["station"][c]) for c in cols])
+    for s in result.services:
+        table.add_row(s.service, *[fmt(getattr(s, c)) for c in cols])
+    table.add_row("[b]station[/b]", *[fmt(getattr(result.station, c)) for c in cols])
     import shutil
 
     Console(width=max(120, shutil.get_terminal_size().columns)).print(table)

@@ -15,7 +15,7 @@ from edge.auth.principal import Principal
 from edge.auth.service import AuthService
 from edge.events import EventBus
 from edge.keys import StationKeys
-from edge.queue.catalogue import SAMPLE_CATALOGUE, apply_catalogue, load_catalogue_file
+from edge.queue.catalogue import SAMPLE_CATALOGUE, load_catalogue_file
 from edge.queue.service import QueueService
 from edge.settings import EdgeSettings
 from edge.store import Store
@@ -78,9 +78,9 @@ class EdgeNode:
 
     def start(self) -> None:
         if self.settings.sample_data:
-            apply_catalogue(self.store, self.audit, SAMPLE_CATALOGUE)
+            self.queue.apply_catalogue(SAMPLE_CATALOGUE)
         if self.settings.catalogue:
-            apply_catalogue(self.store, self.audit, load_catalogue_file(self.settings.catalogue))
+            self.queue.apply_catalogue(load_catalogue_file(self.settings.catalogue))
         _ = self.keys.anchor_key, self.keys.document_hmac_key  # create the keys now, not in the middle of a request
         self.verifier.start()
         self.events.subscribe("queue.changed", self.telemetry.on_queue_changed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,7 +19,7 @@ def get_node(request: Request) -> EdgeNode:
     return request.app.state.node
 
 
-async def current_principal(
+def current_principal(
     request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
     if creds is None or not creds.credentials:
@@ -29,11 +29,12 @@ async def current_principal(
     return principal
 
 
-def require(permission: str) -> Callable[..., Awaitable[Principal]]:
+def require(permission: str) -> Callable[..., Principal]:
     """Dependency: the caller must hold `permission` (see edge/auth/roles.py). One level, not a chain: dependency
-    solving is a measurable share of every request."""
+    solving is a measurable share of every request. A plain `def`: resolving a token may read or write SQLite, so
+    it runs in the thread pool like the routes."""
 
-    async def dependency(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    def dependency(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         if creds is None or not creds.credentials:
             raise Unauthorized("missing bearer token")
         principal = get_node(request).auth.resolve(creds.credentials)

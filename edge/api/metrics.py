@@ -28,11 +28,11 @@ class QueueCollector:
             k = self.node.queue.kpis()
         except Exception:  # the store is closing: report nothing rather than fail the scrape
             return
-        for s in k["services"]:
-            waiting.add_metric([s["service"]], s["waiting"])
-            longest.add_metric([s["service"]], s["longest_wait_s"])
-            served.add_metric([s["service"]], s["served"])
-        counters.add_metric([], k["station"]["counters_open"])
+        for s in k.services:
+            waiting.add_metric([s.service], s.waiting)
+            longest.add_metric([s.service], s.longest_wait_s)
+            served.add_metric([s.service], s.served)
+        counters.add_metric([], k.station.counters_open)
         yield from (waiting, longest, served, counters)
 
 

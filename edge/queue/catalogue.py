@@ -6,30 +6,37 @@ import json
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.audit.log import AuditLog
 from edge.auth.principal import SYSTEM, Principal
+from edge.errors import Conflict
 from edge.store import Store
 from markaz.config import ConfigError, read_toml
+
+
+# Bounds that SQLite's 64-bit integers and the screens can hold; beyond them a value is a typing error.
+MAX_TARGET_WAIT_S = 24 * 3600
+MAX_PRIORITY = 1000
 
 
 class ServiceDef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
-    name_ar: str = Field(min_length=1)
-    name_en: str = Field(min_length=1)
+    name_ar: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
     prefix: str = Field(pattern=r"^[A-Z]$", description="ticket letter, e.g. A for A001")
-    target_wait_s: int = Field(gt=0)
-    priority: int = Field(0, description="higher is called first")
+    target_wait_s: int = Field(gt=0, le=MAX_TARGET_WAIT_S)
+    priority: int = Field(0, ge=-MAX_PRIORITY, le=MAX_PRIORITY, description="higher is called first")
     active: bool = True
 
 
 class CounterDef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
-    name: str = ""
-    services: list[str] = Field(min_length=1)
+    name: str = Field("", max_length=200)
+    services: list[str] = Field(min_length=1, max_length=64)
     open: bool = False
 
 
@@ -46,7 +53,12 @@ class Catalogue(BaseModel):
             raise ValueError("service codes must be unique")
         if len(set(prefixes)) != len(prefixes):
             raise ValueError("service prefixes must be unique")
+        counter_codes = [c.code for c in self.counters]
+        if len(set(counter_codes)) != len(counter_codes):
+            raise ValueError("counter codes must be unique")
         for counter in self.counters:
+            if len(set(counter.services)) != len(counter.services):
+                raise ValueError(f"counter {counter.code} lists a service twice")
             unknown = set(counter.services) - set(codes)
             if unknown:
                 raise ValueError(f"counter {counter.code} serves unknown services {sorted(unknown)}")
@@ -91,8 +103,19 @@ def load_catalogue_file(path: Path) -> Catalogue:
 
 def apply_catalogue(store: Store, audit: AuditLog, catalogue: Catalogue, actor: Principal = SYSTEM) -> bool:
     """Upsert services and counters; counters keep their open/closed state once they exist. Audited when it changes
-    anything; returns whether it did."""
+    anything; returns whether it did. A prefix already held by another service is refused (Conflict): tickets
+    already issued under it would change meaning. The queue calls this through `QueueService.apply_catalogue`,
+    which announces the change."""
     with store.write() as db:
+        held = {r["prefix"]: r["code"] for r in db.conn.execute("SELECT prefix, code FROM services")}
+        clashes = [(s.prefix, s.code, held[s.prefix]) for s in catalogue.services if held.get(s.prefix, s.code) != s.code]
+        if clashes:
+            prefix, code, other = clashes[0]
+            raise Conflict(
+                f"prefix {prefix} of service {code!r} is already used by service {other!r}; "
+                "a prefix stays with its service",
+                prefix=prefix, service=code, held_by=other,
+            )  # fmt: skip
         before = _snapshot(db)
         for s in catalogue.services:
             db.execute(
@@ -114,11 +137,12 @@ def apply_catalogue(store: Store, audit: AuditLog, catalogue: Catalogue, actor: 
         after = _snapshot(db)
         if before == after:
             return False
-        audit.append(actor, "catalogue.apply", "catalogue", None, None, {"services": len(after["services"]), "counters": len(after["counters"])}, db=db)
+        summary = {"services": len(after["services"]), "counters": len(after["counters"])}
+        audit.append(actor, "catalogue.apply", "catalogue", None, None, summary, db=db)
         return True
 
 
-def _snapshot(db) -> dict[str, Any]:
+def _snapshot(db: sqlite_utils.Database) -> dict[str, Any]:
     services = list(db.query("SELECT * FROM services ORDER BY code"))
     counters = list(db.query("SELECT code, name FROM counters ORDER BY code"))
     links = list(db.query("SELECT counter, service FROM counter_services ORDER BY counter, service"))

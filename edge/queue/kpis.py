@@ -9,9 +9,12 @@ import math
 from datetime import date, datetime
 from typing import Any
 
+from edge.queue.models import Kpis, ServiceKpis, StationKpis
+from edge.queue.states import TicketStatus
 from edge.settings import EdgeSettings
 from edge.store import Store
-from markaz.clock import iso, parse_iso
+from edge.store.db import fetch_all
+from markaz.clock import parse_iso
 
 
 def _p90(values: list[float]) -> float | None:
@@ -29,33 +32,39 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _summarise(rows: list[dict[str, Any]], targets: dict[str, int], now: datetime, counters_open: int) -> dict[str, Any]:
-    waits, within, service_times, waiting_for = [], 0, [], []
-    counts = {s: 0 for s in ("waiting", "called", "serving", "done", "no_show", "transferred", "cancelled")}
+def _summarise(
+    rows: list[dict[str, Any]], targets: dict[str, int], now: datetime, counters_open: int
+) -> dict[str, Any]:
+    """The fields of KpiFigures for these ticket rows."""
+    waits: list[float] = []
+    service_times: list[float] = []
+    waiting_for: list[float] = []
+    within = 0
+    counts = dict.fromkeys(TicketStatus, 0)
     issued = 0
     for t in rows:
-        counts[t["status"]] += 1
+        counts[TicketStatus(t["status"])] += 1
         if t["transferred_from"] is None:
             issued += 1
         queued = parse_iso(t["queued_at"])
-        if t["status"] == "waiting":
+        if t["status"] == TicketStatus.WAITING:
             # `now` was read before the rows: a ticket issued in between must not show a negative wait.
             waiting_for.append(max(0.0, (now - queued).total_seconds()))
         if t["called_at"]:
             wait = (parse_iso(t["called_at"]) - queued).total_seconds()
             waits.append(wait)
             within += wait <= targets.get(t["service"], 0)
-        if t["status"] == "done" and t["serving_at"] and t["ended_at"]:
+        if t["status"] == TicketStatus.DONE and t["serving_at"] and t["ended_at"]:
             service_times.append((parse_iso(t["ended_at"]) - parse_iso(t["serving_at"])).total_seconds())
     return {
         "issued": issued,
-        "waiting": counts["waiting"],
-        "called": counts["called"],
-        "serving": counts["serving"],
-        "served": counts["done"],
-        "no_shows": counts["no_show"],
-        "transferred_out": counts["transferred"],
-        "cancelled": counts["cancelled"],
+        "waiting": counts[TicketStatus.WAITING],
+        "called": counts[TicketStatus.CALLED],
+        "serving": counts[TicketStatus.SERVING],
+        "served": counts[TicketStatus.DONE],
+        "no_shows": counts[TicketStatus.NO_SHOW],
+        "transferred_out": counts[TicketStatus.TRANSFERRED],
+        "cancelled": counts[TicketStatus.CANCELLED],
         "longest_wait_s": _r(max(waiting_for)) if waiting_for else 0.0,
         "mean_wait_s": _r(_mean(waits)),
         "p90_wait_s": _r(_p90(waits)),
@@ -65,29 +74,45 @@ def _summarise(rows: list[dict[str, Any]], targets: dict[str, int], now: datetim
     }
 
 
-def compute(store: Store, day: date, now: datetime, settings: EdgeSettings) -> dict[str, Any]:
-    services = store.query("SELECT code, name_en, name_ar, target_wait_s FROM services WHERE active = 1 ORDER BY code")
+def compute(store: Store, day: date, now: datetime, settings: EdgeSettings) -> Kpis:
+    db = store.read()
+    db.conn.execute("BEGIN")  # one consistent view of the catalogue, the tickets and the counters
+    try:
+        services = fetch_all(
+            db.conn, "SELECT code, name_en, name_ar, target_wait_s FROM services WHERE active = 1 ORDER BY code"
+        )
+        rows = fetch_all(
+            db.conn,
+            "SELECT service, status, queued_at, called_at, serving_at, ended_at, transferred_from FROM tickets "
+            "WHERE business_day = ?",
+            [day.isoformat()],
+        )
+        open_links = fetch_all(
+            db.conn,
+            "SELECT cs.service, cs.counter FROM counter_services cs JOIN counters c ON c.code = cs.counter "
+            "WHERE c.is_open = 1",
+        )
+        open_total = db.conn.execute("SELECT count(*) FROM counters WHERE is_open = 1").fetchone()[0]
+    finally:
+        db.conn.execute("COMMIT")
     targets = {s["code"]: s["target_wait_s"] for s in services}
-    rows = store.query(
-        "SELECT service, status, queued_at, called_at, serving_at, ended_at, transferred_from FROM tickets WHERE business_day = ?",
-        [day.isoformat()],
-    )
-    open_links = store.query(
-        "SELECT cs.service, cs.counter FROM counter_services cs JOIN counters c ON c.code = cs.counter WHERE c.is_open = 1"
-    )
-    open_total = store.query_one("SELECT count(*) AS n FROM counters WHERE is_open = 1")["n"]
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_service.setdefault(r["service"], []).append(r)
     per_service = []
     for s in services:
-        mine = [r for r in rows if r["service"] == s["code"]]
         opened = len({link["counter"] for link in open_links if link["service"] == s["code"]})
         per_service.append(
-            {"service": s["code"], "name_en": s["name_en"], "name_ar": s["name_ar"], "target_wait_s": s["target_wait_s"],
-             **_summarise(mine, targets, now, opened)}
+            ServiceKpis(
+                service=s["code"], name_en=s["name_en"], name_ar=s["name_ar"], target_wait_s=s["target_wait_s"],
+                **_summarise(by_service.get(s["code"], []), targets, now, opened),
+            )  # fmt: skip
         )
-    return {
-        "business_day": day.isoformat(),
-        "generated_at": iso(now),
-        "timezone": settings.timezone,
-        "station": {"station_id": settings.station_id, **_summarise(rows, targets, now, open_total)},
-        "services": per_service,
-    }
+    return Kpis(
+        business_day=day,
+        generated_at=now,
+        timezone=settings.timezone,
+        station=StationKpis(station_id=settings.station_id, **_summarise(rows, targets, now, open_total)),
+        services=per_service,
+    )
+

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from edge.queue.models import Kpis
 from edge.verify.counts import DecisionCounts
 from markaz import __version__
 from markaz.clock import parse_iso
@@ -59,27 +60,23 @@ def versions() -> dict[str, str]:
     return dict(_software_versions())
 
 
-def queue_snapshot(
-    kpis: Mapping[str, Any], targets: Mapping[str, float], day: str, reason: str
-) -> contract.QueueSnapshot:
-    """From the queue's KPIs (`QueueService.kpis`) and the services' targets (`QueueService.services`)."""
-    day = kpis.get("business_day") or day
-    services = []
-    for s in kpis.get("services", []):
-        code = s.get("service") or s.get("code")
-        services.append(
-            contract.ServiceQueue(
-                service=code,
-                waiting=int(s.get("waiting") or 0),
-                longest_wait_s=float(s.get("longest_wait_s") or 0.0),
-                served=int(s.get("served") or 0),
-                mean_wait_s=None if s.get("mean_wait_s") is None else float(s["mean_wait_s"]),
-                no_shows=int(s.get("no_shows") or 0),
-                counters_open=int(s.get("counters_open") or 0),
-                target_wait_s=s.get("target_wait_s", targets.get(code)),
-            )
+def queue_snapshot(kpis: Kpis, targets: Mapping[str, float], day: str, reason: str) -> contract.QueueSnapshot:
+    """From the queue's KPIs (`QueueService.kpis`, typed: each service carries its own target). `targets` and `day`
+    are kept for the callers' sake; the KPIs already hold both."""
+    services = [
+        contract.ServiceQueue(
+            service=s.service,
+            waiting=s.waiting,
+            longest_wait_s=s.longest_wait_s,
+            served=s.served,
+            mean_wait_s=s.mean_wait_s,
+            no_shows=s.no_shows,
+            counters_open=s.counters_open,
+            target_wait_s=s.target_wait_s,
         )
-    return contract.QueueSnapshot(business_day=str(day), reason=reason, services=services)  # type: ignore[arg-type]
+        for s in kpis.services
+    ]
+    return contract.QueueSnapshot(business_day=kpis.business_day.isoformat(), reason=reason, services=services)
 
 
 def device_states(

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from edge.queue.models import Kpis, Service
 from edge.store import Store
 from edge.telemetry import handlers, samplers
 from edge.telemetry.commands import Commands, CommandWorker, Handler
@@ -37,8 +38,8 @@ SNAPSHOT_KINDS = handlers.SNAPSHOT_KINDS
 class TelemetrySources:
     """What telemetry asks the rest of the node, each from the module that owns it."""
 
-    queue_kpis: Callable[[], Mapping[str, Any]]  # QueueService.kpis
-    queue_services: Callable[[], list[Mapping[str, Any]]]  # QueueService.services (codes and targets)
+    queue_kpis: Callable[[], Kpis]  # QueueService.kpis
+    queue_services: Callable[[], list[Service]]  # QueueService.services (codes and targets)
     devices: Callable[[], list[Mapping[str, Any]]]  # AuthService.list_devices (the device registry)
     set_device_enabled: Callable[[str, bool], None]  # AuthService.set_device_enabled, as central
     verification_counts: Callable[[datetime], DecisionCounts]  # edge.verify.counts: decisions since an instant
@@ -200,7 +201,7 @@ class TelemetryService:
             self.outbox.enqueue("telemetry.node", samplers.node_health(self.sources.data_dir, self.outbox.health()))
 
     def publish_queue(self, reason: str) -> None:
-        targets = {str(s["code"]): float(s["target_wait_s"]) for s in self.sources.queue_services()}
+        targets = {s.code: float(s.target_wait_s) for s in self.sources.queue_services()}
         snap = samplers.queue_snapshot(
             self.sources.queue_kpis(), targets, self.sources.business_day(self.clock())[0], reason
         )

@@ -111,7 +111,7 @@ def test_central_sees_a_real_station_and_serves_its_view(tmp_path, broker):
         )
     )
     node.start()
-    codes = {s["code"] for s in node.queue.services()}
+    codes = {s.code for s in node.queue.services()}
     try:
         assert _wait(lambda: (ingest.store.station("st-1") or {}).get("latest", {}).get("telemetry.node") is not None)
         assert ingest.store.stations()[0]["state"] == "online"

@@ -124,7 +124,7 @@ def test_no_audit_entry_without_its_state_change(node, tokens):
     before = node.store.query_one("SELECT count(*) AS n FROM audit_log")["n"]
     t = node.queue.issue("general", Principal("device", "kiosk-1", "kiosk"))
     try:
-        node.queue.finish(t["id"], Principal("staff", "officer", "officer"))
+        node.queue.finish(t.id, Principal("staff", "officer", "officer"))
     except Conflict:
         pass
     after = node.store.query_one("SELECT count(*) AS n FROM audit_log")["n"]

@@ -18,19 +18,19 @@ def test_numbering_restarts_at_the_rollover_hour_in_the_station_zone(make_node):
     node.start()
     try:
         late = node.queue.issue("general", KIOSK)
-        assert late["number"] == "A001" and late["business_day"] == "2026-11-23"
+        assert late.number == "A001" and late.business_day.isoformat() == "2026-11-23"
         node.queue.issue("general", KIOSK)
         clock.advance(minutes=31)  # 03:01 local: a new business day
         fresh = node.queue.issue("general", KIOSK)
-        assert fresh["number"] == "A001" and fresh["business_day"] == "2026-11-24"
-        old = node.queue.get(late["id"])
-        assert old["status"] == "cancelled", "yesterday's waiting ticket is closed, not called today"
+        assert fresh.number == "A001" and fresh.business_day.isoformat() == "2026-11-24"
+        old = node.queue.get(late.id)
+        assert old.status == "cancelled", "yesterday's waiting ticket is closed, not called today"
         assert node.store.query_one("SELECT count(*) AS n FROM tickets")["n"] == 3, "history kept"
         expired = node.store.query("SELECT entity_id FROM audit_log WHERE action = 'ticket.expire'")
-        assert {e["entity_id"] for e in expired} == {str(late["id"]), str(late["id"] + 1)}
-        assert [t["number"] for t in node.queue.tickets_today()] == ["A001"]
+        assert {e["entity_id"] for e in expired} == {str(late.id), str(late.id + 1)}
+        assert [t.number for t in node.queue.tickets_today()] == ["A001"]
         k_yesterday = node.queue.kpis(datetime(2026, 11, 23).date())
-        assert k_yesterday["station"]["issued"] == 2 and k_yesterday["station"]["cancelled"] == 2
+        assert k_yesterday.station.issued == 2 and k_yesterday.station.cancelled == 2
     finally:
         node.stop()
 
@@ -40,9 +40,9 @@ def test_a_different_zone_and_hour_move_the_boundary(make_node):
     node = make_node(clock=clock, timezone="UTC", day_rollover_hour=5)
     node.start()
     try:
-        assert node.queue.issue("report", KIOSK)["business_day"] == "2026-11-22"
+        assert node.queue.issue("report", KIOSK).business_day.isoformat() == "2026-11-22"
         clock.advance(minutes=2)
         t = node.queue.issue("report", KIOSK)
-        assert t["business_day"] == "2026-11-23" and t["number"] == "R001"
+        assert t.business_day.isoformat() == "2026-11-23" and t.number == "R001"
     finally:
         node.stop()

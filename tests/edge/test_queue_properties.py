@@ -62,7 +62,7 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(service=st.sampled_from(SERVICES))
     def issue(self, service):
         t = self.q.issue(service, KIOSK)
-        assert t["status"] == "waiting"
+        assert t.status == "waiting"
 
     @rule(counter=st.sampled_from(COUNTERS))
     def call_next(self, counter):
@@ -71,7 +71,7 @@ class QueueMachine(RuleBasedStateMachine):
         except Conflict:
             return
         if t is not None:
-            assert t["status"] == "called" and t["counter"] == counter
+            assert t.status == "called" and t.counter == counter
 
     @rule(data=st.data(), op=st.sampled_from(["start", "finish", "no_show", "cancel", "recall"]))
     def operate(self, data, op):
@@ -158,19 +158,21 @@ class QueueMachine(RuleBasedStateMachine):
         if not hasattr(self, "node"):
             return
         k = self.q.kpis()
-        rows = self.node.store.query("SELECT service, status, seq FROM tickets WHERE business_day = ?", [k["business_day"]])
+        rows = self.node.store.query(
+            "SELECT service, status, seq FROM tickets WHERE business_day = ?", [k.business_day.isoformat()]
+        )
         by_status = Counter(r["status"] for r in rows)
-        st_ = k["station"]
-        assert st_["served"] == by_status["done"]
-        assert st_["waiting"] == by_status["waiting"]
-        assert st_["no_shows"] == by_status["no_show"]
-        assert st_["issued"] == sum(1 for r in rows if r["seq"] is not None)
-        assert sum(s["served"] for s in k["services"]) == st_["served"]
-        assert sum(s["waiting"] for s in k["services"]) == st_["waiting"]
-        share = st_["within_target_share"]
+        st_ = k.station
+        assert st_.served == by_status["done"]
+        assert st_.waiting == by_status["waiting"]
+        assert st_.no_shows == by_status["no_show"]
+        assert st_.issued == sum(1 for r in rows if r["seq"] is not None)
+        assert sum(s.served for s in k.services) == st_.served
+        assert sum(s.waiting for s in k.services) == st_.waiting
+        share = st_.within_target_share
         assert share is None or 0.0 <= share <= 1.0
-        if st_["p90_wait_s"] is not None:
-            assert st_["p90_wait_s"] >= 0 and st_["mean_wait_s"] >= 0
+        if st_.p90_wait_s is not None:
+            assert st_.p90_wait_s >= 0 and st_.mean_wait_s >= 0
 
     @invariant()
     def audit_chain_intact(self):

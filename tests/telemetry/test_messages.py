@@ -80,7 +80,7 @@ def test_every_message_type_is_valid_and_free_of_personal_data(tmp_path, pki, ou
                 },
             )
         node.auth.add_device("kiosk-1", "kiosk")
-        code = node.queue.services()[0]["code"]
+        code = node.queue.services()[0].code
         node.queue.issue(code, SYSTEM)
         clock.offset = timedelta(hours=1)  # the first ticket now waits far beyond its target
         node.queue.issue(code, SYSTEM)

@@ -3,7 +3,6 @@
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
@@ -32,14 +31,14 @@ class WhoAmI(BaseModel):
 
 
 @router.post("/login", response_model=LoginResponse, summary="Sign in; repeated failures are slowed, then locked")
-async def login(body: LoginRequest, request: Request) -> LoginResponse:
-    # Argon2 is deliberately slow: keep it off the event loop.
-    token, principal, expires = await run_in_threadpool(get_node(request).auth.login, body.username, body.password)
+def login(body: LoginRequest, request: Request) -> LoginResponse:
+    # Argon2 is deliberately slow: a plain `def` route runs in the thread pool, off the event loop.
+    token, principal, expires = get_node(request).auth.login(body.username, body.password)
     return LoginResponse(token=token, role=principal.role, expires_at=expires)
 
 
 @router.post("/logout", status_code=204, summary="Revoke the token used for this request")
-async def logout(
+def logout(
     request: Request,
     principal: Principal = Depends(current_principal),
     creds: HTTPAuthorizationCredentials = Depends(_bearer),
@@ -48,5 +47,5 @@ async def logout(
 
 
 @router.get("/me", response_model=WhoAmI, summary="Who the token belongs to")
-async def me(principal: Principal = Depends(current_principal)) -> WhoAmI:
+def me(principal: Principal = Depends(current_principal)) -> WhoAmI:
     return WhoAmI(kind=principal.kind, subject=principal.subject, role=principal.role)

@@ -4,20 +4,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from edge.api.deps import get_node, require
+from edge.api.schemas import ErrorBody
 from edge.auth.principal import Principal
-from edge.queue.catalogue import Catalogue, apply_catalogue
+from edge.queue.catalogue import Catalogue
+from edge.queue.models import Service
 
 router = APIRouter(tags=["catalogue"])
-
-
-class Service(BaseModel):
-    code: str
-    name_ar: str
-    name_en: str
-    prefix: str
-    target_wait_s: int
-    priority: int
-    active: bool
 
 
 class ServiceList(BaseModel):
@@ -25,14 +17,19 @@ class ServiceList(BaseModel):
 
 
 @router.get("/services", response_model=ServiceList, summary="Services visitors can choose")
-async def list_services(request: Request, _: Principal = Depends(require("catalogue.read"))) -> ServiceList:
-    return ServiceList(services=[Service(**s) for s in get_node(request).queue.services()])
+def list_services(request: Request, _: Principal = Depends(require("catalogue.read"))) -> ServiceList:
+    return ServiceList(services=get_node(request).queue.services())
 
 
-@router.put("/catalogue", response_model=ServiceList, summary="Add or update services and counters")
-async def put_catalogue(
+@router.put(
+    "/catalogue",
+    response_model=ServiceList,
+    summary="Add or update services and counters",
+    responses={409: {"model": ErrorBody, "description": "a prefix is already used by another service"}},
+)
+def put_catalogue(
     body: Catalogue, request: Request, principal: Principal = Depends(require("catalogue.manage"))
 ) -> ServiceList:
-    node = get_node(request)
-    apply_catalogue(node.store, node.audit, body, principal)
-    return ServiceList(services=[Service(**s) for s in node.queue.services()])
+    queue = get_node(request).queue
+    queue.apply_catalogue(body, principal)
+    return ServiceList(services=queue.services())

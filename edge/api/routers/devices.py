@@ -36,12 +36,12 @@ class DeviceUpdate(BaseModel):
 
 
 @router.get("", response_model=DeviceList, summary="Registered devices")
-async def list_devices(request: Request, _: Principal = Depends(require("devices.manage"))) -> DeviceList:
+def list_devices(request: Request, _: Principal = Depends(require("devices.manage"))) -> DeviceList:
     return DeviceList(devices=[Device(**d) for d in get_node(request).auth.list_devices()])
 
 
 @router.post("", status_code=201, response_model=DeviceCreated, summary="Register a device and get its token")
-async def register(body: DeviceCreate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> DeviceCreated:
+def register(body: DeviceCreate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> DeviceCreated:
     node = get_node(request)
     token = node.auth.add_device(body.id, body.type, principal)
     device = next(d for d in node.auth.list_devices() if d["id"] == body.id)
@@ -49,12 +49,12 @@ async def register(body: DeviceCreate, request: Request, principal: Principal = 
 
 
 @router.patch("/{device_id}", response_model=Device, summary="Enable or disable a device")
-async def update(device_id: str, body: DeviceUpdate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> Device:
+def update(device_id: str, body: DeviceUpdate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> Device:
     node = get_node(request)
     node.auth.set_device_enabled(device_id, body.enabled, principal)
     return Device(**next(d for d in node.auth.list_devices() if d["id"] == device_id))
 
 
 @router.delete("/{device_id}/token", status_code=204, summary="Revoke a device's token (decommissioning)")
-async def revoke(device_id: str, request: Request, principal: Principal = Depends(require("devices.manage"))) -> None:
+def revoke(device_id: str, request: Request, principal: Principal = Depends(require("devices.manage"))) -> None:
     get_node(request).auth.revoke_device(device_id, principal)

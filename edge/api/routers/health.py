@@ -8,7 +8,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The node is up and its database answers")
-async def healthz(request: Request) -> dict:
+def healthz(request: Request) -> dict:
     node = request.app.state.node
     node.store.query_one("SELECT 1 AS ok")
     return {"status": "ok", "station": node.settings.station_id, "version": __version__}

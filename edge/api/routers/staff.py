@@ -1,7 +1,6 @@
 """Staff accounts, managed by admins."""
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from edge.api.deps import get_node, require
@@ -31,18 +30,18 @@ class StaffUpdate(BaseModel):
 
 
 @router.get("", response_model=StaffList, summary="All staff accounts")
-async def list_staff(request: Request, _: Principal = Depends(require("staff.manage"))) -> StaffList:
+def list_staff(request: Request, _: Principal = Depends(require("staff.manage"))) -> StaffList:
     return StaffList(staff=[StaffMember(**u) for u in get_node(request).auth.list_users()])
 
 
 @router.post("", status_code=201, response_model=StaffMember, summary="Create a staff account")
-async def create_staff(body: StaffCreate, request: Request, principal: Principal = Depends(require("staff.manage"))) -> StaffMember:
-    user = await run_in_threadpool(get_node(request).auth.add_user, body.username, body.password, body.role, principal)
+def create_staff(body: StaffCreate, request: Request, principal: Principal = Depends(require("staff.manage"))) -> StaffMember:
+    user = get_node(request).auth.add_user(body.username, body.password, body.role, principal)
     return StaffMember(**user)
 
 
 @router.patch("/{username}", response_model=StaffMember, summary="Enable or disable an account (disabling revokes its tokens)")
-async def update_staff(
+def update_staff(
     username: str, body: StaffUpdate, request: Request, principal: Principal = Depends(require("staff.manage"))
 ) -> StaffMember:
     node = get_node(request)
