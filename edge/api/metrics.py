@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -54,15 +55,28 @@ class Metrics:
 
 def route_template(scope: Scope) -> str:
     """The matched route as a template (/api/v1/tickets/{ticket_id}), never the raw path; unknown paths share one
-    label. The router records the route it matched, relative to its prefix, so the prefix is taken back from the
-    path's leading segments."""
+    label. FastAPI's routes record themselves in the scope, relative to their router's prefix, so the prefix is
+    taken back from the path's leading segments. Starlette's own routes (the OpenAPI document, the docs page,
+    /metrics) do not record themselves: those are matched here against the application's routes."""
     relative = getattr(scope.get("route"), "path", None)
     if relative is None:
-        return "unmatched"
+        return _match_plain_route(scope)
     tail = relative.strip("/").split("/") if relative.strip("/") else []
     segments = scope["path"].strip("/").split("/")
     prefix = segments[: len(segments) - len(tail)]
     return "/" + "/".join([*prefix, *tail])
+
+
+def _match_plain_route(scope: Scope) -> str:
+    app = scope.get("app")
+    for route in getattr(app, "routes", ()):
+        path = getattr(route, "path", None)
+        if path is None or isinstance(route, Mount):
+            continue
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            return str(path)
+    return "unmatched"
 
 
 class MetricsMiddleware:
