@@ -68,7 +68,9 @@ class QueueService:
 
     def _roll_over(self, db: sqlite_utils.Database, today: date, now: datetime) -> None:
         """On the first write of a new business day, close what the previous days left open (audited), so counters
-        start free and yesterday's waiting tickets are not called today. History stays in place."""
+        start free and yesterday's waiting tickets are not called today. History stays in place. Part of the
+        caller's transaction: the caller marks the day done (`_rolled_day`) only once that transaction committed,
+        or a refused operation would roll the expiry back and leave yesterday's tickets open for good."""
         if self._rolled_day == today:
             return
         stale = [
@@ -91,7 +93,6 @@ class QueueService:
                 "WHERE current_ticket IN (SELECT id FROM tickets WHERE business_day < ?)",
                 [today.isoformat()],
             )
-        self._rolled_day = today
 
     # -- helpers -----------------------------------------------------------------------------------------------
     @staticmethod
@@ -153,6 +154,7 @@ class QueueService:
                 actor, "ticket.issue", "ticket", str(ticket.id), None,
                 {"number": number, "service": service_code, "status": INITIAL}, db=db,
             )  # fmt: skip
+        self._rolled_day = today
         self._changed(ticket)
         return ticket
 
@@ -201,6 +203,7 @@ class QueueService:
                 self.audit.append(
                     actor, "ticket.call", "ticket", str(nxt.id), self._state(nxt), self._state(called), db=db
                 )
+        self._rolled_day = today
         self._changed(called)
         return called
 

@@ -46,3 +46,25 @@ def test_a_different_zone_and_hour_move_the_boundary(make_node):
         assert t.business_day.isoformat() == "2026-11-23" and t.number == "R001"
     finally:
         node.stop()
+
+
+def test_a_refused_first_call_of_the_day_does_not_skip_the_expiry(make_node):
+    """Found by the queue machine's oracle: the roll-over rolled back with a refused call, yet the day was marked
+    done, so yesterday's tickets stayed open for good."""
+    from edge.errors import Conflict
+
+    clock = FakeClock(datetime(2026, 11, 23, 20, 0, tzinfo=UTC))
+    node = make_node(clock=clock, timezone="UTC", day_rollover_hour=3)
+    node.start()
+    try:
+        yesterday = node.queue.issue("general", KIOSK)
+        clock.advance(hours=8)  # 04:00 the next day
+        try:
+            node.queue.call_next("3", OFFICER)  # counter 3 is closed: refused
+            raise AssertionError("a closed counter called")
+        except Conflict:
+            pass
+        node.queue.issue("general", KIOSK)
+        assert node.queue.get(yesterday.id).status == "cancelled"
+    finally:
+        node.stop()
