@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from edge.api.errors import install_error_handlers
 from edge.api.metrics import Metrics, MetricsMiddleware
-from edge.api.schemas import ERROR_RESPONSES
 from edge.api.routers import (
     audit,
     auth,
@@ -23,6 +23,7 @@ from edge.api.routers import (
     tickets,
     verifications,
 )
+from edge.api.schemas import BODY_ERROR, ERROR_RESPONSES
 from edge.node import EdgeNode
 from markaz import __version__
 
@@ -58,5 +59,14 @@ def create_app(node: EdgeNode) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     for module in ROUTERS:
+        _document_body_errors(module.router)
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app
+
+
+def _document_body_errors(router: APIRouter) -> None:
+    """Every route that reads a JSON body answers 400 when the body cannot be parsed at all (not UTF-8, not JSON):
+    FastAPI does so before any dependency runs, so the contract says it on each such route."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.body_field is not None:
+            route.responses.setdefault(400, BODY_ERROR)

@@ -44,7 +44,10 @@ class Metrics:
             "markaz_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
         )
         self.latency = Histogram(
-            "markaz_http_request_duration_seconds", "HTTP request duration", ["method", "route"], registry=self.registry,
+            "markaz_http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route"],
+            registry=self.registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
         self.registry.register(QueueCollector(node))

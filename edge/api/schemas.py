@@ -14,3 +14,10 @@ ERROR_RESPONSES = {
     401: {"model": ErrorBody, "description": "missing, invalid or expired token"},
     403: {"model": ErrorBody, "description": "the caller's role does not allow this"},
 }
+
+BODY_ERROR = {"model": ErrorBody, "description": "the body is not JSON (or not UTF-8)"}
+
+
+def error(description: str) -> dict[str, object]:
+    """One documented error answer of a route (its body is always ErrorBody)."""
+    return {"model": ErrorBody, "description": description}

@@ -13,8 +13,8 @@ from edge.audit.log import AuditLog
 from edge.auth.principal import SYSTEM, Principal
 from edge.errors import Conflict
 from edge.store import Store
+from edge.store.db import fetch_all
 from markaz.config import ConfigError, read_toml
-
 
 # Bounds that SQLite's 64-bit integers and the screens can hold; beyond them a value is a typing error.
 MAX_TARGET_WAIT_S = 24 * 3600
@@ -46,7 +46,7 @@ class Catalogue(BaseModel):
     counters: list[CounterDef] = []
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Catalogue":
+    def _consistent(self) -> Catalogue:
         codes = [s.code for s in self.services]
         prefixes = [s.prefix for s in self.services]
         if len(set(codes)) != len(codes):
@@ -108,7 +108,9 @@ def apply_catalogue(store: Store, audit: AuditLog, catalogue: Catalogue, actor: 
     which announces the change."""
     with store.write() as db:
         held = {r["prefix"]: r["code"] for r in db.conn.execute("SELECT prefix, code FROM services")}
-        clashes = [(s.prefix, s.code, held[s.prefix]) for s in catalogue.services if held.get(s.prefix, s.code) != s.code]
+        clashes = [
+            (s.prefix, s.code, held[s.prefix]) for s in catalogue.services if held.get(s.prefix, s.code) != s.code
+        ]
         if clashes:
             prefix, code, other = clashes[0]
             raise Conflict(
@@ -137,13 +139,15 @@ def apply_catalogue(store: Store, audit: AuditLog, catalogue: Catalogue, actor: 
         after = _snapshot(db)
         if before == after:
             return False
-        summary = {"services": len(after["services"]), "counters": len(after["counters"])}
+        totals = db.conn.execute("SELECT (SELECT count(*) FROM services), (SELECT count(*) FROM counters)").fetchone()
+        summary = {"services": totals[0], "counters": totals[1]}
         audit.append(actor, "catalogue.apply", "catalogue", None, None, summary, db=db)
         return True
 
 
-def _snapshot(db: sqlite_utils.Database) -> dict[str, Any]:
-    services = list(db.query("SELECT * FROM services ORDER BY code"))
-    counters = list(db.query("SELECT code, name FROM counters ORDER BY code"))
-    links = list(db.query("SELECT counter, service FROM counter_services ORDER BY counter, service"))
-    return json.loads(json.dumps({"services": services, "counters": counters, "links": links}))
+def _snapshot(db: sqlite_utils.Database) -> str:
+    """The catalogue as stored, as one comparable text (inside the writer's transaction)."""
+    services = fetch_all(db.conn, "SELECT * FROM services ORDER BY code")
+    counters = fetch_all(db.conn, "SELECT code, name FROM counters ORDER BY code")
+    links = fetch_all(db.conn, "SELECT counter, service FROM counter_services ORDER BY counter, service")
+    return json.dumps({"services": services, "counters": counters, "links": links}, sort_keys=True)

@@ -21,9 +21,7 @@ class ServiceTimes:
     days (counted from the queue's own clock, never the database's) and then kept up to date by the queue as tickets
     finish, so estimating never rescans history."""
 
-    def __init__(
-        self, store: Store, window: int, default_s: float, today: Callable[[], date], days: int = 7
-    ) -> None:
+    def __init__(self, store: Store, window: int, default_s: float, today: Callable[[], date], days: int = 7) -> None:
         self.store = store
         self.window = window
         self.default_s = default_s

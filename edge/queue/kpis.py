@@ -104,9 +104,12 @@ def compute(store: Store, day: date, now: datetime, settings: EdgeSettings) -> K
         opened = len({link["counter"] for link in open_links if link["service"] == s["code"]})
         per_service.append(
             ServiceKpis(
-                service=s["code"], name_en=s["name_en"], name_ar=s["name_ar"], target_wait_s=s["target_wait_s"],
+                service=s["code"],
+                name_en=s["name_en"],
+                name_ar=s["name_ar"],
+                target_wait_s=s["target_wait_s"],
                 **_summarise(by_service.get(s["code"], []), targets, now, opened),
-            )  # fmt: skip
+            )
         )
     return Kpis(
         business_day=day,
@@ -115,4 +118,3 @@ def compute(store: Store, day: date, now: datetime, settings: EdgeSettings) -> K
         station=StationKpis(station_id=settings.station_id, **_summarise(rows, targets, now, open_total)),
         services=per_service,
     )
-

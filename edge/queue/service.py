@@ -76,7 +76,8 @@ class QueueService:
         stale = [
             Ticket.model_validate(r)
             for r in fetch_all(
-                db.conn, f"SELECT {TICKET_FIELDS} FROM tickets WHERE business_day < ? AND status IN ({_OPEN})",
+                db.conn,
+                f"SELECT {TICKET_FIELDS} FROM tickets WHERE business_day < ? AND status IN ({_OPEN})",
                 [today.isoformat()],
             )
         ]
@@ -226,7 +227,13 @@ class QueueService:
             )
             after = t.model_copy(update={"recalls": t.recalls + 1})
             self.audit.append(
-                actor, "ticket.recall", "ticket", str(ticket_id), {"recalls": t.recalls}, {"recalls": after.recalls}, db=db
+                actor,
+                "ticket.recall",
+                "ticket",
+                str(ticket_id),
+                {"recalls": t.recalls},
+                {"recalls": after.recalls},
+                db=db,
             )
         self._changed(after)
         return after
@@ -240,7 +247,9 @@ class QueueService:
             if t.called_at is not None:
                 self.service_times.record_handover((now - t.called_at).total_seconds())
             after = self._ticket(db, ticket_id)
-            self.audit.append(actor, "ticket.start", "ticket", str(ticket_id), self._state(t), self._state(after), db=db)
+            self.audit.append(
+                actor, "ticket.start", "ticket", str(ticket_id), self._state(t), self._state(after), db=db
+            )
         self._changed(after)
         return after
 
@@ -391,9 +400,13 @@ class QueueService:
             ]
             counters = [
                 CounterLoad(
-                    r[0], bool(r[1]), None if r[2] is None else TicketStatus(r[2]), r[3],
-                    None if r[4] is None else parse_iso(r[4]), None if r[5] is None else parse_iso(r[5]),
-                )  # fmt: skip
+                    r[0],
+                    bool(r[1]),
+                    None if r[2] is None else TicketStatus(r[2]),
+                    r[3],
+                    None if r[4] is None else parse_iso(r[4]),
+                    None if r[5] is None else parse_iso(r[5]),
+                )
                 for r in db.conn.execute(
                     "SELECT c.code, c.is_open, t.status, t.service, t.called_at, t.serving_at FROM counters c "
                     "LEFT JOIN tickets t ON t.id = c.current_ticket"

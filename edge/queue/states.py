@@ -31,7 +31,10 @@ TRANSITIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
     "start": (frozenset({TicketStatus.CALLED}), TicketStatus.SERVING),
     "finish": (frozenset({TicketStatus.SERVING}), TicketStatus.DONE),
     "no_show": (frozenset({TicketStatus.CALLED}), TicketStatus.NO_SHOW),
-    "transfer": (frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING}), TicketStatus.TRANSFERRED),
+    "transfer": (
+        frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING}),
+        TicketStatus.TRANSFERRED,
+    ),
     "cancel": (frozenset({TicketStatus.WAITING, TicketStatus.CALLED}), TicketStatus.CANCELLED),
     # the business day ended with the ticket still open (the node closes it on the next day's first write)
     "expire": (OPEN_STATES, TicketStatus.CANCELLED),

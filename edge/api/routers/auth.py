@@ -7,6 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from edge.api.deps import _bearer, current_principal, get_node
+from edge.api.schemas import error
 from edge.auth.principal import Principal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -30,7 +31,10 @@ class WhoAmI(BaseModel):
     role: str
 
 
-@router.post("/login", response_model=LoginResponse, summary="Sign in; repeated failures are slowed, then locked")
+@router.post(
+    "/login", response_model=LoginResponse, summary="Sign in; repeated failures are slowed, then locked",
+    responses={429: error("too many failed sign-ins: wait (Retry-After) or ask a supervisor")},
+)  # fmt: skip
 def login(body: LoginRequest, request: Request) -> LoginResponse:
     # Argon2 is deliberately slow: a plain `def` route runs in the thread pool, off the event loop.
     token, principal, expires = get_node(request).auth.login(body.username, body.password)

@@ -39,7 +39,9 @@ def call_next(counter: str, request: Request, principal: Principal = Depends(req
 
 
 @router.post("/{counter}/open", response_model=Counter, summary="Open a counter", responses=NO_COUNTER)
-def open_counter(counter: str, request: Request, principal: Principal = Depends(require("counters.open_close"))) -> Counter:
+def open_counter(
+    counter: str, request: Request, principal: Principal = Depends(require("counters.open_close"))
+) -> Counter:
     return get_node(request).queue.set_counter_open(counter, True, principal)
 
 
@@ -49,5 +51,7 @@ def open_counter(counter: str, request: Request, principal: Principal = Depends(
     summary="Close a counter",
     responses={**NO_COUNTER, 409: {"model": ErrorBody, "description": "a ticket is still called or served here"}},
 )
-def close_counter(counter: str, request: Request, principal: Principal = Depends(require("counters.open_close"))) -> Counter:
+def close_counter(
+    counter: str, request: Request, principal: Principal = Depends(require("counters.open_close"))
+) -> Counter:
     return get_node(request).queue.set_counter_open(counter, False, principal)

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from edge.api.deps import get_node, require
+from edge.api.schemas import error
 from edge.auth.principal import Principal
 from markaz.contracts.ids import DeviceId
 
@@ -40,7 +41,10 @@ def list_devices(request: Request, _: Principal = Depends(require("devices.manag
     return DeviceList(devices=[Device(**d) for d in get_node(request).auth.list_devices()])
 
 
-@router.post("", status_code=201, response_model=DeviceCreated, summary="Register a device and get its token")
+@router.post(
+    "", status_code=201, response_model=DeviceCreated, summary="Register a device and get its token",
+    responses={409: error("a device with this id exists")},
+)  # fmt: skip
 def register(body: DeviceCreate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> DeviceCreated:
     node = get_node(request)
     token = node.auth.add_device(body.id, body.type, principal)
@@ -48,13 +52,18 @@ def register(body: DeviceCreate, request: Request, principal: Principal = Depend
     return DeviceCreated(**device, token=token)
 
 
-@router.patch("/{device_id}", response_model=Device, summary="Enable or disable a device")
+@router.patch(
+    "/{device_id}", response_model=Device, summary="Enable or disable a device", responses={404: error("no such device")}
+)
 def update(device_id: str, body: DeviceUpdate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> Device:
     node = get_node(request)
     node.auth.set_device_enabled(device_id, body.enabled, principal)
     return Device(**next(d for d in node.auth.list_devices() if d["id"] == device_id))
 
 
-@router.delete("/{device_id}/token", status_code=204, summary="Revoke a device's token (decommissioning)")
+@router.delete(
+    "/{device_id}/token", status_code=204, summary="Revoke a device's token (decommissioning)",
+    responses={404: error("no such device")},
+)  # fmt: skip
 def revoke(device_id: str, request: Request, principal: Principal = Depends(require("devices.manage"))) -> None:
     get_node(request).auth.revoke_device(device_id, principal)

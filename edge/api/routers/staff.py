@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from edge.api.deps import get_node, require
+from edge.api.schemas import error
 from edge.auth.principal import Principal
 
 router = APIRouter(prefix="/staff", tags=["staff"])
@@ -34,13 +35,19 @@ def list_staff(request: Request, _: Principal = Depends(require("staff.manage"))
     return StaffList(staff=[StaffMember(**u) for u in get_node(request).auth.list_users()])
 
 
-@router.post("", status_code=201, response_model=StaffMember, summary="Create a staff account")
+@router.post(
+    "", status_code=201, response_model=StaffMember, summary="Create a staff account",
+    responses={409: error("an account with this user name exists")},
+)  # fmt: skip
 def create_staff(body: StaffCreate, request: Request, principal: Principal = Depends(require("staff.manage"))) -> StaffMember:
     user = get_node(request).auth.add_user(body.username, body.password, body.role, principal)
     return StaffMember(**user)
 
 
-@router.patch("/{username}", response_model=StaffMember, summary="Enable or disable an account (disabling revokes its tokens)")
+@router.patch(
+    "/{username}", response_model=StaffMember, summary="Enable or disable an account (disabling revokes its tokens)",
+    responses={404: error("no such account")},
+)
 def update_staff(
     username: str, body: StaffUpdate, request: Request, principal: Principal = Depends(require("staff.manage"))
 ) -> StaffMember:
