@@ -182,6 +182,19 @@ class AuthService:
         """Drop the resolved-token cache: called on every revocation, disabling and sign-out in this process."""
         self._resolved.clear()
 
+    def resolve_remembered(self, token: str) -> Principal | None:
+        """The principal of a token resolved in the last few seconds, when answering needs neither a read nor a
+        write (None otherwise: call `resolve`). Touches no file, so the API may call it on its event loop."""
+        cached = self._resolved.get(token_hash(token))
+        if cached is None or time.monotonic() - cached[2] >= TOKEN_CACHE_S:
+            return None
+        principal, expires_at, _ = cached
+        if expires_at is not None and expires_at <= self.clock():
+            return None
+        if principal.kind == "device" and time.monotonic() - self._last_seen_written.get(principal.subject, -1e9) >= 30.0:
+            return None  # its last-seen time is due to be written
+        return principal
+
     def resolve(self, token: str) -> Principal:
         """The principal behind a bearer token, or Unauthorized. Disabled devices and users are refused.
 

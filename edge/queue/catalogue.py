@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator

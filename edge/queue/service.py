@@ -106,6 +106,15 @@ class QueueService:
             raise NotFound(f"no ticket {ticket_id}")
         return Ticket.model_validate(row)
 
+    def _update(self, db: sqlite_utils.Database, assignments: str, params: list[Any], ticket_id: int) -> Ticket:
+        """Change one ticket and read it back in the same statement (RETURNING): one round trip, not two."""
+        row = self._one(
+            db, f"UPDATE tickets SET {assignments} WHERE id = ? RETURNING {TICKET_FIELDS}", [*params, ticket_id]
+        )
+        if row is None:
+            raise NotFound(f"no ticket {ticket_id}")
+        return Ticket.model_validate(row)
+
     def _service(self, db: sqlite_utils.Database, code: str) -> dict[str, Any]:
         row = self._one(db, "SELECT * FROM services WHERE code = ?", [code])
         if row is None or not row["active"]:
@@ -195,12 +204,11 @@ class QueueService:
                 nxt = Ticket.model_validate(row)
                 target = check_transition("call", nxt.number, nxt.status)
                 stamp = iso(now)
-                db.execute(
-                    "UPDATE tickets SET status = ?, called_at = ?, last_announced_at = ?, counter = ? WHERE id = ?",
-                    [target, stamp, stamp, counter_code, nxt.id],
-                )
+                called = self._update(
+                    db, "status = ?, called_at = ?, last_announced_at = ?, counter = ?",
+                    [target, stamp, stamp, counter_code], nxt.id,
+                )  # fmt: skip
                 db.execute("UPDATE counters SET current_ticket = ? WHERE code = ?", [nxt.id, counter_code])
-                called = self._ticket(db, nxt.id)
                 self.audit.append(
                     actor, "ticket.call", "ticket", str(nxt.id), self._state(nxt), self._state(called), db=db
                 )
@@ -243,10 +251,9 @@ class QueueService:
         with self.store.write() as db:
             t = self._ticket(db, ticket_id)
             target = check_transition("start", t.number, t.status)
-            db.execute("UPDATE tickets SET status = ?, serving_at = ? WHERE id = ?", [target, iso(now), ticket_id])
+            after = self._update(db, "status = ?, serving_at = ?", [target, iso(now)], ticket_id)
             if t.called_at is not None:
                 self.service_times.record_handover((now - t.called_at).total_seconds())
-            after = self._ticket(db, ticket_id)
             self.audit.append(
                 actor, "ticket.start", "ticket", str(ticket_id), self._state(t), self._state(after), db=db
             )
@@ -255,9 +262,8 @@ class QueueService:
 
     def _finish(self, db: sqlite_utils.Database, t: Ticket, actor: Principal, now: datetime) -> Ticket:
         target = check_transition("finish", t.number, t.status)
-        db.execute("UPDATE tickets SET status = ?, ended_at = ? WHERE id = ?", [target, iso(now), t.id])
+        after = self._update(db, "status = ?, ended_at = ?", [target, iso(now)], t.id)
         db.execute("UPDATE counters SET current_ticket = NULL WHERE current_ticket = ?", [t.id])
-        after = self._ticket(db, t.id)
         if t.serving_at is not None:
             # Recorded after commit would be purer; a rolled-back finish only nudges an estimate, never a record.
             self.service_times.record(t.service, (now - t.serving_at).total_seconds())
@@ -276,9 +282,8 @@ class QueueService:
         with self.store.write() as db:
             t = self._ticket(db, ticket_id)
             target = check_transition(operation, t.number, t.status)
-            db.execute("UPDATE tickets SET status = ?, ended_at = ? WHERE id = ?", [target, iso(now), ticket_id])
+            after = self._update(db, "status = ?, ended_at = ?", [target, iso(now)], ticket_id)
             db.execute("UPDATE counters SET current_ticket = NULL WHERE current_ticket = ?", [ticket_id])
-            after = self._ticket(db, ticket_id)
             self.audit.append(
                 actor, f"ticket.{operation}", "ticket", str(ticket_id), self._state(t), self._state(after), db=db
             )
@@ -388,35 +393,33 @@ class QueueService:
         return [Ticket.model_validate(r) for r in rows]
 
     def _read_snapshot(self, today: date) -> QueueSnapshot:
+        # No read transaction around the three reads: a change in between is announced right after its commit, and
+        # its new change count makes `estimates` read again, so reads that straddle a change live a moment only.
         db = self.store.read()
-        db.conn.execute("BEGIN")  # one consistent view of the three reads
-        try:
-            waiting = [
-                WaitingTicket(r[0], r[1], r[2], r[3])
-                for r in db.conn.execute(
-                    f"SELECT id, service, priority, arrived_at FROM tickets WHERE business_day = ? AND status = {_WAITING}",
-                    [today.isoformat()],
-                )
-            ]
-            counters = [
-                CounterLoad(
-                    r[0],
-                    bool(r[1]),
-                    None if r[2] is None else TicketStatus(r[2]),
-                    r[3],
-                    None if r[4] is None else parse_iso(r[4]),
-                    None if r[5] is None else parse_iso(r[5]),
-                )
-                for r in db.conn.execute(
-                    "SELECT c.code, c.is_open, t.status, t.service, t.called_at, t.serving_at FROM counters c "
-                    "LEFT JOIN tickets t ON t.id = c.current_ticket"
-                )
-            ]
-            links: dict[str, set[str]] = {}
-            for r in db.conn.execute("SELECT counter, service FROM counter_services"):
-                links.setdefault(r[0], set()).add(r[1])
-        finally:
-            db.conn.execute("COMMIT")
+        waiting = [
+            WaitingTicket(r[0], r[1], r[2], r[3])
+            for r in db.conn.execute(
+                f"SELECT id, service, priority, arrived_at FROM tickets WHERE business_day = ? AND status = {_WAITING}",
+                [today.isoformat()],
+            )
+        ]
+        counters = [
+            CounterLoad(
+                r[0],
+                bool(r[1]),
+                None if r[2] is None else TicketStatus(r[2]),
+                r[3],
+                None if r[4] is None else parse_iso(r[4]),
+                None if r[5] is None else parse_iso(r[5]),
+            )
+            for r in db.conn.execute(
+                "SELECT c.code, c.is_open, t.status, t.service, t.called_at, t.serving_at FROM counters c "
+                "LEFT JOIN tickets t ON t.id = c.current_ticket"
+            )
+        ]
+        links: dict[str, set[str]] = {}
+        for r in db.conn.execute("SELECT counter, service FROM counter_services"):
+            links.setdefault(r[0], set()).add(r[1])
         return QueueSnapshot(waiting, counters, {k: frozenset(v) for k, v in links.items()})
 
     def estimates(self) -> dict[int, float | None]:
