@@ -92,7 +92,7 @@ def simulate(seed: int, visitors: int) -> dict:
 
     def naive(service_code: str) -> float | None:
         waiting = len(node.queue.tickets_today("waiting"))
-        open_counters = sum(1 for c in node.queue.counters() if c["is_open"] and service_code in c["services"])
+        open_counters = sum(1 for c in node.queue.counters() if c.is_open and service_code in c.services)
         return None if open_counters == 0 else waiting * 300.0 / open_counters
 
     def try_call(code: str):
@@ -104,11 +104,11 @@ def simulate(seed: int, visitors: int) -> dict:
             idle.add(code)
             return
         idle.discard(code)
-        actual[called["id"]] = (clock.now - issued_at[called["id"]]).total_seconds()
+        actual[called.id] = (clock.now - issued_at[called.id]).total_seconds()
         if rng.random() < NO_SHOW:
-            push(clock.now + timedelta(seconds=60), "no_show", counter=code, ticket=called["id"])
+            push(clock.now + timedelta(seconds=60), "no_show", counter=code, ticket=called.id)
         else:
-            push(clock.now + timedelta(seconds=WALK_UP_S), "start", counter=code, ticket=called["id"], service=called["service"])
+            push(clock.now + timedelta(seconds=WALK_UP_S), "start", counter=code, ticket=called.id, service=called.service)
 
     while events:
         at, _, kind, data = heapq.heappop(events)
@@ -116,8 +116,8 @@ def simulate(seed: int, visitors: int) -> dict:
         if kind == "arrive":
             guess = naive(data["service"])
             t_ = node.queue.issue(data["service"], kiosk)
-            issued_at[t_["id"]] = clock.now
-            estimates[t_["id"]] = (node.queue.with_estimate(t_)["estimated_wait_s"], guess)
+            issued_at[t_.id] = clock.now
+            estimates[t_.id] = (node.queue.with_estimate(t_).estimated_wait_s, guess)
             for code in sorted(idle):
                 try_call(code)
         elif kind == "start":
@@ -129,14 +129,14 @@ def simulate(seed: int, visitors: int) -> dict:
             try_call(data["counter"])
         elif kind == "free":
             c = node.queue.counter(data["counter"])
-            if c["is_open"]:
+            if c.is_open:
                 try_call(data["counter"])
         elif kind == "open":
             node.queue.set_counter_open(data["counter"], True, officer)
             try_call(data["counter"])
         elif kind == "close":
             c = node.queue.counter(data["counter"])
-            if c["current_ticket"] is None:
+            if c.current_ticket is None:
                 node.queue.set_counter_open(data["counter"], False, officer)
             else:
                 push(clock.now + timedelta(seconds=30), "close", counter=data["counter"])
@@ -165,7 +165,7 @@ def simulate(seed: int, visitors: int) -> dict:
         "estimator": ours,
         "baseline_naive": base,
         "mae_ratio_vs_naive": round(ours["mae_s"] / base["mae_s"], 3),
-        "day_kpis": {k: kpis["station"][k] for k in ("served", "no_shows", "mean_wait_s", "p90_wait_s", "within_target_share")},
+        "day_kpis": {k: getattr(kpis.station, k) for k in ("served", "no_shows", "mean_wait_s", "p90_wait_s", "within_target_share")},
     }
 
 

@@ -7,6 +7,7 @@ Baselines measured in the same run: the same operations through the queue core i
 cost of inserting ticket rows through sqlite-utils, each insert its own transaction.
 
 Run: .venv/bin/python -m benchmarks.bench_queue [--seconds 10] [--counters 8]
+A quick check that it runs: --seconds 1 --warmup 1 --counters 2 --core-cycles 50 --raw-rows 100
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def _core_baseline(data: Path, cycles: int) -> dict:
     for _ in range(cycles):
         node.queue.issue("general", kiosk)
         t = node.queue.call_next("1", officer)
-        node.queue.start(t["id"], officer)
+        node.queue.start(t.id, officer)
     elapsed = time.perf_counter() - t0
     node.stop()
     return {"tickets_per_s": round(cycles / elapsed, 1), "cycles": cycles, "us_per_ticket": round(elapsed / cycles * 1e6, 1)}
@@ -167,6 +168,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--counters", type=int, default=8, help="concurrent counter flows (each issue -> call-next -> start)")
+    ap.add_argument("--core-cycles", type=int, default=2000, help="tickets through the in-process core baseline")
+    ap.add_argument("--raw-rows", type=int, default=5000, help="rows of the raw sqlite-utils baseline")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="markaz-bench-queue-"))
@@ -196,8 +199,8 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(15)
-        core = _core_baseline(work / "core", cycles=2000)
-        raw = _sqlite_utils_baseline(work / "raw.sqlite", rows=5000)
+        core = _core_baseline(work / "core", cycles=args.core_cycles)
+        raw = _sqlite_utils_baseline(work / "raw.sqlite", rows=args.raw_rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
