@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SW_OK = 0x9000
 SW_WRONG_LENGTH = 0x6700
@@ -72,6 +72,10 @@ class CommandAPDU:
 class ResponseAPDU:
     data: bytes
     sw: int
+    # On a secure channel: True when the MAC was checked; False for a status word the chip answered in plain (an
+    # error such as 6A82 without DO'99'/DO'8E': take it as that status, but nothing it says is authenticated).
+    # None outside secure messaging.
+    authenticated: bool | None = field(default=None, compare=False)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "ResponseAPDU":

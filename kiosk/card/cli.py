@@ -120,7 +120,7 @@ def watch(
 
 @app.command()
 def emulate(
-    mrz: Annotated[str, typer.Option("--mrz", help="Full MRZ, lines concatenated (88 characters TD3, 90 TD1).")],
+    mrz: Annotated[str, typer.Option("--mrz", help="Full MRZ, lines concatenated (90 characters TD1, 72 TD2, 88 TD3).")],
     photo: Annotated[Path, typer.Option("--photo", help="Face photo (JPEG, JPEG 2000, or any image OpenCV reads).")],
     pki: Annotated[
         Optional[Path], typer.Option(help="Folder with the test CSCA and Document Signer (created when missing).")
@@ -128,6 +128,10 @@ def emulate(
     port: Annotated[int, typer.Option("--port", help="vpcd port.")] = 0x8C7B,
     host: Annotated[str, typer.Option("--host", help="vpcd host.")] = "127.0.0.1",
     not_emrtd: Annotated[bool, typer.Option("--not-emrtd", help="Emulate a card that is not an eMRTD.")] = False,
+    plain_errors: Annotated[
+        bool, typer.Option("--plain-errors", help="Answer errors under secure messaging in plain, ending the session.")
+    ] = False,
+    no_sod: Annotated[bool, typer.Option("--no-sod", help="Leave EF.SOD out (passive authentication absent).")] = False,
 ) -> None:
     """Run a virtual eMRTD in a vpcd reader until interrupted (connect = card inserted, exit = removed)."""
     from kiosk.card.emulator import EmrtdApplet, ForeignApplet, VirtualCard
@@ -140,10 +144,10 @@ def emulate(
         photo_bytes = photo.read_bytes()
         country = parsed.issuing_state[:2] or "UT"
         test_pki = load_or_create_pki(pki, country) if pki else create_test_pki(country)
-        profile = personalise(mrz, photo_bytes, test_pki)
+        profile = personalise(mrz, photo_bytes, None if no_sod else test_pki)
     except (MrzError, ValueError, OSError) as exc:
         _fail(1, str(exc))
-    applet = ForeignApplet() if not_emrtd else EmrtdApplet(profile)
+    applet = ForeignApplet() if not_emrtd else EmrtdApplet(profile, plain_errors=plain_errors)
     card = VirtualCard(applet, port=port, host=host)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

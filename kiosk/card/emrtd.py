@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from kiosk.card import tlv
-from kiosk.card.access import AccessProtocol, ApduChannel, PlainChannel
+from kiosk.card.access import AccessProtocol, ApduChannel, PlainChannel, ReopeningChannel, SecureChannel
 from kiosk.card.apdu import SW_END_OF_FILE, SW_FILE_NOT_FOUND, SW_OK, CommandAPDU
 from kiosk.card.bac import BasicAccessControl
 from kiosk.card.datagroups import DG_FILES, EF_COM, EF_SOD, EMRTD_AID, parse_com, parse_dg1, parse_dg2
@@ -98,16 +98,23 @@ class EmrtdSession:
             timings[name] = (now - mark) * 1000
             mark = now
 
-        select_application(self.channel)
-        secure = self.access.establish(self.channel, source)
+        def open_access() -> SecureChannel:
+            # Selecting again is harmless while the application is selected, and needed by chips that dropped it
+            # when they ended a session.
+            select_application(self.channel)
+            return self.access.establish(self.channel, source)
+
+        secure = ReopeningChannel(open_access)
         lap("access")
         com = parse_com(read_file(secure, EF_COM))
-        dg1 = read_file(secure, DG_FILES[1])
-        dg2 = read_file(secure, DG_FILES[2])
+        # EF.SOD before the data groups: it says which groups exist and how they are hashed; a chip without one may
+        # answer that in plain, which ends its session, and access is opened again for the data groups.
         try:
-            sod = read_file(secure, EF_SOD)
+            sod: bytes | None = read_file(secure, EF_SOD)
         except _FileNotFound:
             sod = None
+        dg1 = read_file(secure, DG_FILES[1])
+        dg2 = read_file(secure, DG_FILES[2])
         lap("read")
         mrz = parse_dg1(dg1)
         photo = parse_dg2(dg2)

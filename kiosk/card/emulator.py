@@ -80,9 +80,12 @@ class EmrtdApplet:
     atr = EMRTD_ATR
 
     def __init__(self, profile: EmrtdProfile, max_read: int = 0xE7,
-                 random: Callable[[int], bytes] = os.urandom) -> None:
+                 random: Callable[[int], bytes] = os.urandom, plain_errors: bool = False) -> None:
         self.profile = profile
         self._random = random
+        # Some issued chips answer an error under secure messaging in plain (6A82 without DO'99'/DO'8E') and drop
+        # the session with it; plain_errors=True makes this chip one of them.
+        self.plain_errors = plain_errors
         self._bac = BacKeys.from_mrz(profile.key)
         self.max_read = max_read
         # Counters tests look at (e.g. "exactly one BAC attempt").
@@ -113,7 +116,11 @@ class EmrtdApplet:
         except SecureMessagingFault:
             self._sm = None  # wrong MAC or missing objects: keys are discarded, the plain 6988 is the answer
             return _sw(SW_SM_OBJECTS_INCORRECT).to_bytes()
-        return self._sm.protect_response(self._secured(inner)).to_bytes()
+        answer = self._secured(inner)
+        if self.plain_errors and answer.sw != SW_OK and not answer.data:
+            self._sm = None
+            return answer.to_bytes()
+        return self._sm.protect_response(answer).to_bytes()
 
     # -- before BAC ---------------------------------------------------------------------------------------------
     def _plain(self, apdu: CommandAPDU) -> ResponseAPDU:

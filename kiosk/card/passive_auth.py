@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
+
+from cryptography import x509
 
 from kiosk.card.sod import Sod, SodError, parse_sod
 from kiosk.card.trust_store import TrustStore
@@ -101,10 +104,11 @@ def _signer_certificate(sod: Sod):
 
 
 def passive_authentication(ef_sod: bytes | None, data_groups: dict[int, bytes],
-                           trust_store: TrustStore | None) -> PassiveAuthResult:
+                           trust_store: TrustStore | None, now: dt.datetime | None = None) -> PassiveAuthResult:
     """Check, in order: EF.SOD present and well-formed, every data group read matches its hash, the SOD signature
-    verifies with the DS certificate, and that certificate was issued by a trusted CSCA. The first failure is the
-    reason. Active/Chip Authentication (clone detection) would be a further, separate step after this one."""
+    verifies with the DS certificate, that certificate is within its validity dates (`now`, UTC, defaults to the
+    clock) and was issued by a trusted CSCA. The first failure is the reason. Active/Chip Authentication (clone
+    detection) would be a further, separate step after this one."""
     if ef_sod is None:
         return PassiveAuthResult(ABSENT, "no EF.SOD on the chip")
     try:
@@ -118,16 +122,26 @@ def passive_authentication(ef_sod: bytes | None, data_groups: dict[int, bytes],
         if not hmac.compare_digest(hashlib.new(sod.hash_algorithm, content).digest(), expected):
             return PassiveAuthResult(INVALID, f"DG{number} hash mismatch")
     try:
-        return _signature_and_chain(sod, trust_store)
+        return _signature_and_chain(sod, trust_store, now or dt.datetime.now(dt.UTC))
     except Exception as exc:  # noqa: BLE001 - a hostile certificate must end as "invalid", never crash the agent
         return PassiveAuthResult(INVALID, f"Document Signer certificate unusable: {type(exc).__name__}")
 
 
-def _signature_and_chain(sod: Sod, trust_store: TrustStore | None) -> PassiveAuthResult:
+def _validity_problem(certificate: x509.Certificate, now: dt.datetime) -> str | None:
+    """The DS certificate is issued to cover the signing period plus the life of every document signed (ICAO 9303-12),
+    so a document still in use must find it valid today."""
+    if now < certificate.not_valid_before_utc:
+        return f"Document Signer certificate not valid before {certificate.not_valid_before_utc:%Y-%m-%d}"
+    if now > certificate.not_valid_after_utc:
+        return f"Document Signer certificate expired on {certificate.not_valid_after_utc:%Y-%m-%d}"
+    return None
+
+
+def _signature_and_chain(sod: Sod, trust_store: TrustStore | None, now: dt.datetime) -> PassiveAuthResult:
     ds_cert = _signer_certificate(sod)
     if ds_cert is None:
         return PassiveAuthResult(INVALID, "Document Signer certificate missing from EF.SOD")
-    problem = _verify_signature(sod, ds_cert)
+    problem = _verify_signature(sod, ds_cert) or _validity_problem(ds_cert, now)
     if problem:
         return PassiveAuthResult(INVALID, problem)
     anchors = trust_store.anchors_for(ds_cert) if trust_store else []

@@ -46,6 +46,8 @@ def personalise(mrz: str, photo: bytes, pki: TestPki | None, *, dg2: bytes | Non
     else:  # take the BAC fields by position, check digits or not
         if len(text) == 88:
             key = MrzKey(text[44:53].rstrip("<"), text[57:63], text[65:71])
+        elif len(text) == 72:
+            key = MrzKey(text[36:45].rstrip("<"), text[49:55], text[57:63])
         else:
             key = MrzKey(text[5:14].rstrip("<"), text[30:36], text[38:44])
     if dg2 is None:

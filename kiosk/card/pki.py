@@ -28,9 +28,11 @@ def _name(country: str, common_name: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def create_test_pki(country: str = "UT", label: str = "markaz test") -> TestPki:
-    """CSCA (self-signed, CA) and a Document Signer it issued, both ECDSA P-256, valid from yesterday for 20 years."""
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+def create_test_pki(country: str = "UT", label: str = "markaz test", *, ds_not_before: dt.datetime | None = None,
+                    ds_not_after: dt.datetime | None = None) -> TestPki:
+    """CSCA (self-signed, CA) and a Document Signer it issued, both ECDSA P-256, valid from yesterday for 20 years
+    (the DS's dates can be set, e.g. to make an expired or not yet valid Document Signer)."""
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     until = now + dt.timedelta(days=365 * 20)
     csca_key = ec.generate_private_key(ec.SECP256R1())
     csca_name = _name(country, f"{label} CSCA")
@@ -48,7 +50,7 @@ def create_test_pki(country: str = "UT", label: str = "markaz test") -> TestPki:
     ds_cert = (
         x509.CertificateBuilder().subject_name(_name(country, f"{label} Document Signer")).issuer_name(csca_name)
         .public_key(ds_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(until)
+        .not_valid_before(ds_not_before or now).not_valid_after(ds_not_after or until)
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(csca_ski), critical=False)
         .sign(csca_key, hashes.SHA256())

@@ -13,7 +13,7 @@ from kiosk.card.passive_auth import PassiveAuthResult
 @dataclass(frozen=True)
 class CardReadResult:
     document_type: str  # document code from the MRZ: "P", "ID", "I"...
-    mrz_format: str  # "TD1" or "TD3"
+    mrz_format: str  # TD1, TD2, TD3, MRV-A or MRV-B
     issuing_state: str
     document_number: str
     surname: str

@@ -15,6 +15,24 @@ class SecureMessagingFault(ValueError):
     """A protected message failed a check: wrong MAC, missing data object, bad padding."""
 
 
+class PlainStatus(SecureMessagingFault):
+    """The chip answered a bare status word where a protected answer was due."""
+
+    def __init__(self, sw: int) -> None:
+        super().__init__(f"unprotected response {sw:04X}")
+        self.sw = sw
+
+
+# Bare status words that mean the secure session itself is gone (security status not satisfied, SM data objects
+# missing or incorrect): the channel is broken. Any other bare error is that error, unauthenticated.
+SESSION_LOST = frozenset({0x6982, 0x6987, 0x6988})
+
+
+def is_plain_error(sw: int) -> bool:
+    """An error or warning status a chip may answer without secure messaging (never 9000 or 61xx: those carry data)."""
+    return sw >> 8 in range(0x62, 0x70) and sw not in SESSION_LOST
+
+
 class SecureMessaging(Protocol):
     """What a secure channel needs from a cipher suite. BAC gives 3DES; PACE will add an AES implementation."""
 
@@ -91,8 +109,8 @@ class TripleDesSecureMessaging:
         keys = self._keys
         ssc = keys.next_ssc()
         if not response.data:
-            # A plain status word where a protected answer was due: the chip dropped the session (6987/6988...).
-            raise SecureMessagingFault(f"unprotected response {response.sw:04X}")
+            # A plain status word where a protected answer was due; the channel decides what it means.
+            raise PlainStatus(response.sw)
         objects = _objects(response.data)
         if 0x8E not in objects or 0x99 not in objects:
             raise SecureMessagingFault("response lacks DO'99' or DO'8E'")
@@ -103,7 +121,7 @@ class TripleDesSecureMessaging:
         if len(status) != 2:
             raise SecureMessagingFault("DO'99' malformed")
         data = _open_do87(keys, objects[0x87].value) if 0x87 in objects else b""
-        return ResponseAPDU(data, int.from_bytes(status, "big"))
+        return ResponseAPDU(data, int.from_bytes(status, "big"), authenticated=True)
 
 
 class CardSideSecureMessaging:
