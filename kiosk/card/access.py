@@ -14,7 +14,8 @@ from kiosk.card.secure_messaging import PlainStatus, SecureMessaging, SecureMess
 
 
 class ApduChannel(Protocol):
-    apdu_count: int
+    @property
+    def apdu_count(self) -> int: ...
 
     def transmit(self, command: CommandAPDU) -> ResponseAPDU: ...
 

@@ -49,7 +49,7 @@ class CommandAPDU:
         return out
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "CommandAPDU":
+    def from_bytes(cls, raw: bytes) -> CommandAPDU:
         if len(raw) < 4:
             raise ApduFormatError("APDU shorter than its header")
         cla, ins, p1, p2 = raw[:4]
@@ -78,7 +78,7 @@ class ResponseAPDU:
     authenticated: bool | None = field(default=None, compare=False)
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "ResponseAPDU":
+    def from_bytes(cls, raw: bytes) -> ResponseAPDU:
         if len(raw) < 2:
             raise ApduFormatError("response shorter than a status word")
         return cls(bytes(raw[:-2]), int.from_bytes(raw[-2:], "big"))

@@ -22,7 +22,7 @@ class BacKeys:
     k_mac: bytes
 
     @classmethod
-    def from_mrz(cls, key: MrzKey) -> "BacKeys":
+    def from_mrz(cls, key: MrzKey) -> BacKeys:
         seed = ic.key_seed(key.information())
         return cls(ic.derive_key(seed, ic.ENC_COUNTER), ic.derive_key(seed, ic.MAC_COUNTER))
 
@@ -35,7 +35,7 @@ class SessionKeys:
 
 
 def session_keys(k_ifd: bytes, k_ic: bytes, rnd_ic: bytes, rnd_ifd: bytes) -> SessionKeys:
-    seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic))
+    seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))
     return SessionKeys(
         ic.derive_key(seed, ic.ENC_COUNTER),
         ic.derive_key(seed, ic.MAC_COUNTER),

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,10 +24,10 @@ def read(
     doc_number: Annotated[str, typer.Option("--doc-number", help="Document number as printed in the MRZ.")],
     birth: Annotated[str, typer.Option("--birth", help="Date of birth, YYMMDD.")],
     expiry: Annotated[str, typer.Option("--expiry", help="Date of expiry, YYMMDD.")],
-    reader: Annotated[Optional[str], typer.Option(help="Reader name pattern (regex, case-insensitive).")] = None,
-    csca: Annotated[Optional[Path], typer.Option(help="CSCA certificate file or folder (trust store).")] = None,
+    reader: Annotated[str | None, typer.Option(help="Reader name pattern (regex, case-insensitive).")] = None,
+    csca: Annotated[Path | None, typer.Option(help="CSCA certificate file or folder (trust store).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a card.")] = 30.0,
-    photo_out: Annotated[Optional[Path], typer.Option(help="Technicians only: write the chip photo here.")] = None,
+    photo_out: Annotated[Path | None, typer.Option(help="Technicians only: write the chip photo here.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Wait for a card, open it with BAC, read EF.COM, DG1, DG2 and EF.SOD, and check passive authentication.
@@ -55,7 +55,7 @@ def read(
             connection.close()
     except CardError as exc:
         _fail(exc.exit_code, str(exc))
-    except Exception as exc:  # noqa: BLE001 - the contract is one line on stderr and exit 1, never a traceback
+    except Exception as exc:  # the contract is one line on stderr and exit 1, never a traceback
         _fail(1, f"unexpected {type(exc).__name__}: {exc}")
     finally:
         pcsc.close()
@@ -81,7 +81,7 @@ def read(
 
 @app.command()
 def readers(
-    reader: Annotated[Optional[str], typer.Option("--reader", help="Reader name pattern.")] = None,
+    reader: Annotated[str | None, typer.Option("--reader", help="Reader name pattern.")] = None,
 ) -> None:
     """List the PC/SC readers pcscd offers (matching the pattern)."""
     from kiosk.card.reader import PcscReader
@@ -98,7 +98,7 @@ def readers(
 
 @app.command()
 def watch(
-    reader: Annotated[Optional[str], typer.Option(help="Reader name pattern.")] = None,
+    reader: Annotated[str | None, typer.Option(help="Reader name pattern.")] = None,
     seconds: Annotated[float, typer.Option(help="Stop after this long (0 = until Ctrl-C).")] = 0.0,
 ) -> None:
     """Print card insertion and removal events as they happen (a technician's reader check)."""
@@ -120,10 +120,12 @@ def watch(
 
 @app.command()
 def emulate(
-    mrz: Annotated[str, typer.Option("--mrz", help="Full MRZ, lines concatenated (90 characters TD1, 72 TD2, 88 TD3).")],
+    mrz: Annotated[
+        str, typer.Option("--mrz", help="Full MRZ, lines concatenated (90 characters TD1, 72 TD2, 88 TD3).")
+    ],
     photo: Annotated[Path, typer.Option("--photo", help="Face photo (JPEG, JPEG 2000, or any image OpenCV reads).")],
     pki: Annotated[
-        Optional[Path], typer.Option(help="Folder with the test CSCA and Document Signer (created when missing).")
+        Path | None, typer.Option(help="Folder with the test CSCA and Document Signer (created when missing).")
     ] = None,
     port: Annotated[int, typer.Option("--port", help="vpcd port.")] = 0x8C7B,
     host: Annotated[str, typer.Option("--host", help="vpcd host.")] = "127.0.0.1",

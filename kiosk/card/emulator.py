@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -13,21 +14,42 @@ from typing import Protocol
 
 from kiosk.card import icao_crypto as ic
 from kiosk.card.apdu import (
-    SW_AUTH_FAILED, SW_CLA_NOT_SUPPORTED, SW_CONDITIONS_NOT_SATISFIED, SW_FILE_NOT_FOUND, SW_INS_NOT_SUPPORTED,
-    SW_OK, SW_SECURITY_NOT_SATISFIED, SW_SM_OBJECTS_INCORRECT, SW_WRONG_DATA, SW_WRONG_LENGTH, SW_WRONG_P1P2,
-    ApduFormatError, CommandAPDU, ResponseAPDU,
+    SW_AUTH_FAILED,
+    SW_CLA_NOT_SUPPORTED,
+    SW_CONDITIONS_NOT_SATISFIED,
+    SW_FILE_NOT_FOUND,
+    SW_INS_NOT_SUPPORTED,
+    SW_OK,
+    SW_SECURITY_NOT_SATISFIED,
+    SW_SM_OBJECTS_INCORRECT,
+    SW_WRONG_DATA,
+    SW_WRONG_LENGTH,
+    SW_WRONG_P1P2,
+    ApduFormatError,
+    CommandAPDU,
+    ResponseAPDU,
 )
 from kiosk.card.bac import BacKeys, session_keys
 from kiosk.card.datagroups import EMRTD_AID
 from kiosk.card.personalisation import EmrtdProfile
+from kiosk.card.pki import TestPki
 from kiosk.card.secure_messaging import CardSideSecureMessaging, SecureMessagingFault
 
 log = logging.getLogger(__name__)
 
 # vpcd control bytes (reader -> card)
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4
-_SFI_TO_FID = {0x01: 0x0101, 0x02: 0x0102, 0x03: 0x0103, 0x0B: 0x010B, 0x0C: 0x010C, 0x0E: 0x010E, 0x0F: 0x010F,
-               0x1D: 0x011D, 0x1E: 0x011E}
+_SFI_TO_FID = {
+    0x01: 0x0101,
+    0x02: 0x0102,
+    0x03: 0x0103,
+    0x0B: 0x010B,
+    0x0C: 0x010C,
+    0x0E: 0x010E,
+    0x0F: 0x010F,
+    0x1D: 0x011D,
+    0x1E: 0x011E,
+}
 
 
 def contactless_atr(historical: bytes) -> bytes:
@@ -79,8 +101,13 @@ class EmrtdApplet:
 
     atr = EMRTD_ATR
 
-    def __init__(self, profile: EmrtdProfile, max_read: int = 0xE7,
-                 random: Callable[[int], bytes] = os.urandom, plain_errors: bool = False) -> None:
+    def __init__(
+        self,
+        profile: EmrtdProfile,
+        max_read: int = 0xE7,
+        random: Callable[[int], bytes] = os.urandom,
+        plain_errors: bool = False,
+    ) -> None:
         self.profile = profile
         self._random = random
         # Some issued chips answer an error under secure messaging in plain (6A82 without DO'99'/DO'8E') and drop
@@ -178,10 +205,10 @@ class EmrtdApplet:
             return _sw(SW_OK)
         if apdu.ins == 0xB0:
             if apdu.p1 & 0x80:  # short EF identifier in P1, offset in P2
-                fid = _SFI_TO_FID.get(apdu.p1 & 0x1F)
-                if fid not in self.profile.files:
+                short_fid = _SFI_TO_FID.get(apdu.p1 & 0x1F)
+                if short_fid is None or short_fid not in self.profile.files:
                     return _sw(SW_FILE_NOT_FOUND)
-                self._current, offset = fid, apdu.p2
+                self._current, offset = short_fid, apdu.p2
             else:
                 offset = (apdu.p1 << 8) | apdu.p2
             if self._current is None:
@@ -243,8 +270,9 @@ class VirtualCard:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_document(cls, mrz: str, photo: bytes, pki=None, port: int = 0x8C7B,
-                     host: str = "127.0.0.1") -> "VirtualCard":
+    def for_document(
+        cls, mrz: str, photo: bytes, pki: TestPki | None = None, port: int = 0x8C7B, host: str = "127.0.0.1"
+    ) -> VirtualCard:
         """A virtual eMRTD personalised from a full MRZ, a photo and a TestPki (EF.SOD left out when pki is None)."""
         from kiosk.card.personalisation import personalise
 
@@ -254,7 +282,7 @@ class VirtualCard:
     def inserted(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def insert(self, timeout: float = 10.0) -> "VirtualCard":
+    def insert(self, timeout: float = 10.0) -> VirtualCard:
         if self.inserted:
             return self
         with _removal_lock:
@@ -282,10 +310,8 @@ class VirtualCard:
         with self._lock:
             sock, self._sock = self._sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         if self._thread is not None:
             self._thread.join(5)
@@ -321,10 +347,8 @@ class VirtualCard:
             with self._lock:
                 if self._sock is sock:
                     self._sock = None
-            try:
+            with contextlib.suppress(OSError):
                 sock.close()
-            except OSError:
-                pass
             _note_removal(self.host, self.port)
 
     def _handle(self, payload: bytes) -> bytes | None:

@@ -217,10 +217,13 @@ def yymmdd_to_date(value: str, past: bool, today: dt.date | None = None) -> dt.d
     return birth_date(value, today) if past else expiry_date(value, today)
 
 
+def _name_part(text: str) -> str:
+    return " ".join(part for part in text.split("<") if part)
+
+
 def _names(field: str) -> tuple[str, str]:
     primary, _, secondary = field.partition("<<")
-    clean = lambda s: " ".join(part for part in s.split("<") if part)  # noqa: E731
-    return clean(primary), clean(secondary)
+    return _name_part(primary), _name_part(secondary)
 
 
 def _clean(field: str) -> str:
@@ -280,8 +283,20 @@ def _parse_td3(l1: str, l2: str) -> MrzData:
     _verify(optional, optional_cd, "optional data")
     _verify(l2[0:10] + l2[13:20] + l2[21:43], l2[43], "composite")
     surname, given = _names(l1[5:44])
-    return MrzData(TD3, _clean(l1[0:2]), _clean(l1[2:5]), number.replace("<", ""), surname, given,
-                   _clean(l2[10:13]), birth, l2[20], expiry, _clean(optional), (number_cd, birth_cd, expiry_cd))
+    return MrzData(
+        TD3,
+        _clean(l1[0:2]),
+        _clean(l1[2:5]),
+        number.replace("<", ""),
+        surname,
+        given,
+        _clean(l2[10:13]),
+        birth,
+        l2[20],
+        expiry,
+        _clean(optional),
+        (number_cd, birth_cd, expiry_cd),
+    )
 
 
 def _parse_td2(l1: str, l2: str) -> MrzData:
@@ -289,8 +304,20 @@ def _parse_td2(l1: str, l2: str) -> MrzData:
     birth, birth_cd, expiry, expiry_cd = _dates(l2, 13, 21)
     _verify(l2[0:10] + l2[13:20] + l2[21:35], l2[35], "composite")
     surname, given = _names(l1[5:36])
-    return MrzData(TD2, _clean(l1[0:2]), _clean(l1[2:5]), number.replace("<", ""), surname, given,
-                   _clean(l2[10:13]), birth, l2[20], expiry, _clean(optional), (number_cd, birth_cd, expiry_cd))
+    return MrzData(
+        TD2,
+        _clean(l1[0:2]),
+        _clean(l1[2:5]),
+        number.replace("<", ""),
+        surname,
+        given,
+        _clean(l2[10:13]),
+        birth,
+        l2[20],
+        expiry,
+        _clean(optional),
+        (number_cd, birth_cd, expiry_cd),
+    )
 
 
 def _parse_visa(kind: str, l1: str, l2: str) -> MrzData:
@@ -299,8 +326,20 @@ def _parse_visa(kind: str, l1: str, l2: str) -> MrzData:
     _verify(number, number_cd, "document number")
     birth, birth_cd, expiry, expiry_cd = _dates(l2, 13, 21)
     surname, given = _names(l1[5:])
-    return MrzData(kind, _clean(l1[0:2]), _clean(l1[2:5]), number.replace("<", ""), surname, given,
-                   _clean(l2[10:13]), birth, l2[20], expiry, _clean(l2[28:]), (number_cd, birth_cd, expiry_cd))
+    return MrzData(
+        kind,
+        _clean(l1[0:2]),
+        _clean(l1[2:5]),
+        number.replace("<", ""),
+        surname,
+        given,
+        _clean(l2[10:13]),
+        birth,
+        l2[20],
+        expiry,
+        _clean(l2[28:]),
+        (number_cd, birth_cd, expiry_cd),
+    )
 
 
 def _parse_td1(l1: str, l2: str, l3: str) -> MrzData:
@@ -309,8 +348,20 @@ def _parse_td1(l1: str, l2: str, l3: str) -> MrzData:
     _verify(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29], l2[29], "composite")
     surname, given = _names(l3)
     optional = (_clean(optional1) + " " + _clean(l2[18:29])).strip()
-    return MrzData(TD1, _clean(l1[0:2]), _clean(l1[2:5]), number.replace("<", ""), surname, given,
-                   _clean(l2[15:18]), birth, l2[7], expiry, optional, (number_cd, birth_cd, expiry_cd))
+    return MrzData(
+        TD1,
+        _clean(l1[0:2]),
+        _clean(l1[2:5]),
+        number.replace("<", ""),
+        surname,
+        given,
+        _clean(l2[15:18]),
+        birth,
+        l2[7],
+        expiry,
+        optional,
+        (number_cd, birth_cd, expiry_cd),
+    )
 
 
 def _field(value: str, width: int) -> str:
@@ -325,23 +376,53 @@ def _name_field(surname: str, given_names: str, width: int) -> str:
     return text[:width].ljust(width, "<")
 
 
-def compose_td3(*, document_code: str = "P", issuing_state: str, surname: str, given_names: str,
-                document_number: str, nationality: str, birth_date: str, sex: str, expiry_date: str,
-                optional_data: str = "") -> str:
+def compose_td3(
+    *,
+    document_code: str = "P",
+    issuing_state: str,
+    surname: str,
+    given_names: str,
+    document_number: str,
+    nationality: str,
+    birth_date: str,
+    sex: str,
+    expiry_date: str,
+    optional_data: str = "",
+) -> str:
     """Build a TD3 MRZ (88 characters) with correct check digits; used to personalise the virtual card and in tests."""
     l1 = _field(document_code, 2) + _field(issuing_state, 3) + _name_field(surname, given_names, 39)
     number = _field(document_number, 9)
     optional = _field(optional_data, 14)
     optional_cd = "<" if set(optional) == {"<"} else check_digit(optional)
-    body = (number + check_digit(number) + _field(nationality, 3) + birth_date + check_digit(birth_date)
-            + _field(sex, 1) + expiry_date + check_digit(expiry_date) + optional + optional_cd)
+    body = (
+        number
+        + check_digit(number)
+        + _field(nationality, 3)
+        + birth_date
+        + check_digit(birth_date)
+        + _field(sex, 1)
+        + expiry_date
+        + check_digit(expiry_date)
+        + optional
+        + optional_cd
+    )
     composite = check_digit(body[0:10] + body[13:20] + body[21:43])
     return l1 + body + composite
 
 
-def compose_td2(*, document_code: str = "I", issuing_state: str, surname: str, given_names: str,
-                document_number: str, nationality: str, birth_date: str, sex: str, expiry_date: str,
-                optional_data: str = "") -> str:
+def compose_td2(
+    *,
+    document_code: str = "I",
+    issuing_state: str,
+    surname: str,
+    given_names: str,
+    document_number: str,
+    nationality: str,
+    birth_date: str,
+    sex: str,
+    expiry_date: str,
+    optional_data: str = "",
+) -> str:
     """Build a TD2 MRZ (72 characters); document numbers over 9 characters use the ICAO extension."""
     number = document_number.upper()
     if len(number) > 9:
@@ -352,14 +433,32 @@ def compose_td2(*, document_code: str = "I", issuing_state: str, surname: str, g
         head = padded + check_digit(padded)
         optional = _field(optional_data, 7)
     l1 = _field(document_code, 2) + _field(issuing_state, 3) + _name_field(surname, given_names, 31)
-    body = (head + _field(nationality, 3) + birth_date + check_digit(birth_date) + _field(sex, 1) + expiry_date
-            + check_digit(expiry_date) + optional)
+    body = (
+        head
+        + _field(nationality, 3)
+        + birth_date
+        + check_digit(birth_date)
+        + _field(sex, 1)
+        + expiry_date
+        + check_digit(expiry_date)
+        + optional
+    )
     return l1 + body + check_digit(body[0:10] + body[13:20] + body[21:35])
 
 
-def compose_td1(*, document_code: str = "ID", issuing_state: str, surname: str, given_names: str,
-                document_number: str, nationality: str, birth_date: str, sex: str, expiry_date: str,
-                optional_data: str = "") -> str:
+def compose_td1(
+    *,
+    document_code: str = "ID",
+    issuing_state: str,
+    surname: str,
+    given_names: str,
+    document_number: str,
+    nationality: str,
+    birth_date: str,
+    sex: str,
+    expiry_date: str,
+    optional_data: str = "",
+) -> str:
     """Build a TD1 MRZ (90 characters); document numbers over 9 characters use the ICAO extension."""
     number = document_number.upper()
     if len(number) > 9:
@@ -369,7 +468,14 @@ def compose_td1(*, document_code: str = "ID", issuing_state: str, surname: str, 
         padded = _field(number, 9)
         l1_rest = padded + check_digit(padded) + _field(optional_data, 15)
     l1 = _field(document_code, 2) + _field(issuing_state, 3) + l1_rest
-    l2 = (birth_date + check_digit(birth_date) + _field(sex, 1) + expiry_date + check_digit(expiry_date)
-          + _field(nationality, 3) + "<" * 11)
+    l2 = (
+        birth_date
+        + check_digit(birth_date)
+        + _field(sex, 1)
+        + expiry_date
+        + check_digit(expiry_date)
+        + _field(nationality, 3)
+        + "<" * 11
+    )
     l2 += check_digit(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29])
     return l1 + l2 + _name_field(surname, given_names, 30)

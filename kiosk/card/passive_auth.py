@@ -8,6 +8,9 @@ import hmac
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from kiosk.card.sod import Sod, SodError, parse_sod
 from kiosk.card.trust_store import TrustStore
@@ -15,12 +18,18 @@ from kiosk.card.trust_store import TrustStore
 VALID, INVALID, NO_TRUST_ANCHOR, ABSENT = "valid", "invalid", "no_trust_anchor", "absent"
 
 _SIGNATURES = {
-    "1.2.840.10045.4.1": ("ecdsa", "sha1"), "1.2.840.10045.4.3.1": ("ecdsa", "sha224"),
-    "1.2.840.10045.4.3.2": ("ecdsa", "sha256"), "1.2.840.10045.4.3.3": ("ecdsa", "sha384"),
-    "1.2.840.10045.4.3.4": ("ecdsa", "sha512"), "1.2.840.10045.2.1": ("ecdsa", None),
-    "1.2.840.113549.1.1.1": ("rsa", None), "1.2.840.113549.1.1.5": ("rsa", "sha1"),
-    "1.2.840.113549.1.1.14": ("rsa", "sha224"), "1.2.840.113549.1.1.11": ("rsa", "sha256"),
-    "1.2.840.113549.1.1.12": ("rsa", "sha384"), "1.2.840.113549.1.1.13": ("rsa", "sha512"),
+    "1.2.840.10045.4.1": ("ecdsa", "sha1"),
+    "1.2.840.10045.4.3.1": ("ecdsa", "sha224"),
+    "1.2.840.10045.4.3.2": ("ecdsa", "sha256"),
+    "1.2.840.10045.4.3.3": ("ecdsa", "sha384"),
+    "1.2.840.10045.4.3.4": ("ecdsa", "sha512"),
+    "1.2.840.10045.2.1": ("ecdsa", None),
+    "1.2.840.113549.1.1.1": ("rsa", None),
+    "1.2.840.113549.1.1.5": ("rsa", "sha1"),
+    "1.2.840.113549.1.1.14": ("rsa", "sha224"),
+    "1.2.840.113549.1.1.11": ("rsa", "sha256"),
+    "1.2.840.113549.1.1.12": ("rsa", "sha384"),
+    "1.2.840.113549.1.1.13": ("rsa", "sha512"),
     "1.2.840.113549.1.1.10": ("rsa-pss", None),
 }
 
@@ -30,21 +39,25 @@ class PassiveAuthResult:
     status: str  # valid | invalid | no_trust_anchor | absent
     reason: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | None]:
         return {"status": self.status, "reason": self.reason}
 
 
-def _hash_object(name: str):
-    from cryptography.hazmat.primitives import hashes
+_HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
-    return {"sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-            "sha512": hashes.SHA512}[name]()
+
+def _hash_object(name: str) -> hashes.HashAlgorithm:
+    return _HASH_CLASSES[name]()
 
 
-def _verify_signature(sod: Sod, certificate) -> str | None:
+def _verify_signature(sod: Sod, certificate: x509.Certificate) -> str | None:
     """None when the signature verifies, else the reason."""
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
     signer = sod.signer
     if signer.signed_attrs_der is not None:
@@ -78,9 +91,7 @@ def _verify_signature(sod: Sod, certificate) -> str | None:
     return None
 
 
-def _signer_certificate(sod: Sod):
-    from cryptography import x509
-
+def _signer_certificate(sod: Sod) -> x509.Certificate | None:
     certificates = []
     for raw in sod.certificates:
         try:
@@ -89,8 +100,10 @@ def _signer_certificate(sod: Sod):
             continue
     signer = sod.signer
     for cert in certificates:
-        if signer.serial is not None and cert.serial_number == signer.serial and (
-            signer.issuer_der is None or cert.issuer.public_bytes() == signer.issuer_der
+        if (
+            signer.serial is not None
+            and cert.serial_number == signer.serial
+            and (signer.issuer_der is None or cert.issuer.public_bytes() == signer.issuer_der)
         ):
             return cert
         if signer.subject_key_id is not None:
@@ -103,8 +116,9 @@ def _signer_certificate(sod: Sod):
     return None
 
 
-def passive_authentication(ef_sod: bytes | None, data_groups: dict[int, bytes],
-                           trust_store: TrustStore | None, now: dt.datetime | None = None) -> PassiveAuthResult:
+def passive_authentication(
+    ef_sod: bytes | None, data_groups: dict[int, bytes], trust_store: TrustStore | None, now: dt.datetime | None = None
+) -> PassiveAuthResult:
     """Check, in order: EF.SOD present and well-formed, every data group read matches its hash, the SOD signature
     verifies with the DS certificate, that certificate is within its validity dates (`now`, UTC, defaults to the
     clock) and was issued by a trusted CSCA. The first failure is the reason. Active/Chip Authentication (clone
@@ -123,7 +137,7 @@ def passive_authentication(ef_sod: bytes | None, data_groups: dict[int, bytes],
             return PassiveAuthResult(INVALID, f"DG{number} hash mismatch")
     try:
         return _signature_and_chain(sod, trust_store, now or dt.datetime.now(dt.UTC))
-    except Exception as exc:  # noqa: BLE001 - a hostile certificate must end as "invalid", never crash the agent
+    except Exception as exc:  # a hostile certificate must end as "invalid", never crash the agent
         return PassiveAuthResult(INVALID, f"Document Signer certificate unusable: {type(exc).__name__}")
 
 
@@ -147,8 +161,7 @@ def _signature_and_chain(sod: Sod, trust_store: TrustStore | None, now: dt.datet
     anchors = trust_store.anchors_for(ds_cert) if trust_store else []
     if not anchors:
         return PassiveAuthResult(NO_TRUST_ANCHOR, "no trusted CSCA for the Document Signer's issuer")
-    from cryptography.exceptions import InvalidSignature
-
+    assert trust_store is not None  # anchors come from it
     for csca in anchors:
         try:
             ds_cert.verify_directly_issued_by(csca)

@@ -31,13 +31,14 @@ def prepare_photo(photo: bytes) -> tuple[bytes, int, int]:
         raise ValueError("the photo is not an image OpenCV can read")
     height, width = image.shape[:2]
     if image_format(photo) is None:
-        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
         photo = encoded.tobytes()
     return photo, width, height
 
 
-def personalise(mrz: str, photo: bytes, pki: TestPki | None, *, dg2: bytes | None = None,
-                validate: bool = True) -> EmrtdProfile:
+def personalise(
+    mrz: str, photo: bytes, pki: TestPki | None, *, dg2: bytes | None = None, validate: bool = True
+) -> EmrtdProfile:
     """Files for a chip holding this MRZ and photo, with an EF.SOD signed by the PKI's Document Signer (no EF.SOD when
     pki is None). `dg2` replaces the built DG2 before signing; validate=False allows deliberately broken MRZs."""
     text = "".join(mrz.split())

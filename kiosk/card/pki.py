@@ -23,13 +23,22 @@ class TestPki:
 
 
 def _name(country: str, common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country[:2]),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "markaz test PKI (not for production)"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, country[:2]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "markaz test PKI (not for production)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
-def create_test_pki(country: str = "UT", label: str = "markaz test", *, ds_not_before: dt.datetime | None = None,
-                    ds_not_after: dt.datetime | None = None) -> TestPki:
+def create_test_pki(
+    country: str = "UT",
+    label: str = "markaz test",
+    *,
+    ds_not_before: dt.datetime | None = None,
+    ds_not_after: dt.datetime | None = None,
+) -> TestPki:
     """CSCA (self-signed, CA) and a Document Signer it issued, both ECDSA P-256, valid from yesterday for 20 years
     (the DS's dates can be set, e.g. to make an expired or not yet valid Document Signer)."""
     now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
@@ -38,9 +47,13 @@ def create_test_pki(country: str = "UT", label: str = "markaz test", *, ds_not_b
     csca_name = _name(country, f"{label} CSCA")
     csca_ski = x509.SubjectKeyIdentifier.from_public_key(csca_key.public_key())
     csca_cert = (
-        x509.CertificateBuilder().subject_name(csca_name).issuer_name(csca_name)
-        .public_key(csca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(until)
+        x509.CertificateBuilder()
+        .subject_name(csca_name)
+        .issuer_name(csca_name)
+        .public_key(csca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(until)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(csca_ski, critical=False)
@@ -48,9 +61,13 @@ def create_test_pki(country: str = "UT", label: str = "markaz test", *, ds_not_b
     )
     ds_key = ec.generate_private_key(ec.SECP256R1())
     ds_cert = (
-        x509.CertificateBuilder().subject_name(_name(country, f"{label} Document Signer")).issuer_name(csca_name)
-        .public_key(ds_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(ds_not_before or now).not_valid_after(ds_not_after or until)
+        x509.CertificateBuilder()
+        .subject_name(_name(country, f"{label} Document Signer"))
+        .issuer_name(csca_name)
+        .public_key(ds_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ds_not_before or now)
+        .not_valid_after(ds_not_after or until)
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(csca_ski), critical=False)
         .sign(csca_key, hashes.SHA256())
@@ -61,19 +78,20 @@ def create_test_pki(country: str = "UT", label: str = "markaz test", *, ds_not_b
 def save_pki(pki: TestPki, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     pem = serialization.Encoding.PEM
-    plain_key = dict(encoding=pem, format=serialization.PrivateFormat.PKCS8,
-                     encryption_algorithm=serialization.NoEncryption())
     (folder / CSCA_CERT).write_bytes(pki.csca_cert.public_bytes(pem))
     (folder / DS_CERT).write_bytes(pki.ds_cert.public_bytes(pem))
     for name, key in ((CSCA_KEY, pki.csca_key), (DS_KEY, pki.ds_key)):
         path = folder / name
-        path.write_bytes(key.private_bytes(**plain_key))
+        path.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         path.chmod(0o600)
 
 
 def load_pki(folder: Path) -> TestPki:
-    def key(name: str):
-        return serialization.load_pem_private_key((folder / name).read_bytes(), password=None)
+    def key(name: str) -> ec.EllipticCurvePrivateKey:
+        loaded = serialization.load_pem_private_key((folder / name).read_bytes(), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{folder / name}: not an EC private key")
+        return loaded
 
     def cert(name: str) -> x509.Certificate:
         return x509.load_pem_x509_certificate((folder / name).read_bytes())

@@ -4,10 +4,39 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from kiosk.card.datagroups import FaceImage
 from kiosk.card.mrz import MrzData
 from kiosk.card.passive_auth import PassiveAuthResult
+
+
+class PassiveAuthJson(TypedDict):
+    status: str
+    reason: str | None
+
+
+class CardReadJson(TypedDict):
+    """What `markaz kiosk card read --json` prints; never photo bytes."""
+
+    document_type: str
+    issuing_state: str
+    document_number: str
+    surname: str
+    given_names: str
+    nationality: str
+    birth_date: str | None
+    expiry_date: str | None
+    sex: str
+    expired: bool
+    photo_format: str
+    passive_auth: PassiveAuthJson
+    apdus: int
+    timings_ms: dict[str, float]
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 @dataclass(frozen=True)
@@ -30,21 +59,39 @@ class CardReadResult:
     data_groups: list[int] = field(default_factory=list)
 
     @classmethod
-    def build(cls, mrz: MrzData, photo: FaceImage, pa: PassiveAuthResult, apdus: int, timings_ms: dict[str, float],
-              data_groups: list[int], today: dt.date | None = None) -> "CardReadResult":
-        today = today or dt.datetime.now(dt.timezone.utc).date()
+    def build(
+        cls,
+        mrz: MrzData,
+        photo: FaceImage,
+        pa: PassiveAuthResult,
+        apdus: int,
+        timings_ms: dict[str, float],
+        data_groups: list[int],
+        today: dt.date | None = None,
+    ) -> CardReadResult:
+        today = today or dt.datetime.now(dt.UTC).date()
         expiry = mrz.expiry_date
         return cls(
-            document_type=mrz.document_code, mrz_format=mrz.format, issuing_state=mrz.issuing_state,
-            document_number=mrz.document_number, surname=mrz.surname, given_names=mrz.given_names,
-            nationality=mrz.nationality, birth_date=mrz.birth_date, sex=mrz.sex.replace("<", "X"),
-            expiry_date=expiry, expired=expiry is None or expiry < today, photo=photo, passive_auth=pa,
-            apdus=apdus, timings_ms=timings_ms, data_groups=data_groups,
+            document_type=mrz.document_code,
+            mrz_format=mrz.format,
+            issuing_state=mrz.issuing_state,
+            document_number=mrz.document_number,
+            surname=mrz.surname,
+            given_names=mrz.given_names,
+            nationality=mrz.nationality,
+            birth_date=mrz.birth_date,
+            sex=mrz.sex.replace("<", "X"),
+            expiry_date=expiry,
+            expired=expiry is None or expiry < today,
+            photo=photo,
+            passive_auth=pa,
+            apdus=apdus,
+            timings_ms=timings_ms,
+            data_groups=data_groups,
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> CardReadJson:
         """The CLI's JSON: everything except the photo bytes."""
-        iso = lambda d: d.isoformat() if d else None  # noqa: E731
         return {
             "document_type": self.document_type,
             "issuing_state": self.issuing_state,
@@ -52,12 +99,12 @@ class CardReadResult:
             "surname": self.surname,
             "given_names": self.given_names,
             "nationality": self.nationality,
-            "birth_date": iso(self.birth_date),
-            "expiry_date": iso(self.expiry_date),
+            "birth_date": _iso(self.birth_date),
+            "expiry_date": _iso(self.expiry_date),
             "sex": self.sex,
             "expired": self.expired,
             "photo_format": self.photo.format,
-            "passive_auth": self.passive_auth.as_dict(),
+            "passive_auth": {"status": self.passive_auth.status, "reason": self.passive_auth.reason},
             "apdus": self.apdus,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

@@ -32,7 +32,7 @@ class TrustStore:
     certificates: list[x509.Certificate] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrustStore":
+    def load(cls, path: str | Path) -> TrustStore:
         path = Path(path)
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES) if path.is_dir() else [path]
         certs: list[x509.Certificate] = []
