@@ -8,7 +8,7 @@ from typing import Protocol
 
 from kiosk.card.apdu import ApduFormatError, CommandAPDU, ResponseAPDU
 from kiosk.card.errors import SecureMessagingError
-from kiosk.card.mrz import MrzSource
+from kiosk.card.passwords import AccessSource
 from kiosk.card.reader import CardConnection
 from kiosk.card.secure_messaging import PlainStatus, SecureMessaging, SecureMessagingFault, is_plain_error
 
@@ -101,12 +101,13 @@ class ReopeningChannel:
 
 
 class AccessProtocol(Protocol):
-    """Opens a secure channel to an eMRTD applet that is already selected.
+    """Opens a secure channel to an eMRTD chip.
 
-    BAC (this module's sibling `bac.py`) derives keys from the MRZ; PACE will implement the same interface (reading
-    EF.CardAccess first, a password from the same MrzSource or a CAN) and return a SecureChannel with AES messaging.
+    BAC (`bac.py`) derives 3DES keys from the MRZ and runs with the eMRTD application selected; PACE (`pace.py`) takes
+    the MRZ or a CAN, runs in the master file (`before_application`) and gives AES (or 3DES) secure messaging.
     """
 
     name: str
+    before_application: bool
 
-    def establish(self, channel: PlainChannel, source: MrzSource) -> SecureChannel: ...
+    def establish(self, channel: PlainChannel, source: AccessSource) -> SecureChannel: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import socket
@@ -10,9 +11,11 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Protocol
 
 from kiosk.card import icao_crypto as ic
+from kiosk.card import pace
 from kiosk.card.apdu import (
     SW_AUTH_FAILED,
     SW_CLA_NOT_SUPPORTED,
@@ -30,12 +33,24 @@ from kiosk.card.apdu import (
     ResponseAPDU,
 )
 from kiosk.card.bac import BacKeys, session_keys
+from kiosk.card.card_access import EF_CARD_ACCESS, PaceInfo, build_card_access
 from kiosk.card.datagroups import EMRTD_AID
+from kiosk.card.pace_chip import ChipPace
+from kiosk.card.passwords import CanSource, PacePassword, PasswordRef
 from kiosk.card.personalisation import EmrtdProfile
 from kiosk.card.pki import TestPki
-from kiosk.card.secure_messaging import CardSideSecureMessaging, SecureMessagingFault
+from kiosk.card.secure_messaging import CardSideSecureMessaging, ChipSecureMessaging, SecureMessagingFault
 
 log = logging.getLogger(__name__)
+
+
+class AccessMode(StrEnum):
+    """Which access protocols a virtual chip offers."""
+
+    BAC = "bac"
+    PACE = "pace"
+    BOTH = "both"
+
 
 # vpcd control bytes (reader -> card)
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4
@@ -96,8 +111,13 @@ class ForeignApplet:
 
 
 class EmrtdApplet:
-    """The eMRTD application: SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE (BAC) and READ BINARY, with every LDS file
-    behind BAC and secure messaging, answering with the status words real chips use."""
+    """The eMRTD application: SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE (BAC), MSE:Set AT and GENERAL AUTHENTICATE
+    (PACE) and READ BINARY, with every LDS file behind BAC or PACE and secure messaging, answering with the status words
+    real chips use.
+
+    `access` makes it a BAC-only chip (no EF.CardAccess), a PACE-only chip (BAC commands unknown to it) or one that
+    offers both; `pace_infos` are the PACE protocols its EF.CardAccess lists, `can` the card access number printed on
+    it (PACE with the MRZ works without one)."""
 
     atr = EMRTD_ATR
 
@@ -107,9 +127,23 @@ class EmrtdApplet:
         max_read: int = 0xE7,
         random: Callable[[int], bytes] = os.urandom,
         plain_errors: bool = False,
+        access: str = AccessMode.BAC,
+        pace_infos: list[PaceInfo] | None = None,
+        can: str | None = None,
     ) -> None:
         self.profile = profile
         self._random = random
+        self.access = AccessMode(access)
+        self.pace: ChipPace | None = None
+        self.card_access: bytes | None = None
+        if self.access != AccessMode.BAC:
+            infos = pace_infos or [PaceInfo(pace.ECDH_GM + ".2", 2, pace.BRAINPOOL_P256R1)]
+            information = profile.key.information().encode("ascii")
+            passwords = {PasswordRef.MRZ: PacePassword(PasswordRef.MRZ, hashlib.sha1(information).digest())}
+            if can is not None:
+                passwords[PasswordRef.CAN] = PacePassword(PasswordRef.CAN, CanSource(can).can().encode("ascii"))
+            self.pace = ChipPace(infos, passwords, random)
+            self.card_access = build_card_access(infos)
         # Some issued chips answer an error under secure messaging in plain (6A82 without DO'99'/DO'8E') and drop
         # the session with it; plain_errors=True makes this chip one of them.
         self.plain_errors = plain_errors
@@ -123,14 +157,17 @@ class EmrtdApplet:
         self._app_selected = False
         self._current: int | None = None
         self._rnd_ic: bytes | None = None
-        self._sm: CardSideSecureMessaging | None = None
+        self._sm: ChipSecureMessaging | None = None
+        self._mf_current: int | None = None
+        if self.pace is not None:
+            self.pace.reset()
 
     def process(self, command: bytes) -> bytes:
         try:
             apdu = CommandAPDU.from_bytes(command)
         except ApduFormatError:
             return _sw(SW_WRONG_LENGTH).to_bytes()
-        if apdu.cla & 0xF0 not in (0x00,) or apdu.cla & 0x03:
+        if apdu.cla & 0xE0 or apdu.cla & 0x03:  # 0x10 is command chaining (PACE's GENERAL AUTHENTICATE)
             return _sw(SW_CLA_NOT_SUPPORTED).to_bytes()
         if self._sm is None:
             return self._plain(apdu).to_bytes()
@@ -149,7 +186,7 @@ class EmrtdApplet:
             return answer.to_bytes()
         return self._sm.protect_response(answer).to_bytes()
 
-    # -- before BAC ---------------------------------------------------------------------------------------------
+    # -- before BAC or PACE ---------------------------------------------------------------------------------------
     def _plain(self, apdu: CommandAPDU) -> ResponseAPDU:
         if apdu.ins == 0xA4 and apdu.p1 == 0x04:
             if apdu.data == EMRTD_AID:
@@ -157,8 +194,14 @@ class EmrtdApplet:
                 self._current = None
                 return _sw(SW_OK)
             return _sw(SW_FILE_NOT_FOUND)
+        if self.pace is not None and apdu.ins in (0x22, 0x86):
+            return self._pace(apdu)
+        if not self._app_selected and self.card_access is not None and apdu.ins in (0xA4, 0xB0):
+            return self._master_file(apdu, self.card_access)
         if not self._app_selected:
             return _sw(SW_FILE_NOT_FOUND if apdu.ins == 0xA4 else SW_CONDITIONS_NOT_SATISFIED)
+        if apdu.ins in (0x82, 0x84) and self.access == AccessMode.PACE:
+            return _sw(SW_INS_NOT_SUPPORTED)  # a PACE-only chip knows no BAC
         if apdu.ins == 0x84:
             if apdu.le != 8:
                 return _sw(SW_WRONG_LENGTH)
@@ -169,6 +212,41 @@ class EmrtdApplet:
         if apdu.ins in (0xA4, 0xB0):
             return _sw(SW_SECURITY_NOT_SATISFIED)  # every LDS file needs BAC
         return _sw(SW_INS_NOT_SUPPORTED)
+
+    def _master_file(self, apdu: CommandAPDU, card_access: bytes) -> ResponseAPDU:
+        """The master file holds EF.CardAccess, readable without any access protocol."""
+        if apdu.ins == 0xA4:
+            fid = int.from_bytes(apdu.data, "big") if len(apdu.data) == 2 else None
+            if apdu.p1 == 0x00 and fid == 0x3F00:
+                self._mf_current = None
+                return _sw(SW_OK)
+            if apdu.p1 in (0x00, 0x02) and fid == EF_CARD_ACCESS:
+                self._mf_current = fid
+                return _sw(SW_OK)
+            return _sw(SW_FILE_NOT_FOUND)
+        if apdu.p1 & 0x80:
+            if apdu.p1 & 0x1F != EF_CARD_ACCESS & 0x1F:
+                return _sw(SW_FILE_NOT_FOUND)
+            self._mf_current, offset = EF_CARD_ACCESS, apdu.p2
+        else:
+            offset = (apdu.p1 << 8) | apdu.p2
+        if self._mf_current != EF_CARD_ACCESS:
+            return _sw(0x6986)
+        if offset >= len(card_access):
+            return _sw(SW_WRONG_P1P2)
+        return _sw(SW_OK, card_access[offset : offset + min(apdu.le or 256, self.max_read)])
+
+    def _pace(self, apdu: CommandAPDU) -> ResponseAPDU:
+        assert self.pace is not None
+        if apdu.ins == 0x22:
+            if (apdu.p1, apdu.p2) != (0xC1, 0xA4):
+                return _sw(SW_WRONG_P1P2)
+            return self.pace.mse_set_at(apdu)
+        answer, session = self.pace.general_authenticate(apdu)
+        if session is not None:
+            self._sm = session.secure_messaging()
+            self._current = None
+        return answer
 
     def _external_authenticate(self, apdu: CommandAPDU) -> ResponseAPDU:
         self.external_authenticate_count += 1
@@ -195,7 +273,12 @@ class EmrtdApplet:
     def _secured(self, apdu: CommandAPDU) -> ResponseAPDU:
         if apdu.ins == 0xA4:
             if apdu.p1 == 0x04:
-                return _sw(SW_OK if apdu.data == EMRTD_AID else SW_FILE_NOT_FOUND)
+                if apdu.data != EMRTD_AID:
+                    return _sw(SW_FILE_NOT_FOUND)
+                self._app_selected, self._current = True, None  # after PACE in the master file
+                return _sw(SW_OK)
+            if not self._app_selected:
+                return _sw(SW_FILE_NOT_FOUND)  # LDS files live in the eMRTD application
             if apdu.p1 not in (0x00, 0x02) or len(apdu.data) != 2:
                 return _sw(SW_WRONG_P1P2)
             fid = int.from_bytes(apdu.data, "big")

@@ -33,6 +33,7 @@ class CardReadJson(TypedDict):
     passive_auth: PassiveAuthJson
     apdus: int
     timings_ms: dict[str, float]
+    access: str
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -57,6 +58,7 @@ class CardReadResult:
     apdus: int
     timings_ms: dict[str, float] = field(default_factory=dict)
     data_groups: list[int] = field(default_factory=list)
+    access: str = "bac"  # the access protocol that opened the chip: "pace" or "bac"
 
     @classmethod
     def build(
@@ -68,6 +70,7 @@ class CardReadResult:
         timings_ms: dict[str, float],
         data_groups: list[int],
         today: dt.date | None = None,
+        access: str = "bac",
     ) -> CardReadResult:
         today = today or dt.datetime.now(dt.UTC).date()
         expiry = mrz.expiry_date
@@ -88,6 +91,7 @@ class CardReadResult:
             apdus=apdus,
             timings_ms=timings_ms,
             data_groups=data_groups,
+            access=access,
         )
 
     def to_json(self) -> CardReadJson:
@@ -107,6 +111,7 @@ class CardReadResult:
             "passive_auth": {"status": self.passive_auth.status, "reason": self.passive_auth.reason},
             "apdus": self.apdus,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "access": self.access,
         }
 
     def __repr__(self) -> str:
