@@ -21,28 +21,45 @@ def _fail(code: int, reason: str) -> None:
 
 @app.command()
 def read(
-    doc_number: Annotated[str, typer.Option("--doc-number", help="Document number as printed in the MRZ.")],
-    birth: Annotated[str, typer.Option("--birth", help="Date of birth, YYMMDD.")],
-    expiry: Annotated[str, typer.Option("--expiry", help="Date of expiry, YYMMDD.")],
+    doc_number: Annotated[
+        str | None, typer.Option("--doc-number", help="Document number as printed in the MRZ.")
+    ] = None,
+    birth: Annotated[str | None, typer.Option("--birth", help="Date of birth, YYMMDD ('<' for unknown parts).")] = None,
+    expiry: Annotated[str | None, typer.Option("--expiry", help="Date of expiry, YYMMDD.")] = None,
+    can: Annotated[
+        str | None, typer.Option("--can", help="Card access number (6 digits on an ID card's front), for PACE.")
+    ] = None,
     reader: Annotated[str | None, typer.Option(help="Reader name pattern (regex, case-insensitive).")] = None,
     csca: Annotated[Path | None, typer.Option(help="CSCA certificate file or folder (trust store).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a card.")] = 30.0,
     photo_out: Annotated[Path | None, typer.Option(help="Technicians only: write the chip photo here.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Wait for a card, open it with BAC, read EF.COM, DG1, DG2 and EF.SOD, and check passive authentication.
+    """Wait for a card, open it with PACE (MRZ details or --can) or, on chips without PACE, BAC; read EF.COM, EF.SOD,
+    DG1 and DG2, and check passive authentication.
 
-    Exit status: 0 read, 2 access refused (BAC), 3 no card before the time-out, 4 unsupported card, 1 other failure.
+    Exit status: 0 read, 2 access refused (PACE/BAC), 3 no card before the time-out, 4 unsupported card, 1 other
+    failure.
     """
     from kiosk.card.emrtd import EmrtdSession
     from kiosk.card.errors import CardError
     from kiosk.card.mrz import KeyedMrzSource, MrzError
+    from kiosk.card.passwords import AccessSource, CanSource
     from kiosk.card.reader import PcscReader
     from kiosk.card.trust_store import TrustStore, TrustStoreError
 
-    source = KeyedMrzSource(doc_number, birth, expiry)
+    keyed = (doc_number, birth, expiry)
     try:
-        source.mrz_key()
+        source: AccessSource
+        if can is not None:
+            if any(keyed):
+                raise MrzError("give either --can or --doc-number, --birth and --expiry, not both")
+            source = CanSource(can)
+        elif doc_number and birth and expiry:
+            source = KeyedMrzSource(doc_number, birth, expiry)
+            source.mrz_key()
+        else:
+            raise MrzError("give --doc-number, --birth and --expiry (from the MRZ), or --can")
         store = TrustStore.load(csca) if csca else None
     except (MrzError, TrustStoreError, OSError) as exc:
         _fail(1, str(exc))
@@ -74,6 +91,7 @@ def read(
         f"expires       {data['expiry_date']}{'  (EXPIRED)' if data['expired'] else ''}",
         f"photo         {data['photo_format']} {result.photo.width}x{result.photo.height}",
         f"passive auth  {pa['status']}{' - ' + pa['reason'] if pa['reason'] else ''}",
+        f"access        {data['access'].upper()}",
         f"apdus         {data['apdus']} in {data['timings_ms'].get('total', 0):.0f} ms",
     ]
     typer.echo("\n".join(lines))
@@ -134,10 +152,24 @@ def emulate(
         bool, typer.Option("--plain-errors", help="Answer errors under secure messaging in plain, ending the session.")
     ] = False,
     no_sod: Annotated[bool, typer.Option("--no-sod", help="Leave EF.SOD out (passive authentication absent).")] = False,
+    access: Annotated[
+        str, typer.Option("--access", help="Access protocols the chip offers: bac, pace or both.")
+    ] = "bac",
+    can: Annotated[
+        str | None, typer.Option("--can", help="The chip's card access number (6 digits), for PACE.")
+    ] = None,
+    pace_cipher: Annotated[
+        str, typer.Option("--pace-cipher", help="PACE cipher: aes128, aes192, aes256, 3des.")
+    ] = "aes128",
+    pace_curve: Annotated[
+        str, typer.Option("--pace-curve", help="PACE domain parameters: brainpoolP256r1 or P-256 (or another ID).")
+    ] = "brainpoolP256r1",
 ) -> None:
     """Run a virtual eMRTD in a vpcd reader until interrupted (connect = card inserted, exit = removed)."""
-    from kiosk.card.emulator import EmrtdApplet, ForeignApplet, VirtualCard
+    from kiosk.card.card_access import PaceInfo
+    from kiosk.card.emulator import AccessMode, EmrtdApplet, ForeignApplet, VirtualCard
     from kiosk.card.mrz import MrzError, parse_mrz
+    from kiosk.card.pace import PACE_CIPHERS, PACE_CURVE_NAMES
     from kiosk.card.personalisation import personalise
     from kiosk.card.pki import create_test_pki, load_or_create_pki
 
@@ -147,9 +179,15 @@ def emulate(
         country = parsed.issuing_state[:2] or "UT"
         test_pki = load_or_create_pki(pki, country) if pki else create_test_pki(country)
         profile = personalise(mrz, photo_bytes, None if no_sod else test_pki)
+        if pace_cipher not in PACE_CIPHERS or pace_curve not in PACE_CURVE_NAMES:
+            raise ValueError(
+                f"--pace-cipher one of {sorted(PACE_CIPHERS)}, --pace-curve one of {sorted(PACE_CURVE_NAMES)}"
+            )
+        info = PaceInfo(PACE_CIPHERS[pace_cipher], 2, PACE_CURVE_NAMES[pace_curve])
+        emrtd = EmrtdApplet(profile, plain_errors=plain_errors, access=AccessMode(access), pace_infos=[info], can=can)
     except (MrzError, ValueError, OSError) as exc:
         _fail(1, str(exc))
-    applet = ForeignApplet() if not_emrtd else EmrtdApplet(profile, plain_errors=plain_errors)
+    applet = ForeignApplet() if not_emrtd else emrtd
     card = VirtualCard(applet, port=port, host=host)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

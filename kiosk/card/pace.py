@@ -91,6 +91,16 @@ CURVES: dict[int, curves.Curve] = {
     18: curves.NIST521p,
 }
 NIST_P256, BRAINPOOL_P256R1 = 12, 13
+# Names a technician types (`markaz kiosk card emulate --pace-cipher/--pace-curve`).
+PACE_CIPHERS = {"3des": ECDH_GM + ".1", "aes128": ECDH_GM + ".2", "aes192": ECDH_GM + ".3", "aes256": ECDH_GM + ".4"}
+PACE_CURVE_NAMES = {
+    "P-256": NIST_P256,
+    "brainpoolP256r1": BRAINPOOL_P256R1,
+    "P-384": 15,
+    "brainpoolP384r1": 16,
+    "brainpoolP512r1": 17,
+    "P-521": 18,
+}
 
 
 class PaceError(ValueError):

@@ -76,7 +76,10 @@ class ChipPace:
             objects = {element.tag: element.value for element in tlv.parse_all(apdu.data)}
         except tlv.TLVError:
             return ResponseAPDU(b"", SW_WRONG_DATA)
-        info = next((i for i in self.offered if pace.SUITES[i.protocol].oid_bytes == objects.get(0x80)), None)
+        info = next(
+            (i for i in self.offered if pace.supported(i) and pace.SUITES[i.protocol].oid_bytes == objects.get(0x80)),
+            None,
+        )
         if info is None or (0x84 in objects and objects[0x84] != bytes([info.parameter_id or 0])):
             return ResponseAPDU(b"", SW_REFERENCE_NOT_FOUND)
         ref = objects.get(0x83, b"")
