@@ -21,10 +21,10 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
-from datetime import datetime, timezone
-from pathlib import Path
 import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -72,8 +72,8 @@ def main() -> None:
     testbed = PcscdTestbed().start()
     os.environ.update(testbed.env)  # before the first PC/SC call of this process
 
-    from kiosk.card.apdu import CommandAPDU
     from kiosk.card.access import PlainChannel
+    from kiosk.card.apdu import CommandAPDU
     from kiosk.card.emrtd import EmrtdSession, select_application
     from kiosk.card.emulator import DirectConnection, EmrtdApplet
     from kiosk.card.mrz import KeyedMrzSource, compose_td3
@@ -202,7 +202,7 @@ def main() -> None:
             "pyscard_transport": "pcscd 1.9 + vsmartcard vpcd (TCP, NODELAY+QUICKACK) + markaz virtual chip "
             "in a separate process",
             "load_average_1m": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
-            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         "full_read": read_summary,
         "apdus_per_read": apdu_count,
