@@ -91,6 +91,14 @@ class ReopeningChannel:
     def apdu_count(self) -> int:
         return self.current.apdu_count
 
+    def restart(self, sm: SecureMessaging) -> None:
+        """Continue with new session keys (after Chip Authentication), on the same card connection."""
+        self.current = SecureChannel(self.current.plain, sm)
+
+    def reopen(self) -> None:
+        """Open access again before the next command (the session can no longer be trusted)."""
+        self.current.closed_by_chip = True
+
     def transmit(self, command: CommandAPDU) -> ResponseAPDU:
         if self.current.closed_by_chip:
             if self.reopened >= self.MAX_REOPENS:

@@ -52,7 +52,7 @@ def parse_card_access(content: bytes) -> list[PaceInfo]:
             if not oid.startswith(ID_PACE + ".") or oid.count(".") != ID_PACE.count(".") + 2:
                 continue  # not a PACEInfo (e.g. PACEDomainParameterInfo, ChipAuthenticationInfo)
             optional = info["optional_data"]
-            parameter = _integer(optional) if optional.contents is not None else None
+            parameter = _integer(optional) if not isinstance(optional, core.Void) else None
             found.append(PaceInfo(oid, _integer(info["required_data"]), parameter))
         return found
     except Exception as exc:  # asn1crypto parses lazily; anything it raises means malformed

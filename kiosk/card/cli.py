@@ -82,7 +82,7 @@ def read(
     if json_output:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
-    pa = data["passive_auth"]
+    pa, chip = data["passive_auth"], data["chip_auth"]
     lines = [
         f"document      {data['document_type']} {data['issuing_state']} {data['document_number']}",
         f"name          {data['surname']}, {data['given_names']}",
@@ -92,6 +92,7 @@ def read(
         f"photo         {data['photo_format']} {result.photo.width}x{result.photo.height}",
         f"passive auth  {pa['status']}{' - ' + pa['reason'] if pa['reason'] else ''}",
         f"access        {data['access'].upper()}",
+        f"chip auth     {chip['status']}{' - ' + chip['reason'] if chip['reason'] else ''}",
         f"apdus         {data['apdus']} in {data['timings_ms'].get('total', 0):.0f} ms",
     ]
     typer.echo("\n".join(lines))

@@ -10,6 +10,7 @@ from kiosk.card.access import AccessProtocol, ApduChannel, PlainChannel, Reopeni
 from kiosk.card.apdu import SW_END_OF_FILE, SW_FILE_NOT_FOUND, SW_OK, CommandAPDU
 from kiosk.card.bac import BasicAccessControl
 from kiosk.card.card_access import EF_CARD_ACCESS, CardAccessError, PaceInfo, parse_card_access
+from kiosk.card.chip_auth import authenticate_chip
 from kiosk.card.datagroups import DG_FILES, EF_COM, EF_SOD, EMRTD_AID, parse_com, parse_dg1, parse_dg2
 from kiosk.card.errors import CardError, CardRemoved, DataGroupError, ReaderUnavailable, UnsupportedCard
 from kiosk.card.pace import PaceAccess, choose
@@ -146,15 +147,35 @@ class EmrtdSession:
             sod: bytes | None = read_file(secure, EF_SOD)
         except _FileNotFound:
             sod = None
+        # Clone detection before the data groups the kiosk relies on: after Chip Authentication they are read under
+        # the keys only the genuine chip can know.
+        security = {n: self._optional_file(secure, n) for n in (14, 15) if n in com.data_groups}
+        chip = authenticate_chip(secure, security.get(14), security.get(15))
+        lap("chip_auth")
         dg1 = read_file(secure, DG_FILES[1])
         dg2 = read_file(secure, DG_FILES[2])
         lap("read")
         mrz = parse_dg1(dg1)
         photo = parse_dg2(dg2)
         lap("parse")
-        pa = passive_authentication(sod, {1: dg1, 2: dg2}, self.trust_store)
+        hashed = {1: dg1, 2: dg2} | {n: content for n, content in security.items() if content is not None}
+        pa = passive_authentication(sod, hashed, self.trust_store)
         lap("passive_auth")
         timings["total"] = (time.perf_counter() - started) * 1000
         return CardReadResult.build(
-            mrz, photo, pa, self.channel.apdu_count, timings, com.data_groups, access=access.name.lower()
+            mrz,
+            photo,
+            pa,
+            self.channel.apdu_count,
+            timings,
+            com.data_groups,
+            access=access.name.lower(),
+            chip_auth=chip,
         )
+
+    @staticmethod
+    def _optional_file(channel: ApduChannel, number: int) -> bytes | None:
+        try:
+            return read_file(channel, DG_FILES[number])
+        except _FileNotFound:
+            return None  # listed in EF.COM but missing: chip authentication is then absent or fails

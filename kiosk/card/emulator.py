@@ -14,8 +14,10 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from kiosk.card import icao_crypto as ic
-from kiosk.card import pace
+from kiosk.card import pace, tlv
 from kiosk.card.apdu import (
     SW_AUTH_FAILED,
     SW_CLA_NOT_SUPPORTED,
@@ -34,7 +36,9 @@ from kiosk.card.apdu import (
 )
 from kiosk.card.bac import BacKeys, session_keys
 from kiosk.card.card_access import EF_CARD_ACCESS, PaceInfo, build_card_access
+from kiosk.card.chip_auth import CA_SUITES, ID_CA_ECDH, sign_challenge
 from kiosk.card.datagroups import EMRTD_AID
+from kiosk.card.pace import PaceSuite
 from kiosk.card.pace_chip import ChipPace
 from kiosk.card.passwords import CanSource, PacePassword, PasswordRef
 from kiosk.card.personalisation import EmrtdProfile
@@ -159,6 +163,8 @@ class EmrtdApplet:
         self._rnd_ic: bytes | None = None
         self._sm: ChipSecureMessaging | None = None
         self._mf_current: int | None = None
+        self._ca_suite: PaceSuite | None = None
+        self._next_sm: ChipSecureMessaging | None = None
         if self.pace is not None:
             self.pace.reset()
 
@@ -184,7 +190,10 @@ class EmrtdApplet:
         if self.plain_errors and answer.sw != SW_OK and not answer.data:
             self._sm = None
             return answer.to_bytes()
-        return self._sm.protect_response(answer).to_bytes()
+        protected = self._sm.protect_response(answer).to_bytes()
+        if self._next_sm is not None:  # Chip Authentication: new keys from the next command on
+            self._sm, self._next_sm = self._next_sm, None
+        return protected
 
     # -- before BAC or PACE ---------------------------------------------------------------------------------------
     def _plain(self, apdu: CommandAPDU) -> ResponseAPDU:
@@ -303,7 +312,42 @@ class EmrtdApplet:
             return _sw(SW_OK, content[offset : offset + le])
         if apdu.ins == 0x84:
             return _sw(SW_CONDITIONS_NOT_SATISFIED)
+        if apdu.ins in (0x22, 0x86) and self.profile.chip_key is not None:
+            return self._chip_authentication(apdu, self.profile.chip_key)
+        if apdu.ins == 0x88 and self.profile.aa_key is not None:
+            if not 1 <= len(apdu.data) <= 16:
+                return _sw(SW_WRONG_LENGTH)
+            return _sw(SW_OK, sign_challenge(self.profile.aa_key, apdu.data))
         return _sw(SW_INS_NOT_SUPPORTED if apdu.ins not in (0x82, 0x88) else SW_WRONG_DATA)
+
+    def _chip_authentication(self, apdu: CommandAPDU, key: ec.EllipticCurvePrivateKey) -> ResponseAPDU:
+        """MSE:Set AT (AES) then GENERAL AUTHENTICATE, or MSE:Set KAT (3DES): ECDH with the terminal's ephemeral key;
+        this answer goes out under the old keys, everything after under the new ones, SSC from zero."""
+        try:
+            objects = {e.tag: e for e in tlv.parse_all(apdu.data)}
+        except tlv.TLVError:
+            return _sw(SW_WRONG_DATA)
+        if apdu.ins == 0x22 and (apdu.p1, apdu.p2) == (0x41, 0xA4) and 0x80 in objects:
+            self._ca_suite = next((s for s in CA_SUITES.values() if s.oid_bytes == objects[0x80].value), None)
+            return _sw(SW_OK if self._ca_suite is not None else 0x6A80)
+        if apdu.ins == 0x22 and (apdu.p1, apdu.p2) == (0x41, 0xA6) and 0x91 in objects:
+            self._ca_suite, public = CA_SUITES[ID_CA_ECDH + ".1"], objects[0x91].value
+            answer = _sw(SW_OK)
+        elif apdu.ins == 0x86 and self._ca_suite is not None and 0x7C in objects:
+            inner = objects[0x7C].find(0x80)
+            if inner is None:
+                return _sw(SW_WRONG_DATA)
+            public, answer = inner.value, _sw(SW_OK, tlv.encode(0x7C, b""))
+        else:
+            return _sw(SW_CONDITIONS_NOT_SATISFIED)
+        try:
+            terminal = ec.EllipticCurvePublicKey.from_encoded_point(key.curve, public)
+        except ValueError:
+            return _sw(SW_WRONG_DATA)
+        k = key.exchange(ec.ECDH(), terminal)
+        suite, self._ca_suite = self._ca_suite, None
+        self._next_sm = suite.chip_secure_messaging(suite.kdf(k, 1), suite.kdf(k, 2))
+        return answer
 
 
 # pcscd polls vpcd for presence about every 0.4 s. A card put back faster than that after leaving is never seen as

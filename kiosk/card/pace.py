@@ -21,7 +21,14 @@ from kiosk.card.apdu import CommandAPDU, ResponseAPDU
 from kiosk.card.card_access import ID_PACE, PaceInfo
 from kiosk.card.errors import AccessDenied, CardError, SecureMessagingError
 from kiosk.card.passwords import AccessSource, PacePassword, PasswordRef, pace_password
-from kiosk.card.secure_messaging import AesSecureMessaging, SecureMessaging, TripleDesSecureMessaging
+from kiosk.card.secure_messaging import (
+    AesSecureMessaging,
+    CardSideAesSecureMessaging,
+    CardSideSecureMessaging,
+    ChipSecureMessaging,
+    SecureMessaging,
+    TripleDesSecureMessaging,
+)
 
 ECDH_GM = ID_PACE + ".2"
 
@@ -61,9 +68,16 @@ class PaceSuite:
         return ic.AesKey(ks_mac).cmac(data)
 
     def secure_messaging(self, ks_enc: bytes, ks_mac: bytes) -> SecureMessaging:
+        """Terminal side, SSC from zero (after PACE and after Chip Authentication)."""
         if self.cipher == "3DES":
             return TripleDesSecureMessaging(ks_enc, ks_mac, bytes(8))
         return AesSecureMessaging(ks_enc, ks_mac, bytes(16))
+
+    def chip_secure_messaging(self, ks_enc: bytes, ks_mac: bytes) -> ChipSecureMessaging:
+        """The virtual chip's side of the same."""
+        if self.cipher == "3DES":
+            return CardSideSecureMessaging(ks_enc, ks_mac, bytes(8))
+        return CardSideAesSecureMessaging(ks_enc, ks_mac, bytes(16))
 
 
 SUITES = {

@@ -20,7 +20,7 @@ from kiosk.card.apdu import (
 )
 from kiosk.card.card_access import PaceInfo
 from kiosk.card.passwords import PacePassword, PasswordRef
-from kiosk.card.secure_messaging import CardSideAesSecureMessaging, CardSideSecureMessaging, ChipSecureMessaging
+from kiosk.card.secure_messaging import ChipSecureMessaging
 
 SW_REFERENCE_NOT_FOUND = 0x6A88
 
@@ -34,9 +34,7 @@ class PaceSession:
     ks_mac: bytes
 
     def secure_messaging(self) -> ChipSecureMessaging:
-        if self.suite.cipher == "3DES":
-            return CardSideSecureMessaging(self.ks_enc, self.ks_mac, bytes(8))
-        return CardSideAesSecureMessaging(self.ks_enc, self.ks_mac, bytes(16))
+        return self.suite.chip_secure_messaging(self.ks_enc, self.ks_mac)
 
 
 def _template(tag: int, value: bytes) -> ResponseAPDU:

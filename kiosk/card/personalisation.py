@@ -1,8 +1,11 @@
-"""Personalise a virtual eMRTD: the LDS files (EF.COM, DG1, DG2, EF.SOD) from an MRZ, a face photo and a test PKI."""
+"""Personalise a virtual eMRTD: the LDS files (EF.COM, DG1, DG2, DG14, DG15, EF.SOD) from an MRZ, a face photo, a test
+PKI and the chip's own keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from kiosk.card.datagroups import DG_FILES, EF_COM, EF_SOD, build_com, build_dg1, build_dg2, image_format
 from kiosk.card.mrz import MrzKey, parse_mrz
@@ -12,10 +15,13 @@ from kiosk.card.sod import build_sod
 
 @dataclass
 class EmrtdProfile:
-    """What the virtual chip holds: its BAC key and its files by EF identifier."""
+    """What the virtual chip holds: its BAC key, its files by EF identifier, and the private keys that never leave a
+    real chip (Chip Authentication, Active Authentication). A clone has the files but other keys."""
 
     key: MrzKey
     files: dict[int, bytes] = field(default_factory=dict)
+    chip_key: ec.EllipticCurvePrivateKey | None = None
+    aa_key: ec.EllipticCurvePrivateKey | None = None
 
     def __repr__(self) -> str:
         return f"EmrtdProfile(files={sorted(hex(f) for f in self.files)})"
@@ -37,10 +43,20 @@ def prepare_photo(photo: bytes) -> tuple[bytes, int, int]:
 
 
 def personalise(
-    mrz: str, photo: bytes, pki: TestPki | None, *, dg2: bytes | None = None, validate: bool = True
+    mrz: str,
+    photo: bytes,
+    pki: TestPki | None,
+    *,
+    dg2: bytes | None = None,
+    validate: bool = True,
+    chip_key: ec.EllipticCurvePrivateKey | None = None,
+    aa_key: ec.EllipticCurvePrivateKey | None = None,
 ) -> EmrtdProfile:
     """Files for a chip holding this MRZ and photo, with an EF.SOD signed by the PKI's Document Signer (no EF.SOD when
-    pki is None). `dg2` replaces the built DG2 before signing; validate=False allows deliberately broken MRZs."""
+    pki is None). `dg2` replaces the built DG2 before signing; validate=False allows deliberately broken MRZs.
+    `chip_key` adds DG14 (Chip Authentication), `aa_key` DG15 (Active Authentication, ECDSA)."""
+    from kiosk.card.chip_auth import build_dg14, build_dg15
+
     text = "".join(mrz.split())
     if validate:
         key = parse_mrz(text).key()
@@ -55,8 +71,12 @@ def personalise(
         image, width, height = prepare_photo(photo)
         dg2 = build_dg2(image, width, height)
     groups = {1: build_dg1(text), 2: dg2}
+    if chip_key is not None or aa_key is not None:
+        groups[14] = build_dg14(chip_key.public_key() if chip_key else None, aa_ecdsa=aa_key is not None)
+    if aa_key is not None:
+        groups[15] = build_dg15(aa_key.public_key())
     files = {EF_COM: build_com(sorted(groups))}
     files.update({DG_FILES[n]: content for n, content in groups.items()})
     if pki is not None:
         files[EF_SOD] = build_sod(groups, pki.ds_key, pki.ds_cert)
-    return EmrtdProfile(key, files)
+    return EmrtdProfile(key, files, chip_key, aa_key)

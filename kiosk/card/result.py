@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TypedDict
 
+from kiosk.card.chip_auth import ABSENT, ChipAuthResult
 from kiosk.card.datagroups import FaceImage
 from kiosk.card.mrz import MrzData
 from kiosk.card.passive_auth import PassiveAuthResult
@@ -14,6 +15,12 @@ from kiosk.card.passive_auth import PassiveAuthResult
 class PassiveAuthJson(TypedDict):
     status: str
     reason: str | None
+
+
+class ChipAuthJson(TypedDict):
+    status: str
+    reason: str | None
+    method: str | None
 
 
 class CardReadJson(TypedDict):
@@ -34,6 +41,7 @@ class CardReadJson(TypedDict):
     apdus: int
     timings_ms: dict[str, float]
     access: str
+    chip_auth: ChipAuthJson
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -59,6 +67,7 @@ class CardReadResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     data_groups: list[int] = field(default_factory=list)
     access: str = "bac"  # the access protocol that opened the chip: "pace" or "bac"
+    chip_auth: ChipAuthResult = ABSENT  # clone detection: Chip or Active Authentication
 
     @classmethod
     def build(
@@ -71,6 +80,7 @@ class CardReadResult:
         data_groups: list[int],
         today: dt.date | None = None,
         access: str = "bac",
+        chip_auth: ChipAuthResult = ABSENT,
     ) -> CardReadResult:
         today = today or dt.datetime.now(dt.UTC).date()
         expiry = mrz.expiry_date
@@ -92,6 +102,7 @@ class CardReadResult:
             timings_ms=timings_ms,
             data_groups=data_groups,
             access=access,
+            chip_auth=chip_auth,
         )
 
     def to_json(self) -> CardReadJson:
@@ -112,6 +123,11 @@ class CardReadResult:
             "apdus": self.apdus,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "access": self.access,
+            "chip_auth": {
+                "status": self.chip_auth.status.value,
+                "reason": self.chip_auth.reason,
+                "method": self.chip_auth.method,
+            },
         }
 
     def __repr__(self) -> str:

@@ -152,3 +152,14 @@ def test_cli_wrong_can_exits_2(chip):
 def test_cli_bad_access_input(args, message):
     result = card_cli("read", *args, "--timeout", "1")
     assert result.returncode == 1 and message in one_line(result.stderr)
+
+
+def test_card_access_round_trip_and_garbage():
+    from kiosk.card.card_access import CardAccessError, build_card_access, parse_card_access
+
+    infos = [PaceInfo(pace.PACE_CIPHERS["aes256"], 2, pace.NIST_P256), PaceInfo(pace.ECDH_GM + ".2", 2, None)]
+    parsed = parse_card_access(build_card_access(infos))
+    assert sorted(parsed, key=repr) == sorted(infos, key=repr)  # DER sorts a SET OF
+    assert pace.choose(parsed) == infos[0] and pace.choose([infos[1]]) is None  # no parameter ID: not runnable
+    with pytest.raises(CardAccessError):
+        parse_card_access(b"\x31\x03\x02\x01")
