@@ -162,11 +162,16 @@ def emulate(
     pace_cipher: Annotated[
         str, typer.Option("--pace-cipher", help="PACE cipher: aes128, aes192, aes256, 3des.")
     ] = "aes128",
+    chip_auth: Annotated[
+        str, typer.Option("--chip-auth", help="Clone detection the chip offers: ca (DG14), aa (DG15) or none.")
+    ] = "none",
     pace_curve: Annotated[
         str, typer.Option("--pace-curve", help="PACE domain parameters: brainpoolP256r1 or P-256 (or another ID).")
     ] = "brainpoolP256r1",
 ) -> None:
     """Run a virtual eMRTD in a vpcd reader until interrupted (connect = card inserted, exit = removed)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     from kiosk.card.card_access import PaceInfo
     from kiosk.card.emulator import AccessMode, EmrtdApplet, ForeignApplet, VirtualCard
     from kiosk.card.mrz import MrzError, parse_mrz
@@ -179,7 +184,15 @@ def emulate(
         photo_bytes = photo.read_bytes()
         country = parsed.issuing_state[:2] or "UT"
         test_pki = load_or_create_pki(pki, country) if pki else create_test_pki(country)
-        profile = personalise(mrz, photo_bytes, None if no_sod else test_pki)
+        if chip_auth not in ("ca", "aa", "none"):
+            raise ValueError("--chip-auth is ca, aa or none")
+        keys = {
+            name: ec.generate_private_key(ec.SECP256R1()) if chip_auth == name[:2] else None
+            for name in ("ca_key", "aa_key")
+        }
+        profile = personalise(
+            mrz, photo_bytes, None if no_sod else test_pki, chip_key=keys["ca_key"], aa_key=keys["aa_key"]
+        )
         if pace_cipher not in PACE_CIPHERS or pace_curve not in PACE_CURVE_NAMES:
             raise ValueError(
                 f"--pace-cipher one of {sorted(PACE_CIPHERS)}, --pace-curve one of {sorted(PACE_CURVE_NAMES)}"

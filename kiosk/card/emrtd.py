@@ -121,9 +121,10 @@ class EmrtdSession:
         started = mark = time.perf_counter()
 
         def lap(name: str) -> None:
+            # Stages add up: file reads happen before and after chip authentication.
             nonlocal mark
             now = time.perf_counter()
-            timings[name] = (now - mark) * 1000
+            timings[name] = timings.get(name, 0.0) + (now - mark) * 1000
             mark = now
 
         access = self.access or choose_access(self.channel)
@@ -150,6 +151,7 @@ class EmrtdSession:
         # Clone detection before the data groups the kiosk relies on: after Chip Authentication they are read under
         # the keys only the genuine chip can know.
         security = {n: self._optional_file(secure, n) for n in (14, 15) if n in com.data_groups}
+        lap("read")
         chip = authenticate_chip(secure, security.get(14), security.get(15))
         lap("chip_auth")
         dg1 = read_file(secure, DG_FILES[1])
