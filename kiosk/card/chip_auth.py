@@ -8,6 +8,8 @@ a clone.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,14 +199,17 @@ def active_authentication(
         key = serialization.load_der_public_key(_unwrap(dg15, DG15_TAG, "DG15"))
     except (ValueError, ChipAuthDataError) as exc:
         return ChipAuthResult(ChipAuthStatus.INVALID, f"DG15 unusable: {exc}", method)
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        return ChipAuthResult(
-            ChipAuthStatus.INVALID, "RSA Active Authentication (ISO 9796-2) is not supported yet", method
-        )
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return ChipAuthResult(ChipAuthStatus.INVALID, "DG15 holds neither an EC nor an RSA key", method)
     challenge = random(8)
     answer = channel.transmit(CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=256))
     if not answer.ok:
         return ChipAuthResult(ChipAuthStatus.INVALID, f"INTERNAL AUTHENTICATE refused ({answer.sw:04X})", method)
+    if isinstance(key, rsa.RSAPublicKey):
+        problem = _iso9796_2_problem(key, answer.data, challenge)
+        if problem:
+            return ChipAuthResult(ChipAuthStatus.INVALID, problem, method)
+        return ChipAuthResult(ChipAuthStatus.VALID, None, method)
     size = (key.curve.key_size + 7) // 8
     if len(answer.data) != 2 * size:
         return ChipAuthResult(ChipAuthStatus.INVALID, "Active Authentication signature has the wrong length", method)
@@ -221,10 +226,48 @@ def active_authentication(
     return ChipAuthResult(ChipAuthStatus.VALID, None, method)
 
 
-def sign_challenge(key: ec.EllipticCurvePrivateKey, challenge: bytes) -> bytes:
-    """The chip's Active Authentication answer: ECDSA-SHA256 over the challenge, as plain r || s."""
+# ISO/IEC 9796-2 trailers: 0xBC means SHA-1 implicitly; xx CC names the hash (ISO/IEC 10118 identifiers).
+_TRAILER_HASHES = {0x33: "sha1", 0x34: "sha256", 0x35: "sha512", 0x36: "sha384", 0x38: "sha224"}
+
+
+def _iso9796_2_problem(key: rsa.RSAPublicKey, signature: bytes, challenge: bytes) -> str | None:
+    """ISO/IEC 9796-2 digital signature scheme 1, partial message recovery (ICAO 9303-11 6.1): the representative is
+    6A || M1 || H(M1 || challenge) || trailer. None when the signature holds."""
+    numbers = key.public_numbers()
+    size = (numbers.n.bit_length() + 7) // 8
+    if len(signature) != size or int.from_bytes(signature, "big") >= numbers.n:
+        return "Active Authentication signature has the wrong length"
+    representative = pow(int.from_bytes(signature, "big"), numbers.e, numbers.n).to_bytes(size, "big")
+    if representative[-1] == 0xBC:
+        name, trailer = "sha1", 1
+    elif representative[-1] == 0xCC and representative[-2] in _TRAILER_HASHES:
+        name, trailer = _TRAILER_HASHES[representative[-2]], 2
+    else:
+        return "Active Authentication signature does not verify with DG15 (no ISO 9796-2 trailer)"
+    digest_size = hashlib.new(name).digest_size
+    if representative[0] != 0x6A or len(representative) < 1 + digest_size + trailer:
+        return "Active Authentication signature does not verify with DG15 (no ISO 9796-2 header)"
+    m1 = representative[1 : -(digest_size + trailer)]
+    digest = representative[-(digest_size + trailer) : -trailer]
+    if not hmac.compare_digest(hashlib.new(name, m1 + challenge).digest(), digest):
+        return "Active Authentication signature does not verify with DG15"
+    return None
+
+
+def sign_challenge(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, challenge: bytes, random: Callable[[int], bytes] = os.urandom
+) -> bytes:
+    """The chip's Active Authentication answer: for EC, ECDSA-SHA256 as plain r || s; for RSA, ISO/IEC 9796-2 scheme 1
+    with SHA-1 and a random recoverable part."""
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+    if isinstance(key, rsa.RSAPrivateKey):
+        numbers = key.private_numbers()
+        n = numbers.public_numbers.n
+        size = (n.bit_length() + 7) // 8
+        m1 = random(size - 20 - 2)
+        representative = b"\x6a" + m1 + hashlib.sha1(m1 + challenge).digest() + b"\xbc"
+        return pow(int.from_bytes(representative, "big"), numbers.d, n).to_bytes(size, "big")
     r, s = decode_dss_signature(key.sign(challenge, ec.ECDSA(hashes.SHA256())))
     size = (key.curve.key_size + 7) // 8
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from kiosk.card.datagroups import DG_FILES, EF_COM, EF_SOD, build_com, build_dg1, build_dg2, image_format
 from kiosk.card.mrz import MrzKey, parse_mrz
@@ -21,7 +21,7 @@ class EmrtdProfile:
     key: MrzKey
     files: dict[int, bytes] = field(default_factory=dict)
     chip_key: ec.EllipticCurvePrivateKey | None = None
-    aa_key: ec.EllipticCurvePrivateKey | None = None
+    aa_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None
 
     def __repr__(self) -> str:
         return f"EmrtdProfile(files={sorted(hex(f) for f in self.files)})"
@@ -50,11 +50,11 @@ def personalise(
     dg2: bytes | None = None,
     validate: bool = True,
     chip_key: ec.EllipticCurvePrivateKey | None = None,
-    aa_key: ec.EllipticCurvePrivateKey | None = None,
+    aa_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None,
 ) -> EmrtdProfile:
     """Files for a chip holding this MRZ and photo, with an EF.SOD signed by the PKI's Document Signer (no EF.SOD when
     pki is None). `dg2` replaces the built DG2 before signing; validate=False allows deliberately broken MRZs.
-    `chip_key` adds DG14 (Chip Authentication), `aa_key` DG15 (Active Authentication, ECDSA)."""
+    `chip_key` adds DG14 (Chip Authentication), `aa_key` DG15 (Active Authentication, ECDSA or RSA)."""
     from kiosk.card.chip_auth import build_dg14, build_dg15
 
     text = "".join(mrz.split())
@@ -71,8 +71,9 @@ def personalise(
         image, width, height = prepare_photo(photo)
         dg2 = build_dg2(image, width, height)
     groups = {1: build_dg1(text), 2: dg2}
-    if chip_key is not None or aa_key is not None:
-        groups[14] = build_dg14(chip_key.public_key() if chip_key else None, aa_ecdsa=aa_key is not None)
+    ecdsa_aa = isinstance(aa_key, ec.EllipticCurvePrivateKey)
+    if chip_key is not None or ecdsa_aa:  # RSA Active Authentication needs no DG14
+        groups[14] = build_dg14(chip_key.public_key() if chip_key else None, aa_ecdsa=ecdsa_aa)
     if aa_key is not None:
         groups[15] = build_dg15(aa_key.public_key())
     files = {EF_COM: build_com(sorted(groups))}

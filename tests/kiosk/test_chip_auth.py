@@ -88,6 +88,20 @@ def test_cloned_chip_fails_active_authentication(chip, reader, trust_store):
     assert result.passive_auth.status == "valid"
 
 
+@pytest.mark.parametrize("clone", [False, True])
+def test_rsa_active_authentication_iso9796_2(insert, pki, face, td3, reader, trust_store, clone):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    profile = personalise(td3, face, pki, aa_key=rsa.generate_private_key(65537, 2048))
+    if clone:
+        profile = dataclasses.replace(profile, aa_key=rsa.generate_private_key(65537, 2048))
+    insert(EmrtdApplet(profile, access="pace"))
+    result = read(reader, trust_store)
+    assert result.data_groups == [1, 2, 15] and result.passive_auth.status == "valid"
+    assert result.chip_auth.method == "active_authentication"
+    assert result.chip_auth.status == ("invalid" if clone else "valid")
+
+
 def test_chip_without_dg14_or_dg15_is_absent(chip, reader):
     chip("bac", chip_key=False)
     assert read(reader).chip_auth.status == "absent"
