@@ -14,6 +14,10 @@ import typer
 app = typer.Typer(help="Smart-card reader tools (ICAO 9303 eMRTD over PC/SC).", no_args_is_help=True)
 
 
+trust_app = typer.Typer(help="The CSCA trust store: certificates, CSCA master lists, CRLs.", no_args_is_help=True)
+app.add_typer(trust_app, name="trust")
+
+
 def _fail(code: int, reason: str) -> None:
     typer.echo(f"error: {reason}", err=True)
     raise typer.Exit(code)
@@ -225,3 +229,66 @@ def emulate(
     finally:
         card.remove()
     sys.exit(0)
+
+
+StoreOption = Annotated[Path, typer.Option("--store", help="Trust folder (what `read --csca FOLDER` reads).")]
+
+
+@trust_app.command("import")
+def trust_import(
+    files: Annotated[list[Path], typer.Argument(help="CSCA certificates, CSCA master lists (.ml) or CRLs (.crl).")],
+    store: StoreOption,
+) -> None:
+    """Check and add trust files: a master list's signer must verify and be issued by a CSCA (in the list or already
+    trusted) and be within its dates; a CRL must be signed by a trusted CSCA. Nothing is written for a file that fails."""
+    from cryptography import x509
+
+    from kiosk.card.master_list import MasterListError, read_master_list
+    from kiosk.card.trust_store import TrustStore, TrustStoreError, classify, save_certificate, save_crl
+
+    current = TrustStore.load(store) if store.is_dir() and any(store.iterdir()) else TrustStore()
+    for file in files:
+        try:
+            kind = classify(file)
+            data = file.read_bytes()
+            if kind == "crl":
+                crl = (x509.load_pem_x509_crl if b"-----BEGIN" in data else x509.load_der_x509_crl)(data)
+                current.add_crl(crl, source=str(file))
+                save_crl(store, crl)
+                typer.echo(f"{file}: CRL of {crl.issuer.rfc4514_string()}, {len(list(crl))} revoked")
+                continue
+            if kind == "master_list":
+                cscas = read_master_list(data, trusted=current.certificates)
+            else:
+                cscas = (
+                    x509.load_pem_x509_certificates(data)
+                    if b"-----BEGIN" in data
+                    else [x509.load_der_x509_certificate(data)]
+                )
+        except (TrustStoreError, MasterListError, ValueError, OSError) as exc:
+            _fail(1, f"{file}: {exc}" if str(file) not in str(exc) else str(exc))
+        for csca in cscas:
+            save_certificate(store, csca)
+        current.certificates.extend(cscas)
+        typer.echo(f"{file}: {len(cscas)} CSCA certificate(s)")
+
+
+@trust_app.command("list")
+def trust_list(store: StoreOption) -> None:
+    """One line per trusted CSCA and per CRL."""
+    from cryptography.hazmat.primitives import hashes
+
+    from kiosk.card.trust_store import TrustStore, TrustStoreError
+
+    try:
+        trusted = TrustStore.load(store)
+    except (TrustStoreError, OSError) as exc:
+        _fail(1, str(exc))
+    for csca in trusted.certificates:
+        typer.echo(
+            f"csca  {csca.subject.rfc4514_string()}  until {csca.not_valid_after_utc:%Y-%m-%d}  "
+            f"sha256:{csca.fingerprint(hashes.SHA256()).hex()[:16]}"
+        )
+    for crl in trusted.crls:
+        next_update = f"{crl.next_update_utc:%Y-%m-%d}" if crl.next_update_utc else "-"
+        typer.echo(f"crl   {crl.issuer.rfc4514_string()}  next update {next_update}  {len(list(crl))} revoked")

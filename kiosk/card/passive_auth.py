@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from kiosk.card.sod import Sod, SodError, parse_sod
+from kiosk.card.sod import SignedContent, Sod, SodError, parse_sod
 from kiosk.card.trust_store import TrustStore
 
 VALID, INVALID, NO_TRUST_ANCHOR, ABSENT = "valid", "invalid", "no_trust_anchor", "absent"
@@ -56,23 +56,23 @@ def _hash_object(name: str) -> hashes.HashAlgorithm:
     return _HASH_CLASSES[name]()
 
 
-def _verify_signature(sod: Sod, certificate: x509.Certificate) -> str | None:
-    """None when the signature verifies, else the reason."""
+def verify_cms_signature(sod: Sod | SignedContent, certificate: x509.Certificate, what: str = "SOD") -> str | None:
+    """None when the signer's signature (and signed attributes) verify with this certificate, else the reason."""
 
     signer = sod.signer
     if signer.signed_attrs_der is not None:
         if signer.message_digest is None:
-            return "SOD signed attributes lack the message digest"
+            return f"{what} signed attributes lack the message digest"
         if not hmac.compare_digest(hashlib.new(signer.digest_algorithm, sod.econtent).digest(), signer.message_digest):
-            return "SOD message digest does not match the LDS Security Object"
+            return f"{what} message digest does not match the signed content"
         if signer.content_type not in (None, sod.econtent_type):
-            return "SOD content-type attribute does not match"
+            return f"{what} content-type attribute does not match"
         signed = signer.signed_attrs_der
     else:
         signed = sod.econtent
     kind, hash_name = _SIGNATURES.get(signer.signature_algorithm, (None, None))
     if kind is None:
-        return f"SOD signature algorithm {signer.signature_algorithm} not supported"
+        return f"{what} signature algorithm {signer.signature_algorithm} not supported"
     try:
         key = certificate.public_key()
         if kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
@@ -83,11 +83,15 @@ def _verify_signature(sod: Sod, certificate: x509.Certificate) -> str | None:
             algorithm = _hash_object(signer.digest_algorithm)
             key.verify(signer.signature, signed, padding.PSS(padding.MGF1(algorithm), padding.PSS.AUTO), algorithm)
         else:
-            return "SOD signature algorithm does not fit the Document Signer key"
+            return f"{what} signature algorithm does not fit the signer's key"
     except InvalidSignature:
-        return "SOD signature does not verify with the Document Signer certificate"
+        return (
+            f"{what} signature does not verify with the "
+            + ("Document Signer" if what == "SOD" else "signer's")
+            + " certificate"
+        )
     except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
-        return f"SOD signature cannot be checked: {exc}"
+        return f"{what} signature cannot be checked: {exc}"
     return None
 
 
@@ -155,7 +159,7 @@ def _signature_and_chain(sod: Sod, trust_store: TrustStore | None, now: dt.datet
     ds_cert = _signer_certificate(sod)
     if ds_cert is None:
         return PassiveAuthResult(INVALID, "Document Signer certificate missing from EF.SOD")
-    problem = _verify_signature(sod, ds_cert) or _validity_problem(ds_cert, now)
+    problem = verify_cms_signature(sod, ds_cert) or _validity_problem(ds_cert, now)
     if problem:
         return PassiveAuthResult(INVALID, problem)
     anchors = trust_store.anchors_for(ds_cert) if trust_store else []

@@ -107,3 +107,42 @@ def load_or_create_pki(folder: Path, country: str = "UT") -> TestPki:
     pki = create_test_pki(country)
     save_pki(pki, folder)
     return pki
+
+
+def issue_master_list_signer(
+    pki: TestPki, *, not_before: dt.datetime | None = None, not_after: dt.datetime | None = None
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A Master List Signer certificate issued by the test CSCA (its dates can be set, e.g. to make it expired)."""
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    key = ec.generate_private_key(ec.SECP256R1())
+    country = pki.csca_cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(str(country), "markaz test Master List Signer"))
+        .issuer_name(pki.csca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or now)
+        .not_valid_after(not_after or now + dt.timedelta(days=365 * 3))
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .sign(pki.csca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def create_crl(
+    pki: TestPki, revoked: list[x509.Certificate], *, signer: ec.EllipticCurvePrivateKey | None = None
+) -> x509.CertificateRevocationList:
+    """A CRL from the test CSCA (or from `signer`, to make a forged one) revoking these certificates."""
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.csca_cert.subject)
+        .last_update(now)
+        .next_update(now + dt.timedelta(days=90))
+    )
+    for cert in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(cert.serial_number).revocation_date(now).build()
+        )
+    return builder.sign(signer or pki.csca_key, hashes.SHA256())

@@ -154,28 +154,44 @@ def parse_sod(ef_sod: bytes) -> Sod:
         raise SodError(f"EF.SOD malformed: {type(exc).__name__}: {exc}") from None
 
 
-def _parse(ef_sod: bytes) -> Sod:
-    outer = tlv.parse(ef_sod)
-    if outer.tag != SOD_TAG:
-        raise SodError(f"EF.SOD tag {outer.tag:X}, expected 77")
-    content_info = cms.ContentInfo.load(outer.value, strict=True)
+@dataclass(frozen=True)
+class SignedContent:
+    """A CMS SignedData with one signer, as ICAO uses it (EF.SOD, CSCA master lists)."""
+
+    econtent: bytes  # the encapsulated content, exactly as signed
+    econtent_type: str
+    certificates: list[bytes]
+    signer: SignerInfo
+
+
+def parse_signed_data(content_info_der: bytes, what: str) -> SignedContent:
+    """ContentInfo -> SignedData -> the encapsulated content, the certificates and the first SignerInfo."""
+    content_info = cms.ContentInfo.load(content_info_der, strict=True)
     if content_info["content_type"].dotted != OID_SIGNED_DATA:
-        raise SodError("EF.SOD is not CMS SignedData")
+        raise SodError(f"{what} is not CMS SignedData")
     signed = content_info["content"]
     encap = signed["encap_content_info"]
     econtent_type = encap["content_type"].dotted
-    if encap["content"].contents is None:
-        raise SodError("no encapsulated LDS Security Object")
+    if isinstance(encap["content"], core.Void) or encap["content"].contents is None:
+        raise SodError(f"{what} encapsulates no content")
     econtent = bytes(encap["content"].contents)
     certificates = (
-        [c.chosen.dump() for c in signed["certificates"] if c.name == "certificate"]
-        if (signed["certificates"].contents is not None)
-        else []
+        []
+        if isinstance(signed["certificates"], core.Void)
+        else [c.chosen.dump() for c in signed["certificates"] if c.name == "certificate"]
     )
     signer_infos = signed["signer_infos"]
     if not len(signer_infos):
         raise SodError("SignedData has no SignerInfo")
-    lso = LdsSecurityObject.load(econtent, strict=True)
+    return SignedContent(econtent, econtent_type, certificates, _signer(signer_infos[0]))
+
+
+def _parse(ef_sod: bytes) -> Sod:
+    outer = tlv.parse(ef_sod)
+    if outer.tag != SOD_TAG:
+        raise SodError(f"EF.SOD tag {outer.tag:X}, expected 77")
+    signed = parse_signed_data(outer.value, "EF.SOD")
+    lso = LdsSecurityObject.load(signed.econtent, strict=True)
     hash_algorithm = _hash_name(lso["hash_algorithm"]["algorithm"].dotted)
     dg_hashes: dict[int, bytes] = {}
     for entry in lso["data_group_hash_values"]:
@@ -183,7 +199,7 @@ def _parse(ef_sod: bytes) -> Sod:
         if not 1 <= number <= 16 or number in dg_hashes:
             raise SodError(f"data-group number {number} invalid or repeated")
         dg_hashes[number] = bytes(entry["data_group_hash_value"].native)
-    return Sod(hash_algorithm, dg_hashes, econtent, econtent_type, certificates, _signer(signer_infos[0]))
+    return Sod(hash_algorithm, dg_hashes, signed.econtent, signed.econtent_type, signed.certificates, signed.signer)
 
 
 def lds_security_object(dg_contents: dict[int, bytes], hash_name: str = "sha256") -> bytes:
