@@ -3,6 +3,8 @@ the virtual chip answers any bytes with a status word."""
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,10 +59,8 @@ replies = st.lists(
 @settings(max_examples=200, deadline=None)
 def test_garbage_during_pace_ends_in_a_card_error(script, use_can):
     source = CanSource("123456") if use_can else KeyedMrzSource("L898902C3", "740812", "340415")
-    try:
+    with contextlib.suppress(CardError):  # any other exception fails the test
         EmrtdSession(DirectConnection(ScriptedChip(list(script)))).read(source)
-    except CardError:
-        pass
 
 
 @given(st.lists(st.binary(min_size=4, max_size=120), max_size=6))
