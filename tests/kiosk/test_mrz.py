@@ -6,10 +6,13 @@ expiring 1995, whose key seed is printed there; other readers' test suites quote
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.card import icao_crypto as ic
 from kiosk.card.mrz import (
@@ -184,3 +187,23 @@ def test_long_td1_number_check_digit_with_and_without_filler():
 def test_key_seed_is_sha1_of_the_information():
     info = parse_mrz(PART11_TD2).key().information()
     assert ic.key_seed(info) == hashlib.sha1(info.encode()).digest()[:16]
+
+
+@given(st.sampled_from([72, 88, 90]).flatmap(lambda n: st.text(alphabet="0123456789<ABCVZ", min_size=n, max_size=n)))
+@settings(max_examples=300, deadline=None)
+def test_random_mrz_of_every_length_only_raises_mrz_error(text):
+    with contextlib.suppress(MrzError):
+        parse_mrz(text)
+
+
+@given(
+    # up to 15 characters: a long number's extension and its check digit fill at most the 7 optional characters
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=5, max_size=15),
+    st.dates(dt.date(1930, 1, 1), dt.date(2026, 11, 30)).map(lambda d: d.strftime("%y%m%d")),
+)
+@settings(max_examples=200, deadline=None)
+def test_composed_td2_round_trips(number, birth):
+    mrz = compose_td2(**(FIELDS | {"document_number": number, "birth_date": birth}))
+    parsed = parse_mrz(mrz)
+    assert (parsed.format, parsed.document_number, parsed.birth_date_raw) == ("TD2", number, birth)
+    assert parsed.key().information().startswith(number.ljust(9, "<"))
