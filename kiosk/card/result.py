@@ -105,6 +105,12 @@ class CardReadResult:
             chip_auth=chip_auth,
         )
 
+    @property
+    def clone_suspected(self) -> bool:
+        """Data groups that hash right on a chip that fails Chip or Active Authentication: a copied chip. The kiosk
+        flow sends such a visitor to staff (and audits it) instead of self-service."""
+        return self.passive_auth.status == "valid" and self.chip_auth.status == "invalid"
+
     def to_json(self) -> CardReadJson:
         """The CLI's JSON: everything except the photo bytes."""
         return {

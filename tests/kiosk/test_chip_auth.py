@@ -55,6 +55,7 @@ def test_genuine_chip_passes_chip_authentication(chip, reader, trust_store, face
     assert (result.chip_auth.status, result.chip_auth.method) == ("valid", "chip_authentication")
     assert result.passive_auth.status == "valid" and result.data_groups == [1, 2, 14]
     assert result.photo.data == face  # read under the Chip Authentication keys
+    assert not result.clone_suspected
     assert result.to_json()["chip_auth"] == {"status": "valid", "reason": None, "method": "chip_authentication"}
 
 
@@ -65,6 +66,7 @@ def test_cloned_chip_fails_chip_authentication_but_hashes_pass(chip, reader, tru
     assert result.chip_auth.status == "invalid" and "private key" in result.chip_auth.reason
     assert result.passive_auth.status == "valid"  # the copied data groups hash fine: a clone, for the kiosk flow
     assert result.surname == "ERIKSSON"  # the rest was read under a fresh session
+    assert result.clone_suspected
     opened = applet.pace.attempts if access == "pace" else applet.external_authenticate_count
     assert opened == 2
 
@@ -116,6 +118,7 @@ def test_dg14_with_a_replaced_key_fails_passive_authentication(insert, pki, face
     result = read(reader, trust_store)
     assert result.chip_auth.status == "valid"
     assert (result.passive_auth.status, result.passive_auth.reason) == ("invalid", "DG14 hash mismatch")
+    assert not result.clone_suspected  # a forgery, refused by passive authentication instead
 
 
 def test_dg14_round_trip():
