@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from kiosk.card.apdu import ApduFormatError, CommandAPDU, ResponseAPDU
 from kiosk.card.errors import SecureMessagingError
-from kiosk.card.mrz import MrzSource
+from kiosk.card.passwords import AccessSource
 from kiosk.card.reader import CardConnection
-from kiosk.card.secure_messaging import SecureMessaging, SecureMessagingFault
+from kiosk.card.secure_messaging import PlainStatus, SecureMessaging, SecureMessagingFault, is_plain_error
 
 
 class ApduChannel(Protocol):
-    apdu_count: int
+    @property
+    def apdu_count(self) -> int: ...
 
     def transmit(self, command: CommandAPDU) -> ResponseAPDU: ...
 
@@ -39,12 +41,17 @@ class PlainChannel:
 
 
 class SecureChannel:
-    """Every command protected and every response checked (MAC, sequence counter); any fault ends the session."""
+    """Every command protected and every response checked (MAC, sequence counter); any fault ends the session.
+
+    A chip may answer an error in plain (6A82 for a missing file, without DO'99'/DO'8E'). That answer is returned as
+    its status, marked unauthenticated, and the session counts as closed by the chip: neither side's sequence counter
+    can be trusted after it, so the next command needs access opened again (`ReopeningChannel` does that)."""
 
     def __init__(self, plain: PlainChannel, sm: SecureMessaging) -> None:
         self.plain = plain
         self._sm = sm
         self._broken = False
+        self.closed_by_chip = False
 
     @property
     def apdu_count(self) -> int:
@@ -53,21 +60,62 @@ class SecureChannel:
     def transmit(self, command: CommandAPDU) -> ResponseAPDU:
         if self._broken:
             raise SecureMessagingError("secure channel already failed; start a new session")
+        if self.closed_by_chip:
+            raise SecureMessagingError("the chip ended the secure session; open access again")
         try:
             return self._sm.unprotect(self.plain.transmit(self._sm.protect(command)))
+        except PlainStatus as exc:
+            if is_plain_error(exc.sw):
+                self.closed_by_chip = True
+                return ResponseAPDU(b"", exc.sw, authenticated=False)
+            self._broken = True
+            raise SecureMessagingError(f"secure messaging: {exc}") from None
         except SecureMessagingFault as exc:
             # After one bad answer the counters can no longer be trusted: never resynchronise, start over.
             self._broken = True
             raise SecureMessagingError(f"secure messaging: {exc}") from None
 
 
-class AccessProtocol(Protocol):
-    """Opens a secure channel to an eMRTD applet that is already selected.
+class ReopeningChannel:
+    """The secure channel of one card read: when the chip ends a session with a plain error, access is opened again
+    (same protocol, same password) before the next command, a bounded number of times."""
 
-    BAC (this module's sibling `bac.py`) derives keys from the MRZ; PACE will implement the same interface (reading
-    EF.CardAccess first, a password from the same MrzSource or a CAN) and return a SecureChannel with AES messaging.
+    MAX_REOPENS = 8  # a chip answering every command in plain would otherwise keep the reader in a loop
+
+    def __init__(self, open_channel: Callable[[], SecureChannel]) -> None:
+        self._open = open_channel
+        self.current = open_channel()
+        self.reopened = 0
+
+    @property
+    def apdu_count(self) -> int:
+        return self.current.apdu_count
+
+    def restart(self, sm: SecureMessaging) -> None:
+        """Continue with new session keys (after Chip Authentication), on the same card connection."""
+        self.current = SecureChannel(self.current.plain, sm)
+
+    def reopen(self) -> None:
+        """Open access again before the next command (the session can no longer be trusted)."""
+        self.current.closed_by_chip = True
+
+    def transmit(self, command: CommandAPDU) -> ResponseAPDU:
+        if self.current.closed_by_chip:
+            if self.reopened >= self.MAX_REOPENS:
+                raise SecureMessagingError("the chip keeps ending secure sessions")
+            self.reopened += 1
+            self.current = self._open()
+        return self.current.transmit(command)
+
+
+class AccessProtocol(Protocol):
+    """Opens a secure channel to an eMRTD chip.
+
+    BAC (`bac.py`) derives 3DES keys from the MRZ and runs with the eMRTD application selected; PACE (`pace.py`) takes
+    the MRZ or a CAN, runs in the master file (`before_application`) and gives AES (or 3DES) secure messaging.
     """
 
     name: str
+    before_application: bool
 
-    def establish(self, channel: PlainChannel, source: MrzSource) -> SecureChannel: ...
+    def establish(self, channel: PlainChannel, source: AccessSource) -> SecureChannel: ...

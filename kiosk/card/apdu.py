@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SW_OK = 0x9000
 SW_WRONG_LENGTH = 0x6700
@@ -49,7 +49,7 @@ class CommandAPDU:
         return out
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "CommandAPDU":
+    def from_bytes(cls, raw: bytes) -> CommandAPDU:
         if len(raw) < 4:
             raise ApduFormatError("APDU shorter than its header")
         cla, ins, p1, p2 = raw[:4]
@@ -72,9 +72,13 @@ class CommandAPDU:
 class ResponseAPDU:
     data: bytes
     sw: int
+    # On a secure channel: True when the MAC was checked; False for a status word the chip answered in plain (an
+    # error such as 6A82 without DO'99'/DO'8E': take it as that status, but nothing it says is authenticated).
+    # None outside secure messaging.
+    authenticated: bool | None = field(default=None, compare=False)
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "ResponseAPDU":
+    def from_bytes(cls, raw: bytes) -> ResponseAPDU:
         if len(raw) < 2:
             raise ApduFormatError("response shorter than a status word")
         return cls(bytes(raw[:-2]), int.from_bytes(raw[-2:], "big"))

@@ -10,7 +10,8 @@ from kiosk.card import icao_crypto as ic
 from kiosk.card.access import PlainChannel, SecureChannel
 from kiosk.card.apdu import CommandAPDU
 from kiosk.card.errors import AccessDenied, CardError, SecureMessagingError
-from kiosk.card.mrz import MrzKey, MrzSource
+from kiosk.card.mrz import MrzKey
+from kiosk.card.passwords import AccessSource, CanSource
 from kiosk.card.secure_messaging import TripleDesSecureMessaging
 
 GET_CHALLENGE = CommandAPDU(0x00, 0x84, 0x00, 0x00, le=8)
@@ -22,7 +23,7 @@ class BacKeys:
     k_mac: bytes
 
     @classmethod
-    def from_mrz(cls, key: MrzKey) -> "BacKeys":
+    def from_mrz(cls, key: MrzKey) -> BacKeys:
         seed = ic.key_seed(key.information())
         return cls(ic.derive_key(seed, ic.ENC_COUNTER), ic.derive_key(seed, ic.MAC_COUNTER))
 
@@ -35,7 +36,7 @@ class SessionKeys:
 
 
 def session_keys(k_ifd: bytes, k_ic: bytes, rnd_ic: bytes, rnd_ifd: bytes) -> SessionKeys:
-    seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic))
+    seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))
     return SessionKeys(
         ic.derive_key(seed, ic.ENC_COUNTER),
         ic.derive_key(seed, ic.MAC_COUNTER),
@@ -54,11 +55,18 @@ class BasicAccessControl:
     some chips slow down or lock after repeated failures)."""
 
     name = "BAC"
+    before_application = False
 
     def __init__(self, random: Callable[[int], bytes] = os.urandom) -> None:
         self._random = random
 
-    def establish(self, channel: PlainChannel, source: MrzSource) -> SecureChannel:
+    def establish(self, channel: PlainChannel, source: AccessSource) -> SecureChannel:
+        if isinstance(source, CanSource):
+            raise AccessDenied(
+                "this card offers no PACE, so the card access number cannot open it; BAC needs the MRZ details",
+                visitor_message="This card cannot be opened with the card access number. Please enter the document "
+                "number, date of birth and expiry date instead.",
+            )
         keys = BacKeys.from_mrz(source.mrz_key())
         challenge = channel.transmit(GET_CHALLENGE)
         if not challenge.ok or len(challenge.data) != 8:

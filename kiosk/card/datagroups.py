@@ -59,8 +59,9 @@ def parse_com(content: bytes) -> Com:
     except tlv.TLVError as exc:
         raise DataGroupError(f"EF.COM malformed: {exc}") from None
     groups = sorted({DG_TAGS[t] for t in tags if t in DG_TAGS})
-    return Com(lds.value.decode("ascii", "replace") if lds else "",
-               uni.value.decode("ascii", "replace") if uni else "", groups)
+    return Com(
+        lds.value.decode("ascii", "replace") if lds else "", uni.value.decode("ascii", "replace") if uni else "", groups
+    )
 
 
 def parse_dg1(content: bytes) -> MrzData:
@@ -133,7 +134,12 @@ def build_dg2(image: bytes, width: int, height: int, fmt: str | None = None) -> 
     facial = struct.pack(">IHBBB3sH3s3s", block_length, 0, 0, 0, 0, b"\x00\x00\x00", 0, b"\x00" * 3, b"\x00" * 3)
     info = struct.pack(">BBHHBBHH", 1, data_type, width, height, 1, 2, 0, 0)
     record = header + facial + info + image
-    bht = tlv.encode(0xA1, tlv.encode(0x80, b"\x01\x01") + tlv.encode(0x81, b"\x02") + tlv.encode(0x87, b"\x01\x01")
-                     + tlv.encode(0x88, b"\x00\x08"))
+    bht = tlv.encode(
+        0xA1,
+        tlv.encode(0x80, b"\x01\x01")
+        + tlv.encode(0x81, b"\x02")
+        + tlv.encode(0x87, b"\x01\x01")
+        + tlv.encode(0x88, b"\x00\x08"),
+    )
     bit = tlv.encode(0x7F60, bht + tlv.encode(0x5F2E, record))
     return tlv.encode(DG2_TAG, tlv.encode(0x7F61, tlv.encode(0x02, b"\x01") + bit))

@@ -1,17 +1,21 @@
-"""Read an eMRTD: select the ICAO application, open access (BAC), read EF.COM, DG1, DG2, EF.SOD, check passive auth."""
+"""Read an eMRTD: open access (PACE when EF.CardAccess offers it, else BAC), select the ICAO application, read EF.COM,
+EF.SOD, DG1, DG2, check passive authentication."""
 
 from __future__ import annotations
 
 import time
 
 from kiosk.card import tlv
-from kiosk.card.access import AccessProtocol, ApduChannel, PlainChannel
+from kiosk.card.access import AccessProtocol, ApduChannel, PlainChannel, ReopeningChannel, SecureChannel
 from kiosk.card.apdu import SW_END_OF_FILE, SW_FILE_NOT_FOUND, SW_OK, CommandAPDU
 from kiosk.card.bac import BasicAccessControl
+from kiosk.card.card_access import EF_CARD_ACCESS, CardAccessError, PaceInfo, parse_card_access
+from kiosk.card.chip_auth import authenticate_chip
 from kiosk.card.datagroups import DG_FILES, EF_COM, EF_SOD, EMRTD_AID, parse_com, parse_dg1, parse_dg2
-from kiosk.card.errors import CardError, DataGroupError, UnsupportedCard
-from kiosk.card.mrz import MrzSource
+from kiosk.card.errors import CardError, CardRemoved, DataGroupError, ReaderUnavailable, UnsupportedCard
+from kiosk.card.pace import PaceAccess, choose
 from kiosk.card.passive_auth import passive_authentication
+from kiosk.card.passwords import AccessSource
 from kiosk.card.reader import CardConnection
 from kiosk.card.result import CardReadResult
 from kiosk.card.trust_store import TrustStore
@@ -69,50 +73,111 @@ def _read_binary(channel: ApduChannel, offset: int, length: int) -> bytes:
     return answer.data
 
 
+def read_card_access(channel: ApduChannel) -> list[PaceInfo]:
+    """EF.CardAccess from the master file, unprotected: the PACE protocols the chip offers; none on BAC-only chips."""
+    try:
+        content = read_file(channel, EF_CARD_ACCESS)
+    except (CardRemoved, ReaderUnavailable):
+        raise
+    except CardError:
+        return []  # not found, or refused: a chip without PACE
+    try:
+        return parse_card_access(content)
+    except CardAccessError:
+        return []  # unreadable: BAC, as for a chip without PACE; passive authentication still checks the data
+
+
+def choose_access(channel: ApduChannel) -> AccessProtocol:
+    """PACE when the chip offers a PACE we run, else BAC (ICAO 9303-11: PACE first, BAC only without it)."""
+    infos = read_card_access(channel)
+    info = choose(infos)
+    if info is None:
+        return BasicAccessControl()
+    return PaceAccess(info, send_parameter_id=len(infos) > 1)
+
+
 class EmrtdSession:
     """One read of one card. Create it per card presentation: it holds no state across cards."""
 
-    def __init__(self, connection: CardConnection, access: AccessProtocol | None = None,
-                 trust_store: TrustStore | None = None) -> None:
+    def __init__(
+        self, connection: CardConnection, access: AccessProtocol | None = None, trust_store: TrustStore | None = None
+    ) -> None:
         self.connection = connection
-        self.access = access or BasicAccessControl()
+        self.access = access  # None: chosen from the chip's EF.CardAccess
         self.trust_store = trust_store
         self.channel = PlainChannel(connection)
 
-    def read(self, source: MrzSource) -> CardReadResult:
+    def read(self, source: AccessSource) -> CardReadResult:
         """Raises only CardError subclasses: whatever a hostile or broken card sends, the kiosk agent keeps running."""
         try:
             return self._read(source)
         except CardError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # whatever the card sent, the agent gets a CardError
             raise CardError(f"card read failed: {type(exc).__name__}") from exc
 
-    def _read(self, source: MrzSource) -> CardReadResult:
+    def _read(self, source: AccessSource) -> CardReadResult:
         timings: dict[str, float] = {}
         started = mark = time.perf_counter()
 
         def lap(name: str) -> None:
+            # Stages add up: file reads happen before and after chip authentication.
             nonlocal mark
             now = time.perf_counter()
-            timings[name] = (now - mark) * 1000
+            timings[name] = timings.get(name, 0.0) + (now - mark) * 1000
             mark = now
 
-        select_application(self.channel)
-        secure = self.access.establish(self.channel, source)
+        access = self.access or choose_access(self.channel)
+
+        def open_access() -> SecureChannel:
+            if access.before_application:  # PACE runs in the master file; the application is selected under it
+                secure = access.establish(self.channel, source)
+                select_application(secure)
+                return secure
+            # Selecting again is harmless while the application is selected, and needed by chips that dropped it
+            # when they ended a session.
+            select_application(self.channel)
+            return access.establish(self.channel, source)
+
+        secure = ReopeningChannel(open_access)
         lap("access")
         com = parse_com(read_file(secure, EF_COM))
-        dg1 = read_file(secure, DG_FILES[1])
-        dg2 = read_file(secure, DG_FILES[2])
+        # EF.SOD before the data groups: it says which groups exist and how they are hashed; a chip without one may
+        # answer that in plain, which ends its session, and access is opened again for the data groups.
         try:
-            sod = read_file(secure, EF_SOD)
+            sod: bytes | None = read_file(secure, EF_SOD)
         except _FileNotFound:
             sod = None
+        # Clone detection before the data groups the kiosk relies on: after Chip Authentication they are read under
+        # the keys only the genuine chip can know.
+        security = {n: self._optional_file(secure, n) for n in (14, 15) if n in com.data_groups}
+        lap("read")
+        chip = authenticate_chip(secure, security.get(14), security.get(15))
+        lap("chip_auth")
+        dg1 = read_file(secure, DG_FILES[1])
+        dg2 = read_file(secure, DG_FILES[2])
         lap("read")
         mrz = parse_dg1(dg1)
         photo = parse_dg2(dg2)
         lap("parse")
-        pa = passive_authentication(sod, {1: dg1, 2: dg2}, self.trust_store)
+        hashed = {1: dg1, 2: dg2} | {n: content for n, content in security.items() if content is not None}
+        pa = passive_authentication(sod, hashed, self.trust_store)
         lap("passive_auth")
         timings["total"] = (time.perf_counter() - started) * 1000
-        return CardReadResult.build(mrz, photo, pa, self.channel.apdu_count, timings, com.data_groups)
+        return CardReadResult.build(
+            mrz,
+            photo,
+            pa,
+            self.channel.apdu_count,
+            timings,
+            com.data_groups,
+            access=access.name.lower(),
+            chip_auth=chip,
+        )
+
+    @staticmethod
+    def _optional_file(channel: ApduChannel, number: int) -> bytes | None:
+        try:
+            return read_file(channel, DG_FILES[number])
+        except _FileNotFound:
+            return None  # listed in EF.COM but missing: chip authentication is then absent or fails

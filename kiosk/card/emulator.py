@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import socket
@@ -9,25 +11,64 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from kiosk.card import icao_crypto as ic
+from kiosk.card import pace, tlv
 from kiosk.card.apdu import (
-    SW_AUTH_FAILED, SW_CLA_NOT_SUPPORTED, SW_CONDITIONS_NOT_SATISFIED, SW_FILE_NOT_FOUND, SW_INS_NOT_SUPPORTED,
-    SW_OK, SW_SECURITY_NOT_SATISFIED, SW_SM_OBJECTS_INCORRECT, SW_WRONG_DATA, SW_WRONG_LENGTH, SW_WRONG_P1P2,
-    ApduFormatError, CommandAPDU, ResponseAPDU,
+    SW_AUTH_FAILED,
+    SW_CLA_NOT_SUPPORTED,
+    SW_CONDITIONS_NOT_SATISFIED,
+    SW_FILE_NOT_FOUND,
+    SW_INS_NOT_SUPPORTED,
+    SW_OK,
+    SW_SECURITY_NOT_SATISFIED,
+    SW_SM_OBJECTS_INCORRECT,
+    SW_WRONG_DATA,
+    SW_WRONG_LENGTH,
+    SW_WRONG_P1P2,
+    ApduFormatError,
+    CommandAPDU,
+    ResponseAPDU,
 )
 from kiosk.card.bac import BacKeys, session_keys
+from kiosk.card.card_access import EF_CARD_ACCESS, PaceInfo, build_card_access
+from kiosk.card.chip_auth import CA_SUITES, ID_CA_ECDH, sign_challenge
 from kiosk.card.datagroups import EMRTD_AID
+from kiosk.card.pace import PaceSuite
+from kiosk.card.pace_chip import ChipPace
+from kiosk.card.passwords import CanSource, PacePassword, PasswordRef
 from kiosk.card.personalisation import EmrtdProfile
-from kiosk.card.secure_messaging import CardSideSecureMessaging, SecureMessagingFault
+from kiosk.card.pki import TestPki
+from kiosk.card.secure_messaging import CardSideSecureMessaging, ChipSecureMessaging, SecureMessagingFault
 
 log = logging.getLogger(__name__)
 
+
+class AccessMode(StrEnum):
+    """Which access protocols a virtual chip offers."""
+
+    BAC = "bac"
+    PACE = "pace"
+    BOTH = "both"
+
+
 # vpcd control bytes (reader -> card)
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4
-_SFI_TO_FID = {0x01: 0x0101, 0x02: 0x0102, 0x03: 0x0103, 0x0B: 0x010B, 0x0C: 0x010C, 0x0E: 0x010E, 0x0F: 0x010F,
-               0x1D: 0x011D, 0x1E: 0x011E}
+_SFI_TO_FID = {
+    0x01: 0x0101,
+    0x02: 0x0102,
+    0x03: 0x0103,
+    0x0B: 0x010B,
+    0x0C: 0x010C,
+    0x0E: 0x010E,
+    0x0F: 0x010F,
+    0x1D: 0x011D,
+    0x1E: 0x011E,
+}
 
 
 def contactless_atr(historical: bytes) -> bytes:
@@ -74,15 +115,42 @@ class ForeignApplet:
 
 
 class EmrtdApplet:
-    """The eMRTD application: SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE (BAC) and READ BINARY, with every LDS file
-    behind BAC and secure messaging, answering with the status words real chips use."""
+    """The eMRTD application: SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE (BAC), MSE:Set AT and GENERAL AUTHENTICATE
+    (PACE) and READ BINARY, with every LDS file behind BAC or PACE and secure messaging, answering with the status words
+    real chips use.
+
+    `access` makes it a BAC-only chip (no EF.CardAccess), a PACE-only chip (BAC commands unknown to it) or one that
+    offers both; `pace_infos` are the PACE protocols its EF.CardAccess lists, `can` the card access number printed on
+    it (PACE with the MRZ works without one)."""
 
     atr = EMRTD_ATR
 
-    def __init__(self, profile: EmrtdProfile, max_read: int = 0xE7,
-                 random: Callable[[int], bytes] = os.urandom) -> None:
+    def __init__(
+        self,
+        profile: EmrtdProfile,
+        max_read: int = 0xE7,
+        random: Callable[[int], bytes] = os.urandom,
+        plain_errors: bool = False,
+        access: str = AccessMode.BAC,
+        pace_infos: list[PaceInfo] | None = None,
+        can: str | None = None,
+    ) -> None:
         self.profile = profile
         self._random = random
+        self.access = AccessMode(access)
+        self.pace: ChipPace | None = None
+        self.card_access: bytes | None = None
+        if self.access != AccessMode.BAC:
+            infos = pace_infos or [PaceInfo(pace.ECDH_GM + ".2", 2, pace.BRAINPOOL_P256R1)]
+            information = profile.key.information().encode("ascii")
+            passwords = {PasswordRef.MRZ: PacePassword(PasswordRef.MRZ, hashlib.sha1(information).digest())}
+            if can is not None:
+                passwords[PasswordRef.CAN] = PacePassword(PasswordRef.CAN, CanSource(can).can().encode("ascii"))
+            self.pace = ChipPace(infos, passwords, random)
+            self.card_access = build_card_access(infos)
+        # Some issued chips answer an error under secure messaging in plain (6A82 without DO'99'/DO'8E') and drop
+        # the session with it; plain_errors=True makes this chip one of them.
+        self.plain_errors = plain_errors
         self._bac = BacKeys.from_mrz(profile.key)
         self.max_read = max_read
         # Counters tests look at (e.g. "exactly one BAC attempt").
@@ -93,14 +161,19 @@ class EmrtdApplet:
         self._app_selected = False
         self._current: int | None = None
         self._rnd_ic: bytes | None = None
-        self._sm: CardSideSecureMessaging | None = None
+        self._sm: ChipSecureMessaging | None = None
+        self._mf_current: int | None = None
+        self._ca_suite: PaceSuite | None = None
+        self._next_sm: ChipSecureMessaging | None = None
+        if self.pace is not None:
+            self.pace.reset()
 
     def process(self, command: bytes) -> bytes:
         try:
             apdu = CommandAPDU.from_bytes(command)
         except ApduFormatError:
             return _sw(SW_WRONG_LENGTH).to_bytes()
-        if apdu.cla & 0xF0 not in (0x00,) or apdu.cla & 0x03:
+        if apdu.cla & 0xE0 or apdu.cla & 0x03:  # 0x10 is command chaining (PACE's GENERAL AUTHENTICATE)
             return _sw(SW_CLA_NOT_SUPPORTED).to_bytes()
         if self._sm is None:
             return self._plain(apdu).to_bytes()
@@ -113,9 +186,16 @@ class EmrtdApplet:
         except SecureMessagingFault:
             self._sm = None  # wrong MAC or missing objects: keys are discarded, the plain 6988 is the answer
             return _sw(SW_SM_OBJECTS_INCORRECT).to_bytes()
-        return self._sm.protect_response(self._secured(inner)).to_bytes()
+        answer = self._secured(inner)
+        if self.plain_errors and answer.sw != SW_OK and not answer.data:
+            self._sm = None
+            return answer.to_bytes()
+        protected = self._sm.protect_response(answer).to_bytes()
+        if self._next_sm is not None:  # Chip Authentication: new keys from the next command on
+            self._sm, self._next_sm = self._next_sm, None
+        return protected
 
-    # -- before BAC ---------------------------------------------------------------------------------------------
+    # -- before BAC or PACE ---------------------------------------------------------------------------------------
     def _plain(self, apdu: CommandAPDU) -> ResponseAPDU:
         if apdu.ins == 0xA4 and apdu.p1 == 0x04:
             if apdu.data == EMRTD_AID:
@@ -123,8 +203,14 @@ class EmrtdApplet:
                 self._current = None
                 return _sw(SW_OK)
             return _sw(SW_FILE_NOT_FOUND)
+        if self.pace is not None and apdu.ins in (0x22, 0x86):
+            return self._pace(apdu)
+        if not self._app_selected and self.card_access is not None and apdu.ins in (0xA4, 0xB0):
+            return self._master_file(apdu, self.card_access)
         if not self._app_selected:
             return _sw(SW_FILE_NOT_FOUND if apdu.ins == 0xA4 else SW_CONDITIONS_NOT_SATISFIED)
+        if apdu.ins in (0x82, 0x84) and self.access == AccessMode.PACE:
+            return _sw(SW_INS_NOT_SUPPORTED)  # a PACE-only chip knows no BAC
         if apdu.ins == 0x84:
             if apdu.le != 8:
                 return _sw(SW_WRONG_LENGTH)
@@ -135,6 +221,41 @@ class EmrtdApplet:
         if apdu.ins in (0xA4, 0xB0):
             return _sw(SW_SECURITY_NOT_SATISFIED)  # every LDS file needs BAC
         return _sw(SW_INS_NOT_SUPPORTED)
+
+    def _master_file(self, apdu: CommandAPDU, card_access: bytes) -> ResponseAPDU:
+        """The master file holds EF.CardAccess, readable without any access protocol."""
+        if apdu.ins == 0xA4:
+            fid = int.from_bytes(apdu.data, "big") if len(apdu.data) == 2 else None
+            if apdu.p1 == 0x00 and fid == 0x3F00:
+                self._mf_current = None
+                return _sw(SW_OK)
+            if apdu.p1 in (0x00, 0x02) and fid == EF_CARD_ACCESS:
+                self._mf_current = fid
+                return _sw(SW_OK)
+            return _sw(SW_FILE_NOT_FOUND)
+        if apdu.p1 & 0x80:
+            if apdu.p1 & 0x1F != EF_CARD_ACCESS & 0x1F:
+                return _sw(SW_FILE_NOT_FOUND)
+            self._mf_current, offset = EF_CARD_ACCESS, apdu.p2
+        else:
+            offset = (apdu.p1 << 8) | apdu.p2
+        if self._mf_current != EF_CARD_ACCESS:
+            return _sw(0x6986)
+        if offset >= len(card_access):
+            return _sw(SW_WRONG_P1P2)
+        return _sw(SW_OK, card_access[offset : offset + min(apdu.le or 256, self.max_read)])
+
+    def _pace(self, apdu: CommandAPDU) -> ResponseAPDU:
+        assert self.pace is not None
+        if apdu.ins == 0x22:
+            if (apdu.p1, apdu.p2) != (0xC1, 0xA4):
+                return _sw(SW_WRONG_P1P2)
+            return self.pace.mse_set_at(apdu)
+        answer, session = self.pace.general_authenticate(apdu)
+        if session is not None:
+            self._sm = session.secure_messaging()
+            self._current = None
+        return answer
 
     def _external_authenticate(self, apdu: CommandAPDU) -> ResponseAPDU:
         self.external_authenticate_count += 1
@@ -161,7 +282,12 @@ class EmrtdApplet:
     def _secured(self, apdu: CommandAPDU) -> ResponseAPDU:
         if apdu.ins == 0xA4:
             if apdu.p1 == 0x04:
-                return _sw(SW_OK if apdu.data == EMRTD_AID else SW_FILE_NOT_FOUND)
+                if apdu.data != EMRTD_AID:
+                    return _sw(SW_FILE_NOT_FOUND)
+                self._app_selected, self._current = True, None  # after PACE in the master file
+                return _sw(SW_OK)
+            if not self._app_selected:
+                return _sw(SW_FILE_NOT_FOUND)  # LDS files live in the eMRTD application
             if apdu.p1 not in (0x00, 0x02) or len(apdu.data) != 2:
                 return _sw(SW_WRONG_P1P2)
             fid = int.from_bytes(apdu.data, "big")
@@ -171,10 +297,10 @@ class EmrtdApplet:
             return _sw(SW_OK)
         if apdu.ins == 0xB0:
             if apdu.p1 & 0x80:  # short EF identifier in P1, offset in P2
-                fid = _SFI_TO_FID.get(apdu.p1 & 0x1F)
-                if fid not in self.profile.files:
+                short_fid = _SFI_TO_FID.get(apdu.p1 & 0x1F)
+                if short_fid is None or short_fid not in self.profile.files:
                     return _sw(SW_FILE_NOT_FOUND)
-                self._current, offset = fid, apdu.p2
+                self._current, offset = short_fid, apdu.p2
             else:
                 offset = (apdu.p1 << 8) | apdu.p2
             if self._current is None:
@@ -186,7 +312,42 @@ class EmrtdApplet:
             return _sw(SW_OK, content[offset : offset + le])
         if apdu.ins == 0x84:
             return _sw(SW_CONDITIONS_NOT_SATISFIED)
+        if apdu.ins in (0x22, 0x86) and self.profile.chip_key is not None:
+            return self._chip_authentication(apdu, self.profile.chip_key)
+        if apdu.ins == 0x88 and self.profile.aa_key is not None:
+            if not 1 <= len(apdu.data) <= 16:
+                return _sw(SW_WRONG_LENGTH)
+            return _sw(SW_OK, sign_challenge(self.profile.aa_key, apdu.data))
         return _sw(SW_INS_NOT_SUPPORTED if apdu.ins not in (0x82, 0x88) else SW_WRONG_DATA)
+
+    def _chip_authentication(self, apdu: CommandAPDU, key: ec.EllipticCurvePrivateKey) -> ResponseAPDU:
+        """MSE:Set AT (AES) then GENERAL AUTHENTICATE, or MSE:Set KAT (3DES): ECDH with the terminal's ephemeral key;
+        this answer goes out under the old keys, everything after under the new ones, SSC from zero."""
+        try:
+            objects = {e.tag: e for e in tlv.parse_all(apdu.data)}
+        except tlv.TLVError:
+            return _sw(SW_WRONG_DATA)
+        if apdu.ins == 0x22 and (apdu.p1, apdu.p2) == (0x41, 0xA4) and 0x80 in objects:
+            self._ca_suite = next((s for s in CA_SUITES.values() if s.oid_bytes == objects[0x80].value), None)
+            return _sw(SW_OK if self._ca_suite is not None else 0x6A80)
+        if apdu.ins == 0x22 and (apdu.p1, apdu.p2) == (0x41, 0xA6) and 0x91 in objects:
+            self._ca_suite, public = CA_SUITES[ID_CA_ECDH + ".1"], objects[0x91].value
+            answer = _sw(SW_OK)
+        elif apdu.ins == 0x86 and self._ca_suite is not None and 0x7C in objects:
+            inner = objects[0x7C].find(0x80)
+            if inner is None:
+                return _sw(SW_WRONG_DATA)
+            public, answer = inner.value, _sw(SW_OK, tlv.encode(0x7C, b""))
+        else:
+            return _sw(SW_CONDITIONS_NOT_SATISFIED)
+        try:
+            terminal = ec.EllipticCurvePublicKey.from_encoded_point(key.curve, public)
+        except ValueError:
+            return _sw(SW_WRONG_DATA)
+        k = key.exchange(ec.ECDH(), terminal)
+        suite, self._ca_suite = self._ca_suite, None
+        self._next_sm = suite.chip_secure_messaging(suite.kdf(k, 1), suite.kdf(k, 2))
+        return answer
 
 
 # pcscd polls vpcd for presence about every 0.4 s. A card put back faster than that after leaving is never seen as
@@ -236,8 +397,9 @@ class VirtualCard:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_document(cls, mrz: str, photo: bytes, pki=None, port: int = 0x8C7B,
-                     host: str = "127.0.0.1") -> "VirtualCard":
+    def for_document(
+        cls, mrz: str, photo: bytes, pki: TestPki | None = None, port: int = 0x8C7B, host: str = "127.0.0.1"
+    ) -> VirtualCard:
         """A virtual eMRTD personalised from a full MRZ, a photo and a TestPki (EF.SOD left out when pki is None)."""
         from kiosk.card.personalisation import personalise
 
@@ -247,7 +409,7 @@ class VirtualCard:
     def inserted(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def insert(self, timeout: float = 10.0) -> "VirtualCard":
+    def insert(self, timeout: float = 10.0) -> VirtualCard:
         if self.inserted:
             return self
         with _removal_lock:
@@ -275,10 +437,8 @@ class VirtualCard:
         with self._lock:
             sock, self._sock = self._sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         if self._thread is not None:
             self._thread.join(5)
@@ -314,10 +474,8 @@ class VirtualCard:
             with self._lock:
                 if self._sock is sock:
                     self._sock = None
-            try:
+            with contextlib.suppress(OSError):
                 sock.close()
-            except OSError:
-                pass
             _note_removal(self.host, self.port)
 
     def _handle(self, payload: bytes) -> bytes | None:

@@ -10,9 +10,15 @@ class CardError(Exception):
     # Shown to the visitor by the kiosk UI; technical detail stays in str(self).
     visitor_message = "The card could not be read. Please take it out and try again, or ask for help at the counter."
 
+    def __init__(self, *args: object, visitor_message: str | None = None) -> None:
+        super().__init__(*args)
+        if visitor_message is not None:
+            self.visitor_message = visitor_message
+
 
 class AccessDenied(CardError):
-    """The chip refused BAC: the document number, birth date or expiry date keyed in does not match the chip."""
+    """The chip refused BAC or PACE: the document number, birth date or expiry date keyed in (or the CAN) does not
+    match the chip."""
 
     exit_code = 2
     visitor_message = (

@@ -1,4 +1,5 @@
-"""ICAO 9303 Part 11 primitives for BAC: key derivation, 3DES-CBC, the retail MAC and ISO 9797-1 padding."""
+"""ICAO 9303 Part 11 primitives: key derivation, 3DES-CBC and the retail MAC (BAC, PACE-3DES), AES-CBC and CMAC (PACE),
+ISO 9797-1 padding."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import hashlib
 import hmac
 import warnings
 
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from cryptography.hazmat.primitives import cmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # 3DES is deprecated in general, and still what BAC uses
@@ -14,6 +16,7 @@ with warnings.catch_warnings():
 
 ENC_COUNTER = 1
 MAC_COUNTER = 2
+PASSWORD_COUNTER = 3  # K_pi, the PACE password key
 _ZERO_IV = bytes(8)
 
 
@@ -84,17 +87,54 @@ def decrypt(key16: bytes, data: bytes) -> bytes:
     return TripleDesKey(key16).decrypt(data)
 
 
-def pad(data: bytes) -> bytes:
-    """ISO 9797-1 padding method 2: 0x80 then zeros to a multiple of 8."""
+def pad(data: bytes, block: int = 8) -> bytes:
+    """ISO 9797-1 padding method 2: 0x80 then zeros to a multiple of the block size (8 for 3DES, 16 for AES)."""
     data = data + b"\x80"
-    return data + bytes(-len(data) % 8)
+    return data + bytes(-len(data) % block)
 
 
-def unpad(data: bytes) -> bytes:
+def unpad(data: bytes, block: int = 8) -> bytes:
     stripped = data.rstrip(b"\x00")
-    if not stripped or stripped[-1] != 0x80 or len(data) - len(stripped) > 7:
+    if not stripped or stripped[-1] != 0x80 or len(data) - len(stripped) > block - 1:
         raise ValueError("bad ISO 9797-1 padding")
     return stripped[:-1]
+
+
+def derive_aes_key(seed: bytes, counter: int, size: int) -> bytes:
+    """KDF of ICAO 9303-11 9.7.1 for AES: SHA-1 for 128-bit keys, SHA-256 for 192 and 256 bits, truncated."""
+    data = seed + counter.to_bytes(4, "big")
+    digest = hashlib.sha1(data).digest() if size == 16 else hashlib.sha256(data).digest()
+    return digest[:size]
+
+
+class AesKey:
+    """One AES key with its cipher objects built once, as TripleDesKey (PACE secure messaging)."""
+
+    block = 16
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) not in (16, 24, 32):
+            raise ValueError("AES needs a 16, 24 or 32-byte key")
+        self._key = key
+        self._ecb = Cipher(algorithms.AES(key), modes.ECB())
+
+    def encrypt_block(self, block: bytes) -> bytes:
+        enc = self._ecb.encryptor()
+        return enc.update(block) + enc.finalize()
+
+    def encrypt(self, data: bytes, iv: bytes = bytes(16)) -> bytes:
+        enc = Cipher(algorithms.AES(self._key), modes.CBC(iv)).encryptor()
+        return enc.update(data) + enc.finalize()
+
+    def decrypt(self, data: bytes, iv: bytes = bytes(16)) -> bytes:
+        dec = Cipher(algorithms.AES(self._key), modes.CBC(iv)).decryptor()
+        return dec.update(data) + dec.finalize()
+
+    def cmac(self, data: bytes) -> bytes:
+        """AES-CMAC (NIST SP 800-38B), truncated to the 8 bytes ICAO 9303 uses."""
+        mac = cmac.CMAC(algorithms.AES(self._key))
+        mac.update(data)
+        return mac.finalize()[:8]
 
 
 def retail_mac(key16: bytes, data: bytes) -> bytes:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from kiosk.card.errors import CardError, CardRemoved, NoCard, ReaderUnavailable
 
@@ -57,10 +57,10 @@ def matches(pattern: str | None, name: str) -> bool:
 class _Scard:
     """Lazy import of pyscard's PC/SC binding: loading it connects nothing, but keep `markaz --help` light."""
 
-    _module = None
+    _module: Any = None
 
     @classmethod
-    def get(cls):
+    def get(cls) -> Any:
         if cls._module is None:
             from smartcard import scard
 
@@ -71,24 +71,38 @@ class _Scard:
 def _classify(hresult: int, what: str) -> CardError:
     s = _Scard.get()
     message = f"{what}: {s.SCardGetErrorMessage(hresult).strip()} (0x{hresult & 0xFFFFFFFF:08X})"
-    removed = {s.SCARD_W_REMOVED_CARD, s.SCARD_E_NO_SMARTCARD, s.SCARD_W_RESET_CARD, s.SCARD_W_UNPOWERED_CARD,
-               s.SCARD_W_UNRESPONSIVE_CARD, s.SCARD_E_NOT_TRANSACTED, s.SCARD_E_PROTO_MISMATCH}
+    removed = {
+        s.SCARD_W_REMOVED_CARD,
+        s.SCARD_E_NO_SMARTCARD,
+        s.SCARD_W_RESET_CARD,
+        s.SCARD_W_UNPOWERED_CARD,
+        s.SCARD_W_UNRESPONSIVE_CARD,
+        s.SCARD_E_NOT_TRANSACTED,
+        s.SCARD_E_PROTO_MISMATCH,
+    }
     if hresult in removed:
         return CardRemoved(f"card removed during the read ({message})")
     return ReaderUnavailable(message)
 
 
-_SERVICE_GONE = ("SCARD_E_NO_SERVICE", "SCARD_E_SERVICE_STOPPED", "SCARD_E_INVALID_HANDLE", "SCARD_F_COMM_ERROR",
-                 "SCARD_E_NO_READERS_AVAILABLE", "SCARD_E_UNKNOWN_READER", "SCARD_E_READER_UNAVAILABLE",
-                 "SCARD_E_INVALID_PARAMETER")
+_SERVICE_GONE = (
+    "SCARD_E_NO_SERVICE",
+    "SCARD_E_SERVICE_STOPPED",
+    "SCARD_E_INVALID_HANDLE",
+    "SCARD_F_COMM_ERROR",
+    "SCARD_E_NO_READERS_AVAILABLE",
+    "SCARD_E_UNKNOWN_READER",
+    "SCARD_E_READER_UNAVAILABLE",
+    "SCARD_E_INVALID_PARAMETER",
+)
 
 
 class PcscConnection:
     """One card session through pcscd. Closing resets the card, so the next session starts from a clean chip state."""
 
     def __init__(self, context: int, handle: int, protocol: int, reader: str, atr: bytes) -> None:
-        self._context = context
-        self._handle = handle
+        self._context: int | None = context
+        self._handle: int | None = handle
         self._protocol = protocol
         self.reader = reader
         self.atr = atr
@@ -114,10 +128,10 @@ class PcscConnection:
         if context is not None:
             s.SCardReleaseContext(context)
 
-    def __enter__(self) -> "PcscConnection":
+    def __enter__(self) -> PcscConnection:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -190,8 +204,9 @@ class PcscReader:
         hresult, context = s.SCardEstablishContext(s.SCARD_SCOPE_USER)
         if hresult != s.SCARD_S_SUCCESS:
             raise _classify(hresult, "connect to pcscd")
-        hresult, handle, protocol = s.SCardConnect(context, reader, s.SCARD_SHARE_SHARED,
-                                                    s.SCARD_PROTOCOL_T0 | s.SCARD_PROTOCOL_T1)
+        hresult, handle, protocol = s.SCardConnect(
+            context, reader, s.SCARD_SHARE_SHARED, s.SCARD_PROTOCOL_T0 | s.SCARD_PROTOCOL_T1
+        )
         if hresult != s.SCARD_S_SUCCESS:
             s.SCardReleaseContext(context)
             raise _classify(hresult, f"connect to the card in {reader!r}")
@@ -210,8 +225,9 @@ class PcscReader:
                 raise NoCard(f"no card before the time-out ({timeout:g} s): {last_problem}")
             readers = self.readers()
             if not readers:
-                last_problem = (f"no reader matching {self.pattern!r}" if self.pattern
-                                else "no reader (is pcscd running?)")
+                last_problem = (
+                    f"no reader matching {self.pattern!r}" if self.pattern else "no reader (is pcscd running?)"
+                )
                 time.sleep(min(self.retry_seconds, max(remaining, 0)))
                 continue
             try:

@@ -1,7 +1,9 @@
-"""ICAO 9303 secure messaging with 3DES (BAC session keys): protect commands, check and open responses, both sides."""
+"""ICAO 9303 secure messaging with 3DES (BAC, PACE-3DES) or AES (PACE): protect commands, check and open responses,
+both sides."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Protocol
 
 from kiosk.card import icao_crypto as ic
@@ -15,38 +17,106 @@ class SecureMessagingFault(ValueError):
     """A protected message failed a check: wrong MAC, missing data object, bad padding."""
 
 
+class PlainStatus(SecureMessagingFault):
+    """The chip answered a bare status word where a protected answer was due."""
+
+    def __init__(self, sw: int) -> None:
+        super().__init__(f"unprotected response {sw:04X}")
+        self.sw = sw
+
+
+# Bare status words that mean the secure session itself is gone (security status not satisfied, SM data objects
+# missing or incorrect): the channel is broken. Any other bare error is that error, unauthenticated.
+SESSION_LOST = frozenset({0x6982, 0x6987, 0x6988})
+
+
+def is_plain_error(sw: int) -> bool:
+    """An error or warning status a chip may answer without secure messaging (never 9000 or 61xx: those carry data)."""
+    return sw >> 8 in range(0x62, 0x70) and sw not in SESSION_LOST
+
+
 class SecureMessaging(Protocol):
-    """What a secure channel needs from a cipher suite. BAC gives 3DES; PACE will add an AES implementation."""
+    """What a secure channel needs from a cipher suite: 3DES after BAC, AES (or 3DES) after PACE."""
 
     def protect(self, command: CommandAPDU) -> CommandAPDU: ...
 
     def unprotect(self, response: ResponseAPDU) -> ResponseAPDU: ...
 
 
-class _Keys:
-    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: int) -> None:
-        self.enc = ic.TripleDesKey(ks_enc)
-        self.mac_key = ic.TripleDesKey(ks_mac)
-        self.ssc = ssc
+class _Suite(ABC):
+    """The cipher half of secure messaging: the send-sequence counter, encryption and the MAC."""
+
+    block: int
+
+    def __init__(self, ssc: bytes) -> None:
+        self.size = len(ssc)
+        self.ssc = int.from_bytes(ssc, "big")
 
     def next_ssc(self) -> bytes:
         # The send-sequence counter goes up before every command and every response, on both sides.
-        self.ssc = (self.ssc + 1) % (1 << 64)
-        return self.ssc.to_bytes(8, "big")
+        self.ssc = (self.ssc + 1) % (1 << (8 * self.size))
+        return self.ssc.to_bytes(self.size, "big")
+
+    @abstractmethod
+    def encrypt(self, ssc: bytes, data: bytes) -> bytes: ...
+
+    @abstractmethod
+    def decrypt(self, ssc: bytes, data: bytes) -> bytes: ...
+
+    @abstractmethod
+    def mac(self, ssc: bytes, data: bytes) -> bytes: ...
+
+
+class _TripleDesSuite(_Suite):
+    """BAC and PACE-3DES: 3DES-CBC with a zero IV, the retail MAC, an 8-byte SSC."""
+
+    block = 8
+
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
+        super().__init__(ssc)
+        self.enc = ic.TripleDesKey(ks_enc)
+        self.mac_key = ic.TripleDesKey(ks_mac)
+
+    def encrypt(self, ssc: bytes, data: bytes) -> bytes:
+        return self.enc.encrypt(data)
+
+    def decrypt(self, ssc: bytes, data: bytes) -> bytes:
+        return self.enc.decrypt(data)
 
     def mac(self, ssc: bytes, data: bytes) -> bytes:
         return self.mac_key.retail_mac(ic.pad(ssc + data))
 
 
-def _do87(keys: _Keys, data: bytes) -> bytes:
-    return tlv.encode(0x87, b"\x01" + keys.enc.encrypt(ic.pad(data)))
+class _AesSuite(_Suite):
+    """PACE with AES (ICAO 9303-11 9.8.6.3): a 16-byte SSC, AES-CBC with IV = E(KS_enc, SSC), AES-CMAC over the padded
+    data, truncated to 8 bytes."""
+
+    block = 16
+
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
+        super().__init__(ssc)
+        self.enc = ic.AesKey(ks_enc)
+        self.mac_key = ic.AesKey(ks_mac)
+
+    def encrypt(self, ssc: bytes, data: bytes) -> bytes:
+        return self.enc.encrypt(data, self.enc.encrypt_block(ssc))
+
+    def decrypt(self, ssc: bytes, data: bytes) -> bytes:
+        return self.enc.decrypt(data, self.enc.encrypt_block(ssc))
+
+    def mac(self, ssc: bytes, data: bytes) -> bytes:
+        return self.mac_key.cmac(ic.pad(ssc + data, 16))
 
 
-def _open_do87(keys: _Keys, value: bytes) -> bytes:
-    if not value or value[0] != 0x01 or (len(value) - 1) % 8:
+def _do87(keys: _Suite, ssc: bytes, data: bytes) -> bytes:
+    return tlv.encode(0x87, b"\x01" + keys.encrypt(ssc, ic.pad(data, keys.block)))
+
+
+def _open_do87(keys: _Suite, ssc: bytes, value: bytes) -> bytes:
+    if not value or value[0] != 0x01 or (len(value) - 1) % keys.block:
         raise SecureMessagingFault("DO'87' malformed")
     try:
-        return ic.unpad(keys.enc.decrypt(value[1:]))
+        return ic.unpad(keys.decrypt(ssc, value[1:]), keys.block)
     except ValueError as exc:
         raise SecureMessagingFault(str(exc)) from None
 
@@ -64,26 +134,26 @@ def _objects(data: bytes) -> dict[int, tlv.TLV]:
     return found
 
 
-class TripleDesSecureMessaging:
+class _TerminalSide:
     """Terminal side: protect each command (DO'87'/DO'97' + MAC) and check each response (DO'99' + MAC)."""
 
-    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
-        self._keys = _Keys(ks_enc, ks_mac, int.from_bytes(ssc, "big"))
+    def __init__(self, keys: _Suite) -> None:
+        self._keys = keys
 
     @property
     def ssc(self) -> bytes:
-        return self._keys.ssc.to_bytes(8, "big")
+        return self._keys.ssc.to_bytes(self._keys.size, "big")
 
     def protect(self, command: CommandAPDU) -> CommandAPDU:
         keys = self._keys
+        ssc = keys.next_ssc()
         header = bytes([command.cla | SM_CLA, command.ins, command.p1, command.p2])
         body = b""
         if command.data:
-            body += _do87(keys, command.data)
+            body += _do87(keys, ssc, command.data)
         if command.le is not None:
             body += tlv.encode(0x97, bytes([command.le & 0xFF]))
-        ssc = keys.next_ssc()
-        cc = keys.mac(ssc, ic.pad(header) + body)
+        cc = keys.mac(ssc, ic.pad(header, keys.block) + body)
         data = body + tlv.encode(0x8E, cc)
         return CommandAPDU(header[0], header[1], header[2], header[3], data, 256)
 
@@ -91,8 +161,8 @@ class TripleDesSecureMessaging:
         keys = self._keys
         ssc = keys.next_ssc()
         if not response.data:
-            # A plain status word where a protected answer was due: the chip dropped the session (6987/6988...).
-            raise SecureMessagingFault(f"unprotected response {response.sw:04X}")
+            # A plain status word where a protected answer was due; the channel decides what it means.
+            raise PlainStatus(response.sw)
         objects = _objects(response.data)
         if 0x8E not in objects or 0x99 not in objects:
             raise SecureMessagingFault("response lacks DO'99' or DO'8E'")
@@ -102,15 +172,29 @@ class TripleDesSecureMessaging:
         status = objects[0x99].value
         if len(status) != 2:
             raise SecureMessagingFault("DO'99' malformed")
-        data = _open_do87(keys, objects[0x87].value) if 0x87 in objects else b""
-        return ResponseAPDU(data, int.from_bytes(status, "big"))
+        data = _open_do87(keys, ssc, objects[0x87].value) if 0x87 in objects else b""
+        return ResponseAPDU(data, int.from_bytes(status, "big"), authenticated=True)
 
 
-class CardSideSecureMessaging:
-    """Chip side of the same scheme, for the virtual card: open protected commands, protect answers."""
+class TripleDesSecureMessaging(_TerminalSide):
+    """Terminal side with 3DES session keys (BAC; PACE with 3DES)."""
 
     def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
-        self._keys = _Keys(ks_enc, ks_mac, int.from_bytes(ssc, "big"))
+        super().__init__(_TripleDesSuite(ks_enc, ks_mac, ssc))
+
+
+class AesSecureMessaging(_TerminalSide):
+    """Terminal side with AES session keys (PACE); the SSC starts at zero after PACE."""
+
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes = bytes(16)) -> None:
+        super().__init__(_AesSuite(ks_enc, ks_mac, ssc))
+
+
+class ChipSecureMessaging:
+    """Chip side of the same scheme, for the virtual card: open protected commands, protect answers."""
+
+    def __init__(self, keys: _Suite) -> None:
+        self._keys = keys
 
     def open_command(self, command: CommandAPDU) -> CommandAPDU:
         keys = self._keys
@@ -121,9 +205,9 @@ class CardSideSecureMessaging:
         if 0x8E not in objects:
             raise SecureMessagingFault("command lacks DO'8E'")
         covered = b"".join(o.raw for tag, o in objects.items() if tag in (0x87, 0x97))
-        if not ic.mac_equal(keys.mac(ssc, ic.pad(command.header) + covered), objects[0x8E].value):
+        if not ic.mac_equal(keys.mac(ssc, ic.pad(command.header, keys.block) + covered), objects[0x8E].value):
             raise SecureMessagingFault("command MAC wrong")
-        data = _open_do87(keys, objects[0x87].value) if 0x87 in objects else b""
+        data = _open_do87(keys, ssc, objects[0x87].value) if 0x87 in objects else b""
         le = None
         if 0x97 in objects:
             raw_le = objects[0x97].value
@@ -133,5 +217,21 @@ class CardSideSecureMessaging:
     def protect_response(self, response: ResponseAPDU) -> ResponseAPDU:
         keys = self._keys
         ssc = keys.next_ssc()
-        body = (_do87(keys, response.data) if response.data else b"") + tlv.encode(0x99, response.sw.to_bytes(2, "big"))
+        body = (_do87(keys, ssc, response.data) if response.data else b"") + tlv.encode(
+            0x99, response.sw.to_bytes(2, "big")
+        )
         return ResponseAPDU(body + tlv.encode(0x8E, keys.mac(ssc, body)), response.sw)
+
+
+class CardSideSecureMessaging(ChipSecureMessaging):
+    """Chip side with 3DES session keys."""
+
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
+        super().__init__(_TripleDesSuite(ks_enc, ks_mac, ssc))
+
+
+class CardSideAesSecureMessaging(ChipSecureMessaging):
+    """Chip side with AES session keys."""
+
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes = bytes(16)) -> None:
+        super().__init__(_AesSuite(ks_enc, ks_mac, ssc))

@@ -1,11 +1,21 @@
-"""EF.SOD: the CMS SignedData that carries the LDS Security Object (data-group hashes); parse it and build it."""
+"""EF.SOD: the CMS SignedData that carries the LDS Security Object (data-group hashes); parse it and build it.
+
+The CMS and X.509 structures come from asn1crypto; only the LDS Security Object (ICAO 9303-10 4.6.2) is declared
+here. `kiosk/card/tlv.py` stays for the LDS files, which are BER-TLV with application tags, not DER ASN.1 modules.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from kiosk.card import der, tlv
+from asn1crypto import algos, cms, core, x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import Certificate
+
+from kiosk.card import tlv
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
@@ -21,10 +31,46 @@ HASHES = {
     "2.16.840.1.101.3.4.2.3": "sha512",
 }
 HASH_OIDS = {name: oid for oid, name in HASHES.items()}
+_EC_SIGNATURES = {"sha256": "sha256_ecdsa", "sha384": "sha384_ecdsa", "sha512": "sha512_ecdsa"}
+_RSA_SIGNATURES = {"sha256": "sha256_rsa", "sha384": "sha384_rsa", "sha512": "sha512_rsa"}
+_HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 
 class SodError(ValueError):
     """EF.SOD is not the CMS structure ICAO 9303-10 describes."""
+
+
+class DataGroupHash(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[tuple[str, type]]] = [
+        ("data_group_number", core.Integer),
+        ("data_group_hash_value", core.OctetString),
+    ]
+
+
+class DataGroupHashValues(core.SequenceOf):  # type: ignore[misc]
+    _child_spec = DataGroupHash
+
+
+class LdsVersionInfo(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[tuple[str, type]]] = [
+        ("lds_version", core.PrintableString),
+        ("unicode_version", core.PrintableString),
+    ]
+
+
+class LdsSecurityObject(core.Sequence):  # type: ignore[misc]
+    """LDSSecurityObject ::= SEQUENCE { version, hashAlgorithm, dataGroupHashValues, ldsVersionInfo OPTIONAL }"""
+
+    _fields: ClassVar[list[tuple[str, type] | tuple[str, type, dict[str, bool]]]] = [
+        ("version", core.Integer),
+        ("hash_algorithm", algos.DigestAlgorithm),
+        ("data_group_hash_values", DataGroupHashValues),
+        ("lds_version_info", LdsVersionInfo, {"optional": True}),
+    ]
 
 
 @dataclass(frozen=True)
@@ -37,7 +83,6 @@ class SignerInfo:
     message_digest: bytes | None
     content_type: str | None
     signature_algorithm: str  # OID
-    signature_params: tlv.TLV | None
     signature: bytes
 
 
@@ -58,44 +103,45 @@ def _hash_name(oid: str) -> str:
         raise SodError(f"unknown hash algorithm {oid}") from None
 
 
-def _signer(element: tlv.TLV) -> SignerInfo:
-    parts = der.children(element, der.SEQUENCE)
-    if len(parts) < 5:
-        raise SodError("SignerInfo too short")
-    version = der.decode_int(parts[0])
+def _attribute(attrs: Any, oid: str) -> Any | None:
+    """The single value of a signed attribute, or None when absent; a repeated attribute is refused (RFC 5652 11)."""
+    found = [a for a in attrs if a["type"].dotted == oid]
+    if not found:
+        return None
+    if len(found) > 1 or len(found[0]["values"]) != 1:
+        raise SodError(f"signed attribute {oid} repeated")
+    return found[0]["values"][0]
+
+
+def _signer(info: Any) -> SignerInfo:
+    sid = info["sid"]
     issuer = serial = ski = None
-    if parts[1].tag == der.SEQUENCE:  # issuerAndSerialNumber
-        sid = parts[1].children()
-        if len(sid) != 2:
-            raise SodError("issuerAndSerialNumber malformed")
-        issuer, serial = sid[0].raw, der.decode_int(sid[1])
-    elif parts[1].tag == 0x80:  # [0] subjectKeyIdentifier
-        ski = parts[1].value
+    if sid.name == "issuer_and_serial_number":
+        issuer, serial = sid.chosen["issuer"].dump(), int(sid.chosen["serial_number"].native)
     else:
-        raise SodError(f"SignerInfo version {version}: unknown signer identifier")
-    digest = _hash_name(der.read_algorithm(parts[2])[0])
-    rest = parts[3:]
+        ski = bytes(sid.chosen.native)
+    digest = _hash_name(info["digest_algorithm"]["algorithm"].dotted)
     signed_attrs = message_digest = content_type = None
-    if rest and rest[0].tag == 0xA0:
-        # What is signed is the attributes' DER with the universal SET tag, not the [0] IMPLICIT tag (RFC 5652 5.4).
-        signed_attrs = b"\x31" + rest[0].raw[1:]
-        for attribute in rest[0].children():
-            attr = der.children(attribute, der.SEQUENCE)
-            if len(attr) != 2:
-                raise SodError("attribute malformed")
-            values = der.children(attr[1], der.SET)
-            oid = der.read_oid(attr[0])
-            if oid == OID_MESSAGE_DIGEST and values:
-                message_digest = der.expect(values[0], der.OCTET_STRING).value
-            elif oid == OID_CONTENT_TYPE and values:
-                content_type = der.read_oid(values[0])
-        rest = rest[1:]
-    if len(rest) < 2:
-        raise SodError("SignerInfo lacks signature")
-    sig_oid, sig_params = der.read_algorithm(rest[0])
-    signature = der.expect(rest[1], der.OCTET_STRING).value
-    return SignerInfo(issuer, serial, ski, digest, signed_attrs, message_digest, content_type, sig_oid, sig_params,
-                      signature)
+    attrs = info["signed_attrs"]
+    if attrs.contents is not None and len(attrs):
+        # What is signed is the attributes' DER with the universal SET tag, not the [0] IMPLICIT tag (RFC 5652 5.4);
+        # dump() gives back the bytes as read, so a chip's own encoding is what gets verified.
+        signed_attrs = b"\x31" + attrs.dump()[1:]
+        digest_value = _attribute(attrs, OID_MESSAGE_DIGEST)
+        message_digest = bytes(digest_value.native) if digest_value is not None else None
+        type_value = _attribute(attrs, OID_CONTENT_TYPE)
+        content_type = type_value.dotted if type_value is not None else None
+    return SignerInfo(
+        issuer,
+        serial,
+        ski,
+        digest,
+        signed_attrs,
+        message_digest,
+        content_type,
+        info["signature_algorithm"]["algorithm"].dotted,
+        bytes(info["signature"].native),
+    )
 
 
 def parse_sod(ef_sod: bytes) -> Sod:
@@ -104,99 +150,120 @@ def parse_sod(ef_sod: bytes) -> Sod:
         return _parse(ef_sod)
     except SodError:
         raise
-    except (ValueError, IndexError) as exc:  # TLVError, DerError, short sequences unpacked
-        raise SodError(f"EF.SOD malformed: {exc}") from None
+    except Exception as exc:  # asn1crypto parses lazily: ValueError, TypeError, KeyError... all mean malformed
+        raise SodError(f"EF.SOD malformed: {type(exc).__name__}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class SignedContent:
+    """A CMS SignedData with one signer, as ICAO uses it (EF.SOD, CSCA master lists)."""
+
+    econtent: bytes  # the encapsulated content, exactly as signed
+    econtent_type: str
+    certificates: list[bytes]
+    signer: SignerInfo
+
+
+def parse_signed_data(content_info_der: bytes, what: str) -> SignedContent:
+    """ContentInfo -> SignedData -> the encapsulated content, the certificates and the first SignerInfo."""
+    content_info = cms.ContentInfo.load(content_info_der, strict=True)
+    if content_info["content_type"].dotted != OID_SIGNED_DATA:
+        raise SodError(f"{what} is not CMS SignedData")
+    signed = content_info["content"]
+    encap = signed["encap_content_info"]
+    econtent_type = encap["content_type"].dotted
+    if isinstance(encap["content"], core.Void) or encap["content"].contents is None:
+        raise SodError(f"{what} encapsulates no content")
+    econtent = bytes(encap["content"].contents)
+    certificates = (
+        []
+        if isinstance(signed["certificates"], core.Void)
+        else [c.chosen.dump() for c in signed["certificates"] if c.name == "certificate"]
+    )
+    signer_infos = signed["signer_infos"]
+    if not len(signer_infos):
+        raise SodError("SignedData has no SignerInfo")
+    return SignedContent(econtent, econtent_type, certificates, _signer(signer_infos[0]))
 
 
 def _parse(ef_sod: bytes) -> Sod:
     outer = tlv.parse(ef_sod)
     if outer.tag != SOD_TAG:
         raise SodError(f"EF.SOD tag {outer.tag:X}, expected 77")
-    content_info = der.children(tlv.parse(outer.value), der.SEQUENCE)
-    if len(content_info) != 2 or der.read_oid(content_info[0]) != OID_SIGNED_DATA:
-        raise SodError("EF.SOD is not CMS SignedData")
-    explicit = der.expect(content_info[1], 0xA0).children()
-    if len(explicit) != 1:
-        raise SodError("SignedData wrapper malformed")
-    signed = der.children(explicit[0], der.SEQUENCE)
-    if len(signed) < 4:
-        raise SodError("SignedData too short")
-    encap = der.children(signed[2], der.SEQUENCE)
-    econtent_type = der.read_oid(encap[0])
-    if len(encap) != 2:
-        raise SodError("no encapsulated LDS Security Object")
-    econtent = der.expect(der.expect(encap[1], 0xA0).children()[0], der.OCTET_STRING).value
-    certificates: list[bytes] = []
-    signer_infos = None
-    for element in signed[3:]:
-        if element.tag == 0xA0:
-            certificates = [c.raw for c in element.children()]
-        elif element.tag == der.SET:
-            signer_infos = element.children()
-    if not signer_infos:
-        raise SodError("SignedData has no SignerInfo")
-    # LDSSecurityObject ::= SEQUENCE { version, hashAlgorithm, dataGroupHashValues SEQUENCE OF DataGroupHash, ...}
-    lso = der.children(tlv.parse(econtent), der.SEQUENCE)
-    if len(lso) < 3:
-        raise SodError("LDS Security Object too short")
-    hash_algorithm = _hash_name(der.read_algorithm(lso[1])[0])
-    hashes: dict[int, bytes] = {}
-    for entry in der.children(lso[2], der.SEQUENCE):
-        number, value = der.children(entry, der.SEQUENCE)[:2]
-        dg = der.decode_int(number)
-        if not 1 <= dg <= 16 or dg in hashes:
-            raise SodError(f"data-group number {dg} invalid or repeated")
-        hashes[dg] = der.expect(value, der.OCTET_STRING).value
-    return Sod(hash_algorithm, hashes, econtent, econtent_type, certificates, _signer(signer_infos[0]))
+    signed = parse_signed_data(outer.value, "EF.SOD")
+    lso = LdsSecurityObject.load(signed.econtent, strict=True)
+    hash_algorithm = _hash_name(lso["hash_algorithm"]["algorithm"].dotted)
+    dg_hashes: dict[int, bytes] = {}
+    for entry in lso["data_group_hash_values"]:
+        number = int(entry["data_group_number"].native)
+        if not 1 <= number <= 16 or number in dg_hashes:
+            raise SodError(f"data-group number {number} invalid or repeated")
+        dg_hashes[number] = bytes(entry["data_group_hash_value"].native)
+    return Sod(hash_algorithm, dg_hashes, signed.econtent, signed.econtent_type, signed.certificates, signed.signer)
 
 
 def lds_security_object(dg_contents: dict[int, bytes], hash_name: str = "sha256") -> bytes:
     """DER LDSSecurityObject (version 0) hashing each data group's full file content."""
-    entries = [
-        der.seq(der.encode_int(number), der.octets(hashlib.new(hash_name, content).digest()))
-        for number, content in sorted(dg_contents.items())
-    ]
-    return der.seq(der.encode_int(0), der.algorithm(HASH_OIDS[hash_name]), der.seq(*entries))
+    lso = LdsSecurityObject(
+        {
+            "version": 0,
+            "hash_algorithm": {"algorithm": HASH_OIDS[hash_name]},
+            "data_group_hash_values": [
+                {"data_group_number": number, "data_group_hash_value": hashlib.new(hash_name, content).digest()}
+                for number, content in sorted(dg_contents.items())
+            ],
+        }
+    )
+    return bytes(lso.dump())
 
 
-def build_sod(dg_contents: dict[int, bytes], ds_key, ds_cert, hash_name: str = "sha256") -> bytes:
+def build_sod(
+    dg_contents: dict[int, bytes],
+    ds_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    ds_cert: Certificate,
+    hash_name: str = "sha256",
+) -> bytes:
     """A genuine EF.SOD: CMS SignedData over the LDS Security Object, signed by the Document Signer (EC or RSA key)."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
     econtent = lds_security_object(dg_contents, hash_name)
-    digest_alg = der.algorithm(HASH_OIDS[hash_name])
-    signed_attrs = [
-        der.seq(der.encode_oid(OID_CONTENT_TYPE), der.set_of(der.encode_oid(OID_LDS_SECURITY_OBJECT))),
-        der.seq(der.encode_oid(OID_MESSAGE_DIGEST), der.set_of(der.octets(hashlib.new(hash_name, econtent).digest()))),
-    ]
-    to_sign = der.set_of(*signed_attrs)
-    hash_cls = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}[hash_name]
+    signed_attrs = cms.CMSAttributes(
+        [
+            {"type": "content_type", "values": [OID_LDS_SECURITY_OBJECT]},
+            {"type": "message_digest", "values": [hashlib.new(hash_name, econtent).digest()]},
+        ]
+    )
+    to_sign = signed_attrs.dump()  # DER SET OF, as RFC 5652 5.4 signs it
+    hash_algorithm = _HASH_CLASSES[hash_name]()
     if isinstance(ds_key, ec.EllipticCurvePrivateKey):
-        signature = ds_key.sign(to_sign, ec.ECDSA(hash_cls()))
-        sig_alg = der.algorithm({"sha256": "1.2.840.10045.4.3.2", "sha384": "1.2.840.10045.4.3.3",
-                                 "sha512": "1.2.840.10045.4.3.4"}[hash_name])
+        signature = ds_key.sign(to_sign, ec.ECDSA(hash_algorithm))
+        signature_algorithm = _EC_SIGNATURES[hash_name]
     elif isinstance(ds_key, rsa.RSAPrivateKey):
-        signature = ds_key.sign(to_sign, padding.PKCS1v15(), hash_cls())
-        sig_alg = der.algorithm({"sha256": "1.2.840.113549.1.1.11", "sha384": "1.2.840.113549.1.1.12",
-                                 "sha512": "1.2.840.113549.1.1.13"}[hash_name], null_params=True)
+        signature = ds_key.sign(to_sign, padding.PKCS1v15(), hash_algorithm)
+        signature_algorithm = _RSA_SIGNATURES[hash_name]
     else:
         raise TypeError("Document Signer key must be EC or RSA")
-    cert_der = ds_cert.public_bytes(serialization.Encoding.DER)
-    issuer_der = ds_cert.issuer.public_bytes()
-    signer_info = der.seq(
-        der.encode_int(1),
-        der.seq(issuer_der, der.encode_int(ds_cert.serial_number)),
-        digest_alg,
-        tlv.encode(0xA0, tlv.parse(to_sign).value),  # [0] IMPLICIT: same content, context tag
-        sig_alg,
-        der.octets(signature),
+    certificate = x509.Certificate.load(ds_cert.public_bytes(serialization.Encoding.DER))
+    digest_algorithm = {"algorithm": HASH_OIDS[hash_name]}
+    signer_info = {
+        "version": "v1",
+        "sid": cms.SignerIdentifier(
+            {"issuer_and_serial_number": {"issuer": certificate.issuer, "serial_number": certificate.serial_number}}
+        ),
+        "digest_algorithm": digest_algorithm,
+        "signed_attrs": signed_attrs,
+        "signature_algorithm": {"algorithm": signature_algorithm},
+        "signature": signature,
+    }
+    signed_data = cms.SignedData(
+        {
+            "version": "v3",
+            "digest_algorithms": [digest_algorithm],
+            "encap_content_info": {
+                "content_type": OID_LDS_SECURITY_OBJECT,
+                "content": core.ParsableOctetString(econtent),
+            },
+            "certificates": [certificate],
+            "signer_infos": [signer_info],
+        }
     )
-    signed_data = der.seq(
-        der.encode_int(3),
-        der.set_of(digest_alg),
-        der.seq(der.encode_oid(OID_LDS_SECURITY_OBJECT), der.explicit(0, der.octets(econtent))),
-        tlv.encode(0xA0, cert_der),
-        der.set_of(signer_info),
-    )
-    return tlv.encode(SOD_TAG, der.seq(der.encode_oid(OID_SIGNED_DATA), der.explicit(0, signed_data)))
+    content_info = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+    return tlv.encode(SOD_TAG, bytes(content_info.dump()))

@@ -26,7 +26,7 @@ def free_vpcd_port() -> int:
     for _ in range(200):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+            port: int = probe.getsockname()[1]
         if port >= 65535:
             continue
         try:
@@ -69,7 +69,7 @@ class PcscdTestbed:
         self.rundir.mkdir(parents=True, exist_ok=True)
         self.confdir = self.rundir / "reader.conf.d"
         self.logfile = self.rundir / "pcscd.log"
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -95,20 +95,22 @@ class PcscdTestbed:
         if os.geteuid() != 0:
             raise TestbedError("a private pcscd needs root (a mount namespace for /run/pcscd)")
         _MOUNT_POINT.mkdir(parents=True, exist_ok=True)
-        script = (f"mount --bind {shlex.quote(str(self.rundir))} {_MOUNT_POINT} && "
-                  f"exec {shlex.quote(pcscd)} --foreground --info --config {shlex.quote(str(self.confdir))}")
+        script = (
+            f"mount --bind {shlex.quote(str(self.rundir))} {_MOUNT_POINT} && "
+            f"exec {shlex.quote(pcscd)} --foreground --info --config {shlex.quote(str(self.confdir))}"
+        )
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
 
-    def start(self, timeout: float = 10.0) -> "PcscdTestbed":
+    def start(self, timeout: float = 10.0) -> PcscdTestbed:
         if not VPCD_DRIVER.exists():
             raise TestbedError(f"vpcd driver missing ({VPCD_DRIVER}); install vsmartcard-vpcd")
         self._write_config()
         self.socket_path.unlink(missing_ok=True)
-        log = open(self.logfile, "ab")
-        # Own session: a Ctrl-C at the terminal reaches us, and we stop pcscd in order.
-        self._proc = subprocess.Popen(self._command(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
-        log.close()
+        with open(self.logfile, "ab") as log:
+            # Own session: a Ctrl-C at the terminal reaches us, and we stop pcscd in order.
+            self._proc = subprocess.Popen(
+                self._command(), stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -148,8 +150,8 @@ class PcscdTestbed:
         if self._own_rundir:
             shutil.rmtree(self.rundir, ignore_errors=True)
 
-    def __enter__(self) -> "PcscdTestbed":
+    def __enter__(self) -> PcscdTestbed:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.cleanup()

@@ -16,21 +16,16 @@ class TLV:
     # Where the whole element sat in the input, so callers can hash or re-encode exactly what was read.
     raw: bytes = field(default=b"", repr=False, compare=False)
 
-    @property
-    def constructed(self) -> bool:
-        first = self.tag.to_bytes(tag_size(self.tag), "big")[0]
-        return bool(first & 0x20)
-
-    def children(self) -> list["TLV"]:
+    def children(self) -> list[TLV]:
         return parse_all(self.value)
 
-    def find(self, tag: int) -> "TLV | None":
+    def find(self, tag: int) -> TLV | None:
         for child in self.children():
             if child.tag == tag:
                 return child
         return None
 
-    def require(self, tag: int) -> "TLV":
+    def require(self, tag: int) -> TLV:
         found = self.find(tag)
         if found is None:
             raise TLVError(f"tag {tag:X} missing inside {self.tag:X}")

@@ -17,7 +17,7 @@ from kiosk.card.reader import PcscReader
 MARKAZ = str(Path(sys.executable).parent / "markaz")
 RIGHT = ["--doc-number", "L898902C3", "--birth", "740812", "--expiry", "340415"]
 KEYS = {"document_type", "issuing_state", "document_number", "surname", "given_names", "nationality", "birth_date",
-        "expiry_date", "sex", "expired", "photo_format", "passive_auth", "apdus", "timings_ms"}
+        "expiry_date", "sex", "expired", "photo_format", "passive_auth", "apdus", "timings_ms", "access", "chip_auth"}
 
 
 def card_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -18,11 +18,8 @@ from kiosk.card.secure_messaging import SecureMessagingFault, TripleDesSecureMes
 from kiosk.card.sod import SodError, parse_sod
 
 # ICAO 9303 Part 4 and Part 5 specimens, exactly as printed there.
-ICAO_TD3 = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"
-            "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
-ICAO_TD1 = ("I<UTOD231458907<<<<<<<<<<<<<<<"
-            "7408122F1204159UTO<<<<<<<<<<<6"
-            "ERIKSSON<<ANNA<MARIA<<<<<<<<<<")
+ICAO_TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
+ICAO_TD1 = "I<UTOD231458907<<<<<<<<<<<<<<<7408122F1204159UTO<<<<<<<<<<<6ERIKSSON<<ANNA<MARIA<<<<<<<<<<"
 
 
 def test_icao_td3_specimen():
@@ -36,26 +33,40 @@ def test_icao_td3_specimen():
 def test_icao_td1_specimen_with_newlines():
     m = parse_mrz(ICAO_TD1[:30] + "\n" + ICAO_TD1[30:60] + "\n" + ICAO_TD1[60:])
     assert (m.format, m.document_code, m.document_number, m.surname, m.given_names) == (
-        "TD1", "I", "D23145890", "ERIKSSON", "ANNA MARIA")
+        "TD1",
+        "I",
+        "D23145890",
+        "ERIKSSON",
+        "ANNA MARIA",
+    )
 
 
 def test_td1_long_document_number_round_trip():
-    mrz = compose_td1(issuing_state="UTO", surname="NG", given_names="LI", document_number="D23145890123",
-                      nationality="UTO", birth_date="990101", sex="M", expiry_date="300101")
+    mrz = compose_td1(
+        issuing_state="UTO",
+        surname="NG",
+        given_names="LI",
+        document_number="D23145890123",
+        nationality="UTO",
+        birth_date="990101",
+        sex="M",
+        expiry_date="300101",
+    )
     assert parse_mrz(mrz).document_number == "D23145890123"
 
 
-@pytest.mark.parametrize("position,name", [(53, "document number"), (63, "date of birth"), (71, "date of expiry"),
-                                           (87, "composite")])
+@pytest.mark.parametrize(
+    "position,name", [(53, "document number"), (63, "date of birth"), (71, "date of expiry"), (87, "composite")]
+)
 def test_wrong_check_digit_is_named(position, name):
-    broken = ICAO_TD3[:position] + str((int(ICAO_TD3[position]) + 1) % 10) + ICAO_TD3[position + 1:]
+    broken = ICAO_TD3[:position] + str((int(ICAO_TD3[position]) + 1) % 10) + ICAO_TD3[position + 1 :]
     with pytest.raises(MrzError, match=name):
         parse_mrz(broken)
 
 
 def test_check_digit_and_bac_information():
     assert check_digit("L898902C3") == "6" and check_digit("740812") == "2"
-    assert MrzKey("l898902c3", "740812", "120415").information() == "L898902C3" "6" "740812" "2" "120415" "9"
+    assert MrzKey("l898902c3", "740812", "120415").information() == "L898902C3674081221204159"
     with pytest.raises(MrzError):
         MrzKey("L898902C3", "741312", "120415")
     assert "L898902C3" not in repr(MrzKey("L898902C3", "740812", "120415"))
@@ -98,6 +109,7 @@ tags = st.sampled_from([0x04, 0x30, 0x5C, 0x5F1F, 0x7F61, 0x7F2E, 0x87, 0x99])
 
 
 @given(tags, st.binary(max_size=600))
+@settings(deadline=None)  # a loaded CI machine must not fail a parser test on time
 def test_tlv_round_trip(tag, value):
     encoded = tlv.encode(tag, value)
     element = tlv.parse(encoded)
@@ -106,7 +118,7 @@ def test_tlv_round_trip(tag, value):
 
 
 @given(st.binary(max_size=300))
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_tlv_never_fails_otherwise_than_tlverror(data):
     try:
         elements = tlv.parse_all(data)
@@ -116,6 +128,7 @@ def test_tlv_never_fails_otherwise_than_tlverror(data):
 
 
 @given(tags, st.binary(min_size=1, max_size=300), st.data())
+@settings(deadline=None)  # a loaded CI machine must not fail a parser test on time
 def test_truncated_tlv_is_detected(tag, value, data):
     encoded = tlv.encode(tag, value)
     cut = data.draw(st.integers(0, len(encoded) - 1))
@@ -124,7 +137,7 @@ def test_truncated_tlv_is_detected(tag, value, data):
 
 
 @given(st.binary(max_size=400))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_data_group_and_sod_parsers_only_raise_their_own_errors(data):
     for parser in (parse_com, parse_dg1, parse_dg2):
         for blob in (data, tlv.encode(0x60, data), tlv.encode(0x61, data), tlv.encode(0x75, data)):
@@ -147,7 +160,7 @@ mrz_chars = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<", min_size=0
 
 
 @given(st.one_of(mrz_chars, st.text(max_size=95)))
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_mrz_parser_only_raises_mrz_error(text):
     try:
         parse_mrz(text)
@@ -156,7 +169,7 @@ def test_mrz_parser_only_raises_mrz_error(text):
 
 
 @given(st.sampled_from([88, 90]).flatmap(lambda n: st.text(alphabet="0123456789<ABCZ", min_size=n, max_size=n)))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_random_full_length_mrz_only_raises_mrz_error(text):
     try:
         parse_mrz(text)
@@ -170,9 +183,18 @@ numbers = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=5, m
 
 
 @given(names, names, names, numbers, dates, dates, st.sampled_from("MFX"), st.booleans())
+@settings(deadline=None)  # a loaded CI machine must not fail a parser test on time
 def test_composed_mrz_round_trips(surname, given1, given2, number, birth, expiry, sex, td1):
-    fields = dict(issuing_state="UTO", surname=surname, given_names=f"{given1} {given2}", document_number=number,
-                  nationality="UTO", birth_date=birth, sex=sex, expiry_date=expiry)
+    fields = dict(
+        issuing_state="UTO",
+        surname=surname,
+        given_names=f"{given1} {given2}",
+        document_number=number,
+        nationality="UTO",
+        birth_date=birth,
+        sex=sex,
+        expiry_date=expiry,
+    )
     mrz = compose_td1(**fields) if td1 else compose_td3(**fields)
     parsed = parse_mrz(mrz)
     assert parsed.document_number == number and parsed.surname == surname[: 30 if td1 else 39]
@@ -194,7 +216,7 @@ def _mutate(data: bytes, draw) -> bytes:
     if choice == "cut":
         return data[:pos]
     if choice == "flip":
-        return data[:pos] + bytes([data[pos] ^ draw(st.integers(1, 255))]) + data[pos + 1:]
+        return data[:pos] + bytes([data[pos] ^ draw(st.integers(1, 255))]) + data[pos + 1 :]
     return data[:pos] + draw(st.binary(min_size=1, max_size=8)) + data[pos:]
 
 
@@ -233,8 +255,9 @@ def test_chip_and_terminal_survive_garbage(genuine, data, after_bac):
     if after_bac:
         channel = PlainChannel(connection)
         select_application(channel)
-        BasicAccessControl().establish(channel, KeyedMrzSource(genuine.key.document_number, genuine.key.birth_date,
-                                                               genuine.key.expiry_date))
+        BasicAccessControl().establish(
+            channel, KeyedMrzSource(genuine.key.document_number, genuine.key.birth_date, genuine.key.expiry_date)
+        )
     answer = applet.process(data)
     assert len(answer) >= 2
     try:

@@ -33,7 +33,8 @@ def test_full_read_td3_with_valid_passive_authentication(emrtd, reader, trust_st
         "document_type": "P", "issuing_state": "UTO", "document_number": "L898902C3", "surname": "ERIKSSON",
         "given_names": "ANNA MARIA", "nationality": "UTO", "birth_date": "1974-08-12", "expiry_date": "2034-04-15",
         "sex": "F", "expired": False, "photo_format": "jpeg2000", "passive_auth": {"status": "valid", "reason": None},
-        "apdus": result.apdus, "timings_ms": None,
+        "apdus": result.apdus, "timings_ms": None, "access": "bac",
+        "chip_auth": {"status": "absent", "reason": result.chip_auth.reason, "method": None},
     }
     assert result.photo.data == face and (result.photo.width, result.photo.height) == (320, 400)
     assert result.data_groups == [1, 2]
