@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := python3-venv python3-dev build-essential pcscd libpcsclite-dev vsmartcard-vpcd mosquitto mosquitto-clients systemd
+APT_PACKAGES := python3-venv python3-dev build-essential pcscd libpcsclite-dev vsmartcard-vpcd mosquitto mosquitto-clients systemd \
+	chromium fonts-noto-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -20,13 +21,21 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# axe-core for the browser tests, from the committed lock file (nodejs/npm from Debian only when missing)
+AXE := tests/ui/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/ui/package.json tests/ui/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
+	cd tests/ui && npm ci --no-audit --no-fund --silent
+	@touch $@
+
 $(STAMP): pyproject.toml | deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-venv: deps $(STAMP)
+venv: deps $(STAMP) $(AXE)
 
 demo: venv
 	$(BIN)/markaz demo
