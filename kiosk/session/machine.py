@@ -1,0 +1,443 @@
+"""The visitor session state machine: events in, effects out, and a view for the screen. No I/O and no clock of its own.
+
+Every screen but attract and closed has a time-out; interactive screens warn first and offer more time, busy screens
+give up. Cancel works everywhere, the language toggles everywhere, taking the card out while being identified ends
+the session, an unexpected error resets it. Results of work the agent was asked to do carry the job number they
+were asked with: a late answer for a session that has moved on is ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from kiosk.card.mrz import MrzError, MrzKey
+from kiosk.session.messages import (
+    Availability,
+    CardInserted,
+    CardRemoved,
+    ChipFailed,
+    ChipRead,
+    Crash,
+    Effect,
+    EndSession,
+    Event,
+    FaceResult,
+    Identity,
+    IssuedTicket,
+    IssueTicket,
+    PrintFailed,
+    PrintReceipt,
+    ReadChip,
+    ReceiptPrinted,
+    Service,
+    Tap,
+    Tick,
+    TicketFailed,
+    TicketIssued,
+    VerifyFace,
+)
+from kiosk.session.timeouts import Timeouts
+from kiosk.session.vocabulary import (
+    BUSY_SCREENS,
+    CARD_BOUND_SCREENS,
+    Action,
+    AssistReason,
+    ChipFailure,
+    EndReason,
+    FaceOutcome,
+    MrzField,
+    Notice,
+    PrintState,
+    Purpose,
+    Screen,
+)
+from markaz.web.languages import DEFAULT_LANGUAGE, Language
+
+FIELD_LENGTHS = {MrzField.DOCUMENT_NUMBER: 22, MrzField.BIRTH_DATE: 6, MrzField.EXPIRY_DATE: 6}
+LATIN_CAPITALS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+DIGITS = frozenset("0123456789")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Settings of the flow itself."""
+
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_details_attempts: int = 3  # BAC refusals before the visitor is sent to reception
+    max_face_attempts: int = 3  # the edge has its own limit too; the lower one wins
+    assisted_service: str = "reception"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What one visitor's session holds. Replaced whole at the end of the session: nothing carries over."""
+
+    purpose: Purpose | None = None
+    fields: tuple[tuple[MrzField, str], ...] = tuple((f, "") for f in MrzField)
+    active_field: MrzField = MrzField.DOCUMENT_NUMBER
+    details_failures: int = 0
+    face_attempts: int = 0
+    identity: Identity | None = None
+    verification_id: int | None = None
+    assist_reason: AssistReason | None = None
+    service: str | None = None
+    ticket: IssuedTicket | None = None
+    print_state: PrintState | None = None
+    notice: Notice | None = None
+
+    def __repr__(self) -> str:  # never the keyed-in details or the identity
+        return f"Visit(purpose={self.purpose}, verified={self.verification_id is not None})"
+
+    def field_value(self, name: MrzField) -> str:
+        return dict(self.fields)[name]
+
+    def with_field(self, name: MrzField, value: str) -> Visit:
+        return replace(self, fields=tuple((f, value if f == name else v) for f, v in self.fields))
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """Everything a screen needs to render, and nothing else."""
+
+    screen: Screen
+    language: Language
+    session: int
+    warning: bool
+    seconds_left: int | None
+    visit: Visit
+    services: tuple[Service, ...]
+    card_present: bool
+    closed_reason: str
+    last_end: EndReason | None
+    details_attempts_left: int
+    assisted_service: str
+
+
+class Session:
+    """One kiosk's visitor session. `handle(event, now)` returns the effects for the agent to carry out."""
+
+    def __init__(self, rules: Rules | None = None, now: float = 0.0) -> None:
+        self.rules = rules or Rules()
+        self.screen = Screen.CLOSED
+        self.language = DEFAULT_LANGUAGE
+        self.visit = Visit()
+        self.session = 0
+        self.warning = False
+        self.deadline: float | None = None
+        self.pending_job: int | None = None
+        self._jobs = 0
+        self.available = False
+        self.closed_reason = "starting"
+        self.services: tuple[Service, ...] = ()
+        self.card_present = False
+        self.last_end: EndReason | None = None
+        self._now = now
+
+    # ---- reading ---------------------------------------------------------------------------------------------
+
+    def view(self, now: float | None = None) -> SessionView:
+        now = self._now if now is None else now
+        left = None if self.deadline is None else max(0, int(self.deadline - now + 0.999))
+        return SessionView(
+            screen=self.screen,
+            language=self.language,
+            session=self.session,
+            warning=self.warning,
+            seconds_left=left,
+            visit=self.visit,
+            services=self.services,
+            card_present=self.card_present,
+            closed_reason=self.closed_reason,
+            last_end=self.last_end,
+            details_attempts_left=max(0, self.rules.max_details_attempts - self.visit.details_failures),
+            assisted_service=self.rules.assisted_service,
+        )
+
+    def service(self, code: str | None) -> Service | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    # ---- the transitions ---------------------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        """Apply one event. Never raises for an event that does not fit the screen: it is ignored."""
+        self._now = now
+        if isinstance(event, Crash):
+            return self._end(EndReason.ERROR)
+        if isinstance(event, Availability):
+            return self._availability(event)
+        if isinstance(event, Tick):
+            return self._tick(now)
+        if isinstance(event, CardInserted):
+            return self._card_inserted()
+        if isinstance(event, CardRemoved):
+            return self._card_removed()
+        if isinstance(event, Tap):
+            return self._tap(event)
+        return self._result(event)
+
+    def _availability(self, event: Availability) -> list[Effect]:
+        self.available = event.open and bool(event.services)
+        self.services = event.services
+        self.closed_reason = "" if self.available else (event.reason or "no_services")
+        # a visitor mid-session finishes their visit; the kiosk closes when it is back at the attract screen
+        if self.screen == Screen.ATTRACT and not self.available:
+            self._go(Screen.CLOSED)
+        elif self.screen == Screen.CLOSED and self.available:
+            self._go(Screen.ATTRACT)
+        return []
+
+    def _tick(self, now: float) -> list[Effect]:
+        if self.deadline is None or now < self.deadline:
+            return []
+        if self.screen in BUSY_SCREENS or self.warning:
+            return self._end(EndReason.TIMED_OUT)
+        self.warning = True
+        self.deadline = now + self.rules.timeouts.warning_s
+        return []
+
+    def _card_inserted(self) -> list[Effect]:
+        self.card_present = True
+        if self.screen == Screen.ATTRACT:
+            self._start()
+        elif self.screen == Screen.INSERT_CARD:
+            self._go(Screen.MRZ_ENTRY)
+        return []
+
+    def _card_removed(self) -> list[Effect]:
+        self.card_present = False
+        if self.screen in CARD_BOUND_SCREENS:
+            return self._end(EndReason.CARD_REMOVED)
+        return []
+
+    def _tap(self, tap: Tap) -> list[Effect]:
+        if self.screen not in BUSY_SCREENS and self.deadline is not None:
+            self._touch()  # any tap is activity: the time-out starts again and a warning goes away
+        if tap.action == Action.LANGUAGE:
+            self.language = Language.parse(tap.value, self.language.other)
+            return []
+        if tap.action == Action.MORE_TIME:
+            return []
+        if tap.action == Action.CANCEL:
+            return [] if self.screen in (Screen.ATTRACT, Screen.CLOSED) else self._end(EndReason.CANCELLED)
+        handler = _TAP_HANDLERS.get(self.screen)
+        return handler(self, tap) if handler else []
+
+    # ---- taps per screen ---------------------------------------------------------------------------------------
+
+    def _tap_attract(self, tap: Tap) -> list[Effect]:
+        if tap.action == Action.START:
+            self._start()
+        return []
+
+    def _tap_choose(self, tap: Tap) -> list[Effect]:
+        if tap.action != Action.CHOOSE or tap.value not in {p.value for p in Purpose}:
+            return []
+        purpose = Purpose(tap.value)
+        self.visit = replace(self.visit, purpose=purpose)
+        if purpose == Purpose.FOLLOW_REPORT:
+            self._go(Screen.FOLLOW_PLACEHOLDER)
+        else:
+            self._go(Screen.MRZ_ENTRY if self.card_present else Screen.INSERT_CARD)
+        return []
+
+    def _tap_insert_card(self, tap: Tap) -> list[Effect]:
+        if tap.action == Action.SKIP_IDENTITY and self.visit.purpose == Purpose.TICKET:
+            self._go(Screen.CHOOSE_SERVICE)
+        return []
+
+    def _tap_mrz(self, tap: Tap) -> list[Effect]:
+        visit = self.visit
+        name = visit.active_field
+        value = visit.field_value(name)
+        if tap.action == Action.FIELD and tap.value in {f.value for f in MrzField}:
+            self.visit = replace(visit, active_field=MrzField(tap.value), notice=None)
+        elif tap.action == Action.KEY and tap.value and len(tap.value) == 1:
+            allowed = DIGITS if name != MrzField.DOCUMENT_NUMBER else DIGITS | LATIN_CAPITALS
+            char = tap.value.upper()
+            if char in allowed and len(value) < FIELD_LENGTHS[name]:
+                visit = visit.with_field(name, value + char)
+                if name == MrzField.BIRTH_DATE and len(value) + 1 == FIELD_LENGTHS[name]:
+                    visit = replace(visit, active_field=MrzField.EXPIRY_DATE)  # a full date moves on by itself
+                self.visit = replace(visit, notice=None)
+        elif tap.action == Action.BACKSPACE:
+            self.visit = replace(visit.with_field(name, value[:-1]), notice=None)
+        elif tap.action == Action.SUBMIT:
+            return self._submit_details()
+        return []
+
+    def _submit_details(self) -> list[Effect]:
+        visit = self.visit
+        try:
+            # the chip is only touched with details that are well formed: no retry storm on a typo
+            key = MrzKey(*(visit.field_value(f) for f in MrzField))
+        except MrzError:
+            self.visit = replace(visit, notice=Notice.MRZ_INVALID)
+            return []
+        job = self._job()
+        self._go(Screen.READING_CHIP)
+        return [ReadChip(job, key.document_number, key.birth_date, key.expiry_date)]
+
+    def _tap_face_retry(self, tap: Tap) -> list[Effect]:
+        if tap.action == Action.TRY_AGAIN:
+            return self._capture()
+        return []
+
+    def _tap_confirm(self, tap: Tap) -> list[Effect]:
+        if tap.action == Action.NOT_ME:
+            return self._end(EndReason.NOT_ME)
+        if tap.action == Action.CONFIRM:
+            self._go(Screen.REPORT_PLACEHOLDER if self.visit.purpose == Purpose.FILE_REPORT else Screen.CHOOSE_SERVICE)
+        return []
+
+    def _tap_service(self, tap: Tap) -> list[Effect]:
+        if tap.action != Action.SERVICE:
+            return []
+        service = self.service(tap.value)
+        if service is None:
+            return []
+        if service.needs_identity and self.visit.verification_id is None:
+            self.visit = replace(self.visit, notice=Notice.SERVICE_NEEDS_IDENTITY)
+            return []
+        return self._issue(service.code, None)
+
+    def _tap_done(self, tap: Tap) -> list[Effect]:
+        if tap.action == Action.DONE:
+            return self._end(EndReason.DONE)
+        return []
+
+    # ---- results of the agent's work ------------------------------------------------------------------------------
+
+    def _result(self, event: Event) -> list[Effect]:
+        job = getattr(event, "job", None)
+        if job is None or job != self.pending_job:
+            return []  # late answer for a job the session no longer waits for
+        if isinstance(event, ChipRead) and self.screen == Screen.READING_CHIP:
+            self.visit = replace(self.visit, identity=event.identity, notice=None)
+            return self._capture()
+        if isinstance(event, ChipFailed) and self.screen == Screen.READING_CHIP:
+            return self._chip_failed(event.failure)
+        if isinstance(event, FaceResult) and self.screen == Screen.FACE_CAPTURE:
+            return self._face(event)
+        if isinstance(event, TicketIssued) and self.screen == Screen.ISSUING:
+            self.visit = replace(self.visit, ticket=event.ticket, print_state=PrintState.PENDING)
+            job = self._job()
+            self._go(Screen.TICKET, keep_job=True)
+            return [PrintReceipt(job, event.ticket)]
+        if isinstance(event, TicketFailed) and self.screen == Screen.ISSUING:
+            self.visit = replace(self.visit, notice=Notice.TICKET_FAILED)
+            self._go(Screen.PROBLEM)
+            return []
+        if isinstance(event, ReceiptPrinted | PrintFailed) and self.screen == Screen.TICKET:
+            printed = isinstance(event, ReceiptPrinted)
+            self.visit = replace(self.visit, print_state=PrintState.PRINTED if printed else PrintState.FAILED)
+            self.pending_job = None
+            self._touch()  # a ticket shown on screen (printer down) gets the full time to be noted or photographed
+        return []
+
+    def _chip_failed(self, failure: ChipFailure) -> list[Effect]:
+        if failure == ChipFailure.REMOVED:
+            return self._end(EndReason.CARD_REMOVED)
+        if failure == ChipFailure.ACCESS_DENIED:
+            failures = self.visit.details_failures + 1
+            self.visit = replace(self.visit, details_failures=failures, notice=Notice.BAC_REFUSED)
+            if failures >= self.rules.max_details_attempts:
+                return self._assist(AssistReason.DETAILS_REFUSED)
+            self._go(Screen.MRZ_ENTRY)
+            return []
+        reason = {
+            ChipFailure.NOT_EMRTD: AssistReason.NOT_EMRTD,
+            ChipFailure.UNREADABLE: AssistReason.CHIP_UNREADABLE,
+            ChipFailure.PASSIVE_AUTH: AssistReason.PASSIVE_AUTH_FAILED,
+            ChipFailure.EXPIRED: AssistReason.DOCUMENT_EXPIRED,
+        }[failure]
+        return self._assist(reason)
+
+    def _face(self, result: FaceResult) -> list[Effect]:
+        if result.outcome == FaceOutcome.MATCH:
+            self.visit = replace(self.visit, verification_id=result.verification_id, notice=None)
+            self._go(Screen.CONFIRM_IDENTITY)
+            return []
+        if result.outcome == FaceOutcome.SPOOF:
+            return self._assist(AssistReason.SPOOF)
+        if result.outcome == FaceOutcome.UNAVAILABLE:
+            return self._assist(AssistReason.VERIFICATION_UNAVAILABLE)
+        if result.outcome == FaceOutcome.EXHAUSTED:
+            return self._assist(AssistReason.NO_MATCH)
+        attempts = self.visit.face_attempts + 1
+        self.visit = replace(self.visit, face_attempts=attempts)
+        if attempts >= self.rules.max_face_attempts or result.attempts_left <= 0:
+            no_face = result.outcome == FaceOutcome.NO_FACE or result.detail in {"no_face", "no_live_face"}
+            return self._assist(AssistReason.NO_FACE if no_face else AssistReason.NO_MATCH)
+        if result.outcome == FaceOutcome.NO_FACE or result.detail in {"no_face", "no_live_face"}:
+            notice = Notice.FACE_NOT_FOUND
+        elif result.outcome == FaceOutcome.RETRY:
+            notice = Notice.FACE_QUALITY
+        else:
+            notice = Notice.FACE_RETRY
+        self.visit = replace(self.visit, notice=notice)
+        self._go(Screen.FACE_RETRY)
+        return []
+
+    # ---- steps ---------------------------------------------------------------------------------------------------
+
+    def _capture(self) -> list[Effect]:
+        job = self._job()
+        self._go(Screen.FACE_CAPTURE, keep_job=True)
+        return [VerifyFace(job)]
+
+    def _assist(self, reason: AssistReason) -> list[Effect]:
+        """Verification cannot succeed: the visitor still leaves with a ticket, for staff to help, and the reason."""
+        self.visit = replace(self.visit, assist_reason=reason)
+        return self._issue(self.rules.assisted_service, reason)
+
+    def _issue(self, service: str, assisted: AssistReason | None) -> list[Effect]:
+        self.visit = replace(self.visit, service=service, notice=None)
+        job = self._job()
+        self._go(Screen.ISSUING, keep_job=True)
+        verification = None if assisted else self.visit.verification_id
+        return [IssueTicket(job, service, verification, assisted)]
+
+    def _start(self) -> None:
+        self.last_end = None
+        self.session += 1
+        self.visit = Visit()
+        self._go(Screen.CHOOSE)
+
+    def _end(self, reason: EndReason) -> list[Effect]:
+        self.visit = Visit()
+        self.language = DEFAULT_LANGUAGE
+        self.last_end = reason
+        self.pending_job = None
+        self._go(Screen.ATTRACT if self.available else Screen.CLOSED)
+        return [EndSession(reason.value)]
+
+    def _job(self) -> int:
+        self._jobs += 1
+        self.pending_job = self._jobs
+        return self._jobs
+
+    def _go(self, screen: Screen, keep_job: bool = False) -> None:
+        self.screen = screen
+        if not keep_job and screen not in BUSY_SCREENS:
+            self.pending_job = None
+        self._touch()
+
+    def _touch(self) -> None:
+        self.warning = False
+        seconds = self.rules.timeouts.for_screen(self.screen)
+        self.deadline = None if seconds is None else self._now + seconds
+
+
+_TAP_HANDLERS = {
+    Screen.ATTRACT: Session._tap_attract,
+    Screen.CHOOSE: Session._tap_choose,
+    Screen.INSERT_CARD: Session._tap_insert_card,
+    Screen.MRZ_ENTRY: Session._tap_mrz,
+    Screen.FACE_RETRY: Session._tap_face_retry,
+    Screen.CONFIRM_IDENTITY: Session._tap_confirm,
+    Screen.CHOOSE_SERVICE: Session._tap_service,
+    Screen.TICKET: Session._tap_done,
+    Screen.REPORT_PLACEHOLDER: Session._tap_done,
+    Screen.FOLLOW_PLACEHOLDER: Session._tap_done,
+    Screen.PROBLEM: Session._tap_done,
+}

@@ -1,0 +1,335 @@
+"""The visitor session, step by step: each test names one rule of the flow."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.session.machine import Rules, Session
+from kiosk.session.messages import (
+    Availability,
+    CardInserted,
+    CardRemoved,
+    ChipFailed,
+    ChipRead,
+    Crash,
+    EndSession,
+    FaceResult,
+    Identity,
+    IssuedTicket,
+    IssueTicket,
+    PrintFailed,
+    PrintReceipt,
+    ReadChip,
+    ReceiptPrinted,
+    Service,
+    Tap,
+    Tick,
+    TicketIssued,
+    VerifyFace,
+)
+from kiosk.session.timeouts import TimeoutError_, Timeouts
+from kiosk.session.vocabulary import (
+    Action,
+    AssistReason,
+    ChipFailure,
+    EndReason,
+    FaceOutcome,
+    MrzField,
+    Notice,
+    PrintState,
+    Screen,
+)
+from markaz.web.languages import Language
+
+SERVICES = (
+    Service("general", "خدمات عامة", "General services"),
+    Service("report", "تقديم بلاغ", "File a report", needs_identity=True),
+    Service("reception", "الاستقبال", "Reception"),
+)
+IDENTITY = Identity("ERIKSSON", "ANNA MARIA", "L898902C3")
+
+
+class Kiosk:
+    """A session with a clock the test moves."""
+
+    def __init__(self, **rules: object) -> None:
+        self.now = 100.0
+        self.session = Session(Rules(**rules))  # type: ignore[arg-type]
+        self.session.handle(Availability(True, SERVICES), self.now)
+
+    def __call__(self, event: object) -> list[object]:
+        return list(self.session.handle(event, self.now))  # type: ignore[arg-type]
+
+    def tap(self, action: Action, value: str | None = None) -> list[object]:
+        return self(Tap(action, value))
+
+    def type(self, field: MrzField, text: str) -> None:
+        self.tap(Action.FIELD, field.value)
+        for char in text:
+            self.tap(Action.KEY, char)
+
+    def later(self, seconds: float) -> list[object]:
+        self.now += seconds
+        return self(Tick())
+
+    @property
+    def screen(self) -> Screen:
+        return self.session.screen
+
+    def to_details(self) -> None:
+        self(CardInserted())
+        assert self.screen == Screen.CHOOSE
+        self.tap(Action.CHOOSE, "ticket")
+        assert self.screen == Screen.MRZ_ENTRY
+
+    def to_reading(self) -> ReadChip:
+        self.to_details()
+        self.type(MrzField.DOCUMENT_NUMBER, "L898902C3")
+        self.type(MrzField.BIRTH_DATE, "740812")
+        self.type(MrzField.EXPIRY_DATE, "340415")
+        (effect,) = self.tap(Action.SUBMIT)
+        assert isinstance(effect, ReadChip)
+        return effect
+
+    def to_face(self) -> VerifyFace:
+        read = self.to_reading()
+        (effect,) = self(ChipRead(read.job, IDENTITY))
+        assert isinstance(effect, VerifyFace) and self.screen == Screen.FACE_CAPTURE
+        return effect
+
+
+def test_genuine_visitor_reaches_a_printed_ticket_and_the_session_is_wiped_at_the_end() -> None:
+    k = Kiosk()
+    face = k.to_face()
+    k(FaceResult(face.job, FaceOutcome.MATCH, 2, verification_id=41))
+    assert k.screen == Screen.CONFIRM_IDENTITY and k.session.visit.identity == IDENTITY
+    k.tap(Action.CONFIRM)
+    assert k.screen == Screen.CHOOSE_SERVICE
+    (issue,) = k.tap(Action.SERVICE, "report")
+    assert issue == IssueTicket(issue.job, "report", 41, None)
+    ticket = IssuedTicket(9, "R001", "report", "T9")
+    (printing,) = k(TicketIssued(issue.job, ticket))
+    assert isinstance(printing, PrintReceipt) and k.screen == Screen.TICKET
+    k(ReceiptPrinted(printing.job))
+    assert k.session.visit.print_state == PrintState.PRINTED
+    k(CardRemoved())  # taking the card back at the ticket screen is expected, not an abort
+    assert k.screen == Screen.TICKET
+    (end,) = k.tap(Action.DONE)
+    assert end == EndSession(EndReason.DONE.value)
+    assert k.screen == Screen.ATTRACT and k.session.visit.identity is None and k.session.visit.ticket is None
+
+
+def test_details_are_checked_before_the_chip_is_touched() -> None:
+    k = Kiosk()
+    k.to_details()
+    k.type(MrzField.DOCUMENT_NUMBER, "L898902C3")
+    k.type(MrzField.BIRTH_DATE, "741312")  # month 13
+    k.type(MrzField.EXPIRY_DATE, "340415")
+    assert k.tap(Action.SUBMIT) == []
+    assert k.screen == Screen.MRZ_ENTRY and k.session.visit.notice == Notice.MRZ_INVALID
+
+
+def test_the_keyboard_accepts_only_what_each_field_can_hold() -> None:
+    k = Kiosk()
+    k.to_details()
+    k.type(MrzField.DOCUMENT_NUMBER, "l8-9é")
+    assert k.session.visit.field_value(MrzField.DOCUMENT_NUMBER) == "L89"
+    k.type(MrzField.BIRTH_DATE, "74A0812")
+    assert k.session.visit.field_value(MrzField.BIRTH_DATE) == "740812"
+    assert k.session.visit.active_field == MrzField.EXPIRY_DATE  # a full date moves on
+    k.tap(Action.KEY, "3")
+    k.tap(Action.BACKSPACE)
+    assert k.session.visit.field_value(MrzField.EXPIRY_DATE) == ""
+
+
+def test_refused_details_ask_again_keeping_them_then_send_to_reception() -> None:
+    k = Kiosk()
+    read = k.to_reading()
+    k(ChipFailed(read.job, ChipFailure.ACCESS_DENIED))
+    assert k.screen == Screen.MRZ_ENTRY and k.session.visit.notice == Notice.BAC_REFUSED
+    assert k.session.visit.field_value(MrzField.DOCUMENT_NUMBER) == "L898902C3"
+    assert k.session.view().details_attempts_left == 2
+    for attempt in (2, 3):
+        (read,) = k.tap(Action.SUBMIT)
+        effects = k(ChipFailed(read.job, ChipFailure.ACCESS_DENIED))
+    assert effects == [IssueTicket(effects[0].job, "reception", None, AssistReason.DETAILS_REFUSED)]
+    assert k.screen == Screen.ISSUING
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (ChipFailure.NOT_EMRTD, AssistReason.NOT_EMRTD),
+        (ChipFailure.UNREADABLE, AssistReason.CHIP_UNREADABLE),
+        (ChipFailure.PASSIVE_AUTH, AssistReason.PASSIVE_AUTH_FAILED),
+        (ChipFailure.EXPIRED, AssistReason.DOCUMENT_EXPIRED),
+    ],
+)
+def test_a_chip_that_cannot_identify_gives_a_reception_ticket_with_the_reason(failure, reason) -> None:
+    k = Kiosk()
+    read = k.to_reading()
+    (issue,) = k(ChipFailed(read.job, failure))
+    assert issue == IssueTicket(issue.job, "reception", None, reason)
+    assert k.session.visit.assist_reason == reason
+
+
+def test_card_pulled_mid_read_ends_the_session() -> None:
+    k = Kiosk()
+    read = k.to_reading()
+    assert k(ChipFailed(read.job, ChipFailure.REMOVED)) == [EndSession("card_removed")]
+    assert k.screen == Screen.ATTRACT and k.session.last_end == EndReason.CARD_REMOVED
+
+
+def test_card_removed_while_being_identified_ends_the_session() -> None:
+    k = Kiosk()
+    k.to_face()
+    assert k(CardRemoved()) == [EndSession("card_removed")]
+    assert k.session.visit.identity is None
+
+
+def test_face_no_match_retries_then_sends_to_reception_and_spoof_at_once() -> None:
+    k = Kiosk()
+    face = k.to_face()
+    k(FaceResult(face.job, FaceOutcome.NO_MATCH, attempts_left=2))
+    assert k.screen == Screen.FACE_RETRY and k.session.visit.notice == Notice.FACE_RETRY
+    (face,) = k.tap(Action.TRY_AGAIN)
+    k(FaceResult(face.job, FaceOutcome.RETRY, attempts_left=1, detail="no_face"))
+    assert k.session.visit.notice == Notice.FACE_NOT_FOUND
+    (face,) = k.tap(Action.TRY_AGAIN)
+    (issue,) = k(FaceResult(face.job, FaceOutcome.NO_MATCH, attempts_left=0))
+    assert issue.service == "reception" and issue.assisted == AssistReason.NO_MATCH
+
+    k = Kiosk()
+    face = k.to_face()
+    (issue,) = k(FaceResult(face.job, FaceOutcome.SPOOF, attempts_left=2))
+    assert issue.assisted == AssistReason.SPOOF
+
+
+def test_a_late_answer_for_an_old_job_is_ignored() -> None:
+    k = Kiosk()
+    read = k.to_reading()
+    k.tap(Action.CANCEL)
+    assert k(ChipRead(read.job, IDENTITY)) == []
+    assert k.screen == Screen.ATTRACT and k.session.visit.identity is None
+
+
+def test_without_identification_only_services_that_do_not_need_it_can_be_chosen() -> None:
+    k = Kiosk()
+    k.tap(Action.START)
+    k.tap(Action.CHOOSE, "ticket")
+    assert k.screen == Screen.INSERT_CARD
+    k.tap(Action.SKIP_IDENTITY)
+    assert k.tap(Action.SERVICE, "report") == []
+    assert k.session.visit.notice == Notice.SERVICE_NEEDS_IDENTITY
+    (issue,) = k.tap(Action.SERVICE, "general")
+    assert issue.service == "general" and issue.verification_id is None
+
+
+def test_filing_a_report_cannot_skip_identification() -> None:
+    k = Kiosk()
+    k.tap(Action.START)
+    k.tap(Action.CHOOSE, "file_report")
+    k.tap(Action.SKIP_IDENTITY)
+    assert k.screen == Screen.INSERT_CARD
+
+
+def test_report_screens_exist_as_placeholders() -> None:
+    k = Kiosk()
+    k.tap(Action.START)
+    k.tap(Action.CHOOSE, "follow_report")
+    assert k.screen == Screen.FOLLOW_PLACEHOLDER
+    k.tap(Action.DONE)
+    face = Kiosk()
+    face.session.handle(CardInserted(), face.now)
+    face.tap(Action.CHOOSE, "file_report")
+    face.type(MrzField.DOCUMENT_NUMBER, "L898902C3")
+    face.type(MrzField.BIRTH_DATE, "740812")
+    face.type(MrzField.EXPIRY_DATE, "340415")
+    (read,) = face.tap(Action.SUBMIT)
+    (verify,) = face(ChipRead(read.job, IDENTITY))
+    face(FaceResult(verify.job, FaceOutcome.MATCH, 2, verification_id=3))
+    face.tap(Action.CONFIRM)
+    assert face.screen == Screen.REPORT_PLACEHOLDER
+
+
+def test_idle_time_out_warns_offers_more_time_then_ends_the_session() -> None:
+    k = Kiosk(timeouts=Timeouts({Screen.MRZ_ENTRY: 60}, warning_s=25))
+    k.to_details()
+    k.type(MrzField.DOCUMENT_NUMBER, "L89")
+    k.later(59)
+    assert not k.session.warning
+    k.later(1)
+    assert k.session.warning and k.session.view(k.now).seconds_left == 25
+    k.tap(Action.MORE_TIME)
+    assert not k.session.warning and k.screen == Screen.MRZ_ENTRY
+    assert k.session.visit.field_value(MrzField.DOCUMENT_NUMBER) == "L89"
+    k.later(60)
+    assert k.session.warning
+    assert k.later(25) == [EndSession("timed_out")]
+    assert k.screen == Screen.ATTRACT and k.session.visit.field_value(MrzField.DOCUMENT_NUMBER) == ""
+
+
+def test_a_busy_step_that_never_answers_ends_the_session() -> None:
+    k = Kiosk(timeouts=Timeouts({Screen.READING_CHIP: 10}))
+    k.to_reading()
+    assert k.later(10) == [EndSession("timed_out")]
+
+
+def test_the_warning_gives_at_least_twenty_seconds() -> None:
+    with pytest.raises(TimeoutError_):
+        Timeouts(warning_s=19)
+    with pytest.raises(TimeoutError_):
+        Timeouts({Screen.CHOOSE: 0})
+
+
+def test_language_toggles_on_every_screen_and_resets_for_the_next_visitor() -> None:
+    k = Kiosk()
+    k.tap(Action.LANGUAGE, "en")
+    assert k.session.language == Language.EN and k.screen == Screen.ATTRACT
+    k.to_details()
+    assert k.session.language == Language.EN
+    k.tap(Action.LANGUAGE, "ar")
+    k.tap(Action.LANGUAGE, "en")
+    k.tap(Action.CANCEL)
+    assert k.session.language == Language.AR
+
+
+def test_a_disabled_kiosk_closes_at_once_when_idle_and_after_the_visit_otherwise() -> None:
+    k = Kiosk()
+    k(Availability(False, SERVICES, "disabled"))
+    assert k.screen == Screen.CLOSED
+    assert k.tap(Action.START) == [] and k(CardInserted()) == []
+    k(Availability(True, SERVICES))
+    assert k.screen == Screen.ATTRACT
+    k.tap(Action.START)
+    k(Availability(False, SERVICES, "disabled"))
+    assert k.screen == Screen.CHOOSE  # a visitor mid-visit is not cut off
+    k.tap(Action.CANCEL)
+    assert k.screen == Screen.CLOSED and k.session.closed_reason == "disabled"
+
+
+def test_an_unexpected_error_resets_to_the_attract_screen() -> None:
+    k = Kiosk()
+    k.to_face()
+    assert k(Crash()) == [EndSession("error")]
+    assert k.screen == Screen.ATTRACT and k.session.last_end == EndReason.ERROR
+
+
+def test_printer_failure_keeps_the_ticket_on_screen_for_the_full_time() -> None:
+    k = Kiosk(timeouts=Timeouts({Screen.TICKET: 30}))
+    k.tap(Action.START)
+    k.tap(Action.CHOOSE, "ticket")
+    k.tap(Action.SKIP_IDENTITY)
+    (issue,) = k.tap(Action.SERVICE, "general")
+    (printing,) = k(TicketIssued(issue.job, IssuedTicket(1, "A001", "general", "T1")))
+    k.later(20)
+    k(PrintFailed(printing.job))
+    assert k.session.visit.print_state == PrintState.FAILED
+    k.later(29)
+    assert k.screen == Screen.TICKET and not k.session.warning
+
+
+def test_visit_repr_hides_personal_data() -> None:
+    k = Kiosk()
+    k.to_face()
+    assert "L898902C3" not in repr(k.session.visit) and "ERIKSSON" not in repr(k.session.visit)
