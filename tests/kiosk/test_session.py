@@ -149,7 +149,7 @@ def test_refused_details_ask_again_keeping_them_then_send_to_reception() -> None
     assert k.screen == Screen.MRZ_ENTRY and k.session.visit.notice == Notice.BAC_REFUSED
     assert k.session.visit.field_value(MrzField.DOCUMENT_NUMBER) == "L898902C3"
     assert k.session.view().details_attempts_left == 2
-    for attempt in (2, 3):
+    for _attempt in (2, 3):
         (read,) = k.tap(Action.SUBMIT)
         effects = k(ChipFailed(read.job, ChipFailure.ACCESS_DENIED))
     assert effects == [IssueTicket(effects[0].job, "reception", None, AssistReason.DETAILS_REFUSED)]
