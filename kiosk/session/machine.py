@@ -84,6 +84,7 @@ class Visit:
     ticket: IssuedTicket | None = None
     print_state: PrintState | None = None
     notice: Notice | None = None
+    guidance: str | None = None  # the edge's reason for a retry (e.g. "face_too_small"), shown as advice
 
     def __repr__(self) -> str:  # never the keyed-in details or the identity
         return f"Visit(purpose={self.purpose}, verified={self.verification_id is not None})"
@@ -363,6 +364,8 @@ class Session:
             return self._assist(AssistReason.VERIFICATION_UNAVAILABLE)
         if result.outcome == FaceOutcome.EXHAUSTED:
             return self._assist(AssistReason.NO_MATCH)
+        if result.detail.startswith("card_"):  # the chip's photo itself is unusable: trying again cannot help
+            return self._assist(AssistReason.CARD_PHOTO_UNUSABLE)
         attempts = self.visit.face_attempts + 1
         self.visit = replace(self.visit, face_attempts=attempts)
         if attempts >= self.rules.max_face_attempts or result.attempts_left <= 0:
@@ -374,7 +377,7 @@ class Session:
             notice = Notice.FACE_QUALITY
         else:
             notice = Notice.FACE_RETRY
-        self.visit = replace(self.visit, notice=notice)
+        self.visit = replace(self.visit, notice=notice, guidance=result.detail or None)
         self._go(Screen.FACE_RETRY)
         return []
 

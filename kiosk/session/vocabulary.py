@@ -98,6 +98,7 @@ class AssistReason(StrEnum):
     DOCUMENT_EXPIRED = "document_expired"
     DETAILS_REFUSED = "details_refused"  # BAC refused too many times
     VERIFICATION_UNAVAILABLE = "verification_unavailable"
+    CARD_PHOTO_UNUSABLE = "card_photo_unusable"  # the chip's own photo shows no single usable face
 
 
 class ChipFailure(StrEnum):

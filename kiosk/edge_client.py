@@ -1,0 +1,164 @@
+"""The kiosk's side of the edge API: catalogue, face verification, tickets and heartbeats, with its device token.
+
+Each call maps the edge's answers onto what the session understands, so HTTP never reaches the state machine.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kiosk.session.messages import IssuedTicket, Service
+from kiosk.session.vocabulary import FaceOutcome
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1"
+# Services that need a verified identity when the edge's catalogue does not say (older edge nodes)
+IDENTITY_BY_DEFAULT = frozenset({"report"})
+
+
+class EdgeUnavailable(RuntimeError):
+    """The edge could not be reached or answered with a server error."""
+
+
+class DeviceDisabled(RuntimeError):
+    """The edge refuses this kiosk's token: disabled by central (kiosk.disable) or revoked."""
+
+
+class EdgeRefused(RuntimeError):
+    """The edge refused a request (4xx other than auth); the message is the edge's detail."""
+
+
+@dataclass(frozen=True)
+class VerificationAnswer:
+    outcome: FaceOutcome
+    reason: str = ""
+    attempts_left: int = 0
+    verification_id: int | None = None
+
+
+def read_token(path: Path) -> str:
+    """The device token from its file (written at enrolment); a clear error when it is missing or empty."""
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{path}: device token file cannot be read: {exc.strerror}") from None
+    if not token:
+        raise ValueError(f"{path}: device token file is empty")
+    return token
+
+
+class EdgeClient:
+    """HTTP(S) to the edge node; `ca` pins the station CA, `cert`/`key` present the device certificate (mutual TLS)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        ca: Path | None = None,
+        cert: Path | None = None,
+        key: Path | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        verify: Any = str(ca) if ca else True
+        client_cert = (str(cert), str(key)) if cert and key else None
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + API,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "markaz-kiosk"},
+            verify=verify,
+            cert=client_cert,
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise EdgeUnavailable(f"edge unreachable: {type(exc).__name__}") from None
+        if response.status_code == 401:
+            raise DeviceDisabled(_detail(response))
+        if response.status_code >= 500:
+            raise EdgeUnavailable(f"edge answered {response.status_code}: {_detail(response)}")
+        return response
+
+    def services(self) -> tuple[Service, ...]:
+        response = self._send("GET", "/services")
+        if response.status_code != 200:
+            raise EdgeRefused(_detail(response))
+        return tuple(
+            Service(
+                code=s["code"],
+                name_ar=s["name_ar"],
+                name_en=s["name_en"],
+                needs_identity=bool(s.get("needs_identity", s["code"] in IDENTITY_BY_DEFAULT)),
+            )
+            for s in response.json()["services"]
+            if s.get("active", True)
+        )
+
+    def verify(self, card_photo: bytes, frames: list[bytes], document_number: str) -> VerificationAnswer:
+        files = [("card_photo", ("card", card_photo, "application/octet-stream"))]
+        files += [("live", (f"live{i}.jpg", frame, "image/jpeg")) for i, frame in enumerate(frames)]
+        try:
+            response = self._send("POST", "/verifications", files=files, data={"document_number": document_number})
+        except EdgeUnavailable as exc:
+            return VerificationAnswer(FaceOutcome.UNAVAILABLE, str(exc))
+        finally:
+            del files
+        if response.status_code == 429:
+            return VerificationAnswer(FaceOutcome.EXHAUSTED, "attempts_used_up")
+        if response.status_code == 422:
+            # a live frame the edge cannot use at all: as good as no face
+            return VerificationAnswer(FaceOutcome.NO_FACE, "no_face", attempts_left=1)
+        if response.status_code != 200:
+            return VerificationAnswer(FaceOutcome.UNAVAILABLE, _detail(response))
+        body = response.json()
+        return VerificationAnswer(
+            FaceOutcome(body["decision"]), body["reason"], int(body["attempts_left"]), int(body["verification_id"])
+        )
+
+    def issue(self, service: str) -> IssuedTicket:
+        response = self._send("POST", "/tickets", json={"service": service})
+        if response.status_code != 201:
+            raise EdgeRefused(_detail(response))
+        t = response.json()
+        return IssuedTicket(
+            id=t["id"],
+            number=t["number"],
+            service=t["service"],
+            reference=ticket_reference(t["business_day"], t["number"]),
+            estimated_wait_s=t.get("estimated_wait_s"),
+        )
+
+    def cancel(self, ticket_id: int) -> None:
+        self._send("POST", f"/tickets/{ticket_id}/cancel")
+
+    def heartbeat(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._send("POST", "/devices/heartbeat", json=body)
+        if response.status_code != 200:
+            raise EdgeRefused(_detail(response))
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def ticket_reference(business_day: str, number: str) -> str:
+    """What the receipt's QR holds: the ticket's business day and number, unique within the station."""
+    return f"{business_day}/{number}"
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("error") or body)[:200]
+    return str(body)[:200]
