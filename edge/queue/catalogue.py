@@ -29,6 +29,7 @@ class ServiceDef(BaseModel):
     target_wait_s: int = Field(gt=0, le=MAX_TARGET_WAIT_S)
     priority: int = Field(0, ge=-MAX_PRIORITY, le=MAX_PRIORITY, description="higher is called first")
     active: bool = True
+    needs_identity: bool = Field(False, description="the kiosk asks for a verified identity (card + face) first")
 
 
 class CounterDef(BaseModel):
@@ -67,7 +68,10 @@ class Catalogue(BaseModel):
 SAMPLE_CATALOGUE = Catalogue(
     services=[
         ServiceDef(code="general", name_ar="خدمات عامة", name_en="General services", prefix="A", target_wait_s=900),
-        ServiceDef(code="report", name_ar="تقديم بلاغ", name_en="File a report", prefix="R", target_wait_s=1200),
+        ServiceDef(
+            code="report", name_ar="تقديم بلاغ", name_en="File a report", prefix="R", target_wait_s=1200,
+            needs_identity=True,
+        ),
         ServiceDef(
             code="follow-up", name_ar="متابعة بلاغ", name_en="Follow up a report", prefix="F", target_wait_s=600
         ),
@@ -79,9 +83,13 @@ SAMPLE_CATALOGUE = Catalogue(
             target_wait_s=300,
             priority=10,
         ),
+        # staff-assisted: where the kiosk sends a visitor it could not verify (chip unreadable, face not matched)
+        ServiceDef(code="reception", name_ar="الاستقبال", name_en="Reception", prefix="S", target_wait_s=600),
     ],
     counters=[
-        CounterDef(code="1", name="Counter 1", services=["general", "report", "follow-up", "priority"], open=True),
+        CounterDef(
+            code="1", name="Counter 1", services=["general", "report", "follow-up", "priority", "reception"], open=True
+        ),
         CounterDef(code="2", name="Counter 2", services=["general", "report", "follow-up", "priority"], open=True),
         CounterDef(code="3", name="Counter 3", services=["report", "follow-up"], open=False),
     ],
@@ -120,11 +128,12 @@ def apply_catalogue(store: Store, audit: AuditLog, catalogue: Catalogue, actor: 
         before = _snapshot(db)
         for s in catalogue.services:
             db.execute(
-                "INSERT INTO services (code, name_ar, name_en, prefix, target_wait_s, priority, active) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name_ar = excluded.name_ar, "
+                "INSERT INTO services (code, name_ar, name_en, prefix, target_wait_s, priority, active, needs_identity) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name_ar = excluded.name_ar, "
                 "name_en = excluded.name_en, prefix = excluded.prefix, target_wait_s = excluded.target_wait_s, "
-                "priority = excluded.priority, active = excluded.active",
-                [s.code, s.name_ar, s.name_en, s.prefix, s.target_wait_s, s.priority, int(s.active)],
+                "priority = excluded.priority, active = excluded.active, needs_identity = excluded.needs_identity",
+                [s.code, s.name_ar, s.name_en, s.prefix, s.target_wait_s, s.priority, int(s.active),
+                 int(s.needs_identity)],
             )
         for c in catalogue.counters:
             db.execute(

@@ -61,6 +61,7 @@ class Service(BaseModel):
     target_wait_s: int
     priority: int
     active: bool
+    needs_identity: bool = False  # the kiosk asks for a verified identity (card + face) first
 
 
 class KpiFigures(BaseModel):

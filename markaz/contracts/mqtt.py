@@ -69,6 +69,11 @@ class QueueSnapshot(_Strict):
     services: list[ServiceQueue]
 
 
+# Faults a device reports itself (kiosk heartbeats), and those the edge derives (a heartbeat that stopped coming)
+ReportedFault = Literal["reader_missing", "camera_down", "printer_paper_out", "printer_error", "ui_disconnected"]
+Fault = Literal[ReportedFault, "heartbeat_lost"]
+
+
 class DeviceState(_Strict):
     device: DeviceId
     type: Literal["kiosk", "display", "counter_terminal"]
@@ -78,7 +83,7 @@ class DeviceState(_Strict):
     reader_present: bool | None = None
     camera_fps: Annotated[float, Field(ge=0, le=1000)] | None = None
     printer_paper: Literal["ok", "low", "out", "unknown"] | None = None
-    faults: list[Literal["reader_missing", "camera_down", "printer_paper_out", "printer_error", "heartbeat_lost"]] = []
+    faults: list[Fault] = []
     reason: Literal["heartbeat", "change", "periodic", "command"]
 
 
@@ -115,7 +120,7 @@ class NodeHealth(_Strict):
 
 class DeviceFault(_Strict):
     device: DeviceId
-    fault: Literal["reader_missing", "camera_down", "printer_paper_out", "printer_error", "heartbeat_lost"]
+    fault: Fault
     state: Literal["raised", "cleared"]
 
 

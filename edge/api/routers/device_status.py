@@ -10,11 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.api.deps import get_node, require
 from edge.auth.principal import Principal
 from edge.node import EdgeNode
-from markaz.contracts.mqtt import DeviceState
+from markaz.contracts.mqtt import DeviceState, ReportedFault
 
 router = APIRouter(tags=["devices"])
-
-Fault = Literal["reader_missing", "camera_down", "printer_paper_out", "printer_error"]
 
 
 class DeviceHeartbeat(BaseModel):
@@ -25,7 +23,7 @@ class DeviceHeartbeat(BaseModel):
     reader_present: bool | None = None
     camera_fps: Annotated[float, Field(ge=0, le=1000)] | None = None
     printer_paper: Literal["ok", "low", "out", "unknown"] | None = None
-    faults: list[Fault] = Field(default_factory=list, max_length=8)
+    faults: list[ReportedFault] = Field(default_factory=list, max_length=8)
 
 
 @router.post("/devices/heartbeat", response_model=DeviceState, summary="Report this device's status")
