@@ -255,6 +255,10 @@ class TelemetryService:
 
     # --- device heartbeats (from the API) --------------------------------------------------------------------------
 
+    def device_states(self) -> list[contract.DeviceState]:
+        """Every device's last heartbeat and readings, as central receives them (for the devices list)."""
+        return self._device_states("periodic")
+
     def record_heartbeat(self, device_id: str, report: dict[str, Any]) -> contract.DeviceState:
         """Store a device's self-reported status and publish its state (faults raise/clear events)."""
         faults = set(report.get("faults") or [])

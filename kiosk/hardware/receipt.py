@@ -85,8 +85,7 @@ class ReceiptRenderer:
         measure = ImageDraw.Draw(Image.new("L", (1, 1)))
         boxes = [
             tuple(
-                round(v)
-                for v in measure.textbbox((0, 0), text, font=font, direction=d, language="ar" if d else "en")
+                round(v) for v in measure.textbbox((0, 0), text, font=font, direction=d, language="ar" if d else "en")
             )
             for text, font, d, _ in lines
         ]

@@ -7,6 +7,7 @@ from edge.api.deps import get_node, require
 from edge.api.schemas import error
 from edge.auth.principal import Principal
 from markaz.contracts.ids import DeviceId
+from markaz.contracts.mqtt import DeviceState
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -22,6 +23,7 @@ class Device(BaseModel):
     enabled: bool
     created_at: str | None = None
     last_seen_at: str | None = None
+    status: DeviceState | None = Field(None, description="last heartbeat and readings (kiosks and displays)")
 
 
 class DeviceCreated(Device):
@@ -38,7 +40,9 @@ class DeviceUpdate(BaseModel):
 
 @router.get("", response_model=DeviceList, summary="Registered devices")
 def list_devices(request: Request, _: Principal = Depends(require("devices.manage"))) -> DeviceList:
-    return DeviceList(devices=[Device(**d) for d in get_node(request).auth.list_devices()])
+    node = get_node(request)
+    states = {s.device: s for s in node.telemetry.device_states()}
+    return DeviceList(devices=[Device(**d, status=states.get(d["id"])) for d in node.auth.list_devices()])
 
 
 @router.post(

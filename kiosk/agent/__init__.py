@@ -1,0 +1,1 @@
+"""The kiosk agent: one process per kiosk, serving the touch UI on localhost and driving the session and hardware."""

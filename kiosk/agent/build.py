@@ -1,0 +1,63 @@
+"""Wiring: settings -> adapters -> agent -> app. Kept declarative: every part gets exactly what it needs."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from kiosk.agent.app import create_app
+from kiosk.agent.jobs import ChipReading, FaceVerification, ReceiptPrinting, TicketIssuing
+from kiosk.agent.runtime import Hardware, KioskAgent
+from kiosk.agent.secrets import SessionSecrets
+from kiosk.agent.settings import KioskSettings
+from kiosk.card.reader import PcscReader
+from kiosk.card.trust_store import TrustStore
+from kiosk.edge_client import EdgeClient, read_token
+from kiosk.hardware.camera import VideoCaptureCamera
+from kiosk.hardware.printer import EscposPrinter
+from kiosk.hardware.receipt import ReceiptRenderer
+from kiosk.session.machine import Rules, Session
+from kiosk.session.timeouts import Timeouts
+from kiosk.ui.screens import KioskScreens
+
+log = logging.getLogger(__name__)
+
+
+def build_agent(settings: KioskSettings) -> KioskAgent:
+    edge = EdgeClient(
+        settings.edge, read_token(settings.device_token_file), settings.edge_ca, settings.edge_cert, settings.edge_key
+    )
+    secrets = SessionSecrets()
+    camera = VideoCaptureCamera(settings.camera)
+    printer = EscposPrinter(settings.printer)
+    trust_store = TrustStore.load(settings.csca) if settings.csca else None
+    hardware = Hardware(
+        edge=edge,
+        camera=camera,
+        printer=printer,
+        card_events=PcscReader(settings.reader),
+        chip=ChipReading(settings.reader, trust_store, settings.require_passive_auth, secrets),
+        face=FaceVerification(camera, edge, secrets, settings.live_frames),
+        tickets=TicketIssuing(edge),
+        receipts=ReceiptPrinting(printer, ReceiptRenderer(), settings.station_name_ar, settings.station_name_en),
+        secrets=secrets,
+    )
+    rules = Rules(
+        timeouts=Timeouts(dict(settings.timeouts), settings.warning_s),
+        max_details_attempts=settings.max_details_attempts,
+        max_face_attempts=settings.max_face_attempts,
+        assisted_service=settings.assisted_service,
+    )
+    return KioskAgent(
+        Session(rules),
+        hardware,
+        heartbeat_s=settings.heartbeat_s,
+        catalogue_refresh_s=settings.catalogue_refresh_s,
+        offline_after_failures=settings.offline_after_failures,
+    )
+
+
+def build_app(settings: KioskSettings) -> FastAPI:
+    agent = build_agent(settings)
+    return create_app(agent, KioskScreens(settings.station_name_ar, settings.station_name_en))

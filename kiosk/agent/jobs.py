@@ -1,0 +1,149 @@
+"""The agent's work for the session's effects, each a plain blocking function: hardware and edge in, an event out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass
+
+from kiosk.agent.secrets import SessionSecrets
+from kiosk.card.emrtd import EmrtdSession
+from kiosk.card.errors import AccessDenied, CardError, CardRemoved, NoCard, UnsupportedCard
+from kiosk.card.mrz import KeyedMrzSource
+from kiosk.card.reader import PcscReader
+from kiosk.card.trust_store import TrustStore
+from kiosk.edge_client import EdgeClient, EdgeRefused, EdgeUnavailable
+from kiosk.hardware.camera import Camera, encode_jpeg
+from kiosk.hardware.printer import Printer, PrinterError, PrinterState
+from kiosk.hardware.receipt import ReceiptContent, ReceiptRenderer
+from kiosk.session.messages import (
+    ChipFailed,
+    ChipRead,
+    Event,
+    FaceResult,
+    Identity,
+    IssueTicket,
+    PrintFailed,
+    PrintReceipt,
+    ReadChip,
+    ReceiptPrinted,
+    Service,
+    TicketFailed,
+    TicketIssued,
+    VerifyFace,
+)
+from kiosk.session.vocabulary import ChipFailure, FaceOutcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChipReading:
+    """Reads the card in the reader with the details the visitor keyed in."""
+
+    reader_pattern: str | None
+    trust_store: TrustStore | None
+    require_passive_auth: bool
+    secrets: SessionSecrets
+
+    def __call__(self, effect: ReadChip, session: int) -> Event:
+        source = KeyedMrzSource(effect.document_number, effect.birth_date, effect.expiry_date)
+        reader = PcscReader(self.reader_pattern)
+        try:
+            connection = reader.wait_for_card(2.0)
+            try:
+                result = EmrtdSession(connection, trust_store=self.trust_store).read(source)
+            finally:
+                connection.close()
+        except AccessDenied:
+            return ChipFailed(effect.job, ChipFailure.ACCESS_DENIED)
+        except (CardRemoved, NoCard):
+            return ChipFailed(effect.job, ChipFailure.REMOVED)
+        except UnsupportedCard:
+            return ChipFailed(effect.job, ChipFailure.NOT_EMRTD)
+        except CardError as exc:
+            log.info("chip read failed: %s", type(exc).__name__)
+            return ChipFailed(effect.job, ChipFailure.UNREADABLE)
+        finally:
+            reader.close()
+        if self.require_passive_auth and result.passive_auth.status != "valid":
+            log.info("passive authentication: %s", result.passive_auth.status)
+            return ChipFailed(effect.job, ChipFailure.PASSIVE_AUTH)
+        if result.expired:
+            return ChipFailed(effect.job, ChipFailure.EXPIRED)
+        self.secrets.keep(session, result.photo.data, result.document_number)
+        identity = Identity(result.surname, result.given_names, result.document_number)
+        del result
+        return ChipRead(effect.job, identity)
+
+
+@dataclass
+class FaceVerification:
+    """Takes a few live frames and asks the edge whether they show the chip's holder."""
+
+    camera: Camera
+    edge: EdgeClient
+    secrets: SessionSecrets
+    frames: int = 3
+
+    def __call__(self, effect: VerifyFace, session: int) -> Event:
+        held = self.secrets.get(session)
+        if held is None:
+            return FaceResult(effect.job, FaceOutcome.UNAVAILABLE, detail="no_card_photo")
+        photo, number = held
+        frames = self.camera.frames(self.frames, timeout=3.0)
+        if not frames:
+            return FaceResult(effect.job, FaceOutcome.NO_FACE, attempts_left=1, detail="no_face")
+        jpegs = [encode_jpeg(f.image) for f in frames]
+        del frames
+        answer = self.edge.verify(photo, jpegs, number)
+        del photo, jpegs
+        return FaceResult(effect.job, answer.outcome, answer.attempts_left, answer.verification_id, answer.reason)
+
+
+@dataclass
+class TicketIssuing:
+    edge: EdgeClient
+
+    def __call__(self, effect: IssueTicket, session: int) -> Event:
+        try:
+            return TicketIssued(effect.job, self.edge.issue(effect.service))
+        except (EdgeRefused, EdgeUnavailable) as exc:
+            log.warning("ticket for %s not issued: %s", effect.service, exc)
+            return TicketFailed(effect.job)
+
+
+@dataclass
+class ReceiptPrinting:
+    printer: Printer
+    renderer: ReceiptRenderer
+    station_ar: str
+    station_en: str
+    last_state: PrinterState = PrinterState.UNKNOWN
+
+    def content(self, effect: PrintReceipt, service: Service | None, assisted: bool) -> ReceiptContent:
+        ticket = effect.ticket
+        wait = None if ticket.estimated_wait_s is None else max(1, math.ceil(ticket.estimated_wait_s / 60))
+        return ReceiptContent(
+            station_ar=self.station_ar,
+            station_en=self.station_en,
+            service_ar=service.name_ar if service else ticket.service,
+            service_en=service.name_en if service else ticket.service,
+            number=ticket.number,
+            issued_at=dt.datetime.now().astimezone(),
+            estimated_wait_min=wait,
+            reference=ticket.reference,
+            note_ar="سيساعدك موظف الاستقبال" if assisted else "",
+            note_en="A member of staff will help you" if assisted else "",
+        )
+
+    def __call__(self, effect: PrintReceipt, content: ReceiptContent) -> Event:
+        try:
+            self.printer.print_image(self.renderer.render(content))
+        except PrinterError as exc:
+            self.last_state = exc.state
+            log.warning("receipt not printed: %s", exc.state.value)
+            return PrintFailed(effect.job)
+        self.last_state = PrinterState.OK
+        return ReceiptPrinted(effect.job)

@@ -1,0 +1,42 @@
+"""Renders the session's view as HTML in the session's language: the whole page once, then pushed fragments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from markupsafe import Markup
+
+from kiosk.hardware.receipt import ReceiptRenderer
+from kiosk.session.machine import SessionView
+from kiosk.session.vocabulary import PrintState
+from markaz.web.languages import Language
+from markaz.web.live import ScreenUpdate
+from markaz.web.templates import Screens
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+CATALOGUES = HERE / "locales"
+STATIC = HERE / "static"
+
+
+class KioskScreens:
+    def __init__(self, station_ar: str, station_en: str) -> None:
+        self.station = {Language.AR: station_ar, Language.EN: station_en}
+        self.screens = Screens(template_dirs=[TEMPLATES], catalogue_dirs=[CATALOGUES])
+
+    def _context(self, view: SessionView) -> dict[str, object]:
+        ticket = view.visit.ticket
+        qr = ""
+        if ticket is not None and view.visit.print_state == PrintState.FAILED:
+            qr = ReceiptRenderer.qr_svg(ticket.reference)
+        return {"view": view, "station_name": self.station[view.language], "qr_svg": Markup(qr)}
+
+    def fragment(self, view: SessionView) -> str:
+        return self.screens.render("fragment.html", view.language, **self._context(view))
+
+    def page(self, view: SessionView) -> str:
+        return self.screens.render("page.html", view.language, **self._context(view))
+
+    def update(self, view: SessionView) -> ScreenUpdate:
+        title = self.screens.gettext("Self-service kiosk", view.language)
+        return ScreenUpdate.of(self.fragment(view), view.language, title)
