@@ -4,7 +4,6 @@ with the virtual ePassport, the camera as a video file, the printer as an ESC/PO
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +105,9 @@ class Visit:
         self.lang = lang
         page.goto(kiosk.url)
         page.wait_for_function("window.markazLive && window.markazLive.connected && window.markazLive.screens > 0")
+        # the agents of this module share one card reader: another test's card may have started a session here
+        if page.locator("body").get_attribute("data-screen") not in ("attract", "closed"):
+            self.tap("cancel")
         self.screen("attract")
         if lang == "en":
             self.tap("language", "en")
@@ -228,8 +230,7 @@ def test_genuine_visitor_gets_a_ticket_at_the_edge_and_a_printed_receipt_with_it
     assert ticket["service"] == "general" and ticket["status"] == "waiting"
     receipt = sink.wait_for(printed_before + 1)[-1].image
     assert qr_of(receipt) == f"{ticket['business_day']}/{ticket['number']}"
-    if shutil.which("tesseract"):
-        assert number_on_screen in ocr(receipt).replace(" ", "")
+    assert number_on_screen in ocr(receipt).replace(" ", "")  # the number, read back from the printed raster
     visit.tap("done")
     visit.screen("attract", check=False)
 
@@ -263,10 +264,10 @@ def test_wrong_details_give_a_clear_message_and_reentry_without_hammering_the_ch
     visit.key_in(number, birth="750812")  # a valid date, but not the holder's
     visit.tap("submit")
     page.wait_for_selector('[data-screen="mrz_entry"] .notice.error', timeout=20_000)
-    expect(page.locator(".notice.error")).to_contain_text("لم تقبل البطاقة")
-    expect(page.locator(".notice.error")).to_contain_text("2")
+    expect(page.locator("#screen .notice.error")).to_contain_text("لم تقبل البطاقة")
+    expect(page.locator("#screen .notice.error")).to_contain_text("2")
     visit.check("mrz_entry-refused")
-    apdus = card.applet.commands if hasattr(card.applet, "commands") else None
+    assert card.applet.external_authenticate_count == 1  # one BAC attempt for one submission: no retry storm
     # a malformed date is refused on the kiosk itself: the chip is not asked at all
     visit.tap("field", "birth_date")
     for _ in range(6):
@@ -275,9 +276,8 @@ def test_wrong_details_give_a_clear_message_and_reentry_without_hammering_the_ch
         visit.tap("key", char)
     visit.tap("submit")
     page.wait_for_selector('[data-screen="mrz_entry"] .notice.error', timeout=5_000)
-    expect(page.locator(".notice.error")).to_contain_text("ستة أرقام")
-    if apdus is not None:
-        assert card.applet.commands == apdus
+    expect(page.locator("#screen .notice.error")).to_contain_text("ستة أرقام")
+    assert card.applet.external_authenticate_count == 1  # the malformed date never reached the chip
     visit.tap("cancel")
     visit.screen("attract", check=False)
 
@@ -292,7 +292,7 @@ def test_card_pulled_mid_read_ends_the_session(page: Page, kiosk: KioskProcess, 
     card.pull_after = 20
     visit.tap("submit")
     visit.screen("attract", check=False)
-    expect(page.locator(".notice")).to_contain_text("البطاقة أُخرجت")
+    expect(page.locator("#screen .notice")).to_contain_text("البطاقة أُخرجت")
 
 
 def test_a_card_that_is_not_an_epassport_gets_a_reception_ticket_with_the_reason(
@@ -306,7 +306,7 @@ def test_a_card_that_is_not_an_epassport_gets_a_reception_ticket_with_the_reason
     visit.key_in("L898902C3")
     visit.tap("submit")
     visit.screen("ticket", timeout=30_000, check=False)
-    expect(page.locator(".notice").first).to_contain_text("not an ID card or passport with a chip")
+    expect(page.locator("#screen .notice").first).to_contain_text("not an ID card or passport with a chip")
 
 
 def test_printer_out_of_paper_shows_the_ticket_and_its_qr_on_screen_and_the_heartbeat_says_so(
@@ -378,7 +378,7 @@ def test_idle_time_out_warns_then_returns_to_attract_and_the_data_is_gone(
         expect(page.locator("#field-document_number .field-value")).to_have_text("L")
         page.wait_for_selector("[data-warning]", timeout=10_000)
         visit.screen("attract", timeout=40_000, check=False)
-        expect(page.locator(".notice")).to_contain_text("لعدم وجود أي نشاط")
+        expect(page.locator("#screen .notice")).to_contain_text("لعدم وجود أي نشاط")
         html = page.content()
         assert number not in html and "ERIKSSON" not in html
         assert page.evaluate("localStorage.length + sessionStorage.length") == 0
