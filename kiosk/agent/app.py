@@ -90,6 +90,8 @@ def create_app(agent: KioskAgent, screens: KioskScreens) -> FastAPI:
             "printer": r.printer.value,
             "ui_connected": agent.ui_clients > 0,
             "availability": r.last_availability,
+            # whether a chip photo or document number is held right now (True only during a visit)
+            "holding_personal_data": not agent.hw.secrets.empty,
         }
 
     @app.get("/preview.mjpg")

@@ -77,11 +77,21 @@ class KioskProcess:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config.write_text(tomli_w.dumps({"kiosk": self.settings}))
         log = self.log.open("ab")
+        # its own working, home and temporary folders: the privacy test searches everything the agent could write
+        (self.folder / "tmp").mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            **self.env,
+            "PYTHONUNBUFFERED": "1",
+            "HOME": str(self.folder),
+            "TMPDIR": str(self.folder / "tmp"),
+        }
         self.proc = subprocess.Popen(
             [MARKAZ, "kiosk", "run", "--config", str(self.config)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+            env=env,
+            cwd=self.folder,
         )
         log.close()
         deadline = time.monotonic() + 30

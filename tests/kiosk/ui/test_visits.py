@@ -62,6 +62,7 @@ def sink() -> Iterator[EscposSink]:
 
 def _agent(folder: Path, station, sink: EscposSink, video: Path, pki_dir: Path, pcscd, **extra: object) -> KioskProcess:
     edge, token = station
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "token").write_text(token)
     settings: dict[str, object] = {
         "edge": edge.base,
