@@ -5,7 +5,9 @@ Each part runs as its own process, as in a station and its centre:
 - Mosquitto with a TLS listener that requires client certificates and the markaz ACL;
 - central, ingesting the station's telemetry and serving its dashboard;
 - the edge node (HTTP API) with the sample catalogue, an admin, an officer and a kiosk, publishing over mTLS;
-- a card reader: a private pcscd with Debian's vpcd driver and our virtual ePassport inserted in it.
+- a card reader: a private pcscd with Debian's vpcd driver and our virtual ePassport inserted in it;
+- a kiosk agent on that reader, with a camera video of the passport's holder and a printer sink that keeps each
+  receipt as a PNG (Chromium opens it in kiosk mode when a display exists).
 A little traffic is made so the KPIs and the dashboard show something. Ctrl-C stops everything."""
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ DEMO_MRZ_FIELDS = dict(
     nationality="UTO", birth_date="740812", sex="F", expiry_date="341231",
 )
 REPO = Path(__file__).resolve().parent.parent
-DEMO_PHOTO = REPO / "tests" / "data" / "card" / "face.jp2"  # test data, attribution beside it
+# The kiosk's demo visitor: the chip holds one photo of them and the camera "sees" another (tests/data/faces).
+DEMO_HOLDER_CHIP = REPO / "tests" / "data" / "faces" / "obama_1.jpg"
+DEMO_HOLDER_CAMERA = REPO / "tests" / "data" / "faces" / "obama_2.jpg"
 
 
 def _port(preferred: int) -> int:
@@ -164,6 +168,63 @@ class Station:
         ]
         return base
 
+    def card_photo(self) -> Path:
+        """The holder's portrait at the size real chips hold (10-20 KB), for the virtual passport."""
+        import cv2
+
+        path = self.data / "kiosk" / "chip-photo.jpg"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            image = cv2.imread(str(DEMO_HOLDER_CHIP))
+            scale = 320 / max(image.shape[:2])
+            small = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(path), small, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        return path
+
+    def kiosk(self, edge: str, creds: dict[str, str], port: int) -> None:
+        """The kiosk agent on the virtual reader, a camera video of the holder, a printer sink writing PNG receipts."""
+        from kiosk.hardware.videos import still_video
+
+        if self.testbed is None:
+            self.lines.append("  kiosk                not started: no card reader")
+            return
+        folder = self.data / "kiosk"
+        folder.mkdir(parents=True, exist_ok=True)
+        token = folder / "device-token"
+        if not token.exists():
+            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(creds["kiosk_token"])
+        video = folder / "camera.avi"
+        if not video.exists():
+            still_video(video, [DEMO_HOLDER_CAMERA], seconds_each=2.0, fps=15)
+        receipts = self.data / "receipts"
+        printer_port = _port(9100)
+        proc, log = self.spawn("printer", [sys.executable, "-m", "kiosk.hardware.escpos_sink", str(printer_port), str(receipts)])
+        _wait(lambda: _tcp_open(printer_port), "the printer sink", proc, log, 30)
+        import tomli_w
+
+        config = folder / "kiosk.toml"
+        config.write_text(tomli_w.dumps({"kiosk": {
+            "edge": edge, "device_token_file": str(token), "camera": str(video), "printer": f"tcp://127.0.0.1:{printer_port}",
+            "csca": str(self.data / "card-pki" / "csca.pem"), "port": port,
+            "station_name_ar": "مركز الشرطة التجريبي", "station_name_en": "Demo police station",
+        }}))
+        proc, log = self.spawn("kiosk", [self.markaz, "kiosk", "run", "--config", str(config)],
+                               env={"PCSCLITE_CSOCK_NAME": str(self.testbed.socket_path)})
+        url = f"http://127.0.0.1:{port}/"
+        _wait(lambda: _http_ok(url + "healthz"), "the kiosk agent", proc, log)
+        f = DEMO_MRZ_FIELDS
+        self.lines += [
+            f"  kiosk (touch UI)     {url}   key in {f['document_number']} / {f['birth_date']} / {f['expiry_date']}",
+            f"  printed receipts     {receipts}/receipt-*.png",
+        ]
+        chromium = shutil.which("chromium")
+        if chromium and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            self.spawn("chromium", [chromium, "--kiosk", "--no-first-run", "--disable-sync",
+                                    "--disable-background-networking", f"--user-data-dir={folder / 'chromium'}", url])
+            self.lines.append("  Chromium             opened in kiosk mode on this display")
+
     def card_reader(self) -> None:
         from kiosk.card.mrz import compose_td3
         from kiosk.card.testbed import PcscdTestbed, TestbedError
@@ -175,7 +236,7 @@ class Station:
             return
         mrz = compose_td3(**DEMO_MRZ_FIELDS)
         pki = self.data / "card-pki"
-        proc, log = self.spawn("card", [self.markaz, "kiosk", "card", "emulate", "--mrz", mrz, "--photo", str(DEMO_PHOTO),
+        proc, log = self.spawn("card", [self.markaz, "kiosk", "card", "emulate", "--mrz", mrz, "--photo", str(self.card_photo()),
                                         "--pki", str(pki), "--port", str(self.testbed.port)])
         csca = pki / "csca.pem"  # the test CSCA the emulator creates with its Document Signer
         _wait(csca.exists, "the virtual card", proc, log, 30)
@@ -230,6 +291,7 @@ def demo(
     central_port: Annotated[int, typer.Option(help="central dashboard port (another is picked if taken)")] = 8090,
     mqtt_port: Annotated[int, typer.Option(help="MQTT broker TLS port (another is picked if taken)")] = 8883,
     duration: Annotated[float, typer.Option(help="stop after this many seconds (0 = until Ctrl-C)")] = 0,
+    kiosk_port: Annotated[int, typer.Option(help="kiosk UI port (another is picked if taken)")] = 8700,
 ) -> None:
     """Run a demo station: broker, central, the edge node with sample services, and a card reader with a
     virtual ePassport, printing their URLs."""
@@ -245,6 +307,7 @@ def demo(
         edge = station.edge(pki, mqtt, _port(port))
         _some_traffic(edge, creds)
         station.card_reader()
+        station.kiosk(edge, creds, _port(kiosk_port))
         typer.echo("\n".join(["", f"markaz demo station is running (station id: {STATION})", *station.lines,
                               f"  logs                 {data}/*.log", "Press Ctrl-C to stop."]))
         deadline = time.monotonic() + duration if duration else None

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def test_demo_station_runs_end_to_end(tmp_path):
     out = tmp_path / "demo.out"
     proc = subprocess.Popen(
-        [MARKAZ, "demo", "--data", str(tmp_path / "demo"), "--port", "0", "--central-port", "0", "--mqtt-port", "0", "--duration", "90"],
+        [MARKAZ, "demo", "--data", str(tmp_path / "demo"), "--port", "0", "--central-port", "0", "--mqtt-port", "0", "--kiosk-port", "0", "--duration", "90"],
         stdout=out.open("wb"), stderr=subprocess.STDOUT,
     )
     try:
@@ -50,6 +50,16 @@ def test_demo_station_runs_end_to_end(tmp_path):
         assert r.returncode == 0, r.stderr
         card = json.loads(r.stdout)
         assert card["surname"] == "ERIKSSON" and card["passive_auth"]["status"] == "valid"
+
+        # The kiosk agent serves its touch UI and reaches the edge with its device token.
+        kiosk = re.search(r"kiosk \(touch UI\)\s+(http://\S+)/", text).group(1)
+        while time.monotonic() < deadline:
+            health = httpx.get(kiosk + "/healthz").json()
+            if health["availability"] == "open":
+                break
+            time.sleep(0.3)
+        assert health["availability"] == "open" and health["printer"] == "ok", health
+        assert "lang=\"ar\" dir=\"rtl\"" in httpx.get(kiosk + "/").text
     finally:
         proc.send_signal(15)
         proc.wait(60)
