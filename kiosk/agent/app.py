@@ -94,6 +94,11 @@ def create_app(agent: KioskAgent, screens: KioskScreens) -> FastAPI:
             "holding_personal_data": not agent.hw.secrets.empty,
         }
 
+    @app.get("/timings")
+    def timings() -> dict[str, list[float]]:
+        """Milliseconds of the last jobs of each kind (chip_read, verification, ticket, receipt): software time only."""
+        return {name: list(values) for name, values in agent.readings.timings_ms.items()}
+
     @app.get("/preview.mjpg")
     async def preview() -> StreamingResponse:
         async def frames() -> AsyncIterator[bytes]:

@@ -200,7 +200,9 @@ class KioskAgent:
                 log.exception("%s failed; resetting the session", name)
                 self.post(Crash())
                 return
-            self.readings.timings_ms.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+            kept = self.readings.timings_ms.setdefault(name, [])
+            kept.append(round((time.perf_counter() - started) * 1000, 2))
+            del kept[:-200]  # the last 200 of each, for the technician and the benchmark
             if name == "receipt":
                 self.readings.printer = self.hw.receipts.last_state
             self.post(event)
