@@ -29,8 +29,15 @@ MARKAZ = str(Path(sys.executable).parent / "markaz")
 STEPS = ("chip_read", "verification", "ticket", "receipt")
 VISIT_TARGET_MS = 2000.0
 TAP_TARGET_MS = 100.0
-MRZ = dict(issuing_state="UTO", surname="ERIKSSON", given_names="ANNA MARIA", nationality="UTO", birth_date="740812",
-           sex="F", expiry_date="340415")
+MRZ = dict(
+    issuing_state="UTO",
+    surname="ERIKSSON",
+    given_names="ANNA MARIA",
+    nationality="UTO",
+    birth_date="740812",
+    sex="F",
+    expiry_date="340415",
+)
 
 
 def _free_port() -> int:
@@ -95,6 +102,8 @@ def main() -> None:
     scale = 320 / max(image.shape[:2])
     small = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     ok, chip = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 85])  # 10-20 KB, as chips hold
+    if not ok:
+        raise SystemExit("the chip photo could not be encoded")
     photo = chip.tobytes()
     video = still_video(work / "holder.avi", [FACES / "obama_2.jpg"], 1.0, 15)
 
@@ -103,17 +112,39 @@ def main() -> None:
     edge_port, kiosk_port = _free_port(), _free_port()
     try:
         log = (work / "edge.log").open("ab")
-        procs.append(subprocess.Popen([MARKAZ, "edge", "serve", "--data", str(work / "edge"), "--port", str(edge_port)],
-                                      stdout=log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [MARKAZ, "edge", "serve", "--data", str(work / "edge"), "--port", str(edge_port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         _wait_http(f"http://127.0.0.1:{edge_port}/healthz", procs[-1], "edge node")
         config = work / "kiosk.toml"
-        config.write_text(tomli_w.dumps({"kiosk": {
-            "edge": f"http://127.0.0.1:{edge_port}", "device_token_file": str(work / "token"), "camera": str(video),
-            "printer": sink.uri, "csca": str(work / "pki" / CSCA_CERT), "port": kiosk_port, "heartbeat_s": 1.0,
-        }}))
+        config.write_text(
+            tomli_w.dumps(
+                {
+                    "kiosk": {
+                        "edge": f"http://127.0.0.1:{edge_port}",
+                        "device_token_file": str(work / "token"),
+                        "camera": str(video),
+                        "printer": sink.uri,
+                        "csca": str(work / "pki" / CSCA_CERT),
+                        "port": kiosk_port,
+                        "heartbeat_s": 1.0,
+                    }
+                }
+            )
+        )
         log = (work / "kiosk.log").open("ab")
-        procs.append(subprocess.Popen([MARKAZ, "kiosk", "run", "--config", str(config)], stdout=log,
-                                      stderr=subprocess.STDOUT, env={**os.environ, **testbed.env, "PYTHONUNBUFFERED": "1"}))
+        procs.append(
+            subprocess.Popen(
+                [MARKAZ, "kiosk", "run", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **testbed.env, "PYTHONUNBUFFERED": "1"},
+            )
+        )
         url = f"http://127.0.0.1:{kiosk_port}"
         _wait_http(f"{url}/healthz", procs[-1], "kiosk agent")
         while httpx.get(f"{url}/healthz").json()["availability"] != "open":
@@ -122,9 +153,20 @@ def main() -> None:
         per_visit: list[float] = []
         wall: list[float] = []
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            browser = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(url)
             page.wait_for_selector('body[data-screen="attract"]')
@@ -135,8 +177,9 @@ def main() -> None:
 
             for i in range(visits + 1):  # the first visit warms up the edge's models and is not counted
                 number = f"B{i:07d}"
-                card = VirtualCard(EmrtdApplet(personalise(compose_td3(document_number=number, **MRZ), photo, pki)),
-                                   port=testbed.port).insert()
+                card = VirtualCard(
+                    EmrtdApplet(personalise(compose_td3(document_number=number, **MRZ), photo, pki)), port=testbed.port
+                ).insert()
                 page.wait_for_selector('body[data-screen="choose"]', timeout=30_000)
                 tap("choose", "ticket")
                 page.wait_for_selector('body[data-screen="mrz_entry"]')
@@ -149,8 +192,10 @@ def main() -> None:
                 try:
                     page.wait_for_selector('body[data-screen="confirm_identity"]', timeout=60_000)
                 except Exception:
-                    raise SystemExit(f"visit {i}: stuck at {page.locator('body').get_attribute('data-screen')}: "
-                                     f"{page.locator('#screen').inner_text()[:600]!r}") from None
+                    raise SystemExit(
+                        f"visit {i}: stuck at {page.locator('body').get_attribute('data-screen')}: "
+                        f"{page.locator('#screen').inner_text()[:600]!r}"
+                    ) from None
                 tap("confirm")
                 page.wait_for_selector('body[data-screen="choose_service"]')
                 printed = len(sink.receipts)
@@ -172,20 +217,29 @@ def main() -> None:
         steps = {s: _stats(timings[s][-visits:]) for s in STEPS}
         visit = _stats(per_visit)
         tap_stats = _stats(taps)
-        path = write("kiosk", {
-            "visits": visits,
-            "steps_ms": steps,
-            "visit_software_ms": visit,
-            "submit_to_printed_wall_ms": _stats(wall),
-            "tap_to_screen_ms": tap_stats,
-            "targets": {"visit_software_ms": VISIT_TARGET_MS, "tap_p95_ms": TAP_TARGET_MS},
-            "meets_targets": bool(visit["p95_ms"] is not None and visit["p95_ms"] < VISIT_TARGET_MS
-                                  and tap_stats["p95_ms"] is not None and tap_stats["p95_ms"] < TAP_TARGET_MS),
-            "note": "virtual chip: a real contactless chip adds 1-3 s to chip_read; wall time includes the driver's "
-                    "two taps (confirm, service) between the steps",
-        })
-        print(f"visit software p50 {visit['median_ms']} ms p95 {visit['p95_ms']} ms; tap p95 {tap_stats['p95_ms']} ms"
-              f" -> {path}")
+        path = write(
+            "kiosk",
+            {
+                "visits": visits,
+                "steps_ms": steps,
+                "visit_software_ms": visit,
+                "submit_to_printed_wall_ms": _stats(wall),
+                "tap_to_screen_ms": tap_stats,
+                "targets": {"visit_software_ms": VISIT_TARGET_MS, "tap_p95_ms": TAP_TARGET_MS},
+                "meets_targets": bool(
+                    visit["p95_ms"] is not None
+                    and visit["p95_ms"] < VISIT_TARGET_MS
+                    and tap_stats["p95_ms"] is not None
+                    and tap_stats["p95_ms"] < TAP_TARGET_MS
+                ),
+                "note": "virtual chip: a real contactless chip adds 1-3 s to chip_read; wall time includes the driver's "
+                "two taps (confirm, service) between the steps",
+            },
+        )
+        print(
+            f"visit software p50 {visit['median_ms']} ms p95 {visit['p95_ms']} ms; tap p95 {tap_stats['p95_ms']} ms"
+            f" -> {path}"
+        )
     finally:
         for proc in reversed(procs):
             proc.terminate()
