@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.kiosk.conftest import TD3_FIELDS
-from tests.kiosk.ui.test_visits import FACES, Visit, _agent, chip_photo, new_number, station, videos  # noqa: F401
+from tests.kiosk.ui.test_visits import FACES, Visit, _agent, chip_photo, new_number
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ def test_nothing_of_the_visitor_outlives_the_session(
     pki_dir,
     pcscd,
     pki,
-    insert,  # noqa: F811
+    insert,
 ) -> None:
     from kiosk.card.emulator import EmrtdApplet
     from kiosk.card.mrz import compose_td3
