@@ -11,7 +11,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from edge.audit.log import AuditLog
+from edge.auth.audit import AuditWriter
 from edge.auth.guard import Admission, Refusal, SignInGuard
 from edge.auth.passwords import MIN_LENGTH, Passwords
 from edge.auth.principal import SYSTEM, Principal
@@ -36,7 +36,7 @@ class AuthService:
     def __init__(
         self,
         store: Store,
-        audit: AuditLog,
+        audit: AuditWriter,
         settings: AuthSettings,
         pseudonymise: Callable[[str], str],
         clock: Callable[[], datetime] = utcnow,
