@@ -6,7 +6,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import httpx
@@ -54,9 +55,26 @@ def _audit(data: Path, action: str) -> list[sqlite3.Row]:
 def test_thirty_parallel_guesses_with_the_right_one_last_end_locked(station, server_factory):
     data, _ = station
     srv = server_factory(data)
-    bodies = [{"username": "officer", "password": f"wrong-guess-{i:02d}"} for i in range(29)]
-    bodies.append({"username": "officer", "password": PASSWORD})
-    answers = _parallel_logins(srv.base, bodies)
+    guesses = [{"username": "officer", "password": f"wrong-guess-{i:02d}"} for i in range(29)]
+    barrier = threading.Barrier(len(guesses))
+
+    def send(body: dict, together: bool) -> httpx.Response:
+        with httpx.Client(base_url=srv.base, timeout=120) as c:
+            c.get("/healthz")
+            if together:
+                barrier.wait()
+            return c.post(LOGIN, json=body)
+
+    with ThreadPoolExecutor(30) as pool:
+        wrong = [pool.submit(send, body, True) for body in guesses]
+        # The right one goes last: once most guesses are answered, or at the latest while they are still being
+        # hashed (each takes a good fraction of a second, and 29 share the cores), which is when the old check
+        # read a failure count none of them had written yet.
+        deadline = time.monotonic() + 1.5
+        while sum(f.done() for f in wrong) < len(wrong) - 3 and time.monotonic() < deadline:
+            wait(wrong, timeout=0.05, return_when=FIRST_COMPLETED)
+        right = pool.submit(send, {"username": "officer", "password": PASSWORD}, False)
+        answers = [f.result() for f in wrong] + [right.result()]
 
     codes = [r.status_code for r in answers]
     assert 200 not in codes, f"a guess got in while the others were being counted: {codes}"
