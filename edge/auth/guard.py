@@ -122,6 +122,13 @@ class SignInGuard:
         if admission.via_reset is None:
             self._count_client(conn, admission.client, None, -1)
 
+    def failed(self, conn: sqlite3.Connection, admission: Admission, now: datetime) -> None:
+        """The password was wrong (already counted): the slowing's delay runs from now, when that became known."""
+        if admission.via_reset is None:
+            conn.execute(
+                "UPDATE sign_in_failures SET last_failure_at = ? WHERE name_hash = ?", [iso(now), admission.name_hash]
+            )
+
     def refund(self, conn: sqlite3.Connection, admission: Admission) -> None:
         """The password was never checked (no hashing slot): take the attempt's count back."""
         if admission.via_reset is not None:

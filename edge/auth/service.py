@@ -194,7 +194,9 @@ class AuthService:
         after: dict[str, Any] = {"failures": admission.failures, "locked": admission.locked, "client": client}
         if admission.via_reset:
             after = {"via": "reset", "client": client}
-        self.audit.append(self._claimant(label), "auth.login_failed", "staff", label, None, after)
+        with self.store.write() as db:
+            self.guard.failed(db.conn, admission, self.clock())
+            self.audit.append(self._claimant(label), "auth.login_failed", "staff", label, None, after, db=db)
 
     @staticmethod
     def _claimant(label: str) -> Principal:
