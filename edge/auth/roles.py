@@ -8,6 +8,20 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
+from markaz.contracts.devices import DeviceType  # shared with central through the MQTT contract
+
+__all__ = [
+    "PERMISSIONS",
+    "DeviceType",
+    "Permission",
+    "Role",
+    "StaffRole",
+    "SystemRole",
+    "allowed",
+    "parse_device_type",
+    "parse_role",
+]
+
 
 class StaffRole(StrEnum):
     OFFICER = "officer"  # counters
@@ -15,12 +29,6 @@ class StaffRole(StrEnum):
     TECHNICIAN = "technician"  # devices
     ADMIN = "admin"  # everything, staff accounts
     AGENCY_VIEWER = "agency_viewer"  # read-only views of reports, for other agencies
-
-
-class DeviceType(StrEnum):
-    KIOSK = "kiosk"
-    DISPLAY = "display"
-    COUNTER_TERMINAL = "counter_terminal"
 
 
 Role = StaffRole | DeviceType
