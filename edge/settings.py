@@ -26,7 +26,7 @@ class AuthSettings(BaseModel):
     reset_minutes: float = Field(30.0, gt=0, description="how long a supervisor-approved sign-in reset is valid")
     reset_attempts: int = Field(3, ge=1, description="passwords a reset code may be tried with before it is spent")
     max_concurrent_hashes: int = Field(4, ge=1, description="Argon2 hashes at once (64 MiB each); beyond: 503")
-    hash_wait_s: float = Field(1.0, ge=0, description="how long a sign-in waits for a hashing slot before 503")
+    hash_wait_s: float = Field(3.0, ge=0, description="how long a sign-in waits for a hashing slot before 503")
     token_cache_s: float = Field(5.0, ge=0, description="a resolved token is trusted this long without the database")
 
 

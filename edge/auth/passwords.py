@@ -21,7 +21,7 @@ _hasher = PasswordHasher()  # RFC 9106 low-memory profile defaults: 64 MiB, 3 pa
 
 
 class Passwords:
-    def __init__(self, max_concurrent: int = 4, wait_s: float = 1.0) -> None:
+    def __init__(self, max_concurrent: int = 4, wait_s: float = 3.0) -> None:
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._wait_s = wait_s
         self._dummy_hash: str | None = None

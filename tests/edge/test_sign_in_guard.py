@@ -215,3 +215,28 @@ def test_the_last_active_admin_cannot_disable_or_demote_themself(client, tokens)
     token2 = client.post(LOGIN, json={"username": "admin2", "password": PASSWORD}).json()["token"]
     r = client.patch("/api/v1/staff/admin2", json={"active": False}, headers=auth(token2))
     assert r.status_code == 409
+
+
+def test_a_revocation_or_role_change_here_clears_cached_resolutions_at_once(client, tokens):
+    kiosk, supervisor = auth(tokens["kiosk"]), auth(tokens["supervisor"])
+    assert client.get("/api/v1/auth/me", headers=kiosk).status_code == 200  # now cached
+    assert client.get("/api/v1/kpis", headers=supervisor).status_code == 200
+    assert client.delete("/api/v1/devices/kiosk-1/token", headers=auth(tokens["technician"])).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=kiosk).status_code == 401
+    r = client.patch("/api/v1/staff/supervisor", json={"role": "officer"}, headers=auth(tokens["admin"]))
+    assert r.status_code == 200
+    assert client.get("/api/v1/kpis", headers=supervisor).status_code == 403
+
+
+def test_without_a_token_cache_another_process_revocation_is_seen_at_once(make_node):
+    from edge.errors import Unauthorized
+
+    node = make_node(auth={"token_cache_s": 0})
+    token = node.auth.add_device("kiosk-9", "kiosk")
+    assert node.auth.resolve(token).subject == "kiosk-9"
+    other = sqlite3.connect(node.settings.db_path)  # as the CLI would, from another process
+    other.execute("UPDATE tokens SET revoked = 1")
+    other.commit()
+    other.close()
+    with pytest.raises(Unauthorized):
+        node.auth.resolve(token)
