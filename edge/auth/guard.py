@@ -56,6 +56,9 @@ class SignInGuard:
             conn.execute("UPDATE sign_in_resets SET attempts_left = attempts_left - 1 WHERE username = ?", [reset])
             return Admission(name_hash, client, reset, 0, False)
         if client is not None:
+            # Windows that have run out say nothing any more: keep the table as small as the current window.
+            stale = iso(now - timedelta(minutes=self.settings.client_window_minutes))
+            conn.execute("DELETE FROM sign_in_client_failures WHERE window_start <= ?", [stale])
             count, start = self._client_window(conn, client, now)
             if count >= self.settings.client_failures_limit:
                 end = start + timedelta(minutes=self.settings.client_window_minutes)

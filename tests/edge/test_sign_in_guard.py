@@ -240,3 +240,22 @@ def test_without_a_token_cache_another_process_revocation_is_seen_at_once(make_n
     other.close()
     with pytest.raises(Unauthorized):
         node.auth.resolve(token)
+
+
+def test_an_address_window_runs_out_and_is_forgotten(make_node):
+    from edge.errors import RateLimited, Unauthorized
+
+    clock = FakeClock()
+    node = make_node(clock=clock, auth={"client_failures_limit": 2})
+    for name in ("a-name", "b-name"):
+        with pytest.raises(Unauthorized):
+            node.auth.login(name, "bad-password", client="10.1.1.1")
+    with pytest.raises(RateLimited, match="address"):
+        node.auth.login("c-name", "bad-password", client="10.1.1.1")
+    clock.advance(minutes=node.settings.auth.client_window_minutes)
+    with pytest.raises(Unauthorized):
+        node.auth.login("c-name", "bad-password", client="10.1.1.2")  # another address's attempt prunes the old window
+    rows = node.store.query("SELECT address, failures FROM sign_in_client_failures")
+    assert rows == [{"address": "10.1.1.2", "failures": 1}]
+    with pytest.raises(Unauthorized):
+        node.auth.login("d-name", "bad-password", client="10.1.1.1")
