@@ -7,7 +7,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -67,12 +67,12 @@ def test_thirty_parallel_guesses_with_the_right_one_last_end_locked(station, ser
 
     with ThreadPoolExecutor(30) as pool:
         wrong = [pool.submit(send, body, True) for body in guesses]
-        # The right one goes last: once most guesses are answered, or at the latest while they are still being
-        # hashed (each takes a good fraction of a second, and 29 share the cores), which is when the old check
-        # read a failure count none of them had written yet.
-        deadline = time.monotonic() + 1.5
-        while sum(f.done() for f in wrong) < len(wrong) - 3 and time.monotonic() < deadline:
-            wait(wrong, timeout=0.05, return_when=FIRST_COMPLETED)
+        # The right one goes last: once a guess has been refused (so at least 3 were counted before it), or at the
+        # latest while the guesses are still being hashed (29 share the cores, each a good fraction of a second),
+        # which is when the old check read a failure count none of them had written yet.
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline and not any(f.done() and f.result().status_code == 429 for f in wrong):
+            time.sleep(0.02)
         right = pool.submit(send, {"username": "officer", "password": PASSWORD}, False)
         answers = [f.result() for f in wrong] + [right.result()]
 
