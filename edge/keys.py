@@ -42,7 +42,7 @@ class StationKeys:
         the audit log is append-only, so it keeps only this keyed hash, never the typed text."""
         path = self.dir / "login-name-hmac.key"
         if not path.exists():
-            _write_private(path, secrets.token_bytes(32))
+            write_private(path, secrets.token_bytes(32))
         return path.read_bytes()
 
     def pseudonymise_login_name(self, typed: str) -> str:
