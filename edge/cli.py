@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from edge.auth.roles import DeviceType, StaffRole
+
 app = typer.Typer(help="The station's edge node: serve, migrate, back up, users, devices, audit.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 device_app = typer.Typer(help="Devices (kiosks, displays, counter terminals).", no_args_is_help=True)
@@ -232,7 +234,7 @@ def kpis(
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="user name")],
-    role: Annotated[str, typer.Option(help="officer, supervisor, technician, admin or agency_viewer")],
+    role: Annotated[str, typer.Option(help=", ".join(StaffRole))],
     data: DataOpt,
     config: ConfigOpt = None,
 ) -> None:
@@ -256,11 +258,33 @@ def user_list(data: DataOpt, config: ConfigOpt = None) -> None:
             typer.echo(f"{u['username']}\t{u['role']}\t{'active' if u['active'] else 'disabled'}")
 
 
+@user_app.command("reset-sign-in")
+def user_reset_sign_in(
+    name: Annotated[str, typer.Argument(help="the locked-out account")],
+    approved_by: Annotated[str, typer.Option("--by", help="the supervisor or admin approving it, in person")],
+    data: DataOpt,
+    config: ConfigOpt = None,
+) -> None:
+    """Approve a sign-in reset: prints a one-time code, alone on standard output, that lets the account sign in
+    through its lock-out with its own password. The approval is written to the audit log."""
+    from edge.auth.principal import Principal
+    from edge.auth.roles import Permission, allowed
+
+    with _changing(data, config) as node:
+        approver = next((u for u in node.auth.list_users() if u["username"] == approved_by and u["active"]), None)
+        if approver is None or not allowed(approver["role"], Permission.STAFF_RESET_SIGN_IN):
+            _fail(f"--by must name an active supervisor or admin account, not {approved_by!r}")
+        # The command runs with the node's files, not a sign-in: the log says so, and who approved it.
+        code, expires = node.auth.approve_reset(name, Principal("system", "cli", "system"), approved_by=approved_by)
+    typer.echo(code)
+    typer.echo(f"valid until {expires.isoformat(timespec='seconds')}, for {name} only", err=True)
+
+
 @device_app.command("add")
 def device_add(
     device_id: Annotated[str, typer.Argument(help="device id, e.g. kiosk-1")],
     data: DataOpt,
-    device_type: Annotated[str, typer.Option("--type", help="kiosk, display or counter_terminal")] = "kiosk",
+    device_type: Annotated[str, typer.Option("--type", help=", ".join(DeviceType))] = DeviceType.KIOSK.value,
     config: ConfigOpt = None,
 ) -> None:
     """Register a device; its API token is printed once, alone on standard output (only its hash is kept)."""

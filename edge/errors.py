@@ -44,6 +44,13 @@ class RateLimited(DomainError):
         self.retry_after_s = retry_after_s
 
 
+class Busy(RateLimited):
+    """The node is at a bound it keeps on purpose (e.g. concurrent password hashing): retry shortly."""
+
+    status = 503
+    code = "busy"
+
+
 class Invalid(DomainError):
     status = 422
     code = "invalid"

@@ -1,5 +1,5 @@
-"""The station's secrets, kept as files beside (never inside) the database: the document HMAC key and the audit
-anchor signing key. Created on first start with owner-only permissions."""
+"""The station's secrets, kept as files beside (never inside) the database: the document HMAC key, the sign-in
+name key and the audit anchor signing key. Created on first start with owner-only permissions."""
 
 from __future__ import annotations
 
@@ -35,6 +35,19 @@ class StationKeys:
         """The keyed hash of a document number in its canonical form (raises InvalidDocumentNumber for non-numbers)."""
         canonical = normalise_document_number(document_number)
         return hmac.new(self.document_hmac_key, canonical.encode(), hashlib.sha256).hexdigest()
+
+    @cached_property
+    def login_name_key(self) -> bytes:
+        """Keys the pseudonym of a name typed at a failed sign-in: people type passwords into the name field, and
+        the audit log is append-only, so it keeps only this keyed hash, never the typed text."""
+        path = self.dir / "login-name-hmac.key"
+        if not path.exists():
+            write_private(path, secrets.token_bytes(32))
+        return path.read_bytes()
+
+    def pseudonymise_login_name(self, typed: str) -> str:
+        digest = hmac.new(self.login_name_key, typed.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        return "h:" + digest[:32]
 
     @cached_property
     def anchor_key(self) -> Ed25519PrivateKey:

@@ -46,7 +46,7 @@ class EdgeNode:
             clock,
             anchor_every=settings.audit.anchor_every_entries,
         )
-        self.auth = AuthService(self.store, self.audit, settings.auth, clock)
+        self.auth = AuthService(self.store, self.audit, settings.auth, self.keys.pseudonymise_login_name, clock)
         self.queue = QueueService(self.store, self.audit, settings, self.events, clock)
         self.verifier = VerificationService(settings.verify, self.store, self.audit, self.keys.hash_document, clock)
         self.telemetry = self._telemetry()

@@ -19,6 +19,15 @@ class AuthSettings(BaseModel):
     slow_after_failures: int = Field(3, ge=1, description="failed sign-ins before each retry must wait")
     lock_after_failures: int = Field(6, ge=2, description="failed sign-ins before the account is locked")
     lock_minutes: float = Field(15.0, gt=0)
+    client_failures_limit: int = Field(
+        10, ge=1, description="failed sign-ins from one client address, any user name, before it is refused"
+    )
+    client_window_minutes: float = Field(15.0, gt=0, description="the window of client_failures_limit")
+    reset_minutes: float = Field(30.0, gt=0, description="how long a supervisor-approved sign-in reset is valid")
+    reset_attempts: int = Field(3, ge=1, description="passwords a reset code may be tried with before it is spent")
+    max_concurrent_hashes: int = Field(4, ge=1, description="Argon2 hashes at once (64 MiB each); beyond: 503")
+    hash_wait_s: float = Field(3.0, ge=0, description="how long a sign-in waits for a hashing slot before 503")
+    token_cache_s: float = Field(5.0, ge=0, description="a resolved token is trusted this long without the database")
 
 
 class QueueSettings(BaseModel):

@@ -1,23 +1,48 @@
 """Settings from a TOML file plus MARKAZ_* environment variables, failing with the key, the file and the expectation.
 
 Precedence, highest first: explicit values (command-line options), environment variables, the TOML file, defaults.
+The file is read by pydantic-settings' own TOML source; `load_settings` only names which file and which table.
 """
 
 from __future__ import annotations
 
-import contextvars
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
-
-_FILE_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("markaz_settings_file", default={})
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 class ConfigError(Exception):
     """A configuration problem a person can fix: names the file, the key and what was expected."""
+
+
+class _TomlTable(TomlConfigSettingsSource):
+    """pydantic-settings' TOML source, with the file's own problems (syntax, a missing or non-table section) told
+    as ConfigError naming the file."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        file = settings_cls.model_config.get("toml_file")
+        header = settings_cls.model_config.get("toml_table_header", ())
+        table = ".".join(header)
+        try:
+            super().__init__(settings_cls)
+        except KeyError:
+            raise ConfigError(f"{file}: no [{table}] table") from None
+        except (AttributeError, TypeError):  # the section is a value, not a table
+            raise ConfigError(f"{file}: [{table}] must be a table") from None
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:  # type: ignore[override]
+        try:
+            return super()._read_file(file_path)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
 
 
 class MarkazSettings(BaseSettings):
@@ -34,14 +59,14 @@ class MarkazSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        file_source = InitSettingsSource(settings_cls, init_kwargs=_FILE_DATA.get())
-        return (init_settings, env_settings, file_source)
+        return (init_settings, env_settings, _TomlTable(settings_cls))
 
 
 S = TypeVar("S", bound=MarkazSettings)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """A whole TOML file (for files that are not settings, e.g. a catalogue), or ConfigError naming it."""
     try:
         with Path(path).open("rb") as fh:
             return tomllib.load(fh)
@@ -56,16 +81,15 @@ def load_settings(cls: type[S], file: Path | None = None, section: str | None = 
 
     Overrides that are None are ignored, so command-line options left out fall through to env, file and defaults.
     """
-    data: dict[str, Any] = {}
-    if file is not None:
-        raw = read_toml(Path(file))
-        data = raw.get(section, {}) if section else raw
-        if not isinstance(data, dict):
-            raise ConfigError(f"{file}: [{section}] must be a table")
+    if file is not None and not Path(file).is_file():
+        raise ConfigError(f"{file}: settings file not found")
+    # The file and table go where pydantic-settings looks for them: the model's config, on a subclass made for this
+    # call (the class itself is shared, so it is never changed).
+    config = SettingsConfigDict(toml_file=file, toml_table_header=(section,) if (file and section) else ())
+    bound = type(cls.__name__, (cls,), {"model_config": config, "__module__": cls.__module__})
     given = {k: v for k, v in overrides.items() if v is not None}
-    token = _FILE_DATA.set(data)
     try:
-        return cls(**given)
+        built = bound(**given)
     except ValidationError as exc:
         where = str(file) if file else "settings"
         prefix = f"[{section}] " if section else ""
@@ -74,5 +98,6 @@ def load_settings(cls: type[S], file: Path | None = None, section: str | None = 
             key = ".".join(str(p) for p in err["loc"]) or "(root)"
             problems.append(f"{where}: {prefix}{key}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigError("; ".join(problems)) from None
-    finally:
-        _FILE_DATA.reset(token)
+    # Hand back an instance of `cls` itself (picklable, compares equal): the values are validated already.
+    values = {name: getattr(built, name) for name in cls.model_fields}
+    return cast(S, cls.model_construct(_fields_set=built.model_fields_set, **values))

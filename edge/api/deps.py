@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from edge.auth.principal import Principal
-from edge.auth.roles import allowed
+from edge.auth.roles import Permission, allowed
 from edge.errors import Forbidden, Unauthorized
 from edge.node import EdgeNode
 
@@ -28,11 +28,13 @@ def current_principal(request: Request, creds: HTTPAuthorizationCredentials | No
     return principal
 
 
-def require(permission: str) -> Callable[..., Awaitable[Principal]]:
+def require(permission: Permission | str) -> Callable[..., Awaitable[Principal]]:
     """Dependency: the caller must hold `permission` (see edge/auth/roles.py). One level, not a chain: dependency
     solving is a measurable share of every request. A token resolved a moment ago is answered from memory on the
     event loop; otherwise resolving reads (and may write) SQLite, so it goes to the thread pool like the routes.
-    Every request carries a token: this saves one trip to a worker thread on almost all of them."""
+    Every request carries a token: this saves one trip to a worker thread on almost all of them. A misspelt
+    permission fails when the router is imported."""
+    permission = Permission(permission)
 
     async def dependency(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         if creds is None or not creds.credentials:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from edge.auth.roles import Role, SystemRole
+
 
 @dataclass(frozen=True)
 class Principal:
-    kind: Literal["staff", "device", "system"]
-    subject: str  # user name, device id, or "node"
-    role: str  # staff role, or the device type (e.g. "kiosk")
+    # "anonymous" is the caller of a failed sign-in: who they claimed to be is not who they are.
+    kind: Literal["staff", "device", "system", "anonymous"]
+    subject: str  # user name, device id, "node", or a pseudonym of a typed name
+    role: Role | SystemRole  # staff role, device type, or "system"/"none"
 
     @property
     def label(self) -> str:

@@ -1,32 +1,104 @@
-"""Roles and what each may do: one table, checked on every endpoint through `require(permission)`."""
+"""Roles, device types and permissions: one vocabulary each, and one table saying who may do what.
+
+Every endpoint checks the table through `edge.api.deps.require(permission)`; the API, the CLI and the settings
+spell roles and device types only through these enums."""
 
 from __future__ import annotations
 
-STAFF_ROLES = ("officer", "supervisor", "technician", "admin", "agency_viewer")
-DEVICE_TYPES = ("kiosk", "display", "counter_terminal")
+from enum import StrEnum
+from typing import Literal
 
-_DESK = {"officer", "supervisor", "admin"}
+from markaz.contracts.devices import DeviceType  # shared with central through the MQTT contract
 
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "tickets.issue": frozenset({"kiosk", *_DESK}),
-    "tickets.read": frozenset({"kiosk", "display", "counter_terminal", "technician", *_DESK}),
-    "tickets.operate": frozenset({"counter_terminal", *_DESK}),
-    "tickets.cancel": frozenset({"kiosk", *_DESK}),
-    "counters.read": frozenset({"display", "counter_terminal", "technician", *_DESK}),
-    "counters.open_close": frozenset(_DESK),
-    "catalogue.read": frozenset({"kiosk", "display", "counter_terminal", "technician", *_DESK}),
-    "catalogue.manage": frozenset({"supervisor", "admin"}),
-    "kpis.read": frozenset({"supervisor", "admin"}),
-    "staff.manage": frozenset({"admin"}),
-    "devices.manage": frozenset({"technician", "admin"}),
-    "audit.read": frozenset({"supervisor", "admin"}),
-    "verifications.create": frozenset({"kiosk"}),
-    "devices.report_status": frozenset({"kiosk", "display", "counter_terminal"}),
+__all__ = [
+    "PERMISSIONS",
+    "DeviceType",
+    "Permission",
+    "Role",
+    "StaffRole",
+    "SystemRole",
+    "allowed",
+    "parse_device_type",
+    "parse_role",
+]
+
+
+class StaffRole(StrEnum):
+    OFFICER = "officer"  # counters
+    SUPERVISOR = "supervisor"  # KPIs, counters, catalogue, audit, sign-in resets
+    TECHNICIAN = "technician"  # devices
+    ADMIN = "admin"  # everything, staff accounts
+    AGENCY_VIEWER = "agency_viewer"  # read-only views of reports, for other agencies
+
+
+Role = StaffRole | DeviceType
+# The node itself (start-up, expiry sweeps, central's commands) and a caller not yet identified (a failed sign-in).
+SystemRole = Literal["system", "none"]
+
+
+class Permission(StrEnum):
+    TICKETS_ISSUE = "tickets.issue"
+    TICKETS_READ = "tickets.read"
+    TICKETS_OPERATE = "tickets.operate"
+    TICKETS_CANCEL = "tickets.cancel"
+    COUNTERS_READ = "counters.read"
+    COUNTERS_OPEN_CLOSE = "counters.open_close"
+    CATALOGUE_READ = "catalogue.read"
+    CATALOGUE_MANAGE = "catalogue.manage"
+    KPIS_READ = "kpis.read"
+    STAFF_MANAGE = "staff.manage"
+    STAFF_RESET_SIGN_IN = "staff.reset_sign_in"
+    DEVICES_MANAGE = "devices.manage"
+    AUDIT_READ = "audit.read"
+    VERIFICATIONS_CREATE = "verifications.create"
+    DEVICES_REPORT_STATUS = "devices.report_status"
+
+
+_DESK: frozenset[Role] = frozenset({StaffRole.OFFICER, StaffRole.SUPERVISOR, StaffRole.ADMIN})
+_SCREENS: frozenset[Role] = frozenset({DeviceType.DISPLAY, DeviceType.COUNTER_TERMINAL, StaffRole.TECHNICIAN})
+_MANAGERS: frozenset[Role] = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
+
+PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.TICKETS_ISSUE: frozenset({DeviceType.KIOSK, *_DESK}),
+    Permission.TICKETS_READ: frozenset({DeviceType.KIOSK, *_SCREENS, *_DESK}),
+    Permission.TICKETS_OPERATE: frozenset({DeviceType.COUNTER_TERMINAL, *_DESK}),
+    Permission.TICKETS_CANCEL: frozenset({DeviceType.KIOSK, *_DESK}),
+    Permission.COUNTERS_READ: frozenset({*_SCREENS, *_DESK}),
+    Permission.COUNTERS_OPEN_CLOSE: _DESK,
+    Permission.CATALOGUE_READ: frozenset({DeviceType.KIOSK, *_SCREENS, *_DESK}),
+    Permission.CATALOGUE_MANAGE: _MANAGERS,
+    Permission.KPIS_READ: _MANAGERS,
+    Permission.STAFF_MANAGE: frozenset({StaffRole.ADMIN}),
+    # A supervisor is in the station when an officer is locked out: they approve the reset in person.
+    Permission.STAFF_RESET_SIGN_IN: _MANAGERS,
+    Permission.DEVICES_MANAGE: frozenset({StaffRole.TECHNICIAN, StaffRole.ADMIN}),
+    Permission.AUDIT_READ: _MANAGERS,
+    Permission.VERIFICATIONS_CREATE: frozenset({DeviceType.KIOSK}),
+    Permission.DEVICES_REPORT_STATUS: frozenset(DeviceType),
 }
+assert set(PERMISSIONS) == set(Permission), "every permission has a row"
 
 
-def allowed(role: str, permission: str) -> bool:
+def allowed(role: Role | SystemRole | str, permission: Permission | str) -> bool:
+    """Whether `role` holds `permission`; an unknown permission is a programming error, not a refusal."""
     try:
-        return role in PERMISSIONS[permission]
-    except KeyError:
+        wanted = Permission(permission)
+    except ValueError:
         raise KeyError(f"unknown permission {permission!r}") from None
+    return role in PERMISSIONS[wanted]
+
+
+def parse_role(value: str) -> StaffRole:
+    """A staff role from user input, or ValueError naming the choices."""
+    try:
+        return StaffRole(value)
+    except ValueError:
+        raise ValueError(f"unknown role {value!r}; expected one of {', '.join(StaffRole)}") from None
+
+
+def parse_device_type(value: str) -> DeviceType:
+    """A device type from user input, or ValueError naming the choices."""
+    try:
+        return DeviceType(value)
+    except ValueError:
+        raise ValueError(f"unknown device type {value!r}; expected one of {', '.join(DeviceType)}") from None

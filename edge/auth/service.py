@@ -1,66 +1,121 @@
-"""Sign-in with slowing and lock-out, staff accounts, device registration and token resolution."""
+"""Sign-in with slowing, lock-out and supervisor-approved resets, staff accounts, devices and token resolution."""
 
 from __future__ import annotations
 
+import secrets
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from edge.audit.log import AuditLog
-from edge.auth.passwords import MIN_LENGTH, hash_password, verify_password
+from cachetools import TTLCache
+
+from edge.auth.audit import AuditWriter
+from edge.auth.guard import Admission, Refusal, SignInGuard
+from edge.auth.passwords import MIN_LENGTH, Passwords
 from edge.auth.principal import SYSTEM, Principal
-from edge.auth.roles import DEVICE_TYPES, STAFF_ROLES
+from edge.auth.roles import DeviceType, StaffRole, parse_device_type, parse_role
 from edge.auth.tokens import new_token, token_hash
-from edge.errors import Conflict, Invalid, NotFound, RateLimited, Unauthorized
+from edge.errors import Busy, Conflict, Invalid, NotFound, RateLimited, Unauthorized
 from edge.settings import AuthSettings
 from edge.store import Store
 from edge.store.db import fetch_one
 from markaz.clock import iso, parse_iso, utcnow
 from markaz.contracts.ids import InvalidId, check_device_id
 
-TOKEN_CACHE_S = 5.0
+# Read aloud by a supervisor to a locked-out officer: no 0/O, 1/I/L.
+_RESET_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def _normalise_reset_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
 class AuthService:
-    def __init__(self, store: Store, audit: AuditLog, settings: AuthSettings, clock=utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditWriter,
+        settings: AuthSettings,
+        pseudonymise: Callable[[str], str],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """`pseudonymise` turns a typed user name into a keyed hash (the key lives outside the database)."""
         self.store = store
         self.audit = audit
         self.settings = settings
+        self.pseudonymise = pseudonymise
         self.clock = clock
+        self.guard = SignInGuard(settings)
+        self.passwords = Passwords(settings.max_concurrent_hashes, settings.hash_wait_s)
         self._last_seen_written: dict[str, float] = {}
-        self._resolved: dict[str, tuple[Principal, datetime | None, float]] = {}
+        # Every request carries a token: resolutions are kept briefly; any revocation here clears them all.
+        self._resolved: TTLCache[str, tuple[Principal, datetime | None]] = TTLCache(
+            maxsize=10_000, ttl=settings.token_cache_s
+        )
+        self._resolved_lock = threading.Lock()
 
     # -- staff -------------------------------------------------------------------------------------------------
     def add_user(self, username: str, password: str, role: str, actor: Principal = SYSTEM) -> dict[str, Any]:
-        if role not in STAFF_ROLES:
-            raise Invalid(f"unknown role {role!r}; expected one of {', '.join(STAFF_ROLES)}")
+        try:
+            staff_role = parse_role(role)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
         if len(password) < MIN_LENGTH:
             raise Invalid(f"password too short: at least {MIN_LENGTH} characters")
         if not username or len(username) > 64 or not username.isprintable() or " " in username:
             raise Invalid("user name must be 1-64 printable characters without spaces")
-        pw_hash = hash_password(password)
+        pw_hash = self.passwords.hash(password)
         with self.store.write() as db:
-            if self.store_has(db, "SELECT 1 FROM staff WHERE username = ?", [username]):
+            if fetch_one(db.conn, "SELECT 1 FROM staff WHERE username = ?", [username]):
                 raise Conflict(f"user {username!r} already exists")
             now = iso(self.clock())
             db.execute(
                 "INSERT INTO staff (username, password_hash, role, active, created_at) VALUES (?, ?, ?, 1, ?)",
-                [username, pw_hash, role, now],
+                [username, pw_hash, staff_role.value, now],
             )
-            after = {"username": username, "role": role, "active": True}
+            after = {"username": username, "role": staff_role, "active": True}
             self.audit.append(actor, "staff.create", "staff", username, None, after, db=db)
         return after
 
-    def set_user_active(self, username: str, active: bool, actor: Principal) -> None:
+    def update_user(
+        self, username: str, actor: Principal, active: bool | None = None, role: StaffRole | None = None
+    ) -> dict[str, Any]:
+        """Enable, disable or change the role of an account; the station always keeps one active admin."""
         with self.store.write() as db:
-            row = self._one(db, "SELECT username, role, active FROM staff WHERE username = ?", [username])
+            row = fetch_one(db.conn, "SELECT username, role, active FROM staff WHERE username = ?", [username])
             if row is None:
                 raise NotFound(f"no user {username!r}")
-            db.execute("UPDATE staff SET active = ? WHERE username = ?", [int(active), username])
-            if not active:
+            was_admin = row["role"] == StaffRole.ADMIN and bool(row["active"])
+            new_active = bool(row["active"]) if active is None else active
+            new_role = StaffRole(row["role"]) if role is None else role
+            if was_admin and not (new_active and new_role == StaffRole.ADMIN):
+                others = fetch_one(
+                    db.conn,
+                    "SELECT count(*) AS n FROM staff WHERE role = 'admin' AND active = 1 AND username != ?",
+                    [username],
+                )
+                if others is None or others["n"] == 0:
+                    raise Conflict(
+                        "the last active admin cannot be disabled or demoted: make another account admin first",
+                        reason="last_admin",
+                    )
+            before = {"active": bool(row["active"]), "role": row["role"]}
+            after = {"active": new_active, "role": new_role}
+            db.execute(
+                "UPDATE staff SET active = ?, role = ? WHERE username = ?", [int(new_active), new_role, username]
+            )
+            if not new_active:
                 db.execute("UPDATE tokens SET revoked = 1 WHERE kind = 'staff' AND subject = ?", [username])
-            self.audit.append(actor, "staff.update", "staff", username, {"active": bool(row["active"])}, {"active": active}, db=db)
+            changed_before = {k: v for k, v in before.items() if after[k] != v}
+            changed_after = {k: v for k, v in after.items() if before[k] != v}
+            self.audit.append(actor, "staff.update", "staff", username, changed_before, changed_after, db=db)
         self.forget_tokens()
+        return self._user(username)
+
+    def set_user_active(self, username: str, active: bool, actor: Principal) -> None:
+        self.update_user(username, actor, active=active)
 
     def list_users(self) -> list[dict[str, Any]]:
         return [
@@ -68,57 +123,103 @@ class AuthService:
             for r in self.store.query("SELECT username, role, active, created_at FROM staff ORDER BY username")
         ]
 
+    def _user(self, username: str) -> dict[str, Any]:
+        r = self.store.query_one("SELECT username, role, active, created_at FROM staff WHERE username = ?", [username])
+        if r is None:
+            raise NotFound(f"no user {username!r}")
+        return {
+            "username": r["username"],
+            "role": r["role"],
+            "active": bool(r["active"]),
+            "created_at": r["created_at"],
+        }
+
     # -- sign-in -----------------------------------------------------------------------------------------------
-    def login(self, username: str, password: str) -> tuple[str, Principal, datetime]:
-        """Return (token, principal, expiry). Failures are counted per user name, known or not."""
+    def login(
+        self, username: str, password: str, client: str | None = None, reset_code: str | None = None
+    ) -> tuple[str, Principal, datetime]:
+        """Return (token, principal, expiry). Attempts are counted per typed name (known or not, kept only as a
+        keyed hash) and per client address, before the password is checked; see edge/auth/guard.py."""
         now = self.clock()
-        key = username[:64]
-        fail = self.store.query_one("SELECT * FROM login_failures WHERE username = ?", [key])
-        if fail:
-            if fail["locked_until"] and parse_iso(fail["locked_until"]) > now:
-                wait = (parse_iso(fail["locked_until"]) - now).total_seconds()
-                raise RateLimited(f"account locked after repeated failed sign-ins; try again in {int(wait) + 1} s", wait)
-            over = fail["failures"] - self.settings.slow_after_failures
-            if over >= 0 and not fail["locked_until"]:
-                delay = min(2.0**over, 60.0)
-                since = (now - parse_iso(fail["last_failure_at"])).total_seconds()
-                if since < delay:
-                    raise RateLimited(f"too many failed sign-ins; wait {delay - since:.0f} s", delay - since)
-        user = self.store.query_one("SELECT username, password_hash, role, active FROM staff WHERE username = ?", [key])
-        ok = verify_password(user["password_hash"] if user else None, password)
-        if not ok or not user or not user["active"]:
-            self._record_failure(key, now)
-            raise Unauthorized("wrong user name or password")
+        typed = username[:64]
+        name_hash = self.pseudonymise(typed)
+        with self.store.write() as db:
+            user = fetch_one(
+                db.conn, "SELECT username, password_hash, role, active FROM staff WHERE username = ?", [typed]
+            )
+            label = typed if user else name_hash  # an account's name, never text that matches no account
+            reset_for = None
+            if reset_code and user:
+                code_hash = token_hash(_normalise_reset_code(reset_code))
+                if self.guard.reset_valid(db.conn, typed, code_hash, now):
+                    reset_for = typed
+            verdict = self.guard.admit(db.conn, name_hash, client, now, reset=reset_for)
+            if isinstance(verdict, Refusal) and verdict.counted:
+                after = {"failures": verdict.failures, "locked": verdict.locked, "client": client, "refused": True}
+                self.audit.append(self._claimant(label), "auth.login_failed", "staff", label, None, after, db=db)
+        if isinstance(verdict, Refusal):
+            raise RateLimited(verdict.message, verdict.retry_after_s)
+        try:
+            with self.passwords.slot():
+                ok = self.passwords.verify(user["password_hash"] if user else None, password)
+        except Busy:
+            with self.store.write() as db:
+                self.guard.refund(db.conn, verdict)
+            raise
+        if ok and user:
+            issued = self._signed_in(verdict, typed, now)
+            if issued is not None:
+                return issued
+        self._failed(verdict, label, client)
+        raise Unauthorized("wrong user name or password")
+
+    def _signed_in(self, admission: Admission, username: str, now: datetime) -> tuple[str, Principal, datetime] | None:
         token = new_token("mks_")
         expires = now + timedelta(hours=self.settings.token_ttl_hours)
-        principal = Principal("staff", user["username"], user["role"])
         with self.store.write() as db:
-            db.execute("DELETE FROM login_failures WHERE username = ?", [key])
+            user = fetch_one(db.conn, "SELECT role, active FROM staff WHERE username = ?", [username])
+            if user is None or not user["active"]:
+                return None  # disabled while the password was being checked
+            principal = Principal("staff", username, StaffRole(user["role"]))
+            self.guard.succeeded(db.conn, admission, username)
             db.execute(
                 "INSERT INTO tokens (token_hash, kind, subject, created_at, expires_at) VALUES (?, 'staff', ?, ?, ?)",
-                [token_hash(token), principal.subject, iso(now), iso(expires)],
+                [token_hash(token), username, iso(now), iso(expires)],
             )
-            self.audit.append(principal, "auth.login", "staff", principal.subject, None, None, db=db)
+            after = {"via": "reset"} if admission.via_reset else None
+            self.audit.append(principal, "auth.login", "staff", username, None, after, db=db)
         return token, principal, expires
 
-    def _record_failure(self, key: str, now: datetime) -> None:
+    def _failed(self, admission: Admission, label: str, client: str | None) -> None:
+        after: dict[str, Any] = {"failures": admission.failures, "locked": admission.locked, "client": client}
+        if admission.via_reset:
+            after = {"via": "reset", "client": client}
         with self.store.write() as db:
-            row = self._one(db, "SELECT failures, locked_until FROM login_failures WHERE username = ?", [key])
-            failures = 1
-            if row:
-                expired_lock = row["locked_until"] and parse_iso(row["locked_until"]) <= now
-                failures = 1 if expired_lock else row["failures"] + 1
-            locked_until = None
-            if failures >= self.settings.lock_after_failures:
-                locked_until = iso(now + timedelta(minutes=self.settings.lock_minutes))
-            db.execute(
-                "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(username) DO UPDATE SET failures = excluded.failures, "
-                "last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until",
-                [key, failures, iso(now), locked_until],
+            self.guard.failed(db.conn, admission, self.clock())
+            self.audit.append(self._claimant(label), "auth.login_failed", "staff", label, None, after, db=db)
+
+    @staticmethod
+    def _claimant(label: str) -> Principal:
+        return Principal("anonymous", label, "none")
+
+    def approve_reset(self, username: str, actor: Principal, approved_by: str | None = None) -> tuple[str, datetime]:
+        """A supervisor lets a locked-out account sign in once more: returns a one-time code the account holder
+        gives with their password (it passes the lock-out, not the password check). Only its hash is kept."""
+        code = "-".join("".join(secrets.choice(_RESET_ALPHABET) for _ in range(4)) for _ in range(3))
+        now = self.clock()
+        with self.store.write() as db:
+            row = fetch_one(db.conn, "SELECT active FROM staff WHERE username = ?", [username])
+            if row is None:
+                raise NotFound(f"no user {username!r}")
+            if not row["active"]:
+                raise Conflict(f"account {username!r} is disabled: an admin enables it instead", reason="disabled")
+            approver = approved_by or actor.subject
+            expires = self.guard.approve_reset(
+                db.conn, username, token_hash(_normalise_reset_code(code)), approver, now
             )
-            after = {"failures": failures, "locked": locked_until is not None}
-            self.audit.append(Principal("staff", key, "unknown"), "auth.login_failed", "staff", key, None, after, db=db)
+            after = {"expires_at": iso(expires), "attempts": self.settings.reset_attempts, "approved_by": approver}
+            self.audit.append(actor, "auth.reset_approved", "staff", username, None, after, db=db)
+        return code, expires
 
     def logout(self, token: str, principal: Principal) -> None:
         with self.store.write() as db:
@@ -129,8 +230,10 @@ class AuthService:
     # -- devices -----------------------------------------------------------------------------------------------
     def add_device(self, device_id: str, device_type: str, actor: Principal = SYSTEM) -> str:
         """Register a device and return its API token; only the token's hash is kept."""
-        if device_type not in DEVICE_TYPES:
-            raise Invalid(f"unknown device type {device_type!r}; expected one of {', '.join(DEVICE_TYPES)}")
+        try:
+            kind = parse_device_type(device_type)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
         try:
             check_device_id(device_id)  # the id becomes an MQTT topic level: one definition for API, CLI and contract
         except InvalidId as exc:
@@ -138,33 +241,32 @@ class AuthService:
         token = new_token("mkd_")
         now = iso(self.clock())
         with self.store.write() as db:
-            if self.store_has(db, "SELECT 1 FROM devices WHERE id = ?", [device_id]):
+            if fetch_one(db.conn, "SELECT 1 FROM devices WHERE id = ?", [device_id]):
                 raise Conflict(f"device {device_id!r} already registered")
             db.execute(
-                "INSERT INTO devices (id, type, enabled, created_at) VALUES (?, ?, 1, ?)", [device_id, device_type, now]
+                "INSERT INTO devices (id, type, enabled, created_at) VALUES (?, ?, 1, ?)", [device_id, kind, now]
             )
             db.execute(
                 "INSERT INTO tokens (token_hash, kind, subject, created_at) VALUES (?, 'device', ?, ?)",
                 [token_hash(token), device_id, now],
             )
-            self.audit.append(actor, "device.register", "device", device_id, None, {"type": device_type}, db=db)
+            self.audit.append(actor, "device.register", "device", device_id, None, {"type": kind}, db=db)
         return token
 
     def set_device_enabled(self, device_id: str, enabled: bool, actor: Principal) -> dict[str, Any]:
         with self.store.write() as db:
-            row = self._one(db, "SELECT id, type, enabled FROM devices WHERE id = ?", [device_id])
+            row = fetch_one(db.conn, "SELECT id, type, enabled FROM devices WHERE id = ?", [device_id])
             if row is None:
                 raise NotFound(f"no device {device_id!r}")
             db.execute("UPDATE devices SET enabled = ? WHERE id = ?", [int(enabled), device_id])
-            self.audit.append(
-                actor, "device.update", "device", device_id, {"enabled": bool(row["enabled"])}, {"enabled": enabled}, db=db
-            )
+            before, after = {"enabled": bool(row["enabled"])}, {"enabled": enabled}
+            self.audit.append(actor, "device.update", "device", device_id, before, after, db=db)
         self.forget_tokens()
-        return {"id": device_id, "type": row["type"], "enabled": enabled}
+        return {"id": device_id, "type": DeviceType(row["type"]), "enabled": enabled}
 
     def revoke_device(self, device_id: str, actor: Principal) -> None:
         with self.store.write() as db:
-            if not self.store_has(db, "SELECT 1 FROM devices WHERE id = ?", [device_id]):
+            if not fetch_one(db.conn, "SELECT 1 FROM devices WHERE id = ?", [device_id]):
                 raise NotFound(f"no device {device_id!r}")
             db.execute("UPDATE tokens SET revoked = 1 WHERE kind = 'device' AND subject = ?", [device_id])
             db.execute("UPDATE devices SET enabled = 0 WHERE id = ?", [device_id])
@@ -180,48 +282,50 @@ class AuthService:
     # -- requests ----------------------------------------------------------------------------------------------
     def forget_tokens(self) -> None:
         """Drop the resolved-token cache: called on every revocation, disabling and sign-out in this process."""
-        self._resolved.clear()
+        with self._resolved_lock:
+            self._resolved.clear()
 
     def resolve_remembered(self, token: str) -> Principal | None:
         """The principal of a token resolved in the last few seconds, when answering needs neither a read nor a
         write (None otherwise: call `resolve`). Touches no file, so the API may call it on its event loop."""
-        cached = self._resolved.get(token_hash(token))
-        if cached is None or time.monotonic() - cached[2] >= TOKEN_CACHE_S:
+        with self._resolved_lock:
+            cached = self._resolved.get(token_hash(token))
+        if cached is None:
             return None
-        principal, expires_at, _ = cached
+        principal, expires_at = cached
         if expires_at is not None and expires_at <= self.clock():
             return None
-        if principal.kind == "device" and time.monotonic() - self._last_seen_written.get(principal.subject, -1e9) >= 30.0:
+        last_seen = self._last_seen_written.get(principal.subject, -1e9)
+        if principal.kind == "device" and time.monotonic() - last_seen >= 30.0:
             return None  # its last-seen time is due to be written
         return principal
 
     def resolve(self, token: str) -> Principal:
         """The principal behind a bearer token, or Unauthorized. Disabled devices and users are refused.
 
-        Resolutions are kept for a few seconds (every request carries a token); any revocation in this process clears
-        them, and one made by another process (the CLI) takes effect within TOKEN_CACHE_S."""
+        Resolutions are kept for `token_cache_s` (every request carries a token); any revocation in this process
+        clears them, and one made by another process (the CLI) takes effect within that time."""
         digest = token_hash(token)
-        cached = self._resolved.get(digest)
-        mono = time.monotonic()
-        if cached is not None and mono - cached[2] < TOKEN_CACHE_S:
-            principal, expires_at, _ = cached
+        with self._resolved_lock:
+            cached = self._resolved.get(digest)
+        if cached is not None:
+            principal, expires_at = cached
             if expires_at is None or expires_at > self.clock():
                 if principal.kind == "device":
                     self._touch_device(principal.subject)
                 return principal
-        principal, expires_at = self._resolve_from_store(token)
-        if len(self._resolved) > 10_000:
-            self._resolved.clear()
-        self._resolved[digest] = (principal, expires_at, mono)
+        principal, expires_at = self._resolve_from_store(digest)
+        with self._resolved_lock:
+            self._resolved[digest] = (principal, expires_at)
         return principal
 
-    def _resolve_from_store(self, token: str) -> tuple[Principal, datetime | None]:
+    def _resolve_from_store(self, digest: str) -> tuple[Principal, datetime | None]:
         row = self.store.query_one(
             "SELECT t.kind, t.subject, t.expires_at, t.revoked, s.role AS staff_role, s.active AS staff_active, "
             "d.type AS device_type, d.enabled AS device_enabled "
             "FROM tokens t LEFT JOIN staff s ON t.kind = 'staff' AND s.username = t.subject "
             "LEFT JOIN devices d ON t.kind = 'device' AND d.id = t.subject WHERE t.token_hash = ?",
-            [token_hash(token)],
+            [digest],
         )
         if row is None or row["revoked"]:
             raise Unauthorized("invalid or revoked token")
@@ -231,11 +335,11 @@ class AuthService:
         if row["kind"] == "staff":
             if not row["staff_active"]:
                 raise Unauthorized("account disabled")
-            return Principal("staff", row["subject"], row["staff_role"]), expires_at
+            return Principal("staff", row["subject"], StaffRole(row["staff_role"])), expires_at
         if not row["device_enabled"]:
             raise Unauthorized(f"device {row['subject']} is disabled")
         self._touch_device(row["subject"])
-        return Principal("device", row["subject"], row["device_type"]), expires_at
+        return Principal("device", row["subject"], DeviceType(row["device_type"])), expires_at
 
     def _touch_device(self, device_id: str) -> None:
         # last_seen is for humans and telemetry: writing it at most every 30 s keeps it off the hot path.
@@ -245,12 +349,3 @@ class AuthService:
         self._last_seen_written[device_id] = mono
         with self.store.write() as db:
             db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [iso(self.clock()), device_id])
-
-    # -- small helpers on the writer handle --------------------------------------------------------------------
-    @staticmethod
-    def _one(db, sql: str, params: list[Any]) -> dict[str, Any] | None:
-        return fetch_one(db.conn, sql, params)
-
-    @classmethod
-    def store_has(cls, db, sql: str, params: list[Any]) -> bool:
-        return cls._one(db, sql, params) is not None

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from markaz.contracts.devices import DeviceType
 from markaz.contracts.ids import DeviceId, StationId
 
 PREFIX = "markaz/v1"
@@ -76,7 +77,7 @@ Fault = Literal[ReportedFault, "heartbeat_lost"]
 
 class DeviceState(_Strict):
     device: DeviceId
-    type: Literal["kiosk", "display", "counter_terminal"]
+    type: DeviceType
     enabled: bool
     online: bool = Field(description="a heartbeat arrived within the station's heartbeat timeout")
     last_heartbeat: datetime | None

@@ -65,3 +65,24 @@ def test_bad_catalogue_file_is_refused_with_the_key(tmp_path):
     f.write_text('[[services]]\ncode = "general"\nname_ar = "عام"\nname_en = "General"\nprefix = "a1"\ntarget_wait_s = 600\n')
     with pytest.raises(ConfigError, match=r"services\.0\.prefix"):
         load_catalogue_file(f)
+
+
+def test_a_file_without_its_table_or_with_a_non_table_is_refused(tmp_path):
+    f = tmp_path / "flat.toml"
+    f.write_text('port = 9000\n')  # keys outside [edge] would be silently ignored otherwise
+    with pytest.raises(ConfigError, match=r"flat\.toml: no \[edge\] table"):
+        load_settings(EdgeSettings, f, "edge")
+    f.write_text('edge = 5\n')
+    with pytest.raises(ConfigError, match=r"\[edge\] must be a table"):
+        load_settings(EdgeSettings, f, "edge")
+
+
+def test_a_nested_table_alone_and_the_result_is_a_plain_settings_object(tmp_path):
+    import pickle
+
+    f = tmp_path / "auth.toml"
+    f.write_text("[edge.auth]\nmax_concurrent_hashes = 2\n")
+    s = load_settings(EdgeSettings, f, "edge", port=9300)
+    assert (s.auth.max_concurrent_hashes, s.port, s.station_id) == (2, 9300, "station-0")
+    assert type(s) is EdgeSettings and pickle.loads(pickle.dumps(s)) == s
+    assert load_settings(EdgeSettings).auth.max_concurrent_hashes == 4, "one call's file does not stick to the class"

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from edge.api.deps import get_node, require
 from edge.api.schemas import error
 from edge.auth.principal import Principal
+from edge.auth.roles import DeviceType
 from markaz.contracts.ids import DeviceId
 from markaz.contracts.mqtt import DeviceState
 
@@ -14,12 +15,12 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 
 class DeviceCreate(BaseModel):
     id: DeviceId
-    type: str = Field("kiosk", pattern="^(kiosk|display|counter_terminal)$")
+    type: DeviceType = DeviceType.KIOSK
 
 
 class Device(BaseModel):
     id: str
-    type: str
+    type: DeviceType
     enabled: bool
     created_at: str | None = None
     last_seen_at: str | None = None

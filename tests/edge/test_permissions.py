@@ -1,0 +1,116 @@
+"""The whole permission table, over real HTTP with real tokens: every route of the OpenAPI document x every staff
+role, every device type and no token at all, against the expectation written here (deliberately not read from
+edge/auth/roles.py, so a change to the table has to be made twice, on purpose)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import httpx
+import pytest
+
+from tests.conftest import run_markaz
+
+pytestmark = pytest.mark.slow
+
+OFFICER, SUPERVISOR, TECHNICIAN, ADMIN, AGENCY = "officer", "supervisor", "technician", "admin", "agency_viewer"
+KIOSK, DISPLAY, COUNTER = "kiosk", "display", "counter_terminal"
+STAFF = {OFFICER, SUPERVISOR, TECHNICIAN, ADMIN, AGENCY}
+DEVICES = {KIOSK, DISPLAY, COUNTER}
+EVERYONE = STAFF | DEVICES
+PUBLIC = "public"  # no token needed
+
+DESK = {OFFICER, SUPERVISOR, ADMIN}
+MANAGERS = {SUPERVISOR, ADMIN}
+READ_QUEUE = {KIOSK, DISPLAY, COUNTER, TECHNICIAN, *DESK}
+OPERATE = {COUNTER, *DESK}
+
+EXPECTED: dict[tuple[str, str], set[str] | str] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("POST", "/api/v1/auth/login"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): EVERYONE,
+    ("GET", "/api/v1/auth/me"): EVERYONE,
+    ("POST", "/api/v1/tickets"): {KIOSK, *DESK},
+    ("GET", "/api/v1/tickets"): READ_QUEUE,
+    ("GET", "/api/v1/tickets/{ticket_id}"): READ_QUEUE,
+    ("POST", "/api/v1/tickets/{ticket_id}/recall"): OPERATE,
+    ("POST", "/api/v1/tickets/{ticket_id}/start"): OPERATE,
+    ("POST", "/api/v1/tickets/{ticket_id}/finish"): OPERATE,
+    ("POST", "/api/v1/tickets/{ticket_id}/no-show"): OPERATE,
+    ("POST", "/api/v1/tickets/{ticket_id}/cancel"): {KIOSK, *DESK},
+    ("POST", "/api/v1/tickets/{ticket_id}/transfer"): OPERATE,
+    ("GET", "/api/v1/counters"): {DISPLAY, COUNTER, TECHNICIAN, *DESK},
+    ("POST", "/api/v1/counters/{counter}/call-next"): OPERATE,
+    ("POST", "/api/v1/counters/{counter}/open"): DESK,
+    ("POST", "/api/v1/counters/{counter}/close"): DESK,
+    ("GET", "/api/v1/services"): READ_QUEUE,
+    ("PUT", "/api/v1/catalogue"): MANAGERS,
+    ("GET", "/api/v1/kpis"): MANAGERS,
+    ("GET", "/api/v1/staff"): {ADMIN},
+    ("POST", "/api/v1/staff"): {ADMIN},
+    ("PATCH", "/api/v1/staff/{username}"): {ADMIN},
+    ("POST", "/api/v1/staff/{username}/sign-in-reset"): MANAGERS,
+    ("GET", "/api/v1/devices"): {TECHNICIAN, ADMIN},
+    ("POST", "/api/v1/devices"): {TECHNICIAN, ADMIN},
+    ("PATCH", "/api/v1/devices/{device_id}"): {TECHNICIAN, ADMIN},
+    ("DELETE", "/api/v1/devices/{device_id}/token"): {TECHNICIAN, ADMIN},
+    ("POST", "/api/v1/devices/heartbeat"): DEVICES,
+    ("GET", "/api/v1/audit"): MANAGERS,
+    ("GET", "/api/v1/audit/verify"): MANAGERS,
+    ("POST", "/api/v1/verifications"): {KIOSK},
+}
+
+# Path parameters that name nothing: an allowed caller gets 404 or 422, never a change to the station.
+_NOTHING = {"ticket_id": "999999999", "counter": "no-such-counter", "username": "no-such-user", "device_id": "no-such"}
+
+
+def _url(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: _NOTHING[m.group(1)], path)
+
+
+@pytest.fixture
+def station(station_template, tmp_path, server_factory):
+    template, tokens = station_template
+    data = tmp_path / "node"
+    shutil.copytree(template, data)
+    tokens = dict(tokens)
+    for device_id, kind in (("display-1", DISPLAY), ("counter-1", COUNTER)):
+        r = run_markaz("edge", "device", "add", device_id, "--type", kind, "--data", str(data))
+        assert r.returncode == 0, r.stderr
+        tokens[kind] = r.stdout.strip()
+    assert set(tokens) == EVERYONE
+    return server_factory(data, "--sample-data"), tokens
+
+
+def test_every_route_answers_every_role_and_device_type_as_the_table_says(station):
+    srv, tokens = station
+    with httpx.Client(base_url=srv.base, timeout=60) as c:
+        doc = c.get("/api/v1/openapi.json").json()
+        routes = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+        routes.add(("GET", "/healthz"))
+        assert routes == set(EXPECTED), (
+            f"routes without an expectation: {sorted(routes - set(EXPECTED))}; "
+            f"expectations without a route: {sorted(set(EXPECTED) - routes)}"
+        )
+        wrong = []
+        # Signing out revokes the token used: those requests go last.
+        ordered = sorted(EXPECTED, key=lambda route: route == ("POST", "/api/v1/auth/logout"))
+        for method, path in ordered:
+            allowed = EXPECTED[(method, path)]
+            for who in [None, *sorted(EVERYONE)]:
+                headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
+                r = c.request(
+                    method, _url(path), headers=headers, json={} if method in {"POST", "PUT", "PATCH"} else None
+                )
+                if allowed == PUBLIC:
+                    ok = r.status_code not in (401, 403)
+                elif who is None:
+                    ok = r.status_code == 401
+                elif who in allowed:
+                    ok = r.status_code not in (401, 403)
+                else:
+                    ok = r.status_code == 403
+                if not ok or r.status_code >= 500:
+                    wrong.append(f"{method} {path} as {who or 'nobody'}: {r.status_code} {r.text[:120]}")
+    assert not wrong, "\n".join(wrong)
