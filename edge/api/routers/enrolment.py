@@ -1,0 +1,47 @@
+"""Enrolment: a device trades a one-time claim code and a CSR for its certificate and the station's chain."""
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from edge.api.deps import get_node
+from provisioning.enrolment import EnrolStatus
+
+router = APIRouter(prefix="/enrolment", tags=["provisioning"])
+
+
+class EnrolRequest(BaseModel):
+    claim: str = Field(min_length=4, max_length=64, description="the one-time code the technician was given")
+    csr: str = Field(min_length=64, max_length=8192, description="PEM certificate request; the key stays on the device")
+    model: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9 ._/-]*$")
+    serial: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._/-]*$")
+
+
+class EnrolResult(BaseModel):
+    status: EnrolStatus
+    device_id: str
+    device_type: str
+    certificate: str | None = Field(None, description="PEM device certificate (CN device id, OU type)")
+    chain: str | None = Field(None, description="PEM station intermediate, then the root")
+    serial: str | None = None
+    not_after: str | None = None
+
+
+@router.post(
+    "",
+    response_model=EnrolResult,
+    responses={202: {"model": EnrolResult, "description": "waiting for a technician's approval: ask again"}},
+    summary="Enrol a device with a claim code (no other credential)",
+)
+def enrol(body: EnrolRequest, request: Request, response: Response) -> EnrolResult:
+    done = get_node(request).enrolment.enrol(body.claim, body.csr, body.model, body.serial)
+    if done.status is EnrolStatus.pending:
+        response.status_code = 202
+    return EnrolResult(
+        status=done.status,
+        device_id=done.device_id,
+        device_type=done.device_type,
+        certificate=done.certificate_pem,
+        chain=done.chain_pem,
+        serial=done.serial,
+        not_after=done.not_after,
+    )
