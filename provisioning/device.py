@@ -68,7 +68,8 @@ class Identity:
 def _error(resp: httpx.Response) -> str:
     try:
         body = resp.json()
-        return body.get("message") or body.get("detail") or resp.text
+        detail = body.get("detail") or body.get("message")
+        return detail if isinstance(detail, str) else resp.text
     except ValueError:
         return resp.text
 

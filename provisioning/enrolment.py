@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -128,6 +129,7 @@ class EnrolmentService:
         self.settings = settings
         self.pki = station_pki
         self.clock = clock
+        self._seen: dict[str, float] = {}
 
     # -- claims ------------------------------------------------------------------------------------------------
     def create_claim(
@@ -362,6 +364,19 @@ class EnrolmentService:
             "WHERE c.serial = ? AND c.revoked_at IS NULL AND d.enabled = 1",
             [serial_hex(serial)],
         )
+
+    def certificate_principal(self, serial: int) -> Principal:
+        """The device behind a client certificate the TLS layer accepted; refused when revoked (including revocations
+        made after the listener loaded its CRL), superseded, or the device is disabled or gone."""
+        owner = self.certificate_owner(serial)
+        if owner is None:
+            raise Unauthorized("certificate revoked, superseded or unknown on this station")
+        mono = time.monotonic()
+        if mono - self._seen.get(owner["id"], -1e9) >= 30.0:  # last seen is for people: at most every 30 s
+            self._seen[owner["id"]] = mono
+            with self.store.write() as db:
+                db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [iso(self.clock()), owner["id"]])
+        return Principal("device", owner["id"], owner["type"])
 
     def inventory(self) -> list[dict[str, Any]]:
         rows = self.store.query(

@@ -1,9 +1,10 @@
 """Enrolment: a device trades a one-time claim code and a CSR for its certificate and the station's chain."""
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from edge.api.deps import get_node
+from edge.api.deps import certificate_device, get_node
+from edge.auth.principal import Principal
 from provisioning.enrolment import EnrolStatus
 
 router = APIRouter(prefix="/enrolment", tags=["provisioning"])
@@ -36,6 +37,19 @@ def enrol(body: EnrolRequest, request: Request, response: Response) -> EnrolResu
     done = get_node(request).enrolment.enrol(body.claim, body.csr, body.model, body.serial)
     if done.status is EnrolStatus.pending:
         response.status_code = 202
+    return _result(done)
+
+
+class RenewRequest(BaseModel):
+    csr: str = Field(min_length=64, max_length=8192, description="PEM certificate request for the new key")
+
+
+@router.post("/renew", response_model=EnrolResult, summary="Renew the calling device's certificate (mTLS only)")
+def renew(body: RenewRequest, request: Request, device: Principal = Depends(certificate_device)) -> EnrolResult:
+    return _result(get_node(request).enrolment.renew(device.subject, body.csr))
+
+
+def _result(done) -> EnrolResult:
     return EnrolResult(
         status=done.status,
         device_id=done.device_id,
