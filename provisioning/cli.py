@@ -49,6 +49,7 @@ def station_cert(
     from markaz.contracts.ids import InvalidId, check_station_id
     from provisioning.pki import issue
 
+<<<<<<< HEAD
     try:
         check_station_id(station)
     except InvalidId as exc:
@@ -56,6 +57,47 @@ def station_cert(
         raise typer.Exit(2) from None
     issued = issue(_ca(ca), out or ca.parent / f"station-{station}", station)
     typer.echo(f"station {station}: {issued.cert} {issued.key}")
+=======
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", station):
+        typer.echo(f"station id {station!r}: lower case letters, digits, - and _ only", err=True)
+        raise typer.Exit(2)
+    from provisioning.stations import StationRegistry
+
+    authority = _ca(ca)
+    issued = issue(authority, out or ca.parent / f"station-{station}", station)
+    StationRegistry(authority).record(station, issued.cert)
+    typer.echo(f"station {station}: {issued.cert} {issued.key} (registered; regenerate the ACL: broker-acl)")
+
+
+@app.command("revoke-station")
+def revoke_station(
+    station: Annotated[str, typer.Option("--station", help="station id")],
+    ca: CaOpt = Path("pki/ca"),
+) -> None:
+    """Revoke a station's MQTT certificate: the CRL (Mosquitto `crlfile`) is rewritten; restart or reload the broker."""
+    from provisioning.stations import StationRegistry
+
+    registry = StationRegistry(_ca(ca))
+    try:
+        serials = registry.revoke(station)
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"station {station}: revoked {', '.join(serials)}; CRL {registry.crl_path}")
+
+
+@app.command("broker-acl")
+def broker_acl(
+    out: Annotated[Path, typer.Option("--out", help="ACL file to write")],
+    ca: CaOpt = Path("pki/ca"),
+) -> None:
+    """Write the broker ACL from the station registry: only registered, unrevoked stations get rights."""
+    from provisioning.stations import StationRegistry, render_acl
+
+    registry = StationRegistry(_ca(ca))
+    out.write_text(render_acl(registry.active()))
+    typer.echo(f"ACL for {len(registry.active())} stations: {out}")
+>>>>>>> 7102d4e (provisioning: station registry on the broker CA (CRL for Mosquitto crlfile, ACL generated from it; revoked station refused by a real Mosquitto), decommissioning tells the device to wipe (410), inventory API, renewal within the edge's margin on check)
 
 
 @app.command("central-cert")
@@ -91,14 +133,19 @@ def broker_config(
     key: Annotated[Path, typer.Option("--key", help="broker key")],
     port: Annotated[int, typer.Option(help="TLS listener port")] = 8883,
     bind: Annotated[str, typer.Option(help="listen address")] = "0.0.0.0",
+<<<<<<< HEAD
     central: Annotated[
         list[str] | None,
         typer.Option("--central", help="certificate name of one central process (repeatable; default central.markaz)"),
     ] = None,
     user: Annotated[str, typer.Option("--user", help="the user Mosquitto drops to when started as root")] = "mosquitto",
+=======
+    crl: Annotated[Path | None, typer.Option("--crl", help="CRL of the CA (revoked stations refused)")] = None,
+>>>>>>> 7102d4e (provisioning: station registry on the broker CA (CRL for Mosquitto crlfile, ACL generated from it; revoked station refused by a real Mosquitto), decommissioning tells the device to wipe (410), inventory API, renewal within the edge's margin on check)
 ) -> None:
     """Render the Mosquitto configuration, ACL, TLS files and persistence folder from provisioning/broker/.
 
+<<<<<<< HEAD
     The folder is ready for Mosquitto as Debian runs it (started as root, then the user `mosquitto`)."""
     from provisioning import broker
     from provisioning.pki import CENTRAL_IDENTITY
@@ -119,6 +166,10 @@ def broker_config(
             f"{conf}; move it (e.g. to /etc/mosquitto/markaz) or open the folder to that user",
             err=True,
         )
+=======
+    extra = f"crlfile {crl.resolve()}" if crl else ""
+    conf = broker.render(out, port, ca.resolve(), cert.resolve(), key.resolve(), bind=bind, extra=extra)
+>>>>>>> 7102d4e (provisioning: station registry on the broker CA (CRL for Mosquitto crlfile, ACL generated from it; revoked station refused by a real Mosquitto), decommissioning tells the device to wipe (410), inventory API, renewal within the edge's margin on check)
     typer.echo(f"run: mosquitto -c {conf}")
 
 
@@ -341,6 +392,26 @@ def renew_cmd(
     except EnrolFailed as exc:
         _fail(str(exc))
     typer.echo(f"renewed {result['device_id']}: certificate {result['serial']} valid until {result['not_after']}")
+
+
+@app.command("check")
+def check_cmd(
+    out: Annotated[Path, typer.Option("--out", help="identity folder on this device")] = Path("identity"),
+    edge: Annotated[str | None, typer.Option("--edge", help="mTLS URL of the edge (default: the enrolled one)")] = None,
+) -> None:
+    """On the device: ask the edge for this device's standing; a decommissioned device wipes its keys."""
+    import json
+
+    from provisioning.device import EnrolFailed, Identity, check_standing
+
+    identity = Identity(out)
+    if not identity.exists():
+        _fail(f"{out}: no identity (enrol first)", 2)
+    try:
+        state = check_standing(identity, edge or json.loads(identity.meta.read_text())["edge"])
+    except EnrolFailed as exc:
+        _fail(str(exc))
+    typer.echo(f"device standing: {state}")
 
 
 @app.command("wipe")

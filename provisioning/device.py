@@ -159,6 +159,25 @@ def renew(identity: Identity, edge: str) -> dict:
     return result
 
 
+def check_standing(identity: Identity, edge: str) -> str:
+    """Ask the edge whether this device is still in service; a decommissioned device wipes its keys at once, and
+    one whose certificate is inside the edge's renewal margin renews it (automatic renewal: run it periodically)."""
+    try:
+        resp = httpx.get(f"{edge.rstrip('/')}/api/v1/enrolment/self", verify=mtls_context(identity), timeout=15)
+    except httpx.HTTPError as exc:
+        raise EnrolFailed(f"edge {edge} not reachable over mTLS: {exc}") from None
+    if resp.status_code == 410:
+        identity.wipe()
+        return "wiped"
+    if resp.status_code != 200:
+        raise EnrolFailed(f"edge refused ({resp.status_code}): {_error(resp)}")
+    body = resp.json()
+    if body.get("renew"):
+        renew(identity, edge)
+        return f"{body['state']}, renewed"
+    return str(body["state"])
+
+
 def mtls_context(identity: Identity):
     """An SSL context presenting the device's certificate and trusting the root of its chain."""
     import ssl

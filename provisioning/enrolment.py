@@ -48,6 +48,13 @@ class EnrolStatus(StrEnum):
     pending = "pending_approval"
 
 
+class Decommissioned(DomainError):
+    """The certificate belonged to a device that was retired: the device must wipe its keys."""
+
+    status = 410
+    code = "decommissioned"
+
+
 class StationCaMissing(DomainError):
     status = 503
     code = "station_ca_missing"
@@ -370,6 +377,9 @@ class EnrolmentService:
         made after the listener loaded its CRL), superseded, or the device is disabled or gone."""
         owner = self.certificate_owner(serial)
         if owner is None:
+            cert = self.store.query_one("SELECT revoke_reason FROM device_certs WHERE serial = ?", [serial_hex(serial)])
+            if cert is not None and cert["revoke_reason"] == "decommissioned":
+                raise Decommissioned("this device was decommissioned: wipe its keys", action="wipe")
             raise Unauthorized("certificate revoked, superseded or unknown on this station")
         mono = time.monotonic()
         if mono - self._seen.get(owner["id"], -1e9) >= 30.0:  # last seen is for people: at most every 30 s
@@ -377,6 +387,16 @@ class EnrolmentService:
             with self.store.write() as db:
                 db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [iso(self.clock()), owner["id"]])
         return Principal("device", owner["id"], owner["type"])
+
+    def renewal_due(self, device_id: str) -> bool:
+        """The device's live certificate expires within `renew_margin_days`: it should renew now."""
+        row = self.store.query_one(
+            "SELECT min(not_after) AS not_after FROM device_certs WHERE device_id = ? AND revoked_at IS NULL",
+            [device_id],
+        )
+        if row is None or row["not_after"] is None:
+            return False
+        return parse_iso(row["not_after"]) - self.clock() < timedelta(days=self.settings.renew_margin_days)
 
     def inventory(self) -> list[dict[str, Any]]:
         rows = self.store.query(

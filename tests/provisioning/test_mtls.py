@@ -131,3 +131,55 @@ def test_device_tokens_can_be_switched_off(tmp_path):
         assert resp.status_code == 401 and "mTLS" in resp.json()["detail"]
     finally:
         off.stop()
+
+
+def test_decommissioned_device_is_told_to_wipe_its_keys_and_leaves_the_inventory(mtls_station, tmp_path):
+    data, _, edge = mtls_station
+    kiosk = _enrol(data, edge, tmp_path / "kiosk")
+    other = _enrol(data, edge, tmp_path / "display", device="display-1", kind="display")
+    res = run(app, ["provision", "check", "--out", str(kiosk.dir), "--edge", edge.device_url])
+    assert res.exit_code == 0 and "active" in res.output and "renewed" not in res.output
+    res = run(app, ["provision", "decommission", "--device", "kiosk-3", "--data", str(data)])
+    assert res.exit_code == 0, res.output
+    res = run(app, ["provision", "check", "--out", str(kiosk.dir), "--edge", edge.device_url])
+    assert res.exit_code == 0 and "wiped" in res.output
+    assert not kiosk.key.exists() and not kiosk.cert.exists()
+    # The technician's view of the station, over the API, signed in as a technician.
+    from edge.node import EdgeNode
+    from edge.settings import EdgeSettings
+    from markaz.config import load_settings
+
+    node = EdgeNode(load_settings(EdgeSettings, data_dir=data, station_id="st-1"))
+    try:
+        node.auth.add_user("tech", "correct horse battery", "technician")
+    finally:
+        node.close()
+    token = httpx.post(edge.base + "/api/v1/auth/login", json={"username": "tech", "password": "correct horse battery"})
+    headers = {"Authorization": f"Bearer {token.json()['token']}"}
+    inv = httpx.get(edge.base + "/api/v1/enrolment/inventory", headers=headers)
+    assert inv.status_code == 200, inv.text
+    [row] = inv.json()["devices"]
+    assert row["id"] == "display-1" and row["cert_serial"] == format(other.certificate().serial_number, "X")
+    with __import__("sqlite3").connect(data / "edge.sqlite") as db:
+        actions = [a for (a,) in db.execute("SELECT action FROM audit_log WHERE entity_id = 'kiosk-3'")]
+    assert actions[-2:] == ["provision.revoke", "provision.decommission"]
+
+
+def test_check_renews_by_itself_inside_the_edges_margin(tmp_path):
+    data = tmp_path / "edge"
+    install_station_ca(tmp_path, data)
+    port = free_port()
+    # Certificates last 90 days and the margin is 100: every check finds the certificate due.
+    edge = EdgeServe(data, args=["--device-port", str(port)], env={"MARKAZ_PROVISIONING__RENEW_MARGIN_DAYS": "100"})
+    edge.start()
+    edge.device_url = f"https://127.0.0.1:{port}"
+    try:
+        kiosk = _enrol(data, edge, tmp_path / "kiosk")
+        before = kiosk.certificate().serial_number
+        res = run(app, ["provision", "check", "--out", str(kiosk.dir), "--edge", edge.device_url])
+        assert res.exit_code == 0 and "renewed" in res.output, res.output
+        assert kiosk.certificate().serial_number != before
+    finally:
+        edge.stop()
+    with __import__("sqlite3").connect(data / "edge.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM audit_log WHERE action = 'provision.renew'").fetchone()[0] == 1

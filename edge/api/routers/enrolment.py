@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from edge.api.deps import certificate_device, get_node
+from edge.api.deps import certificate_device, get_node, require
 from edge.auth.principal import Principal
 from provisioning.enrolment import EnrolStatus
 
@@ -47,6 +47,45 @@ class RenewRequest(BaseModel):
 @router.post("/renew", response_model=EnrolResult, summary="Renew the calling device's certificate (mTLS only)")
 def renew(body: RenewRequest, request: Request, device: Principal = Depends(certificate_device)) -> EnrolResult:
     return _result(get_node(request).enrolment.renew(device.subject, body.csr))
+
+
+class DeviceState(BaseModel):
+    device_id: str
+    device_type: str
+    state: str = Field("active", description="active; a decommissioned device gets 410 with action 'wipe' instead")
+    renew: bool = Field(description="the certificate is inside the station's renewal margin: renew now")
+
+
+@router.get(
+    "/self",
+    response_model=DeviceState,
+    responses={410: {"description": "decommissioned: the device must wipe its keys"}},
+    summary="The calling device's standing (mTLS): polled by devices, tells a retired one to wipe its keys",
+)
+def standing(request: Request, device: Principal = Depends(certificate_device)) -> DeviceState:
+    renew = get_node(request).enrolment.renewal_due(device.subject)
+    return DeviceState(device_id=device.subject, device_type=device.role, renew=renew)
+
+
+class InventoryItem(BaseModel):
+    id: str
+    type: str
+    model: str | None
+    serial_number: str | None
+    enabled: bool
+    last_seen_at: str | None
+    profile_version: str | None
+    cert_serial: str | None
+    cert_not_after: str | None
+
+
+class Inventory(BaseModel):
+    devices: list[InventoryItem]
+
+
+@router.get("/inventory", response_model=Inventory, summary="Device inventory: identity, certificate, last seen")
+def inventory(request: Request, _: Principal = Depends(require("devices.manage"))) -> Inventory:
+    return Inventory(devices=[InventoryItem(**d) for d in get_node(request).enrolment.inventory()])
 
 
 def _result(done) -> EnrolResult:
