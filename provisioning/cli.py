@@ -423,3 +423,53 @@ def wipe_cmd(
 
     Identity(out).wipe()
     typer.echo(f"{out}: keys and certificates wiped")
+
+
+@app.command("selftest")
+def selftest_cmd(
+    role: Annotated[str, typer.Option("--role", help="kiosk or edge_node")] = "kiosk",
+    profile: Annotated[Path | None, typer.Option("--profile", help="kiosk: `markaz config show --json` output")] = None,
+    out: Annotated[Path, typer.Option("--out", help="kiosk: identity folder")] = Path("identity"),
+    edge: Annotated[str | None, typer.Option("--edge", help="kiosk: mTLS URL of the edge (default: enrolled)")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="edge node: its data folder")] = None,
+    backups: Annotated[Path | None, typer.Option("--backups", help="edge node: backup folder")] = None,
+    mqtt: Annotated[str | None, typer.Option("--mqtt")] = None,
+    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca")] = None,
+    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert")] = None,
+    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key")] = None,
+    report_path: Annotated[Path | None, typer.Option("--report", help="also write the JSON report here")] = None,
+    station: Annotated[str | None, typer.Option("--station", help="edge node: station id (default: settings)")] = None,
+    config: EdgeConfigOpt = None,
+) -> None:
+    """Test this device's parts and links; prints a JSON report, exits 1 naming the failed checks."""
+    import json
+
+    from provisioning import selftest
+
+    if role == "kiosk":
+        if profile is None:
+            _fail("--profile is needed for a kiosk", 2)
+        body = json.loads(profile.read_text())
+        meta = out / "identity.json"
+        url = edge or (json.loads(meta.read_text())["edge"] if meta.exists() else None)
+        from models.registry import MODELS_DIR
+
+        report = selftest.kiosk_selftest(
+            body.get("profile", body), out, url, MODELS_DIR / "face_detection_yunet_2023mar.onnx"
+        )
+    elif role == "edge_node":
+        if data is None:
+            _fail("--data is needed for an edge node", 2)
+        link = None
+        if mqtt:
+            link = {"url": mqtt, "ca": mqtt_ca, "cert": mqtt_cert, "key": mqtt_key}
+        report = selftest.edge_selftest(data, backups or data / "backups", link, config, station)
+    else:
+        _fail(f"unknown role {role!r}: kiosk or edge_node", 2)
+    text = json.dumps(report.as_dict(), indent=2)
+    if report_path is not None:
+        report_path.write_text(text)
+    typer.echo(text)
+    if not report.ok:
+        typer.echo(f"self-test FAILED: {', '.join(report.failed)}", err=True)
+        raise typer.Exit(1)
