@@ -49,18 +49,11 @@ def station_cert(
     from markaz.contracts.ids import InvalidId, check_station_id
     from provisioning.pki import issue
 
-<<<<<<< HEAD
     try:
         check_station_id(station)
     except InvalidId as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    issued = issue(_ca(ca), out or ca.parent / f"station-{station}", station)
-    typer.echo(f"station {station}: {issued.cert} {issued.key}")
-=======
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", station):
-        typer.echo(f"station id {station!r}: lower case letters, digits, - and _ only", err=True)
-        raise typer.Exit(2)
     from provisioning.stations import StationRegistry
 
     authority = _ca(ca)
@@ -97,7 +90,6 @@ def broker_acl(
     registry = StationRegistry(_ca(ca))
     out.write_text(render_acl(registry.active()))
     typer.echo(f"ACL for {len(registry.active())} stations: {out}")
->>>>>>> 7102d4e (provisioning: station registry on the broker CA (CRL for Mosquitto crlfile, ACL generated from it; revoked station refused by a real Mosquitto), decommissioning tells the device to wipe (410), inventory API, renewal within the edge's margin on check)
 
 
 @app.command("central-cert")
@@ -133,19 +125,15 @@ def broker_config(
     key: Annotated[Path, typer.Option("--key", help="broker key")],
     port: Annotated[int, typer.Option(help="TLS listener port")] = 8883,
     bind: Annotated[str, typer.Option(help="listen address")] = "0.0.0.0",
-<<<<<<< HEAD
     central: Annotated[
         list[str] | None,
         typer.Option("--central", help="certificate name of one central process (repeatable; default central.markaz)"),
     ] = None,
     user: Annotated[str, typer.Option("--user", help="the user Mosquitto drops to when started as root")] = "mosquitto",
-=======
     crl: Annotated[Path | None, typer.Option("--crl", help="CRL of the CA (revoked stations refused)")] = None,
->>>>>>> 7102d4e (provisioning: station registry on the broker CA (CRL for Mosquitto crlfile, ACL generated from it; revoked station refused by a real Mosquitto), decommissioning tells the device to wipe (410), inventory API, renewal within the edge's margin on check)
 ) -> None:
     """Render the Mosquitto configuration, ACL, TLS files and persistence folder from provisioning/broker/.
 
-<<<<<<< HEAD
     The folder is ready for Mosquitto as Debian runs it (started as root, then the user `mosquitto`)."""
     from provisioning import broker
     from provisioning.pki import CENTRAL_IDENTITY
@@ -155,7 +143,10 @@ def broker_config(
             typer.echo(f"{path}: no such file", err=True)
             raise typer.Exit(2)
     try:
-        conf = broker.render(out, port, ca, cert, key, bind=bind, central=central or [CENTRAL_IDENTITY], user=user)
+        conf = broker.render(
+            out, port, ca, cert, key, bind=bind, central=central or [CENTRAL_IDENTITY], user=user,
+            extra=f"crlfile {crl.resolve()}" if crl else "",
+        )
     except broker.BrokerConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
@@ -166,10 +157,6 @@ def broker_config(
             f"{conf}; move it (e.g. to /etc/mosquitto/markaz) or open the folder to that user",
             err=True,
         )
-=======
-    extra = f"crlfile {crl.resolve()}" if crl else ""
-    conf = broker.render(out, port, ca.resolve(), cert.resolve(), key.resolve(), bind=bind, extra=extra)
->>>>>>> 7102d4e (provisioning: station registry on the broker CA (CRL for Mosquitto crlfile, ACL generated from it; revoked station refused by a real Mosquitto), decommissioning tells the device to wipe (410), inventory API, renewal within the edge's margin on check)
     typer.echo(f"run: mosquitto -c {conf}")
 
 

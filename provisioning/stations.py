@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -81,13 +82,14 @@ class StationRegistry:
         return self.crl_path
 
 
-def render_acl(stations: list[str], central: str = pki.CENTRAL_IDENTITY) -> str:
-    """The Mosquitto ACL: central reads all and sends commands; each registered station only its own subtree."""
+def render_acl(stations: list[str], central: Iterable[str] = (pki.CENTRAL_IDENTITY,)) -> str:
+    """The Mosquitto ACL: central reads all and sends commands; each registered station only its own subtree (no
+    `pattern` rules, so a certificate of an unregistered or revoked station has no rights at all)."""
+    from provisioning.broker import _central_blocks
+
     lines = [
         "# markaz broker ACL, generated from the station registry (`markaz provision broker-acl`): do not edit.",
-        f"user {central}",
-        "topic read markaz/v1/#",
-        "topic write markaz/v1/+/cmd/+",
+        _central_blocks(central).rstrip("\n"),
     ]
     for station in stations:
         lines += [
