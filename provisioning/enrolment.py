@@ -25,13 +25,13 @@ from edge.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from edge.store import Store
 from edge.store.db import fetch_one
 from markaz.clock import iso, parse_iso, utcnow
+from markaz.contracts.ids import DEVICE_ID_PATTERN
 from provisioning import pki
 from provisioning.settings import ProvisioningSettings
 
 # Crockford's base32 without the look-alikes: a code read aloud or typed from a phone survives O/0 and I/1/L mix-ups.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CODE_CHARS = 16  # 80 bits: guessing one of a handful of live codes in their minutes is out of reach
-DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 ENROLLING = Principal("device", "(enrolling)", "unenrolled")  # the actor of a refused or pending claim
 
@@ -146,7 +146,7 @@ class EnrolmentService:
         import re
 
         if not re.fullmatch(DEVICE_ID_PATTERN, device_id):
-            raise Invalid(f"device id {device_id!r}: lower case letters, digits, '.', '-' and '_' (1-64)")
+            raise Invalid(f"device id {device_id!r}: a letter or digit, then letters, digits, _ . : - (64 at most)")
         if device_type not in DEVICE_TYPES:
             raise Invalid(f"unknown device type {device_type!r}; expected one of {', '.join(DEVICE_TYPES)}")
         self.pki.require()

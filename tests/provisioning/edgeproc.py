@@ -67,7 +67,7 @@ class EdgeServe:
             stderr=subprocess.STDOUT,
             env=dict(os.environ, **self.env),
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine (2 cores, many test runs)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"edge node exited with {self.proc.returncode}: see {self.log.name}")
