@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from firmware_config.schema import DeviceKind
 
 app = typer.Typer(help="Device profiles (firmware_config/): show, validate, diff, apply.", no_args_is_help=True)
 
@@ -21,7 +24,7 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _kind(device: str, kind: str | None, data: Path | None):
+def _kind(device: str, kind: str | None, data: Path | None) -> DeviceKind:
     from firmware_config.schema import DeviceKind
 
     if kind is not None:
@@ -31,6 +34,7 @@ def _kind(device: str, kind: str | None, data: Path | None):
             _fail(f"unknown device type {kind!r}; expected one of {', '.join(DeviceKind)}", 2)
     if data is None:
         _fail("give --type, or --data to look the device up in the registry", 2)
+        raise AssertionError
     import sqlite3
 
     with sqlite3.connect(f"file:{data / 'edge.sqlite'}?mode=ro", uri=True) as db:
@@ -102,10 +106,10 @@ def diff_cmd(
     """The keys that differ between two profile versions."""
     from firmware_config.layers import diff, read_layer
 
-    def load(p: Path):
+    def load(p: Path) -> dict[str, Any]:
         if p.suffix == ".json":
             body = json.loads(p.read_text())
-            return body.get("profile", body)
+            return dict(body.get("profile", body))
         return read_layer(p)
 
     changes = diff(load(before), load(after))

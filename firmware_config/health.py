@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -53,7 +54,7 @@ KIOSK_CHECKS = {
 }
 
 
-def kiosk_health(checks: tuple[str, ...] = ("reader", "camera", "printer")):
+def kiosk_health(checks: tuple[str, ...] = ("reader", "camera", "printer")) -> Callable[[dict[str, Any]], list[str]]:
     """A health check over the named parts, for `apply_profile`."""
 
     def run(profile: dict[str, Any]) -> list[str]:

@@ -34,9 +34,9 @@ class Printer(_Strict):
 
 
 class KioskProfile(_Strict):
-    reader: Reader = Reader()
-    camera: Camera = Camera()
-    printer: Printer = Printer()
+    reader: Reader = Reader.model_validate({})  # frozen: one shared default is safe
+    camera: Camera = Camera.model_validate({})  # frozen: one shared default is safe
+    printer: Printer = Printer.model_validate({})  # frozen: one shared default is safe
     idle_timeout_s: int = Field(60, ge=10, le=600, description="back to the welcome screen after this idle time")
     warn_before_s: int = Field(15, ge=5, le=120, description="time-out warning offering more time (WCAG 2.2.1)")
     languages: list[Literal["ar", "en"]] = Field(["ar", "en"], min_length=1)
@@ -73,9 +73,9 @@ class EdgeTelemetry(_Strict):
 
 
 class EdgeNodeProfile(_Strict):
-    queue: EdgeQueue = EdgeQueue()
-    verify: EdgeVerify = EdgeVerify()
-    telemetry: EdgeTelemetry = EdgeTelemetry()
+    queue: EdgeQueue = EdgeQueue.model_validate({})  # frozen: one shared default is safe
+    verify: EdgeVerify = EdgeVerify.model_validate({})  # frozen: one shared default is safe
+    telemetry: EdgeTelemetry = EdgeTelemetry.model_validate({})  # frozen: one shared default is safe
 
 
 SCHEMAS: dict[DeviceKind, type[_Strict]] = {

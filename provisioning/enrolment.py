@@ -79,9 +79,12 @@ class Enrolled:
     not_after: str | None = None
 
 
+_LOOK_ALIKES = str.maketrans("OIL", "011")
+
+
 def normalise_code(code: str) -> str:
     cleaned = code.strip().upper().replace("-", "").replace(" ", "")
-    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    return cleaned.translate(_LOOK_ALIKES)
 
 
 def code_hash(code: str) -> str:
@@ -396,7 +399,8 @@ class EnrolmentService:
         )
         if row is None or row["not_after"] is None:
             return False
-        return parse_iso(row["not_after"]) - self.clock() < timedelta(days=self.settings.renew_margin_days)
+        due: bool = parse_iso(row["not_after"]) - self.clock() < timedelta(days=self.settings.renew_margin_days)
+        return due
 
     def inventory(self) -> list[dict[str, Any]]:
         rows = self.store.query(
