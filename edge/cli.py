@@ -91,6 +91,9 @@ def serve(
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
     mqtt_keepalive: Annotated[int | None, typer.Option("--mqtt-keepalive", help="seconds (default 30)")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="log one JSON object per line")] = False,
+    device_port: Annotated[
+        int | None, typer.Option("--device-port", help="also serve the mTLS device listener on this port")
+    ] = None,
 ) -> None:
     """Run the edge node: the HTTP API, audit anchoring and (with --mqtt) the telemetry link."""
     mqtt_over = {k: v for k, v in {"url": mqtt, "ca": mqtt_ca, "cert": mqtt_cert, "key": mqtt_key, "keepalive": mqtt_keepalive}.items() if v is not None}
@@ -98,6 +101,8 @@ def serve(
         data, config, host=host, port=port, station_id=station, tls_cert=tls_cert, tls_key=tls_key,
         sample_data=sample_data or None, catalogue=catalogue, log_json=log_json or None, mqtt=mqtt_over or None,
     )
+    if device_port is not None:
+        settings.provisioning.mtls_port = device_port
     if (settings.tls_cert is None) != (settings.tls_key is None):
         _fail("--tls-cert and --tls-key go together", 2)
     import uvicorn
@@ -111,13 +116,22 @@ def serve(
     scheme = "https" if settings.tls_cert else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"
     typer.echo(f"markaz edge node {settings.station_id}: {base}/api/v1/docs (API docs), {base}/healthz", err=True)
-    uvicorn.run(
-        create_app(node), host=settings.host, port=settings.port, log_config=None, access_log=False,
+    main = dict(
+        host=settings.host, port=settings.port, log_config=None, access_log=False,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         timeout_graceful_shutdown=5,
         proxy_headers=False,  # served directly, not behind a proxy: client addresses are taken as they are
     )
+    if settings.provisioning.mtls_port is not None:
+        from provisioning import listener
+
+        if not node.enrolment.pki.ready:
+            _fail("the device listener needs the station CA (install it with `markaz provision station-ca`)", 2)
+        typer.echo(f"device listener (mTLS): https://{settings.host}:{settings.provisioning.mtls_port}", err=True)
+        listener.run(create_app(node), main, settings.provisioning.mtls_port, settings.host, node.enrolment.pki)
+        return
+    uvicorn.run(create_app(node), **main)
 
 
 @app.command()

@@ -24,6 +24,7 @@ from edge.telemetry.service import TelemetryService, TelemetrySources
 from edge.verify.counts import decision_counts
 from edge.verify.service import VerificationService
 from markaz.clock import business_day_bounds, utcnow
+from provisioning.enrolment import EnrolmentService, StationPki
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class EdgeNode:
         self.auth = AuthService(self.store, self.audit, settings.auth, self.keys.pseudonymise_login_name, clock)
         self.queue = QueueService(self.store, self.audit, settings, self.events, clock)
         self.verifier = VerificationService(settings.verify, self.store, self.audit, self.keys.hash_document, clock)
+        self.enrolment = EnrolmentService(
+            self.store, self.audit, settings.provisioning, StationPki(settings.keys_dir, settings.crl_path), clock
+        )
         self.telemetry = self._telemetry()
         self._stop = threading.Event()
         self._anchor_thread: threading.Thread | None = None

@@ -12,6 +12,7 @@ from edge.telemetry.settings import MqttSettings
 from edge.verify.settings import VerifySettings
 from markaz.config import MarkazSettings
 from markaz.contracts.ids import STATION_ID_PATTERN
+from provisioning.settings import ProvisioningSettings
 
 
 class AuthSettings(BaseModel):
@@ -66,6 +67,7 @@ class EdgeSettings(MarkazSettings):
     audit: AuditSettings = AuditSettings()
     verify: VerifySettings = VerifySettings()
     mqtt: MqttSettings = MqttSettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -87,3 +89,8 @@ class EdgeSettings(MarkazSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def crl_path(self) -> Path:
+        """The station CA's revocation list (public): the device listener and Mosquitto's `crlfile` read it."""
+        return self.data_dir / "station-ca.crl"

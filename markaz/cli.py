@@ -36,6 +36,7 @@ def _register() -> None:
     from central.cli import app as central_app
     from edge.cli import app as edge_app
     from edge.verify.cli import app as verify_app
+    from firmware_config.cli import app as config_app
     from kiosk.cli import app as kiosk_app
     from markaz.demo import demo
     from models.cli import app as models_app
@@ -47,6 +48,7 @@ def _register() -> None:
     app.add_typer(models_app, name="models")
     app.add_typer(central_app, name="central")
     app.add_typer(provision_app, name="provision")
+    app.add_typer(config_app, name="config")
     app.command("demo")(demo)
 
 

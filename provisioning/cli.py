@@ -54,8 +54,42 @@ def station_cert(
     except InvalidId as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    issued = issue(_ca(ca), out or ca.parent / f"station-{station}", station)
-    typer.echo(f"station {station}: {issued.cert} {issued.key}")
+    from provisioning.stations import StationRegistry
+
+    authority = _ca(ca)
+    issued = issue(authority, out or ca.parent / f"station-{station}", station)
+    StationRegistry(authority).record(station, issued.cert)
+    typer.echo(f"station {station}: {issued.cert} {issued.key} (registered; regenerate the ACL: broker-acl)")
+
+
+@app.command("revoke-station")
+def revoke_station(
+    station: Annotated[str, typer.Option("--station", help="station id")],
+    ca: CaOpt = Path("pki/ca"),
+) -> None:
+    """Revoke a station's MQTT certificate: the CRL (Mosquitto `crlfile`) is rewritten; restart or reload the broker."""
+    from provisioning.stations import StationRegistry
+
+    registry = StationRegistry(_ca(ca))
+    try:
+        serials = registry.revoke(station)
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"station {station}: revoked {', '.join(serials)}; CRL {registry.crl_path}")
+
+
+@app.command("broker-acl")
+def broker_acl(
+    out: Annotated[Path, typer.Option("--out", help="ACL file to write")],
+    ca: CaOpt = Path("pki/ca"),
+) -> None:
+    """Write the broker ACL from the station registry: only registered, unrevoked stations get rights."""
+    from provisioning.stations import StationRegistry, render_acl
+
+    registry = StationRegistry(_ca(ca))
+    out.write_text(render_acl(registry.active()))
+    typer.echo(f"ACL for {len(registry.active())} stations: {out}")
 
 
 @app.command("central-cert")
@@ -96,6 +130,7 @@ def broker_config(
         typer.Option("--central", help="certificate name of one central process (repeatable; default central.markaz)"),
     ] = None,
     user: Annotated[str, typer.Option("--user", help="the user Mosquitto drops to when started as root")] = "mosquitto",
+    crl: Annotated[Path | None, typer.Option("--crl", help="CRL of the CA (revoked stations refused)")] = None,
 ) -> None:
     """Render the Mosquitto configuration, ACL, TLS files and persistence folder from provisioning/broker/.
 
@@ -108,7 +143,10 @@ def broker_config(
             typer.echo(f"{path}: no such file", err=True)
             raise typer.Exit(2)
     try:
-        conf = broker.render(out, port, ca, cert, key, bind=bind, central=central or [CENTRAL_IDENTITY], user=user)
+        conf = broker.render(
+            out, port, ca, cert, key, bind=bind, central=central or [CENTRAL_IDENTITY], user=user,
+            extra=f"crlfile {crl.resolve()}" if crl else "",
+        )
     except broker.BrokerConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
@@ -120,3 +158,305 @@ def broker_config(
             err=True,
         )
     typer.echo(f"run: mosquitto -c {conf}")
+
+
+# -- device identity: root -> station intermediate -> devices --------------------------------------------------
+
+DataOpt = Annotated[Path, typer.Option("--data", help="the edge node's data folder")]
+EdgeConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file; its [edge] table is read")]
+TECHNICIAN_CLI = "technician-cli"
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _edge_node(data: Path, config: Path | None):
+    from edge.node import EdgeNode
+    from edge.settings import EdgeSettings
+    from markaz.config import ConfigError, load_settings
+
+    try:
+        return EdgeNode(load_settings(EdgeSettings, config, "edge", data_dir=data))
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+def _technician():
+    import getpass
+
+    from edge.auth.principal import Principal
+
+    # At the node's console: the operating-system account is the actor (the API uses the signed-in technician).
+    return Principal("staff", f"{getpass.getuser()}@console", "technician")
+
+
+def _run_changing(data: Path, config: Path | None, change):
+    from edge.errors import DomainError
+
+    node = _edge_node(data, config)
+    try:
+        return change(node)
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        node.close()
+
+
+@app.command("root")
+def root_cmd(
+    out: Annotated[Path, typer.Option("--out", help="path without suffix: writes OUT.crt and OUT.key")] = Path(
+        "pki/root"
+    ),
+    name: Annotated[str, typer.Option(help="common name")] = "markaz root CA",
+) -> None:
+    """Create central's root CA, which signs one intermediate per station (keep its key offline)."""
+    from provisioning.pki import make_ca
+
+    if out.with_suffix(".key").exists():
+        _fail(f"{out.with_suffix('.key')} exists: refusing to replace a root CA")
+    issued = make_ca(out, name, path_length=1)
+    typer.echo(f"root CA: {issued.cert} (key {issued.key}, keep it offline)")
+
+
+@app.command("station-ca")
+def station_ca_cmd(
+    station: Annotated[str, typer.Option("--station", help="station id")],
+    root: Annotated[Path, typer.Option("--root", help="root CA path without suffix")],
+    data: DataOpt,
+) -> None:
+    """Issue the station's intermediate CA from the root and install it in the edge node's keys folder."""
+    import shutil
+
+    from edge.store.files import private_dir
+    from provisioning.pki import Issued, make_intermediate
+
+    root_ca = Issued(root.with_suffix(".crt"), root.with_suffix(".key"))
+    if not root_ca.key.exists():
+        _fail(f"{root_ca.key}: root CA not found (create it with `markaz provision root`)", 2)
+    private_dir(data)
+    keys = private_dir(data / "keys")
+    if (keys / "station-ca.key").exists():
+        _fail(f"{keys / 'station-ca.key'} exists: refusing to replace the station CA")
+    issued = make_intermediate(root_ca, keys / "station-ca", station)
+    shutil.copyfile(root_ca.cert, keys / "root-ca.crt")
+    typer.echo(f"station {station}: intermediate {issued.cert}, root {keys / 'root-ca.crt'}")
+
+
+@app.command("claim")
+def claim_cmd(
+    device: Annotated[str, typer.Option("--device", help="device id, e.g. kiosk-3")],
+    device_type: Annotated[str, typer.Option("--type", help="kiosk, display or counter_terminal")],
+    data: DataOpt,
+    minutes: Annotated[float | None, typer.Option(help="validity (default: the setting claim_minutes)")] = None,
+    qr_svg: Annotated[Path | None, typer.Option("--qr-svg", help="also write the QR code as an SVG file")] = None,
+    config: EdgeConfigOpt = None,
+) -> None:
+    """A one-time claim code for enrolling a device: a QR for the technician's phone, the code on the last line."""
+    import segno
+
+    claim = _run_changing(
+        data, config, lambda node: node.enrolment.create_claim(device, device_type, _technician(), minutes)
+    )
+    qr = segno.make(claim.code, error="m")
+    if qr_svg is not None:
+        qr.save(str(qr_svg), scale=8)
+    import io
+
+    buf = io.StringIO()
+    qr.terminal(out=buf, compact=True)
+    typer.echo(buf.getvalue())
+    typer.echo(f"device {claim.device_id} ({claim.device_type}), valid until {claim.expires_at:%H:%M:%S} UTC:")
+    typer.echo(claim.code)
+
+
+@app.command("approve")
+def approve_cmd(device: Annotated[str, typer.Option("--device")], data: DataOpt, config: EdgeConfigOpt = None) -> None:
+    """Approve a device's pending enrolment (when the edge requires approval)."""
+    _run_changing(data, config, lambda node: node.enrolment.approve(device, _technician()))
+    typer.echo(f"{device}: approved; its next request gets the certificate")
+
+
+@app.command("revoke")
+def revoke_cmd(device: Annotated[str, typer.Option("--device")], data: DataOpt, config: EdgeConfigOpt = None) -> None:
+    """Revoke a device's certificates (the CRL is re-published) and disable it."""
+    serials = _run_changing(data, config, lambda node: node.enrolment.revoke(device, _technician()))
+    typer.echo(f"{device}: revoked {', '.join(serials) or 'no live certificate'}; disabled")
+
+
+@app.command("decommission")
+def decommission_cmd(
+    device: Annotated[str, typer.Option("--device")], data: DataOpt, config: EdgeConfigOpt = None
+) -> None:
+    """Retire a device: revoke, remove from the registry (on the device, `markaz provision wipe` removes its keys)."""
+    serials = _run_changing(data, config, lambda node: node.enrolment.decommission(device, _technician()))
+    typer.echo(f"{device}: revoked {', '.join(serials) or 'no live certificate'}; removed from the registry")
+
+
+@app.command("inventory")
+def inventory_cmd(
+    data: DataOpt, config: EdgeConfigOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """The station's devices: id, type, model, serial, certificate serial and expiry, last seen, profile version."""
+    import json
+
+    node = _edge_node(data, config)
+    try:
+        rows = node.enrolment.inventory()
+    finally:
+        node.store.close()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(
+            "\t".join(
+                str(r[k] or "-")
+                for k in (
+                    "id",
+                    "type",
+                    "model",
+                    "serial_number",
+                    "cert_serial",
+                    "cert_not_after",
+                    "last_seen_at",
+                    "profile_version",
+                )
+            )
+        )
+
+
+@app.command("enrol")
+def enrol_cmd(
+    edge: Annotated[str, typer.Option("--edge", help="the edge node's URL, e.g. https://edge.local:8443")],
+    claim: Annotated[str, typer.Option("--claim", help="the one-time claim code")],
+    out: Annotated[Path, typer.Option("--out", help="identity folder on this device")] = Path("identity"),
+    edge_ca: Annotated[Path | None, typer.Option("--edge-ca", help="CA to verify the edge's HTTPS certificate")] = None,
+    model: Annotated[str | None, typer.Option(help="hardware model, for the inventory")] = None,
+    serial: Annotated[str | None, typer.Option(help="hardware serial number, for the inventory")] = None,
+    wait: Annotated[float, typer.Option(help="seconds to wait for a technician's approval")] = 0.0,
+) -> None:
+    """On the device: make a key (it never leaves), send a CSR with the claim code, store certificate and chain."""
+    from provisioning.device import EnrolFailed, Identity, enrol
+
+    if Identity(out).exists():
+        _fail(f"{out} already holds an identity (renew it, or wipe it first)")
+    try:
+        result = enrol(
+            edge, claim, out, verify=str(edge_ca) if edge_ca else True, model=model, serial=serial, wait_s=wait
+        )
+    except EnrolFailed as exc:
+        _fail(str(exc))
+    if result["status"] != "issued":
+        _fail(f"enrolment of {result['device_id']} waits for a technician's approval; run again with --wait", 3)
+    typer.echo(
+        f"enrolled {result['device_id']} ({result['device_type']}): certificate {result['serial']} "
+        f"valid until {result['not_after']}, in {out}"
+    )
+
+
+@app.command("renew")
+def renew_cmd(
+    out: Annotated[Path, typer.Option("--out", help="identity folder on this device")] = Path("identity"),
+    edge: Annotated[str | None, typer.Option("--edge", help="mTLS URL of the edge (default: the enrolled one)")] = None,
+    margin_days: Annotated[float | None, typer.Option(help="renew only if fewer days are left")] = None,
+) -> None:
+    """Renew this device's certificate over mTLS, under a new key."""
+    import json
+
+    from provisioning.device import EnrolFailed, Identity, needs_renewal, renew
+
+    identity = Identity(out)
+    if not identity.exists():
+        _fail(f"{out}: no identity (enrol first)", 2)
+    if margin_days is not None and not needs_renewal(identity, margin_days):
+        typer.echo(f"certificate valid beyond {margin_days} days: nothing to do")
+        return
+    url = edge or json.loads(identity.meta.read_text())["edge"]
+    try:
+        result = renew(identity, url)
+    except EnrolFailed as exc:
+        _fail(str(exc))
+    typer.echo(f"renewed {result['device_id']}: certificate {result['serial']} valid until {result['not_after']}")
+
+
+@app.command("check")
+def check_cmd(
+    out: Annotated[Path, typer.Option("--out", help="identity folder on this device")] = Path("identity"),
+    edge: Annotated[str | None, typer.Option("--edge", help="mTLS URL of the edge (default: the enrolled one)")] = None,
+) -> None:
+    """On the device: ask the edge for this device's standing; a decommissioned device wipes its keys."""
+    import json
+
+    from provisioning.device import EnrolFailed, Identity, check_standing
+
+    identity = Identity(out)
+    if not identity.exists():
+        _fail(f"{out}: no identity (enrol first)", 2)
+    try:
+        state = check_standing(identity, edge or json.loads(identity.meta.read_text())["edge"])
+    except EnrolFailed as exc:
+        _fail(str(exc))
+    typer.echo(f"device standing: {state}")
+
+
+@app.command("wipe")
+def wipe_cmd(
+    out: Annotated[Path, typer.Option("--out", help="identity folder on this device")] = Path("identity"),
+) -> None:
+    """On a decommissioned device: overwrite and delete its private key and certificates."""
+    from provisioning.device import Identity
+
+    Identity(out).wipe()
+    typer.echo(f"{out}: keys and certificates wiped")
+
+
+@app.command("selftest")
+def selftest_cmd(
+    role: Annotated[str, typer.Option("--role", help="kiosk or edge_node")] = "kiosk",
+    profile: Annotated[Path | None, typer.Option("--profile", help="kiosk: `markaz config show --json` output")] = None,
+    out: Annotated[Path, typer.Option("--out", help="kiosk: identity folder")] = Path("identity"),
+    edge: Annotated[str | None, typer.Option("--edge", help="kiosk: mTLS URL of the edge (default: enrolled)")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="edge node: its data folder")] = None,
+    backups: Annotated[Path | None, typer.Option("--backups", help="edge node: backup folder")] = None,
+    mqtt: Annotated[str | None, typer.Option("--mqtt")] = None,
+    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca")] = None,
+    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert")] = None,
+    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key")] = None,
+    report_path: Annotated[Path | None, typer.Option("--report", help="also write the JSON report here")] = None,
+    station: Annotated[str | None, typer.Option("--station", help="edge node: station id (default: settings)")] = None,
+    config: EdgeConfigOpt = None,
+) -> None:
+    """Test this device's parts and links; prints a JSON report, exits 1 naming the failed checks."""
+    import json
+
+    from provisioning import selftest
+
+    if role == "kiosk":
+        if profile is None:
+            _fail("--profile is needed for a kiosk", 2)
+        body = json.loads(profile.read_text())
+        meta = out / "identity.json"
+        url = edge or (json.loads(meta.read_text())["edge"] if meta.exists() else None)
+        from models.registry import MODELS_DIR
+
+        report = selftest.kiosk_selftest(
+            body.get("profile", body), out, url, MODELS_DIR / "face_detection_yunet_2023mar.onnx"
+        )
+    elif role == "edge_node":
+        if data is None:
+            _fail("--data is needed for an edge node", 2)
+        link = None
+        if mqtt:
+            link = {"url": mqtt, "ca": mqtt_ca, "cert": mqtt_cert, "key": mqtt_key}
+        report = selftest.edge_selftest(data, backups or data / "backups", link, config, station)
+    else:
+        _fail(f"unknown role {role!r}: kiosk or edge_node", 2)
+    text = json.dumps(report.as_dict(), indent=2)
+    if report_path is not None:
+        report_path.write_text(text)
+    typer.echo(text)
+    if not report.ok:
+        typer.echo(f"self-test FAILED: {', '.join(report.failed)}", err=True)
+        raise typer.Exit(1)

@@ -17,6 +17,7 @@ from edge.api.routers import (
     counters,
     device_status,
     devices,
+    enrolment,
     health,
     kpis,
     staff,
@@ -28,7 +29,7 @@ from edge.node import EdgeNode
 from markaz import __version__
 
 API_PREFIX = "/api/v1"
-ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications]
+ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications, enrolment]
 
 
 def create_app(node: EdgeNode) -> FastAPI:

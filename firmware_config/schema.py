@@ -1,0 +1,86 @@
+"""The profile schema of each device type: every key typed and bounded, unknown keys refused (a typo fails fast)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DeviceKind(StrEnum):
+    kiosk = "kiosk"
+    display = "display"
+    counter_terminal = "counter_terminal"
+    edge_node = "edge_node"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reader(_Strict):
+    pattern: str = Field("", max_length=128, description="substring of the PC/SC reader name to use ('' = first)")
+
+
+class Camera(_Strict):
+    source: str = Field("0", min_length=1, max_length=256, description="device index or a video file/URL")
+    width: int = Field(640, ge=160, le=3840)
+    height: int = Field(480, ge=120, le=2160)
+
+
+class Printer(_Strict):
+    uri: str = Field("file:///var/lib/markaz/receipts", pattern=r"^(file|tcp)://.+", description="ESC/POS sink")
+
+
+class KioskProfile(_Strict):
+    reader: Reader = Reader.model_validate({})  # frozen: one shared default is safe
+    camera: Camera = Camera.model_validate({})  # frozen: one shared default is safe
+    printer: Printer = Printer.model_validate({})  # frozen: one shared default is safe
+    idle_timeout_s: int = Field(60, ge=10, le=600, description="back to the welcome screen after this idle time")
+    warn_before_s: int = Field(15, ge=5, le=120, description="time-out warning offering more time (WCAG 2.2.1)")
+    languages: list[Literal["ar", "en"]] = Field(["ar", "en"], min_length=1)
+    services: list[str] = Field(["tickets", "reports"], min_length=1)
+
+
+class DisplayProfile(_Strict):
+    layout: Literal["calls", "calls_and_queue"] = "calls"
+    speech: bool = True
+    chime: bool = True
+    volume: int = Field(70, ge=0, le=100)
+    recent_calls: int = Field(6, ge=1, le=20)
+    languages: list[Literal["ar", "en"]] = Field(["ar", "en"], min_length=1)
+
+
+class CounterTerminalProfile(_Strict):
+    counter: str = Field("", max_length=32, description="counter id this terminal serves ('' = chosen at sign-in)")
+    beep_on_call: bool = True
+    idle_sign_out_min: int = Field(30, ge=1, le=480)
+
+
+class EdgeQueue(_Strict):
+    recall_min_interval_s: float = Field(10.0, ge=0, le=300)
+    default_service_time_s: float = Field(300.0, gt=0, le=7200)
+
+
+class EdgeVerify(_Strict):
+    threshold: float = Field(0.6, gt=0, lt=1.5, description="embedding distance for a match")
+    liveness: bool = True
+
+
+class EdgeTelemetry(_Strict):
+    interval_s: float = Field(30.0, ge=1, le=3600)
+
+
+class EdgeNodeProfile(_Strict):
+    queue: EdgeQueue = EdgeQueue.model_validate({})  # frozen: one shared default is safe
+    verify: EdgeVerify = EdgeVerify.model_validate({})  # frozen: one shared default is safe
+    telemetry: EdgeTelemetry = EdgeTelemetry.model_validate({})  # frozen: one shared default is safe
+
+
+SCHEMAS: dict[DeviceKind, type[_Strict]] = {
+    DeviceKind.kiosk: KioskProfile,
+    DeviceKind.display: DisplayProfile,
+    DeviceKind.counter_terminal: CounterTerminalProfile,
+    DeviceKind.edge_node: EdgeNodeProfile,
+}
