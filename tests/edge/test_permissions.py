@@ -20,6 +20,7 @@ STAFF = {OFFICER, SUPERVISOR, TECHNICIAN, ADMIN, AGENCY}
 DEVICES = {KIOSK, DISPLAY, COUNTER}
 EVERYONE = STAFF | DEVICES
 PUBLIC = "public"  # no token needed
+CERTIFICATE = "certificate"  # the device listener's client certificate only: no token opens it
 
 DESK = {OFFICER, SUPERVISOR, ADMIN}
 MANAGERS = {SUPERVISOR, ADMIN}
@@ -59,6 +60,10 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/audit"): MANAGERS,
     ("GET", "/api/v1/audit/verify"): MANAGERS,
     ("POST", "/api/v1/verifications"): {KIOSK},
+    ("POST", "/api/v1/enrolment"): PUBLIC,  # the one-time claim code is the credential
+    ("POST", "/api/v1/enrolment/renew"): CERTIFICATE,
+    ("GET", "/api/v1/enrolment/self"): CERTIFICATE,
+    ("GET", "/api/v1/enrolment/inventory"): {TECHNICIAN, ADMIN},
 }
 
 # Path parameters that name nothing: an allowed caller gets 404 or 422, never a change to the station.
@@ -105,6 +110,8 @@ def test_every_route_answers_every_role_and_device_type_as_the_table_says(statio
                 )
                 if allowed == PUBLIC:
                     ok = r.status_code not in (401, 403)
+                elif allowed == CERTIFICATE:
+                    ok = r.status_code == 401
                 elif who is None:
                     ok = r.status_code == 401
                 elif who in allowed:
