@@ -15,6 +15,7 @@ from central.db import Database, open_database
 from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
 
+
 class CentralStore:
     def __init__(self, target: str | Path) -> None:
         """`target`: a SQLite file's path, or a `postgresql://` URL."""
@@ -126,7 +127,8 @@ class CentralStore:
     def stations(self) -> list[dict[str, Any]]:
         rows = self.query(
             "SELECT s.*, (SELECT count(*) FROM gaps g WHERE g.station = s.station) AS open_gaps, "
-            "(SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM gaps g WHERE g.station = s.station) AS missing "
+            "(SELECT CAST(coalesce(sum(last_seq - first_seq + 1), 0) AS BIGINT) FROM gaps g WHERE g.station = s.station) "
+            "AS missing "
             "FROM stations s ORDER BY s.station"
         )
         for r in rows:

@@ -93,4 +93,3 @@ def open_store(central_db: str) -> Iterator[Callable[[], CentralStore]]:
             store.close()
         except Exception:  # already closed by the test
             pass
-

@@ -59,7 +59,7 @@ def test_ingest_dedupes_and_tracks_gaps(open_store, broker):
         assert _wait(lambda: len(store.dead_letters()) == 1)
         (dead,) = store.dead_letters()
         assert dead["topic"] == "markaz/v1/st-7/events/device_fault" and dead["payload"] == '{"schema": "nope"}'
-        assert "schema" in dead["reason"]
+        assert "validation error" in dead["reason"]
         row = store.stations()[0]
         assert (row["station"], row["max_seq"], row["received"], row["duplicates"]) == ("st-7", 6, 4, 1)
         assert store.gaps("st-7") == [(3, 4)]
@@ -83,15 +83,7 @@ def test_ingest_dedupes_and_tracks_gaps(open_store, broker):
         station.publish("markaz/v1/st-7/events/outbox_dropped", notice, qos=1).wait_for_publish(5)
         assert _wait(
             lambda: (
-                store.station("st-7")["gaps"]
-                == [
-                    {
-                        "first_seq": 7,
-                        "last_seq": 9,
-                        "detected_at": store.station("st-7")["gaps"][0]["detected_at"],
-                        "dropped": 3,
-                    }
-                ]
+                [(g["first_seq"], g["last_seq"], g["dropped"]) for g in store.station("st-7")["gaps"]] == [(7, 9, 3)]
             )
         )
     finally:

@@ -84,13 +84,23 @@ def test_audit_anchors_are_kept_once_each(open_store):
         ingest.handle(
             "markaz/v1/st-1/events/audit_anchor",
             json.dumps(
-                {"schema": "markaz.events.audit_anchor/1", "station": "st-1", "seq": seq, "ts": utcnow().isoformat(),
-                 "data": anchor}
+                {
+                    "schema": "markaz.events.audit_anchor/1",
+                    "station": "st-1",
+                    "seq": seq,
+                    "ts": utcnow().isoformat(),
+                    "data": anchor,
+                }
             ).encode(),
         )
     assert store.audit_anchors("st-1") == [
-        {"head_seq": 50, "head_hash": "ab" * 32, "anchor_ts": anchor["anchor_ts"], "key_id": "st-1-anchor",
-         "signature": "c2ln"}
+        {
+            "head_seq": 50,
+            "head_hash": "ab" * 32,
+            "anchor_ts": anchor["anchor_ts"],
+            "key_id": "st-1-anchor",
+            "signature": "c2ln",
+        }
     ]
     assert store.audit_anchors("st-2") == []
 
