@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from central.db import Database, open_database
-
 from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
 

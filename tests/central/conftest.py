@@ -3,6 +3,7 @@ SQLite files, and a real PostgreSQL server (Debian's package, a private cluster 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -89,7 +90,5 @@ def open_store(central_db: str) -> Iterator[Callable[[], CentralStore]]:
 
     yield make
     for store in opened:
-        try:
+        with contextlib.suppress(Exception):  # already closed by the test
             store.close()
-        except Exception:  # already closed by the test
-            pass
