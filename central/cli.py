@@ -158,3 +158,29 @@ def audit_check(
     for extra in report.problems[1:]:
         typer.echo(f"  also: {extra}", err=True)
     raise typer.Exit(1)
+
+
+@app.command()
+def retention(
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
+    raw_days: Annotated[float, typer.Option(help="days the raw queue and device snapshots are kept")] = 7,
+    five_minute_days: Annotated[float, typer.Option(help="days the 5-minute rollups are kept")] = 90,
+    hourly_days: Annotated[float, typer.Option(help="days the hourly rollups are kept")] = 730,
+) -> None:
+    """One retention job (run it from a timer): roll the new raw snapshots up per 5 minutes and per hour, then prune
+    what is past its time."""
+    from datetime import timedelta
+
+    from central.retention import RetentionPolicy, run_retention
+    from central.store import CentralStore
+
+    if min(raw_days, five_minute_days, hourly_days) <= 0:
+        typer.echo("error: every retention time must be positive", err=True)
+        raise typer.Exit(2)
+    policy = RetentionPolicy(timedelta(days=raw_days), timedelta(days=five_minute_days), timedelta(days=hourly_days))
+    store = CentralStore(db)
+    try:
+        run = run_retention(store, policy)
+    finally:
+        store.close()
+    typer.echo(f"rolled up {run.rolled_up}, pruned {run.raw_pruned} raw snapshots and {run.rollups_pruned} rollups")
