@@ -308,6 +308,7 @@ def audit_export(
     config: ConfigOpt = None,
 ) -> None:
     """Write the whole audit log with its hashes to FILE, for `markaz central audit check`."""
+    import json
     import os
 
     from markaz.contracts.audit import EXPORT_FIELDS, EXPORT_FORMAT
