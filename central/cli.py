@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(help="Central platform: telemetry ingest, store, dashboard.", no_args_is_help=True)
+audit_app = typer.Typer(help="Stations' audit logs against the anchors central holds.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+DB_HELP = "central's store: a SQLite file, or a postgresql:// URL"
 
 
 @app.command()
@@ -16,7 +20,7 @@ def serve(
     mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
     mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="central's client certificate")] = None,
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
-    db: Annotated[Path, typer.Option("--db", help="central's SQLite database")] = Path("central.sqlite"),
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
     host: Annotated[str, typer.Option(help="address of the web view")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port of the web view")] = 8090,
     worker: Annotated[int, typer.Option(help="worker number: several workers share the subscription")] = 1,
@@ -47,7 +51,7 @@ def ingest(
     mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
     mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="this worker's client certificate")] = None,
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
-    db: Annotated[Path, typer.Option("--db", help="central's SQLite database")] = Path("central.sqlite"),
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
     worker: Annotated[int, typer.Option(help="worker number: several workers share the subscription")] = 1,
 ) -> None:
     """Only ingest (no web view): one worker of the shared subscription, until SIGTERM. Each worker has its own
@@ -75,9 +79,7 @@ def ingest(
 
 @app.command()
 def dashboard(
-    db: Annotated[Path, typer.Option("--db", help="central's SQLite database (written by the ingest workers)")] = Path(
-        "central.sqlite"
-    ),
+    db: Annotated[str, typer.Option("--db", help=DB_HELP + " (written by the ingest workers)")] = "central.sqlite",
     host: Annotated[str, typer.Option(help="address of the web view")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port of the web view")] = 8090,
 ) -> None:
@@ -122,3 +124,63 @@ def command(
     typer.echo(ack.model_dump_json(exclude_none=True))
     if not ack.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("check")
+def audit_check(
+    station: Annotated[str, typer.Option("--station", help="station id")],
+    export: Annotated[Path, typer.Option("--export", help="the file `markaz edge audit export` wrote at the station")],
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
+) -> None:
+    """Verify a station's exported audit log against the anchors the station sent central: exit 0 if every one
+    matches, 1 naming what was rewritten or cut off, 2 if the file is not that station's export."""
+    from central.audit import ExportError, check_export, read_export
+    from central.store import CentralStore
+
+    if not export.is_file():
+        typer.echo(f"error: no export file at {export}", err=True)
+        raise typer.Exit(2)
+    store = CentralStore(db)
+    try:
+        report = check_export(station, read_export(export, station), store.audit_anchors(station))
+    except ExportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    if report.ok:
+        typer.echo(
+            f"audit log of {station} matches central: {report.entries} entries, "
+            f"{report.anchors_checked} anchors checked, head {report.head_seq}"
+        )
+        return
+    typer.echo(f"audit log of {station} does NOT match central: {report.problems[0]}", err=True)
+    for extra in report.problems[1:]:
+        typer.echo(f"  also: {extra}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def retention(
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
+    raw_days: Annotated[float, typer.Option(help="days the raw queue and device snapshots are kept")] = 7,
+    five_minute_days: Annotated[float, typer.Option(help="days the 5-minute rollups are kept")] = 90,
+    hourly_days: Annotated[float, typer.Option(help="days the hourly rollups are kept")] = 730,
+) -> None:
+    """One retention job (run it from a timer): roll the new raw snapshots up per 5 minutes and per hour, then prune
+    what is past its time."""
+    from datetime import timedelta
+
+    from central.retention import RetentionPolicy, run_retention
+    from central.store import CentralStore
+
+    if min(raw_days, five_minute_days, hourly_days) <= 0:
+        typer.echo("error: every retention time must be positive", err=True)
+        raise typer.Exit(2)
+    policy = RetentionPolicy(timedelta(days=raw_days), timedelta(days=five_minute_days), timedelta(days=hourly_days))
+    store = CentralStore(db)
+    try:
+        run = run_retention(store, policy)
+    finally:
+        store.close()
+    typer.echo(f"rolled up {run.rolled_up}, pruned {run.raw_pruned} raw snapshots and {run.rollups_pruned} rollups")

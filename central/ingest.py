@@ -87,8 +87,8 @@ class Ingest:
         try:
             info, msg = contract.validate(topic, payload)
         except contract.ContractError as exc:
-            self.store.reject(topic, str(exc))
-            log.warning("central ingest: rejected %s", exc)
+            self.store.dead_letter(topic, payload if isinstance(payload, bytes) else payload.encode(), str(exc))
+            log.warning("central ingest: dead letter %s", exc)
             return
         self.received += 1
         if isinstance(msg, contract.Status):

@@ -23,7 +23,7 @@ def render_stations(store: CentralStore) -> str:
         detail = store.station(s["station"]) or {}
         queue = (detail.get("latest") or {}).get("telemetry.queue", {}).get("data", {})
         stations.append({**s, "state": str(s["state"]), "queue": queue.get("services", [])})
-    return _TEMPLATES.get_template("stations.html").render(stations=stations)
+    return _TEMPLATES.get_template("stations.html").render(stations=stations, dead_letters=store.dead_letters(20))
 
 
 def create_app(store: CentralStore) -> FastAPI:
@@ -39,6 +39,10 @@ def create_app(store: CentralStore) -> FastAPI:
         if found is None:
             raise HTTPException(404, f"no station {station!r} has reported")
         return found
+
+    @app.get("/api/dead-letters", summary="The newest messages that failed validation, with the reason")
+    def dead_letters(limit: int = 100) -> list[dict]:
+        return store.dead_letters(max(1, min(limit, 1000)))
 
     @app.get("/", response_class=HTMLResponse, summary="The stations at a glance")
     def page() -> str:

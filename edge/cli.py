@@ -315,6 +315,32 @@ def device_list(data: DataOpt, config: ConfigOpt = None) -> None:
             typer.echo(f"{d['id']}\t{d['type']}\t{'enabled' if d['enabled'] else 'disabled'}\t{d['last_seen_at'] or '-'}")
 
 
+@audit_app.command("export")
+def audit_export(
+    data: DataOpt,
+    file: Annotated[Path, typer.Argument(help="the JSON-lines file to write (a header line, then one entry a line)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Write the whole audit log with its hashes to FILE, for `markaz central audit check`."""
+    import json
+    import os
+
+    from markaz.contracts.audit import EXPORT_FIELDS, EXPORT_FORMAT
+
+    settings = _settings(data, config)
+    if not settings.db_path.exists():
+        _fail(f"no database at {settings.db_path}", 2)
+    partial = file.with_name(file.name + ".partial")
+    count = 0
+    with _reading(data, config) as node, partial.open("w", encoding="utf-8") as out:
+        out.write(json.dumps({"format": EXPORT_FORMAT, "station": node.audit.station}) + "\n")
+        for row in node.audit.export_rows():
+            out.write(json.dumps({k: row[k] for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n")
+            count += 1
+    os.replace(partial, file)  # a half-written export never takes the name
+    typer.echo(f"exported {count} audit entries of {node.audit.station} to {file}")
+
+
 @audit_app.command("verify")
 def audit_verify(data: DataOpt, config: ConfigOpt = None) -> None:
     """Prove the audit chain against every signed anchor the station holds: exit 0, or 1 naming the first broken

@@ -202,6 +202,16 @@ class AuditLog:
         entries = [AuditEntry(**row) for row in rows]
         return AuditPage(entries, entries[-1].seq if len(entries) == limit else None)
 
+    def export_rows(self) -> Iterator[dict[str, Any]]:
+        """Every entry with its hashes, oldest first, from one snapshot: what `markaz edge audit export` writes for
+        central to check against the anchors it holds."""
+        conn = self.store.read().conn
+        conn.execute("BEGIN")
+        try:
+            yield from self._stream(conn, f"SELECT {ENTRY_COLUMNS}, prev_hash FROM audit_log ORDER BY seq")
+        finally:
+            conn.execute("ROLLBACK")
+
     def verify(self) -> VerifyReport:
         """Recompute the chain and check it against every anchor the station holds: the table and the file, each
         against the other. Reads one snapshot of the database, streaming the entries, so it can run while the node

@@ -6,13 +6,12 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from central.store import CentralStore
 from central.web import create_app
 from markaz.contracts import mqtt as contract
 
 
-def test_page_lists_stations_with_their_queue_escaped(tmp_path):
-    store = CentralStore(tmp_path / "central.sqlite")
+def test_page_lists_stations_with_their_queue_escaped(open_store):
+    store = open_store()
     now = datetime.now(UTC)
     store.status("st-1", contract.Status(state="online", since=now))
     snapshot = contract.QueueMessage(
@@ -31,11 +30,15 @@ def test_page_lists_stations_with_their_queue_escaped(tmp_path):
     )
     store.envelope(contract.parse_topic("markaz/v1/st-1/telemetry/queue"), "markaz/v1/st-1/telemetry/queue", snapshot)
     # a row that did not come through the contract (e.g. edited by hand) still cannot inject markup
-    store._conn.execute("INSERT INTO stations (station, state) VALUES ('<script>x</script>', 'offline')")
-    page = TestClient(create_app(store)).get("/")
+    store.status("<script>x</script>", contract.Status(state="offline", since=now))
+    client = TestClient(create_app(store))
+    assert "None: every message matched the contract." in client.get("/").text
+    store.dead_letter("markaz/v1/st-1/telemetry/queue", b"<b>bad</b>", "not JSON <i>")
+    assert [d["reason"] for d in client.get("/api/dead-letters").json()] == ["not JSON <i>"]
+    page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
     assert "<td>st-1</td>" in text and '<td class="online">online</td>' in text
     assert "passports: 3 waiting, longest 125 s, reports: 0 waiting, longest 0 s" in text
     assert "<script>x</script>" not in text and "&lt;script&gt;x&lt;/script&gt;" in text
-    store.close()
+    assert "not JSON &lt;i&gt;" in text and "<i>" not in text
