@@ -270,7 +270,11 @@ class Session:
         visit = self.visit
         try:
             # the chip is only touched with details that are well formed: no retry storm on a typo
-            key = MrzKey(*(visit.field_value(f) for f in MrzField))
+            key = MrzKey(
+                visit.field_value(MrzField.DOCUMENT_NUMBER),
+                visit.field_value(MrzField.BIRTH_DATE),
+                visit.field_value(MrzField.EXPIRY_DATE),
+            )
         except MrzError:
             self.visit = replace(visit, notice=Notice.MRZ_INVALID)
             return []
