@@ -17,6 +17,7 @@ from edge.events import EventBus
 from edge.keys import StationKeys
 from edge.queue.catalogue import SAMPLE_CATALOGUE, load_catalogue_file
 from edge.queue.service import QueueService
+from edge.reports.wiring import build_reports
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.store.files import private_dir
@@ -49,9 +50,11 @@ class EdgeNode:
         self.auth = AuthService(self.store, self.audit, settings.auth, clock)
         self.queue = QueueService(self.store, self.audit, settings, self.events, clock)
         self.verifier = VerificationService(settings.verify, self.store, self.audit, self.keys.hash_document, clock)
+        self.reports, self.referrals = build_reports(settings, self.store, self.audit, self.keys, self.events, clock)
         self.telemetry = self._telemetry()
         self._stop = threading.Event()
         self._anchor_thread: threading.Thread | None = None
+        self._reports_thread: threading.Thread | None = None
         self.started = False
 
     def _telemetry(self) -> TelemetryService:
@@ -91,6 +94,9 @@ class EdgeNode:
         self.audit.anchor()  # a new station's first anchor, or what changed while it was stopped
         self._anchor_thread = threading.Thread(target=self._anchor_loop, name="audit-anchor", daemon=True)
         self._anchor_thread.start()
+        self.referrals.start()
+        self._reports_thread = threading.Thread(target=self._reports_loop, name="reports-timers", daemon=True)
+        self._reports_thread.start()
         self.started = True
         log.info("edge node %s started (data %s)", self.settings.station_id, self.settings.data_dir)
 
@@ -100,6 +106,14 @@ class EdgeNode:
                 self.audit.anchor()
             except Exception:
                 log.exception("audit anchoring failed")
+
+    def _reports_loop(self) -> None:
+        while not self._stop.wait(self.settings.reports.tick_interval_s):
+            try:
+                self.reports.check_sla()
+                self.reports.purge_expired()
+            except Exception:
+                log.exception("report timers failed")
 
     def close(self) -> None:
         """For administrative commands that used the node without starting it: anchor what they wrote, close."""
@@ -115,6 +129,7 @@ class EdgeNode:
         if self.started:
             self.telemetry.stop()
         self.verifier.close()
+        self.referrals.stop()
         try:
             self.audit.anchor()
         finally:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
 
+from edge.reports.settings import ReportsSettings
 from edge.telemetry.settings import MqttSettings
 from edge.verify.settings import VerifySettings
 from markaz.config import MarkazSettings
@@ -57,6 +58,7 @@ class EdgeSettings(MarkazSettings):
     audit: AuditSettings = AuditSettings()
     verify: VerifySettings = VerifySettings()
     mqtt: MqttSettings = MqttSettings()
+    reports: ReportsSettings = ReportsSettings()
 
     @field_validator("timezone")
     @classmethod
