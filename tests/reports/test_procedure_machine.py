@@ -95,6 +95,7 @@ class Procedure(RuleBasedStateMachine):
         if ref is None:
             return
         m, actor = self.model[ref], ACTORS[who]
+        outcome = outcome if action == "close" else None  # (an outcome on another action is a unit test's job)
         expected = oracle(action, m["state"], actor.role, actor.subject, m["officer"], outcome)
         try:
             self.node.reports.transition(ref, action, "a reason given", actor, outcome=outcome)
@@ -201,6 +202,6 @@ class Procedure(RuleBasedStateMachine):
 
 
 Procedure.TestCase.settings = settings(
-    max_examples=12, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=25, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestProcedure = Procedure.TestCase
