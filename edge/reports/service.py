@@ -11,7 +11,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -201,12 +201,14 @@ class ReportService:
                 raise Forbidden(f"a {actor.role} may not file reports")
             if not rtype.kiosk:
                 raise Forbidden(f"a {rtype.name_en.lower()} report is filed at a desk, not at a kiosk")
-            if not complainant.verified or doc_hash is None:
+            if doc_hash is None:
                 raise Forbidden("a kiosk files only for a visitor whose chip and face were verified")
             if not self.identity_verified(doc_hash, actor.subject, self.settings.kiosk_verification_window_s):
                 raise Forbidden("no recent face match for this document at this kiosk: verify the visitor first")
+            complainant = replace(complainant, verified=True)  # the chip's identity, matched to the face here
             channel = Channel.KIOSK
         elif actor.role in procedure.WORKERS:
+            complainant = replace(complainant, verified=False)  # identity as the officer recorded it
             channel = Channel.DESK
         else:
             raise Forbidden(f"role {actor.role!r} may not file reports")

@@ -82,9 +82,14 @@ def test_kiosk_files_only_after_a_face_match_and_only_kiosk_types(rnode):
             VISITOR,
             KIOSK,
         )
-    unverified = PartyIn(PartyRole.COMPLAINANT, "Someone", None, "P1", verified=False)
-    with pytest.raises(Forbidden, match="verified"):
+    unverified = PartyIn(PartyRole.COMPLAINANT, "Someone", None, "P1")
+    with pytest.raises(Forbidden, match="face match"):
         rnode.reports.file("theft", THEFT, unverified, KIOSK)
+    no_document = PartyIn(PartyRole.COMPLAINANT, "Someone")
+    with pytest.raises(Forbidden, match="verified"):
+        rnode.reports.file("theft", THEFT, no_document, KIOSK)
+    parties = rnode.store.query("SELECT verified FROM report_parties")
+    assert [p["verified"] for p in parties] == [1]
 
 
 def test_pin_is_kept_as_an_argon2_hash_and_tracks_the_report(rnode):
