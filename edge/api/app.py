@@ -19,6 +19,7 @@ from edge.api.routers import (
     devices,
     health,
     kpis,
+    reports,
     staff,
     tickets,
     verifications,
@@ -28,7 +29,7 @@ from edge.node import EdgeNode
 from markaz import __version__
 
 API_PREFIX = "/api/v1"
-ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications]
+ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications, reports]
 
 
 def create_app(node: EdgeNode) -> FastAPI:

@@ -22,6 +22,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.read": frozenset({"supervisor", "admin"}),
     "verifications.create": frozenset({"kiosk"}),
     "devices.report_status": frozenset({"kiosk", "display", "counter_terminal"}),
+    "reports.file": frozenset({"kiosk", *_DESK}),
+    "reports.track": frozenset({"kiosk"}),
+    "reports.read": frozenset({"agency_viewer", *_DESK}),
+    "reports.work": frozenset(_DESK),
+    "reports.share": frozenset({"supervisor", "admin"}),
 }
 
 

@@ -18,12 +18,16 @@ WITNESS = "Marwan Tariq Haddad"
 
 
 def test_db_wal_and_backup_hold_no_readable_personal_data(rnode, tmp_path):
-    complainant = PartyIn(PartyRole.COMPLAINANT, f"{NAME} / {NAME_AR}", DocumentType.ID_CARD, DOCUMENT, "SAU", "1985-02-03")
+    complainant = PartyIn(
+        PartyRole.COMPLAINANT, f"{NAME} / {NAME_AR}", DocumentType.ID_CARD, DOCUMENT, "SAU", "1985-02-03"
+    )
     ref = rnode.reports.file("theft", THEFT, complainant, OFFICER)["reference"]
     rnode.reports.transition(ref, "receive", "received at the desk", OFFICER)
     rnode.reports.assign(ref, "officer", "on duty tonight", SUPERVISOR)
     rnode.reports.transition(ref, "investigate", "opening the case", OFFICER)
-    witness = rnode.reports.add_party(ref, PartyIn(PartyRole.WITNESS, WITNESS, DocumentType.PASSPORT, "W1234567"), OFFICER)
+    witness = rnode.reports.add_party(
+        ref, PartyIn(PartyRole.WITNESS, WITNESS, DocumentType.PASSPORT, "W1234567"), OFFICER
+    )
     rnode.reports.record_statement(ref, witness["id"], STATEMENT, "signed", OFFICER)
     rnode.reports.add_note(ref, f"called {WITNESS} back", OFFICER)
     rnode.reports.transition(ref, "refer", f"statement of {WITNESS} recorded", OFFICER)
@@ -34,7 +38,17 @@ def test_db_wal_and_backup_hold_no_readable_personal_data(rnode, tmp_path):
     backup = tmp_path / "backup.sqlite"
     rnode.store.backup(backup)
     assert wal.exists() and wal.stat().st_size > 0, "the WAL is checked while it still holds the writes"
-    secrets_ = [NAME, NAME_AR, DOCUMENT, DOCUMENT.lower(), STATEMENT, WITNESS, "W1234567", "King Fahd Road", "silver laptop"]
+    secrets_ = [
+        NAME,
+        NAME_AR,
+        DOCUMENT,
+        DOCUMENT.lower(),
+        STATEMENT,
+        WITNESS,
+        "W1234567",
+        "King Fahd Road",
+        "silver laptop",
+    ]
     for path in (db, wal, backup):
         blob = path.read_bytes()
         found = [s for s in secrets_ if s.encode() in blob]

@@ -58,14 +58,21 @@ class Procedure(RuleBasedStateMachine):
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="reports-machine-"))
         self.clock = FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
-        s = load_settings(EdgeSettings, data_dir=self.tmp, sample_data=True,
-                          reports={"agencies": AGENCIES, "station_code": "OLY"})
+        s = load_settings(
+            EdgeSettings, data_dir=self.tmp, sample_data=True, reports={"agencies": AGENCIES, "station_code": "OLY"}
+        )
         self.node = EdgeNode(s, clock=self.clock)
         with self.node.store.write() as db:  # staff rows only for role lookups; nobody signs in here
-            for user, role in (("officer", "officer"), ("officer2", "officer"), ("supervisor", "supervisor"),
-                               ("agency_viewer", "agency_viewer")):
-                db.execute("INSERT INTO staff (username, password_hash, role, created_at) VALUES (?, 'x', ?, '2026')",
-                           [user, role])
+            for user, role in (
+                ("officer", "officer"),
+                ("officer2", "officer"),
+                ("supervisor", "supervisor"),
+                ("agency_viewer", "agency_viewer"),
+            ):
+                db.execute(
+                    "INSERT INTO staff (username, password_hash, role, created_at) VALUES (?, 'x', ?, '2026')",
+                    [user, role],
+                )
         self.model: dict[str, dict] = {}
         self.transitions = 0
         self.reads = 0
@@ -85,11 +92,14 @@ class Procedure(RuleBasedStateMachine):
     def file(self):
         if len(self.model) >= 3:
             return
-        ref = self.node.reports.file("theft", THEFT, PartyIn(PartyRole.COMPLAINANT, "Visitor Name"),
-                                     ACTORS["officer"])["reference"]
+        ref = self.node.reports.file("theft", THEFT, PartyIn(PartyRole.COMPLAINANT, "Visitor Name"), ACTORS["officer"])[
+            "reference"
+        ]
         self.model[ref] = {"state": "submitted", "officer": None, "shared_until": None}
 
-    @rule(i=refs, action=st.sampled_from(ACTIONS), who=st.sampled_from(sorted(ACTORS)), outcome=st.sampled_from(OUTCOMES))
+    @rule(
+        i=refs, action=st.sampled_from(ACTIONS), who=st.sampled_from(sorted(ACTORS)), outcome=st.sampled_from(OUTCOMES)
+    )
     def move(self, i, action, who, outcome):
         ref = self._ref(i)
         if ref is None:
@@ -113,7 +123,8 @@ class Procedure(RuleBasedStateMachine):
             return
         m, actor = self.model[ref], ACTORS[who]
         legal = m["state"] not in ("referred", "closed") and (
-            actor.role == "supervisor" or (m["officer"] is None and to == actor.subject))
+            actor.role == "supervisor" or (m["officer"] is None and to == actor.subject)
+        )
         try:
             self.node.reports.assign(ref, to, "assignment reason", actor)
         except DomainError:
@@ -129,7 +140,8 @@ class Procedure(RuleBasedStateMachine):
             return
         with __import__("contextlib").suppress(DomainError):
             party = self.node.store.query_one(
-                "SELECT p.id FROM report_parties p JOIN reports r ON r.id = p.report_id WHERE r.reference = ?", [ref])["id"]
+                "SELECT p.id FROM report_parties p JOIN reports r ON r.id = p.report_id WHERE r.reference = ?", [ref]
+            )["id"]
             self.node.reports.record_statement(ref, party, "what the party said", "signed", ACTORS[who])
 
     @rule(i=refs, days=st.integers(1, 5))
@@ -171,17 +183,23 @@ class Procedure(RuleBasedStateMachine):
 
     @invariant()
     def every_transition_and_read_is_audited(self):
-        n = {r["action"]: r["n"] for r in self.node.store.query(
-            "SELECT action, count(*) AS n FROM audit_log GROUP BY action")}
+        n = {
+            r["action"]: r["n"]
+            for r in self.node.store.query("SELECT action, count(*) AS n FROM audit_log GROUP BY action")
+        }
         assert n.get("report.transition", 0) == self.transitions
         assert n.get("report.read", 0) == self.reads
-        outcomes = [json.loads(r["after"])["outcome"] for r in self.node.store.query(
-            "SELECT after FROM audit_log WHERE action = 'report.read'")]
+        outcomes = [
+            json.loads(r["after"])["outcome"]
+            for r in self.node.store.query("SELECT after FROM audit_log WHERE action = 'report.read'")
+        ]
         assert all(o in ("ok", "denied", "not_found") for o in outcomes)
 
     @invariant()
     def statements_never_change(self):
-        rows = self.node.store.query("SELECT id, party_id, version, corrects, text_ct, recorded_at FROM report_statements")
+        rows = self.node.store.query(
+            "SELECT id, party_id, version, corrects, text_ct, recorded_at FROM report_statements"
+        )
         for r in rows:
             snap = tuple(r.values())
             assert self.statements.setdefault(r["id"], snap) == snap
