@@ -72,6 +72,7 @@ class EdgeNode:
             verification_counts=functools.partial(decision_counts, self.store),
             business_day=functools.partial(business_day_bounds, tz=s.tz, rollover_hour=s.day_rollover_hour),
             data_dir=s.data_dir,
+            report_counts=self.reports.counts,
         )
         return TelemetryService(self.store, s.mqtt, s.station_id, sources, self.clock)
 
@@ -88,6 +89,7 @@ class EdgeNode:
         self.verifier.start()
         self.events.subscribe("queue.changed", self.telemetry.on_queue_changed)
         self.audit.listeners.append(self.telemetry.on_anchor)
+        self.events.subscribe("reports.sla_breached", self.telemetry.on_report_sla_breach)
         self.telemetry.start()
         # After telemetry listens, so central gets these anchors too.
         self.audit.finish_interrupted_anchor()

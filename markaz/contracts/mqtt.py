@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from edge.reports.vocabulary import ReportState
 from markaz.contracts.ids import DeviceId, StationId
 
 PREFIX = "markaz/v1"
@@ -110,6 +111,25 @@ class NodeHealth(_Strict):
     outbox: OutboxHealth
 
 
+ReportTypeCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="a report type of the catalogue")]
+
+
+class ReportCount(_Strict):
+    type: ReportTypeCode
+    state: ReportState
+    count: Count
+
+
+class ReportCounts(_Strict):
+    """Reports of the station by type and state, open SLA breaches and referrals waiting for the prosecution's
+    acknowledgement: counts only (no reference, name or text)."""
+
+    reason: Literal["change", "periodic", "command"]
+    by_type_state: list[ReportCount]
+    sla_breaches: Count
+    referrals_pending: Count
+
+
 # --- events --------------------------------------------------------------------------------------------------------
 
 
@@ -146,6 +166,14 @@ class AuditAnchor(_Strict):
     signature: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/=]{1,256}$")]
 
 
+class ReportSlaBreach(_Strict):
+    """A report stayed in a state longer than its SLA (type, state and how late: no reference, nothing personal)."""
+
+    type: ReportTypeCode
+    state: ReportState
+    overdue_s: Seconds
+
+
 # --- commands ------------------------------------------------------------------------------------------------------
 
 
@@ -154,7 +182,13 @@ class NoParams(_Strict):
 
 
 class SnapshotParams(_Strict):
-    what: list[Literal["queue", "devices", "verification", "node"]] = ["queue", "devices", "verification", "node"]
+    what: list[Literal["queue", "devices", "verification", "node", "reports"]] = [
+        "queue",
+        "devices",
+        "verification",
+        "node",
+        "reports",
+    ]
 
 
 class KioskParams(_Strict):
@@ -212,7 +246,7 @@ class AckResult(_Strict):
     device: DeviceId | None = None
     enabled: bool | None = None
     changed: bool | None = None
-    published: list[Literal["queue", "devices", "verification", "node", "status"]] | None = None
+    published: list[Literal["queue", "devices", "verification", "node", "reports", "status"]] | None = None
 
 
 class CommandAck(_Strict):
@@ -264,6 +298,10 @@ OutboxDroppedMessage = _envelope(
 )
 AuditAnchorMessage = _envelope(
     "AuditAnchorMessage", "markaz.events.audit_anchor/1", AuditAnchor, "Signed head of the audit chain."
+)
+ReportsMessage = _envelope("ReportsMessage", "markaz.telemetry.reports/1", ReportCounts, "Report counts of the station.")
+ReportSlaBreachMessage = _envelope(
+    "ReportSlaBreachMessage", "markaz.events.report_sla_breach/1", ReportSlaBreach, "A report's SLA ran out."
 )
 AckMessage = _envelope("AckMessage", "markaz.cmd.ack/1", CommandAck, "Answer to a command.")
 
@@ -338,6 +376,21 @@ CHANNELS: tuple[Channel, ...] = (
     ),
     Channel(
         "events.audit_anchor", "events/audit_anchor", AuditAnchorMessage, "station", summary="Signed audit chain head."
+    ),
+    Channel(
+        "telemetry.reports",
+        "telemetry/reports",
+        ReportsMessage,
+        "station",
+        droppable=True,
+        summary="Report counts by type and state, SLA breaches, referrals pending.",
+    ),
+    Channel(
+        "events.report_sla_breach",
+        "events/report_sla_breach",
+        ReportSlaBreachMessage,
+        "station",
+        summary="A report stayed in a state past its SLA.",
     ),
     Channel("cmd", "cmd/{name}", Command, "central", summary="A command to the station."),
     Channel("cmd.ack", "cmd/{name}/ack", AckMessage, "station", summary="The station's answer to a command."),
