@@ -10,8 +10,11 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "reports.md"
 
 
 def test_the_procedure_table_in_the_docs_matches_the_code():
-    rows = {line.split("|")[1].strip(): line for line in DOC.read_text(encoding="utf-8").splitlines()
-            if line.startswith("| ") and line.count("|") == 5}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in DOC.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| ") and line.count("|") == 5
+    }
     for t in TRANSITIONS:
         assert t.action.value in rows, f"docs/reports.md lacks the {t.action.value} transition"
         cells = [c.strip() for c in rows[t.action.value].split("|")]

@@ -24,8 +24,8 @@ BASE_S = 5.0
 class Prosecution:
     """A real `markaz prosecution serve` process trusting the station's referral key."""
 
-    def __init__(self, tmp: Path, trust: Path) -> None:
-        self.port = free_port()
+    def __init__(self, tmp: Path, trust: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/referrals"
         self.log = (tmp / f"prosecution-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
