@@ -8,15 +8,15 @@ from typing import Annotated
 
 import typer
 
+from edge.auth.principal import Principal
+
 app = typer.Typer(help="Police reports: list, show, verify a referral package.", no_args_is_help=True)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="the node's data folder (database, keys, anchors)")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file; its [edge] table is read")]
 
 
-def _console():
-    from edge.auth.principal import Principal
-
+def _console() -> Principal:
     # The station's console acts with supervisor rights; its reads are audited as "system:console".
     return Principal("system", "console", "supervisor")
 
@@ -41,7 +41,7 @@ def list_reports(
         typer.echo(f"error: unknown state {state!r}; one of {', '.join(s.value for s in ReportState)}", err=True)
         raise typer.Exit(2) from None
     with _changing(data, config) as node:
-        rows = node.reports.list(_console(), Filters(state=wanted, type=report_type, limit=limit), "console")
+        rows = node.reports.list_reports(_console(), Filters(state=wanted, type=report_type, limit=limit), "console")
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return

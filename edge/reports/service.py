@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+
+import sqlite_utils
 
 from edge.audit.log import AuditLog
 from edge.auth.passwords import hash_password, verify_password
@@ -72,7 +75,7 @@ class Filters:
     offset: int = 0
 
 
-def _next_id(db, table: str) -> int:
+def _next_id(db: sqlite_utils.Database, table: str) -> int:
     """The id the next row of `table` gets; safe because every write holds the store's single writer."""
     row = fetch_one(db.conn, f"SELECT coalesce(max(id), 0) + 1 AS id FROM {table}")
     assert row is not None
@@ -109,7 +112,7 @@ class ReportService:
         self.clock = clock
 
     # -- small helpers -----------------------------------------------------------------------------------------
-    def _report(self, conn, ref: str) -> dict[str, Any]:
+    def _report(self, conn: sqlite3.Connection, ref: str) -> dict[str, Any]:
         row = fetch_one(
             conn, f"SELECT {SUMMARY_FIELDS}, r.details_ct, r.pin_hash FROM reports r WHERE r.reference = ?", [ref]
         )
@@ -160,7 +163,13 @@ class ReportService:
         return self._hash_document(party.document_number)
 
     def _insert_party(
-        self, db, report_id: str, party: PartyIn, doc_hash: str | None, actor: Principal, now: str
+        self,
+        db: sqlite_utils.Database,
+        report_id: str,
+        party: PartyIn,
+        doc_hash: str | None,
+        actor: Principal,
+        now: str,
     ) -> int:
         pid = _next_id(db, "report_parties")
         values = {
@@ -345,7 +354,7 @@ class ReportService:
                 [ref, failures, iso(now), locked],
             )
 
-    def _referral_status(self, conn, report_id: str) -> dict[str, Any] | None:
+    def _referral_status(self, conn: sqlite3.Connection, report_id: str) -> dict[str, Any] | None:
         row = fetch_one(
             conn,
             "SELECT id, status, attempts, created_at, next_attempt_at, last_error, case_number, acknowledged_at "
@@ -381,7 +390,9 @@ class ReportService:
         }
 
     # -- staff and agency reads --------------------------------------------------------------------------------
-    def _active_share(self, conn, report_id: str, user: str, now: datetime) -> dict[str, Any] | None:
+    def _active_share(
+        self, conn: sqlite3.Connection, report_id: str, user: str, now: datetime
+    ) -> dict[str, Any] | None:
         return fetch_one(
             conn,
             "SELECT id, agency, until FROM report_shares WHERE report_id = ? AND agency_user = ? AND revoked_at IS NULL "
@@ -389,9 +400,10 @@ class ReportService:
             [report_id, user, iso(now)],
         )
 
-    def list(self, actor: Principal, filters: Filters, source: str = "-") -> list[dict[str, Any]]:
+    def list_reports(self, actor: Principal, filters: Filters, source: str = "-") -> list[dict[str, Any]]:
         """Summaries (no personal data) for the workbench; an agency user sees only what is shared with them now."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if filters.state is not None:
             where.append("r.state = ?")
             params.append(ReportState(filters.state).value)
@@ -470,7 +482,7 @@ class ReportService:
         self._record_read(actor, ref, view, source, ReadOutcome.OK, scope=scope.value)
         return result
 
-    def _page(self, conn, row: dict[str, Any], scope: ShareScope, staff: bool) -> dict[str, Any]:
+    def _page(self, conn: sqlite3.Connection, row: dict[str, Any], scope: ShareScope, staff: bool) -> dict[str, Any]:
         rid = row["id"]
         timeline = []
         for t in fetch_all(conn, "SELECT * FROM report_transitions WHERE report_id = ? ORDER BY id", [rid]):
@@ -571,8 +583,8 @@ class ReportService:
 
     def _log_transition(
         self,
-        db,
-        row,
+        db: sqlite_utils.Database,
+        row: dict[str, Any],
         action: str,
         to_state: str,
         actor: Principal,
@@ -871,7 +883,7 @@ class ReportService:
         return out
 
     # -- referral ----------------------------------------------------------------------------------------------
-    def _queue_referral(self, db, row: dict[str, Any], stamp: str) -> str:
+    def _queue_referral(self, db: sqlite_utils.Database, row: dict[str, Any], stamp: str) -> str:
         referral_id = str(uuid.uuid4())
         package = self._package(db.conn, row, referral_id, stamp)
         signed = self.signer.sign(package)
@@ -888,7 +900,7 @@ class ReportService:
         )
         return referral_id
 
-    def _package(self, conn, row: dict[str, Any], referral_id: str, stamp: str) -> dict[str, Any]:
+    def _package(self, conn: sqlite3.Connection, row: dict[str, Any], referral_id: str, stamp: str) -> dict[str, Any]:
         page = self._page(conn, row, ShareScope.STATEMENTS, staff=True)
         rtype = self.catalogue.get(row["type"])
         return {
@@ -932,7 +944,10 @@ class ReportService:
             self._record_read(actor, ref, "referral", source, ReadOutcome.NOT_FOUND)
             raise NotFound(f"report {ref} has no referral")
         self._record_read(actor, ref, "referral", source, ReadOutcome.OK)
-        return self.sealer.open(referral["package_ct"], f"report_referrals.package_ct:{referral['id']}")
+        document: dict[str, Any] = self.sealer.open(
+            referral["package_ct"], f"report_referrals.package_ct:{referral['id']}"
+        )
+        return document
 
     # -- timers: SLA breaches and retention --------------------------------------------------------------------
     def check_sla(self) -> list[dict[str, Any]]:

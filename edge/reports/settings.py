@@ -23,8 +23,8 @@ class AgencyRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name_ar: str = Field("", max_length=120)
-    name_en: str = Field("", max_length=120)
+    name_ar: str = Field(default="", max_length=120)
+    name_en: str = Field(default="", max_length=120)
     sees: ShareScope = ShareScope.PROCEDURE
     users: list[str] = Field(default_factory=list, description="agency_viewer user names of this agency")
 
@@ -32,17 +32,21 @@ class AgencyRule(BaseModel):
 class ProsecutionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(None, description="the prosecution's referral endpoint (POST); none: referrals wait")
-    timeout_s: float = Field(10.0, gt=0)
-    backoff_base_s: float = Field(5.0, gt=0, description="first retry after this; doubled each time")
-    backoff_max_s: float = Field(900.0, gt=0)
-    poll_interval_s: float = Field(2.0, gt=0, description="how often the delivery worker looks for due referrals")
+    url: str | None = Field(
+        default=None, description="the prosecution's referral endpoint (POST); none: referrals wait"
+    )
+    timeout_s: float = Field(default=10.0, gt=0)
+    backoff_base_s: float = Field(default=5.0, gt=0, description="first retry after this; doubled each time")
+    backoff_max_s: float = Field(default=900.0, gt=0)
+    poll_interval_s: float = Field(
+        default=2.0, gt=0, description="how often the delivery worker looks for due referrals"
+    )
 
 
 class ReportsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    station_code: str = Field("MKZ", pattern=r"^[A-Z]{2,5}$", description="first part of every reference")
+    station_code: str = Field(default="MKZ", pattern=r"^[A-Z]{2,5}$", description="first part of every reference")
     types_file: Path | None = Field(
         None, description="TOML catalogue of report types (sample types with --sample-data)"
     )
@@ -50,19 +54,21 @@ class ReportsSettings(BaseModel):
     sla_hours_by_type: dict[str, dict[ReportState, float]] = Field(
         default_factory=dict, description="per report type, overrides sla_hours state by state"
     )
-    retention_days: float = Field(5 * 365.0, gt=0, description="a closed report's personal data is purged after this")
-    tick_interval_s: float = Field(30.0, gt=0, description="how often SLA breaches and retention are checked")
-    pin_slow_after_failures: int = Field(3, ge=1)
-    pin_lock_after_failures: int = Field(6, ge=2)
-    pin_lock_minutes: float = Field(30.0, gt=0)
+    retention_days: float = Field(
+        default=5 * 365.0, gt=0, description="a closed report's personal data is purged after this"
+    )
+    tick_interval_s: float = Field(default=30.0, gt=0, description="how often SLA breaches and retention are checked")
+    pin_slow_after_failures: int = Field(default=3, ge=1)
+    pin_lock_after_failures: int = Field(default=6, ge=2)
+    pin_lock_minutes: float = Field(default=30.0, gt=0)
     kiosk_verification_window_s: float = Field(
         600.0, gt=0, description="a kiosk files only after a face match this recent"
     )
-    max_share_days: int = Field(180, ge=1)
+    max_share_days: int = Field(default=180, ge=1)
     agencies: dict[str, AgencyRule] = Field(
         default_factory=dict, description="the data-sharing table: agency code -> its users and what they see"
     )
-    prosecution: ProsecutionSettings = ProsecutionSettings()
+    prosecution: ProsecutionSettings = Field(default_factory=lambda: ProsecutionSettings())
 
     def sla_for(self, report_type: str, state: ReportState) -> float | None:
         by_type = self.sla_hours_by_type.get(report_type, {})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.audit.log import AuditLog
 from edge.events import EventBus
@@ -16,15 +18,23 @@ from edge.reports.service import ReportService
 from edge.store import Store
 from markaz.clock import iso
 
+if TYPE_CHECKING:
+    from edge.settings import EdgeSettings
 
-def choose_catalogue(types_file, sample_data: bool) -> Catalogue:
+
+def choose_catalogue(types_file: Path | None, sample_data: bool) -> Catalogue:
     if types_file is not None:
         return load_catalogue(types_file)
     return sample_catalogue() if sample_data else Catalogue()
 
 
 def build_reports(
-    settings, store: Store, audit: AuditLog, keys: StationKeys, events: EventBus, clock: Callable[[], datetime]
+    settings: EdgeSettings,
+    store: Store,
+    audit: AuditLog,
+    keys: StationKeys,
+    events: EventBus,
+    clock: Callable[[], datetime],
 ) -> tuple[ReportService, ReferralDelivery]:
     rs = settings.reports
     sealer = Sealer(keys.dir)

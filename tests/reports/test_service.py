@@ -191,7 +191,7 @@ def test_agency_reads_only_what_was_shared_until_the_date(rnode, clock):
     rnode.reports.share(
         shared, "agency_viewer", "prosecution review of case", clock.now + timedelta(days=7), SUPERVISOR
     )
-    assert [r["reference"] for r in rnode.reports.list(AGENCY, Filters())] == [shared]
+    assert [r["reference"] for r in rnode.reports.list_reports(AGENCY, Filters())] == [shared]
     page = rnode.reports.get(shared, AGENCY)
     assert page["parties"][0]["name"] == VISITOR.name and page["notes"] == []
     with pytest.raises(Forbidden):
@@ -199,7 +199,7 @@ def test_agency_reads_only_what_was_shared_until_the_date(rnode, clock):
     clock.advance(days=8)
     with pytest.raises(Forbidden, match="ended"):
         rnode.reports.get(shared, AGENCY)
-    assert rnode.reports.list(AGENCY, Filters()) == []
+    assert rnode.reports.list_reports(AGENCY, Filters()) == []
     outcomes = [
         json.loads(r["after"])["outcome"]
         for r in rnode.store.query(
@@ -233,7 +233,7 @@ def test_sla_breach_is_marked_audited_and_announced_once(rnode, clock):
     assert rnode.reports.check_sla() == []
     assert events == [{"type": "theft", "state": "submitted", "overdue_s": 3600.0}]
     assert rnode.reports.counts()["sla_breaches"] == 1
-    assert rnode.reports.list(SUPERVISOR, Filters(sla_breached=True))[0]["sla_breached"] is True
+    assert rnode.reports.list_reports(SUPERVISOR, Filters(sla_breached=True))[0]["sla_breached"] is True
 
 
 def test_retention_purges_personal_data_of_closed_reports_and_keeps_the_procedure(rnode, clock):

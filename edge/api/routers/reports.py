@@ -303,7 +303,7 @@ def list_reports(
     principal: Principal = Depends(require("reports.read")),
 ) -> dict:
     filters = Filters(state, type, officer, sla_breached, limit, offset)
-    return {"reports": get_node(request).reports.list(principal, filters, _source(request))}
+    return {"reports": get_node(request).reports.list_reports(principal, filters, _source(request))}
 
 
 @router.get("/reads/mine", response_model=ReadList, summary="What the caller has read (their audit trail of reads)")
