@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class ReportState(StrEnum):
-    SUBMITTED = "submitted"
-    RECEIVED = "received"
-    UNDER_INVESTIGATION = "under_investigation"
-    RETURNED = "returned"
-    REFERRED = "referred"
-    CLOSED = "closed"
+# Defined with the contracts (central needs it without the edge); re-exported here with the rest of the words.
+from markaz.contracts.reports import ReportState as ReportState
 
 
 class Outcome(StrEnum):

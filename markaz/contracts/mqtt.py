@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from edge.reports.vocabulary import ReportState
 from markaz.contracts.ids import DeviceId, StationId
+from markaz.contracts.reports import ReportState
 
 PREFIX = "markaz/v1"
 
