@@ -23,6 +23,12 @@ app.add_typer(user_app, name="user")
 app.add_typer(device_app, name="device")
 app.add_typer(audit_app, name="audit")
 
+
+def _register_reports() -> None:
+    from edge.reports.cli import app as reports_app
+
+    app.add_typer(reports_app, name="reports")
+
 DataOpt = Annotated[Path, typer.Option("--data", help="the node's data folder (database, keys, anchors)")]
 # Help texts go through rich markup, which would take "[edge]" for a style tag and print nothing: escape it.
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help=f"TOML settings file; its {escape('[edge]')} table is read")]
@@ -376,3 +382,4 @@ def _register_outbox() -> None:
 
 
 _register_outbox()
+_register_reports()

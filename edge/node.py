@@ -17,6 +17,7 @@ from edge.events import EventBus
 from edge.keys import StationKeys
 from edge.queue.catalogue import SAMPLE_CATALOGUE, load_catalogue_file
 from edge.queue.service import QueueService
+from edge.reports.wiring import build_reports
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.store.files import private_dir
@@ -53,9 +54,13 @@ class EdgeNode:
         self.enrolment = EnrolmentService(
             self.store, self.audit, settings.provisioning, StationPki(settings.keys_dir, settings.crl_path), clock
         )
+        self.reports, self.referrals = build_reports(
+            settings, self.store, self.audit, self.keys, self.events, clock, self.auth.passwords
+        )
         self.telemetry = self._telemetry()
         self._stop = threading.Event()
         self._anchor_thread: threading.Thread | None = None
+        self._reports_thread: threading.Thread | None = None
         self.started = False
 
     def _telemetry(self) -> TelemetryService:
@@ -73,6 +78,7 @@ class EdgeNode:
             verification_counts=functools.partial(decision_counts, self.store),
             business_day=functools.partial(business_day_bounds, tz=s.tz, rollover_hour=s.day_rollover_hour),
             data_dir=s.data_dir,
+            report_counts=self.reports.counts,
         )
         return TelemetryService(self.store, s.mqtt, s.station_id, sources, self.clock)
 
@@ -89,12 +95,16 @@ class EdgeNode:
         self.verifier.start()
         self.events.subscribe("queue.changed", self.telemetry.on_queue_changed)
         self.audit.listeners.append(self.telemetry.on_anchor)
+        self.events.subscribe("reports.sla_breached", self.telemetry.on_report_sla_breach)
         self.telemetry.start()
         # After telemetry listens, so central gets these anchors too.
         self.audit.finish_interrupted_anchor()
         self.audit.anchor()  # a new station's first anchor, or what changed while it was stopped
         self._anchor_thread = threading.Thread(target=self._anchor_loop, name="audit-anchor", daemon=True)
         self._anchor_thread.start()
+        self.referrals.start()
+        self._reports_thread = threading.Thread(target=self._reports_loop, name="reports-timers", daemon=True)
+        self._reports_thread.start()
         self.started = True
         log.info("edge node %s started (data %s)", self.settings.station_id, self.settings.data_dir)
 
@@ -104,6 +114,14 @@ class EdgeNode:
                 self.audit.anchor()
             except Exception:
                 log.exception("audit anchoring failed")
+
+    def _reports_loop(self) -> None:
+        while not self._stop.wait(self.settings.reports.tick_interval_s):
+            try:
+                self.reports.check_sla()
+                self.reports.purge_expired()
+            except Exception:
+                log.exception("report timers failed")
 
     def close(self) -> None:
         """For administrative commands that used the node without starting it: anchor what they wrote, close."""
@@ -119,6 +137,7 @@ class EdgeNode:
         if self.started:
             self.telemetry.stop()
         self.verifier.close()
+        self.referrals.stop()
         try:
             self.audit.anchor()
         finally:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
 
+from edge.reports.settings import ReportsSettings
 from edge.telemetry.settings import MqttSettings
 from edge.verify.settings import VerifySettings
 from markaz.config import MarkazSettings
@@ -68,6 +69,7 @@ class EdgeSettings(MarkazSettings):
     verify: VerifySettings = VerifySettings()
     mqtt: MqttSettings = MqttSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
+    reports: ReportsSettings = ReportsSettings()
 
     @field_validator("timezone")
     @classmethod

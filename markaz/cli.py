@@ -40,6 +40,7 @@ def _register() -> None:
     from kiosk.cli import app as kiosk_app
     from markaz.demo import demo
     from models.cli import app as models_app
+    from prosecution.cli import app as prosecution_app
     from provisioning.cli import app as provision_app
 
     app.add_typer(edge_app, name="edge")
@@ -49,6 +50,7 @@ def _register() -> None:
     app.add_typer(central_app, name="central")
     app.add_typer(provision_app, name="provision")
     app.add_typer(config_app, name="config")
+    app.add_typer(prosecution_app, name="prosecution")
     app.command("demo")(demo)
 
 

@@ -20,6 +20,7 @@ from edge.api.routers import (
     enrolment,
     health,
     kpis,
+    reports,
     staff,
     tickets,
     verifications,
@@ -29,7 +30,7 @@ from edge.node import EdgeNode
 from markaz import __version__
 
 API_PREFIX = "/api/v1"
-ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications, enrolment]
+ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications, enrolment, reports]
 
 
 def create_app(node: EdgeNode) -> FastAPI:

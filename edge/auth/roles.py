@@ -52,6 +52,11 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     VERIFICATIONS_CREATE = "verifications.create"
     DEVICES_REPORT_STATUS = "devices.report_status"
+    REPORTS_FILE = "reports.file"
+    REPORTS_TRACK = "reports.track"
+    REPORTS_READ = "reports.read"
+    REPORTS_WORK = "reports.work"
+    REPORTS_SHARE = "reports.share"
 
 
 _DESK: frozenset[Role] = frozenset({StaffRole.OFFICER, StaffRole.SUPERVISOR, StaffRole.ADMIN})
@@ -75,6 +80,12 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_READ: _MANAGERS,
     Permission.VERIFICATIONS_CREATE: frozenset({DeviceType.KIOSK}),
     Permission.DEVICES_REPORT_STATUS: frozenset(DeviceType),
+    Permission.REPORTS_FILE: frozenset({DeviceType.KIOSK, *_DESK}),
+    Permission.REPORTS_TRACK: frozenset({DeviceType.KIOSK}),
+    # agency users read only what a supervisor shared with them; the reports service checks the share
+    Permission.REPORTS_READ: frozenset({StaffRole.AGENCY_VIEWER, *_DESK}),
+    Permission.REPORTS_WORK: _DESK,
+    Permission.REPORTS_SHARE: _MANAGERS,
 }
 assert set(PERMISSIONS) == set(Permission), "every permission has a row"
 

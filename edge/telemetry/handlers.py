@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from edge.telemetry.commands import CommandRejected, Handler, Outcome
 from markaz.contracts import mqtt as contract
 
-SNAPSHOT_KINDS: tuple[str, ...] = ("queue", "devices", "verification", "node")
+SNAPSHOT_KINDS: tuple[str, ...] = ("queue", "devices", "verification", "node", "reports")
 
 
 def kiosk_switch(

@@ -174,3 +174,13 @@ def node_health(data_dir: Path, outbox_health: contract.OutboxHealth) -> contrac
         versions=versions(),
         outbox=outbox_health,
     )
+
+
+def report_counts(counts: Mapping[str, Any], reason: str) -> contract.ReportCounts:
+    """ReportService.counts() in the contract's shape: counts only."""
+    return contract.ReportCounts(
+        reason=reason,  # type: ignore[arg-type]
+        by_type_state=[contract.ReportCount(**c) for c in counts["by_type_state"]],
+        sla_breaches=counts["sla_breaches"],
+        referrals_pending=counts["referrals_pending"],
+    )

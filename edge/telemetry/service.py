@@ -45,6 +45,7 @@ class TelemetrySources:
     verification_counts: Callable[[datetime], DecisionCounts]  # edge.verify.counts: decisions since an instant
     business_day: Callable[[datetime], tuple[str, datetime]]  # (ISO day, UTC start) of an instant
     data_dir: Path  # for the disk figures of node health
+    report_counts: Callable[[], Mapping[str, Any]] | None = None  # ReportService.counts (counts only)
 
 
 class TelemetryService:
@@ -166,6 +167,9 @@ class TelemetryService:
             ),
         )
 
+    def on_report_sla_breach(self, kind: str, payload: dict[str, Any]) -> None:
+        self.outbox.enqueue("events.report_sla_breach", contract.ReportSlaBreach(**payload))
+
     def _schedule(self) -> None:
         s = self.settings
         steps = self.steps
@@ -177,6 +181,7 @@ class TelemetryService:
             "telemetry.verification", s.health_interval_s, lambda _: self.publish_snapshot(["verification"], "")
         )
         steps.every("telemetry.node", s.health_interval_s, lambda _: self.publish_snapshot(["node"], ""))
+        steps.every("telemetry.reports", s.health_interval_s, lambda _: self.publish_snapshot(["reports"], "periodic"))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -199,6 +204,9 @@ class TelemetryService:
             self.outbox.enqueue("telemetry.verification", samplers.verification_counters(counts, day))
         if "node" in what:
             self.outbox.enqueue("telemetry.node", samplers.node_health(self.sources.data_dir, self.outbox.health()))
+        if "reports" in what and self.sources.report_counts is not None:
+            counts = self.sources.report_counts()
+            self.outbox.enqueue("telemetry.reports", samplers.report_counts(counts, reason or "periodic"))
 
     def publish_queue(self, reason: str) -> None:
         targets = {s.code: float(s.target_wait_s) for s in self.sources.queue_services()}

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from markaz.contracts.devices import DeviceType
 from markaz.contracts.ids import DeviceId, StationId
+from markaz.contracts.reports import ReportState
 
 PREFIX = "markaz/v1"
 
@@ -116,6 +117,25 @@ class NodeHealth(_Strict):
     outbox: OutboxHealth
 
 
+ReportTypeCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="a report type of the catalogue")]
+
+
+class ReportCount(_Strict):
+    type: ReportTypeCode
+    state: ReportState
+    count: Count
+
+
+class ReportCounts(_Strict):
+    """Reports of the station by type and state, open SLA breaches and referrals waiting for the prosecution's
+    acknowledgement: counts only (no reference, name or text)."""
+
+    reason: Literal["change", "periodic", "command"]
+    by_type_state: list[ReportCount]
+    sla_breaches: Count
+    referrals_pending: Count
+
+
 # --- events --------------------------------------------------------------------------------------------------------
 
 
@@ -152,6 +172,14 @@ class AuditAnchor(_Strict):
     signature: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/=]{1,256}$")]
 
 
+class ReportSlaBreach(_Strict):
+    """A report stayed in a state longer than its SLA (type, state and how late: no reference, nothing personal)."""
+
+    type: ReportTypeCode
+    state: ReportState
+    overdue_s: Seconds
+
+
 # --- commands ------------------------------------------------------------------------------------------------------
 
 
@@ -160,7 +188,13 @@ class NoParams(_Strict):
 
 
 class SnapshotParams(_Strict):
-    what: list[Literal["queue", "devices", "verification", "node"]] = ["queue", "devices", "verification", "node"]
+    what: list[Literal["queue", "devices", "verification", "node", "reports"]] = [
+        "queue",
+        "devices",
+        "verification",
+        "node",
+        "reports",
+    ]
 
 
 class KioskParams(_Strict):
@@ -218,7 +252,7 @@ class AckResult(_Strict):
     device: DeviceId | None = None
     enabled: bool | None = None
     changed: bool | None = None
-    published: list[Literal["queue", "devices", "verification", "node", "status"]] | None = None
+    published: list[Literal["queue", "devices", "verification", "node", "reports", "status"]] | None = None
 
 
 class CommandAck(_Strict):
@@ -270,6 +304,10 @@ OutboxDroppedMessage = _envelope(
 )
 AuditAnchorMessage = _envelope(
     "AuditAnchorMessage", "markaz.events.audit_anchor/1", AuditAnchor, "Signed head of the audit chain."
+)
+ReportsMessage = _envelope("ReportsMessage", "markaz.telemetry.reports/1", ReportCounts, "Report counts of the station.")
+ReportSlaBreachMessage = _envelope(
+    "ReportSlaBreachMessage", "markaz.events.report_sla_breach/1", ReportSlaBreach, "A report's SLA ran out."
 )
 AckMessage = _envelope("AckMessage", "markaz.cmd.ack/1", CommandAck, "Answer to a command.")
 
@@ -344,6 +382,21 @@ CHANNELS: tuple[Channel, ...] = (
     ),
     Channel(
         "events.audit_anchor", "events/audit_anchor", AuditAnchorMessage, "station", summary="Signed audit chain head."
+    ),
+    Channel(
+        "telemetry.reports",
+        "telemetry/reports",
+        ReportsMessage,
+        "station",
+        droppable=True,
+        summary="Report counts by type and state, SLA breaches, referrals pending.",
+    ),
+    Channel(
+        "events.report_sla_breach",
+        "events/report_sla_breach",
+        ReportSlaBreachMessage,
+        "station",
+        summary="A report stayed in a state past its SLA.",
     ),
     Channel("cmd", "cmd/{name}", Command, "central", summary="A command to the station."),
     Channel("cmd.ack", "cmd/{name}/ack", AckMessage, "station", summary="The station's answer to a command."),

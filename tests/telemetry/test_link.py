@@ -223,7 +223,7 @@ def test_commands_malformed_unknown_duplicate(tmp_path, broker):
         assert recorder.wait_for(lambda m: len(_acks(recorder)) == 10)
         assert [a["result"]["published"] for _, a in _acks(recorder)[8:]] == [
             ["queue"],
-            ["status", "queue", "devices", "verification", "node"],
+            ["status", "queue", "devices", "verification", "node", "reports"],
         ]
     finally:
         central.disconnect()

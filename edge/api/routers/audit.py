@@ -47,9 +47,16 @@ def list_entries(
     after_seq: int = Query(0, ge=0, le=2**63 - 1),
     limit: int = Query(100, ge=1, le=1000),
     action: str | None = Query(None, max_length=64),
-    _: Principal = Depends(require("audit.read")),
+    principal: Principal = Depends(require("audit.read")),
 ) -> AuditPage:
-    page = get_node(request).audit.page(after_seq, limit, action)
+    node = get_node(request)
+    # Reading the audit log is itself audited (CJIS 5.4): who read, from where, from which entry.
+    source = request.client.host if request.client else "-"
+    node.audit.append(
+        principal, "audit.read", "audit_log", None, None,
+        {"after_seq": after_seq, "action": action, "source": source, "outcome": "ok"},
+    )
+    page = node.audit.page(after_seq, limit, action)
     return AuditPage(entries=[AuditEntry(**asdict(e)) for e in page.entries], next_after_seq=page.next_after_seq)
 
 
