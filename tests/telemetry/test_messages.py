@@ -10,10 +10,13 @@ import pytest
 
 from edge.auth.principal import SYSTEM
 from edge.node import EdgeNode
+from edge.reports.service import PartyIn
+from edge.reports.vocabulary import DocumentType, PartyRole
 from edge.settings import EdgeSettings
 from markaz.clock import utcnow
 from markaz.config import load_settings
 from markaz.contracts import mqtt as contract
+from tests.reports.conftest import OFFICER, THEFT
 from tests.telemetry.broker import Broker, Recorder, tls_client
 
 MARKERS = ["Fatima Al-Harbi", "1098765432", "P1234567", "/9j/4AAQSkZJRg", "lost my wallet near the mosque"]
@@ -84,6 +87,12 @@ def test_every_message_type_is_valid_and_free_of_personal_data(tmp_path, pki, ou
         node.queue.issue(code, SYSTEM)
         clock.offset = timedelta(hours=1)  # the first ticket now waits far beyond its target
         node.queue.issue(code, SYSTEM)
+        # a report filed with a visitor's name and words, then left past its SLA: central hears counts and the breach
+        details = {**THEFT, "description": MARKERS[4]}
+        complainant = PartyIn(PartyRole.COMPLAINANT, MARKERS[0], DocumentType.PASSPORT, MARKERS[2], "SAU", "1990-04-12")
+        node.reports.file("theft", details, complainant, OFFICER)
+        clock.offset = timedelta(hours=5)  # past the 4 h a submitted report may wait
+        assert node.reports.check_sla(), "the report's SLA breach was not raised"
         node.telemetry.record_heartbeat(
             "kiosk-1", {"reader_present": False, "camera_fps": 10.0, "printer_paper": "low"}
         )
@@ -101,7 +110,7 @@ def test_every_message_type_is_valid_and_free_of_personal_data(tmp_path, pki, ou
         c = tls_client(pki, "central.markaz")
         c.connect("127.0.0.1", broker.port)
         c.loop_start()
-        # stamped on the station's clock (an hour ahead here): a command outside its window would be refused
+        # stamped on the station's clock (hours ahead here): a command outside its window would be refused
         c.publish(
             "markaz/v1/st-1/cmd/telemetry.snapshot",
             json.dumps({"id": "snap-1", "ts": clock().isoformat(), "params": {}}),
