@@ -14,7 +14,11 @@ from edge.audit.log import AuditLog
 from edge.auth.principal import Principal
 from edge.auth.service import AuthService
 from edge.events import EventBus
+from edge.hall.announcements import Announcer
+from edge.hall.service import HallService
+from edge.hall.speech import Speech
 from edge.keys import StationKeys
+from edge.queue.calls import CallLog
 from edge.queue.catalogue import SAMPLE_CATALOGUE, load_catalogue_file
 from edge.queue.service import QueueService
 from edge.reports.wiring import build_reports
@@ -58,6 +62,7 @@ class EdgeNode:
             settings, self.store, self.audit, self.keys, self.events, clock, self.auth.passwords
         )
         self.telemetry = self._telemetry()
+        self.hall = self._hall(settings, clock)
         self._stop = threading.Event()
         self._anchor_thread: threading.Thread | None = None
         self._reports_thread: threading.Thread | None = None
@@ -82,6 +87,15 @@ class EdgeNode:
         )
         return TelemetryService(self.store, s.mqtt, s.station_id, sources, self.clock)
 
+    def _hall(self, settings: EdgeSettings, clock) -> HallService:
+        calls = CallLog(self.store)
+        speech = Speech(settings.data_dir / "hall-audio", settings.hall.espeak, settings.hall.speech_rate_wpm)
+        announcer = Announcer(calls, speech, settings.hall, self.queue.today)
+        return HallService(
+            self.queue, calls, announcer, settings.hall, settings.tz, settings.day_rollover_hour,
+            settings.queue.recall_min_interval_s, self.events, clock,
+        )
+
     @staticmethod
     def anchors_path(data_dir: Path) -> Path:
         return Path(data_dir) / "audit-anchors.jsonl"
@@ -100,6 +114,7 @@ class EdgeNode:
         # After telemetry listens, so central gets these anchors too.
         self.audit.finish_interrupted_anchor()
         self.audit.anchor()  # a new station's first anchor, or what changed while it was stopped
+        self.hall.start()
         self._anchor_thread = threading.Thread(target=self._anchor_loop, name="audit-anchor", daemon=True)
         self._anchor_thread.start()
         self.referrals.start()
@@ -136,6 +151,7 @@ class EdgeNode:
         self._stop.set()
         if self.started:
             self.telemetry.stop()
+            self.hall.stop()
         self.verifier.close()
         self.referrals.stop()
         try:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
 
+from edge.hall.settings import HallSettings
 from edge.reports.settings import ReportsSettings
 from edge.telemetry.settings import MqttSettings
 from edge.verify.settings import VerifySettings
@@ -70,6 +71,7 @@ class EdgeSettings(MarkazSettings):
     mqtt: MqttSettings = MqttSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
     reports: ReportsSettings = ReportsSettings()
+    hall: HallSettings = HallSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -18,6 +18,8 @@ from edge.api.routers import (
     device_status,
     devices,
     enrolment,
+    hall,
+    hall_live,
     health,
     kpis,
     reports,
@@ -30,7 +32,7 @@ from edge.node import EdgeNode
 from markaz import __version__
 
 API_PREFIX = "/api/v1"
-ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications, enrolment, reports]
+ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications, enrolment, reports, hall, hall_live]
 
 
 def create_app(node: EdgeNode) -> FastAPI:
