@@ -19,7 +19,7 @@ from edge.api.routers import (
     devices,
     enrolment,
     hall,
-    hall_live,
+    hall_pages,
     health,
     kpis,
     reports,
@@ -32,7 +32,7 @@ from edge.node import EdgeNode
 from markaz import __version__
 
 API_PREFIX = "/api/v1"
-ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications, enrolment, reports, hall, hall_live]
+ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications, enrolment, reports, hall]
 
 
 def create_app(node: EdgeNode) -> FastAPI:
@@ -65,6 +65,7 @@ def create_app(node: EdgeNode) -> FastAPI:
     for module in ROUTERS:
         _document_body_errors(module.router)
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    hall_pages.install(app)
     return app
 
 

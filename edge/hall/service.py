@@ -84,7 +84,7 @@ class HallService:
         return [CounterInfo(code=c["code"], name=c["name"], is_open=c["is_open"], services=c["services"])
                 for c in self.queue.counters()]  # fmt: skip
 
-    def _services(self) -> list[ServiceRef]:
+    def services(self) -> list[ServiceRef]:
         return [ServiceRef(code=s["code"], prefix=s["prefix"], name_ar=s["name_ar"], name_en=s["name_en"])
                 for s in self.queue.services() if s["active"]]  # fmt: skip
 
@@ -119,7 +119,7 @@ class HallService:
             )
             for w in self.calls.waiting_for_counter(self.queue.today(now), code)
         ]
-        targets = [s for s in self._services() if ticket is None or s.code != ticket.service]
+        targets = [s for s in self.services() if ticket is None or s.code != ticket.service]
         actions = availability(
             counter["is_open"],
             ticket.status if ticket else None,

@@ -1,0 +1,366 @@
+"""The hall's pages: staff sign-in, the counter screen, the supervisor's KPI page and the hall display.
+
+Pages are rendered on the node (markaz.web) and kept current over a WebSocket each (`/counter/live`, ...): the
+queue's change wakes the socket, the node renders the screen again and pushes it; taps come back on the same socket.
+Browsers cannot put a bearer token on a WebSocket, so a page's sign-in is an HttpOnly, SameSite=Strict cookie holding
+the same token the API uses (staff token for staff, the display's device token for a display), and every socket
+checks its Origin. The token is checked again before every push, so a revoked sign-in ends the screen."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, FastAPI, Form, Request, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from edge.auth.principal import Principal
+from edge.auth.roles import allowed
+from edge.errors import DomainError, Invalid, RateLimited
+from edge.hall import screens
+from edge.hall.actions import ActionName
+from edge.hall.announcements import Announcement
+from edge.hall.views import ActionResult, Notice
+from edge.node import EdgeNode
+from markaz.clock import parse_iso
+from markaz.web.assets import mount_assets
+from markaz.web.languages import Language
+from markaz.web.live import BadMessage, ScreenUpdate, Tap, parse_page_message
+
+router = APIRouter(include_in_schema=False)
+
+STAFF_COOKIE = "markaz_staff"
+DISPLAY_COOKIE = "markaz_display"
+REPLAY_WINDOW = timedelta(seconds=60)  # a display that (re)connects still says the calls of the last minute
+TICK_S = 15.0  # screens with clocks in them are pushed at least this often
+PAGES = {"/counter": "tickets.operate", "/supervisor": "kpis.read"}
+
+
+def install(app: FastAPI) -> None:
+    """Mount the shared and the hall's static files and the pages."""
+    mount_assets(app)
+    app.mount("/static/hall", StaticFiles(directory=screens.STATIC), name="hall-static")
+    app.include_router(router)
+
+
+def _node(request: Request | WebSocket) -> EdgeNode:
+    return request.app.state.node
+
+
+def _who(node: EdgeNode, token: str | None, permission: str) -> Principal | None:
+    if not token:
+        return None
+    try:
+        principal = node.auth.resolve(token)
+    except DomainError:
+        return None
+    return principal if allowed(principal.role, permission) else None
+
+
+def _html(text: str) -> HTMLResponse:
+    return HTMLResponse(text, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+
+
+def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https")  # fmt: skip
+
+
+# -- sign-in -----------------------------------------------------------------------------------------------------
+def _signin_page(node: EdgeNode, language: Language, next_path: str, error: str | None = None) -> HTMLResponse:
+    return _html(screens.render("signin.html", language, node.settings.tz, next=next_path, error=error))
+
+
+@router.post("/signin")
+def signin(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form()] = "/counter",
+    lang: Annotated[str, Form()] = "ar",
+) -> Response:
+    node, language = _node(request), Language.parse(lang)
+    target = next if next in PAGES else "/counter"
+    try:
+        token, principal, expires = node.auth.login(username, password)
+    except RateLimited as exc:
+        wait = int(exc.retry_after_s + 0.999)
+        text = screens.title("Too many failed sign-ins: wait %(s)s seconds and try again.", language) % {"s": wait}
+        return _signin_page(node, language, target, text)
+    except DomainError:
+        return _signin_page(node, language, target, screens.title("Wrong user name or password.", language))
+    if not allowed(principal.role, PAGES[target]):
+        node.auth.logout(token, principal)
+        return _signin_page(node, language, target, screens.title("Your role may not use this screen.", language))
+    response = RedirectResponse(f"{target}?lang={language.value}", status_code=303)
+    _cookie(response, request, STAFF_COOKIE, token, max(1, int((expires - node.clock()).total_seconds())))
+    return response
+
+
+@router.get("/signout")
+def signout(request: Request, next: str = "/counter", lang: str = "ar") -> Response:
+    node = _node(request)
+    token = request.cookies.get(STAFF_COOKIE)
+    if token:
+        with contextlib.suppress(DomainError):
+            node.auth.logout(token, node.auth.resolve(token))
+    response = RedirectResponse(f"{next if next in PAGES else '/counter'}?lang={Language.parse(lang).value}", 303)
+    response.delete_cookie(STAFF_COOKIE, path="/")
+    return response
+
+
+# -- pages -------------------------------------------------------------------------------------------------------
+def _counter_html(node: EdgeNode, language: Language, principal: Principal, code: str,
+                  result: ActionResult | None = None) -> str:  # fmt: skip
+    view = result.view if result else node.hall.counter_view(code)
+    services = {s.code: s for s in node.hall.services()}
+    return screens.render(
+        "counter_screen.html",
+        language,
+        node.settings.tz,
+        view=view,
+        services=services,
+        user=principal.subject,
+        notice=result.notice if result else None,
+        called=result.called if result else None,
+    )
+
+
+@router.get("/counter")
+def counter_page(request: Request, lang: str | None = None, counter: str | None = None) -> Response:
+    node, language = _node(request), Language.parse(lang)
+    principal = _who(node, request.cookies.get(STAFF_COOKIE), PAGES["/counter"])
+    if principal is None:
+        return _signin_page(node, language, "/counter")
+    if counter is None or counter not in {c.code for c in node.hall.counters()}:
+        return _html(screens.render("choose_counter.html", language, node.settings.tz, counters=node.hall.counters()))
+    view = node.hall.counter_view(counter)
+    services = {s.code: s for s in node.hall.services()}
+    live = f"/counter/live?counter={quote(counter)}&lang={language.value}"
+    return _html(screens.render("counter.html", language, node.settings.tz, view=view, services=services,
+                                user=principal.subject, notice=None, called=None, live_path=live))  # fmt: skip
+
+
+def _supervisor_html(node: EdgeNode, language: Language, principal: Principal) -> str:
+    history = node.hall.history()
+    return screens.render(
+        "supervisor_screen.html",
+        language,
+        node.settings.tz,
+        kpis=node.queue.kpis(),
+        user=principal.subject,
+        chart=screens.chart(history.points, node.settings.tz),
+    )
+
+
+@router.get("/supervisor")
+def supervisor_page(request: Request, lang: str | None = None) -> Response:
+    node, language = _node(request), Language.parse(lang)
+    principal = _who(node, request.cookies.get(STAFF_COOKIE), PAGES["/supervisor"])
+    if principal is None:
+        return _signin_page(node, language, "/supervisor")
+    history = node.hall.history()
+    return _html(screens.render(
+        "supervisor.html", language, node.settings.tz, kpis=node.queue.kpis(), user=principal.subject,
+        chart=screens.chart(history.points, node.settings.tz), live_path=f"/supervisor/live?lang={language.value}",
+    ))  # fmt: skip
+
+
+def _display_html(node: EdgeNode, language: Language, announcements: list[Announcement], page: bool = False) -> str:
+    hall = node.settings.hall
+    hours = f"{hall.opens_at:%H:%M}–{hall.closes_at:%H:%M}" if hall.closes_at else f"{hall.opens_at:%H:%M}–24:00"
+    return screens.render(
+        "display.html" if page else "display_screen.html",
+        language,
+        node.settings.tz,
+        view=node.hall.display_view(),
+        announcements=announcements,
+        station=node.settings.station_id,
+        hours=hours,
+        heartbeat_s=hall.display_heartbeat_s,
+        other=lambda text: screens.title(text, language.other),
+        live_path=f"/display/live?lang={language.value}",
+    )
+
+
+@router.get("/display")
+def display_page(request: Request, lang: str | None = None) -> Response:
+    node, language = _node(request), Language.parse(lang)
+    if _who(node, request.cookies.get(DISPLAY_COOKIE), "counters.read") is None:
+        return _html(screens.render("display_setup.html", language, node.settings.tz, error=None))
+    return _html(_display_html(node, language, [], page=True))
+
+
+@router.post("/display/setup")
+def display_setup(
+    request: Request, token: Annotated[str, Form(max_length=200)], lang: Annotated[str, Form()] = "ar"
+) -> Response:
+    node, language = _node(request), Language.parse(lang)
+    principal = _who(node, token.strip(), "counters.read")
+    if principal is None or principal.kind != "device" or principal.role != "display":
+        error = screens.title("This is not the token of an enabled display device.", language)
+        return _html(screens.render("display_setup.html", language, node.settings.tz, error=error))
+    response = RedirectResponse(f"/display?lang={language.value}", status_code=303)
+    _cookie(response, request, DISPLAY_COOKIE, token.strip(), 366 * 24 * 3600)
+    return response
+
+
+@router.post("/display/heartbeat", status_code=204)
+def display_heartbeat(request: Request) -> Response:
+    """The display page's heartbeat (its script is alive); the same record as `POST /api/v1/devices/heartbeat`."""
+    node = _node(request)
+    principal = _who(node, request.cookies.get(DISPLAY_COOKIE), "devices.report_status")
+    if principal is None or urlsplit(request.headers.get("origin", "")).netloc not in ("", request.headers.get("host")):
+        return Response(status_code=401)
+    node.telemetry.record_heartbeat(principal.subject, {})
+    return Response(status_code=204)
+
+
+# -- live screens ------------------------------------------------------------------------------------------------
+@dataclass
+class Screen:
+    """One open page: who it is for, its language, and what it must still be told."""
+
+    node: EdgeNode
+    token: str
+    permission: str
+    language: Language
+    principal: Principal | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> Principal:
+        principal = _who(self.node, self.token, self.permission)
+        if principal is None:
+            raise PermissionError("signed out")
+        self.principal = principal
+        return principal
+
+
+async def _serve(ws: WebSocket, screen: Screen, render: Callable[[Screen], str], title: str,
+                 on_tap: Callable[[Screen, Tap], Awaitable[None]] | None = None) -> None:  # fmt: skip
+    """Push `render(screen)` now, after every queue change, every TICK_S and after every tap, until the page leaves."""
+    node = screen.node
+    origin = urlsplit(ws.headers.get("origin", "")).netloc
+    if origin != ws.headers.get("host"):
+        await ws.close(code=4403, reason="cross-origin")
+        return
+    await ws.accept()
+    taps: asyncio.Queue[Tap | None] = asyncio.Queue()
+
+    async def read() -> None:
+        try:
+            while True:
+                try:
+                    message = parse_page_message(await ws.receive_text())
+                except BadMessage:
+                    continue
+                if isinstance(message, Tap):
+                    await taps.put(message)
+        except (WebSocketDisconnect, RuntimeError):
+            await taps.put(None)
+
+    reader = asyncio.create_task(read())
+    assert node.hall.live is not None
+    try:
+        with node.hall.live.subscribe() as sub:
+            while True:
+                try:
+                    await run_in_threadpool(screen.check)
+                except PermissionError:
+                    await ws.close(code=4401, reason="signed out")
+                    return
+                html = await run_in_threadpool(render, screen)
+                update = ScreenUpdate.of(html, screen.language, screens.title(title, screen.language))
+                await ws.send_text(update.model_dump_json())
+                changed = asyncio.create_task(sub.wait(screen.state.get("valid_s", TICK_S)))
+                tapped = asyncio.create_task(taps.get())
+                done, _ = await asyncio.wait({changed, tapped}, return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+                if tapped in done:
+                    tap = tapped.result()
+                    if tap is None:
+                        return
+                    if tap.action == "language":
+                        screen.language = Language.parse(tap.value, screen.language)
+                    elif on_tap is not None:
+                        await on_tap(screen, tap)
+                else:
+                    tapped.cancel()
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        reader.cancel()
+
+
+@router.websocket("/counter/live")
+async def counter_live(ws: WebSocket, counter: str, lang: str | None = None) -> None:
+    node = _node(ws)
+    screen = Screen(node, ws.cookies.get(STAFF_COOKIE, ""), PAGES["/counter"], Language.parse(lang))
+
+    def render(s: Screen) -> str:
+        assert s.principal is not None
+        result = s.state.pop("result", None)
+        html = _counter_html(node, s.language, s.principal, counter, result)
+        view = result.view if result else node.hall.counter_view(counter)
+        soon = [a.retry_in_s for a in view.actions if a.retry_in_s]
+        s.state["valid_s"] = min([TICK_S, *[x + 0.05 for x in soon]])
+        return html
+
+    async def tap(s: Screen, t: Tap) -> None:
+        try:
+            action = ActionName(t.action)
+        except ValueError:
+            return
+        ticket, _, service = (t.value or "").partition(":")
+        assert s.principal is not None
+        if action in (ActionName.OPEN, ActionName.CLOSE) and not allowed(s.principal.role, "counters.open_close"):
+            return
+        try:
+            result = await run_in_threadpool(
+                node.hall.act, counter, action, s.principal, int(ticket) if ticket.isdigit() else None, service or None
+            )
+        except Invalid as exc:
+            result = ActionResult(action=action, done=False, view=node.hall.counter_view(counter),
+                                  notice=Notice(code="refused", detail=exc.message))  # fmt: skip
+        s.state["result"] = result
+
+    await _serve(ws, screen, render, "Counter", tap)
+
+
+@router.websocket("/supervisor/live")
+async def supervisor_live(ws: WebSocket, lang: str | None = None) -> None:
+    node = _node(ws)
+    screen = Screen(node, ws.cookies.get(STAFF_COOKIE, ""), PAGES["/supervisor"], Language.parse(lang))
+
+    def render(s: Screen) -> str:
+        assert s.principal is not None
+        return _supervisor_html(node, s.language, s.principal)
+
+    await _serve(ws, screen, render, "Station KPIs")
+
+
+@router.websocket("/display/live")
+async def display_live(ws: WebSocket, lang: str | None = None) -> None:
+    node = _node(ws)
+    screen = Screen(node, ws.cookies.get(DISPLAY_COOKIE, ""), "counters.read", Language.parse(lang))
+    announcer = node.hall.announcer
+
+    def render(s: Screen) -> str:
+        if "sent" not in s.state:  # first push on this socket: only what is still worth saying
+            upto, now = announcer.last_seq, node.clock()
+            fresh = [a for a in announcer.after(0) if a.seq <= upto and now - parse_iso(a.at) <= REPLAY_WINDOW]
+            s.state["sent"] = upto
+        else:
+            fresh = announcer.after(s.state["sent"])
+            if fresh:
+                s.state["sent"] = fresh[-1].seq
+        return _display_html(node, s.language, fresh)
+
+    await _serve(ws, screen, render, "Hall display")
