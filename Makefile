@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := python3-venv python3-dev build-essential pcscd libpcsclite-dev vsmartcard-vpcd mosquitto mosquitto-clients systemd \
+	espeak-ng \
 	chromium fonts-noto-core libfribidi0 tesseract-ocr postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.conftest import PASSWORD, ServerProcess, auth
 from tests.ui.browser import LAUNCH_FLAGS, chromium_path
@@ -76,14 +76,29 @@ def hall(station_template, tmp_path) -> Iterator[Hall]:
         h.server.stop()
 
 
+@pytest.fixture
+def brisk_hall(station_template, tmp_path, monkeypatch) -> Iterator[Hall]:
+    """A hall whose calls are spoken fast and in English only, so tests of several announcements stay short, and
+    whose recalls are not rate-limited."""
+    monkeypatch.setenv("MARKAZ_HALL__LANGUAGES", '["en"]')
+    monkeypatch.setenv("MARKAZ_HALL__SPEECH_RATE_WPM", "400")
+    monkeypatch.setenv("MARKAZ_QUEUE__RECALL_MIN_INTERVAL_S", "0")  # the limit itself: tests/hall/test_announcements.py
+    template, tokens = station_template
+    h = start_hall(template, tokens, tmp_path / "node")
+    try:
+        yield h
+    finally:
+        h.server.stop()
+
+
 @pytest.fixture(scope="session")
-def display_browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium_path()), args=list(DISPLAY_FLAGS), headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def display_browser(chromium: Browser) -> Iterator[Browser]:
+    """A second Chromium from the same Playwright, launched as displays are installed (autoplay allowed)."""
+    browser = chromium.browser_type.launch(executable_path=str(chromium_path()), args=list(DISPLAY_FLAGS), headless=True)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def sign_in(page: Page, base: str, user: str = "officer", target: str = "/counter", lang: str = "ar") -> None:

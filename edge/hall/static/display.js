@@ -29,6 +29,7 @@
       var urls = [li.getAttribute("data-chime")];
       var speech = (li.getAttribute("data-speech") || "").split(" ").filter(Boolean);
       queue.push({ seq: seq, number: li.getAttribute("data-number"), counter: li.getAttribute("data-counter"),
+                   kind: li.getAttribute("data-kind"),
                    urls: urls.concat(speech) });
     }
     save();
@@ -50,7 +51,8 @@
     if (playing || queue.length === 0) { return; }
     playing = true;
     var item = queue[0];
-    var entry = { seq: item.seq, number: item.number, counter: item.counter, start: performance.now(), end: null };
+    var entry = { seq: item.seq, number: item.number, counter: item.counter, kind: item.kind,
+                  start: performance.now(), end: null };
     var chain = Promise.resolve();
     item.urls.forEach(function (url) { chain = chain.then(function () { return playOne(url); }); });
     chain.then(function () {
