@@ -94,7 +94,9 @@ def brisk_hall(station_template, tmp_path, monkeypatch) -> Iterator[Hall]:
 @pytest.fixture(scope="session")
 def display_browser(chromium: Browser) -> Iterator[Browser]:
     """A second Chromium from the same Playwright, launched as displays are installed (autoplay allowed)."""
-    browser = chromium.browser_type.launch(executable_path=str(chromium_path()), args=list(DISPLAY_FLAGS), headless=True)
+    browser = chromium.browser_type.launch(
+        executable_path=str(chromium_path()), args=list(DISPLAY_FLAGS), headless=True
+    )
     try:
         yield browser
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import wave
 
 import httpx
@@ -21,7 +22,9 @@ def wav_seconds(body: bytes) -> float:
         return w.getnframes() / w.getframerate()
 
 
-def test_a_call_on_a_counter_screen_appears_on_the_display_and_is_announced(display_browser: Browser, page: Page, hall: Hall):
+def test_a_call_on_a_counter_screen_appears_on_the_display_and_is_announced(
+    display_browser: Browser, page: Page, hall: Hall
+):
     (t,) = hall.issue("general")
     display = open_display(display_browser, hall.base, hall.display_token)
     audio: list[str] = []
@@ -50,8 +53,10 @@ def test_calls_in_quick_succession_are_announced_one_after_another_in_order(disp
         assert hall.post(f"/api/v1/counters/{code}/call-next").status_code == 200
     display.wait_for_function("window.hallAudio.played.length === 3", timeout=60000)
     played = display.evaluate("window.hallAudio.played")
-    assert [(p["number"], p["counter"]) for p in played] == [(t["number"], c) for t, c in zip(tickets, "123", strict=True)]
-    for before, after in zip(played, played[1:], strict=False):
+    assert [(p["number"], p["counter"]) for p in played] == [
+        (t["number"], c) for t, c in zip(tickets, "123", strict=True)
+    ]
+    for before, after in itertools.pairwise(played):
         assert after["start"] >= before["end"], "one announcement at a time"
     expect(display.locator("#now-calling tbody tr")).to_have_count(3)
     display.context.close()
