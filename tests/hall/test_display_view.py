@@ -32,7 +32,12 @@ def test_now_calling_shows_the_counter_that_called_and_earlier_calls_follow(make
         view = node.hall.display_view()
         assert [(x.number, x.counter) for x in view.now] == [(d["number"], "1")]
         assert [(x.number, x.counter) for x in view.recent] == [(c["number"], "2"), (b["number"], "1")]  # 2 of 3
-        assert {w.service: w.waiting for w in view.waiting} == {"general": 0, "report": 0, "follow-up": 0, "priority": 0}
+        assert {w.service: w.waiting for w in view.waiting} == {
+            "general": 0,
+            "report": 0,
+            "follow-up": 0,
+            "priority": 0,
+        }
         node.queue.issue("report", KIOSK)
         assert {w.service: w.waiting for w in node.hall.display_view().waiting}["report"] == 1
         assert view.open is True and view.announcements.last_seq == 4
@@ -43,7 +48,9 @@ def test_now_calling_shows_the_counter_that_called_and_earlier_calls_follow(make
 def test_the_display_is_closed_outside_opening_hours(make_node):
     # Riyadh is UTC+3: 2026-11-23 is a Monday
     clock = FakeClock(datetime(2026, 11, 23, 4, 0, tzinfo=UTC))  # 07:00 local
-    node = make_node(clock=clock, hall={"opens_at": "07:30", "closes_at": "14:30", "open_days": ["sun", "mon", "tue", "wed", "thu"]})
+    node = make_node(
+        clock=clock, hall={"opens_at": "07:30", "closes_at": "14:30", "open_days": ["sun", "mon", "tue", "wed", "thu"]}
+    )
     node.start()
     try:
         assert node.hall.display_view().open is False

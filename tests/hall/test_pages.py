@@ -54,16 +54,21 @@ def test_roles_decide_which_screens_a_sign_in_opens(client, tokens):
 
 def test_the_counter_socket_refuses_another_origin_and_a_signed_out_page(client, tokens):
     sign_in(client)
-    with pytest.raises(WebSocketDisconnect) as refused:
-        with client.websocket_connect("/counter/live?counter=1", headers={"origin": "http://evil.example"}) as ws:
-            ws.receive_text()
+    evil = {"origin": "http://evil.example"}
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/counter/live?counter=1", headers=evil) as ws,
+    ):
+        ws.receive_text()
     assert refused.value.code == 4403
     with client.websocket_connect("/counter/live?counter=1&lang=en", headers=ORIGIN) as ws:
         assert '"type":"screen"' in ws.receive_text()
     client.get("/signout")
-    with pytest.raises(WebSocketDisconnect) as out:
-        with client.websocket_connect("/counter/live?counter=1", headers=ORIGIN) as ws:
-            ws.receive_text()
+    with (
+        pytest.raises(WebSocketDisconnect) as out,
+        client.websocket_connect("/counter/live?counter=1", headers=ORIGIN) as ws,
+    ):
+        ws.receive_text()
     assert out.value.code == 4401
 
 
