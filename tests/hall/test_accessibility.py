@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.hall.conftest import FULL_HD, Hall, open_counter, open_display, sign_in, start_hall
+from tests.hall.conftest import FULL_HD, Hall, open_display, sign_in, start_hall
 from tests.ui.axe import assert_accessible
 
 pytestmark = pytest.mark.slow
@@ -74,7 +74,9 @@ def test_display_is_accessible(display_browser: Browser, busy_hall: Hall, lang: 
     page.context.close()
 
 
-def test_display_setup_and_closed_hall_are_accessible(display_browser: Browser, station_template, tmp_path, monkeypatch):
+def test_display_setup_and_closed_hall_are_accessible(
+    display_browser: Browser, station_template, tmp_path, monkeypatch
+):
     monkeypatch.setenv("MARKAZ_HALL__OPEN_DAYS", "[]")  # a hall that never opens: always the closed screen
     template, tokens = station_template
     hall = start_hall(template, tokens, tmp_path / "closed")
