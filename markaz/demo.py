@@ -7,7 +7,8 @@ Each part runs as its own process, as in a station and its centre:
 - the edge node (HTTP API) with the sample catalogue, an admin, an officer and a kiosk, publishing over mTLS;
 - a card reader: a private pcscd with Debian's vpcd driver and our virtual ePassport inserted in it;
 - a kiosk agent on that reader, with a camera video of the passport's holder and a printer sink that keeps each
-  receipt as a PNG (Chromium opens it in kiosk mode when a display exists).
+  receipt as a PNG (Chromium opens it in kiosk mode when a display exists);
+- the hall: counter, supervisor and display screens, a demo display device and a trickle of visitors.
 A little traffic is made so the KPIs and the dashboard show something. Ctrl-C stops everything."""
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from markaz import demo_hall
 
 STATION = "demo-station"
 DEMO_MRZ_FIELDS = dict(
@@ -299,6 +302,8 @@ def demo(
     data.mkdir(parents=True, exist_ok=True)
     station = Station(data)
     creds = _bootstrap(data / "edge", data / "demo-credentials.txt")
+    creds = demo_hall.ensure_display(data / "edge", creds, data / "demo-credentials.txt")
+    trickle = None
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         pki = station.pki()
@@ -306,6 +311,9 @@ def demo(
         station.central(pki, mqtt, _port(central_port))
         edge = station.edge(pki, mqtt, _port(port))
         _some_traffic(edge, creds)
+        station.lines += demo_hall.lines(edge, data / "demo-credentials.txt")
+        trickle = demo_hall.Trickle(edge, creds)
+        trickle.start()
         station.card_reader()
         station.kiosk(edge, creds, _port(kiosk_port))
         typer.echo("\n".join(["", f"markaz demo station is running (station id: {STATION})", *station.lines,
@@ -319,5 +327,7 @@ def demo(
     except KeyboardInterrupt:
         pass
     finally:
+        if trickle is not None:
+            trickle.stop()
         station.stop()
         typer.echo("demo stopped")

@@ -33,6 +33,19 @@ def test_demo_station_runs_end_to_end(tmp_path):
         central = re.search(r"central dashboard\s+(http://\S+)/", text).group(1)
         assert httpx.get(edge + "/healthz").status_code == 200
 
+        # The hall's screens are served, and the demo's display device opens the display.
+        counter = re.search(r"counter screen\s+(http://\S+)", text).group(1)
+        display = re.search(r"hall display\s+(http://\S+)", text).group(1)
+        assert 'data-screen="signin"' in httpx.get(counter).text
+        creds = dict(line.split("=", 1) for line in (tmp_path / "demo" / "demo-credentials.txt").read_text().splitlines())
+        with httpx.Client() as c:
+            c.post(display + "/setup", data={"token": creds["display_token"]})
+            assert 'data-screen="display"' in c.get(display).text
+            kiosk = {"Authorization": f"Bearer {creds['kiosk_token']}"}
+            while len(c.get(edge + "/api/v1/tickets", headers=kiosk).json()["tickets"]) <= 5:  # the first traffic
+                assert time.monotonic() < deadline, "no visitor trickled in"
+                time.sleep(0.5)
+
         # The station's telemetry reached central through the mTLS broker.
         station = None
         while time.monotonic() < deadline:
