@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -33,7 +34,7 @@ from edge.hall.views import (
     WaitingItem,
     WaitingView,
 )
-from edge.queue.calls import CallLog
+from edge.queue.calls import Call, CallLog
 from edge.queue.history import HistoryPoint
 from edge.queue.service import QueueService
 from edge.queue.states import TicketStatus
@@ -73,11 +74,14 @@ class HallService:
     def start(self) -> None:
         self.announcer.start()
         # before any screen is woken, so a display woken by this change already finds its announcement
-        self.events.subscribe("queue.changed", lambda kind, payload: self.announcer.refresh())
+        self.events.subscribe("queue.changed", self._on_change)
         self.live = LiveHub(self.events)
 
     def stop(self) -> None:
         self.announcer.stop()
+
+    def _on_change(self, kind: str, payload: dict[str, Any]) -> None:
+        self.announcer.refresh()
 
     # -- counter screen ----------------------------------------------------------------------------------------
     def counters(self) -> list[CounterInfo]:
@@ -183,8 +187,10 @@ class HallService:
         now_calling = [c for c in calls if c.status == TicketStatus.CALLED]
         earlier = [c for c in calls if c.status != TicketStatus.CALLED][: self.settings.recent_calls]
 
-        def view(c) -> CallView:
-            return CallView(number=c.number, counter=c.counter, service=c.service, status=c.status, at=c.announced_at)
+        def view(c: Call) -> CallView:
+            return CallView(
+                number=c.number, counter=c.counter, service=c.service, status=TicketStatus(c.status), at=c.announced_at
+            )
 
         return DisplayView(
             open=hours.is_open(self.settings, now, self.tz),

@@ -25,15 +25,15 @@ class HallSettings(BaseModel):
     open_days: list[Weekday] = Field(
         default_factory=lambda: list(Weekday), description="days the hall opens (station's local calendar)"
     )
-    opens_at: time = Field(time(0, 0), description="local time the hall opens")
-    closes_at: time | None = Field(None, description="local time the hall closes; none: at midnight")
-    speech: bool = Field(True, description="speak calls after the chime; the chime sounds either way")
+    opens_at: time = Field(default=time(0, 0), description="local time the hall opens")
+    closes_at: time | None = Field(default=None, description="local time the hall closes; none: at midnight")
+    speech: bool = Field(default=True, description="speak calls after the chime; the chime sounds either way")
     languages: list[str] = Field(default_factory=lambda: ["ar", "en"], description="spoken, in this order")
-    speech_rate_wpm: int = Field(150, ge=80, le=400, description="espeak-ng speed")
+    speech_rate_wpm: int = Field(default=150, ge=80, le=400, description="espeak-ng speed")
     espeak: str = Field("espeak-ng", description="the espeak-ng program")
-    recent_calls: int = Field(6, ge=1, le=20, description="previous calls listed on the display")
-    display_heartbeat_s: float = Field(15.0, gt=0, description="how often a display reports it is alive")
-    history_step_min: int = Field(15, ge=1, le=120, description="sampling step of the supervisor's day chart")
+    recent_calls: int = Field(default=6, ge=1, le=20, description="previous calls listed on the display")
+    display_heartbeat_s: float = Field(default=15.0, gt=0, description="how often a display reports it is alive")
+    history_step_min: int = Field(default=15, ge=1, le=120, description="sampling step of the supervisor's day chart")
 
     @model_validator(mode="after")
     def _hours(self) -> HallSettings:

@@ -62,15 +62,17 @@ class Notice(BaseModel):
 
 
 class ActionRequest(BaseModel):
-    ticket_id: int | None = Field(None, description="the ticket the screen showed; refused as stale if it changed")
-    service: str | None = Field(None, max_length=32, description="target service of a transfer")
+    ticket_id: int | None = Field(
+        default=None, description="the ticket the screen showed; refused as stale if it changed"
+    )
+    service: str | None = Field(default=None, max_length=32, description="target service of a transfer")
 
 
 class ActionResult(BaseModel):
     action: ActionName
     done: bool
     notice: Notice | None = None
-    called: str | None = Field(None, description="the ticket number a call-next called")
+    called: str | None = Field(default=None, description="the ticket number a call-next called")
     view: CounterView
 
 
