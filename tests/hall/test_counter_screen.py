@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -41,15 +43,19 @@ def test_officer_calls_starts_finishes_marks_no_show_and_transfers_with_the_list
     expect(current(page)).to_have_attribute("data-ticket", "", timeout=LIVE_MS)
     expect(page.locator(f'#waiting-list tr[data-ticket="{c["number"]}"]')).to_have_count(1)  # queued at report
 
-    # a kiosk's new ticket appears without reloading
+    # a kiosk's new ticket appears without reloading; another counter's call takes one off the list
     (d,) = hall.issue("general")
     expect(page.locator(f'#waiting-list tr[data-ticket="{d["number"]}"]')).to_have_count(1, timeout=LIVE_MS)
+    elsewhere = hall.post("/api/v1/counters/2/call-next").json()["number"]  # the transferred visitor, first in line
+    assert elsewhere == c["number"]
+    expect(page.locator(f'#waiting-list tr[data-ticket="{elsewhere}"]')).to_have_count(0, timeout=LIVE_MS)
 
     with hall.api() as api:
         from tests.conftest import auth
 
         statuses = {t["number"]: t["status"] for t in api.get("/api/v1/tickets", headers=auth(hall.tokens["officer"])).json()["tickets"] if t["status"] != "waiting"}  # fmt: skip
-    assert statuses == {a["number"]: "done", b["number"]: "no_show", c["number"]: "transferred"}
+    assert statuses[a["number"]] == "done" and statuses[b["number"]] == "no_show"
+    assert statuses[c["number"]] == "called"  # its transferred-in row, now at counter 2
 
 
 def test_two_counter_screens_open_at_once_never_show_the_same_ticket_called(chromium: Browser, hall: Hall):
@@ -140,3 +146,16 @@ def test_a_stale_screen_shows_the_truth_after_the_action(page: Page, hall: Hall)
     page.click("#act-start")
     expect(current(page)).to_have_attribute("data-ticket", "", timeout=LIVE_MS)
     expect(page.locator("#screen .notice.error")).to_contain_text("out of date")
+
+
+def test_the_supervisor_page_follows_the_day_live(page: Page, hall: Hall):
+    from tests.hall.conftest import sign_in
+
+    sign_in(page, hall.base, "supervisor", "/supervisor", "en")
+    board = page.locator('#screen [data-screen="supervisor"]')
+    expect(board).to_have_attribute("data-issued", "0")
+    page.wait_for_function("window.markazLive && window.markazLive.connected")
+    hall.issue("general", 2)
+    expect(board).to_have_attribute("data-issued", "2", timeout=LIVE_MS)
+    expect(board).to_have_attribute("data-waiting", "2")
+    expect(page.locator("#day-chart rect.bar-waiting").last).to_have_attribute("height", re.compile(r"^[1-9]"))
