@@ -27,6 +27,8 @@ def test_officer_calls_starts_finishes_marks_no_show_and_transfers_with_the_list
     expect(current(page)).to_have_attribute("data-ticket", a["number"], timeout=LIVE_MS)
     expect(current(page)).to_have_attribute("data-ticket-status", "called")
     expect(rows).to_have_count(2)
+    page.wait_for_function("window.markazLive.screens >= 3")  # the tap's answer, then the call's own change
+    expect(page.locator("#screen .notice.ok")).to_contain_text(f"Called {a['number']}")  # still said
     page.click("#act-start")
     expect(current(page)).to_have_attribute("data-ticket-status", "serving", timeout=LIVE_MS)
     page.click("#act-finish")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,6 +41,7 @@ STAFF_COOKIE = "markaz_staff"
 DISPLAY_COOKIE = "markaz_display"
 REPLAY_WINDOW = timedelta(seconds=60)  # a display that (re)connects still says the calls of the last minute
 TICK_S = 15.0  # screens with clocks in them are pushed at least this often
+NOTICE_S = 8.0  # how long a counter screen keeps saying what its last action did
 PAGES = {"/counter": "tickets.operate", "/supervisor": "kpis.read"}
 
 
@@ -305,13 +307,18 @@ async def counter_live(ws: WebSocket, counter: str, lang: str | None = None) -> 
     screen = Screen(node, ws.cookies.get(STAFF_COOKIE, ""), PAGES["/counter"], Language.parse(lang))
 
     def render(s: Screen) -> str:
+        """The counter as it is now, with the last action's outcome until the next tap or NOTICE_S (the same
+        action's own queue change redraws the screen right after, and must not wipe what it said)."""
         assert s.principal is not None
-        result = s.state.pop("result", None)
-        html = _counter_html(node, s.language, s.principal, counter, result)
-        view = result.view if result else node.hall.counter_view(counter)
+        view = node.hall.counter_view(counter)
+        result: ActionResult | None = s.state.get("result")
+        if result is not None and time.monotonic() - s.state["result_at"] > NOTICE_S:
+            s.state.pop("result")  # shown long enough
+            result = None
+        shown = result.model_copy(update={"view": view}) if result is not None else None
         soon = [a.retry_in_s for a in view.actions if a.retry_in_s]
-        s.state["valid_s"] = min([TICK_S, *[x + 0.05 for x in soon]])
-        return html
+        s.state["valid_s"] = min([TICK_S, NOTICE_S if result else TICK_S, *[x + 0.05 for x in soon]])
+        return _counter_html(node, s.language, s.principal, counter, shown)
 
     async def tap(s: Screen, t: Tap) -> None:
         try:
@@ -329,7 +336,7 @@ async def counter_live(ws: WebSocket, counter: str, lang: str | None = None) -> 
         except Invalid as exc:
             result = ActionResult(action=action, done=False, view=node.hall.counter_view(counter),
                                   notice=Notice(code="refused", detail=exc.message))  # fmt: skip
-        s.state["result"] = result
+        s.state["result"], s.state["result_at"] = result, time.monotonic()
 
     await _serve(ws, screen, render, "Counter", tap)
 
