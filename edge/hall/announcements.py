@@ -57,7 +57,6 @@ class Announcer:
         self._seen: set[tuple[int, int]] = set()
         self._seq = 0
         self._recent: deque[Announcement] = deque(maxlen=KEEP)
-        self._known_audio: set[str] = set()
         self._work: queue.Queue[Spoken | None] = queue.Queue()
         self._worker: threading.Thread | None = None
 
@@ -79,9 +78,6 @@ class Announcer:
     def after(self, seq: int) -> list[Announcement]:
         with self._lock:
             return [a for a in self._recent if a.seq > seq]
-
-    def knows(self, key: str) -> bool:
-        return key in self._known_audio
 
     def refresh(self, announce: bool = True) -> list[Announcement]:
         """Number the calls made since the last look; called on every queue change (cheap: one indexed read)."""
@@ -120,7 +116,6 @@ class Announcer:
                 self._recent.append(item)
                 new.append(item)
                 for s in spoken:
-                    self._known_audio.add(s.audio)
                     self._work.put(s)
             return new
 
