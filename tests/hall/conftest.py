@@ -91,7 +91,7 @@ def brisk_hall(station_template, tmp_path, monkeypatch) -> Iterator[Hall]:
         h.server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def display_browser(chromium: Browser) -> Iterator[Browser]:
     """A second Chromium from the same Playwright, launched as displays are installed (autoplay allowed)."""
     browser = chromium.browser_type.launch(
