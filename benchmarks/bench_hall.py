@@ -87,6 +87,7 @@ def _counter(base: str, tokens: dict[str, str], code: str, stop: threading.Event
     kiosk = {"Authorization": f"Bearer {tokens['kiosk']}"}
     officer = {"Authorization": f"Bearer {tokens['officer']}"}
     rnd = random.Random(code)
+    display = {"Authorization": f"Bearer {tokens['display']}"}
     with httpx.Client(base_url=base, timeout=30) as c:
         while not stop.is_set():
             c.post("/api/v1/tickets", json={"service": "general"}, headers=kiosk)
@@ -98,7 +99,7 @@ def _counter(base: str, tokens: dict[str, str], code: str, stop: threading.Event
             ticket = r.json()
             calls.append((f"{ticket['number']}@{code}", t0))
             key = speech.key(Language.AR, phrase(ticket["number"], code, Language.AR))
-            with c.stream("GET", f"/api/v1/hall/audio/{key}.wav") as audio_r:
+            with c.stream("GET", f"/api/v1/hall/audio/{key}.wav", headers=display) as audio_r:
                 next(audio_r.iter_bytes(), b"")
                 audio.append(time.time() - t0)
             c.post(f"/api/v1/tickets/{ticket['id']}/start", headers=officer)

@@ -30,7 +30,9 @@ KEEP = 200
 class Spoken(BaseModel):
     lang: Language
     text: str
-    audio: str = Field(description="key of the WAV under /api/v1/hall/audio/{key}.wav")
+    audio: str = Field(
+        description="key of the WAV: /api/v1/hall/audio/{key}.wav, or /display/audio/{key}.wav for a display page"
+    )
 
 
 class Announcement(BaseModel):

@@ -28,7 +28,7 @@ def test_a_call_on_a_counter_screen_appears_on_the_display_and_is_announced(
     (t,) = hall.issue("general")
     display = open_display(display_browser, hall.base, hall.display_token)
     audio: list[str] = []
-    display.on("request", lambda r: audio.append(r.url) if "/api/v1/hall/audio/" in r.url else None)
+    display.on("request", lambda r: audio.append(r.url) if "/display/audio/" in r.url else None)
     open_counter(page, hall.base, "2")
     page.click("#act-call_next")
 
@@ -38,7 +38,7 @@ def test_a_call_on_a_counter_screen_appears_on_the_display_and_is_announced(
     played = display.evaluate("window.hallAudio.played[0]")
     assert (played["number"], played["counter"]) == (t["number"], "2")
     assert len(audio) == 3 and audio[0].endswith("/chime.wav"), audio  # chime, then Arabic, then English
-    with httpx.Client(timeout=30) as c:
+    with httpx.Client(timeout=30, cookies={"markaz_display": hall.display_token}) as c:
         lengths = [wav_seconds(c.get(url).content) for url in audio]
     assert all(seconds > 0.5 for seconds in lengths)
     display.context.close()

@@ -85,7 +85,12 @@ def test_a_display_is_set_up_once_with_its_device_token(client, tokens, node):
     assert next(d for d in devices if d["id"] == "display-1")["last_seen_at"]
 
 
-def test_announcement_audio_is_public_but_only_for_known_keys(client, tokens):
-    assert client.get("/api/v1/hall/audio/chime.wav").headers["content-type"] == "audio/wav"
-    assert client.get("/api/v1/hall/audio/" + "0" * 32 + ".wav").status_code == 404
-    assert client.get("/api/v1/hall/audio/..%2F..%2Fedge.sqlite.wav").status_code in (404, 422)
+def test_announcement_audio_needs_a_sign_in_and_serves_only_known_keys(client, tokens, node):
+    assert client.get("/api/v1/hall/audio/chime.wav").status_code == 401
+    assert client.get("/display/audio/chime.wav").status_code == 401
+    r = client.get("/api/v1/hall/audio/chime.wav", headers=auth(tokens["officer"]))
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    client.post("/display/setup", data={"token": node.auth.add_device("display-1", "display")})
+    assert client.get("/display/audio/chime.wav").headers["content-type"] == "audio/wav"
+    assert client.get("/display/audio/" + "0" * 32 + ".wav").status_code == 404
+    assert client.get("/display/audio/..%2F..%2Fedge.sqlite.wav").status_code in (404, 422)

@@ -71,10 +71,14 @@ def announcements(
 @router.get(
     "/audio/{key}.wav",
     response_class=FileResponse,
-    summary="An announcement's audio (WAV). Public: it is what the hall hears anyway; only known keys are served",
+    summary="An announcement's audio (WAV): the chime or a recent announcement's sentence",
     responses={200: {"content": {"audio/wav": {}}}, 404: {"model": ErrorBody}, 503: {"model": ErrorBody}},
 )
-def audio(key: str = Path(max_length=40), node: EdgeNode = Depends(get_node)) -> FileResponse:
+def audio(
+    key: str = Path(max_length=40),
+    node: EdgeNode = Depends(get_node),
+    _: Principal = Depends(require("counters.read")),
+) -> FileResponse:
     return FileResponse(node.hall.announcer.audio(key), media_type="audio/wav",
                         headers={"Cache-Control": "public, max-age=86400, immutable"})  # fmt: skip
 

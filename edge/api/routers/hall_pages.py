@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Form, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from edge.auth.principal import Principal
@@ -223,6 +223,18 @@ def display_heartbeat(request: Request) -> Response:
         return Response(status_code=401)
     node.telemetry.record_heartbeat(principal.subject, {})
     return Response(status_code=204)
+
+
+@router.get("/display/audio/{key}.wav")
+def display_audio(key: str, request: Request) -> Response:
+    """The display's announcement audio, for its <audio> element (which sends the page's cookie, not a token)."""
+    node = _node(request)
+    if _who(node, request.cookies.get(DISPLAY_COOKIE) or request.cookies.get(STAFF_COOKIE), "counters.read") is None:
+        return Response(status_code=401)
+    if len(key) > 40:
+        return Response(status_code=404)
+    return FileResponse(node.hall.announcer.audio(key), media_type="audio/wav",
+                        headers={"Cache-Control": "private, max-age=86400, immutable"})  # fmt: skip
 
 
 # -- live screens ------------------------------------------------------------------------------------------------
