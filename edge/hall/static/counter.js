@@ -18,3 +18,23 @@
     button.click();
   });
 })();
+
+// A pushed redraw replaces the buttons: keep the keyboard focus on the same control, so an officer who tabbed (or
+// pressed T) to a button does not lose it when another counter's call redraws the screen.
+(function () {
+  "use strict";
+  var last = null;
+  document.addEventListener("focusin", function (event) {
+    var t = event.target;
+    if (t.id) { last = "#" + t.id; } else if (t.getAttribute("data-service")) {
+      last = 'button[data-service="' + t.getAttribute("data-service") + '"]';
+    }
+  });
+  var screen = document.getElementById("screen");
+  if (!screen) { return; }
+  new MutationObserver(function () {
+    if (!last || (document.activeElement && document.activeElement !== document.body)) { return; }
+    var again = screen.querySelector(last);
+    if (again && !again.disabled) { again.focus(); }
+  }).observe(screen, { childList: true });
+})();
