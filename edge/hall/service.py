@@ -85,31 +85,31 @@ class HallService:
 
     # -- counter screen ----------------------------------------------------------------------------------------
     def counters(self) -> list[CounterInfo]:
-        return [CounterInfo(code=c["code"], name=c["name"], is_open=c["is_open"], services=c["services"])
+        return [CounterInfo(code=c.code, name=c.name, is_open=c.is_open, services=c.services)
                 for c in self.queue.counters()]  # fmt: skip
 
     def services(self) -> list[ServiceRef]:
-        return [ServiceRef(code=s["code"], prefix=s["prefix"], name_ar=s["name_ar"], name_en=s["name_en"])
-                for s in self.queue.services() if s["active"]]  # fmt: skip
+        return [ServiceRef(code=s.code, prefix=s.prefix, name_ar=s.name_ar, name_en=s.name_en)
+                for s in self.queue.services() if s.active]  # fmt: skip
 
     def counter_view(self, code: str) -> CounterView:
         now = self.clock()
         counter = self.queue.counter(code)
         ticket = None
         last_announced = None
-        if counter["current_ticket_id"] is not None:
-            row = self.queue.get(counter["current_ticket_id"])
-            if row["status"] in (TicketStatus.CALLED, TicketStatus.SERVING):
+        if counter.current_ticket_id is not None:
+            row = self.queue.get(counter.current_ticket_id)
+            if row.status in (TicketStatus.CALLED, TicketStatus.SERVING):
                 ticket = CurrentTicket(
-                    id=row["id"],
-                    number=row["number"],
-                    service=row["service"],
-                    status=row["status"],
-                    called_at=row["called_at"],
-                    serving_at=row["serving_at"],
-                    recalls=row["recalls"],
+                    id=row.id,
+                    number=row.number,
+                    service=row.service,
+                    status=row.status,
+                    called_at=iso(row.called_at) if row.called_at else None,
+                    serving_at=iso(row.serving_at) if row.serving_at else None,
+                    recalls=row.recalls,
                 )
-                last_announced = self.calls.last_announced_at(row["id"])
+                last_announced = self.calls.last_announced_at(row.id)
         estimates = self.queue.estimates()
         waiting = [
             WaitingItem(
@@ -125,7 +125,7 @@ class HallService:
         ]
         targets = [s for s in self.services() if ticket is None or s.code != ticket.service]
         actions = availability(
-            counter["is_open"],
+            counter.is_open,
             ticket.status if ticket else None,
             len(waiting),
             last_announced,
@@ -134,8 +134,8 @@ class HallService:
             now,
         )
         return CounterView(
-            counter=CounterInfo(code=counter["code"], name=counter["name"], is_open=counter["is_open"],
-                                services=counter["services"]),
+            counter=CounterInfo(code=counter.code, name=counter.name, is_open=counter.is_open,
+                                services=counter.services),
             ticket=ticket, waiting=waiting, actions=actions, transfer_targets=targets, generated_at=iso(now),
         )  # fmt: skip
 
@@ -163,7 +163,7 @@ class HallService:
                 if ticket is None:
                     return ActionResult(action=action, done=False, view=self.counter_view(code),
                                         notice=Notice(code="nobody_waiting"))  # fmt: skip
-                called = ticket["number"]
+                called = ticket.number
             elif action in (ActionName.OPEN, ActionName.CLOSE):
                 self.queue.set_counter_open(code, action is ActionName.OPEN, actor)
             else:

@@ -25,13 +25,13 @@ def test_calls_are_numbered_in_the_order_they_were_made_with_the_counter_that_ca
     node, clock = hall
     tickets = [node.queue.issue("general", KIOSK) for _ in range(3)]
     for counter in ("2", "1", "2"):
-        if counter == "2" and node.queue.counter("2")["current_ticket_id"]:
-            node.queue.start(node.queue.counter("2")["current_ticket_id"], OFFICER)
+        if counter == "2" and node.queue.counter("2").current_ticket_id:
+            node.queue.start(node.queue.counter("2").current_ticket_id, OFFICER)
         node.queue.call_next(counter, OFFICER)
         clock.advance(seconds=1)
     made = node.hall.announcer.after(0)
     assert [(a.seq, a.number, a.counter, a.kind) for a in made] == [
-        (1, tickets[0]["number"], "2", "call"), (2, tickets[1]["number"], "1", "call"), (3, tickets[2]["number"], "2", "call"),
+        (1, tickets[0].number, "2", "call"), (2, tickets[1].number, "1", "call"), (3, tickets[2].number, "2", "call"),
     ]  # fmt: skip
     assert [s.lang for s in made[0].speech] == ["ar", "en"]
     assert made[0].speech[1].text == "Ticket A, zero zero one, please go to counter 2."
@@ -43,12 +43,12 @@ def test_a_recall_is_announced_again_and_the_rate_limit_holds_it_back(hall):
     node.queue.call_next("1", OFFICER)
     clock.advance(seconds=node.settings.queue.recall_min_interval_s - 1)
     with pytest.raises(RateLimited):
-        node.queue.recall(t["id"], OFFICER)
+        node.queue.recall(t.id, OFFICER)
     assert [a.kind for a in node.hall.announcer.after(0)] == ["call"]
     clock.advance(seconds=2)
-    node.queue.recall(t["id"], OFFICER)
+    node.queue.recall(t.id, OFFICER)
     made = node.hall.announcer.after(0)
-    assert [(a.kind, a.number) for a in made] == [("call", t["number"]), ("recall", t["number"])]
+    assert [(a.kind, a.number) for a in made] == [("call", t.number), ("recall", t.number)]
     assert made[1].speech[1].text.startswith("Calling again:")
 
 
@@ -56,8 +56,8 @@ def test_starting_or_finishing_announces_nothing(hall):
     node, _ = hall
     t = node.queue.issue("general", KIOSK)
     node.queue.call_next("1", OFFICER)
-    node.queue.start(t["id"], OFFICER)
-    node.queue.finish(t["id"], OFFICER)
+    node.queue.start(t.id, OFFICER)
+    node.queue.finish(t.id, OFFICER)
     node.queue.issue("report", KIOSK)
     assert len(node.hall.announcer.after(0)) == 1
 

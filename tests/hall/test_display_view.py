@@ -21,17 +21,17 @@ def test_now_calling_shows_the_counter_that_called_and_earlier_calls_follow(make
         a, b, c, d = (node.queue.issue(s, KIOSK) for s in ("general", "general", "report", "follow-up"))
         node.queue.call_next("2", OFFICER)  # a at 2
         clock.advance(seconds=5)
-        node.queue.start(a["id"], OFFICER)
+        node.queue.start(a.id, OFFICER)
         node.queue.call_next("1", OFFICER)  # b at 1
         clock.advance(seconds=5)
-        node.queue.start(b["id"], OFFICER)
+        node.queue.start(b.id, OFFICER)
         node.queue.call_next("2", OFFICER)  # finishes a, calls c at 2
         clock.advance(seconds=5)
-        node.queue.start(c["id"], OFFICER)
+        node.queue.start(c.id, OFFICER)
         node.queue.call_next("1", OFFICER)  # finishes b, calls d at 1
         view = node.hall.display_view()
-        assert [(x.number, x.counter) for x in view.now] == [(d["number"], "1")]
-        assert [(x.number, x.counter) for x in view.recent] == [(c["number"], "2"), (b["number"], "1")]  # 2 of 3
+        assert [(x.number, x.counter) for x in view.now] == [(d.number, "1")]
+        assert [(x.number, x.counter) for x in view.recent] == [(c.number, "2"), (b.number, "1")]  # 2 of 3
         assert {w.service: w.waiting for w in view.waiting} == {
             "general": 0,
             "report": 0,
