@@ -93,7 +93,20 @@ def post(app, token: str, chunks: Iterator[bytes], content_length: int | None = 
         "server": ("testserver", 80),
         "state": {},
     }
-    asyncio.run(app(scope, receive, send))
+    # its own thread: Playwright's sync API (browser tests earlier in this process) keeps an event loop running here
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(app(scope, receive, send))
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
     return sent
 
 
