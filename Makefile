@@ -9,9 +9,12 @@ APT_PACKAGES := python3-venv python3-dev build-essential pcscd libpcsclite-dev v
 	espeak-ng \
 	chromium fonts-noto-core libfribidi0 tesseract-ocr postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
+# Domain packages held to mypy --strict (issue 14's gate); new domain packages join this list.
+STRICT := edge/queue edge/audit edge/auth edge/store edge/reports edge/hall kiosk/card kiosk/session \
+	markaz/contracts markaz/config.py firmware_config
 
-.PHONY: demo test bench deps venv clean docs
+.PHONY: demo test lint bench deps venv clean docs
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -41,7 +44,12 @@ venv: deps $(STAMP) $(AXE)
 demo: venv
 	$(BIN)/markaz demo
 
-test: venv
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict $(STRICT)
+
+test: venv lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv

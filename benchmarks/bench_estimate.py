@@ -23,7 +23,12 @@ from pathlib import Path
 from benchmarks.report import percentile, write
 
 # service -> (share of visitors, median service time s, lognormal sigma)
-MIX = {"general": (0.5, 240, 0.5), "report": (0.25, 600, 0.45), "follow-up": (0.2, 180, 0.4), "priority": (0.05, 300, 0.5)}
+MIX = {
+    "general": (0.5, 240, 0.5),
+    "report": (0.25, 600, 0.45),
+    "follow-up": (0.2, 180, 0.4),
+    "priority": (0.05, 300, 0.5),
+}
 NO_SHOW = 0.04
 WALK_UP_S = 25
 
@@ -108,7 +113,13 @@ def simulate(seed: int, visitors: int) -> dict:
         if rng.random() < NO_SHOW:
             push(clock.now + timedelta(seconds=60), "no_show", counter=code, ticket=called.id)
         else:
-            push(clock.now + timedelta(seconds=WALK_UP_S), "start", counter=code, ticket=called.id, service=called.service)
+            push(
+                clock.now + timedelta(seconds=WALK_UP_S),
+                "start",
+                counter=code,
+                ticket=called.id,
+                service=called.service,
+            )
 
     while events:
         at, _, kind, data = heapq.heappop(events)
@@ -123,7 +134,11 @@ def simulate(seed: int, visitors: int) -> dict:
         elif kind == "start":
             node.queue.start(data["ticket"], officer)
             median, sigma = MIX[data["service"]][1:]
-            push(clock.now + timedelta(seconds=rng.lognormvariate(math.log(median), sigma)), "free", counter=data["counter"])
+            push(
+                clock.now + timedelta(seconds=rng.lognormvariate(math.log(median), sigma)),
+                "free",
+                counter=data["counter"],
+            )
         elif kind == "no_show":
             node.queue.no_show(data["ticket"], officer)
             try_call(data["counter"])
@@ -165,7 +180,10 @@ def simulate(seed: int, visitors: int) -> dict:
         "estimator": ours,
         "baseline_naive": base,
         "mae_ratio_vs_naive": round(ours["mae_s"] / base["mae_s"], 3),
-        "day_kpis": {k: getattr(kpis.station, k) for k in ("served", "no_shows", "mean_wait_s", "p90_wait_s", "within_target_share")},
+        "day_kpis": {
+            k: getattr(kpis.station, k)
+            for k in ("served", "no_shows", "mean_wait_s", "p90_wait_s", "within_target_share")
+        },
     }
 
 
@@ -185,9 +203,11 @@ def main() -> None:
     path = write("estimate", result)
     for d in days:
         e, b = d["estimator"], d["baseline_naive"]
-        print(f"{d['visitors']} visitors, mean wait {d['mean_actual_wait_s']} s: estimator MAE {e['mae_s']} s "
-              f"(median {e['median_abs_error_s']}, p90 {e['p90_abs_error_s']}, bias {e['bias_s']}, within 2 min {e['within_2_min_share']}); "
-              f"naive MAE {b['mae_s']} s -> ratio {d['mae_ratio_vs_naive']}")
+        print(
+            f"{d['visitors']} visitors, mean wait {d['mean_actual_wait_s']} s: estimator MAE {e['mae_s']} s "
+            f"(median {e['median_abs_error_s']}, p90 {e['p90_abs_error_s']}, bias {e['bias_s']}, within 2 min {e['within_2_min_share']}); "
+            f"naive MAE {b['mae_s']} s -> ratio {d['mae_ratio_vs_naive']}"
+        )
     print(f"-> {path}")
 
 

@@ -46,7 +46,10 @@ def _prepare(data: Path, counters: int) -> dict[str, str]:
     extra = [CounterDef(code=f"b{i}", services=["general"], open=True) for i in range(counters)]
     apply_catalogue(node.store, node.audit, Catalogue(services=SAMPLE_CATALOGUE.services, counters=extra), SYSTEM)
     node.auth.add_user("bench-officer", PASSWORD, "officer")
-    tokens = {"kiosk": node.auth.add_device("bench-kiosk", "kiosk"), "officer": node.auth.login("bench-officer", PASSWORD)[0]}
+    tokens = {
+        "kiosk": node.auth.add_device("bench-kiosk", "kiosk"),
+        "officer": node.auth.login("bench-officer", PASSWORD)[0],
+    }
     node.close()
     return tokens
 
@@ -109,10 +112,26 @@ async def _http_load(base: str, tokens: dict[str, str], counters: int, seconds: 
 
 def _wrk_load(base: str, tokens: dict[str, str], counters: int, seconds: float, warmup: float) -> dict:
     script = str(Path(__file__).with_name("queue_cycle.lua"))
-    common = ["wrk", "-t", str(counters), "-c", str(counters), "-s", script, base, "--", tokens["kiosk"], tokens["officer"]]
+    common = [
+        "wrk",
+        "-t",
+        str(counters),
+        "-c",
+        str(counters),
+        "-s",
+        script,
+        base,
+        "--",
+        tokens["kiosk"],
+        tokens["officer"],
+    ]
     subprocess.run([*common[:1], "-d", f"{max(1, int(warmup))}s", *common[1:]], capture_output=True, check=True)
-    run = subprocess.run([*common[:1], "-d", f"{int(seconds)}s", "--timeout", "10s", *common[1:]],
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [*common[:1], "-d", f"{int(seconds)}s", "--timeout", "10s", *common[1:]],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     stats = json.loads(run.stdout.strip().splitlines()[-1])
     elapsed = stats["duration_us"] / 1e6
     return {
@@ -120,9 +139,18 @@ def _wrk_load(base: str, tokens: dict[str, str], counters: int, seconds: float, 
         "requests_per_s": round(stats["requests"] / elapsed, 1),
         "cycles": stats["cycles"],
         "seconds": round(elapsed, 2),
-        "latency_all": {"n": stats["requests"], "p50_ms": stats["p50_us"] / 1000, "p90_ms": stats["p90_us"] / 1000,
-                        "p99_ms": stats["p99_us"] / 1000, "max_ms": stats["max_us"] / 1000},
-        "errors": {"non_2xx": stats["non_2xx"], "socket": stats["socket_errors"], "call_next_empty": stats["call_next_empty"]},
+        "latency_all": {
+            "n": stats["requests"],
+            "p50_ms": stats["p50_us"] / 1000,
+            "p90_ms": stats["p90_us"] / 1000,
+            "p99_ms": stats["p99_us"] / 1000,
+            "max_ms": stats["max_us"] / 1000,
+        },
+        "errors": {
+            "non_2xx": stats["non_2xx"],
+            "socket": stats["socket_errors"],
+            "call_next_empty": stats["call_next_empty"],
+        },
     }
 
 
@@ -143,7 +171,11 @@ def _core_baseline(data: Path, cycles: int) -> dict:
         node.queue.start(t.id, officer)
     elapsed = time.perf_counter() - t0
     node.stop()
-    return {"tickets_per_s": round(cycles / elapsed, 1), "cycles": cycles, "us_per_ticket": round(elapsed / cycles * 1e6, 1)}
+    return {
+        "tickets_per_s": round(cycles / elapsed, 1),
+        "cycles": cycles,
+        "us_per_ticket": round(elapsed / cycles * 1e6, 1),
+    }
 
 
 def _sqlite_utils_baseline(path: Path, rows: int) -> dict:
@@ -157,7 +189,9 @@ def _sqlite_utils_baseline(path: Path, rows: int) -> dict:
     table.create({"id": int, "number": str, "service": str, "status": str, "arrived_at": str}, pk="id")
     t0 = time.perf_counter()
     for i in range(rows):
-        table.insert({"number": f"A{i:03d}", "service": "general", "status": "waiting", "arrived_at": "2026-11-23T09:00:00"})
+        table.insert(
+            {"number": f"A{i:03d}", "service": "general", "status": "waiting", "arrived_at": "2026-11-23T09:00:00"}
+        )
     elapsed = time.perf_counter() - t0
     db.close()
     return {"rows_per_s": round(rows / elapsed, 1), "rows": rows, "us_per_row": round(elapsed / rows * 1e6, 1)}
@@ -167,7 +201,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
-    ap.add_argument("--counters", type=int, default=8, help="concurrent counter flows (each issue -> call-next -> start)")
+    ap.add_argument(
+        "--counters", type=int, default=8, help="concurrent counter flows (each issue -> call-next -> start)"
+    )
     ap.add_argument("--core-cycles", type=int, default=2000, help="tickets through the in-process core baseline")
     ap.add_argument("--raw-rows", type=int, default=5000, help="rows of the raw sqlite-utils baseline")
     args = ap.parse_args()
@@ -179,7 +215,9 @@ def main() -> None:
         port = _free_port()
         log = (work / "server.log").open("wb")
         markaz = str(Path(sys.executable).parent / "markaz")
-        proc = subprocess.Popen([markaz, "edge", "serve", "--data", str(data), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [markaz, "edge", "serve", "--data", str(data), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             import httpx
 
@@ -194,7 +232,9 @@ def main() -> None:
                 generator = f"wrk {args.counters} threads x 1 connection, benchmarks/queue_cycle.lua"
                 http = _wrk_load(base, tokens, args.counters, args.seconds, args.warmup)
             else:
-                generator = f"asyncio + aiohttp in one process, {args.counters} concurrent counter flows (wrk not installed)"
+                generator = (
+                    f"asyncio + aiohttp in one process, {args.counters} concurrent counter flows (wrk not installed)"
+                )
                 http = asyncio.run(_http_load(base, tokens, args.counters, args.seconds, args.warmup))
         finally:
             proc.terminate()
@@ -219,9 +259,11 @@ def main() -> None:
     }
     path = write("queue", result)
     h = http
-    print(f"queue over HTTP: {h['tickets_per_s']} tickets/s ({h['requests_per_s']} req/s), p50 {h['latency_all']['p50_ms']} ms, "
-          f"p99 {h['latency_all']['p99_ms']} ms; core in-process {core['tickets_per_s']} tickets/s; "
-          f"raw sqlite-utils insert {raw['us_per_row']} us/row -> {path}")
+    print(
+        f"queue over HTTP: {h['tickets_per_s']} tickets/s ({h['requests_per_s']} req/s), p50 {h['latency_all']['p50_ms']} ms, "
+        f"p99 {h['latency_all']['p99_ms']} ms; core in-process {core['tickets_per_s']} tickets/s; "
+        f"raw sqlite-utils insert {raw['us_per_row']} us/row -> {path}"
+    )
     if any(h["errors"].values()):
         print(f"errors: {h['errors']}", file=sys.stderr)
 

@@ -17,8 +17,6 @@ __all__ = ["machine", "percentile", "summary_ms", "write"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-
-
 def summary_ms(values_s: list[float]) -> dict[str, float | int | None]:
     ms = [v * 1000 for v in values_s]
     return {

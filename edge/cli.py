@@ -29,9 +29,12 @@ def _register_reports() -> None:
 
     app.add_typer(reports_app, name="reports")
 
+
 DataOpt = Annotated[Path, typer.Option("--data", help="the node's data folder (database, keys, anchors)")]
 # Help texts go through rich markup, which would take "[edge]" for a style tag and print nothing: escape it.
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help=f"TOML settings file; its {escape('[edge]')} table is read")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help=f"TOML settings file; its {escape('[edge]')} table is read")
+]
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -86,12 +89,18 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
     config: ConfigOpt = None,
-    station: Annotated[str | None, typer.Option("--station", help="this station's id (lower case, digits, - _)")] = None,
+    station: Annotated[
+        str | None, typer.Option("--station", help="this station's id (lower case, digits, - _)")
+    ] = None,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="serve HTTPS with this certificate")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="private key of --tls-cert")] = None,
     sample_data: Annotated[bool, typer.Option("--sample-data", help="load the sample catalogue")] = False,
-    catalogue: Annotated[Path | None, typer.Option("--catalogue", help="TOML catalogue of services and counters")] = None,
-    mqtt: Annotated[str | None, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")] = None,
+    catalogue: Annotated[
+        Path | None, typer.Option("--catalogue", help="TOML catalogue of services and counters")
+    ] = None,
+    mqtt: Annotated[
+        str | None, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")
+    ] = None,
     mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
     mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="this station's client certificate")] = None,
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
@@ -102,10 +111,29 @@ def serve(
     ] = None,
 ) -> None:
     """Run the edge node: the HTTP API, audit anchoring and (with --mqtt) the telemetry link."""
-    mqtt_over = {k: v for k, v in {"url": mqtt, "ca": mqtt_ca, "cert": mqtt_cert, "key": mqtt_key, "keepalive": mqtt_keepalive}.items() if v is not None}
+    mqtt_over = {
+        k: v
+        for k, v in {
+            "url": mqtt,
+            "ca": mqtt_ca,
+            "cert": mqtt_cert,
+            "key": mqtt_key,
+            "keepalive": mqtt_keepalive,
+        }.items()
+        if v is not None
+    }
     settings = _settings(
-        data, config, host=host, port=port, station_id=station, tls_cert=tls_cert, tls_key=tls_key,
-        sample_data=sample_data or None, catalogue=catalogue, log_json=log_json or None, mqtt=mqtt_over or None,
+        data,
+        config,
+        host=host,
+        port=port,
+        station_id=station,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        sample_data=sample_data or None,
+        catalogue=catalogue,
+        log_json=log_json or None,
+        mqtt=mqtt_over or None,
     )
     if device_port is not None:
         settings.provisioning.mtls_port = device_port
@@ -123,7 +151,10 @@ def serve(
     base = f"{scheme}://{settings.host}:{settings.port}"
     typer.echo(f"markaz edge node {settings.station_id}: {base}/api/v1/docs (API docs), {base}/healthz", err=True)
     main = dict(
-        host=settings.host, port=settings.port, log_config=None, access_log=False,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         timeout_graceful_shutdown=5,
@@ -144,8 +175,12 @@ def serve(
 def link(
     data: DataOpt = Path("data"),
     config: ConfigOpt = None,
-    station: Annotated[str | None, typer.Option("--station", help="this station's id (lower case, digits, - _)")] = None,
-    mqtt: Annotated[str | None, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")] = None,
+    station: Annotated[
+        str | None, typer.Option("--station", help="this station's id (lower case, digits, - _)")
+    ] = None,
+    mqtt: Annotated[
+        str | None, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")
+    ] = None,
     mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
     mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="this station's client certificate")] = None,
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
@@ -172,8 +207,14 @@ def link(
         over = {"url": mqtt, "ca": mqtt_ca, "cert": mqtt_cert, "key": mqtt_key, "keepalive": mqtt_keepalive}
         mqtt_over = {k: v for k, v in over.items() if v is not None}
         s = _settings(data, config, station_id=station, log_json=log_json or None, mqtt=mqtt_over or None)
-        link_config = LinkConfig(data_dir=s.data_dir, station_id=s.station_id, mqtt=s.mqtt, synchronous=s.synchronous,
-                                 log_level=s.log_level, log_json=s.log_json)
+        link_config = LinkConfig(
+            data_dir=s.data_dir,
+            station_id=s.station_id,
+            mqtt=s.mqtt,
+            synchronous=s.synchronous,
+            log_level=s.log_level,
+            log_json=s.log_json,
+        )
     setup_logging(link_config.log_level, link_config.log_json)
     raise typer.Exit(run(link_config, supervised=supervised))
 
@@ -197,7 +238,9 @@ def migrate(data: DataOpt, config: ConfigOpt = None) -> None:
 
 
 @app.command()
-def backup(data: DataOpt, path: Annotated[Path, typer.Argument(help="where to write the copy")], config: ConfigOpt = None) -> None:
+def backup(
+    data: DataOpt, path: Annotated[Path, typer.Argument(help="where to write the copy")], config: ConfigOpt = None
+) -> None:
     """Write a consistent copy of the database while the node serves (SQLite online backup)."""
     from edge.store.db import backup_database
 
@@ -206,7 +249,9 @@ def backup(data: DataOpt, path: Annotated[Path, typer.Argument(help="where to wr
         backup_database(settings.db_path, path)
     except FileNotFoundError as exc:
         _fail(str(exc))
-    typer.echo(f"backed up {settings.db_path} to {path} (keys in {settings.keys_dir} are not included: keep them apart)")
+    typer.echo(
+        f"backed up {settings.db_path} to {path} (keys in {settings.keys_dir} are not included: keep them apart)"
+    )
 
 
 @app.command()
@@ -236,9 +281,17 @@ def kpis(
             return f"{v:.2f}" if v <= 1 else f"{v:.0f}"
         return str(v)
 
-    cols = {"waiting": "waiting", "longest_wait_s": "longest s", "mean_wait_s": "mean wait s", "p90_wait_s": "p90 wait s",
-            "mean_service_s": "service s", "served": "served", "no_shows": "no-show", "within_target_share": "in target",
-            "counters_open": "open"}
+    cols = {
+        "waiting": "waiting",
+        "longest_wait_s": "longest s",
+        "mean_wait_s": "mean wait s",
+        "p90_wait_s": "p90 wait s",
+        "mean_service_s": "service s",
+        "served": "served",
+        "no_shows": "no-show",
+        "within_target_share": "in target",
+        "counters_open": "open",
+    }
     table = Table(title=f"KPIs {result.business_day} ({result.timezone})")
     table.add_column("service")
     for header in cols.values():
@@ -318,7 +371,9 @@ def device_list(data: DataOpt, config: ConfigOpt = None) -> None:
     """List registered devices."""
     with _reading(data, config) as node:
         for d in node.auth.list_devices():
-            typer.echo(f"{d['id']}\t{d['type']}\t{'enabled' if d['enabled'] else 'disabled'}\t{d['last_seen_at'] or '-'}")
+            typer.echo(
+                f"{d['id']}\t{d['type']}\t{'enabled' if d['enabled'] else 'disabled'}\t{d['last_seen_at'] or '-'}"
+            )
 
 
 @audit_app.command("export")

@@ -92,8 +92,15 @@ class EdgeNode:
         speech = Speech(settings.data_dir / "hall-audio", settings.hall.espeak, settings.hall.speech_rate_wpm)
         announcer = Announcer(calls, speech, settings.hall, self.queue.today)
         return HallService(
-            self.queue, calls, announcer, settings.hall, settings.tz, settings.day_rollover_hour,
-            settings.queue.recall_min_interval_s, self.events, clock,
+            self.queue,
+            calls,
+            announcer,
+            settings.hall,
+            settings.tz,
+            settings.day_rollover_hour,
+            settings.queue.recall_min_interval_s,
+            self.events,
+            clock,
         )
 
     @staticmethod

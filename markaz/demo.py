@@ -31,8 +31,14 @@ from markaz import demo_hall
 
 STATION = "demo-station"
 DEMO_MRZ_FIELDS = dict(
-    issuing_state="UTO", surname="ERIKSSON", given_names="ANNA MARIA", document_number="L898902C3",
-    nationality="UTO", birth_date="740812", sex="F", expiry_date="341231",
+    issuing_state="UTO",
+    surname="ERIKSSON",
+    given_names="ANNA MARIA",
+    document_number="L898902C3",
+    nationality="UTO",
+    birth_date="740812",
+    sex="F",
+    expiry_date="341231",
 )
 REPO = Path(__file__).resolve().parent.parent
 # The kiosk's demo visitor: the chip holds one photo of them and the camera "sees" another (tests/data/faces).
@@ -93,7 +99,9 @@ class Station:
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
         log = self.data / f"{name}.log"
-        proc = subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         self.procs.append((name, proc))
         return proc, log
 
@@ -130,8 +138,14 @@ class Station:
         user = "root" if os.geteuid() == 0 else broker.BROKER_USER
         d = pki["dir"]
         conf = broker.render(
-            self.data / "broker", port, pki["ca"], d / "broker.crt", d / "broker.key", bind="127.0.0.1",
-            log_dest=f"file {self.data / 'broker' / 'mosquitto.log'}", user=user,
+            self.data / "broker",
+            port,
+            pki["ca"],
+            d / "broker.crt",
+            d / "broker.key",
+            bind="127.0.0.1",
+            log_dest=f"file {self.data / 'broker' / 'mosquitto.log'}",
+            user=user,
         )
         proc, log = self.spawn("broker", [mosquitto, "-c", str(conf)])
         _wait(lambda: _tcp_open(port), "Mosquitto", proc, log)
@@ -141,11 +155,26 @@ class Station:
 
     def central(self, pki: dict[str, Path], mqtt: str, port: int) -> str:
         d = pki["dir"]
-        proc, log = self.spawn("central", [
-            self.markaz, "central", "serve", "--mqtt", mqtt, "--mqtt-ca", str(pki["ca"]), "--mqtt-cert",
-            str(d / "central.crt"), "--mqtt-key", str(d / "central.key"), "--db", str(self.data / "central.sqlite"),
-            "--port", str(port),
-        ])
+        proc, log = self.spawn(
+            "central",
+            [
+                self.markaz,
+                "central",
+                "serve",
+                "--mqtt",
+                mqtt,
+                "--mqtt-ca",
+                str(pki["ca"]),
+                "--mqtt-cert",
+                str(d / "central.crt"),
+                "--mqtt-key",
+                str(d / "central.key"),
+                "--db",
+                str(self.data / "central.sqlite"),
+                "--port",
+                str(port),
+            ],
+        )
         base = f"http://127.0.0.1:{port}"
         _wait(lambda: _http_ok(base + "/"), "central", proc, log)
         self.lines.append(f"  central dashboard    {base}/")
@@ -153,11 +182,29 @@ class Station:
 
     def edge(self, pki: dict[str, Path], mqtt: str | None, port: int) -> str:
         d = pki["dir"]
-        argv = [self.markaz, "edge", "serve", "--data", str(self.data / "edge"), "--port", str(port), "--sample-data",
-                "--station", STATION]
+        argv = [
+            self.markaz,
+            "edge",
+            "serve",
+            "--data",
+            str(self.data / "edge"),
+            "--port",
+            str(port),
+            "--sample-data",
+            "--station",
+            STATION,
+        ]
         if mqtt:
-            argv += ["--mqtt", mqtt, "--mqtt-ca", str(pki["ca"]), "--mqtt-cert", str(d / f"station-{STATION}.crt"),
-                     "--mqtt-key", str(d / f"station-{STATION}.key")]
+            argv += [
+                "--mqtt",
+                mqtt,
+                "--mqtt-ca",
+                str(pki["ca"]),
+                "--mqtt-cert",
+                str(d / f"station-{STATION}.crt"),
+                "--mqtt-key",
+                str(d / f"station-{STATION}.key"),
+            ]
         proc, log = self.spawn("edge", argv)
         base = f"http://127.0.0.1:{port}"
         _wait(lambda: _http_ok(base + "/healthz"), "the edge node", proc, log)
@@ -180,7 +227,9 @@ class Station:
             path.parent.mkdir(parents=True, exist_ok=True)
             image = cv2.imread(str(DEMO_HOLDER_CHIP))
             scale = 320 / max(image.shape[:2])
-            small = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(
+                image, (int(image.shape[1] * scale), int(image.shape[0] * scale)), interpolation=cv2.INTER_AREA
+            )
             cv2.imwrite(str(path), small, [cv2.IMWRITE_JPEG_QUALITY, 85])
         return path
 
@@ -203,18 +252,34 @@ class Station:
             still_video(video, [DEMO_HOLDER_CAMERA], seconds_each=2.0, fps=15)
         receipts = self.data / "receipts"
         printer_port = _port(9100)
-        proc, log = self.spawn("printer", [sys.executable, "-m", "kiosk.hardware.escpos_sink", str(printer_port), str(receipts)])
+        proc, log = self.spawn(
+            "printer", [sys.executable, "-m", "kiosk.hardware.escpos_sink", str(printer_port), str(receipts)]
+        )
         _wait(lambda: _tcp_open(printer_port), "the printer sink", proc, log, 30)
         import tomli_w
 
         config = folder / "kiosk.toml"
-        config.write_text(tomli_w.dumps({"kiosk": {
-            "edge": edge, "device_token_file": str(token), "camera": str(video), "printer": f"tcp://127.0.0.1:{printer_port}",
-            "csca": str(self.data / "card-pki" / "csca.pem"), "port": port,
-            "station_name_ar": "مركز الشرطة التجريبي", "station_name_en": "Demo police station",
-        }}))
-        proc, log = self.spawn("kiosk", [self.markaz, "kiosk", "run", "--config", str(config)],
-                               env={"PCSCLITE_CSOCK_NAME": str(self.testbed.socket_path)})
+        config.write_text(
+            tomli_w.dumps(
+                {
+                    "kiosk": {
+                        "edge": edge,
+                        "device_token_file": str(token),
+                        "camera": str(video),
+                        "printer": f"tcp://127.0.0.1:{printer_port}",
+                        "csca": str(self.data / "card-pki" / "csca.pem"),
+                        "port": port,
+                        "station_name_ar": "مركز الشرطة التجريبي",
+                        "station_name_en": "Demo police station",
+                    }
+                }
+            )
+        )
+        proc, log = self.spawn(
+            "kiosk",
+            [self.markaz, "kiosk", "run", "--config", str(config)],
+            env={"PCSCLITE_CSOCK_NAME": str(self.testbed.socket_path)},
+        )
         url = f"http://127.0.0.1:{port}/"
         _wait(lambda: _http_ok(url + "healthz"), "the kiosk agent", proc, log)
         f = DEMO_MRZ_FIELDS
@@ -224,8 +289,18 @@ class Station:
         ]
         chromium = shutil.which("chromium")
         if chromium and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            self.spawn("chromium", [chromium, "--kiosk", "--no-first-run", "--disable-sync",
-                                    "--disable-background-networking", f"--user-data-dir={folder / 'chromium'}", url])
+            self.spawn(
+                "chromium",
+                [
+                    chromium,
+                    "--kiosk",
+                    "--no-first-run",
+                    "--disable-sync",
+                    "--disable-background-networking",
+                    f"--user-data-dir={folder / 'chromium'}",
+                    url,
+                ],
+            )
             self.lines.append("  Chromium             opened in kiosk mode on this display")
 
     def card_reader(self) -> None:
@@ -239,8 +314,23 @@ class Station:
             return
         mrz = compose_td3(**DEMO_MRZ_FIELDS)
         pki = self.data / "card-pki"
-        proc, log = self.spawn("card", [self.markaz, "kiosk", "card", "emulate", "--mrz", mrz, "--photo", str(self.card_photo()),
-                                        "--pki", str(pki), "--port", str(self.testbed.port)])
+        proc, log = self.spawn(
+            "card",
+            [
+                self.markaz,
+                "kiosk",
+                "card",
+                "emulate",
+                "--mrz",
+                mrz,
+                "--photo",
+                str(self.card_photo()),
+                "--pki",
+                str(pki),
+                "--port",
+                str(self.testbed.port),
+            ],
+        )
         csca = pki / "csca.pem"  # the test CSCA the emulator creates with its Document Signer
         _wait(csca.exists, "the virtual card", proc, log, 30)
         f = DEMO_MRZ_FIELDS
@@ -282,7 +372,9 @@ def _some_traffic(base: str, creds: dict[str, str]) -> None:
             return
         for service in ("general", "report", "general", "follow-up", "general"):
             c.post("/api/v1/tickets", json={"service": service}, headers=kiosk)
-        token = c.post("/api/v1/auth/login", json={"username": "officer", "password": creds["officer_password"]}).json()["token"]
+        token = c.post(
+            "/api/v1/auth/login", json={"username": "officer", "password": creds["officer_password"]}
+        ).json()["token"]
         officer = {"Authorization": f"Bearer {token}"}
         t = c.post("/api/v1/counters/1/call-next", headers=officer).json()
         c.post(f"/api/v1/tickets/{t['id']}/start", headers=officer)
@@ -316,8 +408,17 @@ def demo(
         trickle.start()
         station.card_reader()
         station.kiosk(edge, creds, _port(kiosk_port))
-        typer.echo("\n".join(["", f"markaz demo station is running (station id: {STATION})", *station.lines,
-                              f"  logs                 {data}/*.log", "Press Ctrl-C to stop."]))
+        typer.echo(
+            "\n".join(
+                [
+                    "",
+                    f"markaz demo station is running (station id: {STATION})",
+                    *station.lines,
+                    f"  logs                 {data}/*.log",
+                    "Press Ctrl-C to stop.",
+                ]
+            )
+        )
         deadline = time.monotonic() + duration if duration else None
         while deadline is None or time.monotonic() < deadline:
             for name, proc in station.procs:

@@ -144,7 +144,14 @@ def broker_config(
             raise typer.Exit(2)
     try:
         conf = broker.render(
-            out, port, ca, cert, key, bind=bind, central=central or [CENTRAL_IDENTITY], user=user,
+            out,
+            port,
+            ca,
+            cert,
+            key,
+            bind=bind,
+            central=central or [CENTRAL_IDENTITY],
+            user=user,
             extra=f"crlfile {crl.resolve()}" if crl else "",
         )
     except broker.BrokerConfigError as exc:

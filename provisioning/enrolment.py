@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives import serialization
 
 from edge.audit.log import AuditLog
 from edge.auth.principal import SYSTEM, Principal
-from markaz.contracts.devices import DeviceType
 from edge.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from edge.store import Store
 from edge.store.db import fetch_one
 from markaz.clock import iso, parse_iso, utcnow
+from markaz.contracts.devices import DeviceType
 from markaz.contracts.ids import DEVICE_ID_PATTERN
 from provisioning import pki
 from provisioning.settings import ProvisioningSettings

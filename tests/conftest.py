@@ -124,12 +124,14 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
         self.log = data.parent / f"server-{self.port}.log"
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         self.data.mkdir(parents=True, exist_ok=True)
         self._log_fh = self.log.open("ab")
         self.proc = subprocess.Popen(
             [MARKAZ, "edge", "serve", "--data", str(self.data), "--port", str(self.port), *self.extra],
-            stdout=self._log_fh, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=self._log_fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

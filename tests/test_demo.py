@@ -19,8 +19,24 @@ pytestmark = pytest.mark.slow
 def test_demo_station_runs_end_to_end(tmp_path):
     out = tmp_path / "demo.out"
     proc = subprocess.Popen(
-        [MARKAZ, "demo", "--data", str(tmp_path / "demo"), "--port", "0", "--central-port", "0", "--mqtt-port", "0", "--kiosk-port", "0", "--duration", "90"],
-        stdout=out.open("wb"), stderr=subprocess.STDOUT,
+        [
+            MARKAZ,
+            "demo",
+            "--data",
+            str(tmp_path / "demo"),
+            "--port",
+            "0",
+            "--central-port",
+            "0",
+            "--mqtt-port",
+            "0",
+            "--kiosk-port",
+            "0",
+            "--duration",
+            "90",
+        ],
+        stdout=out.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 90
@@ -37,7 +53,9 @@ def test_demo_station_runs_end_to_end(tmp_path):
         counter = re.search(r"counter screen\s+(http://\S+)", text).group(1)
         display = re.search(r"hall display\s+(http://\S+)", text).group(1)
         assert 'data-screen="signin"' in httpx.get(counter).text
-        creds = dict(line.split("=", 1) for line in (tmp_path / "demo" / "demo-credentials.txt").read_text().splitlines())
+        creds = dict(
+            line.split("=", 1) for line in (tmp_path / "demo" / "demo-credentials.txt").read_text().splitlines()
+        )
         with httpx.Client() as c:
             c.post(display + "/setup", data={"token": creds["display_token"]})
             assert 'data-screen="display"' in c.get(display).text
@@ -72,7 +90,7 @@ def test_demo_station_runs_end_to_end(tmp_path):
                 break
             time.sleep(0.3)
         assert health["availability"] == "open" and health["printer"] == "ok", health
-        assert "lang=\"ar\" dir=\"rtl\"" in httpx.get(kiosk + "/").text
+        assert 'lang="ar" dir="rtl"' in httpx.get(kiosk + "/").text
     finally:
         proc.send_signal(15)
         proc.wait(60)

@@ -32,7 +32,21 @@ from edge.node import EdgeNode
 from markaz import __version__
 
 API_PREFIX = "/api/v1"
-ROUTERS = [auth, tickets, counters, catalogue, kpis, staff, devices, device_status, audit, verifications, enrolment, reports, hall]
+ROUTERS = [
+    auth,
+    tickets,
+    counters,
+    catalogue,
+    kpis,
+    staff,
+    devices,
+    device_status,
+    audit,
+    verifications,
+    enrolment,
+    reports,
+    hall,
+]
 
 
 def create_app(node: EdgeNode) -> FastAPI:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from edge.queue.history import HistoryPoint, series
 from edge.store import Store
@@ -47,7 +48,7 @@ class WaitingTicket:
 _CALL_FIELDS = "id, number, service, counter, status, recalls, called_at, last_announced_at"
 
 
-def _call(row: dict) -> Call:
+def _call(row: dict[str, Any]) -> Call:
     return Call(row["id"], row["number"], row["service"], row["counter"], row["status"], row["recalls"],
                 row["called_at"], row["last_announced_at"])  # fmt: skip
 

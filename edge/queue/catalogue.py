@@ -69,7 +69,11 @@ SAMPLE_CATALOGUE = Catalogue(
     services=[
         ServiceDef(code="general", name_ar="خدمات عامة", name_en="General services", prefix="A", target_wait_s=900),
         ServiceDef(
-            code="report", name_ar="تقديم بلاغ", name_en="File a report", prefix="R", target_wait_s=1200,
+            code="report",
+            name_ar="تقديم بلاغ",
+            name_en="File a report",
+            prefix="R",
+            target_wait_s=1200,
             needs_identity=True,
         ),
         ServiceDef(
@@ -132,8 +136,16 @@ def apply_catalogue(store: Store, audit: AuditLog, catalogue: Catalogue, actor: 
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name_ar = excluded.name_ar, "
                 "name_en = excluded.name_en, prefix = excluded.prefix, target_wait_s = excluded.target_wait_s, "
                 "priority = excluded.priority, active = excluded.active, needs_identity = excluded.needs_identity",
-                [s.code, s.name_ar, s.name_en, s.prefix, s.target_wait_s, s.priority, int(s.active),
-                 int(s.needs_identity)],
+                [
+                    s.code,
+                    s.name_ar,
+                    s.name_en,
+                    s.prefix,
+                    s.target_wait_s,
+                    s.priority,
+                    int(s.active),
+                    int(s.needs_identity),
+                ],
             )
         for c in catalogue.counters:
             db.execute(

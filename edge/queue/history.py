@@ -38,7 +38,7 @@ def series(store: Store, day: date, start: datetime, end: datetime, step: timede
         spans.append((queued, left, called))
     first = spans[0][0]
     t = start + max(0, int((first - start) / step)) * step
-    times = []
+    times: list[datetime] = []
     while t < end and len(times) < 499:
         times.append(t)
         t += step

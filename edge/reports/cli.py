@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from edge.auth.principal import Principal
+from edge.auth.roles import StaffRole
 
 app = typer.Typer(help="Police reports: list, show, verify a referral package.", no_args_is_help=True)
 
@@ -18,7 +19,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings 
 
 def _console() -> Principal:
     # The station's console acts with supervisor rights; its reads are audited as "system:console".
-    return Principal("system", "console", "supervisor")
+    return Principal("system", "console", StaffRole.SUPERVISOR)
 
 
 @app.command("list")

@@ -305,7 +305,9 @@ OutboxDroppedMessage = _envelope(
 AuditAnchorMessage = _envelope(
     "AuditAnchorMessage", "markaz.events.audit_anchor/1", AuditAnchor, "Signed head of the audit chain."
 )
-ReportsMessage = _envelope("ReportsMessage", "markaz.telemetry.reports/1", ReportCounts, "Report counts of the station.")
+ReportsMessage = _envelope(
+    "ReportsMessage", "markaz.telemetry.reports/1", ReportCounts, "Report counts of the station."
+)
 ReportSlaBreachMessage = _envelope(
     "ReportSlaBreachMessage", "markaz.events.report_sla_breach/1", ReportSlaBreach, "A report's SLA ran out."
 )

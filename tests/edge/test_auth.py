@@ -58,7 +58,7 @@ def test_repeated_failures_are_slowed_then_locked(make_node):
     except RateLimited:
         pass
     clock.advance(minutes=node.settings.auth.lock_minutes)
-    token, principal, _ = node.auth.login("amal", PASSWORD)
+    _token, principal, _ = node.auth.login("amal", PASSWORD)
     assert principal.subject == "amal"
 
 
@@ -107,7 +107,9 @@ def test_passwords_are_stored_as_argon2_hashes(node, tokens):
 
 def test_cli_bootstraps_the_first_admin_from_stdin_and_registers_a_kiosk(tmp_path):
     data = tmp_path / "node"
-    r = run_markaz("edge", "user", "add", "first-admin", "--role", "admin", "--data", str(data), input="a-long-password\n")
+    r = run_markaz(
+        "edge", "user", "add", "first-admin", "--role", "admin", "--data", str(data), input="a-long-password\n"
+    )
     assert r.returncode == 0, r.stderr
     r = run_markaz("edge", "user", "add", "weak", "--role", "officer", "--data", str(data), input="short\n")
     assert r.returncode != 0 and "too short" in r.stderr

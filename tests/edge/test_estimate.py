@@ -45,7 +45,11 @@ def test_a_busy_counter_frees_after_the_expected_remainder():
 
 
 def test_priority_goes_first_and_closed_or_missing_counters_give_no_estimate():
-    links = [{"counter": "1", "service": "general"}, {"counter": "1", "service": "priority"}, {"counter": "2", "service": "report"}]
+    links = [
+        {"counter": "1", "service": "general"},
+        {"counter": "1", "service": "priority"},
+        {"counter": "2", "service": "report"},
+    ]
     waiting = [_t(1, minute=1), _t(2, "priority", 10, minute=5), _t(3, "report", minute=0)]
     est = estimate_waits(waiting, [_counter("1"), _counter("2", is_open=False)], _links(links), {}, NOW, 300)
     assert est[2] == 0 and est[1] == 300 and est[3] is None

@@ -156,7 +156,14 @@ def test_unknown_service_counter_and_ticket_are_404(client, tokens):
 
 def test_malformed_bodies_are_422_without_internals(client, tokens):
     h = {**auth(tokens["kiosk"]), "content-type": "application/json"}
-    for body in (b"{not json", b"[]", b'{"service": 12}', b'{"service": ""}', b"{}", b'{"service": "' + b"x" * 5000 + b'"}'):
+    for body in (
+        b"{not json",
+        b"[]",
+        b'{"service": 12}',
+        b'{"service": ""}',
+        b"{}",
+        b'{"service": "' + b"x" * 5000 + b'"}',
+    ):
         r = client.post("/api/v1/tickets", content=body, headers=h)
         assert r.status_code == 422, body
         assert "Traceback" not in r.text and r.json()["error"] == "invalid_request"
@@ -170,7 +177,10 @@ def test_roles_are_checked_on_every_endpoint(client, tokens):
     assert client.post("/api/v1/counters/1/call-next", headers=auth(tokens["kiosk"])).status_code == 403
     assert client.get("/api/v1/kpis", headers=auth(tokens["officer"])).status_code == 403
     assert client.get("/api/v1/kpis", headers=auth(tokens["supervisor"])).status_code == 200
-    assert client.post("/api/v1/tickets", json={"service": "general"}, headers=auth(tokens["agency_viewer"])).status_code == 403
+    assert (
+        client.post("/api/v1/tickets", json={"service": "general"}, headers=auth(tokens["agency_viewer"])).status_code
+        == 403
+    )
     assert client.get("/api/v1/staff", headers=auth(tokens["supervisor"])).status_code == 403
     assert client.get("/api/v1/devices", headers=auth(tokens["technician"])).status_code == 200
     assert client.get("/api/v1/audit", headers=auth(tokens["technician"])).status_code == 403
@@ -184,7 +194,12 @@ def test_every_api_route_requires_a_token(client):
         for method in methods:
             if (path, method) in open_routes or not path.startswith("/api/v1"):
                 continue
-            url = path.replace("{ticket_id}", "1").replace("{counter}", "1").replace("{username}", "x").replace("{device_id}", "x")
+            url = (
+                path.replace("{ticket_id}", "1")
+                .replace("{counter}", "1")
+                .replace("{username}", "x")
+                .replace("{device_id}", "x")
+            )
             r = client.request(method.upper(), url)
             assert r.status_code == 401, f"{method} {path} answered {r.status_code} without a token"
 
@@ -211,16 +226,32 @@ def test_kpis_reflect_what_happened(client, tokens):
 
 def test_staff_and_device_management(client, tokens):
     admin = auth(tokens["admin"])
-    r = client.post("/api/v1/staff", json={"username": "newbie", "password": "long-enough-pw", "role": "officer"}, headers=admin)
+    r = client.post(
+        "/api/v1/staff", json={"username": "newbie", "password": "long-enough-pw", "role": "officer"}, headers=admin
+    )
     assert r.status_code == 201
-    assert client.post("/api/v1/staff", json={"username": "newbie", "password": "long-enough-pw", "role": "officer"}, headers=admin).status_code == 409
-    assert client.post("/api/v1/staff", json={"username": "x", "password": "short", "role": "officer"}, headers=admin).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/staff", json={"username": "newbie", "password": "long-enough-pw", "role": "officer"}, headers=admin
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post(
+            "/api/v1/staff", json={"username": "x", "password": "short", "role": "officer"}, headers=admin
+        ).status_code
+        == 422
+    )
     tech = auth(tokens["technician"])
     created = client.post("/api/v1/devices", json={"id": "kiosk-2", "type": "kiosk"}, headers=tech).json()
     assert created["token"].startswith("mkd_")
-    assert client.post("/api/v1/tickets", json={"service": "general"}, headers=auth(created["token"])).status_code == 201
+    assert (
+        client.post("/api/v1/tickets", json={"service": "general"}, headers=auth(created["token"])).status_code == 201
+    )
     client.patch("/api/v1/devices/kiosk-2", json={"enabled": False}, headers=tech)
-    assert client.post("/api/v1/tickets", json={"service": "general"}, headers=auth(created["token"])).status_code == 401
+    assert (
+        client.post("/api/v1/tickets", json={"service": "general"}, headers=auth(created["token"])).status_code == 401
+    )
 
 
 def test_openapi_documents_the_public_contract(client):

@@ -27,15 +27,21 @@ def _self_signed(tmp_path):
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -45,9 +51,24 @@ def test_serves_https_and_logs_json(tmp_path):
     base = f"https://127.0.0.1:{port}"
     log = (tmp_path / "srv.log").open("wb")
     proc = subprocess.Popen(
-        [MARKAZ, "edge", "serve", "--data", str(tmp_path / "node"), "--port", str(port), "--sample-data",
-         "--tls-cert", str(cert), "--tls-key", str(key), "--log-json"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            MARKAZ,
+            "edge",
+            "serve",
+            "--data",
+            str(tmp_path / "node"),
+            "--port",
+            str(port),
+            "--sample-data",
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+            "--log-json",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     ctx = ssl.create_default_context(cafile=str(cert))
     try:

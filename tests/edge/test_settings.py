@@ -11,7 +11,9 @@ from tests.conftest import run_markaz
 
 def test_file_then_environment_then_options(tmp_path, monkeypatch):
     f = tmp_path / "markaz.toml"
-    f.write_text('[edge]\nstation_id = "from-file"\nport = 9000\ntimezone = "UTC"\n[edge.queue]\nrecall_min_interval_s = 3\n')
+    f.write_text(
+        '[edge]\nstation_id = "from-file"\nport = 9000\ntimezone = "UTC"\n[edge.queue]\nrecall_min_interval_s = 3\n'
+    )
     s = load_settings(EdgeSettings, f, "edge")
     assert (s.station_id, s.port, s.timezone, s.queue.recall_min_interval_s) == ("from-file", 9000, "UTC", 3)
     monkeypatch.setenv("MARKAZ_PORT", "9100")
@@ -27,9 +29,9 @@ def test_file_then_environment_then_options(tmp_path, monkeypatch):
     [
         ('[edge]\nport = "eighty"\n', "port", "integer"),
         ('[edge]\ntimezone = "Mars/Olympus"\n', "timezone", "unknown IANA time zone"),
-        ('[edge]\nday_rollover_hour = 25\n', "day_rollover_hour", "less than or equal to 23"),
+        ("[edge]\nday_rollover_hour = 25\n", "day_rollover_hour", "less than or equal to 23"),
         ('[edge]\nstaton_id = "typo"\n', "staton_id", "Extra inputs are not permitted"),
-        ('[edge.auth]\nlock_minutes = -1\n', "auth.lock_minutes", "greater than 0"),
+        ("[edge.auth]\nlock_minutes = -1\n", "auth.lock_minutes", "greater than 0"),
     ],
 )
 def test_bad_settings_name_the_file_the_key_and_the_expectation(tmp_path, body, key, words):
@@ -62,17 +64,19 @@ def test_bad_catalogue_file_is_refused_with_the_key(tmp_path):
     from edge.queue.catalogue import load_catalogue_file
 
     f = tmp_path / "catalogue.toml"
-    f.write_text('[[services]]\ncode = "general"\nname_ar = "عام"\nname_en = "General"\nprefix = "a1"\ntarget_wait_s = 600\n')
+    f.write_text(
+        '[[services]]\ncode = "general"\nname_ar = "عام"\nname_en = "General"\nprefix = "a1"\ntarget_wait_s = 600\n'
+    )
     with pytest.raises(ConfigError, match=r"services\.0\.prefix"):
         load_catalogue_file(f)
 
 
 def test_a_file_without_its_table_or_with_a_non_table_is_refused(tmp_path):
     f = tmp_path / "flat.toml"
-    f.write_text('port = 9000\n')  # keys outside [edge] would be silently ignored otherwise
+    f.write_text("port = 9000\n")  # keys outside [edge] would be silently ignored otherwise
     with pytest.raises(ConfigError, match=r"flat\.toml: no \[edge\] table"):
         load_settings(EdgeSettings, f, "edge")
-    f.write_text('edge = 5\n')
+    f.write_text("edge = 5\n")
     with pytest.raises(ConfigError, match=r"\[edge\] must be a table"):
         load_settings(EdgeSettings, f, "edge")
 

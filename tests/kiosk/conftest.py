@@ -21,10 +21,26 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "card"
 FACE = DATA / "face.jp2"
 
 # ICAO 9303 specimen data (Utopia), with an expiry in the future so the document is not flagged expired.
-TD3_FIELDS = dict(issuing_state="UTO", surname="ERIKSSON", given_names="ANNA MARIA", document_number="L898902C3",
-                  nationality="UTO", birth_date="740812", sex="F", expiry_date="340415")
-TD1_FIELDS = dict(issuing_state="UTO", surname="ERIKSSON", given_names="ANNA MARIA", document_number="D23145890",
-                  nationality="UTO", birth_date="740812", sex="F", expiry_date="340415")
+TD3_FIELDS = dict(
+    issuing_state="UTO",
+    surname="ERIKSSON",
+    given_names="ANNA MARIA",
+    document_number="L898902C3",
+    nationality="UTO",
+    birth_date="740812",
+    sex="F",
+    expiry_date="340415",
+)
+TD1_FIELDS = dict(
+    issuing_state="UTO",
+    surname="ERIKSSON",
+    given_names="ANNA MARIA",
+    document_number="D23145890",
+    nationality="UTO",
+    birth_date="740812",
+    sex="F",
+    expiry_date="340415",
+)
 
 
 @pytest.fixture(scope="session")

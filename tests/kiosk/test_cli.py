@@ -16,14 +16,31 @@ from kiosk.card.reader import PcscReader
 
 MARKAZ = str(Path(sys.executable).parent / "markaz")
 RIGHT = ["--doc-number", "L898902C3", "--birth", "740812", "--expiry", "340415"]
-KEYS = {"document_type", "issuing_state", "document_number", "surname", "given_names", "nationality", "birth_date",
-        "expiry_date", "sex", "expired", "photo_format", "passive_auth", "apdus", "timings_ms", "access", "chip_auth"}
+KEYS = {
+    "document_type",
+    "issuing_state",
+    "document_number",
+    "surname",
+    "given_names",
+    "nationality",
+    "birth_date",
+    "expiry_date",
+    "sex",
+    "expired",
+    "photo_format",
+    "passive_auth",
+    "apdus",
+    "timings_ms",
+    "access",
+    "chip_auth",
+}
 
 
 def card_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     # The environment carries PCSCLITE_CSOCK_NAME (set in conftest): the child talks to the test pcscd.
-    return subprocess.run([MARKAZ, "kiosk", "card", *args], capture_output=True, text=True, timeout=timeout,
-                          env=os.environ.copy())
+    return subprocess.run(
+        [MARKAZ, "kiosk", "card", *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy()
+    )
 
 
 def one_line(stderr: str) -> str:
@@ -35,8 +52,9 @@ def one_line(stderr: str) -> str:
 def test_read_json_with_trust_store_and_photo_tool(emrtd, pki_dir, pki, face, tmp_path):
     emrtd()
     out = tmp_path / "chip-photo.jp2"
-    result = card_cli("read", *RIGHT, "--csca", str(pki_dir / CSCA_CERT), "--timeout", "10", "--json",
-                      "--photo-out", str(out))
+    result = card_cli(
+        "read", *RIGHT, "--csca", str(pki_dir / CSCA_CERT), "--timeout", "10", "--json", "--photo-out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) == KEYS
@@ -54,8 +72,9 @@ def test_read_human_output_with_csca_folder(emrtd, pki_dir, pki):
 
 def test_exit_2_when_bac_is_refused(emrtd):
     emrtd()
-    result = card_cli("read", "--doc-number", "X1234567", "--birth", "740812", "--expiry", "340415", "--json",
-                      "--timeout", "10")
+    result = card_cli(
+        "read", "--doc-number", "X1234567", "--birth", "740812", "--expiry", "340415", "--json", "--timeout", "10"
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert "BAC refused" in one_line(result.stderr)
 
@@ -80,9 +99,25 @@ def test_exit_1_on_bad_input():
 
 def test_emulate_command_serves_a_card_that_read_trusts(pcscd, td3, tmp_path):
     pki_dir = tmp_path / "pki"
-    proc = subprocess.Popen([MARKAZ, "kiosk", "card", "emulate", "--mrz", td3, "--photo",
-                             str(Path(__file__).parent.parent / "data" / "card" / "face.jp2"), "--pki", str(pki_dir),
-                             "--port", str(pcscd.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            MARKAZ,
+            "kiosk",
+            "card",
+            "emulate",
+            "--mrz",
+            td3,
+            "--photo",
+            str(Path(__file__).parent.parent / "data" / "card" / "face.jp2"),
+            "--pki",
+            str(pki_dir),
+            "--port",
+            str(pcscd.port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         while "inserted" not in (line := proc.stderr.readline()):  # the PKI exists once the card is in
             assert line, "emulate exited early"
@@ -105,8 +140,12 @@ def test_emulate_command_serves_a_card_that_read_trusts(pcscd, td3, tmp_path):
 def test_watch_prints_insertion(pcscd, td3, face):
     from kiosk.card.emulator import VirtualCard
 
-    proc = subprocess.Popen([MARKAZ, "kiosk", "card", "watch", "--reader", "00 00", "--seconds", "4"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [MARKAZ, "kiosk", "card", "watch", "--reader", "00 00", "--seconds", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     card = VirtualCard.for_document(td3, face, port=pcscd.port)
     try:
         time.sleep(1.0)  # let the watcher see the empty reader first

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kiosk.card import icao_crypto as ic
+from kiosk.card.access import PlainChannel
 from kiosk.card.apdu import CommandAPDU, ResponseAPDU
 from kiosk.card.bac import BacKeys, BasicAccessControl, external_authenticate_data, session_keys
-from kiosk.card.access import PlainChannel
 from kiosk.card.emulator import DirectConnection, EmrtdApplet
 from kiosk.card.mrz import KeyedMrzSource, MrzKey
 from kiosk.card.personalisation import EmrtdProfile
@@ -79,6 +79,7 @@ def test_reader_and_virtual_chip_run_the_worked_example_end_to_end():
     secure = BasicAccessControl(random=_sequence(RND_IFD, K_IFD)).establish(channel, source)
     external_authenticate = connection.log[-1][0]
     assert external_authenticate[5:45].hex().upper() == (
-        "72C29C2371CC9BDB65B779B8E8D37B29ECC154AA56A8799FAE2F498F76ED92F2" "5F1448EEA8AD90A7")
+        "72C29C2371CC9BDB65B779B8E8D37B29ECC154AA56A8799FAE2F498F76ED92F25F1448EEA8AD90A7"
+    )
     assert secure.transmit(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, H("011E"))).sw == 0x9000
     assert connection.log[-1] == (PROTECTED_SELECT, PROTECTED_ANSWER)

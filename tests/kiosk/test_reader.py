@@ -78,7 +78,8 @@ def test_recovers_when_pcscd_restarts(emrtd, reader, pcscd):
     watcher = PcscReader("00 00")
     log = EventLog(watcher)
     try:
-        assert EmrtdSession(conn := reader.wait_for_card(10)).read(RIGHT).surname == "ERIKSSON"
+        conn = reader.wait_for_card(10)
+        assert EmrtdSession(conn).read(RIGHT).surname == "ERIKSSON"
         conn.close()
         pcscd.stop()  # the reader vanishes; the card's vpcd link drops with it
         assert card.wait_removed(5)

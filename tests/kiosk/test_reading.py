@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from kiosk.card.access import PlainChannel
 from kiosk.card.apdu import CommandAPDU
 from kiosk.card.datagroups import DG_FILES, EF_SOD, build_dg2
 from kiosk.card.emrtd import EmrtdSession
 from kiosk.card.emulator import EMRTD_ATR, ForeignApplet
-from kiosk.card.access import PlainChannel
 from kiosk.card.errors import AccessDenied, CardRemoved, DataGroupError, UnsupportedCard
 from kiosk.card.mrz import FullMrzSource, KeyedMrzSource, compose_td3
 from kiosk.card.pki import create_test_pki
@@ -30,10 +30,21 @@ def test_full_read_td3_with_valid_passive_authentication(emrtd, reader, trust_st
     emrtd()
     result = read(reader, trust_store=trust_store)
     assert result.to_json() | {"timings_ms": None} == {
-        "document_type": "P", "issuing_state": "UTO", "document_number": "L898902C3", "surname": "ERIKSSON",
-        "given_names": "ANNA MARIA", "nationality": "UTO", "birth_date": "1974-08-12", "expiry_date": "2034-04-15",
-        "sex": "F", "expired": False, "photo_format": "jpeg2000", "passive_auth": {"status": "valid", "reason": None},
-        "apdus": result.apdus, "timings_ms": None, "access": "bac",
+        "document_type": "P",
+        "issuing_state": "UTO",
+        "document_number": "L898902C3",
+        "surname": "ERIKSSON",
+        "given_names": "ANNA MARIA",
+        "nationality": "UTO",
+        "birth_date": "1974-08-12",
+        "expiry_date": "2034-04-15",
+        "sex": "F",
+        "expired": False,
+        "photo_format": "jpeg2000",
+        "passive_auth": {"status": "valid", "reason": None},
+        "apdus": result.apdus,
+        "timings_ms": None,
+        "access": "bac",
         "chip_auth": {"status": "absent", "reason": result.chip_auth.reason, "method": None},
     }
     assert result.photo.data == face and (result.photo.width, result.photo.height) == (320, 400)

@@ -53,7 +53,11 @@ def list_entries(
     # Reading the audit log is itself audited (CJIS 5.4): who read, from where, from which entry.
     source = request.client.host if request.client else "-"
     node.audit.append(
-        principal, "audit.read", "audit_log", None, None,
+        principal,
+        "audit.read",
+        "audit_log",
+        None,
+        None,
         {"after_seq": after_seq, "action": action, "source": source, "outcome": "ok"},
     )
     page = node.audit.page(after_seq, limit, action)

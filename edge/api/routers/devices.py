@@ -50,7 +50,9 @@ def list_devices(request: Request, _: Principal = Depends(require("devices.manag
     "", status_code=201, response_model=DeviceCreated, summary="Register a device and get its token",
     responses={409: error("a device with this id exists")},
 )  # fmt: skip
-def register(body: DeviceCreate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> DeviceCreated:
+def register(
+    body: DeviceCreate, request: Request, principal: Principal = Depends(require("devices.manage"))
+) -> DeviceCreated:
     node = get_node(request)
     token = node.auth.add_device(body.id, body.type, principal)
     device = next(d for d in node.auth.list_devices() if d["id"] == body.id)
@@ -58,9 +60,14 @@ def register(body: DeviceCreate, request: Request, principal: Principal = Depend
 
 
 @router.patch(
-    "/{device_id}", response_model=Device, summary="Enable or disable a device", responses={404: error("no such device")}
+    "/{device_id}",
+    response_model=Device,
+    summary="Enable or disable a device",
+    responses={404: error("no such device")},
 )
-def update(device_id: str, body: DeviceUpdate, request: Request, principal: Principal = Depends(require("devices.manage"))) -> Device:
+def update(
+    device_id: str, body: DeviceUpdate, request: Request, principal: Principal = Depends(require("devices.manage"))
+) -> Device:
     node = get_node(request)
     node.auth.set_device_enabled(device_id, body.enabled, principal)
     return Device(**next(d for d in node.auth.list_devices() if d["id"] == device_id))

@@ -12,6 +12,7 @@ from edge.auth.roles import Permission, StaffRole
 
 router = APIRouter(prefix="/staff", tags=["staff"])
 
+
 class StaffCreate(BaseModel):
     username: str = Field(min_length=1, max_length=64, pattern=r"^\S+$")
     password: str = Field(min_length=10, max_length=1024)
@@ -50,7 +51,9 @@ def list_staff(request: Request, _: Principal = Depends(require("staff.manage"))
     "", status_code=201, response_model=StaffMember, summary="Create a staff account",
     responses={409: error("an account with this user name exists")},
 )  # fmt: skip
-def create_staff(body: StaffCreate, request: Request, principal: Principal = Depends(require("staff.manage"))) -> StaffMember:
+def create_staff(
+    body: StaffCreate, request: Request, principal: Principal = Depends(require("staff.manage"))
+) -> StaffMember:
     user = get_node(request).auth.add_user(body.username, body.password, body.role, principal)
     return StaffMember(**user)
 
