@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from tests.conftest import PASSWORD, FakeClock, auth, run_markaz
 
 
@@ -62,10 +64,23 @@ def test_repeated_failures_are_slowed_then_locked(make_node):
     assert principal.subject == "amal"
 
 
-def test_throttled_login_answers_429_with_retry_after(client, tokens):
-    for _ in range(3):
-        client.post("/api/v1/auth/login", json={"username": "supervisor", "password": "nope-nope-nope"})
-    r = client.post("/api/v1/auth/login", json={"username": "supervisor", "password": PASSWORD})
+def test_throttled_login_answers_429_with_retry_after(make_node, station_template, tmp_path):
+    # the station's clock stands still, so the slow-down cannot run out while Argon2 hashes on a busy machine
+    from fastapi.testclient import TestClient
+
+    from edge.api.app import create_app
+
+    data = tmp_path / "node"
+    shutil.copytree(station_template[0], data)
+    node = make_node(clock=FakeClock(), data_dir=data)
+    node.start()
+    try:
+        with TestClient(create_app(node)) as client:
+            for _ in range(3):
+                client.post("/api/v1/auth/login", json={"username": "supervisor", "password": "nope-nope-nope"})
+            r = client.post("/api/v1/auth/login", json={"username": "supervisor", "password": PASSWORD})
+    finally:
+        node.stop()
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
 
