@@ -179,7 +179,6 @@ class EnrolmentService:
 
     def enrol(self, code: str, csr_pem: str, model: str | None = None, serial: str | None = None) -> Enrolled:
         """Sign the device's CSR if `code` is a live, unused claim (or, with approval required, park it)."""
-        ca = self.pki.require()
         now = self.clock()
         claim = self.store.query_one("SELECT * FROM claims WHERE code_hash = ?", [code_hash(code)])
         if claim is None:
@@ -216,6 +215,7 @@ class EnrolmentService:
             return Enrolled(EnrolStatus.pending, device_id, claim["device_type"])
         if claim["approved_at"] and claim["pending_csr"] != public:
             raise self._refuse(ClaimRefusal.bad_request, device_id, "this is not the key that was approved", code)
+        ca = self.pki.require()  # only a good claim learns whether the station can sign yet
         cert = pki.sign_device(ca, csr, device_id, claim["device_type"], self.settings.device_cert_days)
         with self.store.write() as db:
             again = fetch_one(db.conn, "SELECT used_at FROM claims WHERE code_hash = ?", [claim["code_hash"]])

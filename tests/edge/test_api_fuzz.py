@@ -41,7 +41,8 @@ def fuzzed(station_template, tmp_path_factory):
 
 @pytest.mark.parametrize("who", ["admin", "kiosk"])
 @SCHEMA.parametrize()
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomised: the same examples on every run, so a finding reproduces and CI never turns red by chance
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_server_error_and_only_documented_status_codes(case, who, fuzzed):
     client, tokens = fuzzed
     kwargs = case.as_transport_kwargs(base_url="http://testserver", headers={"Authorization": f"Bearer {tokens[who]}"})

@@ -64,10 +64,42 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/v1/enrolment/renew"): CERTIFICATE,
     ("GET", "/api/v1/enrolment/self"): CERTIFICATE,
     ("GET", "/api/v1/enrolment/inventory"): {TECHNICIAN, ADMIN},
+    # the hall's JSON API (counter terminals, displays, the supervisor's chart)
+    ("GET", "/api/v1/hall/counters"): {DISPLAY, COUNTER, TECHNICIAN, *DESK},
+    ("GET", "/api/v1/hall/counters/{counter}"): OPERATE,
+    ("POST", "/api/v1/hall/counters/{counter}/actions/{action}"): OPERATE,
+    ("GET", "/api/v1/hall/display"): {DISPLAY, COUNTER, TECHNICIAN, *DESK},
+    ("GET", "/api/v1/hall/announcements"): {DISPLAY, COUNTER, TECHNICIAN, *DESK},
+    ("GET", "/api/v1/hall/audio/{key}.wav"): {DISPLAY, COUNTER, TECHNICIAN, *DESK},
+    ("GET", "/api/v1/hall/history"): MANAGERS,
+    # reports: a kiosk files and tracks; officers work them; agency users read only what was shared with them
+    ("GET", "/api/v1/reports/types"): {KIOSK, *DESK},
+    ("POST", "/api/v1/reports"): {KIOSK, *DESK},
+    ("POST", "/api/v1/reports/track"): {KIOSK},
+    ("GET", "/api/v1/reports"): {AGENCY, *DESK},
+    ("GET", "/api/v1/reports/reads/mine"): {AGENCY, *DESK},
+    ("GET", "/api/v1/reports/{reference}"): {AGENCY, *DESK},
+    ("POST", "/api/v1/reports/{reference}/transitions"): DESK,
+    ("POST", "/api/v1/reports/{reference}/assign"): DESK,
+    ("POST", "/api/v1/reports/{reference}/parties"): DESK,
+    ("POST", "/api/v1/reports/{reference}/statements"): DESK,
+    ("POST", "/api/v1/reports/{reference}/notes"): DESK,
+    ("POST", "/api/v1/reports/{reference}/shares"): MANAGERS,
+    ("DELETE", "/api/v1/reports/{reference}/shares/{share_id}"): MANAGERS,
+    ("GET", "/api/v1/reports/{reference}/referral"): MANAGERS,
 }
 
 # Path parameters that name nothing: an allowed caller gets 404 or 422, never a change to the station.
-_NOTHING = {"ticket_id": "999999999", "counter": "no-such-counter", "username": "no-such-user", "device_id": "no-such"}
+_NOTHING = {
+    "ticket_id": "999999999",
+    "counter": "no-such-counter",
+    "username": "no-such-user",
+    "device_id": "no-such",
+    "action": "call_next",
+    "key": "0000000000000000",
+    "reference": "OLY-2026-000001-00",
+    "share_id": "999999999",
+}
 
 
 def _url(path: str) -> str:

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from edge.api.deps import certificate_device, get_node, require
+from edge.api.schemas import ErrorBody
 from edge.auth.principal import Principal
 from provisioning.enrolment import EnrolStatus
 
@@ -30,7 +31,10 @@ class EnrolResult(BaseModel):
 @router.post(
     "",
     response_model=EnrolResult,
-    responses={202: {"model": EnrolResult, "description": "waiting for a technician's approval: ask again"}},
+    responses={
+        202: {"model": EnrolResult, "description": "waiting for a technician's approval: ask again"},
+        503: {"model": ErrorBody, "description": "a good claim, but the station has no CA to sign with yet"},
+    },
     summary="Enrol a device with a claim code (no other credential)",
 )
 def enrol(body: EnrolRequest, request: Request, response: Response) -> EnrolResult:

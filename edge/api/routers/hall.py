@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, JSONResponse
 
 from edge.api.deps import get_node, require
-from edge.api.schemas import ErrorBody
+from edge.api.schemas import ErrorBody, error
 from edge.auth.principal import Principal
 from edge.auth.roles import allowed
 from edge.errors import Forbidden
@@ -25,7 +25,12 @@ def counters(node: EdgeNode = Depends(get_node), _: Principal = Depends(require(
     return CounterChoice(counters=node.hall.counters())
 
 
-@router.get("/counters/{counter}", response_model=CounterView, summary="What one counter's screen shows")
+@router.get(
+    "/counters/{counter}",
+    response_model=CounterView,
+    summary="What one counter's screen shows",
+    responses={404: error("no such counter")},
+)
 def counter_view(
     counter: str, node: EdgeNode = Depends(get_node), _: Principal = Depends(require("tickets.operate"))
 ) -> CounterView:
@@ -83,7 +88,12 @@ def audio(
                         headers={"Cache-Control": "public, max-age=86400, immutable"})  # fmt: skip
 
 
-@router.get("/history", response_model=DayHistory, summary="The day's waiting people and waits, from the tickets")
+@router.get(
+    "/history",
+    response_model=DayHistory,
+    summary="The day's waiting people and waits, from the tickets",
+    responses={400: error("that business day has not started yet")},
+)
 def history(
     day: date | None = Query(None, description="business day, YYYY-MM-DD"),
     node: EdgeNode = Depends(get_node),

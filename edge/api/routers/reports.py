@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.api.deps import get_node, require
+from edge.api.schemas import error
 from edge.auth.principal import Principal
 from edge.reports.catalogue import ReportType
 from edge.reports.service import Filters, PartyIn
@@ -344,6 +345,7 @@ def add_party(
     status_code=201,
     response_model=StatementCreated,
     summary="Record a party's statement, or a correction of one as a new version",
+    responses={413: error("the body is over the API's 64 KiB limit for JSON: record a long statement in parts")},
 )
 def record_statement(
     reference: Ref, body: StatementRequest, request: Request, principal: Principal = Depends(require("reports.work"))
