@@ -275,6 +275,35 @@ def _document_number(number: str, number_cd: str, optional: str) -> tuple[str, s
     return number, number_cd, optional
 
 
+def _two_line(
+    kind: str,
+    l1: str,
+    l2: str,
+    number: str,
+    surname: str,
+    given: str,
+    birth: str,
+    expiry: str,
+    optional: str,
+    check_digits: tuple[str, str, str],
+) -> MrzData:
+    """TD3 and TD2 share line 1's code and state and line 2's nationality and sex positions."""
+    return MrzData(
+        kind,
+        _clean(l1[0:2]),
+        _clean(l1[2:5]),
+        number.replace("<", ""),
+        surname,
+        given,
+        _clean(l2[10:13]),
+        birth,
+        l2[20],
+        expiry,
+        _clean(optional),
+        check_digits,
+    )
+
+
 def _parse_td3(l1: str, l2: str) -> MrzData:
     number, number_cd = l2[0:9], l2[9]
     optional, optional_cd = l2[28:42], l2[42]
@@ -283,20 +312,7 @@ def _parse_td3(l1: str, l2: str) -> MrzData:
     _verify(optional, optional_cd, "optional data")
     _verify(l2[0:10] + l2[13:20] + l2[21:43], l2[43], "composite")
     surname, given = _names(l1[5:44])
-    return MrzData(
-        TD3,
-        _clean(l1[0:2]),
-        _clean(l1[2:5]),
-        number.replace("<", ""),
-        surname,
-        given,
-        _clean(l2[10:13]),
-        birth,
-        l2[20],
-        expiry,
-        _clean(optional),
-        (number_cd, birth_cd, expiry_cd),
-    )
+    return _two_line(TD3, l1, l2, number, surname, given, birth, expiry, optional, (number_cd, birth_cd, expiry_cd))
 
 
 def _parse_td2(l1: str, l2: str) -> MrzData:
@@ -304,20 +320,7 @@ def _parse_td2(l1: str, l2: str) -> MrzData:
     birth, birth_cd, expiry, expiry_cd = _dates(l2, 13, 21)
     _verify(l2[0:10] + l2[13:20] + l2[21:35], l2[35], "composite")
     surname, given = _names(l1[5:36])
-    return MrzData(
-        TD2,
-        _clean(l1[0:2]),
-        _clean(l1[2:5]),
-        number.replace("<", ""),
-        surname,
-        given,
-        _clean(l2[10:13]),
-        birth,
-        l2[20],
-        expiry,
-        _clean(optional),
-        (number_cd, birth_cd, expiry_cd),
-    )
+    return _two_line(TD2, l1, l2, number, surname, given, birth, expiry, optional, (number_cd, birth_cd, expiry_cd))
 
 
 def _parse_visa(kind: str, l1: str, l2: str) -> MrzData:
