@@ -101,10 +101,14 @@ def test_keyboard_shortcuts_do_every_action(page: Page, hall: Hall):
     expect(current(page)).to_have_attribute("data-ticket", b["number"], timeout=LIVE_MS)
     page.keyboard.press("KeyM")  # no-show
     expect(current(page)).to_have_attribute("data-ticket", "", timeout=LIVE_MS)
-    page.keyboard.press("KeyC")  # close the counter
-    expect(page.locator("#act-call_next")).to_be_disabled(timeout=LIVE_MS)
-    page.keyboard.press("KeyO")  # and open it again
     expect(page.locator("#act-close")).to_be_enabled(timeout=LIVE_MS)
+    page.keyboard.press("KeyC")  # close the counter
+    expect(current(page)).to_have_attribute("data-open", "no", timeout=LIVE_MS)
+    expect(page.locator("#act-call_next")).to_be_disabled()
+    expect(page.locator("#act-open")).to_be_enabled()
+    page.keyboard.press("KeyO")  # and open it again
+    expect(current(page)).to_have_attribute("data-open", "yes", timeout=LIVE_MS)
+    expect(page.locator("#act-close")).to_be_enabled()
     (c,) = hall.issue("report")
     expect(current(page)).to_have_attribute("data-waiting", "1", timeout=LIVE_MS)
     page.keyboard.press("KeyN")
