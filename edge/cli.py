@@ -36,6 +36,23 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help=f"TOML settings file; its {escape('[edge]')} table is read")
 ]
 
+# The options `serve` and `link` share: one declaration each.
+StationOpt = Annotated[str | None, typer.Option("--station", help="this station's id (lower case, digits, - _)")]
+MqttOpt = Annotated[str | None, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")]
+MqttCaOpt = Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")]
+MqttCertOpt = Annotated[Path | None, typer.Option("--mqtt-cert", help="this station's client certificate")]
+MqttKeyOpt = Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")]
+MqttKeepaliveOpt = Annotated[int | None, typer.Option("--mqtt-keepalive", help="seconds (default 30)")]
+LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="log one JSON object per line")]
+
+
+def _mqtt_overrides(
+    url: str | None, ca: Path | None, cert: Path | None, key: Path | None, keepalive: int | None
+) -> dict[str, Any]:
+    """The `mqtt` settings given on the command line (the rest come from the settings file)."""
+    given = {"url": url, "ca": ca, "cert": cert, "key": key, "keepalive": keepalive}
+    return {k: v for k, v in given.items() if v is not None}
+
 
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
@@ -89,39 +106,25 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
     config: ConfigOpt = None,
-    station: Annotated[
-        str | None, typer.Option("--station", help="this station's id (lower case, digits, - _)")
-    ] = None,
+    station: StationOpt = None,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="serve HTTPS with this certificate")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="private key of --tls-cert")] = None,
     sample_data: Annotated[bool, typer.Option("--sample-data", help="load the sample catalogue")] = False,
     catalogue: Annotated[
         Path | None, typer.Option("--catalogue", help="TOML catalogue of services and counters")
     ] = None,
-    mqtt: Annotated[
-        str | None, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")
-    ] = None,
-    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
-    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="this station's client certificate")] = None,
-    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
-    mqtt_keepalive: Annotated[int | None, typer.Option("--mqtt-keepalive", help="seconds (default 30)")] = None,
-    log_json: Annotated[bool, typer.Option("--log-json", help="log one JSON object per line")] = False,
+    mqtt: MqttOpt = None,
+    mqtt_ca: MqttCaOpt = None,
+    mqtt_cert: MqttCertOpt = None,
+    mqtt_key: MqttKeyOpt = None,
+    mqtt_keepalive: MqttKeepaliveOpt = None,
+    log_json: LogJsonOpt = False,
     device_port: Annotated[
         int | None, typer.Option("--device-port", help="also serve the mTLS device listener on this port")
     ] = None,
 ) -> None:
     """Run the edge node: the HTTP API, audit anchoring and (with --mqtt) the telemetry link."""
-    mqtt_over = {
-        k: v
-        for k, v in {
-            "url": mqtt,
-            "ca": mqtt_ca,
-            "cert": mqtt_cert,
-            "key": mqtt_key,
-            "keepalive": mqtt_keepalive,
-        }.items()
-        if v is not None
-    }
+    mqtt_over = _mqtt_overrides(mqtt, mqtt_ca, mqtt_cert, mqtt_key, mqtt_keepalive)
     settings = _settings(
         data,
         config,
@@ -175,17 +178,13 @@ def serve(
 def link(
     data: DataOpt = Path("data"),
     config: ConfigOpt = None,
-    station: Annotated[
-        str | None, typer.Option("--station", help="this station's id (lower case, digits, - _)")
-    ] = None,
-    mqtt: Annotated[
-        str | None, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")
-    ] = None,
-    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
-    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="this station's client certificate")] = None,
-    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
-    mqtt_keepalive: Annotated[int | None, typer.Option("--mqtt-keepalive", help="seconds (default 30)")] = None,
-    log_json: Annotated[bool, typer.Option("--log-json", help="log one JSON object per line")] = False,
+    station: StationOpt = None,
+    mqtt: MqttOpt = None,
+    mqtt_ca: MqttCaOpt = None,
+    mqtt_cert: MqttCertOpt = None,
+    mqtt_key: MqttKeyOpt = None,
+    mqtt_keepalive: MqttKeepaliveOpt = None,
+    log_json: LogJsonOpt = False,
     supervised: Annotated[bool, typer.Option("--supervised", hidden=True)] = False,
     settings_json: Annotated[str | None, typer.Option("--settings-json", hidden=True)] = None,
 ) -> None:
@@ -204,8 +203,7 @@ def link(
         except ValidationError as exc:
             _fail(f"--settings-json: {exc.errors()[0]['msg']}", 2)
     else:
-        over = {"url": mqtt, "ca": mqtt_ca, "cert": mqtt_cert, "key": mqtt_key, "keepalive": mqtt_keepalive}
-        mqtt_over = {k: v for k, v in over.items() if v is not None}
+        mqtt_over = _mqtt_overrides(mqtt, mqtt_ca, mqtt_cert, mqtt_key, mqtt_keepalive)
         s = _settings(data, config, station_id=station, log_json=log_json or None, mqtt=mqtt_over or None)
         link_config = LinkConfig(
             data_dir=s.data_dir,

@@ -114,49 +114,65 @@ def auth(token: str) -> dict[str, str]:
 
 
 class ServerProcess:
-    """A real `markaz edge serve` process on a free port."""
+    """A real `markaz edge serve` process on a free port, with extra arguments and environment variables.
 
-    def __init__(self, data: Path, *extra: str) -> None:
-        self.data = data
+    The one way the tests start an edge node as a process (the telemetry and provisioning helpers build on it)."""
+
+    def __init__(self, data: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.data = Path(data)
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
         self.extra = extra
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
-        self.log = data.parent / f"server-{self.port}.log"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def arguments(self) -> list[str]:
+        return [*self.extra]
 
     def start(self) -> ServerProcess:
         self.data.mkdir(parents=True, exist_ok=True)
+        self.log = self.data.parent / f"server-{self.port}.log"
         self._log_fh = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [MARKAZ, "edge", "serve", "--data", str(self.data), "--port", str(self.port), *self.extra],
+            [MARKAZ, "edge", "serve", "--data", str(self.data), "--port", str(self.port), *self.arguments()],
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # the node and its link process start on a shared, sometimes busy machine
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
+                raise RuntimeError(f"edge node exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
             try:
                 if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log.read_text()}")
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"edge node did not become healthy: {self.log.read_text()[-3000:]}")
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        """kill -9: no clean shutdown of anything."""
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        self.proc = None
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                self.kill()
+        self.proc = None
         if hasattr(self, "_log_fh"):
             self._log_fh.close()
 
