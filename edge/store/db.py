@@ -7,6 +7,11 @@ Durability: a write acknowledged to a caller is on disk. WAL with `synchronous=F
 so a power cut cannot drop a ticket or an audit entry that was already answered (NORMAL survives a crash of the
 process but not of the machine); `benchmarks/bench_store.py` measures what it costs. See docs/store.md.
 
+Group commit: the fsync is most of a small write's cost, so when other threads are already waiting for the writer,
+a caller's finished work (released as a savepoint) stays in the open transaction and the caller waits; the last
+caller of the group commits once for all (at most GROUP_MAX of them) and wakes the others. Every caller still returns
+only after its own work is committed, and a caller whose block raises rolls back its savepoint alone.
+
 sqlite-utils wraps each connection. Since 4.x its table helpers (`insert`, `rows_where`, ...) run inside an open
 transaction as a savepoint instead of committing, so they join our BEGIN IMMEDIATE transaction and roll back with it
 (`tests/edge/test_store.py` holds it to that). They are used where a statement is not on the hot path (audit paging,
@@ -32,6 +37,7 @@ from edge.store.migrations import apply_migrations
 log = logging.getLogger(__name__)
 
 Synchronous = Literal["NORMAL", "FULL"]
+GROUP_MAX = 32  # callers whose work one commit (one fsync) may carry: bounds how long the first of them waits
 COMPANIONS = ("-wal", "-shm", "-journal")
 
 
@@ -90,6 +96,13 @@ class Store:
         self._synchronous = synchronous
         self._write_lock = threading.RLock()
         self._after_commit: list[Callable[[], None]] = []
+        # group commit: threads queued for the writer, the open group's number and size, what has been committed
+        self._group_state = threading.Condition(threading.Lock())
+        self._queued = 0
+        self._group = 0
+        self._members = 0
+        self._committed = 0
+        self._failed: dict[int, BaseException] = {}
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -111,34 +124,119 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
-        """One atomic write transaction; nested calls join the outer one."""
-        with self._write_lock:
-            if self._writer.in_transaction:
-                yield self._writer_db
-                return
-            self._writer.execute("BEGIN IMMEDIATE")
+        """One atomic write transaction, on disk when the block returns; nested calls join the outer one."""
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
             try:
                 yield self._writer_db
-            except BaseException:
-                self._after_commit.clear()
-                self._writer.execute("ROLLBACK")
-                raise
-            else:
+            finally:
+                self._local.depth = depth
+            return
+        with self._group_state:
+            self._queued += 1
+        self._write_lock.acquire()
+        with self._group_state:
+            self._queued -= 1
+        self._local.depth = 1
+        try:
+            group = self._join_group()
+        except BaseException:  # BEGIN failed: no transaction, nothing of anyone's to commit
+            self._local.depth = 0
+            self._write_lock.release()
+            raise
+        actions_before = len(self._after_commit)
+        try:
+            self._writer.execute("SAVEPOINT caller")
+            yield self._writer_db
+        except BaseException as exc:
+            del self._after_commit[actions_before:]
+            self._undo_caller(group, exc)
+            with suppress(Exception):  # the others' work is still theirs to commit; this caller's error stands
+                self._finish(group)
+            raise
+        try:
+            self._writer.execute("RELEASE caller")
+        except BaseException as exc:
+            self._undo_caller(group, exc)
+            with suppress(Exception):
+                self._finish(group)
+            raise
+        self._finish(group)
+
+    def _join_group(self) -> int:
+        if not self._writer.in_transaction:
+            self._writer.execute("BEGIN IMMEDIATE")
+            self._group += 1
+            self._members = 0
+        self._members += 1
+        return self._group
+
+    def _undo_caller(self, group: int, exc: BaseException) -> None:
+        """Take back this caller's work alone; if that cannot be done, the whole group's transaction fails."""
+        try:
+            self._writer.execute("ROLLBACK TO caller")
+            self._writer.execute("RELEASE caller")
+        except sqlite3.Error:
+            # SQLite rolled the whole transaction back (e.g. disk full), or the savepoint is gone: the group fails
+            with suppress(sqlite3.Error):
+                if self._writer.in_transaction:
+                    self._writer.execute("ROLLBACK")
+            self._after_commit.clear()
+            self._settle(group, exc)
+
+    def _finish(self, group: int) -> None:
+        """Under the write lock, this caller's work released: hand the open transaction to a queued writer, or commit
+        it; return (or raise) once this group's fate is known."""
+        with self._group_state:
+            hand_off = self._queued > 0 and self._members < GROUP_MAX and self._writer.in_transaction
+        if hand_off:
+            self._local.depth = 0
+            self._write_lock.release()
+            with self._group_state:
+                self._group_state.wait_for(lambda: self._committed >= group)
+                failure = self._failed.get(group)
+            if failure is not None:
+                raise failure
+            return
+        try:
+            if self._writer.in_transaction:
                 try:
                     self._writer.execute("COMMIT")
-                except BaseException:
+                except BaseException as exc:
                     self._after_commit.clear()
+                    with suppress(sqlite3.Error):
+                        if self._writer.in_transaction:
+                            self._writer.execute("ROLLBACK")
+                    self._settle(group, exc)
                     raise
+                self._settle(group, None)
                 self._run_after_commit()
+            else:
+                with self._group_state:
+                    failure = self._failed.get(group)
+                if failure is not None:
+                    raise failure
+        finally:
+            self._local.depth = 0
+            self._write_lock.release()
+
+    def _settle(self, group: int, failure: BaseException | None) -> None:
+        with self._group_state:
+            if failure is not None:
+                self._failed[group] = failure
+                for old in [g for g in self._failed if g < group - GROUP_MAX]:
+                    del self._failed[old]
+            self._committed = max(self._committed, group)
+            self._group_state.notify_all()
 
     def after_commit(self, action: Callable[[], None]) -> None:
-        """Run `action` once the current write transaction has committed (dropped if it rolls back), still under the
-        write lock so such actions happen in commit order; with no transaction open, run it now. For side effects
-        outside the database that must never get ahead of it (the audit anchors file)."""
-        with self._write_lock:
-            if self._writer.in_transaction:
-                self._after_commit.append(action)
-                return
+        """Run `action` once the current write transaction has committed (dropped if it rolls back), in commit order;
+        outside a write transaction, run it now. For side effects outside the database that must never get ahead of
+        it (the audit anchors file)."""
+        if getattr(self._local, "depth", 0):
+            self._after_commit.append(action)
+            return
         action()
 
     def _run_after_commit(self) -> None:
@@ -181,6 +279,16 @@ class Store:
                 conn.close()
             self._readers.clear()
         with self._write_lock:
+            if self._writer.in_transaction:  # a group handed to a writer that never came: commit it for its callers
+                try:
+                    self._writer.execute("COMMIT")
+                except BaseException as exc:
+                    with suppress(sqlite3.Error):
+                        self._writer.execute("ROLLBACK")
+                    self._settle(self._group, exc)
+                else:
+                    self._settle(self._group, None)
+                    self._run_after_commit()
             with suppress(sqlite3.Error):
                 self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self._writer.close()
