@@ -7,6 +7,7 @@ so they never reach here."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import secrets
@@ -25,6 +26,10 @@ from edge.queue.calls import CallLog
 
 log = logging.getLogger(__name__)
 KEEP = 200
+# Speech made ahead of the display's request, at most this many announcements' worth: a display plays one every few
+# seconds, so a longer line (a burst of calls) is made when the display asks for it (`audio`) instead of eating the
+# node's CPU while the counters are at their busiest.
+AHEAD = 8
 
 
 class Spoken(BaseModel):
@@ -59,7 +64,8 @@ class Announcer:
         self._seen: set[tuple[int, int]] = set()
         self._seq = 0
         self._recent: deque[Announcement] = deque(maxlen=KEEP)
-        self._work: queue.Queue[Spoken | None] = queue.Queue()
+        self._work: queue.Queue[Spoken | None] = queue.Queue(maxsize=AHEAD * 2)
+        self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
 
     def start(self) -> None:
@@ -70,7 +76,9 @@ class Announcer:
 
     def stop(self) -> None:
         if self._worker is not None:
-            self._work.put(None)
+            self._stopping.set()
+            with contextlib.suppress(queue.Full):  # full: the worker sees the flag after its current item
+                self._work.put_nowait(None)
             self._worker.join(10)
 
     @property
@@ -118,7 +126,8 @@ class Announcer:
                 self._recent.append(item)
                 new.append(item)
                 for s in spoken:
-                    self._work.put(s)
+                    with contextlib.suppress(queue.Full):  # made on demand instead (see AHEAD)
+                        self._work.put_nowait(s)
             return new
 
     def audio(self, key: str) -> str:
@@ -131,7 +140,7 @@ class Announcer:
         return str(self.speech.path_of(key))
 
     def _synthesise_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             item = self._work.get()
             if item is None:
                 return
