@@ -9,6 +9,7 @@ The link and the node may be separate processes sharing the database file (WAL).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,3 +83,37 @@ class LinkRequests:
             kinds = {r[0] for r in db.execute("SELECT kind FROM telemetry_link_requests").fetchall()}
             db.execute("DELETE FROM telemetry_link_requests")
         return kinds
+
+
+class NodeBeat:
+    """The node's heartbeat through the database, for a link run as another service (systemd) that has no pipe to it.
+
+    The node writes the time every fraction of the keepalive; the link reads it (at most twice a second). No row
+    at all means a node that does not beat here (its link is its own child or thread): taken as alive."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._checked = -1e9
+        self._fresh = True
+
+    def beat(self) -> None:
+        with self.store.write() as db:
+            db.execute(
+                "INSERT INTO telemetry_node_beat (id, beat_at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at",
+                (self.clock(),),
+            )
+
+    def forget(self) -> None:
+        """A node whose link is no longer external: nothing should judge it by an old beat."""
+        with self.store.write() as db:
+            db.execute("DELETE FROM telemetry_node_beat")
+
+    def fresh(self, within_s: float) -> bool:
+        now = time.monotonic()
+        if now - self._checked >= 0.5:
+            self._checked = now
+            row = self.store.query_one("SELECT beat_at FROM telemetry_node_beat WHERE id = 1")
+            self._fresh = row is None or self.clock() - float(row["beat_at"]) < within_s
+        return self._fresh

@@ -12,7 +12,8 @@ input and writes its state as JSON lines on standard output:
 - stdin `stop`: a clean stop (the link says `offline` itself). End of stdin without `stop`: the node died; the
   link exits at once and the broker's Will says `offline`.
 - stdout `{"connected": 5}` (protocol, 0 when lost), `{"commands_ready": true}`, `{"command": true}`.
-Run alone (systemd, `BindsTo=` the node's unit), it has none of that: SIGTERM stops it cleanly.
+Run alone (systemd, `BindsTo=` the node's unit), it has no pipe: the node (setting `mqtt.link = "external"`) beats in
+the database instead (`NodeBeat`), and a beat older than a keepalive is a frozen node, as above. SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def run(config: LinkConfig, supervised: bool = False) -> int:
     """The link process's main: returns its exit status."""
     from edge.store import Store
     from edge.telemetry import samplers
-    from edge.telemetry.inbox import Inbox, LinkRequests
+    from edge.telemetry.inbox import Inbox, LinkRequests, NodeBeat
     from edge.telemetry.link import MqttLink
     from edge.telemetry.outbox import Outbox
 
@@ -76,13 +77,14 @@ def run(config: LinkConfig, supervised: bool = False) -> int:
     outbox = Outbox(store, config.station_id, max_rows=s.outbox_max_rows, max_bytes=s.outbox_max_bytes)
     out = _StateWriter(sys.stdout if supervised else None)
     beats = _Heartbeats(s.keepalive) if supervised else None
+    beat_row = NodeBeat(store)  # run alone: the node beats through the database instead of stdin
     link = MqttLink(
         outbox,
         s,
         versions=samplers.versions,
         inbox=Inbox(store),
         requests=LinkRequests(store),
-        alive=beats.alive if beats else None,
+        alive=beats.alive if beats else lambda: beat_row.fresh(s.keepalive),
         on_state=out.write,
     )
     stopping = threading.Event()

@@ -21,7 +21,7 @@ from edge.queue.models import Kpis, Service
 from edge.store import Store
 from edge.telemetry import handlers, samplers
 from edge.telemetry.commands import Commands, CommandWorker, Handler
-from edge.telemetry.inbox import Inbox, LinkRequests
+from edge.telemetry.inbox import Inbox, LinkRequests, NodeBeat
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.settings import MqttSettings
 from edge.verify.counts import DecisionCounts
@@ -115,7 +115,12 @@ class TelemetryService:
         mode = self.settings.link
         if mode == "external":
             log.info("telemetry: the MQTT link runs as its own service (`markaz edge link`)")
+            beat = NodeBeat(self.store)
+            beat.beat()
+            # the link takes a beat older than a keepalive for a frozen node
+            self.steps.every("telemetry.beat", max(0.1, min(1.0, self.settings.keepalive / 4)), lambda _: beat.beat())
             return None
+        NodeBeat(self.store).forget()
         # what an outage cost is told as soon as the link is back, before the backlog drains
         if mode == "process":
             from edge.telemetry.link_process import LinkConfig, LinkSupervisor

@@ -223,3 +223,43 @@ def test_the_link_can_still_run_as_a_thread_of_the_node(tmp_path, broker):
     finally:
         node.stop()
         recorder.close()
+
+
+def test_a_link_run_alone_takes_a_frozen_node_offline_and_back(tmp_path, broker):
+    """systemd layout, the node frozen (SIGSTOP): its beats in the database go stale, the link drops its connection
+    so the broker's Will says offline; once the node runs again (SIGCONT), the station is online again."""
+    recorder = Recorder(broker, ["markaz/v1/st-7/status"])
+    node = NodeProcess(tmp_path / "node", "st-7", broker, keepalive=2)
+    node.env["MARKAZ_MQTT__LINK"] = "external"
+    node.start()
+    cert = broker.pki.client("st-7")
+    link = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "markaz.cli", "edge", "link", "--data", str(node.data), "--station", "st-7"),
+            *("--mqtt", broker.url, "--mqtt-ca", str(broker.pki.ca.cert), "--mqtt-keepalive", "2"),
+            *("--mqtt-cert", str(cert.cert), "--mqtt-key", str(cert.key)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, MARKAZ_MQTT__BACKOFF_BASE_S="0.1", MARKAZ_MQTT__BACKOFF_MAX_S="0.5"),
+    )
+
+    def states() -> list[str]:
+        return [b["state"] for _, b, _ in recorder.messages]
+
+    try:
+        assert recorder.wait_for(lambda m: states()[-1:] == ["online"]), "the link announced the station"
+        children = [" ".join(c.cmdline()) for c in psutil.Process(node.proc.pid).children()]
+        assert not [c for c in children if "link_process" in c], "the node started no link of its own"
+        node.signal(signal.SIGSTOP)
+        assert recorder.wait_for(lambda m: states()[-1:] == ["offline"], timeout=30), "a frozen node is offline"
+        assert link.poll() is None, "the link waits for the node; it does not exit"
+        node.signal(signal.SIGCONT)
+        assert recorder.wait_for(lambda m: states()[-1:] == ["online"], timeout=30), "back online once it beats"
+    finally:
+        node.signal(signal.SIGCONT)
+        if link.poll() is None:
+            link.send_signal(signal.SIGTERM)
+            link.wait(15)
+        node.stop()
+        recorder.close()
