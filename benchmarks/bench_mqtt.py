@@ -4,7 +4,8 @@ Measured in one run, same broker, same payloads, same in-flight window:
   raw      paho publishes N prepared messages, QoS 1, until every PUBACK is back (no persistence at all);
   outbox   a producer enqueues N messages one by one (each its own SQLite commit, as the node does) while the link,
            a process of its own (`markaz edge link --supervised`, as `markaz edge serve` runs it), drains them from
-           the same SQLite file; from the first enqueue until the last row is deleted on PUBACK;
+           the same SQLite file; from the first enqueue until the last row is deleted on PUBACK; the producer's
+           store as the node runs it (synchronous=FULL), and again with NORMAL to show what the per-commit fsync costs;
   drain    a 100,000-message backlog left by an outage, from connect until the outbox is empty;
   latency  enqueue -> a subscriber's on_message, at a steady 500 msg/s (p50/p99).
 
@@ -69,7 +70,7 @@ def raw_paho(broker, pki, n: int) -> float:
     return n / elapsed
 
 
-def _link(tmp: Path, broker, pki, name: str, connect: bool = True):
+def _link(tmp: Path, broker, pki, name: str, connect: bool = True, synchronous: str = "FULL"):
     """The producer's store and outbox here; the link as its own process on the same file, as the node runs it."""
     from edge.store import Store
     from edge.telemetry.link_process import LinkConfig, LinkSupervisor
@@ -78,7 +79,7 @@ def _link(tmp: Path, broker, pki, name: str, connect: bool = True):
 
     data = tmp / name
     data.mkdir(parents=True, exist_ok=True)
-    store = Store(data / "edge.sqlite")
+    store = Store(data / "edge.sqlite", synchronous=synchronous)  # FULL: what the node runs with
     outbox = Outbox(store, "st-b", max_rows=10_000_000, max_bytes=2**40)
     cert = pki.client("st-b")
     settings = MqttSettings(
@@ -105,10 +106,10 @@ def _wait_empty(outbox, timeout: float = 600) -> None:
     assert not outbox.health().backlog, "outbox did not drain"
 
 
-def outbox_rate(tmp: Path, broker, pki, n: int) -> dict:
+def outbox_rate(tmp: Path, broker, pki, n: int, synchronous: str = "FULL") -> dict:
     from markaz.contracts import mqtt as contract
 
-    store, outbox, link = _link(tmp, broker, pki, "rate")
+    store, outbox, link = _link(tmp, broker, pki, "rate", synchronous=synchronous)
     data = contract.DeviceFault(device="kiosk-1", fault="printer_error", state="raised")
     start = time.perf_counter()
     for _ in range(n):
@@ -198,17 +199,19 @@ def main(argv: list[str] | None = None) -> None:
         broker = Broker(tmp / "broker", pki).start()
         try:
             # Alternate the two, several rounds: the machine is shared, so load drifts; medians of paired runs.
-            raws, obs = [], []
+            raws, obs, normal = [], [], []
             for r in range(args.rounds):
                 raws.append(raw_paho(broker, pki, args.n))
                 obs.append(outbox_rate(tmp / f"round{r}", broker, pki, args.n))
+                normal.append(outbox_rate(tmp / f"round{r}-normal", broker, pki, args.n, synchronous="NORMAL"))
             dr = drain(tmp, broker, pki, args.backlog)
             lat = latency(tmp, broker, pki, args.latency_n, 500.0)
         finally:
             broker.kill()
     result = {
         "setup": f"Mosquitto 2.0 on loopback, TLS 1.2 with client certificates, QoS 1, in-flight window {WINDOW}, "
-        "SQLite WAL synchronous=NORMAL; producer, link (a process of its own) and broker share the machine",
+        "producer's SQLite WAL synchronous=FULL as the node runs (one fsync per enqueue; the NORMAL figures show what "
+        "that fsync costs); producer, link (a process of its own) and broker share the machine",
         "publish": {
             "messages_per_round": args.n,
             "rounds": args.rounds,
@@ -221,6 +224,15 @@ def main(argv: list[str] | None = None) -> None:
             "ratio_per_round": [round(o["msgs_per_s"] / r, 3) for o, r in zip(obs, raws, strict=True)],
             "raw_per_round": [round(r, 1) for r in raws],
             "target_ratio": 0.5,
+            "synchronous_normal": {
+                "outbox_msgs_per_s": round(statistics.median(o["msgs_per_s"] for o in normal), 1),
+                "outbox_enqueue_only_msgs_per_s": round(
+                    statistics.median(o["enqueue_only_msgs_per_s"] for o in normal), 1
+                ),
+                "ratio_outbox_to_raw": round(
+                    statistics.median(o["msgs_per_s"] / r for o, r in zip(normal, raws, strict=True)), 3
+                ),
+            },
         },
         "drain_backlog": dr,
         "end_to_end_latency": lat,
