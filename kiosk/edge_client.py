@@ -6,6 +6,7 @@ Each call maps the edge's answers onto what the session understands, so HTTP nev
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,24 +55,27 @@ def read_token(path: Path) -> str:
 
 
 class EdgeClient:
-    """HTTP(S) to the edge node; `ca` pins the station CA, `cert`/`key` present the device certificate (mutual TLS)."""
+    """HTTP(S) to the edge node; `ca` pins the station CA, `cert`/`key` present the device certificate (mutual TLS,
+    then `token` is None: the certificate is the kiosk's identity)."""
 
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | None,
         ca: Path | None = None,
         cert: Path | None = None,
         key: Path | None = None,
         timeout: float = 10.0,
     ) -> None:
-        verify: Any = str(ca) if ca else True
-        client_cert = (str(cert), str(key)) if cert and key else None
+        verify: Any = True
+        if ca or (cert and key):
+            verify = ssl.create_default_context(cafile=str(ca) if ca else None)
+            if cert and key:
+                verify.load_cert_chain(str(cert), str(key))
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + API,
-            headers={"Authorization": f"Bearer {token}", "User-Agent": "markaz-kiosk"},
+            headers={"User-Agent": "markaz-kiosk", **({"Authorization": f"Bearer {token}"} if token else {})},
             verify=verify,
-            cert=client_cert,
             timeout=timeout,
         )
 

@@ -81,7 +81,9 @@ class HallService:
         self.announcer.stop()
 
     def _on_change(self, kind: str, payload: dict[str, Any]) -> None:
-        self.announcer.refresh()
+        # only a call or recall leaves a ticket `called`; a change of many tickets at once names none
+        if payload.get("status") in (None, TicketStatus.CALLED):
+            self.announcer.refresh()
 
     # -- counter screen ----------------------------------------------------------------------------------------
     def counters(self) -> list[CounterInfo]:

@@ -130,7 +130,10 @@ class QueueService:
     def _changed(self, ticket: Ticket | None = None) -> None:
         with self._estimates_lock:
             self._changes += 1
-        self.events.publish("queue.changed", {"ticket": ticket.number if ticket else None})
+        self.events.publish(
+            "queue.changed",
+            {"ticket": ticket.number if ticket else None, "status": ticket.status.value if ticket else None},
+        )
 
     @staticmethod
     def _state(t: Ticket) -> dict[str, Any]:

@@ -24,10 +24,20 @@ from kiosk.ui.screens import KioskScreens
 log = logging.getLogger(__name__)
 
 
+def edge_client(settings: KioskSettings) -> EdgeClient:
+    """By the kiosk's own certificate (mutual TLS) when it has an enrolled identity, else by its device token."""
+    if settings.identity is not None:
+        ids = settings.identity
+        for name in ("device.key", "device.crt", "root-ca.crt"):
+            if not (ids / name).is_file():
+                raise ValueError(f"{ids}: no {name}; enrol first (`markaz provision enrol --out {ids}`)")
+        return EdgeClient(settings.edge, None, ids / "root-ca.crt", ids / "device.crt", ids / "device.key")
+    token = read_token(settings.device_token_file)
+    return EdgeClient(settings.edge, token, settings.edge_ca, settings.edge_cert, settings.edge_key)
+
+
 def build_agent(settings: KioskSettings) -> KioskAgent:
-    edge = EdgeClient(
-        settings.edge, read_token(settings.device_token_file), settings.edge_ca, settings.edge_cert, settings.edge_key
-    )
+    edge = edge_client(settings)
     secrets = SessionSecrets()
     camera = VideoCaptureCamera(settings.camera)
     printer = EscposPrinter(settings.printer)

@@ -10,6 +10,9 @@ import typer
 
 def run(
     edge: Annotated[str | None, typer.Option(help="edge node base URL, e.g. https://edge.local:8443")] = None,
+    identity: Annotated[
+        Path | None, typer.Option(help="enrolled identity folder (`markaz provision enrol --out`): mutual TLS")
+    ] = None,
     device_token_file: Annotated[Path | None, typer.Option(help="file holding this kiosk's device token")] = None,
     edge_ca: Annotated[Path | None, typer.Option(help="CA certificate of the edge's TLS certificate")] = None,
     reader: Annotated[str | None, typer.Option(help="card reader name pattern")] = None,
@@ -39,6 +42,7 @@ def run(
             config,
             "kiosk",
             edge=edge,
+            identity=identity,
             device_token_file=device_token_file,
             edge_ca=edge_ca,
             reader=reader,

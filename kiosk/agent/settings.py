@@ -13,7 +13,14 @@ from markaz.config import MarkazSettings
 
 class KioskSettings(MarkazSettings):
     edge: str = Field("http://127.0.0.1:8080", description="the edge node's base URL (https:// in production)")
-    device_token_file: Path = Field(Path("device-token"), description="this kiosk's device token, from enrolment")
+    identity: Path | None = Field(
+        None,
+        description="folder written by `markaz provision enrol`: the kiosk's key and certificate and the station's "
+        "root; the kiosk then speaks mutual TLS to the edge's device listener and needs no token",
+    )
+    device_token_file: Path = Field(
+        Path("device-token"), description="the fallback: a device token (ignored with `identity`)"
+    )
     edge_ca: Path | None = Field(None, description="CA certificate that signed the edge's TLS certificate")
     edge_cert: Path | None = Field(None, description="this kiosk's device certificate (mutual TLS)")
     edge_key: Path | None = Field(None, description="its private key")
