@@ -106,6 +106,6 @@ def test_putting_the_catalogue_announces_a_queue_change(client, node, tokens):
     body["services"][0]["target_wait_s"] = 1234
     r = client.put("/api/v1/catalogue", json=body, headers=auth(tokens["supervisor"]))
     assert r.status_code == 200, r.text
-    assert seen == [{"ticket": None}], "displays, estimates and telemetry must hear of it"
+    assert seen == [{"ticket": None, "status": None}], "displays, estimates and telemetry must hear of it"
     assert client.put("/api/v1/catalogue", json=body, headers=auth(tokens["supervisor"])).status_code == 200
     assert len(seen) == 1, "nothing changed the second time: nothing announced"
