@@ -3,15 +3,23 @@ validates each message with the same contract models as the edge, and stores it 
 
 A message is acknowledged to the broker only after it is committed, and the session is persistent: a restart of
 central loses nothing the broker holds for it.
+
+Each worker announces itself on `markaz/v1/_central/status/{client id}` (retained birth, Last Will `offline`), the
+way Sparkplug's primary host does: stations hold their outbox while central is down and re-announce their birth and
+state when it returns. The worker also records its connection in the store, so the alarm evaluator judges a
+station's connectivity only once an ingest has been subscribed long enough to have heard every retained birth.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from central.store import CentralStore
+from markaz.clock import utcnow
 from markaz.contracts import mqtt as contract
 from markaz.mqtt import TlsFiles, make_client, parse_url, session_properties
 
@@ -32,6 +40,7 @@ class Ingest:
         key: Path | None,
         client_id: str = "central-ingest-1",
         keepalive: int = 30,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
         self.address = parse_url(url)
@@ -41,12 +50,21 @@ class Ingest:
         self.ready = threading.Event()
         self.received = 0
         self.client = None
+        self.clock = clock
+        self.since = clock()  # this worker's life: a restart is a new `since`, which stations answer with a rebirth
+        self.connected_at: datetime | None = None
+        self.status_topic = contract.BY_KEY["central.status"].topic(worker=client_id)
+
+    def _status(self, state: str) -> bytes:
+        return contract.dump(contract.CentralStatus(state=state, since=self.since))  # type: ignore[arg-type]
 
     def start(self) -> None:
         client = make_client(self.client_id, self.address, TlsFiles(self.ca, self.cert, self.key), manual_ack=True)
         client.reconnect_delay_set(0.5, 30)
+        client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
-        client.on_subscribe = lambda c, u, mid, rcs, p: self.ready.set()
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.connect_async(
             self.address.host,
@@ -59,9 +77,38 @@ class Ingest:
         self.client = client
 
     def stop(self) -> None:
+        """A clean stop says `offline` itself (the broker sends the Will only when the connection is lost)."""
         if self.client is not None:
+            try:
+                if self.client.is_connected():
+                    self.client.publish(
+                        self.status_topic, self._status("offline"), qos=1, retain=True
+                    ).wait_for_publish(2)
+            except Exception:
+                log.debug("central ingest: goodbye failed", exc_info=True)
             self.client.disconnect()
             self.client.loop_stop()
+        self.connected_at = None
+        self._record()
+
+    def beat(self) -> None:
+        """Tell the store this worker is alive (the evaluator's loop calls it)."""
+        self._record()
+
+    def _record(self) -> None:
+        try:
+            self.store.ingest_seen(self.client_id, self.connected_at, self.clock())
+        except Exception:
+            log.exception("central ingest: recording the worker's liveness failed")
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.connected_at = self.clock()
+        self._record()
+        self.ready.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected_at = None
+        self.ready.clear()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -71,6 +118,7 @@ class Ingest:
         topic = SHARED if shared_ok else PLAIN
         log.info("central ingest: connected; subscribing to %s", topic)
         client.subscribe([(topic, 1), (STATUS, 1)])
+        client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
 
     def _on_message(self, client, userdata, message) -> None:
         try:
@@ -82,8 +130,8 @@ class Ingest:
 
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:
         info = contract.parse_topic(topic)
-        if info is not None and info.key == "cmd":
-            return  # our own commands to stations
+        if info is not None and info.key in ("cmd", "central.status"):
+            return  # our own commands to stations, and central's own status
         try:
             info, msg = contract.validate(topic, payload)
         except contract.ContractError as exc:
@@ -92,6 +140,6 @@ class Ingest:
             return
         self.received += 1
         if isinstance(msg, contract.Status):
-            self.store.status(info.station, msg, retained)
+            self.store.status(info.station, msg, retained, self.clock())
         else:
-            self.store.envelope(info, topic, msg)
+            self.store.envelope(info, topic, msg, self.clock())

@@ -7,6 +7,7 @@ Over `central.db`: SQLite by default, PostgreSQL at national scale (`--db postgr
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,48 @@ class CentralStore:
 
     # --- writing (the ingest) --------------------------------------------------------------------------------------
 
-    def status(self, station: str, status: contract.Status, retained: bool = False) -> None:
-        """Live statuses arrive in the order things happened; a retained one only fills in a station not yet seen."""
+    def status(
+        self, station: str, status: contract.Status, retained: bool = False, now: datetime | None = None
+    ) -> None:
+        """Apply a birth or Last Will. Live statuses arrive in the order things happened and always apply. A retained
+        one (sent again on every subscribe, e.g. when central comes back) applies only if it is newer: a later
+        `since`, or the `offline` that closes the connection the stored birth opened. So a restart of central never
+        turns an online station offline from a stale message, and one that died meanwhile is seen offline."""
+        at = iso(now or utcnow())
+        since = iso(status.since)
         with self.db.transaction() as tx:
             tx.execute(
-                "INSERT INTO stations (station, state, state_since, versions) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (station) DO UPDATE SET state = excluded.state, state_since = excluded.state_since, "
-                "versions = excluded.versions WHERE ? = 0 OR stations.state IS NULL",
-                (station, status.state, iso(status.since), json.dumps(status.versions), int(retained)),
+                "INSERT INTO stations (station, first_seen_at) VALUES (?, ?) ON CONFLICT (station) DO NOTHING",
+                (station, at),
             )
+            row = tx.execute("SELECT state, state_since FROM stations WHERE station = ?" + self.db.lock_row, (station,))
+            state, stored_since = row.fetchone()
+            if retained and state is not None and stored_since is not None:
+                newer = since > stored_since or (
+                    since == stored_since and status.state == "offline" and state == "online"
+                )
+                if not newer:
+                    return
+            changed = (state, stored_since) != (status.state, since)
+            tx.execute(
+                "UPDATE stations SET state = ?, state_since = ?, versions = ?, "
+                "state_changed_at = CASE WHEN ? = 1 THEN ? ELSE state_changed_at END WHERE station = ?",
+                (status.state, since, json.dumps(status.versions), int(changed), at, station),
+            )
+
+    def ingest_seen(self, client_id: str, connected_at: datetime | None, now: datetime | None = None) -> None:
+        """An ingest worker's liveness: `connected_at` is when its subscriptions were confirmed (None: not now)."""
+        at = iso(now or utcnow())
+        connected = iso(connected_at) if connected_at is not None else None
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO ingest_workers (client_id, connected_at, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (client_id) DO UPDATE SET connected_at = excluded.connected_at, seen_at = excluded.seen_at",
+                (client_id, connected, at),
+            )
+
+    def ingest_workers(self) -> list[dict[str, Any]]:
+        return self.query("SELECT client_id, connected_at, seen_at FROM ingest_workers ORDER BY client_id")
 
     def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         """A message that failed validation: kept with the reason, never silently lost."""
@@ -40,13 +74,19 @@ class CentralStore:
                 (topic[:300], reason[:500], payload[:2000].decode("utf-8", "replace"), iso(utcnow())),
             )
 
-    def envelope(self, info: contract.TopicInfo, topic: str, msg: contract.Envelope) -> bool:
-        """Store one envelope; False if its seq was already stored (a QoS 1 duplicate)."""
+    def envelope(
+        self, info: contract.TopicInfo, topic: str, msg: contract.Envelope, received: datetime | None = None
+    ) -> bool:
+        """Store one envelope (`received`: central's clock, now by default); False if its seq was already stored (a
+        QoS 1 duplicate)."""
         station, seq = msg.station, msg.seq
-        now = iso(utcnow())
+        now = iso(received or utcnow())
         data = msg.data.model_dump(mode="json") if hasattr(msg.data, "model_dump") else msg.data
         with self.db.transaction() as tx:
-            tx.execute("INSERT INTO stations (station) VALUES (?) ON CONFLICT (station) DO NOTHING", (station,))
+            tx.execute(
+                "INSERT INTO stations (station, first_seen_at) VALUES (?, ?) ON CONFLICT (station) DO NOTHING",
+                (station, now),
+            )
             # the station's row is locked before its seq is read: two workers never open the same gap twice
             max_seq = tx.execute(
                 "SELECT max_seq FROM stations WHERE station = ?" + self.db.lock_row, (station,)

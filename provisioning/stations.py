@@ -100,5 +100,6 @@ def render_acl(stations: list[str], central: Iterable[str] = (pki.CENTRAL_IDENTI
             f"topic write markaz/v1/{station}/events/#",
             f"topic write markaz/v1/{station}/cmd/+/ack",
             f"topic read markaz/v1/{station}/cmd/+",
+            "topic read markaz/v1/_central/status/+",
         ]
     return "\n".join(lines) + "\n"

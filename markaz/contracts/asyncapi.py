@@ -19,6 +19,7 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 _PARAMS = {
     "station": "Station id (the broker user name of its certificate).",
     "device": "Device id of a kiosk, display or counter terminal.",
+    "worker": "Client id of one of central's ingest workers.",
     "name": "Command name: " + ", ".join(sorted(contract.COMMAND_PARAMS)) + ".",
 }
 
@@ -44,9 +45,9 @@ def build() -> dict[str, Any]:
     for c in contract.CHANNELS:
         name = c.model.__name__
         msg_name = _op_id(c.key)
-        address = f"{contract.PREFIX}/{{station}}/{c.template}"
+        address = c.address
         params: dict[str, Any] = {
-            p: {"description": _PARAMS[p]} for p in ("station", "device", "name") if "{" + p + "}" in address
+            p: {"description": _PARAMS[p]} for p in ("station", "device", "worker", "name") if "{" + p + "}" in address
         }
         if c.key == "cmd":
             params["name"]["enum"] = sorted(contract.COMMANDS)
@@ -89,7 +90,7 @@ def build() -> dict[str, Any]:
         channels[_op_id(c.key)] = channel
         # MQTT binding 0.2.0 puts QoS and retain on the operation (its channel binding has no fields).
         bindings: dict[str, Any] = {"qos": 1, "retain": c.retained}
-        if c.direction == "central":
+        if c.key == "cmd":
             bindings["messageExpiryInterval"] = contract.COMMAND_EXPIRY_S
         bindings["bindingVersion"] = "0.2.0"
         # The document is written from central's point of view: it receives what stations send, sends commands.
@@ -117,7 +118,7 @@ def build() -> dict[str, Any]:
             "description": (
                 "MQTT topics between each station's edge node and central. Generated from "
                 "markaz/contracts/mqtt.py by `python -m markaz.contracts.asyncapi`; do not edit. "
-                "Every payload except `status` and commands is the envelope {schema, station, seq, ts, data}; `seq` is "
+                "Every payload except `status`, central's `_central/status/{worker}` and commands is the envelope {schema, station, seq, ts, data}; `seq` is "
                 "monotonic per station and survives restarts, so central detects gaps and duplicates by seq. "
                 "Commands {id, ts, params} are executed at most once per id and answered on cmd/{name}/ack. "
                 "Payloads carry counts, durations, states and machine identifiers only: no personal data."

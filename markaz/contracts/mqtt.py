@@ -19,6 +19,8 @@ from markaz.contracts.ids import DeviceId, StationId
 from markaz.contracts.reports import ReportState
 
 PREFIX = "markaz/v1"
+# Central's own level of the tree, where a station id would stand: no station id can start with "_".
+CENTRAL = "_central"
 
 # Identifiers of machines and catalogue entries, never of people (station and device ids: markaz/contracts/ids.py).
 ServiceCode = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
@@ -49,6 +51,17 @@ class Status(_Strict):
         "carries its birth's, so the two pair up"
     )
     versions: dict[VersionKey, VersionText] = Field(default_factory=dict)
+
+
+class CentralStatus(_Strict):
+    """Central's own birth and Last Will, one retained topic per ingest worker (as Sparkplug's primary-host STATE).
+
+    A station holds its outbox while every worker it knows of says `offline` (nothing piles up in the broker's
+    queue for central's session, nothing is dropped there), and announces its birth and a full snapshot again when
+    a worker comes back with a new `since`, so central's view is whole after its own outage."""
+
+    state: Literal["online", "offline"]
+    since: datetime = Field(description="UTC instant this worker's connection was opened; its offline carries it too")
 
 
 # --- telemetry data ------------------------------------------------------------------------------------------------
@@ -328,9 +341,15 @@ class Channel:
     droppable: bool = False
     retained: bool = False
     summary: str = ""
+    scope: Literal["station", "central"] = "station"  # the topic's level after the prefix: a station id or CENTRAL
 
-    def topic(self, station: str, **params: str) -> str:
-        return f"{PREFIX}/{station}/" + self.template.format(**params)
+    def topic(self, station: str = CENTRAL, **params: str) -> str:
+        return f"{PREFIX}/{station if self.scope == 'station' else CENTRAL}/" + self.template.format(**params)
+
+    @property
+    def address(self) -> str:
+        """The topic with its parameters named, as the AsyncAPI document writes it."""
+        return f"{PREFIX}/{'{station}' if self.scope == 'station' else CENTRAL}/{self.template}"
 
     @property
     def schema(self) -> str | None:
@@ -401,10 +420,20 @@ CHANNELS: tuple[Channel, ...] = (
         summary="A report stayed in a state past its SLA.",
     ),
     Channel("cmd", "cmd/{name}", Command, "central", summary="A command to the station."),
+    Channel(
+        "central.status",
+        "status/{worker}",
+        CentralStatus,
+        "central",
+        retained=True,
+        scope="central",
+        summary="Central's birth and Last Will, per ingest worker (retained, QoS 1); every station reads it.",
+    ),
     Channel("cmd.ack", "cmd/{name}/ack", AckMessage, "station", summary="The station's answer to a command."),
 )
 BY_KEY = {c.key: c for c in CHANNELS}
 BY_SCHEMA = {c.schema: c for c in CHANNELS if c.schema}
+CENTRAL_STATUS_FILTER = BY_KEY["central.status"].topic(worker="+")  # what every station subscribes to
 
 
 @dataclass(frozen=True)
@@ -420,6 +449,10 @@ def parse_topic(topic: str) -> TopicInfo | None:
     if len(parts) < 4 or "/".join(parts[:2]) != PREFIX:
         return None
     station, rest = parts[2], parts[3:]
+    if station == CENTRAL:
+        if len(rest) == 2 and rest[0] == "status" and rest[1]:
+            return TopicInfo(CENTRAL, "central.status", {"worker": rest[1]})
+        return None
     match rest:
         case ["status"]:
             return TopicInfo(station, "status", {})
