@@ -10,8 +10,19 @@ import typer
 app = typer.Typer(help="Central platform: telemetry ingest, store, dashboard.", no_args_is_help=True)
 audit_app = typer.Typer(help="Stations' audit logs against the anchors central holds.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+alarms_app = typer.Typer(help="Alarms: evaluate the rules, list, acknowledge.", no_args_is_help=True)
+app.add_typer(alarms_app, name="alarms")
 
 DB_HELP = "central's store: a SQLite file, or a postgresql:// URL"
+CONFIG_HELP = "central's settings file (TOML; the alarm rules are its [alarms] table)"
+
+
+def _alarm_loop(store, ingest, config: Path | None):
+    from central.alarms import AlarmEvaluator, load_alarm_settings
+    from central.watch import AlarmLoop
+
+    settings = load_alarm_settings(config)
+    return AlarmLoop(ingest, AlarmEvaluator(store, settings), settings.evaluate_every_s)
 
 
 @app.command()
@@ -24,8 +35,9 @@ def serve(
     host: Annotated[str, typer.Option(help="address of the web view")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port of the web view")] = 8090,
     worker: Annotated[int, typer.Option(help="worker number: several workers share the subscription")] = 1,
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
-    """Ingest every station's telemetry into --db and serve the stations view on http://HOST:PORT/."""
+    """Ingest every station's telemetry into --db, evaluate the alarms, serve the stations view on http://HOST:PORT/."""
     import logging
 
     import uvicorn
@@ -37,10 +49,13 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = CentralStore(db)
     ingest = Ingest(store, mqtt, mqtt_ca, mqtt_cert, mqtt_key, client_id=f"central-ingest-{worker}")
+    alarms = _alarm_loop(store, ingest, config)
     ingest.start()
+    alarms.start()
     try:
         uvicorn.run(create_app(store), host=host, port=port, log_level="info")
     finally:
+        alarms.stop()
         ingest.stop()
         store.close()
 
@@ -53,8 +68,9 @@ def ingest(
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
     db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
     worker: Annotated[int, typer.Option(help="worker number: several workers share the subscription")] = 1,
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
-    """Only ingest (no web view): one worker of the shared subscription, until SIGTERM. Each worker has its own
+    """Only ingest (no web view), evaluating the alarms too: one worker of the shared subscription, until SIGTERM. Each worker has its own
     certificate, since the broker ties client ids to certificates."""
     import logging
     import signal
@@ -66,13 +82,16 @@ def ingest(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = CentralStore(db)
     worker_ingest = Ingest(store, mqtt, mqtt_ca, mqtt_cert, mqtt_key, client_id=f"central-ingest-{worker}")
+    alarms = _alarm_loop(store, worker_ingest, config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     worker_ingest.start()
+    alarms.start()
     try:
         stop.wait()
     finally:
+        alarms.stop()
         worker_ingest.stop()
         store.close()
 
@@ -184,3 +203,99 @@ def retention(
     finally:
         store.close()
     typer.echo(f"rolled up {run.rolled_up}, pruned {run.raw_pruned} raw snapshots and {run.rollups_pruned} rollups")
+
+
+@alarms_app.command("run")
+def alarms_run(
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    once: Annotated[bool, typer.Option("--once", help="evaluate once and exit (from a timer)")] = False,
+) -> None:
+    """Evaluate the alarm rules against --db (serve and ingest already do it; this is for a separate service)."""
+    import logging
+    import signal
+    import threading
+
+    from central.store import CentralStore
+    from markaz.config import ConfigError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = CentralStore(db)
+    try:
+        try:
+            loop = _alarm_loop(store, None, config)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if once:
+            run = loop.evaluator.run()
+            typer.echo(
+                f"raised {len(run.raised)}, escalated {len(run.escalated)}, cleared {len(run.cleared)}"
+                + ("" if run.connectivity_judged else " (no ingest connected: offline not judged)")
+            )
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        loop.start()
+        stop.wait()
+        loop.stop()
+    finally:
+        store.close()
+
+
+@alarms_app.command("list")
+def alarms_list(
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
+    station: Annotated[str | None, typer.Option("--station", help="only this station")] = None,
+    cleared: Annotated[bool, typer.Option("--cleared", help="the cleared ones too")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
+) -> None:
+    """The open alarms (newest first)."""
+    from central.alarms import list_alarms
+    from central.store import CentralStore
+
+    store = CentralStore(db)
+    try:
+        alarms = list_alarms(store, station, include_cleared=cleared)
+    finally:
+        store.close()
+    for a in alarms:
+        if as_json:
+            typer.echo(a.model_dump_json())
+        else:
+            subject = f"/{a.subject}" if a.subject else ""
+            ack = f" by {a.acknowledged_by}" if a.acknowledged_by else ""
+            typer.echo(
+                f"{a.id:>6}  {a.severity:<8}  {a.state}{ack}  {a.station}{subject}  {a.rule}  since {a.since.isoformat()}"
+                + (f"  escalated {a.escalation_level}" if a.escalation_level else "")
+            )
+
+
+@alarms_app.command("ack")
+def alarms_ack(
+    alarm_id: Annotated[int, typer.Argument(help="the alarm's id (see `alarms list`)")],
+    by: Annotated[str, typer.Option("--by", help="the operator taking it on")],
+    role: Annotated[str, typer.Option("--role", help="their role")] = "central_operator",
+    comment: Annotated[str, typer.Option("--comment", help="why, or what was done")] = "",
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
+) -> None:
+    """Acknowledge an active alarm (central_operator or central_admin): exit 1 if it cannot be."""
+    from central.alarms import AlarmError, acknowledge
+    from central.roles import CentralRole
+    from central.store import CentralStore
+
+    try:
+        staff_role = CentralRole(role)
+    except ValueError:
+        typer.echo(f"error: role must be one of {', '.join(r.value for r in CentralRole)}", err=True)
+        raise typer.Exit(2) from None
+    store = CentralStore(db)
+    try:
+        alarm = acknowledge(store, alarm_id, by, staff_role, comment)
+    except AlarmError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"alarm {alarm.id} acknowledged by {alarm.acknowledged_by} at {alarm.acknowledged_at}")

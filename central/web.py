@@ -4,10 +4,13 @@ The page is a Jinja2 template (`central/templates/`) with autoescaping: station 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from central.alarms_api import Staff, alarm_router, no_sign_in
 from central.store import CentralStore
 
 _TEMPLATES = Environment(
@@ -26,8 +29,9 @@ def render_stations(store: CentralStore) -> str:
     return _TEMPLATES.get_template("stations.html").render(stations=stations, dead_letters=store.dead_letters(20))
 
 
-def create_app(store: CentralStore) -> FastAPI:
+def create_app(store: CentralStore, current_staff: Callable[..., Staff] = no_sign_in) -> FastAPI:
     app = FastAPI(title="markaz central", version="1", docs_url="/api/docs")
+    app.include_router(alarm_router(store, current_staff))
 
     @app.get("/api/stations", summary="Every station: status, last seq, duplicates, missing seqs")
     def stations() -> list[dict]:

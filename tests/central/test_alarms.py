@@ -376,3 +376,66 @@ def test_station_killed_and_restarted_with_central_restarted_mid_episode(open_st
     kinds = [e.kind for e in alarm_events(store, "st-9")]
     assert kinds == ["raised", "escalated", "cleared"]
     ingest.stop()
+
+
+def test_the_json_api_lists_and_lets_only_operators_acknowledge(open_store, clock):
+    from fastapi import Header
+    from fastapi.testclient import TestClient
+
+    from central.alarms_api import Staff
+    from central.web import create_app
+
+    store, ingest, ev = _setup(open_store, clock)
+    ingest.handle("markaz/v1/st-6/status", _birth())
+    ingest.handle("markaz/v1/st-6/telemetry/devices/kiosk-1", _device("st-6", 1, ["camera_down"]))
+    (alarm_id,) = ev.run().raised
+
+    def staff(x_staff: str = Header()) -> Staff:  # stands in for the dashboard's sign-in: "name:role"
+        name, role = x_staff.split(":")
+        return Staff(name, CentralRole(role))
+
+    api = TestClient(create_app(store, current_staff=staff))
+    assert TestClient(create_app(store)).get("/api/alarms").status_code == 401  # no sign-in wired: nobody
+    listed = api.get("/api/alarms", headers={"x-staff": "v:central_viewer"}).json()
+    assert [(a["id"], a["rule"], a["subject"], a["state"]) for a in listed] == [
+        (alarm_id, "device_fault", "kiosk-1", "active")
+    ]
+    url = f"/api/alarms/{alarm_id}/acknowledge"
+    assert api.post(url, json={"comment": "x"}, headers={"x-staff": "v:central_viewer"}).status_code == 403
+    assert api.post(url, json={"comment": "x" * 501}, headers={"x-staff": "o:central_operator"}).status_code == 422
+    done = api.post(url, json={"comment": "technician sent"}, headers={"x-staff": "o:central_operator"})
+    assert done.status_code == 200 and done.json()["acknowledged_by"] == "o"
+    assert api.post(url, json={}, headers={"x-staff": "o:central_operator"}).status_code == 409
+    assert (
+        api.post("/api/alarms/999/acknowledge", json={}, headers={"x-staff": "o:central_operator"}).status_code == 404
+    )
+    history = api.get("/api/alarms/events/st-6", headers={"x-staff": "v:central_viewer"}).json()
+    assert [(e["kind"], e["actor"], e["comment"]) for e in history] == [
+        ("raised", None, None),
+        ("acknowledged", "o", "technician sent"),
+    ]
+
+
+def test_the_cli_evaluates_lists_and_acknowledges(open_store, clock, central_db, tmp_path):
+    from typer.testing import CliRunner
+
+    from central.cli import app
+
+    config = tmp_path / "central.toml"
+    config.write_text('[alarms.audit_anchor_overdue]\nenabled = false\nseverity = "major"\n')
+    store, ingest, _ev = _setup(open_store, clock)
+    ingest.handle("markaz/v1/st-7/status", _birth())
+    ingest.handle("markaz/v1/st-7/telemetry/devices/kiosk-1", _device("st-7", 1, ["camera_down"]))
+    runner = CliRunner()
+    out = runner.invoke(app, ["alarms", "run", "--once", "--db", central_db, "--config", str(config)])
+    assert out.exit_code == 0 and "raised 1" in out.output, out.output
+    out = runner.invoke(app, ["alarms", "list", "--db", central_db, "--json"])
+    (alarm,) = [json.loads(line) for line in out.output.splitlines()]
+    assert alarm["rule"] == "device_fault"
+    args = ["alarms", "ack", str(alarm["id"]), "--by", "op1", "--comment", "on it", "--db", central_db]
+    assert runner.invoke(app, [*args, "--role", "central_viewer"]).exit_code == 1
+    assert runner.invoke(app, [*args, "--role", "boss"]).exit_code == 2
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0 and "acknowledged by op1" in out.output
+    assert runner.invoke(app, args).exit_code == 1  # not active any more
+    assert list_alarms(store)[0].state == AlarmState.ACKNOWLEDGED
