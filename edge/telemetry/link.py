@@ -8,6 +8,13 @@ Reconnects wait an exponential backoff with full jitter so a thousand stations d
 The link runs inside the node (a thread) or, normally, as a process of its own (`edge/telemetry/link_process.py`)
 that reads the outbox from the same SQLite file: it polls for new rows when idle, keeps commands in the inbox for
 the node, serves the node's requests (`birth`), and goes offline when the node it serves stops answering.
+
+Central's own outage (its ingest workers' retained status, `markaz/v1/_central/status/{worker}`, as Sparkplug's
+primary host): while every worker the link has heard of says `offline`, the link holds the outbox (rows stay on
+disk, bounded as always) instead of piling them into the broker's queue for central's session; when a worker comes
+back with a new `since` (central restarted), the link announces its birth again and asks the node for a full
+snapshot (`on_central_back`), so central's view is whole again without waiting for the next periodic snapshots.
+Nothing heard of central (an older central, or none) holds nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ class MqttLink:
         requests: LinkRequests | None = None,
         alive: Callable[[], bool] | None = None,
         on_state: Callable[[str, object], None] | None = None,
+        on_central_back: Callable[[], None] | None = None,
     ) -> None:
         """`alive()` false means the node is frozen or gone: the link drops its connection without a DISCONNECT
         (so the broker publishes the Will) and waits. `on_state(key, value)` hears connected/commands_ready."""
@@ -61,6 +69,11 @@ class MqttLink:
         self.requests = requests
         self.alive = alive
         self.on_state = on_state
+        self.on_central_back = on_central_back
+        self._central: dict[str, tuple[str, str]] = {}  # worker -> (state, since), kept across connections
+        self._central_back = False  # a worker came back with a new since: re-announce on the link's thread
+        self._command_sub: int | None = None
+        self._next_ack_scan = 0.0
         self._aborted = False
         self._next_request_check = 0.0
         self.window = settings.inflight_window
@@ -193,7 +206,9 @@ class MqttLink:
                 self.address.port,
                 "5" if self.protocol == 5 else "3.1.1",
             )
-            client.subscribe(self._topic(COMMAND_FILTER), qos=1)
+            with self._cond:  # the SUBACK callback reads which mid is the commands' only once it is known
+                client.subscribe(contract.CENTRAL_STATUS_FILTER, qos=1)
+                self._command_sub = client.subscribe(self._topic(COMMAND_FILTER), qos=1)[1]
             self.publish_birth()
             if self.on_connected is not None:
                 self.on_connected()
@@ -242,8 +257,26 @@ class MqttLink:
                 self.acked += len(done)
                 done = []
                 last_flush = now
+            if self._central_back:
+                self._central_back = False
+                log.info("MQTT: central is back; announcing birth and a full snapshot again")
+                self.publish_birth()
+                if self.on_central_back is not None:
+                    self.on_central_back()
             room = self.window - len(inflight)
-            if room >= max(1, self.window // 4) or not inflight:
+            if self.central_down():
+                # hold the outbox while central is down (nothing piles up at the broker); command acks still go out
+                sending = set(inflight.values())
+                scan = time.monotonic() >= self._next_ack_scan
+                if scan:  # a look at most twice a second: the held outbox may be large
+                    self._next_ack_scan = time.monotonic() + 0.5
+                for row in self.outbox.pending_acks(max(0, min(room, 50))) if scan else []:
+                    if row.id not in sending:
+                        info = self._publish(client, row.topic, row.payload)
+                        if info.rc == paho.MQTT_ERR_SUCCESS:
+                            inflight[info.mid] = row.id
+                room = 0
+            if room > 0 and (room >= max(1, self.window // 4) or not inflight):
                 rows = self.outbox.pending(cursor, room)
                 sent = 0
                 for row in rows:
@@ -346,7 +379,34 @@ class MqttLink:
             if self._unacked <= 0 or len(self._acked) >= self._wake_every or reason_code.is_failure:
                 self._cond.notify_all()
 
+    def central_down(self) -> bool:
+        """Every central worker heard of says offline (none heard of: not down, as with an older central)."""
+        known = list(self._central.values())
+        return bool(known) and all(state == "offline" for state, _ in known)
+
+    def _on_central_status(self, topic: str, payload: bytes) -> None:
+        try:
+            info, status = contract.validate(topic, payload)
+        except contract.ContractError as exc:
+            log.warning("MQTT: ignoring a malformed central status: %s", exc)
+            return
+        assert isinstance(status, contract.CentralStatus)
+        worker, now = info.params["worker"], (status.state, status.since.isoformat())
+        before = self._central.get(worker)
+        with self._cond:
+            self._central[worker] = now
+            # a worker we knew returns with a new life: central restarted and may have lost what it held
+            if before is not None and status.state == "online" and before != now:
+                self._central_back = True
+            self._cond.notify_all()
+        if before != now:
+            log.info("MQTT: central worker %s is %s (since %s)", worker, *now)
+            self._state("central", status.state)
+
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._cond:
+            if mid != self._command_sub:
+                return  # central's status: nothing waits for it
         if all(not rc.is_failure for rc in reason_codes):
             self.commands_ready.set()
             self._state("commands_ready", True)
@@ -355,6 +415,10 @@ class MqttLink:
 
     def _on_message(self, client, userdata, message) -> None:
         """Keep the command in the inbox (committed), then PUBACK it; the node's command worker executes it."""
+        if message.topic.startswith(f"{contract.PREFIX}/{contract.CENTRAL}/"):
+            self._on_central_status(message.topic, message.payload)
+            client.ack(message.mid, message.qos)
+            return
         try:
             if self.inbox is not None:
                 self.inbox.put(message.topic, message.payload)

@@ -11,9 +11,12 @@ input and writes its state as JSON lines on standard output:
 - stdin `wake`: new outbox rows (a beat too): publish now rather than at the next poll.
 - stdin `stop`: a clean stop (the link says `offline` itself). End of stdin without `stop`: the node died; the
   link exits at once and the broker's Will says `offline`.
-- stdout `{"connected": 5}` (protocol, 0 when lost), `{"commands_ready": true}`, `{"command": true}`.
+- stdout `{"connected": 5}` (protocol, 0 when lost), `{"commands_ready": true}`, `{"command": true}`,
+  `{"central": "online"|"offline"}` (central's status as heard), `{"central_back": true}` (central restarted: the
+  node publishes a full snapshot).
 Run alone (systemd, `BindsTo=` the node's unit), it has no pipe: the node (setting `mqtt.link = "external"`) beats in
 the database instead (`NodeBeat`), and a beat older than a keepalive is a frozen node, as above. SIGTERM stops it.
+(Alone, the link re-announces the birth when central returns; the snapshots follow at their periodic intervals.)
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ def run(config: LinkConfig, supervised: bool = False) -> int:
         requests=LinkRequests(store),
         alive=beats.alive if beats else lambda: beat_row.fresh(s.keepalive),
         on_state=out.write,
+        on_central_back=lambda: out.write("central_back", True),
     )
     stopping = threading.Event()
 
@@ -157,10 +161,13 @@ class LinkSupervisor:
         config: LinkConfig,
         on_connected: Callable[[], None] | None = None,
         on_command: Callable[[], None] | None = None,
+        on_central_back: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.on_connected = on_connected
         self.on_command = on_command
+        self.on_central_back = on_central_back
+        self.central: str | None = None  # central's status as the link last heard it
         self.commands_ready = threading.Event()
         self.connected = False
         self.protocol = 5 if config.mqtt.protocol == "5" else 4
@@ -218,6 +225,13 @@ class LinkSupervisor:
                 self.commands_ready.set()
             if state.get("command") and self.on_command is not None:
                 self.on_command()
+            if "central" in state:
+                self.central = state["central"]
+            if state.get("central_back") and self.on_central_back is not None:
+                try:
+                    self.on_central_back()
+                except Exception:
+                    log.exception("the node's answer to central's return failed")
 
     def _send(self, word: str) -> bool:
         proc = self.proc

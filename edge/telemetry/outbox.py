@@ -202,6 +202,19 @@ class Outbox:
         )
         return [Row(r[0], r[1], r[2], r[3]) for r in rows]
 
+    def pending_acks(self, limit: int = 50) -> list[Row]:
+        """Command acks still to publish, oldest first: they go out even while the rest is held for central, since
+        whoever sent the command is waiting for the answer."""
+        rows = (
+            self.store.read()
+            .conn.execute(
+                "SELECT id, seq, topic, payload FROM telemetry_outbox WHERE topic LIKE '%/ack' ORDER BY id LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
+        return [Row(r[0], r[1], r[2], r[3]) for r in rows]
+
     def delete(self, ids: Iterable[int]) -> None:
         """Forget rows the broker acknowledged (one short transaction per batch)."""
         ids = list(ids)

@@ -126,7 +126,12 @@ class TelemetryService:
             from edge.telemetry.link_process import LinkConfig, LinkSupervisor
 
             config = LinkConfig(data_dir=self.store.path.parent, station_id=self.station, mqtt=self.settings)
-            supervisor = LinkSupervisor(config, on_connected=self.outbox.announce_drops, on_command=self.worker.wake)
+            supervisor = LinkSupervisor(
+                config,
+                on_connected=self.outbox.announce_drops,
+                on_command=self.worker.wake,
+                on_central_back=self.central_back,
+            )
             self.outbox.on_enqueue(supervisor.wake)
             return supervisor
         from edge.telemetry.link import MqttLink
@@ -138,7 +143,13 @@ class TelemetryService:
             inbox=self.inbox,
             requests=self.requests,
             on_connected=self.outbox.announce_drops,
+            on_central_back=self.central_back,
         )
+
+    def central_back(self) -> None:
+        """Central restarted (its status came back with a new `since`): every snapshot again, so its view of this
+        station is whole at once (the link has announced the birth already)."""
+        self.publish_snapshot(list(handlers.SNAPSHOT_KINDS), "periodic")
 
     def stop(self) -> None:
         self._stop.set()

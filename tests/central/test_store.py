@@ -8,7 +8,7 @@ import threading
 
 from central.db import migrations
 from central.ingest import Ingest
-from markaz.clock import utcnow
+from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
 
 TOPIC = "markaz/v1/st-1/events/device_fault"
@@ -132,9 +132,22 @@ def test_two_workers_writing_one_station_at_once_lose_nothing(open_store):
     assert stores[0].gaps("st-1") == []
 
 
-def test_status_from_the_retained_message_only_fills_in(open_store):
+def test_a_retained_status_applies_only_when_newer(open_store):
+    """Central hears every retained status again when it comes back: an older one (a stale birth or Will) never
+    overrides what it knows, while the Will of the very connection it knows of (same `since`) means the station died
+    meanwhile. Live statuses apply in order; central's own clock says when the state changed."""
+    from datetime import timedelta
+
     store = open_store()
-    now = utcnow()
-    store.status("st-1", contract.Status(state="online", since=now))
-    store.status("st-1", contract.Status(state="offline", since=now), retained=True)
+    t1 = utcnow()
+    t0 = t1 - timedelta(hours=1)
+    store.status("st-1", contract.Status(state="online", since=t1), now=t1)
+    store.status("st-1", contract.Status(state="offline", since=t0), retained=True)  # a stale Will
+    store.status("st-1", contract.Status(state="online", since=t1), retained=True, now=t1 + timedelta(minutes=5))
+    row = store.stations()[0]
+    assert (row["state"], row["state_changed_at"]) == ("online", iso(t1))  # nothing changed
+    store.status("st-1", contract.Status(state="offline", since=t1), retained=True, now=t1 + timedelta(minutes=9))
+    row = store.stations()[0]
+    assert (row["state"], row["state_changed_at"]) == ("offline", iso(t1 + timedelta(minutes=9)))
+    store.status("st-1", contract.Status(state="online", since=t0), now=t1 + timedelta(minutes=10))  # live: applies
     assert store.stations()[0]["state"] == "online"
