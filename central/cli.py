@@ -299,3 +299,47 @@ def alarms_ack(
     finally:
         store.close()
     typer.echo(f"alarm {alarm.id} acknowledged by {alarm.acknowledged_by} at {alarm.acknowledged_at}")
+
+
+@app.command()
+def compare(
+    start: Annotated[str, typer.Option("--from", help="first business day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="last business day, YYYY-MM-DD (inclusive)")],
+    service: Annotated[str | None, typer.Option("--service", help="one service's code (default: all)")] = None,
+    rank_by: Annotated[str, typer.Option("--rank-by", help="the measure stations are ranked by")] = (
+        "within_target_share"
+    ),
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="write the comparison to this CSV file")] = None,
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
+) -> None:
+    """Compare the stations over a period: served, mean/p90 wait, within target, no-shows, match rate, report SLA."""
+    from datetime import date
+
+    from central.comparison import MEASURES, ComparisonError, to_csv
+    from central.comparison import compare as run_compare
+    from central.store import CentralStore
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        typer.echo("error: --from and --to are dates, YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+    store = CentralStore(db)
+    try:
+        result = run_compare(store, first, last, service, rank_by)
+    except ComparisonError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    if csv_file is not None:
+        partial = csv_file.with_name(csv_file.name + ".partial")
+        partial.write_text(to_csv(result), encoding="utf-8")
+        partial.replace(csv_file)
+        typer.echo(f"wrote {len(result.stations)} stations to {csv_file}")
+        return
+    names = [m.name for m in MEASURES]
+    typer.echo("rank  station  " + "  ".join(names))
+    for s in result.stations:
+        cells = [("*" if m in s.best else "") + ("-" if getattr(s, m) is None else str(getattr(s, m))) for m in names]
+        typer.echo(f"{s.rank or '-':>4}  {s.station}  " + "  ".join(cells))

@@ -7,13 +7,16 @@ Over `central.db`: SQLite by default, PostgreSQL at national scale (`--db postgr
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from central.db import Database, open_database
 from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
+
+# Channels cumulative over a business day: the newest per day is kept apart for the comparison of stations.
+DAILY = ("telemetry.queue_day", "telemetry.verification", "telemetry.reports")
 
 
 class CentralStore:
@@ -118,6 +121,14 @@ class CentralStore:
                     "ON CONFLICT (station, channel) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, "
                     "data = excluded.data WHERE excluded.seq > latest.seq",
                     (station, channel, seq, iso(msg.ts), json.dumps(data)),
+                )
+            if info.key in DAILY:
+                day = data.get("business_day") or msg.ts.astimezone(UTC).date().isoformat()
+                tx.execute(
+                    "INSERT INTO daily (station, channel, business_day, seq, data) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (station, channel, business_day) DO UPDATE SET seq = excluded.seq, "
+                    "data = excluded.data WHERE excluded.seq > daily.seq",
+                    (station, info.key, day, seq, json.dumps(data)),
                 )
             if info.key == "events.outbox_dropped":
                 self._explain(tx, station, msg.data)

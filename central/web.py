@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from central.alarms_api import Staff, alarm_router, no_sign_in
+from central.comparison_api import comparison_router
 from central.store import CentralStore
 
 _TEMPLATES = Environment(
@@ -32,6 +33,7 @@ def render_stations(store: CentralStore) -> str:
 def create_app(store: CentralStore, current_staff: Callable[..., Staff] = no_sign_in) -> FastAPI:
     app = FastAPI(title="markaz central", version="1", docs_url="/api/docs")
     app.include_router(alarm_router(store, current_staff))
+    app.include_router(comparison_router(store, current_staff))
 
     @app.get("/api/stations", summary="Every station: status, last seq, duplicates, missing seqs")
     def stations() -> list[dict]:

@@ -78,6 +78,7 @@ class EdgeNode:
         sources = TelemetrySources(
             queue_kpis=self.queue.kpis,
             queue_services=self.queue.services,
+            queue_day=self.queue.day_waits,
             devices=auth.list_devices,
             set_device_enabled=set_device_enabled,
             verification_counts=functools.partial(decision_counts, self.store),

@@ -5,7 +5,6 @@ finish. So a transferred visitor's time at the first service is not counted twic
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 from typing import Any
 
@@ -14,22 +13,11 @@ from edge.queue.states import TicketStatus
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.store.db import fetch_all
+from markaz import measures
 from markaz.clock import parse_iso
 
-
-def _p90(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]  # nearest-rank
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+# One definition of each measure, shared with central's comparison of stations (markaz/measures.py).
+_p90, _mean, _r = measures.p90, measures.mean, measures.rounded
 
 
 def _summarise(
@@ -37,9 +25,9 @@ def _summarise(
 ) -> dict[str, Any]:
     """The fields of KpiFigures for these ticket rows."""
     waits: list[float] = []
+    targeted: list[tuple[float, float | None]] = []
     service_times: list[float] = []
     waiting_for: list[float] = []
-    within = 0
     counts = dict.fromkeys(TicketStatus, 0)
     issued = 0
     for t in rows:
@@ -53,7 +41,7 @@ def _summarise(
         if t["called_at"]:
             wait = (parse_iso(t["called_at"]) - queued).total_seconds()
             waits.append(wait)
-            within += wait <= targets.get(t["service"], 0)
+            targeted.append((wait, targets.get(t["service"], 0)))
         if t["status"] == TicketStatus.DONE and t["serving_at"] and t["ended_at"]:
             service_times.append((parse_iso(t["ended_at"]) - parse_iso(t["serving_at"])).total_seconds())
     return {
@@ -69,7 +57,7 @@ def _summarise(
         "mean_wait_s": _r(_mean(waits)),
         "p90_wait_s": _r(_p90(waits)),
         "mean_service_s": _r(_mean(service_times)),
-        "within_target_share": round(within / len(waits), 4) if waits else None,
+        "within_target_share": measures.within_target_share(targeted),
         "counters_open": counters_open,
     }
 
@@ -118,3 +106,30 @@ def compute(store: Store, day: date, now: datetime, settings: EdgeSettings) -> K
         station=StationKpis(station_id=settings.station_id, **_summarise(rows, targets, now, open_total)),
         services=per_service,
     )
+
+
+def day_waits(store: Store, day: date) -> list[dict[str, Any]]:
+    """Per active service, the day's raw figures the KPIs are computed from: every called ticket's wait (in order of
+    queue entry), served and no-shows, and the target. Central recomputes the KPIs of any period from these."""
+    db = store.read()
+    db.conn.execute("BEGIN")
+    try:
+        services = fetch_all(db.conn, "SELECT code, target_wait_s, active FROM services ORDER BY code")
+        rows = fetch_all(
+            db.conn,
+            "SELECT service, status, queued_at, called_at FROM tickets WHERE business_day = ? ORDER BY queued_at, id",
+            [day.isoformat()],
+        )
+    finally:
+        db.conn.execute("COMMIT")
+    out = {s["code"]: {"service": s["code"], "target_wait_s": s["target_wait_s"], "waits_s": [], "served": 0,
+                       "no_shows": 0} for s in services}  # fmt: skip
+    for t in rows:
+        entry = out[t["service"]]
+        if t["called_at"]:
+            entry["waits_s"].append((parse_iso(t["called_at"]) - parse_iso(t["queued_at"])).total_seconds())
+        entry["served"] += t["status"] == TicketStatus.DONE
+        entry["no_shows"] += t["status"] == TicketStatus.NO_SHOW
+    active = {s["code"] for s in services if s["active"]}
+    # an inactive service only with tickets of the day (the station's KPIs count them, its per-service list not)
+    return [e for code, e in out.items() if code in active or e["waits_s"] or e["served"] or e["no_shows"]]

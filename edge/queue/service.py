@@ -449,6 +449,11 @@ class QueueService:
         est = self.estimates().get(ticket.id) if ticket.status == TicketStatus.WAITING else None
         return ticket.model_copy(update={"estimated_wait_s": None if est is None else round(est)})
 
+    def day_waits(self, day: date | None = None) -> tuple[date, list[dict[str, Any]]]:
+        """The business day and, per service, its called tickets' waits, served and no-shows (for central)."""
+        day = day or self.today(self.clock())
+        return day, kpis.day_waits(self.store, day)
+
     def kpis(self, day: date | None = None) -> Kpis:
         now = self.clock()
         return kpis.compute(self.store, day or self.today(now), now, self.settings)

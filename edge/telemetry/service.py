@@ -46,6 +46,7 @@ class TelemetrySources:
     business_day: Callable[[datetime], tuple[str, datetime]]  # (ISO day, UTC start) of an instant
     data_dir: Path  # for the disk figures of node health
     report_counts: Callable[[], Mapping[str, Any]] | None = None  # ReportService.counts (counts only)
+    queue_day: Callable[[], tuple[Any, list[Mapping[str, Any]]]] | None = None  # QueueService.day_waits
 
 
 class TelemetryService:
@@ -197,6 +198,7 @@ class TelemetryService:
             "telemetry.verification", s.health_interval_s, lambda _: self.publish_snapshot(["verification"], "")
         )
         steps.every("telemetry.node", s.health_interval_s, lambda _: self.publish_snapshot(["node"], ""))
+        steps.every("telemetry.queue_day", s.health_interval_s, lambda _: self.publish_queue_day())
         steps.every("telemetry.reports", s.health_interval_s, lambda _: self.publish_snapshot(["reports"], "periodic"))
 
     def _loop(self) -> None:
@@ -212,6 +214,7 @@ class TelemetryService:
     def publish_snapshot(self, what: list[str], reason: str) -> None:
         if "queue" in what:
             self.publish_queue(reason)
+            self.publish_queue_day()
         if "devices" in what:
             self.publish_devices(reason)
         if "verification" in what:
@@ -223,6 +226,16 @@ class TelemetryService:
         if "reports" in what and self.sources.report_counts is not None:
             counts = self.sources.report_counts()
             self.outbox.enqueue("telemetry.reports", samplers.report_counts(counts, reason or "periodic"))
+
+    def publish_queue_day(self) -> None:
+        """The day's waits and outcomes per service: what central's comparison of stations is computed from."""
+        if self.sources.queue_day is None:
+            return
+        day, services = self.sources.queue_day()
+        self.outbox.enqueue(
+            "telemetry.queue_day",
+            contract.QueueDay(business_day=day.isoformat(), services=[contract.ServiceDay(**s) for s in services]),
+        )
 
     def publish_queue(self, reason: str) -> None:
         targets = {s.code: float(s.target_wait_s) for s in self.sources.queue_services()}

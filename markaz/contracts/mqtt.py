@@ -84,6 +84,22 @@ class QueueSnapshot(_Strict):
     services: list[ServiceQueue]
 
 
+class ServiceDay(_Strict):
+    """One service's business day so far, as the KPIs are computed from it: every called ticket's wait (seconds,
+    in order of queue entry; no number, no name), served and no-shows. Central recomputes any period's KPIs from it."""
+
+    service: ServiceCode
+    target_wait_s: Seconds | None
+    waits_s: Annotated[list[Seconds], Field(max_length=50_000)]
+    served: Count
+    no_shows: Count
+
+
+class QueueDay(_Strict):
+    business_day: Day
+    services: list[ServiceDay]
+
+
 # Faults a device reports itself (kiosk heartbeats), and those the edge derives (a heartbeat that stopped coming)
 ReportedFault = Literal["reader_missing", "camera_down", "printer_paper_out", "printer_error", "ui_disconnected"]
 Fault = Literal[ReportedFault, "heartbeat_lost"]
@@ -303,6 +319,9 @@ def _envelope(name: str, schema: str, data_type: Any, doc: str) -> type[Envelope
 
 
 QueueMessage = _envelope("QueueMessage", "markaz.telemetry.queue/1", QueueSnapshot, "Queue snapshot of the station.")
+QueueDayMessage = _envelope(
+    "QueueDayMessage", "markaz.telemetry.queue_day/1", QueueDay, "The business day's waits and outcomes per service."
+)
 DeviceMessage = _envelope("DeviceMessage", "markaz.telemetry.devices/1", DeviceState, "State of one device.")
 VerificationMessage = _envelope(
     "VerificationMessage", "markaz.telemetry.verification/1", VerificationCounters, "Verification counters of the day."
@@ -366,6 +385,14 @@ CHANNELS: tuple[Channel, ...] = (
         "station",
         droppable=True,
         summary="Queue snapshot on change and at least every snapshot interval.",
+    ),
+    Channel(
+        "telemetry.queue_day",
+        "telemetry/queue_day",
+        QueueDayMessage,
+        "station",
+        droppable=True,
+        summary="The business day's waits, served and no-shows per service, with the node's health and on snapshot.",
     ),
     Channel(
         "telemetry.devices",

@@ -18,7 +18,8 @@ def test_every_channel_is_in_the_asyncapi_document():
     doc = asyncapi.build()
     addresses = {c["address"] for c in doc["channels"].values()}
     for channel in contract.CHANNELS:
-        assert f"markaz/v1/{{station}}/{channel.template}" in addresses
+        prefix = "markaz/v1/{station}/" if channel.scope == "station" else "markaz/v1/_central/"
+        assert prefix + channel.template == channel.address and channel.address in addresses
 
 
 @pytest.mark.parametrize(
@@ -120,10 +121,10 @@ def test_qos_and_retain_are_operation_bindings_as_mqtt_binding_0_2_0_has_them():
         assert mqtt.keys() <= allowed and mqtt["bindingVersion"] == "0.2.0", name
         assert mqtt["qos"] == 1
         channel = op["channel"]["$ref"].rsplit("/", 1)[-1]
-        assert mqtt["retain"] is (channel == "status")
+        assert mqtt["retain"] is (channel in ("status", "central_status"))
         for ref in op["messages"]:  # an operation's messages are its channel's
             assert ref["$ref"].startswith(f"#/channels/{channel}/messages/")
-    sends = [op for op in doc["operations"].values() if op["action"] == "send"]
+    sends = [op for op in doc["operations"].values() if op["channel"]["$ref"].endswith("/cmd")]
     assert sends and all(op["bindings"]["mqtt"]["messageExpiryInterval"] == contract.COMMAND_EXPIRY_S for op in sends)
 
 
