@@ -174,19 +174,21 @@ class CentralStore:
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return self.db.query(sql, params)
 
-    def stations(self) -> list[dict[str, Any]]:
+    def stations(self, only: str | None = None) -> list[dict[str, Any]]:
+        """Every station (or `only` that one) with its open gaps and missing seqs."""
         rows = self.query(
             "SELECT s.*, (SELECT count(*) FROM gaps g WHERE g.station = s.station) AS open_gaps, "
             "(SELECT CAST(coalesce(sum(last_seq - first_seq + 1), 0) AS BIGINT) FROM gaps g WHERE g.station = s.station) "
             "AS missing "
-            "FROM stations s ORDER BY s.station"
+            "FROM stations s" + (" WHERE s.station = ?" if only is not None else "") + " ORDER BY s.station",
+            (only,) if only is not None else (),
         )
         for r in rows:
             r["versions"] = json.loads(r["versions"]) if r["versions"] else {}
         return rows
 
     def station(self, station: str) -> dict[str, Any] | None:
-        rows = [r for r in self.stations() if r["station"] == station]
+        rows = self.stations(station)
         if not rows:
             return None
         out = rows[0]

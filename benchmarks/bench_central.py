@@ -1,0 +1,467 @@
+"""Central at fleet scale, on a real Mosquitto (TLS, client certificates, QoS 1) and both store backends.
+
+Measured in one run, side by side:
+  ingest     stations publish a stream of contract messages as fast as they can; central's ingest (1 and 2 workers on
+             the shared subscription, SQLite and PostgreSQL) and `mosquitto_sub` receive the same stream at once;
+             each rate = messages / (first publish -> last message stored / received); the ratio ingest/mosquitto_sub
+             says what validation and the store cost against the broker's own client.
+  catch-up   a fleet of stations each holding a backlog (an outage of `--outage-min` minutes at the normal rate:
+             a queue snapshot every 30 s, 5 devices and node health, verification, reports, queue day every 60 s)
+             drains it at once; time until central has stored every message (PostgreSQL, 2 workers).
+  dashboard  a store holding `--stations` x `--days` of telemetry (5-minute queue snapshots, hourly rollups, daily
+             figures, alarms): p50/p95 of the fleet overview (stations + open alarms), a station page (its row,
+             latest, gaps, events, a day of 5-minute and a week of hourly rollups) and the comparison over the days.
+
+Targets (issue 11): ingest >= 5,000 msg/s per worker on PostgreSQL; 500 stations x 1 h caught up within 5 minutes;
+overview and station page p95 < 300 ms, comparison over 7 days p95 < 1 s.
+
+Run: .venv/bin/python -m benchmarks.run central (full size: 500 stations x 7 days, 1 h outage; the lead runs it).
+MARKAZ_BENCH_SMALL=1 (or --small) runs a tiny size that only checks the benchmark works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import summary_ms, write
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+WINDOW = 200
+
+
+# --- parts of the set-up ------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """A private PostgreSQL cluster (initdb + pg_ctl as the postgres user); yields a URL without a database."""
+
+    def as_postgres(*args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True)
+
+    root = Path(tempfile.mkdtemp(prefix="markaz-bench-pg-"))
+    shutil.chown(root, "postgres", "postgres")
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    shutil.chown(sock, "postgres", "postgres")
+    port = _free_port()
+    as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+    opts = f"-p {port} -k {sock} -c listen_addresses='' -c synchronous_commit=off -c shared_buffers=256MB"
+    as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o", opts, "start")
+    try:
+        yield f"postgresql://postgres@/?host={sock}&port={port}"
+    finally:
+        as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def new_pg_database(server: str) -> str:
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server.replace("/?", "/postgres?"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.replace("/?", f"/{name}?")
+
+
+def _device_message(station: str, seq: int, device: str, ts: datetime) -> bytes:
+    from markaz.contracts import mqtt as contract
+
+    state = contract.DeviceState(
+        device=device, type="kiosk", enabled=True, online=True, last_heartbeat=ts, faults=[], reason="periodic"
+    )
+    msg = contract.DeviceMessage(schema="markaz.telemetry.devices/1", station=station, seq=seq, ts=ts, data=state)
+    return contract.dump(msg)
+
+
+def _queue_message(station: str, seq: int, ts: datetime, rng: random.Random) -> bytes:
+    from markaz.contracts import mqtt as contract
+
+    services = [
+        contract.ServiceQueue(
+            service=code,
+            waiting=rng.randint(0, 20),
+            longest_wait_s=rng.uniform(0, 1800),
+            served=rng.randint(0, 300),
+            mean_wait_s=rng.uniform(60, 900),
+            no_shows=rng.randint(0, 10),
+            counters_open=rng.randint(1, 5),
+            target_wait_s=900,
+        )
+        for code in ("general", "report", "follow-up")
+    ]
+    snap = contract.QueueSnapshot(business_day=ts.date().isoformat(), reason="periodic", services=services)
+    msg = contract.QueueMessage(schema="markaz.telemetry.queue/1", station=station, seq=seq, ts=ts, data=snap)
+    return contract.dump(msg)
+
+
+def station_stream(station: str, minutes: int, start: datetime, rng: random.Random) -> list[tuple[str, bytes]]:
+    """A station's messages over `minutes` at the normal rate: a queue snapshot every 30 s, per minute 5 devices."""
+    out: list[tuple[str, bytes]] = []
+    seq = 0
+    for minute in range(minutes):
+        for half in (0, 30):
+            seq += 1
+            ts = start + timedelta(minutes=minute, seconds=half)
+            out.append((f"markaz/v1/{station}/telemetry/queue", _queue_message(station, seq, ts, rng)))
+        for d in range(5):
+            seq += 1
+            ts = start + timedelta(minutes=minute, seconds=d)
+            out.append(
+                (f"markaz/v1/{station}/telemetry/devices/kiosk-{d}", _device_message(station, seq, f"kiosk-{d}", ts))
+            )
+    return out
+
+
+class Publishers:
+    """One paho client per station (its own certificate: the broker's ACL lets a station write only its topics)."""
+
+    def __init__(self, broker: Any, pki: Any, stations: list[str]) -> None:
+        from tests.telemetry.broker import tls_client
+
+        self.clients = {}
+        for st in stations:
+            c = tls_client(pki, st, client_id=st)
+            c.max_inflight_messages_set(WINDOW)
+            c.max_queued_messages_set(0)
+            c.connect("127.0.0.1", broker.port, 60)
+            c.loop_start()
+            self.clients[st] = c
+
+    def publish_all(self, streams: dict[str, list[tuple[str, bytes]]]) -> None:
+        """Every station publishes its stream at once (a thread each), waiting for every PUBACK."""
+
+        def run(st: str) -> None:
+            c = self.clients[st]
+            infos = [c.publish(topic, body, qos=1) for topic, body in streams[st]]
+            for info in infos:
+                info.wait_for_publish(300)
+
+        threads = [threading.Thread(target=run, args=(st,)) for st in streams]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def close(self) -> None:
+        for c in self.clients.values():
+            c.disconnect()
+            c.loop_stop()
+
+
+def mosquitto_sub(broker: Any, pki: Any, count: int, identity: str) -> subprocess.Popen[bytes]:
+    cert = pki.client(identity)
+    argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-V", "mqttv5", "-i", identity]
+    argv += ["--cafile", str(pki.ca.cert), "--cert", str(cert.cert), "--key", str(cert.key)]
+    argv += ["-t", "markaz/v1/+/telemetry/#", "-C", str(count)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _stored(store: Any) -> int:
+    return int(store.query("SELECT count(*) AS n FROM messages")[0]["n"])
+
+
+def _ingest_workers(store_target: str, broker: Any, pki: Any, workers: int) -> tuple[list[Any], list[Any]]:
+    from central.ingest import Ingest
+    from central.store import CentralStore
+
+    stores, ingests = [], []
+    for i in range(1, workers + 1):
+        own = pki.client(f"central-{i}.markaz")
+        store = CentralStore(store_target)
+        ingest = Ingest(store, broker.url, pki.ca.cert, own.cert, own.key, client_id=f"central-ingest-{i}")
+        ingest.start()
+        assert ingest.ready.wait(20), "the ingest did not subscribe"
+        stores.append(store)
+        ingests.append(ingest)
+    return stores, ingests
+
+
+def _stop(stores: list[Any], ingests: list[Any]) -> None:
+    for ingest in ingests:
+        ingest.stop()
+    for store in stores:
+        store.close()
+
+
+# --- the measurements ---------------------------------------------------------------------------------------------
+
+
+def ingest_rate(broker: Any, pki: Any, target: str, workers: int, stations: list[str], per_station: int) -> dict:
+    """Central's ingest and mosquitto_sub on the same stream; rates from the first publish."""
+    rng = random.Random(7)
+    start_ts = datetime(2026, 3, 1, 8, tzinfo=UTC)
+    minutes = max(1, per_station // 12)
+    streams = {st: station_stream(st, minutes, start_ts, rng)[:per_station] for st in stations}
+    total = sum(len(s) for s in streams.values())
+    stores, ingests = _ingest_workers(target, broker, pki, workers)
+    sub = mosquitto_sub(broker, pki, total, broker.recorder_identity())
+    time.sleep(1.0)  # mosquitto_sub connected and subscribed
+    publishers = Publishers(broker, pki, stations)
+    try:
+        t0 = time.perf_counter()
+        done_sub: list[float] = []
+        threading.Thread(target=lambda: (sub.wait(600), done_sub.append(time.perf_counter())), daemon=True).start()
+        publishers.publish_all(streams)
+        published = time.perf_counter()
+        deadline = time.monotonic() + 900
+        while _stored(stores[0]) < total and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stored_at = time.perf_counter()
+        n = _stored(stores[0])
+        while not done_sub and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        publishers.close()
+        _stop(stores, ingests)
+        if sub.poll() is None:
+            sub.kill()
+    ingest_s, sub_s = stored_at - t0, (done_sub[0] if done_sub else float("nan")) - t0
+    return {
+        "workers": workers,
+        "stations": len(stations),
+        "messages": total,
+        "stored": n,
+        "publish_s": round(published - t0, 3),
+        "ingest_msg_per_s": round(total / ingest_s, 1),
+        "ingest_msg_per_s_per_worker": round(total / ingest_s / workers, 1),
+        "mosquitto_sub_msg_per_s": round(total / sub_s, 1),
+        "ratio_ingest_to_mosquitto_sub": round(sub_s / ingest_s, 3),
+    }
+
+
+def catch_up(broker: Any, pki: Any, target: str, stations: list[str], outage_min: int, workers: int) -> dict:
+    """Every station drains an outage's backlog at once; time until central has stored it all."""
+    rng = random.Random(11)
+    start_ts = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    streams = {st: station_stream(st, outage_min, start_ts, rng) for st in stations}
+    total = sum(len(s) for s in streams.values())
+    stores, ingests = _ingest_workers(target, broker, pki, workers)
+    publishers = Publishers(broker, pki, stations)
+    try:
+        t0 = time.perf_counter()
+        publishers.publish_all(streams)
+        deadline = time.monotonic() + 3600
+        while _stored(stores[0]) < total and time.monotonic() < deadline:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - t0
+        gaps = stores[0].query("SELECT count(*) AS n FROM gaps")[0]["n"]
+        n = _stored(stores[0])
+    finally:
+        publishers.close()
+        _stop(stores, ingests)
+    return {
+        "stations": len(stations),
+        "outage_min": outage_min,
+        "workers": workers,
+        "messages": total,
+        "stored": n,
+        "open_gaps": gaps,
+        "catch_up_s": round(elapsed, 2),
+        "msg_per_s": round(total / elapsed, 1),
+    }
+
+
+def fill_dashboard_store(target: str, stations: int, days: int) -> dict:
+    """A store as `stations` x `days` of telemetry leaves it, written straight to the tables (bulk, fast)."""
+    from central.store import CentralStore
+
+    rng = random.Random(3)
+    store = CentralStore(target)
+    end = datetime(2026, 3, 8, tzinfo=UTC)
+    start = end - timedelta(days=days)
+    names = [f"st-{i:04d}" for i in range(stations)]
+    counts = {"messages": 0, "rollups": 0, "daily": 0}
+    with store.db.transaction() as tx:
+        for s_i, st in enumerate(names):
+            tx.execute(
+                "INSERT INTO stations (station, state, state_since, versions, last_message_at, max_seq, received, "
+                "state_changed_at, first_seen_at) VALUES (?, ?, ?, '{}', ?, ?, ?, ?, ?)",
+                (st, "online" if s_i % 50 else "offline", start.isoformat(), end.isoformat(), 0, 0,
+                 start.isoformat(), start.isoformat()),
+            )  # fmt: skip
+            seq = 0
+            rows = []
+            t = start
+            while t < end:  # a queue snapshot every 5 minutes, a device state every 15
+                seq += 1
+                data = json.loads(_queue_message(st, seq, t, rng))["data"]
+                rows.append((st, seq, "markaz.telemetry.queue/1", f"markaz/v1/{st}/telemetry/queue", t.isoformat(),
+                             t.isoformat(), json.dumps(data)))  # fmt: skip
+                if seq % 3 == 0:
+                    seq += 1
+                    body = json.loads(_device_message(st, seq, "kiosk-1", t))["data"]
+                    rows.append((st, seq, "markaz.telemetry.devices/1", f"markaz/v1/{st}/telemetry/devices/kiosk-1",
+                                 t.isoformat(), t.isoformat(), json.dumps(body)))  # fmt: skip
+                t += timedelta(minutes=5)
+            for r in rows:
+                tx.execute(
+                    "INSERT INTO messages (station, seq, schema, topic, ts, received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    r,
+                )
+            counts["messages"] += len(rows)
+            tx.execute("UPDATE stations SET max_seq = ?, received = ? WHERE station = ?", (seq, seq, st))
+            last = json.loads(rows[-2][6]) if len(rows) > 1 else {}
+            tx.execute(
+                "INSERT INTO latest (station, channel, seq, ts, data) VALUES (?, 'telemetry.queue', ?, ?, ?)",
+                (st, seq, end.isoformat(), json.dumps(last)),
+            )
+            for bucket_s, step in ((300, timedelta(minutes=5)), (3600, timedelta(hours=1))):
+                b = start if bucket_s == 3600 else end - timedelta(days=1)
+                while b < end:
+                    for series in ("queue.waiting", "queue.longest_wait_s", "queue.served"):
+                        tx.execute(
+                            "INSERT INTO rollups (station, series, key, bucket_s, bucket_start, samples, value_sum, "
+                            "value_max) VALUES (?, ?, 'general', ?, ?, 1, ?, ?)",
+                            (st, series, bucket_s, b.isoformat(), rng.uniform(0, 50), rng.uniform(50, 100)),
+                        )
+                        counts["rollups"] += 1
+                    b += step
+            for d in range(days):
+                day = (start + timedelta(days=d)).date().isoformat()
+                waits = [rng.expovariate(1 / 400) for _ in range(rng.randint(200, 600))]
+                svc = {"service": "general", "target_wait_s": 900, "waits_s": waits, "served": len(waits) - 5,
+                       "no_shows": 5}  # fmt: skip
+                tx.execute(
+                    "INSERT INTO daily (station, channel, business_day, seq, data) VALUES (?, ?, ?, ?, ?)",
+                    (st, "telemetry.queue_day", day, d + 1, json.dumps({"business_day": day, "services": [svc]})),
+                )
+                ver = {"business_day": day, "match": rng.randint(100, 400), "no_match": rng.randint(0, 20), "retry": 3,
+                       "spoof": rng.randint(0, 3), "latency_ms_p50": 20.0, "latency_ms_p95": 40.0}  # fmt: skip
+                tx.execute(
+                    "INSERT INTO daily (station, channel, business_day, seq, data) VALUES (?, ?, ?, ?, ?)",
+                    (st, "telemetry.verification", day, d + 1, json.dumps(ver)),
+                )
+                counts["daily"] += 2
+            if s_i % 25 == 0:
+                tx.execute(
+                    "INSERT INTO alarms (station, rule, subject, severity, state, since, raised_at, detail) "
+                    "VALUES (?, 'station_offline', '', 'major', 'active', ?, ?, '{}')",
+                    (st, end.isoformat(), end.isoformat()),
+                )
+    store.close()
+    return {"stations": stations, "days": days, **counts}
+
+
+def dashboard_queries(target: str, stations: int, days: int, rounds: int) -> dict:
+    from central.alarms import open_alarms_by_station
+    from central.comparison import compare
+    from central.store import CentralStore
+
+    store = CentralStore(target)
+    end = datetime(2026, 3, 8, tzinfo=UTC)
+    names = [f"st-{i:04d}" for i in range(stations)]
+    rng = random.Random(5)
+    overview, page, comparison = [], [], []
+    try:
+        for _ in range(rounds):
+            t = time.perf_counter()
+            rows = store.stations()
+            alarms = open_alarms_by_station(store)
+            assert len(rows) == stations and alarms
+            overview.append(time.perf_counter() - t)
+
+            st = rng.choice(names)
+            t = time.perf_counter()
+            detail = store.station(st)
+            day = store.query(
+                "SELECT series, key, bucket_start, samples, value_sum, value_max FROM rollups WHERE station = ? "
+                "AND bucket_s = 300 AND bucket_start >= ? ORDER BY bucket_start",
+                (st, (end - timedelta(days=1)).isoformat()),
+            )
+            week = store.query(
+                "SELECT series, key, bucket_start, samples, value_sum, value_max FROM rollups WHERE station = ? "
+                "AND bucket_s = 3600 AND bucket_start >= ? ORDER BY bucket_start",
+                (st, (end - timedelta(days=7)).isoformat()),
+            )
+            assert detail is not None and day and week
+            page.append(time.perf_counter() - t)
+
+            t = time.perf_counter()
+            result = compare(store, (end - timedelta(days=days)).date(), (end - timedelta(days=1)).date(), "general")
+            assert len(result.stations) == stations
+            comparison.append(time.perf_counter() - t)
+    finally:
+        store.close()
+    return {"overview": summary_ms(overview), "station_page": summary_ms(page), "comparison": summary_ms(comparison)}
+
+
+# --- main ---------------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    from tests.telemetry.broker import Broker, Pki
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", default=bool(os.environ.get("MARKAZ_BENCH_SMALL")))
+    parser.add_argument("--ingest-stations", type=int, default=20)
+    parser.add_argument("--ingest-per-station", type=int, default=1000)
+    parser.add_argument("--stations", type=int, default=500)
+    parser.add_argument("--outage-min", type=int, default=60)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args(argv)
+    if args.small:
+        args.ingest_stations, args.ingest_per_station = 4, 60
+        args.stations, args.outage_min, args.days, args.rounds = 6, 2, 2, 5
+    result: dict[str, Any] = {"size": "small" if args.small else "full", "args": vars(args)}
+    with tempfile.TemporaryDirectory(prefix="markaz-bench-central-") as tmp_name, postgres() as pg:
+        tmp = Path(tmp_name)
+        pki = Pki.create(tmp / "pki")
+        ingest_names = [f"in-{i:03d}" for i in range(args.ingest_stations)]
+        result["ingest"] = []
+        for backend in ("sqlite", "postgresql"):
+            for workers in (1, 2):
+                broker = Broker(tmp / f"broker-{backend}-{workers}", pki).start()
+                try:
+                    target = str(tmp / f"ingest-{workers}.sqlite") if backend == "sqlite" else new_pg_database(pg)
+                    row = ingest_rate(broker, pki, target, workers, ingest_names, args.ingest_per_station)
+                    row["backend"] = backend
+                    print(json.dumps(row), flush=True)
+                    result["ingest"].append(row)
+                finally:
+                    broker.kill()
+        broker = Broker(tmp / "broker-catch-up", pki).start()
+        try:
+            fleet = [f"fl-{i:04d}" for i in range(args.stations)]
+            result["catch_up"] = catch_up(broker, pki, new_pg_database(pg), fleet, args.outage_min, workers=2)
+            result["catch_up"]["backend"] = "postgresql"
+            print(json.dumps(result["catch_up"]), flush=True)
+        finally:
+            broker.kill()
+        result["dashboard"] = {}
+        for backend in ("sqlite", "postgresql"):
+            target = str(tmp / "dashboard.sqlite") if backend == "sqlite" else new_pg_database(pg)
+            t = time.perf_counter()
+            filled = fill_dashboard_store(target, args.stations, args.days)
+            filled["fill_s"] = round(time.perf_counter() - t, 1)
+            filled.update(dashboard_queries(target, args.stations, args.days, args.rounds))
+            print(backend, json.dumps(filled), flush=True)
+            result["dashboard"][backend] = filled
+    path = write("central" if not args.small else "central-small", result)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
