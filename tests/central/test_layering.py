@@ -8,7 +8,8 @@ import sys
 
 def test_central_imports_no_edge_internals():
     code = (
-        "import sys, tempfile, pathlib, central.cli, central.commands, central.ingest, central.store, central.web\n"
+        "import sys, tempfile, pathlib, central.cli, central.commands, central.ingest, central.store, central.web, "
+        "central.alarms, central.comparison, central.watch\n"
         "store = central.store.CentralStore(pathlib.Path(tempfile.mkdtemp()) / 'c.sqlite')\n"
         "central.ingest.Ingest(store, 'mqtts://127.0.0.1:1', None, None, None)\n"
         "central.web.create_app(store)\n"
@@ -27,3 +28,12 @@ def test_one_mqtt_client_setup_for_edge_and_central():
     for module in (central.commands, central.ingest, edge.telemetry.link):
         assert module.make_client is markaz.mqtt.make_client
         assert module.parse_url is markaz.mqtt.parse_url
+
+
+def test_one_definition_of_the_measures_for_the_edge_kpis_and_the_comparison():
+    import central.comparison
+    import edge.queue.kpis
+    import markaz.measures
+
+    assert edge.queue.kpis._p90 is markaz.measures.p90 and edge.queue.kpis._mean is markaz.measures.mean
+    assert central.comparison.measures is markaz.measures
