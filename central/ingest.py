@@ -2,7 +2,10 @@
 validates each message with the same contract models as the edge, and stores it once per (station, seq).
 
 A message is acknowledged to the broker only after it is committed, and the session is persistent: a restart of
-central loses nothing the broker holds for it.
+central loses nothing the broker holds for it. Messages are committed in batches (whatever arrived while the last
+batch was written, up to `batch_max`), one transaction each, stations in a fixed order so two workers never lock
+each other's station rows in opposite orders; if a batch fails, its messages are written one by one so a bad one
+holds back nothing else (it stays unacknowledged and comes again).
 
 Each worker announces itself on `markaz/v1/_central/status/{client id}` (retained birth, Last Will `offline`), the
 way Sparkplug's primary host does: stations hold their outbox while central is down and re-announce their birth and
@@ -13,10 +16,12 @@ station's connectivity only once an ingest has been subscribed long enough to ha
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from central.store import CentralStore
 from markaz.clock import utcnow
@@ -41,6 +46,7 @@ class Ingest:
         client_id: str = "central-ingest-1",
         keepalive: int = 30,
         clock: Callable[[], datetime] = utcnow,
+        batch_max: int = 500,
     ) -> None:
         self.store = store
         self.address = parse_url(url)
@@ -54,6 +60,9 @@ class Ingest:
         self.since = clock()  # this worker's life: a restart is a new `since`, which stations answer with a rebirth
         self.connected_at: datetime | None = None
         self.status_topic = contract.BY_KEY["central.status"].topic(worker=client_id)
+        self.batch_max = batch_max
+        self._arrived: queue.Queue[Any] = queue.Queue()
+        self._writer: threading.Thread | None = None
 
     def _status(self, state: str) -> bytes:
         return contract.dump(contract.CentralStatus(state=state, since=self.since))  # type: ignore[arg-type]
@@ -73,6 +82,10 @@ class Ingest:
             clean_start=False,
             properties=session_properties(7 * 24 * 3600),
         )
+        self._writer = threading.Thread(
+            target=self._write, args=(client,), name=f"{self.client_id}-writer", daemon=True
+        )
+        self._writer.start()
         client.loop_start()
         self.client = client
 
@@ -88,6 +101,9 @@ class Ingest:
                 log.debug("central ingest: goodbye failed", exc_info=True)
             self.client.disconnect()
             self.client.loop_stop()
+        if self._writer is not None:
+            self._arrived.put(None)  # what arrived before is written (and acknowledged) first
+            self._writer.join(10)
         self.connected_at = None
         self._record()
 
@@ -121,25 +137,59 @@ class Ingest:
         client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
 
     def _on_message(self, client, userdata, message) -> None:
-        try:
-            self.handle(message.topic, message.payload, bool(message.retain))
-        except Exception:
-            log.exception("central ingest: storing %s failed; left unacknowledged", message.topic)
-            return
-        client.ack(message.mid, message.qos)
+        self._arrived.put(message)  # the network thread only hands over: the writer commits and acknowledges
 
-    def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:
+    def _write(self, client) -> None:
+        stopping = False
+        while not stopping:
+            first = self._arrived.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.batch_max:
+                try:
+                    more = self._arrived.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            self._commit(client, batch)
+
+    def _commit(self, client, batch: list[Any]) -> None:
+        ordered = sorted(batch, key=lambda m: m.topic.split("/")[2] if m.topic.count("/") >= 2 else "")
+        try:
+            with self.store.batch() as tx:
+                counted = sum(self.handle(m.topic, m.payload, bool(m.retain), tx=tx) for m in ordered)
+        except Exception:
+            log.warning("central ingest: a batch of %d failed; writing its messages one by one", len(batch))
+            for m in batch:
+                try:
+                    self.received += self.handle(m.topic, m.payload, bool(m.retain))
+                except Exception:
+                    log.exception("central ingest: storing %s failed; left unacknowledged", m.topic)
+                    continue
+                client.ack(m.mid, m.qos)
+            return
+        self.received += counted
+        for m in batch:  # in the order they arrived, as MQTT wants
+            client.ack(m.mid, m.qos)
+
+    def handle(self, topic: str, payload: bytes, retained: bool = False, tx: Any | None = None) -> int:
+        """Validate and store one message (inside `tx` when given); 1 if it was a valid message, else 0."""
         info = contract.parse_topic(topic)
         if info is not None and info.key in ("cmd", "central.status"):
-            return  # our own commands to stations, and central's own status
+            return 0  # our own commands to stations, and central's own status
         try:
             info, msg = contract.validate(topic, payload)
         except contract.ContractError as exc:
-            self.store.dead_letter(topic, payload if isinstance(payload, bytes) else payload.encode(), str(exc))
+            raw = payload if isinstance(payload, bytes) else payload.encode()
+            self.store.dead_letter(topic, raw, str(exc), tx=tx)
             log.warning("central ingest: dead letter %s", exc)
-            return
-        self.received += 1
+            return 0
         if isinstance(msg, contract.Status):
-            self.store.status(info.station, msg, retained, self.clock())
+            self.store.status(info.station, msg, retained, self.clock(), tx=tx)
         else:
-            self.store.envelope(info, topic, msg, self.clock())
+            self.store.envelope(info, topic, msg, self.clock(), tx=tx)
+        return 1

@@ -7,6 +7,8 @@ Over `central.db`: SQLite by default, PostgreSQL at national scale (`--db postgr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,29 @@ class CentralStore:
         """`target`: a SQLite file's path, or a `postgresql://` URL."""
         self.db: Database = open_database(target)
 
+    @contextmanager
+    def batch(self) -> Iterator[Any]:
+        """One transaction for several writes: pass what it yields as `tx=` (the ingest commits a batch at once)."""
+        with self.db.transaction() as tx:
+            yield tx
+
+    @contextmanager
+    def _tx(self, tx: Any | None) -> Iterator[Any]:
+        if tx is not None:
+            yield tx
+        else:
+            with self.db.transaction() as own:
+                yield own
+
     # --- writing (the ingest) --------------------------------------------------------------------------------------
 
     def status(
-        self, station: str, status: contract.Status, retained: bool = False, now: datetime | None = None
+        self,
+        station: str,
+        status: contract.Status,
+        retained: bool = False,
+        now: datetime | None = None,
+        tx: Any | None = None,
     ) -> None:
         """Apply a birth or Last Will. Live statuses arrive in the order things happened and always apply. A retained
         one (sent again on every subscribe, e.g. when central comes back) applies only if it is newer: a later
@@ -35,7 +56,7 @@ class CentralStore:
         turns an online station offline from a stale message, and one that died meanwhile is seen offline."""
         at = iso(now or utcnow())
         since = iso(status.since)
-        with self.db.transaction() as tx:
+        with self._tx(tx) as tx:
             tx.execute(
                 "INSERT INTO stations (station, first_seen_at) VALUES (?, ?) ON CONFLICT (station) DO NOTHING",
                 (station, at),
@@ -69,23 +90,28 @@ class CentralStore:
     def ingest_workers(self) -> list[dict[str, Any]]:
         return self.query("SELECT client_id, connected_at, seen_at FROM ingest_workers ORDER BY client_id")
 
-    def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
+    def dead_letter(self, topic: str, payload: bytes, reason: str, tx: Any | None = None) -> None:
         """A message that failed validation: kept with the reason, never silently lost."""
-        with self.db.transaction() as tx:
+        with self._tx(tx) as tx:
             tx.execute(
                 "INSERT INTO dead_letters (topic, reason, payload, received_at) VALUES (?, ?, ?, ?)",
                 (topic[:300], reason[:500], payload[:2000].decode("utf-8", "replace"), iso(utcnow())),
             )
 
     def envelope(
-        self, info: contract.TopicInfo, topic: str, msg: contract.Envelope, received: datetime | None = None
+        self,
+        info: contract.TopicInfo,
+        topic: str,
+        msg: contract.Envelope,
+        received: datetime | None = None,
+        tx: Any | None = None,
     ) -> bool:
         """Store one envelope (`received`: central's clock, now by default); False if its seq was already stored (a
         QoS 1 duplicate)."""
         station, seq = msg.station, msg.seq
         now = iso(received or utcnow())
         data = msg.data.model_dump(mode="json") if hasattr(msg.data, "model_dump") else msg.data
-        with self.db.transaction() as tx:
+        with self._tx(tx) as tx:
             tx.execute(
                 "INSERT INTO stations (station, first_seen_at) VALUES (?, ?) ON CONFLICT (station) DO NOTHING",
                 (station, now),
