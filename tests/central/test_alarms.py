@@ -439,3 +439,27 @@ def test_the_cli_evaluates_lists_and_acknowledges(open_store, clock, central_db,
     assert out.exit_code == 0 and "acknowledged by op1" in out.output
     assert runner.invoke(app, args).exit_code == 1  # not active any more
     assert list_alarms(store)[0].state == AlarmState.ACKNOWLEDGED
+
+
+def test_two_evaluators_at_once_raise_an_episode_once(open_store, clock):
+    import threading
+
+    store, ingest, _ev = _setup(open_store, clock)
+    for i in range(20):
+        ingest.handle(f"markaz/v1/st-{i}/status", _birth())
+        ingest.handle(f"markaz/v1/st-{i}/telemetry/devices/kiosk-1", _device(f"st-{i}", 1, ["camera_down"]))
+    evaluators = [AlarmEvaluator(open_store(), AlarmSettings(**_quiet_anchor_rule()), clock) for _ in range(2)]
+    runs: list = []
+    start = threading.Barrier(2)
+
+    def evaluate(ev):
+        start.wait()
+        runs.append(ev.run())
+
+    threads = [threading.Thread(target=evaluate, args=(ev,)) for ev in evaluators]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(len(r.raised) for r in runs) == [0, 20]
+    assert len(list_alarms(store)) == 20
