@@ -8,6 +8,7 @@ named: placeholders, the auto-numbered key of the migrations (`{id}`), how a wri
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -57,6 +58,21 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+_ADD_COLUMN = re.compile(r"^ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def _apply(db: Database, tx: Any, statement: str) -> None:
+    """One statement of a migration. `ADD COLUMN IF NOT EXISTS` is PostgreSQL's; on SQLite it is done by hand (two
+    migrations of parallel work may add the same column)."""
+    match = _ADD_COLUMN.match(statement)
+    if match and db.dialect == "sqlite":
+        table, column, rest = match.groups()
+        if any(row[1] == column for row in tx.execute(f"PRAGMA table_info({table})").fetchall()):
+            return
+        statement = f"ALTER TABLE {table} ADD COLUMN {column} {rest}"
+    tx.execute(statement)
+
+
 def migrate(db: Database, id_column: str) -> list[int]:
     """Apply the migrations not yet recorded in schema_migrations, each in its own transaction; the versions applied."""
     applied = []
@@ -69,7 +85,7 @@ def migrate(db: Database, id_column: str) -> list[int]:
             if tx.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
                 continue
             for statement in _statements(sql.replace("{id}", id_column)):
-                tx.execute(statement)
+                _apply(db, tx, statement)
             tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, iso(utcnow())))
             applied.append(version)
     return applied

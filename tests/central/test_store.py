@@ -151,3 +151,17 @@ def test_a_retained_status_applies_only_when_newer(open_store):
     assert (row["state"], row["state_changed_at"]) == ("offline", iso(t1 + timedelta(minutes=9)))
     store.status("st-1", contract.Status(state="online", since=t0), now=t1 + timedelta(minutes=10))  # live: applies
     assert store.stations()[0]["state"] == "online"
+
+
+def test_a_column_two_migrations_add_is_added_once(open_store):
+    """`ADD COLUMN IF NOT EXISTS` on both backends (by hand on SQLite): parallel work may add the same column."""
+    from central.db import _apply
+
+    store = open_store()
+    with store.db.transaction() as tx:
+        _apply(store.db, tx, "ALTER TABLE stations ADD COLUMN IF NOT EXISTS state_changed_at TEXT")  # already there
+        _apply(store.db, tx, "ALTER TABLE stations ADD COLUMN IF NOT EXISTS note_for_test TEXT")
+        _apply(store.db, tx, "ALTER TABLE stations ADD COLUMN IF NOT EXISTS note_for_test TEXT")
+    store.status("st-1", contract.Status(state="online", since=utcnow()))
+    row = store.query("SELECT state_changed_at, note_for_test FROM stations")[0]
+    assert row["state_changed_at"] is not None and row["note_for_test"] is None

@@ -1,3 +1,4 @@
+-- Numbered 0011 to leave room for the dashboard's migration (0010), which adds `state_changed_at` too.
 -- Alarms: one row per episode (a rule's condition at a station, on a subject such as a service or a device) from
 -- raised to cleared. The partial unique index is what "fires once per episode" rests on: at most one open alarm per
 -- (station, rule, subject), whichever evaluator (or restart of central) raises it.
@@ -42,8 +43,8 @@ CREATE TABLE IF NOT EXISTS alarm_events (
 CREATE INDEX IF NOT EXISTS alarm_events_station ON alarm_events (station, at);
 -- When central learned of a station's last change of state (its own clock: an offline carries its birth's `since`,
 -- not when the connection ended), and when it first heard of the station.
-ALTER TABLE stations ADD COLUMN state_changed_at TEXT;
-ALTER TABLE stations ADD COLUMN first_seen_at TEXT;
+ALTER TABLE stations ADD COLUMN IF NOT EXISTS state_changed_at TEXT;
+ALTER TABLE stations ADD COLUMN IF NOT EXISTS first_seen_at TEXT;
 -- Each ingest worker's connection: the alarm evaluator judges connectivity only once an ingest has been subscribed
 -- long enough to have heard every retained birth (after central's own outage, stations are not offline).
 CREATE TABLE IF NOT EXISTS ingest_workers (
