@@ -56,7 +56,10 @@ def _central_blocks(identities: Iterable[str]) -> str:
     for identity in identities:
         if not identity or any(ch in identity for ch in " \t\n/+#"):
             raise BrokerConfigError(f"central identity {identity!r}: a certificate common name without spaces, / + #")
-        blocks.append(f"user {identity}\ntopic read markaz/v1/#\ntopic write markaz/v1/+/cmd/+\ntopic write markaz/v1/_central/status/+\n")
+        blocks.append(
+            f"user {identity}\ntopic read markaz/v1/#\ntopic write markaz/v1/+/cmd/+\n"
+            "topic write markaz/v1/_central/status/+\n"
+        )
     if not blocks:
         raise BrokerConfigError("at least one central identity is needed")
     return "\n".join(blocks)
