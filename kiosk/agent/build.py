@@ -41,7 +41,7 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
     secrets = SessionSecrets()
     camera = VideoCaptureCamera(settings.camera)
     printer = EscposPrinter(settings.printer)
-    trust_store = TrustStore.load(settings.csca) if settings.csca else None
+    trust_store = TrustStore.load(settings.csca, stale_crl=settings.stale_crl) if settings.csca else None
     hardware = Hardware(
         edge=edge,
         camera=camera,
