@@ -184,6 +184,10 @@ def emulate(
     pace_curve: Annotated[
         str, typer.Option("--pace-curve", help="PACE domain parameters: brainpoolP256r1 or P-256 (or another ID).")
     ] = "brainpoolP256r1",
+    extended_length: Annotated[
+        bool,
+        typer.Option("--extended-length", help="Take extended Lc/Le (announced in the ATR and EF.ATR/INFO)."),
+    ] = False,
 ) -> None:
     """Run a virtual eMRTD in a vpcd reader until interrupted (connect = card inserted, exit = removed)."""
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -214,7 +218,14 @@ def emulate(
                 f"--pace-cipher one of {sorted(PACE_CIPHERS)}, --pace-curve one of {sorted(PACE_CURVE_NAMES)}"
             )
         info = PaceInfo(PACE_CIPHERS[pace_cipher], 2, PACE_CURVE_NAMES[pace_curve])
-        emrtd = EmrtdApplet(profile, plain_errors=plain_errors, access=AccessMode(access), pace_infos=[info], can=can)
+        emrtd = EmrtdApplet(
+            profile,
+            plain_errors=plain_errors,
+            access=AccessMode(access),
+            pace_infos=[info],
+            can=can,
+            extended_length=extended_length,
+        )
     except (MrzError, ValueError, OSError) as exc:
         _fail(1, str(exc))
     applet = ForeignApplet() if not_emrtd else emrtd
