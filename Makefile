@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # one rerun: the Chromium tests have timing flakes under load (named in the closing note); a rerun is reported as such
 PYTEST_ARGS ?= -n 2 --reruns 1
 # Domain packages held to mypy --strict (issue 14's gate); new domain packages join this list.
-STRICT := edge/queue edge/audit edge/auth edge/store edge/reports edge/hall edge/telemetry edge/verify kiosk/card kiosk/session \
+STRICT := edge/queue edge/audit edge/auth edge/store edge/reports edge/hall edge/telemetry edge/verify kiosk/card kiosk/session kiosk/mrz_camera \
 	markaz/contracts markaz/config.py firmware_config
 
 .PHONY: demo test lint bench deps venv clean docs
