@@ -45,6 +45,7 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
     hardware = Hardware(
         edge=edge,
         camera=camera,
+        document_camera=VideoCaptureCamera(settings.document_camera) if settings.document_camera else None,
         printer=printer,
         card_events=PcscReader(settings.reader),
         chip=ChipReading(settings.reader, trust_store, settings.require_passive_auth, secrets),

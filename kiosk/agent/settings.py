@@ -27,6 +27,9 @@ class KioskSettings(MarkazSettings):
     edge_key: Path | None = Field(None, description="its private key")
     reader: str | None = Field(None, description="card reader name pattern (regex or substring); None: the first")
     camera: str = Field("0", description="camera: a device index, an rtsp:// or http:// URL, or a video file (looped)")
+    document_camera: str | None = Field(
+        None, description="document camera (index, URL or video file) reading the MRZ; None: details are typed"
+    )
     printer: str = Field("file:/dev/usb/lp0", description="tcp://host:9100, usb:VID:PID or file:/path")
     csca: Path | None = Field(None, description="CSCA certificate file or folder for passive authentication")
     require_passive_auth: bool = Field(True, description="send the visitor to reception unless the chip verifies")
