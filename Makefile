@@ -7,12 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := python3-venv python3-dev build-essential pcscd libpcsclite-dev vsmartcard-vpcd mosquitto mosquitto-clients systemd \
 	espeak-ng \
-	chromium fonts-noto-core libfribidi0 tesseract-ocr postgresql
+	chromium fonts-noto-core libfribidi0 tesseract-ocr tesseract-ocr-eng fonts-ocr-b postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # one rerun: the Chromium tests have timing flakes under load (named in the closing note); a rerun is reported as such
 PYTEST_ARGS ?= -n 2 --reruns 1
 # Domain packages held to mypy --strict (issue 14's gate); new domain packages join this list.
-STRICT := edge/queue edge/audit edge/auth edge/store edge/reports edge/hall kiosk/card kiosk/session \
+STRICT := edge/queue edge/audit edge/auth edge/store edge/reports edge/hall edge/telemetry edge/verify kiosk/card kiosk/session kiosk/mrz_camera \
 	markaz/contracts markaz/config.py firmware_config
 STRICT += markaz/measures.py central/alarms.py central/comparison.py central/roles.py
 

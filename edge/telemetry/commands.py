@@ -15,7 +15,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -54,7 +55,7 @@ def _ascii(text: str) -> str:
     return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)[:500]
 
 
-def _valid(adapter: TypeAdapter, value: object) -> bool:
+def _valid(adapter: TypeAdapter[Any], value: object) -> bool:
     try:
         adapter.validate_python(value)
     except ValidationError:
@@ -71,7 +72,7 @@ class Commands:
         outbox: Outbox,
         settings: MqttSettings,
         handlers: Mapping[str, Handler],
-        clock: Callable = utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         unknown = set(handlers) - set(contract.COMMAND_PARAMS)
         if unknown:

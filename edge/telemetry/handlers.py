@@ -47,9 +47,9 @@ def snapshot(publish: Callable[[list[str], str], None]) -> Handler:
 
     def handle(params: BaseModel) -> Outcome:
         assert isinstance(params, contract.SnapshotParams)
-        what = list(dict.fromkeys(params.what))
+        what: list[str] = list(dict.fromkeys(params.what))
         publish(what, "command")
-        return Outcome(contract.AckResult(published=what))  # type: ignore[arg-type]
+        return Outcome(contract.AckResult(published=what))
 
     return handle
 
@@ -59,7 +59,7 @@ def rebirth(request_birth: Callable[[], None], publish: Callable[[list[str], str
 
     def handle(params: BaseModel) -> Outcome:
         return Outcome(
-            contract.AckResult(published=["status", *SNAPSHOT_KINDS]),  # type: ignore[list-item]
+            contract.AckResult(published=["status", *SNAPSHOT_KINDS]),
             after_commit=[request_birth, lambda: publish(list(SNAPSHOT_KINDS), "command")],
         )
 

@@ -27,6 +27,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from edge.telemetry.inbox import Inbox, LinkRequests
 from edge.telemetry.outbox import Outbox
@@ -35,6 +37,11 @@ from markaz.clock import utcnow
 from markaz.contracts import mqtt as contract
 from markaz.mqtt import BrokerAddress, TlsFiles, make_client, parse_url, session_properties
 from markaz.periodic import backoff_delay
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTMessageInfo
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.reasoncodes import ReasonCode
 
 __all__ = ["COMMAND_FILTER", "BrokerAddress", "MqttLink", "backoff_delay", "parse_url"]
 
@@ -62,6 +69,8 @@ class MqttLink:
         self.outbox = outbox
         self.station = outbox.station
         self.settings = settings
+        if settings.url is None:
+            raise ValueError("the MQTT link needs a broker URL (mqtt.url)")
         self.address = parse_url(settings.url)
         self.versions = versions
         self.inbox = inbox
@@ -142,7 +151,7 @@ class MqttLink:
             log.info("MQTT: reconnecting in %.2f s", delay)
             self._stop.wait(delay)
 
-    def _make_client(self):
+    def _make_client(self) -> Client:
         client = make_client(
             self.station,  # the broker ties client ids to certificate names anyway
             self.address,
@@ -172,7 +181,7 @@ class MqttLink:
         self._connack, self._lost, self._aborted = None, False, False
         self._acked.clear()
         self._unacked = 0
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if self.protocol == 5:
             kwargs = {"clean_start": False, "properties": session_properties(self.settings.session_expiry_s)}
         try:
@@ -227,7 +236,7 @@ class MqttLink:
                     client.disconnect()
             client.loop_stop()
 
-    def _drain(self, client, paho) -> bool:
+    def _drain(self, client: Client, paho: ModuleType) -> bool:
         """Publish the outbox in order within the window; delete rows in batches as PUBACKs come back.
 
         Returns False when the broker refused a message (the row stays; we reconnect and replay)."""
@@ -317,18 +326,18 @@ class MqttLink:
         if "birth" in self.requests.take():
             self.publish_birth()
 
-    def _abort(self, client) -> None:
+    def _abort(self, client: Client) -> None:
         """Drop the connection as a crash would (no DISCONNECT): the broker publishes our Will `offline`."""
         import socket
 
         log.warning("MQTT: the node stopped answering; dropping the connection so the broker says offline")
         self._aborted = True
         sock = client.socket()
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # paho's plain or TLS socket (ssl.SSLSocket is one)
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def _goodbye(self, client) -> None:
+    def _goodbye(self, client: Client) -> None:
         """A clean stop: say `offline` ourselves (the broker only sends the Will on an unclean loss).
 
         Like the Will, it carries the birth's `since`: the offline closes the connection that the birth opened."""
@@ -349,19 +358,33 @@ class MqttLink:
 
     # --- paho callbacks (network thread) ----------------------------------------------------------------------------
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_connect(
+        self,
+        client: Client,
+        userdata: object,
+        flags: ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         with self._cond:
             self._connack = reason_code
             self._cond.notify_all()
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_disconnect(
+        self,
+        client: Client,
+        userdata: object,
+        flags: DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         if not self._stop.is_set():
             log.warning("MQTT: connection lost (%s)", reason_code)
         with self._cond:
             self._lost = True
             self._cond.notify_all()
 
-    def _publish(self, client, topic: str, payload: bytes, retain: bool = False):
+    def _publish(self, client: Client, topic: str, payload: bytes, retain: bool = False) -> MQTTMessageInfo:
         """Every QoS 1 publish goes through here so the count of unacknowledged messages stays exact."""
         with self._cond:
             self._unacked += 1
@@ -371,7 +394,9 @@ class MqttLink:
                 self._unacked -= 1
         return info
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+    def _on_publish(
+        self, client: Client, userdata: object, mid: int, reason_code: ReasonCode, properties: Properties
+    ) -> None:
         self._acked.append((mid, not reason_code.is_failure))
         with self._cond:
             self._unacked -= 1
@@ -403,7 +428,9 @@ class MqttLink:
             log.info("MQTT: central worker %s is %s (since %s)", worker, *now)
             self._state("central", status.state)
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+    def _on_subscribe(
+        self, client: Client, userdata: object, mid: int, reason_codes: list[ReasonCode], properties: Properties
+    ) -> None:
         with self._cond:
             if mid != self._command_sub:
                 return  # central's status: nothing waits for it
@@ -413,15 +440,15 @@ class MqttLink:
         else:
             log.error("MQTT: subscription to our commands refused: %s", reason_codes)
 
-    def _on_message(self, client, userdata, message) -> None:
+    def _on_message(self, client: Client, userdata: object, message: MQTTMessage) -> None:
         """Keep the command in the inbox (committed), then PUBACK it; the node's command worker executes it."""
         if message.topic.startswith(f"{contract.PREFIX}/{contract.CENTRAL}/"):
-            self._on_central_status(message.topic, message.payload)
+            self._on_central_status(message.topic, bytes(message.payload))
             client.ack(message.mid, message.qos)
             return
         try:
             if self.inbox is not None:
-                self.inbox.put(message.topic, message.payload)
+                self.inbox.put(message.topic, bytes(message.payload))
                 self._state("command", True)
         except Exception:
             # not acknowledged: the broker delivers it again on the next connection

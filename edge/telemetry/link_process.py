@@ -35,6 +35,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel
 
+from edge.store.db import Synchronous
 from edge.telemetry.settings import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class LinkConfig(BaseModel):
     data_dir: Path
     station_id: str
     mqtt: MqttSettings
-    synchronous: str = "NORMAL"
+    synchronous: Synchronous = "NORMAL"
     log_level: str = "INFO"
     log_json: bool = False
 

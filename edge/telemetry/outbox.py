@@ -7,22 +7,25 @@ command acks are never dropped. Writes are one short transaction each and share 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
+import sqlite_utils
 from pydantic import BaseModel
 
+from edge.store import Store
 from markaz.clock import utcnow
 from markaz.contracts import mqtt as contract
 
 log = logging.getLogger(__name__)
 
 
-def iso_z(ts) -> str:
+def iso_z(ts: datetime) -> str:
     """UTC ISO 8601 with a Z, as pydantic writes it (what central parses back)."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -38,11 +41,11 @@ class Row:
 class Outbox:
     def __init__(
         self,
-        store,
+        store: Store,
         station: str,
         max_rows: int = 200_000,
         max_bytes: int = 64 * 1024 * 1024,
-        clock: Callable = utcnow,
+        clock: Callable[[], datetime] = utcnow,
         notice_interval_s: float = 30.0,
     ) -> None:
         self.store = store
@@ -59,6 +62,9 @@ class Outbox:
         row = store.query_one(
             "SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b, coalesce(max(id), 0) AS top FROM telemetry_outbox"
         )
+        assert row is not None  # an aggregate always answers one row
+        self._rows: int
+        self._bytes: int
         self._rows, self._bytes = row["n"], row["b"]
         # Row ids only ever grow within this process, so the link's replay cursor (id > cursor) never skips a row.
         self._next_id = row["top"] + 1
@@ -82,27 +88,35 @@ class Outbox:
         for waker in self._wakers:
             waker()
 
-    def _insert(self, db, key: str, data: BaseModel | dict[str, Any], topic_params: dict[str, str]) -> int:
+    def _insert(
+        self, db: sqlite_utils.Database, key: str, data: BaseModel | dict[str, Any], topic_params: dict[str, str]
+    ) -> int:
         channel = contract.BY_KEY[key]
-        expected = channel.model.model_fields["data"].annotation
-        if not isinstance(data, expected):
-            data = expected.model_validate(data if isinstance(data, dict) else data.model_dump())
+        # every channel's envelope declares its data as a pydantic model (markaz/contracts/mqtt.py)
+        expected = cast(type[BaseModel], channel.model.model_fields["data"].annotation)
+        model: BaseModel = (
+            data
+            if isinstance(data, expected)
+            else expected.model_validate(data if isinstance(data, dict) else data.model_dump())
+        )
         conn = db.conn
         # next seq: after the newest row if it is ours, else after the last seq that left the outbox (one statement)
-        seq = conn.execute(
+        seq: int = conn.execute(
             "SELECT max(coalesce((SELECT seq FROM telemetry_outbox WHERE station = ?1 AND id = "
             "(SELECT max(id) FROM telemetry_outbox)), 0), "
             "coalesce((SELECT last_seq FROM telemetry_seq WHERE station = ?1), 0)) + 1",
             (self.station,),
         ).fetchone()[0]
         ts = iso_z(self.clock())
+        schema = channel.schema
+        assert schema is not None  # every outbox channel has an envelope with a schema id
         # The data model is already validated; the envelope around it is assembled as text (hot path).
         payload = b'{"schema":"%s","station":"%s","seq":%d,"ts":"%s","data":%s}' % (
-            channel.schema.encode(),
+            schema.encode(),
             self.station.encode(),
             seq,
             ts.encode(),
-            data.__pydantic_serializer__.to_json(data),
+            model.__pydantic_serializer__.to_json(model),
         )
         topic = channel.topic(self.station, **topic_params)
         with self._lock:
@@ -117,7 +131,7 @@ class Outbox:
             self._bytes += len(payload)
         return seq
 
-    def _recount(self, db) -> bool:
+    def _recount(self, db: sqlite_utils.Database) -> bool:
         """Count rows and bytes again from the table; True if really over the bound.
 
         The counts kept in memory only see this process: the link, in a process of its own, deletes rows."""
@@ -125,10 +139,10 @@ class Outbox:
             "SELECT count(*), coalesce(sum(length(payload)), 0) FROM telemetry_outbox"
         ).fetchone()
         with self._lock:
-            self._rows, self._bytes = rows, size
-        return rows > self.max_rows or size > self.max_bytes
+            self._rows, self._bytes = int(rows), int(size)
+        return self._rows > self.max_rows or self._bytes > self.max_bytes
 
-    def _enforce_bound(self, db) -> None:
+    def _enforce_bound(self, db: sqlite_utils.Database) -> None:
         """Drop the oldest snapshots (never a topic's newest) until 90 % of the bound; note them for the drop notice."""
         conn = db.conn
         excess_rows = self._rows - int(self.max_rows * 0.9)
@@ -175,7 +189,7 @@ class Outbox:
                 self._announce(db)
             self.wake()
 
-    def _announce(self, db) -> None:
+    def _announce(self, db: sqlite_utils.Database) -> None:
         if self._notice is None:
             return
         count, first, last = self._notice
@@ -224,7 +238,7 @@ class Outbox:
             for start in range(0, len(ids), 500):
                 self._delete_ids(db.conn, ids[start : start + 500])
 
-    def _delete_ids(self, conn, ids: list[int]) -> None:
+    def _delete_ids(self, conn: sqlite3.Connection, ids: list[int]) -> None:
         marks = ",".join("?" * len(ids))
         gone = conn.execute(
             f"DELETE FROM telemetry_outbox WHERE id IN ({marks}) RETURNING station, seq, length(payload)", ids
@@ -257,11 +271,12 @@ class Outbox:
             "SELECT last_seq, dropped_total FROM telemetry_seq WHERE station = ?", (self.station,)
         )
         row["dropped_total"] = seq["dropped_total"] if seq else 0
-        row["last_seq_given"] = max(row["last_seq"] or 0, seq["last_seq"] if seq else 0)
-        return row
+        stats: dict[str, Any] = row
+        stats["last_seq_given"] = max(row["last_seq"] or 0, seq["last_seq"] if seq else 0)
+        return stats
 
     @staticmethod
-    def stations(store) -> list[str]:
+    def stations(store: Store) -> list[str]:
         """Every station that ever produced into this database's outbox (normally one)."""
         return [
             r["station"]

@@ -108,7 +108,7 @@ def device_states(
                 camera_fps=s.get("camera_fps"),
                 printer_paper=s.get("printer_paper"),
                 faults=faults,
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
             )
         )
     return states
@@ -179,7 +179,7 @@ def node_health(data_dir: Path, outbox_health: contract.OutboxHealth) -> contrac
 def report_counts(counts: Mapping[str, Any], reason: str) -> contract.ReportCounts:
     """ReportService.counts() in the contract's shape: counts only."""
     return contract.ReportCounts(
-        reason=reason,  # type: ignore[arg-type]
+        reason=reason,
         by_type_state=[contract.ReportCount(**c) for c in counts["by_type_state"]],
         sla_breaches=counts["sla_breaches"],
         referrals_pending=counts["referrals_pending"],

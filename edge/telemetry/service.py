@@ -79,7 +79,7 @@ class TelemetryService:
         self.steps = Periodic(monotonic)  # the timed producers; each backs off on its own when it fails
         self._schedule()
         self._over_target: dict[str, bool] = {}
-        self._device_faults: dict[str, set[str]] = {}
+        self._device_faults: dict[str, set[contract.Fault]] = {}
 
     def _handlers(self) -> dict[str, Handler]:
         def lookup(device: str) -> tuple[str, bool] | None:
@@ -224,8 +224,8 @@ class TelemetryService:
         if "node" in what:
             self.outbox.enqueue("telemetry.node", samplers.node_health(self.sources.data_dir, self.outbox.health()))
         if "reports" in what and self.sources.report_counts is not None:
-            counts = self.sources.report_counts()
-            self.outbox.enqueue("telemetry.reports", samplers.report_counts(counts, reason or "periodic"))
+            reports = self.sources.report_counts()
+            self.outbox.enqueue("telemetry.reports", samplers.report_counts(reports, reason or "periodic"))
 
     def publish_queue_day(self) -> None:
         """The day's waits and outcomes per service: what central's comparison of stations is computed from."""
@@ -279,11 +279,11 @@ class TelemetryService:
         for fault in sorted(now - before):
             self.outbox.enqueue(
                 "events.device_fault", contract.DeviceFault(device=state.device, fault=fault, state="raised")
-            )  # type: ignore[arg-type]
+            )
         for fault in sorted(before - now):
             self.outbox.enqueue(
                 "events.device_fault", contract.DeviceFault(device=state.device, fault=fault, state="cleared")
-            )  # type: ignore[arg-type]
+            )
         self._device_faults[state.device] = now
 
     def request_birth(self) -> None:

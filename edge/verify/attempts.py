@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import sqlite_utils
+
 from edge.errors import RateLimited
+from edge.store import Store
 from markaz.clock import iso, parse_iso
 
 
 class Attempts:
-    def __init__(self, store, max_attempts: int, visit_minutes: float, clock) -> None:
+    def __init__(self, store: Store, max_attempts: int, visit_minutes: float, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.max_attempts = max_attempts
         self.window = timedelta(minutes=visit_minutes)
@@ -49,9 +54,10 @@ class Attempts:
                 "INSERT INTO verification_attempts (document_hash, kiosk, at, decision) VALUES (?, ?, ?, 'retry')",
                 (document_hash, kiosk, iso(now)),
             )
+            assert cur.lastrowid is not None  # an INSERT gives one
             return int(cur.lastrowid)
 
-    def record(self, attempt_id: int, decision: str, db=None) -> None:
+    def record(self, attempt_id: int, decision: str, db: sqlite_utils.Database | None = None) -> None:
         if db is None:
             with self.store.write() as wdb:
                 return self.record(attempt_id, decision, wdb)
@@ -62,7 +68,7 @@ class Attempts:
         with self.store.write() as db:
             db.execute("DELETE FROM verification_attempts WHERE id = ?", (attempt_id,))
 
-    def used(self, document_hash: str, db=None) -> int:
+    def used(self, document_hash: str, db: sqlite_utils.Database | sqlite3.Connection | None = None) -> int:
         """Attempts counting against the current visit: since the window began or the last match, whichever is later."""
         conn = db if db is not None else self.store.read()
         since = iso(self.clock() - self.window)

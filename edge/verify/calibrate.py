@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge.verify import lfw
+from edge.verify.lfw import Progress
+
+if TYPE_CHECKING:
+    from edge.verify.pipeline import Verifier
 from edge.verify.embed import score_from_distance
 
 VIEW1 = ("pairsDevTrain.txt", "pairsDevTest.txt")
@@ -21,7 +26,9 @@ def view1_images(lfw_dir: Path) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def calibrate(verifier, lfw_dir: Path, fmr: float = 0.001, progress=None, cache: bool = True) -> dict:
+def calibrate(
+    verifier: Verifier, lfw_dir: Path, fmr: float = 0.001, progress: Progress | None = None, cache: bool = True
+) -> dict[str, Any]:
     """Threshold (distance, and the equivalent score) at the target false-match rate, with the evidence."""
     lfw_dir = Path(lfw_dir)
     paths = view1_images(lfw_dir)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from edge.verify.pipeline import Verifier
 
 app = typer.Typer(help="Face-match verification (card photo against live frames).", no_args_is_help=True)
 
 
-def _verifier():
+def _verifier() -> Verifier:
     from edge.verify.service import shared_verifier
     from edge.verify.settings import VerifySettings
     from models.registry import ModelError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 MATCH = "match"
 NO_MATCH = "no_match"
@@ -46,7 +47,7 @@ class Decision:
     def message(self) -> str:
         return REASONS.get(self.reason, self.reason)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["message"] = self.message
         return out

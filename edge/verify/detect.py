@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.verify.onnx import OnnxSession
 from edge.verify.opencv import cv2
 
 STRIDES = (8, 16, 32)
@@ -42,7 +43,7 @@ class Detector:
 
     def __init__(
         self,
-        session,
+        session: OnnxSession,
         *,
         score_threshold: float,
         nms_threshold: float,
@@ -104,6 +105,6 @@ class Detector:
         boxes_a = np.concatenate(boxes) / scale
         kps_a = np.concatenate(kps) / scale
         scores_a = np.concatenate(scores)
-        idx = cv2.dnn.NMSBoxes(boxes_a.tolist(), scores_a.tolist(), self.score_threshold, self.nms_threshold)
-        idx = np.array(idx).reshape(-1)
+        kept = cv2.dnn.NMSBoxes(boxes_a.tolist(), scores_a.tolist(), self.score_threshold, self.nms_threshold)
+        idx = np.array(kept).reshape(-1)
         return [Face(boxes_a[i].astype(np.float64), kps_a[i].astype(np.float64), float(scores_a[i])) for i in idx]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge.verify.onnx import OnnxSession
+
 
 class Embedder:
-    def __init__(self, session, mirror: bool = True) -> None:
+    def __init__(self, session: OnnxSession, mirror: bool = True) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
         self.mirror = mirror
@@ -23,7 +25,8 @@ class Embedder:
         if self.mirror:
             n = len(chips)
             out = (out[:n] + out[n:]) / 2
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        unit: np.ndarray = out / np.linalg.norm(out, axis=1, keepdims=True)
+        return unit
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:

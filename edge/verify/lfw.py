@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from edge.verify.pipeline import Verifier
+
+Progress = Callable[[int, int], None]  # (done, total), for long embedding runs
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,8 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[f
 
 def eer(genuine: np.ndarray, impostor: np.ndarray) -> float:
     ts = np.unique(np.concatenate([genuine, impostor]))
-    frr = np.searchsorted(np.sort(genuine), ts, side="right")
-    frr = 1 - frr / len(genuine)
+    accepted = np.searchsorted(np.sort(genuine), ts, side="right")
+    frr = 1 - accepted / len(genuine)
     far = np.searchsorted(np.sort(impostor), ts, side="right") / len(impostor)
     i = int(np.argmin(np.abs(frr - far)))
     return float((frr[i] + far[i]) / 2)
@@ -89,7 +96,7 @@ def ten_fold(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> tuple[float
     return float(np.mean(accs)), float(np.std(accs)), thresholds
 
 
-def figures(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> dict:
+def figures(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> dict[str, Any]:
     gen, imp = dist[same], dist[~same]
     acc, std, ts = ten_fold(dist, same, folds)
     tar1, t1 = tar_at_far(gen, imp, 0.01)
@@ -109,7 +116,7 @@ def figures(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> dict:
     }
 
 
-def cache_file(verifier, root: Path) -> Path:
+def cache_file(verifier: Verifier, root: Path) -> Path:
     """Where embeddings of a benchmark folder may be cached between runs (outside the repository; benchmark photos
     only, never visitors): keyed by the models and every setting that changes an embedding."""
     import hashlib
@@ -144,20 +151,25 @@ def _load_cache(path: Path) -> dict[str, np.ndarray | None]:
     return {str(n): (e if k else None) for n, e, k in zip(names, embs, ok, strict=True)}
 
 
+def _or_zeros(embedding: np.ndarray | None) -> np.ndarray:
+    return embedding if embedding is not None else np.zeros(128, np.float32)
+
+
 def _save_cache(path: Path, embs: dict[str, np.ndarray | None]) -> None:
     names = sorted(embs)
-    mat = (
-        np.stack([embs[n] if embs[n] is not None else np.zeros(128, np.float32) for n in names])
-        if names
-        else np.zeros((0, 128))
-    )
+    mat = np.stack([_or_zeros(embs[n]) for n in names]) if names else np.zeros((0, 128))
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, names=np.array(names), embs=mat.astype(np.float32), ok=np.array([embs[n] is not None for n in names]))
     tmp.replace(path)
 
 
 def embed_files(
-    verifier, root: Path, rel_paths: list[str], batch: int = 32, progress=None, cache: Path | None = None
+    verifier: Verifier,
+    root: Path,
+    rel_paths: list[str],
+    batch: int = 32,
+    progress: Progress | None = None,
+    cache: Path | None = None,
 ) -> dict[str, np.ndarray | None]:
     """Embedding of each file (None when no face is found or the file is unusable), each file embedded once.
 
@@ -198,7 +210,7 @@ def cross_identity_impostors(embs: dict[str, np.ndarray | None]) -> tuple[np.nda
     if not names:
         return np.zeros(0), np.zeros(0), missing
     ids = np.array([identity(n) for n in names])
-    mat = np.stack([embs[n] for n in names]).astype(np.float64)
+    mat = np.stack([_or_zeros(embs[n]) for n in names]).astype(np.float64)  # names: the ones with a face
     gram = np.clip(mat @ mat.T, -1, 1)
     dist = np.sqrt(np.maximum(0.0, 2 - 2 * gram))
     iu = np.triu_indices(len(names), 1)

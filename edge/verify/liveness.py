@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.verify.detect import Face
+from edge.verify.onnx import OnnxSession
 from edge.verify.opencv import cv2
 
 INPUT = 80
@@ -36,13 +37,16 @@ def crop_box(box: np.ndarray, scale: float, width: int, height: int) -> tuple[in
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max())
-    return e / e.sum()
+    probabilities: np.ndarray = e / e.sum()
+    return probabilities
 
 
 class Liveness:
     """Each session with the crop scale it was trained on (the manifest's `crop_scale`)."""
 
-    def __init__(self, v2_session, v1se_session, *, v2_scale: float, v1se_scale: float) -> None:
+    def __init__(
+        self, v2_session: OnnxSession, v1se_session: OnnxSession, *, v2_scale: float, v1se_scale: float
+    ) -> None:
         self.models = [(v2_session, v2_scale), (v1se_session, v1se_scale)]
 
     def p_real(self, bgr: np.ndarray, face: Face) -> float:

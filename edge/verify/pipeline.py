@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +112,7 @@ class Verifier:
 
     # -- the product path ----------------------------------------------------------------------------------------------
 
-    def _decision(self, kind: str, reason: str, clock: _Clock, frames: int, **extra) -> d.Decision:
+    def _decision(self, kind: str, reason: str, clock: _Clock, frames: int, **extra: Any) -> d.Decision:
         return d.Decision(
             kind, reason, frames=frames, model_versions=dict(self.model_versions), timings_ms=clock.total(), **extra
         )
@@ -126,7 +128,7 @@ class Verifier:
         img = decode_image(card, "card_photo", s.max_image_bytes, s.max_image_pixels)
         return img, self.detector.detect(img), (time.perf_counter() - t) * 1000
 
-    def verify(self, card: bytes | bytearray, live: list[bytes] | list[bytearray]) -> d.Decision:
+    def verify(self, card: bytes | bytearray, live: Sequence[bytes | bytearray]) -> d.Decision:
         """Decode (raises ImageRejected for unusable files, the card photo's problem first) and verify."""
         s = self.settings
         clock = _Clock()
@@ -141,7 +143,9 @@ class Verifier:
         clock.lap("decode")
         return self._verify(card_job, live_imgs, clock)
 
-    def _card_face(self, card_job: Future, clock: _Clock) -> tuple[np.ndarray, Face | None, str | None]:
+    def _card_face(
+        self, card_job: Future[tuple[np.ndarray, list[Face], float]], clock: _Clock
+    ) -> tuple[np.ndarray, Face | None, str | None]:
         card_img, card_faces, card_ms = card_job.result()
         clock.timings["card"] = round(card_ms, 2)
         try:
@@ -152,7 +156,9 @@ class Verifier:
             return card_img, None, "card_no_face"
         return card_img, face, None
 
-    def _verify(self, card_job: Future, live_imgs: list[np.ndarray], clock: _Clock) -> d.Decision:
+    def _verify(
+        self, card_job: Future[tuple[np.ndarray, list[Face], float]], live_imgs: list[np.ndarray], clock: _Clock
+    ) -> d.Decision:
         s = self.settings
         n = len(live_imgs)
         if not 1 <= n <= s.max_live_frames:
@@ -230,6 +236,7 @@ class Verifier:
             return self._decision(d.RETRY, self._worst(reasons), clock, n, frames_used=examined, **extra)
 
         # 5. one batched embedding run: the card chip and the chosen live chip, each with its mirror
+        assert card_face is not None and p_real is not None  # a chosen frame passed liveness after the card's check
         card_chip = align(card_img, card_face.landmarks)
         embs = self.embedder.embed([card_chip, chosen.chip])
         dist = distance(embs[0], embs[1])

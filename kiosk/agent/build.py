@@ -41,10 +41,11 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
     secrets = SessionSecrets()
     camera = VideoCaptureCamera(settings.camera)
     printer = EscposPrinter(settings.printer)
-    trust_store = TrustStore.load(settings.csca) if settings.csca else None
+    trust_store = TrustStore.load(settings.csca, stale_crl=settings.stale_crl) if settings.csca else None
     hardware = Hardware(
         edge=edge,
         camera=camera,
+        document_camera=VideoCaptureCamera(settings.document_camera) if settings.document_camera else None,
         printer=printer,
         card_events=PcscReader(settings.reader),
         chip=ChipReading(settings.reader, trust_store, settings.require_passive_auth, secrets),

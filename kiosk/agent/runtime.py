@@ -80,6 +80,7 @@ class Hardware:
     tickets: TicketIssuing
     receipts: ReceiptPrinting
     secrets: SessionSecrets
+    document_camera: Camera | None = None  # reads the MRZ of a document held under it (the keyboard stays)
 
 
 class KioskAgent:
@@ -120,6 +121,8 @@ class KioskAgent:
         watcher = threading.Thread(target=self._watch_cards, name="card-events", daemon=True)
         watcher.start()
         self._threads.append(watcher)
+        if self.hw.document_camera is not None:
+            self._watch_documents(self.hw.document_camera)
         self._tasks.append(asyncio.create_task(self._ticking()))
         self._tasks.append(asyncio.create_task(self._heartbeats()))
 
@@ -134,10 +137,31 @@ class KioskAgent:
         await asyncio.get_running_loop().run_in_executor(None, self._close_hardware)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def _watch_documents(self, camera: Camera) -> None:
+        from kiosk.agent.documents import DocumentWatcher
+
+        try:
+            camera.start()
+        except Exception as exc:  # without it the visitor types the details
+            log.error("document camera not started: %s", exc)
+            return
+
+        def state() -> tuple[Screen, int, bool]:
+            visit = self.session.visit
+            return self.session.screen, self.session.session, any(value for _, value in visit.fields)
+
+        thread = threading.Thread(
+            target=DocumentWatcher(camera, state, self.post, self._stop).run, name="document-camera", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+
     def _close_hardware(self) -> None:
         for thread in self._threads:
             thread.join(timeout=3)
         self.hw.camera.stop()
+        if self.hw.document_camera is not None:
+            self.hw.document_camera.stop()
         self.hw.edge.close()
         close = getattr(self.hw.card_events, "close", None)
         if close:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from kiosk.card.trust_store import StaleCrlPolicy
 from kiosk.session.timeouts import MIN_WARNING_S
 from kiosk.session.vocabulary import Screen
 from markaz.config import MarkazSettings
@@ -26,9 +27,15 @@ class KioskSettings(MarkazSettings):
     edge_key: Path | None = Field(None, description="its private key")
     reader: str | None = Field(None, description="card reader name pattern (regex or substring); None: the first")
     camera: str = Field("0", description="camera: a device index, an rtsp:// or http:// URL, or a video file (looped)")
+    document_camera: str | None = Field(
+        None, description="document camera (index, URL or video file) reading the MRZ; None: details are typed"
+    )
     printer: str = Field("file:/dev/usb/lp0", description="tcp://host:9100, usb:VID:PID or file:/path")
     csca: Path | None = Field(None, description="CSCA certificate file or folder for passive authentication")
     require_passive_auth: bool = Field(True, description="send the visitor to reception unless the chip verifies")
+    stale_crl: StaleCrlPolicy = Field(
+        StaleCrlPolicy.REFUSE, description="a CSCA CRL past its nextUpdate: refuse (passive auth invalid) or flag"
+    )
     host: str = Field("127.0.0.1", description="the UI is for this machine's browser only")
     port: int = Field(8700, ge=0, le=65535)
     station_name_ar: str = "مركز الشرطة"

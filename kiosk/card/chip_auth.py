@@ -190,7 +190,11 @@ def chip_authentication(channel: ReopeningChannel, dg14: Dg14) -> ChipAuthResult
 
 
 def active_authentication(
-    channel: ReopeningChannel, dg15: bytes, dg14: Dg14 | None, random: Callable[[int], bytes] = os.urandom
+    channel: ReopeningChannel,
+    dg15: bytes,
+    dg14: Dg14 | None,
+    random: Callable[[int], bytes] = os.urandom,
+    extended: bool = False,
 ) -> ChipAuthResult:
     """INTERNAL AUTHENTICATE with a fresh challenge; the answer must verify with the DG15 key (ECDSA here; RSA with
     ISO/IEC 9796-2 message recovery is reported as not supported)."""
@@ -202,7 +206,9 @@ def active_authentication(
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         return ChipAuthResult(ChipAuthStatus.INVALID, "DG15 holds neither an EC nor an RSA key", method)
     challenge = random(8)
-    answer = channel.transmit(CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=256))
+    # A 2048-bit RSA signature under secure messaging outgrows a short answer: ask with extended Le when the chip can.
+    le = 65536 if extended else 256
+    answer = channel.transmit(CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=le))
     if not answer.ok:
         return ChipAuthResult(ChipAuthStatus.INVALID, f"INTERNAL AUTHENTICATE refused ({answer.sw:04X})", method)
     if isinstance(key, rsa.RSAPublicKey):
@@ -273,8 +279,11 @@ def sign_challenge(
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
-def authenticate_chip(channel: ReopeningChannel, dg14: bytes | None, dg15: bytes | None) -> ChipAuthResult:
-    """CA when DG14 offers it, else AA when DG15 exists, else absent. Never raises for what the chip sends."""
+def authenticate_chip(
+    channel: ReopeningChannel, dg14: bytes | None, dg15: bytes | None, extended: bool = False
+) -> ChipAuthResult:
+    """CA when DG14 offers it, else AA when DG15 exists, else absent (`extended`: the chip takes extended length).
+    Never raises for what the chip sends."""
     try:
         parsed = parse_dg14(dg14) if dg14 is not None else None
     except ChipAuthDataError as exc:
@@ -283,7 +292,7 @@ def authenticate_chip(channel: ReopeningChannel, dg14: bytes | None, dg15: bytes
         if parsed is not None and parsed.chip_authentication:
             return chip_authentication(channel, parsed)
         if dg15 is not None:
-            return active_authentication(channel, dg15, parsed)
+            return active_authentication(channel, dg15, parsed, extended=extended)
     except SecureMessagingError as exc:
         channel.reopen()
         return ChipAuthResult(ChipAuthStatus.INVALID, f"secure messaging failed during chip authentication: {exc}")

@@ -35,6 +35,13 @@ def read(
     ] = None,
     reader: Annotated[str | None, typer.Option(help="Reader name pattern (regex, case-insensitive).")] = None,
     csca: Annotated[Path | None, typer.Option(help="CSCA certificate file or folder (trust store).")] = None,
+    stale_crl: Annotated[
+        str,
+        typer.Option(
+            "--stale-crl",
+            help="A CSCA CRL past its nextUpdate: 'refuse' (passive auth invalid) or 'flag' (valid, noted).",
+        ),
+    ] = "refuse",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a card.")] = 30.0,
     photo_out: Annotated[Path | None, typer.Option(help="Technicians only: write the chip photo here.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -50,7 +57,7 @@ def read(
     from kiosk.card.mrz import KeyedMrzSource, MrzError
     from kiosk.card.passwords import AccessSource, CanSource
     from kiosk.card.reader import PcscReader
-    from kiosk.card.trust_store import TrustStore, TrustStoreError
+    from kiosk.card.trust_store import StaleCrlPolicy, TrustStore, TrustStoreError
 
     keyed = (doc_number, birth, expiry)
     try:
@@ -64,7 +71,11 @@ def read(
             source.mrz_key()
         else:
             raise MrzError("give --doc-number, --birth and --expiry (from the MRZ), or --can")
-        store = TrustStore.load(csca) if csca else None
+        try:
+            policy = StaleCrlPolicy(stale_crl)
+        except ValueError:
+            raise TrustStoreError(f"--stale-crl must be one of {', '.join(StaleCrlPolicy)}") from None
+        store = TrustStore.load(csca, stale_crl=policy) if csca else None
     except (MrzError, TrustStoreError, OSError) as exc:
         _fail(1, str(exc))
     pcsc = PcscReader(reader)
@@ -95,6 +106,7 @@ def read(
         f"expires       {data['expiry_date']}{'  (EXPIRED)' if data['expired'] else ''}",
         f"photo         {data['photo_format']} {result.photo.width}x{result.photo.height}",
         f"passive auth  {pa['status']}{' - ' + pa['reason'] if pa['reason'] else ''}",
+        f"csca crl      {pa['crl'] or '-'}",
         f"access        {data['access'].upper()}",
         f"chip auth     {chip['status']}{' - ' + chip['reason'] if chip['reason'] else ''}",
         f"apdus         {data['apdus']} in {data['timings_ms'].get('total', 0):.0f} ms",
@@ -172,6 +184,10 @@ def emulate(
     pace_curve: Annotated[
         str, typer.Option("--pace-curve", help="PACE domain parameters: brainpoolP256r1 or P-256 (or another ID).")
     ] = "brainpoolP256r1",
+    extended_length: Annotated[
+        bool,
+        typer.Option("--extended-length", help="Take extended Lc/Le (announced in the ATR and EF.ATR/INFO)."),
+    ] = False,
 ) -> None:
     """Run a virtual eMRTD in a vpcd reader until interrupted (connect = card inserted, exit = removed)."""
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -202,7 +218,14 @@ def emulate(
                 f"--pace-cipher one of {sorted(PACE_CIPHERS)}, --pace-curve one of {sorted(PACE_CURVE_NAMES)}"
             )
         info = PaceInfo(PACE_CIPHERS[pace_cipher], 2, PACE_CURVE_NAMES[pace_curve])
-        emrtd = EmrtdApplet(profile, plain_errors=plain_errors, access=AccessMode(access), pace_infos=[info], can=can)
+        emrtd = EmrtdApplet(
+            profile,
+            plain_errors=plain_errors,
+            access=AccessMode(access),
+            pace_infos=[info],
+            can=can,
+            extended_length=extended_length,
+        )
     except (MrzError, ValueError, OSError) as exc:
         _fail(1, str(exc))
     applet = ForeignApplet() if not_emrtd else emrtd

@@ -1,5 +1,5 @@
-"""Read an eMRTD: open access (PACE when EF.CardAccess offers it, else BAC), select the ICAO application, read EF.COM,
-EF.SOD, DG1, DG2, check passive authentication."""
+"""Read an eMRTD: learn its APDU length (EF.ATR/INFO, ATR), open access (PACE when EF.CardAccess offers it, else BAC),
+select the ICAO application, read EF.COM, EF.SOD, DG1, DG2, check passive authentication."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ import time
 
 from kiosk.card import tlv
 from kiosk.card.access import AccessProtocol, ApduChannel, PlainChannel, ReopeningChannel, SecureChannel
-from kiosk.card.apdu import SW_END_OF_FILE, SW_FILE_NOT_FOUND, SW_OK, CommandAPDU
+from kiosk.card.apdu import EXTENDED_LC, SW_END_OF_FILE, SW_FILE_NOT_FOUND, SW_OK, CommandAPDU
 from kiosk.card.bac import BasicAccessControl
+from kiosk.card.capabilities import (
+    EF_ATR_INFO,
+    READER_MAX_RESPONSE,
+    SHORT_ONLY,
+    CardCapabilities,
+    from_atr_info,
+    from_historical_bytes,
+    historical_bytes,
+)
 from kiosk.card.card_access import EF_CARD_ACCESS, CardAccessError, PaceInfo, parse_card_access
 from kiosk.card.chip_auth import authenticate_chip
 from kiosk.card.datagroups import DG_FILES, EF_COM, EF_SOD, EMRTD_AID, parse_com, parse_dg1, parse_dg2
@@ -22,8 +31,34 @@ from kiosk.card.trust_store import TrustStore
 
 # Largest READ BINARY whose protected answer (DO'87' + DO'99' + DO'8E' + SW) still fits a short response.
 CHUNK = 0xDF
-_HEADER = 4  # enough for a one-byte tag and a length of up to 82 xx xx: all LDS files
-_MAX_FILE = 64 * 1024
+_HEADER = 5  # enough for a one-byte tag (every LDS file) and a length of up to 83 xx xx xx (a DG2 beyond 64 KB)
+_MAX_FILE = 1 << 20  # more than any LDS file; a chip claiming more is refused rather than read for minutes
+_MAX_EVEN_OFFSET = 0x7FFF  # READ BINARY (B0) carries the offset in 15 bits; beyond, READ BINARY with odd INS (B1)
+_SM_TRAILER = 4 + 10  # DO'99' (status) and DO'8E' (MAC) after the data object
+
+
+def _tlv_header(length: int) -> int:
+    return 2 if length < 0x80 else 3 if length <= 0xFF else 4 if length <= 0xFFFF else 5
+
+
+def protected_size(length: int, odd: bool) -> int:
+    """Bytes of a secure-messaging answer carrying `length` bytes of READ BINARY data, for the worst padding (AES
+    blocks): B0 data goes in DO'87' (a padding-indicator byte first), B1's DO'53' in DO'85'."""
+    plain = length + _tlv_header(length) if odd else length
+    cryptogram = (plain // 16 + 1) * 16 + (0 if odd else 1)
+    return cryptogram + _tlv_header(cryptogram) + _SM_TRAILER
+
+
+def chunk_for(max_response: int, odd: bool) -> int:
+    """The largest READ BINARY length whose protected answer fits the chip's (and reader's) response size."""
+    low, high = 1, max_response
+    while low < high:
+        middle = (low + high + 1) // 2
+        if protected_size(middle, odd) <= max_response:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 # What cards without the application answer: file/application not found, wrong P1-P2, INS or CLA not supported.
@@ -42,8 +77,9 @@ def select_application(channel: ApduChannel) -> None:
         raise CardError(f"SELECT of the eMRTD application refused ({answer.sw:04X})")
 
 
-def read_file(channel: ApduChannel, fid: int, chunk: int = CHUNK) -> bytes:
-    """SELECT the EF, then READ BINARY in chunks: the first few bytes give the TLV length, the rest follows."""
+def read_file(channel: ApduChannel, fid: int, capabilities: CardCapabilities = SHORT_ONLY) -> bytes:
+    """SELECT the EF, then READ BINARY in chunks: the first few bytes give the TLV length, the rest follows. Chunks are
+    as long as the chip's announced response size allows (one extended READ BINARY per ~64 KB, else short ones)."""
     answer = channel.transmit(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
     if answer.sw == SW_FILE_NOT_FOUND:
         raise _FileNotFound(f"EF {fid:04X} not found")
@@ -57,6 +93,7 @@ def read_file(channel: ApduChannel, fid: int, chunk: int = CHUNK) -> bytes:
     if total > _MAX_FILE:
         raise DataGroupError(f"EF {fid:04X} claims {total} bytes")
     while len(content) < total:
+        chunk = chunk_for(capabilities.max_response, odd=len(content) > _MAX_EVEN_OFFSET)
         part = _read_binary(channel, len(content), min(chunk, total - len(content)))
         if not part:
             raise DataGroupError(f"EF {fid:04X} ended after {len(content)} of {total} bytes")
@@ -65,12 +102,47 @@ def read_file(channel: ApduChannel, fid: int, chunk: int = CHUNK) -> bytes:
 
 
 def _read_binary(channel: ApduChannel, offset: int, length: int) -> bytes:
-    if offset > 0x7FFF:
-        raise DataGroupError("file longer than READ BINARY offsets reach")
+    if offset > _MAX_EVEN_OFFSET:
+        return _read_binary_odd(channel, offset, length)
     answer = channel.transmit(CommandAPDU(0x00, 0xB0, offset >> 8, offset & 0xFF, le=length))
     if answer.sw not in (SW_OK, SW_END_OF_FILE):
         raise CardError(f"READ BINARY at {offset} refused ({answer.sw:04X})")
     return answer.data
+
+
+def _read_binary_odd(channel: ApduChannel, offset: int, length: int) -> bytes:
+    """READ BINARY with odd INS (ISO 7816-4): the offset in DO'54', the data back in DO'53'."""
+    offset_bytes = offset.to_bytes(max(1, (offset.bit_length() + 7) // 8), "big")
+    le = length + _tlv_header(length)
+    answer = channel.transmit(CommandAPDU(0x00, 0xB1, 0x00, 0x00, tlv.encode(0x54, offset_bytes), le))
+    if answer.sw not in (SW_OK, SW_END_OF_FILE):
+        raise CardError(f"READ BINARY (odd INS) at {offset} refused ({answer.sw:04X})")
+    if not answer.data:
+        return b""
+    try:
+        element = tlv.parse(answer.data)
+    except tlv.TLVError as exc:
+        raise DataGroupError(f"READ BINARY (odd INS) answer malformed: {exc}") from None
+    if element.tag != 0x53:
+        raise DataGroupError(f"READ BINARY (odd INS) answered tag {element.tag:X}, expected 53")
+    return element.value
+
+
+def read_capabilities(channel: ApduChannel, atr: bytes) -> CardCapabilities:
+    """Extended length when EF.ATR/INFO (read unprotected from the master file) or the ATR's historical bytes
+    announce it; short APDUs otherwise. EF.ATR/INFO's DO'7F66' gives the sizes; without it the reader's own limit."""
+    try:
+        content = read_file(channel, EF_ATR_INFO)
+    except (CardRemoved, ReaderUnavailable):
+        raise
+    except CardError:
+        content = b""  # most chips have none
+    found = from_atr_info(content) if content else None
+    if found is not None:
+        return found
+    if from_historical_bytes(historical_bytes(atr)):
+        return CardCapabilities.extended(EXTENDED_LC, READER_MAX_RESPONSE, "historical bytes")
+    return SHORT_ONLY
 
 
 def read_card_access(channel: ApduChannel) -> list[PaceInfo]:
@@ -106,6 +178,7 @@ class EmrtdSession:
         self.access = access  # None: chosen from the chip's EF.CardAccess
         self.trust_store = trust_store
         self.channel = PlainChannel(connection)
+        self.capabilities = SHORT_ONLY  # learnt from the chip at the start of each read
 
     def read(self, source: AccessSource) -> CardReadResult:
         """Raises only CardError subclasses: whatever a hostile or broken card sends, the kiosk agent keeps running."""
@@ -127,6 +200,7 @@ class EmrtdSession:
             timings[name] = timings.get(name, 0.0) + (now - mark) * 1000
             mark = now
 
+        caps = self.capabilities = read_capabilities(self.channel, self.connection.atr)
         access = self.access or choose_access(self.channel)
 
         def open_access() -> SecureChannel:
@@ -141,21 +215,21 @@ class EmrtdSession:
 
         secure = ReopeningChannel(open_access)
         lap("access")
-        com = parse_com(read_file(secure, EF_COM))
+        com = parse_com(read_file(secure, EF_COM, caps))
         # EF.SOD before the data groups: it says which groups exist and how they are hashed; a chip without one may
         # answer that in plain, which ends its session, and access is opened again for the data groups.
         try:
-            sod: bytes | None = read_file(secure, EF_SOD)
+            sod: bytes | None = read_file(secure, EF_SOD, caps)
         except _FileNotFound:
             sod = None
         # Clone detection before the data groups the kiosk relies on: after Chip Authentication they are read under
         # the keys only the genuine chip can know.
-        security = {n: self._optional_file(secure, n) for n in (14, 15) if n in com.data_groups}
+        security = {n: self._optional_file(secure, n, caps) for n in (14, 15) if n in com.data_groups}
         lap("read")
-        chip = authenticate_chip(secure, security.get(14), security.get(15))
+        chip = authenticate_chip(secure, security.get(14), security.get(15), extended=caps.extended_length)
         lap("chip_auth")
-        dg1 = read_file(secure, DG_FILES[1])
-        dg2 = read_file(secure, DG_FILES[2])
+        dg1 = read_file(secure, DG_FILES[1], caps)
+        dg2 = read_file(secure, DG_FILES[2], caps)
         lap("read")
         mrz = parse_dg1(dg1)
         photo = parse_dg2(dg2)
@@ -176,8 +250,8 @@ class EmrtdSession:
         )
 
     @staticmethod
-    def _optional_file(channel: ApduChannel, number: int) -> bytes | None:
+    def _optional_file(channel: ApduChannel, number: int, caps: CardCapabilities) -> bytes | None:
         try:
-            return read_file(channel, DG_FILES[number])
+            return read_file(channel, DG_FILES[number], caps)
         except _FileNotFound:
             return None  # listed in EF.COM but missing: chip authentication is then absent or fails

@@ -10,6 +10,7 @@ import socket
 import struct
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
@@ -35,6 +36,7 @@ from kiosk.card.apdu import (
     ResponseAPDU,
 )
 from kiosk.card.bac import BacKeys, session_keys
+from kiosk.card.capabilities import EF_ATR_INFO, READER_MAX_RESPONSE, build_atr_info, extended_historical_bytes
 from kiosk.card.card_access import EF_CARD_ACCESS, PaceInfo, build_card_access
 from kiosk.card.chip_auth import CA_SUITES, ID_CA_ECDH, sign_challenge
 from kiosk.card.datagroups import EMRTD_AID
@@ -121,9 +123,11 @@ class EmrtdApplet:
 
     `access` makes it a BAC-only chip (no EF.CardAccess), a PACE-only chip (BAC commands unknown to it) or one that
     offers both; `pace_infos` are the PACE protocols its EF.CardAccess lists, `can` the card access number printed on
-    it (PACE with the MRZ works without one)."""
+    it (PACE with the MRZ works without one).
 
-    atr = EMRTD_ATR
+    `extended_length` makes it take extended Lc/Le (and READ BINARY answers up to `max_response` bytes), announced in
+    its ATR historical bytes and/or EF.ATR/INFO (`announce`); a short-only chip answers any extended APDU 6700. Both
+    read files past offset 32767 with READ BINARY odd INS (B1)."""
 
     def __init__(
         self,
@@ -134,8 +138,22 @@ class EmrtdApplet:
         access: str = AccessMode.BAC,
         pace_infos: list[PaceInfo] | None = None,
         can: str | None = None,
+        extended_length: bool = False,
+        max_response: int = READER_MAX_RESPONSE,
+        announce: tuple[str, ...] = ("atr", "atr_info"),
     ) -> None:
         self.profile = profile
+        self.extended_length = extended_length
+        self.atr = EMRTD_ATR
+        self.mf_files: dict[int, bytes] = {}  # readable in the master file without access control
+        if extended_length:
+            if "atr" in announce:
+                self.atr = contactless_atr(extended_historical_bytes())
+            if "atr_info" in announce:
+                self.mf_files[EF_ATR_INFO] = build_atr_info(0x1000, max_response)
+        # Counters for tests: extended APDUs received (refused on a short-only chip), commands by INS under SM.
+        self.extended_apdus = 0
+        self.secured_commands: Counter[int] = Counter()
         self._random = random
         self.access = AccessMode(access)
         self.pace: ChipPace | None = None
@@ -148,6 +166,7 @@ class EmrtdApplet:
                 passwords[PasswordRef.CAN] = PacePassword(PasswordRef.CAN, CanSource(can).can().encode("ascii"))
             self.pace = ChipPace(infos, passwords, random)
             self.card_access = build_card_access(infos)
+            self.mf_files[EF_CARD_ACCESS] = self.card_access
         # Some issued chips answer an error under secure messaging in plain (6A82 without DO'99'/DO'8E') and drop
         # the session with it; plain_errors=True makes this chip one of them.
         self.plain_errors = plain_errors
@@ -175,6 +194,10 @@ class EmrtdApplet:
             return _sw(SW_WRONG_LENGTH).to_bytes()
         if apdu.cla & 0xE0 or apdu.cla & 0x03:  # 0x10 is command chaining (PACE's GENERAL AUTHENTICATE)
             return _sw(SW_CLA_NOT_SUPPORTED).to_bytes()
+        if apdu.is_extended:
+            self.extended_apdus += 1
+            if not self.extended_length:
+                return _sw(SW_WRONG_LENGTH).to_bytes()  # what short-only chips answer an extended APDU
         if self._sm is None:
             return self._plain(apdu).to_bytes()
         if apdu.cla & 0x0C != 0x0C:
@@ -190,7 +213,7 @@ class EmrtdApplet:
         if self.plain_errors and answer.sw != SW_OK and not answer.data:
             self._sm = None
             return answer.to_bytes()
-        protected = self._sm.protect_response(answer).to_bytes()
+        protected = self._sm.protect_response(answer, odd=bool(inner.ins & 1)).to_bytes()
         if self._next_sm is not None:  # Chip Authentication: new keys from the next command on
             self._sm, self._next_sm = self._next_sm, None
         return protected
@@ -205,8 +228,8 @@ class EmrtdApplet:
             return _sw(SW_FILE_NOT_FOUND)
         if self.pace is not None and apdu.ins in (0x22, 0x86):
             return self._pace(apdu)
-        if not self._app_selected and self.card_access is not None and apdu.ins in (0xA4, 0xB0):
-            return self._master_file(apdu, self.card_access)
+        if not self._app_selected and self.mf_files and apdu.ins in (0xA4, 0xB0):
+            return self._master_file(apdu)
         if not self._app_selected:
             return _sw(SW_FILE_NOT_FOUND if apdu.ins == 0xA4 else SW_CONDITIONS_NOT_SATISFIED)
         if apdu.ins in (0x82, 0x84) and self.access == AccessMode.PACE:
@@ -222,28 +245,31 @@ class EmrtdApplet:
             return _sw(SW_SECURITY_NOT_SATISFIED)  # every LDS file needs BAC
         return _sw(SW_INS_NOT_SUPPORTED)
 
-    def _master_file(self, apdu: CommandAPDU, card_access: bytes) -> ResponseAPDU:
-        """The master file holds EF.CardAccess, readable without any access protocol."""
+    def _master_file(self, apdu: CommandAPDU) -> ResponseAPDU:
+        """The master file holds EF.CardAccess (PACE chips) and EF.ATR/INFO (extended length), readable without any
+        access protocol."""
         if apdu.ins == 0xA4:
             fid = int.from_bytes(apdu.data, "big") if len(apdu.data) == 2 else None
             if apdu.p1 == 0x00 and fid == 0x3F00:
                 self._mf_current = None
                 return _sw(SW_OK)
-            if apdu.p1 in (0x00, 0x02) and fid == EF_CARD_ACCESS:
+            if apdu.p1 in (0x00, 0x02) and fid in self.mf_files:
                 self._mf_current = fid
                 return _sw(SW_OK)
             return _sw(SW_FILE_NOT_FOUND)
         if apdu.p1 & 0x80:
-            if apdu.p1 & 0x1F != EF_CARD_ACCESS & 0x1F:
+            fid = next((f for f in self.mf_files if f & 0x1F == apdu.p1 & 0x1F), None)
+            if fid is None:
                 return _sw(SW_FILE_NOT_FOUND)
-            self._mf_current, offset = EF_CARD_ACCESS, apdu.p2
+            self._mf_current, offset = fid, apdu.p2
         else:
             offset = (apdu.p1 << 8) | apdu.p2
-        if self._mf_current != EF_CARD_ACCESS:
+        if self._mf_current not in self.mf_files:
             return _sw(0x6986)
-        if offset >= len(card_access):
+        content = self.mf_files[self._mf_current]
+        if offset >= len(content):
             return _sw(SW_WRONG_P1P2)
-        return _sw(SW_OK, card_access[offset : offset + min(apdu.le or 256, self.max_read)])
+        return _sw(SW_OK, content[offset : offset + min(apdu.le or 256, self.max_read)])
 
     def _pace(self, apdu: CommandAPDU) -> ResponseAPDU:
         assert self.pace is not None
@@ -280,6 +306,7 @@ class EmrtdApplet:
 
     # -- inside the secure session ------------------------------------------------------------------------------
     def _secured(self, apdu: CommandAPDU) -> ResponseAPDU:
+        self.secured_commands[apdu.ins] += 1
         if apdu.ins == 0xA4:
             if apdu.p1 == 0x04:
                 if apdu.data != EMRTD_AID:
@@ -308,8 +335,9 @@ class EmrtdApplet:
             content = self.profile.files[self._current]
             if offset >= len(content):
                 return _sw(SW_WRONG_P1P2)
-            le = min(apdu.le or 256, self.max_read)
-            return _sw(SW_OK, content[offset : offset + le])
+            return _sw(SW_OK, content[offset : offset + self._answer_length(apdu)])
+        if apdu.ins == 0xB1:
+            return self._read_binary_odd(apdu)
         if apdu.ins == 0x84:
             return _sw(SW_CONDITIONS_NOT_SATISFIED)
         if apdu.ins in (0x22, 0x86) and self.profile.chip_key is not None:
@@ -319,6 +347,30 @@ class EmrtdApplet:
                 return _sw(SW_WRONG_LENGTH)
             return _sw(SW_OK, sign_challenge(self.profile.aa_key, apdu.data))
         return _sw(SW_INS_NOT_SUPPORTED if apdu.ins not in (0x82, 0x88) else SW_WRONG_DATA)
+
+    def _answer_length(self, apdu: CommandAPDU) -> int:
+        """Short READ BINARY answers stop at `max_read` (as real chips do); extended ones give what Le asks."""
+        return (apdu.le or 256) if apdu.is_extended else min(apdu.le or 256, self.max_read)
+
+    def _read_binary_odd(self, apdu: CommandAPDU) -> ResponseAPDU:
+        """READ BINARY with odd INS: offset in DO'54' (any length), data back in DO'53', within Le."""
+        if self._current is None or apdu.p1 or apdu.p2:
+            return _sw(0x6986 if self._current is None else SW_WRONG_P1P2)  # SFI selection by B1 not offered
+        try:
+            element = tlv.parse(apdu.data)
+        except tlv.TLVError:
+            return _sw(SW_WRONG_DATA)
+        if element.tag != 0x54 or not 1 <= len(element.value) <= 4:
+            return _sw(SW_WRONG_DATA)
+        offset = int.from_bytes(element.value, "big")
+        content = self.profile.files[self._current]
+        if offset >= len(content):
+            return _sw(SW_WRONG_P1P2)
+        room = self._answer_length(apdu)
+        size = room - 2
+        while size > 0 and len(tlv.encode(0x53, bytes(size))) > room:
+            size -= 1
+        return _sw(SW_OK, tlv.encode(0x53, content[offset : offset + max(size, 1)]))
 
     def _chip_authentication(self, apdu: CommandAPDU, key: ec.EllipticCurvePrivateKey) -> ResponseAPDU:
         """MSE:Set AT (AES) then GENERAL AUTHENTICATE, or MSE:Set KAT (3DES): ECDH with the terminal's ephemeral key;

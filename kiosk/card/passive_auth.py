@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from kiosk.card.sod import SignedContent, Sod, SodError, parse_sod
-from kiosk.card.trust_store import TrustStore
+from kiosk.card.trust_store import CrlFreshness, StaleCrlPolicy, TrustStore
 
 VALID, INVALID, NO_TRUST_ANCHOR, ABSENT = "valid", "invalid", "no_trust_anchor", "absent"
 
@@ -37,10 +37,11 @@ _SIGNATURES = {
 @dataclass(frozen=True)
 class PassiveAuthResult:
     status: str  # valid | invalid | no_trust_anchor | absent
-    reason: str | None = None
+    reason: str | None = None  # why not valid; for a valid result with a stale CRL (policy "flag"), that warning
+    crl: CrlFreshness | None = None  # the CSCA's CRL when the chain was checked up to a trusted CSCA, else None
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"status": self.status, "reason": self.reason}
+        return {"status": self.status, "reason": self.reason, "crl": self.crl.value if self.crl else None}
 
 
 _HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -171,7 +172,14 @@ def _signature_and_chain(sod: Sod, trust_store: TrustStore | None, now: dt.datet
             ds_cert.verify_directly_issued_by(csca)
         except (ValueError, TypeError, InvalidSignature):  # not this CSCA (e.g. a re-keyed one with the same name)
             continue
-        if trust_store.is_revoked(ds_cert):
-            return PassiveAuthResult(INVALID, "Document Signer certificate revoked")
-        return PassiveAuthResult(VALID)
+        freshness, next_update = trust_store.crl_freshness(csca.subject, now)
+        if trust_store.is_revoked(ds_cert):  # revoked stays revoked, however old the list that says so
+            return PassiveAuthResult(INVALID, "Document Signer certificate revoked", freshness)
+        if freshness == CrlFreshness.STALE:
+            since = f"since {next_update:%Y-%m-%d}" if next_update else "(it has no nextUpdate)"
+            problem = f"CSCA CRL out of date {since}: the Document Signer's revocation is unknown"
+            if trust_store.stale_crl == StaleCrlPolicy.REFUSE:
+                return PassiveAuthResult(INVALID, problem, freshness)
+            return PassiveAuthResult(VALID, problem, freshness)
+        return PassiveAuthResult(VALID, crl=freshness)
     return PassiveAuthResult(INVALID, "Document Signer certificate not signed by the trusted CSCA")

@@ -131,15 +131,21 @@ def issue_master_list_signer(
 
 
 def create_crl(
-    pki: TestPki, revoked: list[x509.Certificate], *, signer: ec.EllipticCurvePrivateKey | None = None
+    pki: TestPki,
+    revoked: list[x509.Certificate],
+    *,
+    signer: ec.EllipticCurvePrivateKey | None = None,
+    last_update: dt.datetime | None = None,
+    next_update: dt.datetime | None = None,
 ) -> x509.CertificateRevocationList:
-    """A CRL from the test CSCA (or from `signer`, to make a forged one) revoking these certificates."""
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    """A CRL from the test CSCA (or from `signer`, to make a forged one) revoking these certificates; issued a minute
+    ago for 90 days unless `last_update`/`next_update` say otherwise (an out-of-date CRL for freshness tests)."""
+    now = last_update or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(pki.csca_cert.subject)
         .last_update(now)
-        .next_update(now + dt.timedelta(days=90))
+        .next_update(next_update or now + dt.timedelta(days=90))
     )
     for cert in revoked:
         builder = builder.add_revoked_certificate(

@@ -15,6 +15,7 @@ from kiosk.card.passive_auth import PassiveAuthResult
 class PassiveAuthJson(TypedDict):
     status: str
     reason: str | None
+    crl: str | None  # fresh | stale | missing, or None when the chain did not reach a trusted CSCA
 
 
 class ChipAuthJson(TypedDict):
@@ -125,7 +126,11 @@ class CardReadResult:
             "sex": self.sex,
             "expired": self.expired,
             "photo_format": self.photo.format,
-            "passive_auth": {"status": self.passive_auth.status, "reason": self.passive_auth.reason},
+            "passive_auth": {
+                "status": self.passive_auth.status,
+                "reason": self.passive_auth.reason,
+                "crl": self.passive_auth.crl.value if self.passive_auth.crl else None,
+            },
             "apdus": self.apdus,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "access": self.access,

@@ -121,6 +121,42 @@ def _open_do87(keys: _Suite, ssc: bytes, value: bytes) -> bytes:
         raise SecureMessagingFault(str(exc)) from None
 
 
+def _do85(keys: _Suite, ssc: bytes, data: bytes) -> bytes:
+    # Odd INS (READ BINARY B1): the data field is BER-TLV, so its cryptogram goes in DO'85', with no indicator byte.
+    return tlv.encode(0x85, keys.encrypt(ssc, ic.pad(data, keys.block)))
+
+
+def _open_do85(keys: _Suite, ssc: bytes, value: bytes) -> bytes:
+    if not value or len(value) % keys.block:
+        raise SecureMessagingFault("DO'85' malformed")
+    try:
+        return ic.unpad(keys.decrypt(ssc, value), keys.block)
+    except ValueError as exc:
+        raise SecureMessagingFault(str(exc)) from None
+
+
+def _data_object(keys: _Suite, ssc: bytes, data: bytes, odd: bool) -> bytes:
+    return _do85(keys, ssc, data) if odd else _do87(keys, ssc, data)
+
+
+def _open_data(keys: _Suite, ssc: bytes, objects: dict[int, tlv.TLV]) -> bytes:
+    if 0x87 in objects and 0x85 in objects:
+        raise SecureMessagingFault("both DO'85' and DO'87'")
+    if 0x87 in objects:
+        return _open_do87(keys, ssc, objects[0x87].value)
+    if 0x85 in objects:
+        return _open_do85(keys, ssc, objects[0x85].value)
+    return b""
+
+
+def _le_object(command: CommandAPDU) -> bytes:
+    """DO'97': Le on one byte (00 = 256) for short commands, on two (0000 = 65536) for extended ones."""
+    assert command.le is not None
+    if command.is_extended:
+        return tlv.encode(0x97, (command.le & 0xFFFF).to_bytes(2, "big"))
+    return tlv.encode(0x97, bytes([command.le & 0xFF]))
+
+
 def _objects(data: bytes) -> dict[int, tlv.TLV]:
     try:
         elements = tlv.parse_all(data)
@@ -150,11 +186,13 @@ class _TerminalSide:
         header = bytes([command.cla | SM_CLA, command.ins, command.p1, command.p2])
         body = b""
         if command.data:
-            body += _do87(keys, ssc, command.data)
+            body += _data_object(keys, ssc, command.data, odd=bool(command.ins & 1))
         if command.le is not None:
-            body += tlv.encode(0x97, bytes([command.le & 0xFF]))
+            body += _le_object(command)
         cc = keys.mac(ssc, ic.pad(header, keys.block) + body)
         data = body + tlv.encode(0x8E, cc)
+        if command.is_extended:  # extended inside, extended outside: the answer may be as long as the chip allows
+            return CommandAPDU(header[0], header[1], header[2], header[3], data, 65536, extended=True)
         return CommandAPDU(header[0], header[1], header[2], header[3], data, 256)
 
     def unprotect(self, response: ResponseAPDU) -> ResponseAPDU:
@@ -166,13 +204,13 @@ class _TerminalSide:
         objects = _objects(response.data)
         if 0x8E not in objects or 0x99 not in objects:
             raise SecureMessagingFault("response lacks DO'99' or DO'8E'")
-        covered = b"".join(o.raw for tag, o in objects.items() if tag in (0x87, 0x99))
+        covered = b"".join(o.raw for tag, o in objects.items() if tag in (0x85, 0x87, 0x99))
         if not ic.mac_equal(keys.mac(ssc, covered), objects[0x8E].value):
             raise SecureMessagingFault("response MAC wrong")
         status = objects[0x99].value
         if len(status) != 2:
             raise SecureMessagingFault("DO'99' malformed")
-        data = _open_do87(keys, ssc, objects[0x87].value) if 0x87 in objects else b""
+        data = _open_data(keys, ssc, objects)
         return ResponseAPDU(data, int.from_bytes(status, "big"), authenticated=True)
 
 
@@ -204,20 +242,24 @@ class ChipSecureMessaging:
         objects = _objects(command.data)
         if 0x8E not in objects:
             raise SecureMessagingFault("command lacks DO'8E'")
-        covered = b"".join(o.raw for tag, o in objects.items() if tag in (0x87, 0x97))
+        covered = b"".join(o.raw for tag, o in objects.items() if tag in (0x85, 0x87, 0x97))
         if not ic.mac_equal(keys.mac(ssc, ic.pad(command.header, keys.block) + covered), objects[0x8E].value):
             raise SecureMessagingFault("command MAC wrong")
-        data = _open_do87(keys, ssc, objects[0x87].value) if 0x87 in objects else b""
-        le = None
+        data = _open_data(keys, ssc, objects)
+        le, extended = None, False
         if 0x97 in objects:
             raw_le = objects[0x97].value
-            le = (raw_le[-1] or 256) if raw_le else 256
-        return CommandAPDU(command.cla & ~SM_CLA & 0xFF, command.ins, command.p1, command.p2, data, le)
+            if len(raw_le) == 2:  # extended: 0000 is 65536
+                le, extended = int.from_bytes(raw_le, "big") or 65536, True
+            else:
+                le = (raw_le[-1] or 256) if raw_le else 256
+        return CommandAPDU(command.cla & ~SM_CLA & 0xFF, command.ins, command.p1, command.p2, data, le, extended)
 
-    def protect_response(self, response: ResponseAPDU) -> ResponseAPDU:
+    def protect_response(self, response: ResponseAPDU, odd: bool = False) -> ResponseAPDU:
+        """`odd`: the answer to an odd-INS command, whose data goes in DO'85'."""
         keys = self._keys
         ssc = keys.next_ssc()
-        body = (_do87(keys, ssc, response.data) if response.data else b"") + tlv.encode(
+        body = (_data_object(keys, ssc, response.data, odd) if response.data else b"") + tlv.encode(
             0x99, response.sw.to_bytes(2, "big")
         )
         return ResponseAPDU(body + tlv.encode(0x8E, keys.mac(ssc, body)), response.sw)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from cryptography import x509
@@ -15,6 +16,23 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der"}
 CRL_SUFFIXES = {".crl"}
 MASTER_LIST_SUFFIXES = {".ml"}
+
+
+class StaleCrlPolicy(StrEnum):
+    """What passive authentication does when the newest CRL of the Document Signer's CSCA is past its nextUpdate: the
+    revocation status is then unknown. `refuse` (the default) makes the result invalid; `flag` keeps it valid and says
+    so in the result."""
+
+    REFUSE = "refuse"
+    FLAG = "flag"
+
+
+class CrlFreshness(StrEnum):
+    """The state of the CSCA's revocation list at the time of a read."""
+
+    FRESH = "fresh"  # the newest CRL of the issuer is within its thisUpdate..nextUpdate
+    STALE = "stale"  # past its nextUpdate (or without one): a newer CRL should exist
+    MISSING = "missing"  # the trust store holds no CRL of this CSCA
 
 
 class TrustStoreError(ValueError):
@@ -59,14 +77,18 @@ class TrustStore:
 
     certificates: list[x509.Certificate] = field(default_factory=list)
     crls: list[x509.CertificateRevocationList] = field(default_factory=list)
+    stale_crl: StaleCrlPolicy = StaleCrlPolicy.REFUSE
 
     @classmethod
-    def load(cls, path: str | Path, now: dt.datetime | None = None) -> TrustStore:
+    def load(
+        cls, path: str | Path, now: dt.datetime | None = None, stale_crl: StaleCrlPolicy = StaleCrlPolicy.REFUSE
+    ) -> TrustStore:
         """A file or a folder: certificates (unreadable ones in a folder are skipped), master lists (refused loudly when
-        their signature or signer fails), CRLs (refused when no CSCA in the store signed them)."""
+        their signature or signer fails), CRLs (refused when no CSCA in the store signed them). A CRL past its
+        nextUpdate is kept: what it revokes stays revoked; `stale_crl` decides what a read makes of its age."""
         path = Path(path)
         files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-        store = cls()
+        store = cls(stale_crl=StaleCrlPolicy(stale_crl))
         pending_crls: list[tuple[Path, x509.CertificateRevocationList]] = []
         for file in files:
             try:
@@ -114,6 +136,22 @@ class TrustStore:
 
     def anchors_for(self, certificate: x509.Certificate) -> list[x509.Certificate]:
         return self._issuers(certificate.issuer)
+
+    def newest_crl(self, issuer: x509.Name) -> x509.CertificateRevocationList | None:
+        """The issuer's CRL with the latest thisUpdate (an older one left beside it says nothing more)."""
+        own = [crl for crl in self.crls if crl.issuer == issuer]
+        return max(own, key=lambda crl: crl.last_update_utc, default=None)
+
+    def crl_freshness(self, issuer: x509.Name, now: dt.datetime) -> tuple[CrlFreshness, dt.datetime | None]:
+        """Whether the issuer's newest CRL still covers `now`, and its nextUpdate (None when missing or absent).
+        ICAO 9303-12 has CSCAs issue a CRL at least every 90 days; a CRL past nextUpdate may miss later revocations."""
+        crl = self.newest_crl(issuer)
+        if crl is None:
+            return CrlFreshness.MISSING, None
+        next_update = crl.next_update_utc
+        if next_update is None or now > next_update:
+            return CrlFreshness.STALE, next_update
+        return CrlFreshness.FRESH, next_update
 
     def is_revoked(self, certificate: x509.Certificate) -> bool:
         """Listed in a CRL of its issuer (CRLs are checked against their CSCA when added)."""

@@ -25,6 +25,7 @@ from kiosk.session.messages import (
     Identity,
     IssuedTicket,
     IssueTicket,
+    MrzScanned,
     PrintFailed,
     PrintReceipt,
     ReadChip,
@@ -85,6 +86,7 @@ class Visit:
     print_state: PrintState | None = None
     notice: Notice | None = None
     guidance: str | None = None  # the edge's reason for a retry (e.g. "face_too_small"), shown as advice
+    scan_used: bool = False  # the document camera's details were tried once this visit
 
     def __repr__(self) -> str:  # never the keyed-in details or the identity
         return f"Visit(purpose={self.purpose}, verified={self.verification_id is not None})"
@@ -174,6 +176,8 @@ class Session:
             return self._card_removed()
         if isinstance(event, Tap):
             return self._tap(event)
+        if isinstance(event, MrzScanned):
+            return self._mrz_scanned(event)
         return self._result(event)
 
     def _availability(self, event: Availability) -> list[Effect]:
@@ -265,6 +269,27 @@ class Session:
         elif tap.action == Action.SUBMIT:
             return self._submit_details()
         return []
+
+    def _mrz_scanned(self, event: MrzScanned) -> list[Effect]:
+        """Scanned details count as keyed in, once per visit: on the details screen of this same session, before the
+        visitor typed anything and unless scanned details were already refused (then the keyboard is the way)."""
+        visit = self.visit
+        typed = any(value for _, value in visit.fields)
+        if event.session != self.session or self.screen != Screen.MRZ_ENTRY or typed or visit.scan_used:
+            return []
+        filled = visit
+        for name, value in (
+            (MrzField.DOCUMENT_NUMBER, event.document_number),
+            (MrzField.BIRTH_DATE, event.birth_date),
+            (MrzField.EXPIRY_DATE, event.expiry_date),
+        ):
+            filled = filled.with_field(name, value)
+        self.visit = replace(filled, scan_used=True)
+        effects = self._submit_details()
+        if not effects:  # not well formed after all: clear it, the keyboard takes over
+            self.visit = replace(Visit(purpose=visit.purpose), scan_used=True, notice=self.visit.notice)
+        self._touch()
+        return effects
 
     def _submit_details(self) -> list[Effect]:
         visit = self.visit

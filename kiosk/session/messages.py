@@ -60,6 +60,17 @@ class CardRemoved:
 
 
 @dataclass(frozen=True)
+class MrzScanned:
+    """The document camera read the MRZ (every check digit right) during session `session`: the details go to the
+    chip as if keyed in. The keyboard stays usable meanwhile; typing first wins."""
+
+    session: int
+    document_number: str = field(repr=False)
+    birth_date: str = field(repr=False)
+    expiry_date: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ChipRead:
     job: int
     identity: Identity
@@ -122,6 +133,7 @@ class Crash:
 
 Event = (
     Tap
+    | MrzScanned
     | CardInserted
     | CardRemoved
     | ChipRead

@@ -58,7 +58,7 @@ def test_read_json_with_trust_store_and_photo_tool(emrtd, pki_dir, pki, face, tm
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) == KEYS
-    assert data["passive_auth"] == {"status": "valid", "reason": None}
+    assert data["passive_auth"] == {"status": "valid", "reason": None, "crl": "missing"}
     assert (data["birth_date"], data["expiry_date"], data["photo_format"]) == ("1974-08-12", "2034-04-15", "jpeg2000")
     assert out.read_bytes() == face
 

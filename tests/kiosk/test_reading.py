@@ -41,7 +41,7 @@ def test_full_read_td3_with_valid_passive_authentication(emrtd, reader, trust_st
         "sex": "F",
         "expired": False,
         "photo_format": "jpeg2000",
-        "passive_auth": {"status": "valid", "reason": None},
+        "passive_auth": {"status": "valid", "reason": None, "crl": "missing"},
         "apdus": result.apdus,
         "timings_ms": None,
         "access": "bac",

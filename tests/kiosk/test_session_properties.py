@@ -18,6 +18,7 @@ from kiosk.session.messages import (
     FaceResult,
     Identity,
     IssuedTicket,
+    MrzScanned,
     PrintFailed,
     ReceiptPrinted,
     Service,
@@ -86,6 +87,11 @@ class SessionMachine(RuleBasedStateMachine):
     @rule(action=st.sampled_from(list(Action)), value=VALUES)
     def tap(self, action: Action, value: str | None) -> None:
         self._apply(Tap(action, value))
+
+    @rule(stale=st.booleans(), good=st.booleans())
+    def document_camera(self, stale: bool, good: bool) -> None:
+        birth = "740812" if good else "741399"
+        self._apply(MrzScanned(self.session.session - int(stale), "L898902C3", birth, "340415"))
 
     @rule()
     def card_in(self) -> None:

@@ -108,6 +108,7 @@ def test_cli_trust_import_list_and_read(emrtd, pki, master_list, tmp_path):
     assert json.loads(result.stdout)["passive_auth"] == {
         "status": "invalid",
         "reason": "Document Signer certificate revoked",
+        "crl": "fresh",
     }
 
 

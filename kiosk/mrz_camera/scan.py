@@ -1,0 +1,88 @@
+"""The document camera: read frames until the MRZ is read the same way twice with every check digit right, or give up.
+
+Frames come from `cv2.VideoCapture` (a device, a URL, or in tests and the demo a video file). A frame whose MRZ is
+not found or fails a check is skipped; the answer needs `agree` frames giving the same MRZ (names carry no check
+digit, so one lucky misread must not become the visitor's name). The result feeds BAC/PACE exactly as keyed-in
+details would (`MrzScan.source()`)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from kiosk.card.mrz import FullMrzSource, MrzData
+from kiosk.mrz_camera.read import MrzNotRead, MrzRead, read_mrz
+
+
+class MrzScanTimeout(Exception):
+    """No MRZ read (and agreed) before the deadline or the frame budget: the kiosk falls back to the keyboard."""
+
+    def __init__(self, frames: int, last_problem: str) -> None:
+        super().__init__(f"no MRZ read in {frames} frame(s): {last_problem}")
+        self.frames = frames
+        self.last_problem = last_problem
+
+
+@dataclass(frozen=True)
+class MrzScan:
+    data: MrzData
+    text: str
+    frames: int  # frames looked at until the answer
+
+    def source(self) -> FullMrzSource:
+        """The access password source, as if the visitor had keyed the details in."""
+        return FullMrzSource(self.text)
+
+    def __repr__(self) -> str:
+        return f"MrzScan({self.data.format}, after {self.frames} frames)"
+
+
+def video_frames(source: int | str, stop: Callable[[], bool] | None = None) -> Iterator[np.ndarray]:
+    """Frames of a `cv2.VideoCapture` source; a video file is played once (the caller's deadline bounds a camera)."""
+    capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        raise OSError(f"document camera {source!r} cannot be opened")
+    try:
+        while stop is None or not stop():
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        capture.release()
+
+
+def scan(
+    frames: Iterable[np.ndarray],
+    timeout_s: float = 10.0,
+    max_frames: int | None = None,
+    agree: int = 2,
+    clock: Callable[[], float] = time.monotonic,
+    reader: Callable[[np.ndarray], MrzRead] = read_mrz,
+) -> MrzScan:
+    """The first MRZ read identically from `agree` frames, within `timeout_s` and `max_frames`."""
+    deadline = clock() + timeout_s
+    seen: Counter[str] = Counter()
+    reads: dict[str, MrzRead] = {}
+    count = 0
+    problem = "no frame"
+    for frame in frames:
+        if clock() > deadline or (max_frames is not None and count >= max_frames):
+            break
+        count += 1
+        try:
+            found = reader(frame)
+        except MrzNotRead as exc:
+            problem = exc.reason
+            continue
+        seen[found.text] += 1
+        reads[found.text] = found
+        if seen[found.text] >= agree:
+            return MrzScan(found.data, found.text, count)
+        problem = f"read once, waiting for {agree} frames to agree"
+    raise MrzScanTimeout(count, problem)

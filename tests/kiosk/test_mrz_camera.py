@@ -1,0 +1,159 @@
+"""The MRZ read by the document camera: generated data pages (OCR-B, photographed: turned, blurred, noisy, JPEG) in a
+video read through cv2.VideoCapture; the read details open the virtual chip through pcscd as keyed-in ones would;
+a video without an MRZ times out cleanly; a misread is caught by the check digits; `markaz kiosk mrz read`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.card.emrtd import EmrtdSession
+from kiosk.card.mrz import compose_td3
+from kiosk.mrz_camera.pages import Photography, data_page, desk, document_video, photograph
+from kiosk.mrz_camera.read import MrzNotRead, interpret, read_mrz
+from kiosk.mrz_camera.scan import MrzScanTimeout, scan, video_frames
+
+from .conftest import FACE, TD3_FIELDS
+
+MARKAZ = str(Path(sys.executable).parent / "markaz")
+SHOTS = [
+    Photography(angle_deg=-6.0, perspective=0.02, blur_sigma=1.0, noise_sigma=5, light_falloff=0.3, jpeg_quality=70),
+    Photography(angle_deg=4.0, perspective=0.01, blur_sigma=0.8, noise_sigma=6, light_falloff=0.2, jpeg_quality=80),
+    Photography(angle_deg=8.0, perspective=0.03, blur_sigma=0.6, noise_sigma=4, light_falloff=0.1, jpeg_quality=85),
+    Photography(angle_deg=-2.0, perspective=0.0, blur_sigma=1.1, noise_sigma=7, light_falloff=0.35, jpeg_quality=65),
+]
+
+
+@pytest.fixture(scope="module")
+def face_image() -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(FACE.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+
+
+def page_for(mrz: str, face_image: np.ndarray) -> np.ndarray:
+    return data_page([mrz[:44], mrz[44:]], face_image, seed=3)
+
+
+def held_to_camera(tmp_path: Path, page: np.ndarray | None, name: str = "camera.avi") -> Path:
+    """An empty desk for a few frames, then the page held under the camera in slightly different poses."""
+    frames = [desk((1280, 960), seed=s) for s in range(3)]
+    if page is not None:
+        frames += [photograph(page, how, seed=10 + i) for i, how in enumerate(SHOTS * 2)]
+    return document_video(tmp_path / name, frames)
+
+
+def test_mrz_held_to_the_camera_is_read_and_opens_the_chip_as_keyed_in(tmp_path, face_image, td3, emrtd, reader):
+    video = held_to_camera(tmp_path, page_for(td3, face_image))
+    result = scan(video_frames(str(video)), timeout_s=120, agree=2)
+    assert result.text == td3 and result.frames > 3  # the empty desk frames were looked at and skipped
+    data = result.data
+    assert (data.document_number, data.birth_date_raw, data.expiry_date_raw) == ("L898902C3", "740812", "340415")
+    assert (data.surname, data.given_names) == ("ERIKSSON", "ANNA MARIA")
+    emrtd()
+    connection = reader.wait_for_card(10)
+    try:
+        read = EmrtdSession(connection).read(result.source())
+    finally:
+        connection.close()
+    assert read.document_number == "L898902C3" and read.access == "bac"
+
+
+def test_a_video_without_an_mrz_times_out_cleanly(tmp_path, face_image):
+    blank_page = data_page(["<" * 44, "<" * 44], face_image)[:-150]  # a page whose bottom (the MRZ) is cut away
+    video = held_to_camera(tmp_path, blank_page)
+    with pytest.raises(MrzScanTimeout) as caught:
+        scan(video_frames(str(video)), timeout_s=120, max_frames=6)
+    assert caught.value.frames == 6 and ("zone" in caught.value.last_problem or "lines" in caught.value.last_problem)
+
+
+def test_the_frame_budget_and_an_ended_video_end_the_scan(tmp_path):
+    video = held_to_camera(tmp_path, None)
+    with pytest.raises(MrzScanTimeout) as caught:
+        scan(video_frames(str(video)), timeout_s=120)
+    assert caught.value.frames == 3
+
+
+def test_a_misread_digit_is_caught_by_the_check_digits(td3):
+    good = interpret(td3[:44] + "\n" + td3[44:])
+    assert good.text == td3
+    misread = td3[44:][:14] + "7" + td3[44:][15:]  # birth date 740812 read as 770812
+    with pytest.raises(MrzNotRead, match="check digit wrong for date of birth"):
+        interpret(td3[:44] + "\n" + misread)
+
+
+def test_a_printed_zone_whose_check_digit_disagrees_is_refused_not_answered(face_image):
+    good = compose_td3(**TD3_FIELDS)
+    wrong = good[: 44 + 19] + str((int(good[44 + 19]) + 1) % 10) + good[44 + 20 :]  # the birth date's digit
+    frame = photograph(page_for(wrong, face_image), SHOTS[1], seed=5)
+    with pytest.raises(MrzNotRead, match="check digit"):
+        read_mrz(frame)
+
+
+def test_letters_and_digits_are_read_by_position(face_image):
+    mrz = compose_td3(**(TD3_FIELDS | {"document_number": "X0O1I5S8B", "surname": "OBOLENSKI"}))
+    frame = photograph(page_for(mrz, face_image), SHOTS[2], seed=6)
+    assert read_mrz(frame).text == mrz
+
+
+def test_cli_reads_a_photo_as_json_and_refuses_a_photo_without_mrz(tmp_path, face_image, td3):
+    photo = tmp_path / "page.jpg"
+    cv2.imwrite(str(photo), photograph(page_for(td3, face_image), SHOTS[1], seed=7))
+    done = subprocess.run([MARKAZ, "kiosk", "mrz", "read", str(photo), "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["document_number"], data["birth_date"], data["surname"]) == ("L898902C3", "1974-08-12", "ERIKSSON")
+    empty = tmp_path / "desk.jpg"
+    cv2.imwrite(str(empty), desk((1280, 960)))
+    refused = subprocess.run([MARKAZ, "kiosk", "mrz", "read", str(empty)], capture_output=True, text=True)
+    assert refused.returncode == 1 and refused.stderr.strip() == (
+        "error: MRZ not read: no machine-readable zone found in the image"
+    )
+
+
+def test_the_agent_watcher_scans_while_the_details_screen_is_shown_and_the_session_reads_the_chip(
+    tmp_path, face_image, td3
+):
+    """A real VideoCaptureCamera on the document video, the real session; the watcher posts MrzScanned, which the
+    session turns into the same ReadChip a keyed-in submission gives."""
+    import threading
+
+    from kiosk.agent.documents import DocumentWatcher
+    from kiosk.hardware.camera import VideoCaptureCamera
+    from kiosk.session.messages import ReadChip
+    from kiosk.session.vocabulary import Screen
+
+    from .test_session import Kiosk
+
+    kiosk = Kiosk()
+    kiosk.to_details()
+    lock, effects, posted = threading.Lock(), [], threading.Event()
+
+    def state():
+        with lock:
+            visit = kiosk.session.visit
+            return kiosk.session.screen, kiosk.session.session, any(v for _, v in visit.fields)
+
+    def post(event):
+        with lock:
+            effects.extend(kiosk(event))
+        posted.set()
+
+    camera = VideoCaptureCamera(str(held_to_camera(tmp_path, page_for(td3, face_image))))
+    camera.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=DocumentWatcher(camera, state, post, stop).run, daemon=True)
+    thread.start()
+    try:
+        assert posted.wait(120), "the watcher posted nothing"
+    finally:
+        stop.set()
+        thread.join(10)
+        camera.stop()
+    (read,) = effects
+    assert isinstance(read, ReadChip) and kiosk.screen == Screen.READING_CHIP
+    assert (read.document_number, read.birth_date, read.expiry_date) == ("L898902C3", "740812", "340415")
