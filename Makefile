@@ -35,13 +35,21 @@ $(AXE): tests/ui/package.json tests/ui/package-lock.json
 	cd tests/ui && npm ci --no-audit --no-fund --silent
 	@touch $@
 
+# uPlot for central's charts, from the committed lock file: served by central itself (no CDN)
+UPLOT := central/web/vendor/node_modules/uplot/dist/uPlot.iife.min.js
+
+$(UPLOT): central/web/vendor/package.json central/web/vendor/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
+	cd central/web/vendor && npm ci --no-audit --no-fund --silent
+	@touch $@
+
 $(STAMP): pyproject.toml | deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-venv: deps $(STAMP) $(AXE)
+venv: deps $(STAMP) $(AXE) $(UPLOT)
 
 demo: venv
 	$(BIN)/markaz demo

@@ -12,6 +12,9 @@ audit_app = typer.Typer(help="Stations' audit logs against the anchors central h
 app.add_typer(audit_app, name="audit")
 alarms_app = typer.Typer(help="Alarms: evaluate the rules, list, acknowledge.", no_args_is_help=True)
 app.add_typer(alarms_app, name="alarms")
+user_app = typer.Typer(help="Central staff accounts (roles central_viewer, central_operator, central_admin).",
+                       no_args_is_help=True)  # fmt: skip
+app.add_typer(user_app, name="user")
 
 DB_HELP = "central's store: a SQLite file, or a postgresql:// URL"
 CONFIG_HELP = "central's settings file (TOML; the alarm rules are its [alarms] table)"
@@ -53,7 +56,9 @@ def serve(
     ingest.start()
     alarms.start()
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_level="info")
+        # commands from the dashboard leave on the ingest's own connection (the broker ties a client id to a
+        # certificate, so a second connection would need a certificate of its own)
+        uvicorn.run(create_app(store, publish=ingest.publish_command), host=host, port=port, log_level="info")
     finally:
         alarms.stop()
         ingest.stop()
@@ -101,17 +106,30 @@ def dashboard(
     db: Annotated[str, typer.Option("--db", help=DB_HELP + " (written by the ingest workers)")] = "central.sqlite",
     host: Annotated[str, typer.Option(help="address of the web view")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port of the web view")] = 8090,
+    mqtt: Annotated[
+        str | None, typer.Option("--mqtt", help="broker URL for commands (without it the dashboard sends none)")
+    ] = None,
+    mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
+    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="the dashboard's own client certificate")] = None,
+    mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
 ) -> None:
-    """Only the stations view on http://HOST:PORT/ over --db (the ingest runs as its own service)."""
+    """Only the dashboard on http://HOST:PORT/ over --db (the ingest runs as its own service); with --mqtt it
+    sends the commands operators give on its own broker connection."""
     import uvicorn
 
+    from central.commands import CommandLink
     from central.store import CentralStore
     from central.web import create_app
 
     store = CentralStore(db)
+    link = CommandLink(mqtt, mqtt_ca, mqtt_cert, mqtt_key) if mqtt else None
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_level="info")
+        if link is not None:
+            link.start()
+        uvicorn.run(create_app(store, publish=link.publish if link else None), host=host, port=port, log_level="info")
     finally:
+        if link is not None:
+            link.stop()
         store.close()
 
 
@@ -343,3 +361,48 @@ def compare(
     for s in result.stations:
         cells = [("*" if m in s.best else "") + ("-" if getattr(s, m) is None else str(getattr(s, m))) for m in names]
         typer.echo(f"{s.rank or '-':>4}  {s.station}  " + "  ".join(cells))
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="the sign-in name")],
+    role: Annotated[str, typer.Option("--role", help="central_viewer, central_operator or central_admin")],
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input (for scripts)")
+    ] = False,
+) -> None:
+    """Create a central staff account (asks for the password twice unless --password-stdin); audited."""
+    import sys
+
+    from central.staff.service import StaffError, StaffService
+    from central.store import CentralStore
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    store = CentralStore(db)
+    try:
+        staff = StaffService(store.db).add_user(username, password, role)
+    except (StaffError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    typer.echo(f"added {staff.username} ({staff.role})")
+
+
+@user_app.command("list")
+def user_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite") -> None:
+    """Central's staff accounts, their roles and whether each is locked."""
+    from central.staff.service import StaffService
+    from central.store import CentralStore
+
+    store = CentralStore(db)
+    try:
+        for u in StaffService(store.db).users():
+            locked = f" locked until {u['locked_until']}" if u["locked_until"] else ""
+            typer.echo(f"{u['username']}\t{u['role']}\t{'active' if u['active'] else 'disabled'}{locked}")
+    finally:
+        store.close()

@@ -80,3 +80,24 @@ def parse_params(text: str) -> dict:
     if not isinstance(value, dict):
         raise ValueError("--params must be a JSON object")
     return value
+
+
+class CommandLink:
+    """A lasting broker connection for a dashboard that runs without an ingest: publishes commands only (the acks
+    reach the store through the ingest workers)."""
+
+    def __init__(self, url: str, ca: Path | None, cert: Path | None, key: Path | None) -> None:
+        self.address = parse_url(url)
+        self.client = make_client(f"central-dashboard-{uuid.uuid4().hex[:8]}", self.address, TlsFiles(ca, cert, key))
+        self.client.reconnect_delay_set(0.5, 30)
+
+    def start(self) -> None:
+        self.client.connect_async(self.address.host, self.address.port, 30)
+        self.client.loop_start()
+
+    def publish(self, station: str, name: str, command: contract.Command) -> None:
+        publish_command(self.client, station, name, command)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

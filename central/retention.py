@@ -1,5 +1,5 @@
-"""Retention of the time series: raw queue and device snapshots are rolled up per 5 minutes and per hour, then
-pruned after a configured time; the rollups are kept longer and pruned in turn. Events are not pruned here.
+"""Retention of the time series: raw queue, device and verification snapshots are rolled up per 5 minutes and per
+hour, then pruned after a configured time; the rollups are kept longer and pruned in turn. Events are not pruned here.
 
 Rolling up is additive and counts each raw row once, by when central received it (`received_at` up to a watermark),
 so the backlog a station drains after a WAN outage still lands in the buckets of its own timestamps. Raw rows are
@@ -18,7 +18,8 @@ from central.store import CentralStore
 from markaz.clock import iso, parse_iso, utcnow
 
 BUCKETS = (300, 3600)
-RAW_SCHEMAS = ("markaz.telemetry.queue/1", "markaz.telemetry.devices/1")
+RAW_SCHEMAS = ("markaz.telemetry.queue/1", "markaz.telemetry.devices/1", "markaz.telemetry.verification/1")
+VERIFICATION_OUTCOMES = ("match", "no_match", "retry", "spoof")
 SETTLE = timedelta(seconds=60)  # rows received this recently may still be committing on another worker
 
 
@@ -36,12 +37,12 @@ class RetentionRun:
     rollups_pruned: int
 
 
-def _bucket(ts: str, size: int) -> str:
+def bucket_start(ts: str, size: int) -> str:
     t = parse_iso(ts).astimezone(UTC)
     return iso(datetime.fromtimestamp(t.timestamp() // size * size, UTC))
 
 
-def _samples(schema: str, data: dict[str, Any]) -> list[tuple[str, str, float]]:
+def samples(schema: str, data: dict[str, Any]) -> list[tuple[str, str, float]]:
     """(series, key, value) of one raw snapshot."""
     if schema == RAW_SCHEMAS[0]:
         out = []
@@ -52,6 +53,8 @@ def _samples(schema: str, data: dict[str, Any]) -> list[tuple[str, str, float]]:
                 ("queue.served", s["service"], float(s["served"])),
             ]
         return out
+    if schema == RAW_SCHEMAS[2]:  # counters of the business day: a bucket's max is the day's count at its end
+        return [(f"verification.{o}", "all", float(data[o])) for o in VERIFICATION_OUTCOMES]
     return [
         ("device.online", data["device"], 1.0 if data["online"] else 0.0),
         ("device.faults", data["device"], float(len(data.get("faults") or []))),
@@ -79,8 +82,8 @@ def roll_up(store: CentralStore, now: datetime | None = None, settle: timedelta 
             ).fetchall()
             sums: dict[tuple[str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0, float("-inf")])
             for station, schema, ts, data in rows:
-                for series, key, value in _samples(schema, json.loads(data)):
-                    acc = sums[(station, series, key, _bucket(ts, size))]
+                for series, key, value in samples(schema, json.loads(data)):
+                    acc = sums[(station, series, key, bucket_start(ts, size))]
                     acc[0] += 1
                     acc[1] += value
                     acc[2] = max(acc[2], value)

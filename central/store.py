@@ -160,7 +160,27 @@ class CentralStore:
                 self._explain(tx, station, msg.data)
             if info.key == "events.audit_anchor":
                 self._anchor(tx, station, msg.data, now)
+            if info.key == "cmd.ack":
+                self._ack(tx, station, msg.data, now)
         return True
+
+    @staticmethod
+    def _ack(tx: Any, station: str, ack: contract.CommandAck, now: str) -> None:
+        """The station's answer to a command central sent (the commands table; unknown ids change nothing)."""
+        if ack.id is None:
+            return
+        tx.execute(
+            "UPDATE commands SET ack_at = ?, ack_ok = ?, ack_error = ?, ack_result = ? "
+            "WHERE id = ? AND station = ? AND ack_at IS NULL",
+            (
+                now,
+                int(ack.ok),
+                ack.error.code if ack.error else None,
+                ack.result.model_dump_json(exclude_none=True) if ack.result else None,
+                ack.id,
+                station,
+            ),
+        )
 
     @staticmethod
     def _fill(tx: Any, station: str, seq: int, now: str) -> None:

@@ -18,8 +18,25 @@
     return scheme + location.host + path;
   }
 
+  // What the user is typing survives an update: the focused field (by id) keeps its value, caret and focus.
+  function typing(screen) {
+    var el = document.activeElement;
+    if (!el || !el.id || !screen.contains(el) || !("value" in el) || el.type === "submit") { return null; }
+    return { id: el.id, value: el.value, start: el.selectionStart, end: el.selectionEnd };
+  }
+
+  function restore(kept) {
+    var el = kept && document.getElementById(kept.id);
+    if (!el) { return false; }
+    el.value = kept.value;
+    el.focus();
+    try { el.setSelectionRange(kept.start, kept.end); } catch (e) { /* not a text field */ }
+    return true;
+  }
+
   function render(message) {
     var screen = document.getElementById("screen");
+    var kept = typing(screen);
     screen.innerHTML = message.html;
     document.documentElement.lang = message.lang;
     document.documentElement.dir = message.dir;
@@ -29,7 +46,7 @@
     var first = screen.querySelector("[data-screen]");
     body.setAttribute("data-screen", first ? first.getAttribute("data-screen") : "");
     var focus = screen.querySelector("[autofocus]");
-    if (focus) { focus.focus(); }
+    if (!restore(kept) && focus) { focus.focus(); }
     if (pendingTap !== null) {
       live.tapLatencies.push(performance.now() - pendingTap);
       pendingTap = null;

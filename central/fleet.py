@@ -1,0 +1,246 @@
+"""What the dashboard shows, read from central's store: the fleet overview (one row per station, with filters) and
+one station's current state. Plain Python over the store: no HTTP, no templates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from central.store import CentralStore
+
+
+class StateFilter(StrEnum):
+    ALL = "all"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class ProblemFilter(StrEnum):
+    ANY = "any"  # no problem filter
+    OVER_TARGET = "over_target"
+    FAULTS = "faults"
+    ALARMS = "alarms"
+    GAPS = "gaps"
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    station: str
+    state: str  # online / offline / unknown (no status yet)
+    since: str | None  # when central saw the state change
+    last_message_at: str | None
+    waiting: int
+    longest_wait_s: float | None
+    target_wait_s: float | None  # the target of the service with the longest wait
+    devices: int
+    faulty_devices: int
+    open_alarms: int
+    open_gaps: int
+    missing: int
+
+    @property
+    def over_target(self) -> bool:
+        return self.target_wait_s is not None and (self.longest_wait_s or 0) > self.target_wait_s
+
+    def has(self, problem: ProblemFilter) -> bool:
+        return {
+            ProblemFilter.ANY: True,
+            ProblemFilter.OVER_TARGET: self.over_target,
+            ProblemFilter.FAULTS: self.faulty_devices > 0,
+            ProblemFilter.ALARMS: self.open_alarms > 0,
+            ProblemFilter.GAPS: self.open_gaps > 0,
+        }[problem]
+
+
+@dataclass(frozen=True)
+class FleetSummary:
+    stations: int
+    online: int
+    offline: int
+    waiting: int
+    over_target: int
+    faulty_devices: int
+    open_alarms: int
+    dead_letters: int
+
+
+@dataclass(frozen=True)
+class Fleet:
+    rows: list[FleetRow]  # after the filters
+    summary: FleetSummary  # of the whole fleet, before the filters
+
+
+@dataclass(frozen=True)
+class Device:
+    device: str
+    type: str
+    enabled: bool
+    online: bool
+    faults: list[str]
+    last_heartbeat: str | None
+    printer_paper: str | None
+
+
+@dataclass(frozen=True)
+class StationState:
+    row: FleetRow
+    versions: dict[str, str]
+    services: list[dict[str, Any]]  # the latest queue snapshot's services
+    devices: list[Device]
+    verification: dict[str, Any] | None
+    node: dict[str, Any] | None
+    events: list[dict[str, Any]]
+    gaps: list[dict[str, Any]]
+    dead_letters: list[dict[str, Any]]
+    commands: list[dict[str, Any]] = field(default_factory=list)
+
+
+def open_alarms(store: CentralStore) -> dict[str, int]:
+    """Open alarms per station: the seam the alarm module fills. Reads an `alarms` table (station, state) when one
+    exists, counting every alarm not `cleared`; zero for every station otherwise."""
+    if store.db.dialect == "sqlite":
+        present = store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alarms'")
+    else:
+        present = store.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'alarms'")
+    if not present:
+        return {}
+    rows = store.query("SELECT station, count(*) AS n FROM alarms WHERE state <> 'cleared' GROUP BY station")
+    return {r["station"]: int(r["n"]) for r in rows}
+
+
+def _queue(latest: dict[str, Any] | None) -> tuple[int, float | None, float | None]:
+    if latest is None:
+        return 0, None, None
+    services = latest.get("services", [])
+    waiting = sum(int(s["waiting"]) for s in services)
+    worst = max(services, key=lambda s: float(s["longest_wait_s"]), default=None)
+    if worst is None:
+        return waiting, None, None
+    return waiting, float(worst["longest_wait_s"]), worst.get("target_wait_s")
+
+
+def _faulty(device: dict[str, Any]) -> bool:
+    return bool(device.get("faults")) or not device.get("online", False)
+
+
+def _latest_by_station(store: CentralStore) -> dict[str, dict[str, Any]]:
+    """station -> {"queue": data, "devices": [data, ...]} from the latest-value table, in one read."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in store.query(
+        "SELECT station, channel, data FROM latest WHERE channel = 'telemetry.queue' "
+        "OR channel LIKE 'telemetry.devices/%'"
+    ):
+        entry = out.setdefault(r["station"], {"queue": None, "devices": []})
+        data = json.loads(r["data"])
+        if r["channel"] == "telemetry.queue":
+            entry["queue"] = data
+        else:
+            entry["devices"].append(data)
+    return out
+
+
+def _row(s: dict[str, Any], latest: dict[str, Any], alarms: dict[str, int]) -> FleetRow:
+    waiting, longest, target = _queue(latest.get("queue"))
+    devices = latest.get("devices", [])
+    return FleetRow(
+        station=s["station"],
+        state=s["state"] or "unknown",
+        since=s.get("state_changed_at") or s.get("state_since"),
+        last_message_at=s["last_message_at"],
+        waiting=waiting,
+        longest_wait_s=longest,
+        target_wait_s=target,
+        devices=len(devices),
+        faulty_devices=sum(1 for d in devices if _faulty(d)),
+        open_alarms=alarms.get(s["station"], 0),
+        open_gaps=int(s["open_gaps"]),
+        missing=int(s["missing"]),
+    )
+
+
+def dead_letter_count(store: CentralStore) -> int:
+    return int(store.query("SELECT count(*) AS n FROM dead_letters")[0]["n"])
+
+
+def fleet(
+    store: CentralStore,
+    search: str = "",
+    state: StateFilter = StateFilter.ALL,
+    problem: ProblemFilter = ProblemFilter.ANY,
+) -> Fleet:
+    """Every station's row, filtered by a search over station ids, the state and a kind of problem."""
+    latest, alarms = _latest_by_station(store), open_alarms(store)
+    rows = [_row(s, latest.get(s["station"], {}), alarms) for s in store.stations()]
+    summary = FleetSummary(
+        stations=len(rows),
+        online=sum(1 for r in rows if r.state == "online"),
+        offline=sum(1 for r in rows if r.state == "offline"),
+        waiting=sum(r.waiting for r in rows),
+        over_target=sum(1 for r in rows if r.over_target),
+        faulty_devices=sum(r.faulty_devices for r in rows),
+        open_alarms=sum(r.open_alarms for r in rows),
+        dead_letters=dead_letter_count(store),
+    )
+    needle = search.strip().lower()
+    shown = [
+        r
+        for r in rows
+        if (not needle or needle in r.station.lower())
+        and (state is StateFilter.ALL or r.state == state.value)
+        and r.has(problem)
+    ]
+    return Fleet(shown, summary)
+
+
+def _station_of(topic: str) -> str | None:
+    parts = topic.split("/")
+    return parts[2] if len(parts) > 2 else None
+
+
+def station_state(store: CentralStore, station: str) -> StationState | None:
+    detail = store.station(station)
+    if detail is None:
+        return None
+    latest = detail["latest"]
+    queue = latest.get("telemetry.queue", {}).get("data")
+    device_data = [v["data"] for k, v in latest.items() if k.startswith("telemetry.devices/")]
+    row = _row(detail, {"queue": queue, "devices": device_data}, open_alarms(store))
+    devices = [
+        Device(
+            device=d["device"],
+            type=d["type"],
+            enabled=bool(d["enabled"]),
+            online=bool(d["online"]),
+            faults=list(d.get("faults") or []),
+            last_heartbeat=d.get("last_heartbeat"),
+            printer_paper=d.get("printer_paper"),
+        )
+        for d in sorted(device_data, key=lambda d: d["device"])
+    ]
+    dead = [
+        d
+        for d in store.query(
+            "SELECT id, topic, reason, received_at FROM dead_letters WHERE topic LIKE ? ORDER BY id DESC LIMIT 20",
+            (f"markaz/v1/{station}/%",),
+        )
+        if _station_of(d["topic"]) == station  # LIKE's _ matches any character
+    ]
+    commands = store.query(
+        "SELECT id, name, params, sent_by, sent_at, ack_at, ack_ok, ack_error, ack_result FROM commands "
+        "WHERE station = ? ORDER BY sent_at DESC LIMIT 20",
+        (station,),
+    )
+    return StationState(
+        row=row,
+        versions=detail["versions"],
+        services=(queue or {}).get("services", []),
+        devices=devices,
+        verification=latest.get("telemetry.verification", {}).get("data"),
+        node=latest.get("telemetry.node", {}).get("data"),
+        events=detail["events"],
+        gaps=detail["gaps"],
+        dead_letters=dead,
+        commands=commands,
+    )

@@ -1,0 +1,1 @@
+"""Central staff: accounts with a role, sign-in with lock-out, sessions, and central's own audit log."""

@@ -1,0 +1,325 @@
+"""The dashboard's pages: sign-in, the fleet overview, a station's page, the dead letters, and commands sent from a
+station's page. Each page checks the session and role on the server; the overview and station pages are pushed
+again over a WebSocket each (`/live`, `/stations/{id}/live`) whenever their part of the store changes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Form, Request, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from central import fleet
+from central.dispatch import CommandDesk, CommandRefused
+from central.series import Span, station_series
+from central.staff.roles import Permission, allowed
+from central.staff.service import SignInRefused, Staff
+from central.store import CentralStore
+from central.web import views
+from central.web.live import StoreWatch
+from central.web.session import COOKIE, current, same_origin, set_cookie, staff_service
+from markaz.web.languages import Language
+from markaz.web.live import BadMessage, ScreenUpdate, Tap, parse_page_message
+
+router = APIRouter(include_in_schema=False)
+_NEXT = re.compile(r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters)?$")
+
+
+def _store(request: Request | WebSocket) -> CentralStore:
+    store: CentralStore = request.app.state.store
+    return store
+
+
+def _desk(request: Request | WebSocket) -> CommandDesk:
+    desk: CommandDesk = request.app.state.desk
+    return desk
+
+
+def _html(text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(text, status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+
+
+def _signin_redirect(request: Request, language: Language) -> Response:
+    target = request.url.path if _NEXT.match(request.url.path) else "/"
+    return RedirectResponse(f"/signin?{urlencode({'next': target, 'lang': language.value})}", 303)
+
+
+def _forbidden(who: Staff, language: Language) -> HTMLResponse:
+    return _html(views.render("forbidden.html", language, user=who), 403)
+
+
+# -- sign-in -----------------------------------------------------------------------------------------------------
+@router.get("/signin")
+def signin_page(request: Request, lang: str | None = None, next: str = "/") -> Response:
+    language = Language.parse(lang)
+    return _html(views.render("signin.html", language, next=next if _NEXT.match(next) else "/", error=None))
+
+
+@router.post("/signin")
+def signin(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form(max_length=100)] = "/",
+    lang: Annotated[str, Form(max_length=5)] = "ar",
+) -> Response:
+    language, target = Language.parse(lang), next if _NEXT.match(next) else "/"
+    if not same_origin(request):
+        return _html(views.render("signin.html", language, next=target, error=None), 403)
+    client = request.client.host if request.client else None
+    try:
+        token, _who, expires = staff_service(request).sign_in(username, password, client)
+    except SignInRefused as exc:
+        if exc.retry_after_s is not None:
+            text = views.title("This account is locked after repeated failed sign-ins: try again in %(m)s minutes.",
+                               language) % {"m": int(exc.retry_after_s // 60) + 1}  # fmt: skip
+        else:
+            text = views.title("Wrong user name or password.", language)
+        return _html(views.render("signin.html", language, next=target, error=text), 401)
+    response = RedirectResponse(f"{target}?lang={language.value}", status_code=303)
+    max_age = max(1, int((expires - staff_service(request).clock()).total_seconds()))
+    set_cookie(response, request, token, max_age)
+    return response
+
+
+@router.post("/signout")
+def signout(request: Request, lang: Annotated[str, Form(max_length=5)] = "ar") -> Response:
+    token = request.cookies.get(COOKIE)
+    if token and same_origin(request):
+        staff_service(request).sign_out(token)
+    response = RedirectResponse(f"/signin?lang={Language.parse(lang).value}", 303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# -- the fleet overview ------------------------------------------------------------------------------------------
+def _filters(q: str | None, state: str | None, problem: str | None) -> tuple[str, fleet.StateFilter, fleet.ProblemFilter]:
+    def pick(enum, value, default):  # type: ignore[no-untyped-def]
+        try:
+            return enum(value) if value else default
+        except ValueError:
+            return default
+
+    return (q or "")[:64], pick(fleet.StateFilter, state, fleet.StateFilter.ALL), pick(
+        fleet.ProblemFilter, problem, fleet.ProblemFilter.ANY
+    )
+
+
+def _overview_html(store: CentralStore, language: Language, who: Staff, q: str, state: fleet.StateFilter,
+                   problem: fleet.ProblemFilter, page: bool = False) -> str:  # fmt: skip
+    found = fleet.fleet(store, q, state, problem)
+    query = urlencode({"q": q, "state": state.value, "problem": problem.value, "lang": language.value})
+    return views.render(
+        "overview.html" if page else "overview_screen.html",
+        language,
+        user=who,
+        fleet=found,
+        q=q,
+        state=state.value,
+        problem=problem.value,
+        states=list(fleet.StateFilter),
+        problems=list(fleet.ProblemFilter),
+        live_path=f"/live?{query}",
+    )
+
+
+@router.get("/")
+def overview(
+    request: Request, lang: str | None = None, q: str | None = None, state: str | None = None,
+    problem: str | None = None,
+) -> Response:  # fmt: skip
+    language = Language.parse(lang)
+    who = current(request)
+    if who is None:
+        return _signin_redirect(request, language)
+    if not allowed(who.role, Permission.VIEW):
+        return _forbidden(who, language)
+    return _html(_overview_html(_store(request), language, who, *_filters(q, state, problem), page=True))
+
+
+# -- a station ---------------------------------------------------------------------------------------------------
+def _station_html(store: CentralStore, language: Language, who: Staff, station: str, span: Span,
+                  desk: CommandDesk, notice_code: str | None = None, page: bool = False) -> str | None:  # fmt: skip
+    """The station's page; `notice_code` (a key of NOTICES) says what the last command from this page did."""
+    state = fleet.station_state(store, station)
+    if state is None:
+        return None
+    chart = views.chart_payload(station_series(store, station, span), language)
+    live_query = {"lang": language.value, "span": span.value, **({"notice": notice_code} if notice_code else {})}
+    return views.render(
+        "station.html" if page else "station_screen.html",
+        language,
+        user=who,
+        s=state,
+        span=span.value,
+        spans=list(Span),
+        chart=chart,
+        can_command=allowed(who.role, Permission.COMMAND) and desk.available,
+        may_command=allowed(who.role, Permission.COMMAND),
+        notice=_notice(notice_code, language),
+        live_path=f"/stations/{quote(station)}/live?{urlencode(live_query)}",
+    )
+
+
+def _span(value: str | None) -> Span:
+    try:
+        return Span(value) if value else Span.DAY
+    except ValueError:
+        return Span.DAY
+
+
+NOTICES = {
+    "sent": ("ok", "Command sent: its answer appears below when the station replies."),
+    "forbidden": ("error", "Only central operators send commands."),
+    "unknown_command": ("error", "Unknown command."),
+    "invalid_params": ("error", "The command's details are not valid."),
+    "not_found": ("error", "No such station."),
+    "no_broker": ("error", "This dashboard has no broker connection: commands cannot be sent."),
+    "not_sent": ("error", "The broker did not take the command; nothing was sent."),
+}
+
+
+def _notice(code: str | None, language: Language) -> tuple[str, str] | None:
+    if code not in NOTICES:
+        return None
+    kind, text = NOTICES[code]
+    return kind, views.title(text, language)
+
+
+@router.get("/stations/{station}")
+def station_page(
+    station: str, request: Request, lang: str | None = None, span: str | None = None, notice: str | None = None
+) -> Response:
+    language = Language.parse(lang)
+    who = current(request)
+    if who is None:
+        return _signin_redirect(request, language)
+    if not allowed(who.role, Permission.VIEW):
+        return _forbidden(who, language)
+    code = notice if notice in NOTICES else None
+    html = _station_html(_store(request), language, who, station, _span(span), _desk(request), code, page=True)
+    if html is None:
+        return _html(views.render("not_found.html", language, user=who, station=station), 404)
+    return _html(html)
+
+
+@router.post("/stations/{station}/commands")
+def send_command(
+    station: str,
+    request: Request,
+    name: Annotated[str, Form(max_length=64)],
+    device: Annotated[str | None, Form(max_length=64)] = None,
+    lang: Annotated[str, Form(max_length=5)] = "ar",
+) -> Response:
+    """Operators only: checked here and again by the desk, which audits the command before it leaves."""
+    language = Language.parse(lang)
+    who = current(request)
+    if who is None:
+        return _signin_redirect(request, language)
+    if not same_origin(request) or not allowed(who.role, Permission.COMMAND):
+        return _forbidden(who, language)
+    params: dict[str, object] = {"device": device} if name in ("kiosk.enable", "kiosk.disable") else {}
+    try:
+        _desk(request).send(who, station, name, params)
+        code = "sent"
+    except CommandRefused as exc:
+        code = exc.code
+    return RedirectResponse(f"/stations/{quote(station)}?{urlencode({'lang': language.value, 'notice': code})}", 303)
+
+
+@router.get("/dead-letters")
+def dead_letters_page(request: Request, lang: str | None = None) -> Response:
+    language = Language.parse(lang)
+    who = current(request)
+    if who is None:
+        return _signin_redirect(request, language)
+    if not allowed(who.role, Permission.VIEW):
+        return _forbidden(who, language)
+    return _html(views.render("dead_letters.html", language, user=who, letters=_store(request).dead_letters(200)))
+
+
+# -- live pages --------------------------------------------------------------------------------------------------
+async def _serve(ws: WebSocket, station: str | None, language: Language,
+                 render: Callable[[Staff, Language], str | None], title: str) -> None:  # fmt: skip
+    """Push `render(...)` when it changed: after the store's part for this page changed, every TICK_S, and on a
+    language tap, until the page leaves. The session is checked again before every push."""
+    if not same_origin(ws):
+        await ws.close(code=4403, reason="cross-origin")
+        return
+    await ws.accept()
+    taps: asyncio.Queue[Tap | None] = asyncio.Queue()
+
+    async def read() -> None:
+        try:
+            while True:
+                try:
+                    message = parse_page_message(await ws.receive_text())
+                except BadMessage:
+                    continue
+                if isinstance(message, Tap):
+                    await taps.put(message)
+        except (WebSocketDisconnect, RuntimeError):
+            await taps.put(None)
+
+    reader = asyncio.create_task(read())
+    hub: StoreWatch = ws.app.state.watch
+    sent = ""
+    try:
+        async with hub.watch(station) as watch:
+            while True:
+                who = await run_in_threadpool(current, ws)
+                if who is None or not allowed(who.role, Permission.VIEW):
+                    await ws.close(code=4401, reason="signed out")
+                    return
+                html = await run_in_threadpool(render, who, language)
+                if html is None:
+                    await ws.close(code=4404, reason="gone")
+                    return
+                if html != sent:
+                    update = ScreenUpdate.of(html, language, views.title(title, language))
+                    await ws.send_text(update.model_dump_json())
+                    sent = html
+                changed = asyncio.create_task(watch.wait())
+                tapped = asyncio.create_task(taps.get())
+                done, _ = await asyncio.wait({changed, tapped}, return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+                if tapped in done:
+                    tap = tapped.result()
+                    if tap is None:
+                        return
+                    if tap.action == "language":
+                        language = Language.parse(tap.value, language)
+                else:
+                    tapped.cancel()
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        reader.cancel()
+
+
+@router.websocket("/live")
+async def overview_live(ws: WebSocket, lang: str | None = None, q: str | None = None, state: str | None = None,
+                        problem: str | None = None) -> None:  # fmt: skip
+    store, filters = _store(ws), _filters(q, state, problem)
+
+    def render(who: Staff, language: Language) -> str:
+        return _overview_html(store, language, who, *filters)
+
+    await _serve(ws, None, Language.parse(lang), render, "Fleet overview")
+
+
+@router.websocket("/stations/{station}/live")
+async def station_live(ws: WebSocket, station: str, lang: str | None = None, span: str | None = None,
+                       notice: str | None = None) -> None:  # fmt: skip
+    store, desk, chosen = _store(ws), _desk(ws), _span(span)
+    code = notice if notice in NOTICES else None
+
+    def render(who: Staff, language: Language) -> str | None:
+        return _station_html(store, language, who, station, chosen, desk, code)
+
+    await _serve(ws, station, Language.parse(lang), render, "Station")

@@ -1,0 +1,43 @@
+// Central's charts: draws the server's chart data (a <script type="application/json" class="chart-data"> inside
+// #screen) with uPlot, and again whenever a live update replaces the screen. No logic beyond drawing.
+(function () {
+  "use strict";
+  var COLOURS = ["#0b3d91", "#9b1c1c", "#14532d", "#7a4b00", "#5b2a86"];
+  var DASHES = [[], [8, 4], [2, 3], [12, 3, 2, 3], [4, 4]];  // meaning never carried by colour alone
+  var drawn = "";
+  var plots = [];
+
+  function draw() {
+    var screen = document.getElementById("screen");
+    var source = screen && screen.querySelector("script.chart-data");
+    if (!source || typeof uPlot === "undefined") { return; }
+    var hosts = screen.querySelectorAll("[data-chart] .plot");
+    var fresh = Array.prototype.some.call(hosts, function (h) { return !h.firstChild; });
+    if (source.textContent === drawn && !fresh) { return; }
+    drawn = source.textContent;
+    plots.forEach(function (p) { p.destroy(); });
+    plots = [];
+    var data = JSON.parse(drawn);
+    data.charts.forEach(function (chart) {
+      var host = screen.querySelector('[data-chart="' + chart.name + '"] .plot');
+      if (!host) { return; }
+      host.innerHTML = "";
+      var series = [{}].concat(chart.lines.map(function (line, i) {
+        return { label: line.label, stroke: COLOURS[i % COLOURS.length], dash: DASHES[i % DASHES.length], width: 2,
+                 spanGaps: false };
+      }));
+      var width = Math.max(host.clientWidth || 560, 320);
+      plots.push(new uPlot({ width: width, height: 200, series: series, scales: { x: { time: true } },
+                             axes: [{}, { size: 50 }] }, [data.x].concat(chart.values), host));
+      host.setAttribute("data-drawn", "true");
+    });
+    document.body.setAttribute("data-charts-drawn", String(data.charts.length) + ":" + data.span);
+  }
+
+  function start() {
+    draw();
+    var screen = document.getElementById("screen");
+    if (screen) { new MutationObserver(draw).observe(screen, { childList: true }); }
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
+})();

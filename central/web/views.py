@@ -1,0 +1,133 @@
+"""Presentation of the dashboard: the templates and Arabic catalogue beside this module, and how times, durations
+and charts are shown. What to show comes from central.fleet and central.series."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from central.series import CHARTS, Series
+from markaz.clock import parse_iso, utcnow
+from markaz.web.languages import Language
+from markaz.web.templates import Screens
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+CATALOGUES = HERE / "locales"
+STATIC = HERE / "static"
+VENDOR = HERE / "vendor" / "node_modules" / "uplot" / "dist"
+UPLOT_FILES = ("uPlot.iife.min.js", "uPlot.min.css")
+
+# Names of vocabulary values shown on the pages (English message ids; Arabic in the catalogue)
+ROLE_NAMES = {"central_viewer": "viewer", "central_operator": "operator", "central_admin": "administrator"}
+STATE_NAMES = {"all": "all states", "online": "online", "offline": "offline"}
+PROBLEM_NAMES = {
+    "any": "any or none",
+    "over_target": "wait over target",
+    "faults": "device faults",
+    "alarms": "open alarms",
+    "gaps": "missing seqs",
+}
+SPAN_NAMES = {"day": "Last 24 hours", "week": "Last 7 days"}
+NAMES = {"role_names": ROLE_NAMES, "state_names": STATE_NAMES, "problem_names": PROBLEM_NAMES,
+         "span_names": SPAN_NAMES}  # fmt: skip
+
+screens = Screens(template_dirs=[TEMPLATES], catalogue_dirs=[CATALOGUES], globals_=NAMES)
+
+
+class MissingVendor(Exception):
+    """uPlot is not installed: says how to install it."""
+
+
+def check_vendor() -> None:
+    for name in UPLOT_FILES:
+        if not (VENDOR / name).is_file():
+            raise MissingVendor(f"{VENDOR / name} missing: run `make venv` (npm ci in central/web/vendor)")
+
+
+class Formats:
+    """Times as central staff read them (one zone for the whole fleet), durations in minutes."""
+
+    def __init__(self, tz: tzinfo = UTC, now: datetime | None = None) -> None:
+        self.tz = tz
+        self.now = now or utcnow()
+
+    def local(self, stamp: str | datetime | None) -> datetime | None:
+        if not stamp:
+            return None
+        ts = parse_iso(stamp) if isinstance(stamp, str) else stamp
+        return ts.astimezone(self.tz)
+
+    def clock(self, stamp: str | datetime | None) -> str:
+        """HH:MM today, YYYY-MM-DD HH:MM before."""
+        ts = self.local(stamp)
+        if ts is None:
+            return ""
+        if ts.date() == self.now.astimezone(self.tz).date():
+            return ts.strftime("%H:%M")
+        return ts.strftime("%Y-%m-%d %H:%M")
+
+    def iso(self, stamp: str | datetime | None) -> str:
+        ts = self.local(stamp)
+        return ts.isoformat(timespec="seconds") if ts else ""
+
+    def minutes_since(self, stamp: str | datetime | None) -> int | None:
+        ts = self.local(stamp)
+        return None if ts is None else max(0, int((self.now - ts).total_seconds() // 60))
+
+    @staticmethod
+    def minutes(seconds: float | None) -> int | None:
+        return None if seconds is None else int((seconds + 59) // 60)
+
+
+def render(template: str, language: Language, **context: Any) -> str:
+    return screens.render(template, language, fmt=Formats(), **context)
+
+
+def title(text: str, language: Language) -> str:
+    return screens.gettext(text, language)
+
+
+# Chart titles and line labels, translated on the server; the page only draws.
+CHART_TITLES = {
+    "waiting": "People waiting",
+    "waits": "Longest wait (minutes)",
+    "served": "Served today",
+    "verification": "Verification outcomes today",
+    "devices": "Device health",
+}
+LINE_LABELS = {
+    "waiting": "waiting",
+    "longest_wait_min": "longest wait, min",
+    "served": "served",
+    "match": "match",
+    "no_match": "no match",
+    "retry": "retry",
+    "spoof": "spoof",
+    "online": "devices online",
+    "faults": "faults",
+}
+
+
+def chart_payload(series: Series, language: Language) -> dict[str, Any]:
+    """What charts.js draws: the columns, titles and labels in the page's language, and a text summary per chart
+    (the latest value of each line) for screen readers."""
+    charts = []
+    for name, lines in CHARTS.items():
+        values = series.lines[name]
+        summary = []
+        for line in lines:
+            latest = next((v for v in reversed(values[line]) if v is not None), None)
+            summary.append(f"{title(LINE_LABELS[line], language)}: {'—' if latest is None else latest}")
+        charts.append(
+            {
+                "name": name,
+                "title": title(CHART_TITLES[name], language),
+                "lines": [{"key": line, "label": title(LINE_LABELS[line], language)} for line in lines],
+                "values": [values[line] for line in lines],
+                "summary": "; ".join(summary),
+                "empty": all(v is None for line in lines for v in values[line]),
+            }
+        )
+    return {"span": series.span.value, "x": series.x, "charts": charts}
