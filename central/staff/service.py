@@ -97,6 +97,8 @@ class StaffService:
         """(session token, who, expiry) or SignInRefused. The token is shown once and kept only as its hash."""
         now = self.clock()
         typed = username[:64]
+        refused: SignInRefused | None = None
+        failures, locked = 0, False
         with self.db.transaction() as tx:
             row = tx.execute(
                 "SELECT password_hash, role, active, failures, locked_until FROM staff WHERE username = ?"
@@ -109,24 +111,19 @@ class StaffService:
                     wait = (locked_until - now).total_seconds()
                     audit.append(tx, typed, "anonymous", "auth.login_refused", "staff", typed,
                                  {"locked": True, "client": client})  # fmt: skip
-                    raise SignInRefused(f"account locked; try again in {int(wait) + 1} s", wait)
-                failures = 0 if locked_until is not None else int(row[3])  # a lock that ran out: a fresh start
-                failures += 1
-                locked = failures >= self.policy.lock_after_failures
-                tx.execute(
-                    "UPDATE staff SET failures = ?, last_failure_at = ?, locked_until = ? WHERE username = ?",
-                    (failures, iso(now), iso(now + timedelta(minutes=self.policy.lock_minutes)) if locked else None,
-                     typed),
-                )  # fmt: skip
+                    refused = SignInRefused(f"account locked; try again in {int(wait) + 1} s", wait)
+                else:
+                    failures, locked = self._count_failure(tx, typed, row, locked_until, now)
+        if refused is not None:  # raised after the commit, so the refusal's audit entry stays
+            raise refused
         with self._slots:
             ok = self._verify(row[0] if row else None, password)
         if not ok or row is None or not row[2]:
+            label = typed if row is not None else "(unknown name)"
             with self.db.transaction() as tx:
-                label = typed if row is not None else "(unknown name)"
                 audit.append(tx, label, "anonymous", "auth.login_failed", "staff", label,
-                             {"failures": failures if row is not None else None, "locked": row is not None and locked,
-                              "client": client})  # fmt: skip
-            if row is not None and locked:
+                             {"failures": failures, "locked": locked, "client": client})  # fmt: skip
+            if locked:
                 raise SignInRefused(
                     f"account locked after {failures} failed sign-ins; try again in "
                     f"{int(self.policy.lock_minutes * 60)} s",
@@ -136,7 +133,7 @@ class StaffService:
         token = "mkc_" + secrets.token_urlsafe(32)
         expires = now + timedelta(hours=self.policy.session_hours)
         with self.db.transaction() as tx:
-            # a success takes back its own count (and any older failures) and clears nothing else
+            # a success takes back its own count (and any older failures)
             tx.execute("UPDATE staff SET failures = 0, locked_until = NULL WHERE username = ?", (typed,))
             tx.execute(
                 "INSERT INTO staff_sessions (token_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)",
@@ -144,6 +141,19 @@ class StaffService:
             )
             audit.append(tx, typed, "staff", "auth.login", "staff", typed, {"client": client})
         return token, Staff(typed, CentralRole(row[1])), expires
+
+    def _count_failure(
+        self, tx: object, username: str, row: tuple, locked_until: datetime | None, now: datetime
+    ) -> tuple[int, bool]:
+        """Count this attempt as a failure before its password is checked (a success takes it back)."""
+        failures = (0 if locked_until is not None else int(row[3])) + 1  # a lock that ran out: a fresh start
+        locked = failures >= self.policy.lock_after_failures
+        until = iso(now + timedelta(minutes=self.policy.lock_minutes)) if locked else None
+        tx.execute(  # type: ignore[attr-defined]
+            "UPDATE staff SET failures = ?, last_failure_at = ?, locked_until = ? WHERE username = ?",
+            (failures, iso(now), until, username),
+        )
+        return failures, locked
 
     def _verify(self, stored: str | None, password: str) -> bool:
         try:

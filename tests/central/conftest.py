@@ -16,6 +16,7 @@ import pytest
 
 from central.store import CentralStore
 from tests.telemetry.conftest import broker, pki  # noqa: F401
+from tests.ui.fixtures import chromium, page  # noqa: F401
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
