@@ -110,6 +110,16 @@ LINE_LABELS = {
 }
 
 
+# Strings the server translates outside the templates (page titles and sign-in refusals), for the catalogue's test
+SERVER_MESSAGES = (
+    "Fleet overview",
+    "Station",
+    "Time",
+    "Wrong user name or password.",
+    "This account is locked after repeated failed sign-ins: try again in %(m)s minutes.",
+)
+
+
 def chart_payload(series: Series, language: Language) -> dict[str, Any]:
     """What charts.js draws: the columns, titles and labels in the page's language, and a text summary per chart
     (the latest value of each line) for screen readers."""
@@ -130,4 +140,4 @@ def chart_payload(series: Series, language: Language) -> dict[str, Any]:
                 "empty": all(v is None for line in lines for v in values[line]),
             }
         )
-    return {"span": series.span.value, "x": series.x, "charts": charts}
+    return {"span": series.span.value, "x": series.x, "time_label": title("Time", language), "charts": charts}

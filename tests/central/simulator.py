@@ -33,7 +33,10 @@ class SimulatedStation:
         t, i = end - timedelta(hours=24) + step, 0
         served = {s: 0 for s in SERVICES}
         verdicts = {"match": 0, "no_match": 0, "retry": 0, "spoof": 0}
+        day = t.date()
         while t <= end:
+            if t.date() != day:  # a new business day: the day's counters start again
+                day, served, verdicts = t.date(), dict.fromkeys(served, 0), dict.fromkeys(verdicts, 0)
             hour = t.hour + t.minute / 60
             busy = max(0.0, math.sin(math.pi * (hour - 8) / 10)) if 8 <= hour <= 18 else 0.0
             services = []

@@ -154,9 +154,12 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         page.goto(central.base + "/?lang=en")
         expect(st1).to_have_attribute("data-state", "online")
         page.evaluate("window.notReloaded = true")
+        page.fill("#q", "st-")  # half-typed, not submitted: a live update must not wipe it
         node.stop()
         expect(st1).to_have_attribute("data-state", "offline", timeout=20_000)
         assert page.evaluate("window.notReloaded === true")
+        expect(page.locator("#q")).to_have_value("st-")
+        expect(page.locator("#q")).to_be_focused()
         expect(page.locator('[data-summary="offline"]')).to_have_text("1")
     finally:
         if node.started:

@@ -22,9 +22,9 @@
       var host = screen.querySelector('[data-chart="' + chart.name + '"] .plot');
       if (!host) { return; }
       host.innerHTML = "";
-      var series = [{}].concat(chart.lines.map(function (line, i) {
+      var series = [{ label: data.time_label }].concat(chart.lines.map(function (line, i) {
         return { label: line.label, stroke: COLOURS[i % COLOURS.length], dash: DASHES[i % DASHES.length], width: 2,
-                 spanGaps: false };
+                 spanGaps: true };  // sparse series (device states every 15 min) still draw a line
       }));
       var width = Math.max(host.clientWidth || 560, 320);
       plots.push(new uPlot({ width: width, height: 200, series: series, scales: { x: { time: true } },

@@ -18,17 +18,18 @@
     return scheme + location.host + path;
   }
 
-  // What the user is typing survives an update: the focused field (by id) keeps its value, caret and focus.
+  // What the user is typing survives an update: the focused field (by id) keeps its value, caret and focus,
+  // unless the server changed that field's own value (then the server's wins).
   function typing(screen) {
     var el = document.activeElement;
-    if (!el || !el.id || !screen.contains(el) || !("value" in el) || el.type === "submit") { return null; }
-    return { id: el.id, value: el.value, start: el.selectionStart, end: el.selectionEnd };
+    if (!el || !el.id || !screen.contains(el) || !("defaultValue" in el) || el.type === "submit") { return null; }
+    return { id: el.id, value: el.value, server: el.defaultValue, start: el.selectionStart, end: el.selectionEnd };
   }
 
   function restore(kept) {
     var el = kept && document.getElementById(kept.id);
     if (!el) { return false; }
-    el.value = kept.value;
+    if (el.defaultValue === kept.server) { el.value = kept.value; }
     el.focus();
     try { el.setSelectionRange(kept.start, kept.end); } catch (e) { /* not a text field */ }
     return true;
