@@ -110,7 +110,9 @@ def dashboard(
         str | None, typer.Option("--mqtt", help="broker URL for commands (without it the dashboard sends none)")
     ] = None,
     mqtt_ca: Annotated[Path | None, typer.Option("--mqtt-ca", help="CA certificate of the broker")] = None,
-    mqtt_cert: Annotated[Path | None, typer.Option("--mqtt-cert", help="the dashboard's own client certificate")] = None,
+    mqtt_cert: Annotated[
+        Path | None, typer.Option("--mqtt-cert", help="the dashboard's own client certificate")
+    ] = None,
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key", help="private key of --mqtt-cert")] = None,
 ) -> None:
     """Only the dashboard on http://HOST:PORT/ over --db (the ingest runs as its own service); with --mqtt it

@@ -46,9 +46,7 @@ class CommandDesk:
         if name not in contract.COMMANDS:
             raise CommandRefused(f"unknown command {name!r}", "unknown_command")
         try:
-            command = contract.COMMANDS[name].model_validate(
-                {"id": uuid.uuid4().hex, "ts": utcnow(), "params": params}
-            )
+            command = contract.COMMANDS[name].model_validate({"id": uuid.uuid4().hex, "ts": utcnow(), "params": params})
         except ValidationError as exc:
             raise CommandRefused(f"invalid params: {exc.errors()[0]['msg']}", "invalid_params") from None
         if self.publish is None:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -59,9 +60,7 @@ def token_hash(token: str) -> str:
 
 
 class StaffService:
-    def __init__(
-        self, db: Database, policy: StaffPolicy | None = None, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, db: Database, policy: StaffPolicy | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
         self.policy = policy or StaffPolicy()
         self.clock = clock
@@ -143,13 +142,13 @@ class StaffService:
         return token, Staff(typed, CentralRole(row[1])), expires
 
     def _count_failure(
-        self, tx: object, username: str, row: tuple, locked_until: datetime | None, now: datetime
+        self, tx: Any, username: str, row: tuple[Any, ...], locked_until: datetime | None, now: datetime
     ) -> tuple[int, bool]:
         """Count this attempt as a failure before its password is checked (a success takes it back)."""
         failures = (0 if locked_until is not None else int(row[3])) + 1  # a lock that ran out: a fresh start
         locked = failures >= self.policy.lock_after_failures
         until = iso(now + timedelta(minutes=self.policy.lock_minutes)) if locked else None
-        tx.execute(  # type: ignore[attr-defined]
+        tx.execute(
             "UPDATE staff SET failures = ?, last_failure_at = ?, locked_until = ? WHERE username = ?",
             (failures, iso(now), until, username),
         )

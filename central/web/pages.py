@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request, WebSocket, WebSocketDisconnect
@@ -98,15 +99,24 @@ def signout(request: Request, lang: Annotated[str, Form(max_length=5)] = "ar") -
 
 
 # -- the fleet overview ------------------------------------------------------------------------------------------
-def _filters(q: str | None, state: str | None, problem: str | None) -> tuple[str, fleet.StateFilter, fleet.ProblemFilter]:
-    def pick(enum, value, default):  # type: ignore[no-untyped-def]
-        try:
-            return enum(value) if value else default
-        except ValueError:
-            return default
+E = TypeVar("E", bound=StrEnum)
 
-    return (q or "")[:64], pick(fleet.StateFilter, state, fleet.StateFilter.ALL), pick(
-        fleet.ProblemFilter, problem, fleet.ProblemFilter.ANY
+
+def _pick(enum: type[E], value: str | None, default: E) -> E:
+    """The enum member named by a query parameter; the default for a missing or unknown one."""
+    try:
+        return enum(value) if value else default
+    except ValueError:
+        return default
+
+
+def _filters(
+    q: str | None, state: str | None, problem: str | None
+) -> tuple[str, fleet.StateFilter, fleet.ProblemFilter]:
+    return (
+        (q or "")[:64],
+        _pick(fleet.StateFilter, state, fleet.StateFilter.ALL),
+        _pick(fleet.ProblemFilter, problem, fleet.ProblemFilter.ANY),
     )
 
 
@@ -167,10 +177,7 @@ def _station_html(store: CentralStore, language: Language, who: Staff, station: 
 
 
 def _span(value: str | None) -> Span:
-    try:
-        return Span(value) if value else Span.DAY
-    except ValueError:
-        return Span.DAY
+    return _pick(Span, value, Span.DAY)
 
 
 NOTICES = {

@@ -61,7 +61,7 @@ class SimulatedStation:
                 verdicts["match"] += round(8 * busy)
                 verdicts["no_match"] += 1 if busy > 0.5 else 0
                 verdicts["retry"] += round(2 * busy)
-                verdicts["spoof"] += 1 if 0.9 < busy else 0
+                verdicts["spoof"] += 1 if busy > 0.9 else 0
                 yield self._envelope("telemetry.verification", contract.VerificationMessage, t,
                                      contract.VerificationCounters(business_day=t.date().isoformat(), **verdicts,
                                                                    latency_ms_p50=24.0, latency_ms_p95=41.0))  # fmt: skip

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from central.series import Span, station_series
 from central.staff import audit
@@ -71,8 +72,9 @@ def test_nothing_is_shown_without_a_session(open_store):
     assert client.post("/stations/st-1/commands", data={"name": "telemetry.snapshot"},
                        follow_redirects=False).status_code == 303  # fmt: skip
     assert store.query("SELECT count(*) AS n FROM commands")[0]["n"] == 0
-    with pytest.raises(Exception), client.websocket_connect("/live") as ws:  # closed before anything is sent
-        ws.receive_json()
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/live") as ws:
+        ws.receive_json()  # closed before anything is sent
+    assert closed.value.code == 4401
     # a forged cookie is no session
     client.cookies.set("markaz_central", "mkc_forged")
     assert client.get("/api/fleet").status_code == 401

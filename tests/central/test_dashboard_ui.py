@@ -90,7 +90,9 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         st1 = page.locator('tr[data-station="st-1"]')
         expect(st1).to_have_attribute("data-state", "online")
         expect(page.locator('[data-summary="dead_letters"]')).to_have_text("2")
-        expect(page.locator('tr[data-station="st-9"] [data-col="faults"]')).to_contain_text("0 / 2")  # kiosks fine at the end
+        expect(page.locator('tr[data-station="st-9"] [data-col="faults"]')).to_contain_text(
+            "0 / 2"
+        )  # kiosks fine at the end
         assert_accessible(page, "overview (ar)")
         _shot(page, "overview-ar")
         page.click(".lang-toggle")  # over the socket: the same page, redrawn in English
