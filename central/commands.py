@@ -68,6 +68,8 @@ def publish_command(
     client, station: str, name: str, command: contract.Command, expiry_s: int = contract.COMMAND_EXPIRY_S
 ) -> None:
     """Publish one command (QoS 1) with an MQTT 5 message expiry: the broker drops it if the station stays away."""
+    if not client.is_connected():  # paho would queue it and send it later, after we said it was not sent
+        raise RuntimeError("not connected to the broker")
     topic = contract.BY_KEY["cmd"].topic(station, name=name)
     client.publish(topic, contract.dump(command), qos=1, properties=expiry_properties(expiry_s)).wait_for_publish(10)
 
@@ -90,12 +92,16 @@ class CommandLink:
         self.address = parse_url(url)
         self.client = make_client(f"central-dashboard-{uuid.uuid4().hex[:8]}", self.address, TlsFiles(ca, cert, key))
         self.client.reconnect_delay_set(0.5, 30)
+        self.connected = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: self.connected.set() if not rc.is_failure else None
+        self.client.on_disconnect = lambda *a: self.connected.clear()
 
     def start(self) -> None:
         self.client.connect_async(self.address.host, self.address.port, 30)
         self.client.loop_start()
 
     def publish(self, station: str, name: str, command: contract.Command) -> None:
+        """Raises when the broker is not connected or does not take it: the dashboard then says nothing was sent."""
         publish_command(self.client, station, name, command)
 
     def stop(self) -> None:

@@ -86,6 +86,28 @@ class StaffService:
             audit.append(tx, actor, "staff", "staff.create", "staff", username, {"role": staff_role.value})
         return Staff(username, staff_role)
 
+    def set_active(self, username: str, active: bool, actor: Staff) -> None:
+        """Enable or disable an account (an admin cannot disable their own); disabling ends its sessions."""
+        if username == actor.username and not active:
+            raise StaffError("you cannot disable your own account")
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT active FROM staff WHERE username = ?", (username,)).fetchone()
+            if row is None:
+                raise StaffError(f"no user {username!r}")
+            tx.execute("UPDATE staff SET active = ? WHERE username = ?", (int(active), username))
+            if not active:
+                tx.execute("UPDATE staff_sessions SET revoked = 1 WHERE username = ?", (username,))
+            audit.append(tx, actor.username, "staff", "staff.update", "staff", username, {"active": active},
+                         {"active": bool(row[0])})  # fmt: skip
+
+    def unlock(self, username: str, actor: Staff) -> None:
+        """Lift a lock-out before it runs out (the account holder was verified another way)."""
+        with self.db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM staff WHERE username = ?", (username,)).fetchone() is None:
+                raise StaffError(f"no user {username!r}")
+            tx.execute("UPDATE staff SET failures = 0, locked_until = NULL WHERE username = ?", (username,))
+            audit.append(tx, actor.username, "staff", "staff.unlock", "staff", username)
+
     def users(self) -> list[dict[str, object]]:
         return self.db.query(
             "SELECT username, role, active, created_at, failures, locked_until FROM staff ORDER BY username"

@@ -18,17 +18,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from central import fleet
 from central.dispatch import CommandDesk, CommandRefused
 from central.series import Span, station_series
-from central.staff.roles import Permission, allowed
-from central.staff.service import SignInRefused, Staff
+from central.staff.roles import CentralRole, Permission, allowed
+from central.staff.service import SignInRefused, Staff, StaffError
 from central.store import CentralStore
 from central.web import views
 from central.web.live import StoreWatch
 from central.web.session import COOKIE, current, same_origin, set_cookie, staff_service
+from markaz.clock import parse_iso
 from markaz.web.languages import Language
 from markaz.web.live import BadMessage, ScreenUpdate, Tap, parse_page_message
 
 router = APIRouter(include_in_schema=False)
-_NEXT = re.compile(r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters)?$")
+_NEXT = re.compile(r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters|staff)?$")
 
 
 def _store(request: Request | WebSocket) -> CentralStore:
@@ -330,3 +331,94 @@ async def station_live(ws: WebSocket, station: str, lang: str | None = None, spa
         return _station_html(store, language, who, station, chosen, desk, code)
 
     await _serve(ws, station, Language.parse(lang), render, "Station")
+
+
+# -- central's staff (admins) ------------------------------------------------------------------------------------
+STAFF_NOTICES = {
+    "added": ("ok", "Account added."),
+    "updated": ("ok", "Account updated."),
+    "unlocked": ("ok", "Account unlocked."),
+    "refused": ("error", "Not done: check the name, the role and a password of at least 10 characters."),
+    "self": ("error", "You cannot disable your own account."),
+}
+
+
+def _admin(request: Request, language: Language) -> Staff | Response:
+    who = current(request)
+    if who is None:
+        return _signin_redirect(request, language)
+    if not allowed(who.role, Permission.MANAGE_STAFF) or (request.method == "POST" and not same_origin(request)):
+        return _forbidden(who, language)
+    return who
+
+
+def _back(language: Language, code: str) -> Response:
+    return RedirectResponse(f"/staff?{urlencode({'lang': language.value, 'notice': code})}", 303)
+
+
+@router.get("/staff")
+def staff_page(request: Request, lang: str | None = None, notice: str | None = None) -> Response:
+    language = Language.parse(lang)
+    who = _admin(request, language)
+    if isinstance(who, Response):
+        return who
+    service = staff_service(request)
+    now = service.clock()
+    users = [
+        {**u, "locked": bool(u["locked_until"]) and parse_iso(str(u["locked_until"])) > now} for u in service.users()
+    ]
+    kind, text = STAFF_NOTICES.get(notice or "", (None, None))
+    shown = (kind, views.title(text, language)) if kind and text else None
+    return _html(views.render("staff.html", language, user=who, users=users, roles=list(CentralRole), notice=shown))
+
+
+@router.post("/staff")
+def staff_add(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    role: Annotated[str, Form(max_length=32)],
+    lang: Annotated[str, Form(max_length=5)] = "ar",
+) -> Response:
+    language = Language.parse(lang)
+    who = _admin(request, language)
+    if isinstance(who, Response):
+        return who
+    try:
+        staff_service(request).add_user(username.strip(), password, role, actor=who.username)
+    except (StaffError, ValueError):
+        return _back(language, "refused")
+    return _back(language, "added")
+
+
+@router.post("/staff/{username}/unlock")
+def staff_unlock(username: str, request: Request, lang: Annotated[str, Form(max_length=5)] = "ar") -> Response:
+    language = Language.parse(lang)
+    who = _admin(request, language)
+    if isinstance(who, Response):
+        return who
+    try:
+        staff_service(request).unlock(username, who)
+    except StaffError:
+        return _back(language, "refused")
+    return _back(language, "unlocked")
+
+
+@router.post("/staff/{username}/active")
+def staff_active(
+    username: str,
+    request: Request,
+    active: Annotated[str, Form(max_length=3)],
+    lang: Annotated[str, Form(max_length=5)] = "ar",
+) -> Response:
+    language = Language.parse(lang)
+    who = _admin(request, language)
+    if isinstance(who, Response):
+        return who
+    if username == who.username and active != "yes":
+        return _back(language, "self")
+    try:
+        staff_service(request).set_active(username, active == "yes", who)
+    except StaffError:
+        return _back(language, "refused")
+    return _back(language, "updated")

@@ -246,3 +246,76 @@ def test_signing_out_ends_the_session(open_store):
     again = TestClient(app)
     again.cookies.set("markaz_central", token)  # the old cookie kept by someone
     assert again.get("/api/fleet").status_code == 401
+
+
+def test_offline_since_is_when_central_saw_the_station_go(open_store):
+    store = open_store()
+    birth = NOW - timedelta(hours=5)
+    store.status("st-1", contract.Status(state="online", since=birth))
+    online_since = store.stations()[0]["state_changed_at"]
+    store.status("st-1", contract.Status(state="online", since=birth))  # a repeated birth changes nothing
+    assert store.stations()[0]["state_changed_at"] == online_since
+    store.status("st-1", contract.Status(state="offline", since=birth))  # a Will carries its birth's since
+    row = store.stations()[0]
+    assert row["state_since"] == iso(birth) and row["state_changed_at"] > online_since
+    client = signed_in_client(create_app(store), store)
+    (shown,) = client.get("/api/fleet").json()["rows"]
+    assert (shown["state"], shown["since"]) == ("offline", row["state_changed_at"])
+
+
+def test_a_dashboard_without_ingest_sends_commands_on_its_own_connection(broker):
+    from central.commands import CommandLink
+    from tests.telemetry.broker import Recorder
+
+    recorder = Recorder(broker, ["markaz/v1/st-5/cmd/#"])
+    own = broker.pki.client("central-2.markaz")
+    link = CommandLink(broker.url, broker.pki.ca.cert, own.cert, own.key)
+    command = contract.COMMANDS["telemetry.snapshot"].model_validate({"id": "c-1", "ts": NOW, "params": {}})
+    with pytest.raises(RuntimeError):
+        link.publish("st-5", "telemetry.snapshot", command)  # not connected yet: refused, not silently dropped
+    link.start()
+    try:
+        assert link.connected.wait(10)
+        link.publish("st-5", "telemetry.snapshot", command)
+        assert recorder.wait_for(lambda m: any(t == "markaz/v1/st-5/cmd/telemetry.snapshot" for t, _, _ in m), 10)
+        ((topic, body, _),) = recorder.messages
+        _info, received = contract.validate(topic, json.dumps(body))
+        assert received.id == "c-1" and received.params["what"]
+    finally:
+        link.stop()
+        recorder.close()
+
+
+def test_admins_manage_central_staff_and_others_cannot(open_store):
+    store = open_store()
+    app = create_app(store)
+    admin = signed_in_client(app, store, "central_admin", "ada")
+    operator = signed_in_client(app, store, "central_operator", "otto")
+    assert operator.get("/staff").status_code == 403
+    assert operator.post("/staff", data={"username": "x", "password": "long-enough-pw", "role": "central_admin"}
+                         ).status_code == 403  # fmt: skip
+    assert 'href="/staff' not in operator.get("/").text and 'href="/staff' in admin.get("/").text
+    added = admin.post("/staff", data={"username": "nora", "password": "long-enough-pw", "role": "central_viewer",
+                                       "lang": "en"}, follow_redirects=False)  # fmt: skip
+    assert "notice=added" in added.headers["location"]
+    short = admin.post("/staff", data={"username": "x", "password": "short", "role": "central_viewer"},
+                       follow_redirects=False)  # fmt: skip
+    assert "notice=refused" in short.headers["location"]
+    # nora locks herself out; the admin sees it and unlocks her
+    nora = TestClient(app)
+    for _ in range(5):
+        nora.post("/signin", data={"username": "nora", "password": "wrong-password"})
+    assert 'data-user="nora" data-active="yes" data-locked="yes"' in admin.get("/staff").text
+    admin.post("/staff/nora/unlock")
+    assert 'data-user="nora" data-active="yes" data-locked="no"' in admin.get("/staff").text
+    sign_in(nora, "nora", "long-enough-pw")
+    # disabling ends her session at once
+    admin.post("/staff/nora/active", data={"active": "no"})
+    assert nora.get("/api/fleet").status_code == 401
+    assert "notice=self" in admin.post("/staff/ada/active", data={"active": "no"},
+                                       follow_redirects=False).headers["location"]  # fmt: skip
+    actions = [
+        (e["actor"], e["action"], e["entity_id"]) for e in store.query("SELECT * FROM central_audit ORDER BY seq")
+    ]
+    assert ("ada", "staff.create", "nora") in actions and ("ada", "staff.unlock", "nora") in actions
+    assert ("ada", "staff.update", "nora") in actions

@@ -55,7 +55,7 @@ def _edge_node(tmp_path: Path, broker, station: str) -> EdgeNode:
 
 def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
     db = tmp_path / "central.sqlite"
-    central = CentralProcess(broker, db, {"olga": "central_operator", "vera": "central_viewer"}).start()
+    central = CentralProcess(broker, db, {"olga": "central_operator", "vera": "central_viewer", "ada": "central_admin"}).start()
     node = _edge_node(tmp_path, broker, "st-1")
     try:
         now = datetime.now(UTC)
@@ -151,6 +151,18 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
             viewer.close()
         assert node.auth.list_devices()[0]["enabled"] is False
         assert len(http.get("/api/stations/st-1/commands").json()) == 2
+
+        # -- an admin's staff page
+        admin = page.context.browser.new_context()
+        try:
+            apage = admin.new_page()
+            _sign_in(apage, central.base, "ada", PASSWORDS["central_admin"], "/staff")
+            expect(apage.locator('section[data-screen="staff"]')).to_be_visible()
+            expect(apage.locator('tr[data-user="olga"]')).to_have_attribute("data-active", "yes")
+            assert_accessible(apage, "staff (ar)")
+            _shot(apage, "staff-ar")
+        finally:
+            admin.close()
 
         # -- the station goes away: the open overview says so without a reload
         page.goto(central.base + "/?lang=en")
