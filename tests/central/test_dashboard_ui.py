@@ -55,7 +55,9 @@ def _edge_node(tmp_path: Path, broker, station: str) -> EdgeNode:
 
 def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
     db = tmp_path / "central.sqlite"
-    central = CentralProcess(broker, db, {"olga": "central_operator", "vera": "central_viewer", "ada": "central_admin"}).start()
+    central = CentralProcess(
+        broker, db, {"olga": "central_operator", "vera": "central_viewer", "ada": "central_admin"}
+    ).start()
     node = _edge_node(tmp_path, broker, "st-1")
     try:
         now = datetime.now(UTC)

@@ -23,8 +23,10 @@
       if (!host) { return; }
       host.innerHTML = "";
       var series = [{ label: data.time_label }].concat(chart.lines.map(function (line, i) {
+        var known = chart.values[i].filter(function (v) { return v !== null; }).length;
         return { label: line.label, stroke: COLOURS[i % COLOURS.length], dash: DASHES[i % DASHES.length], width: 2,
-                 spanGaps: true };  // sparse series (device states every 15 min) still draw a line
+                 spanGaps: true,  // sparse series (device states every 15 min) still draw a line
+                 points: { show: known < 60, size: 7, fill: COLOURS[i % COLOURS.length] } };  // a lone sample shows
       }));
       var width = Math.max(host.clientWidth || 560, 320);
       plots.push(new uPlot({ width: width, height: 200, series: series, scales: { x: { time: true } },
