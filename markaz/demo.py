@@ -176,8 +176,10 @@ class Station:
             ],
         )
         base = f"http://127.0.0.1:{port}"
-        _wait(lambda: _http_ok(base + "/"), "central", proc, log)
-        self.lines.append(f"  central dashboard    {base}/")
+        _wait(lambda: _http_ok(base + "/signin"), "central", proc, log)
+        self.lines.append(
+            f"  central dashboard    {base}/   (operator central; central_password in the credentials file)"
+        )
         return base
 
     def edge(self, pki: dict[str, Path], mqtt: str | None, port: int) -> str:
@@ -363,6 +365,25 @@ def _bootstrap(edge_data: Path, creds_file: Path) -> dict[str, str]:
     return creds
 
 
+def _central_staff(central_db: Path, creds: dict[str, str], creds_file: Path) -> dict[str, str]:
+    """Once: a central operator for the dashboard (also on a demo folder made before central had sign-in)."""
+    if "central_password" in creds:
+        return creds
+    from central.staff.service import StaffService
+    from central.store import CentralStore
+
+    creds["central_password"] = secrets.token_urlsafe(12)
+    store = CentralStore(central_db)
+    try:
+        StaffService(store.db).add_user("central", creds["central_password"], "central_operator", actor="demo")
+    finally:
+        store.close()
+    fd = os.open(creds_file, os.O_WRONLY | os.O_APPEND)
+    with os.fdopen(fd, "a") as fh:
+        fh.write(f"central_password={creds['central_password']}\n")
+    return creds
+
+
 def _some_traffic(base: str, creds: dict[str, str]) -> None:
     import httpx
 
@@ -395,6 +416,7 @@ def demo(
     station = Station(data)
     creds = _bootstrap(data / "edge", data / "demo-credentials.txt")
     creds = demo_hall.ensure_display(data / "edge", creds, data / "demo-credentials.txt")
+    creds = _central_staff(data / "central.sqlite", creds, data / "demo-credentials.txt")
     trickle = None
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

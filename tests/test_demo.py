@@ -66,8 +66,11 @@ def test_demo_station_runs_end_to_end(tmp_path):
 
         # The station's telemetry reached central through the mTLS broker.
         station = None
+        staff = httpx.Client(base_url=central)
+        assert staff.get("/api/stations").status_code == 401  # central's dashboard needs a sign-in
+        staff.post("/signin", data={"username": "central", "password": creds["central_password"]})
         while time.monotonic() < deadline:
-            stations = httpx.get(central + "/api/stations").json()
+            stations = staff.get("/api/stations").json()
             station = next((s for s in stations if s["station"] == "demo-station"), None)
             if station and station["state"] == "online" and station["received"] > 0:
                 break
