@@ -11,8 +11,8 @@ from markaz.config import load_settings
 from tests.central.process import CentralProcess, poll
 
 
-def test_central_serve_shows_a_live_station(tmp_path, broker):
-    central = CentralProcess(broker, tmp_path / "central.sqlite", {"vera": "central_viewer"}).start()
+def test_central_serve_shows_a_live_station(tmp_path, broker, central_db):
+    central = CentralProcess(broker, central_db, {"vera": "central_viewer"}).start()
     station_cert = broker.pki.client("st-4")
     node = EdgeNode(
         load_settings(
