@@ -29,7 +29,7 @@ class ProblemFilter(StrEnum):
 class FleetRow:
     station: str
     state: str  # online / offline / unknown (no status yet)
-    since: str | None  # when central saw the state change
+    since: str | None  # online: the birth's time; offline: when central saw the station go
     last_message_at: str | None
     waiting: int
     longest_wait_s: float | None
@@ -147,7 +147,9 @@ def _row(s: dict[str, Any], latest: dict[str, Any], alarms: dict[str, int]) -> F
     return FleetRow(
         station=s["station"],
         state=s["state"] or "unknown",
-        since=s.get("state_changed_at") or s.get("state_since"),
+        # online: since its birth (the connection's own start); offline: since central saw it go (a Will carries
+        # the birth's time, not the moment of the loss)
+        since=s.get("state_since") if s["state"] == "online" else (s.get("state_changed_at") or s.get("state_since")),
         last_message_at=s["last_message_at"],
         waiting=waiting,
         longest_wait_s=longest,

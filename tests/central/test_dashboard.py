@@ -253,12 +253,13 @@ def test_offline_since_is_when_central_saw_the_station_go(open_store):
     birth = NOW - timedelta(hours=5)
     store.status("st-1", contract.Status(state="online", since=birth))
     online_since = store.stations()[0]["state_changed_at"]
+    client = signed_in_client(create_app(store), store)
+    assert client.get("/api/fleet").json()["rows"][0]["since"] == iso(birth)  # online since its birth
     store.status("st-1", contract.Status(state="online", since=birth))  # a repeated birth changes nothing
     assert store.stations()[0]["state_changed_at"] == online_since
     store.status("st-1", contract.Status(state="offline", since=birth))  # a Will carries its birth's since
     row = store.stations()[0]
     assert row["state_since"] == iso(birth) and row["state_changed_at"] > online_since
-    client = signed_in_client(create_app(store), store)
     (shown,) = client.get("/api/fleet").json()["rows"]
     assert (shown["state"], shown["since"]) == ("offline", row["state_changed_at"])
 

@@ -103,6 +103,10 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         assert_accessible(page, "overview (en)")
         _shot(page, "overview-en")
 
+        page.click('[data-summary="dead_letters"]')  # the count leads to the letters themselves
+        expect(page.locator('section[data-screen="dead_letters"] tbody tr')).to_have_count(2)
+        assert_accessible(page, "dead letters (en)")
+
         # -- a station's page: the simulated day drawn by uPlot, in both periods
         page.goto(f"{central.base}/stations/st-9?lang=en")
         expect(page.locator("body")).to_have_attribute("data-charts-drawn", "5:day")
@@ -177,6 +181,8 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         expect(page.locator("#q")).to_have_value("st-")
         expect(page.locator("#q")).to_be_focused()
         expect(page.locator('[data-summary="offline"]')).to_have_text("1")
+        assert_accessible(page, "overview with a station offline (en)")
+        _shot(page, "overview-offline-en")
     finally:
         if node.started:
             node.stop()
