@@ -58,7 +58,8 @@ def serve(
     try:
         # commands from the dashboard leave on the ingest's own connection (the broker ties a client id to a
         # certificate, so a second connection would need a certificate of its own)
-        uvicorn.run(create_app(store, publish=ingest.publish_command), host=host, port=port, log_level="info")
+        app = create_app(store, publish=ingest.publish_command, rollup_every_s=60.0)
+        uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         alarms.stop()
         ingest.stop()
@@ -128,7 +129,8 @@ def dashboard(
     try:
         if link is not None:
             link.start()
-        uvicorn.run(create_app(store, publish=link.publish if link else None), host=host, port=port, log_level="info")
+        app = create_app(store, publish=link.publish if link else None, rollup_every_s=60.0)
+        uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         if link is not None:
             link.stop()

@@ -6,14 +6,18 @@ folded into the same buckets by the same definition, so a chart is current witho
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from central.retention import RAW_SCHEMAS, VERIFICATION_OUTCOMES, bucket_start, samples
+from central.retention import RAW_SCHEMAS, VERIFICATION_OUTCOMES, bucket_start, roll_up, samples
 from central.store import CentralStore
 from markaz.clock import iso, parse_iso, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class Span(StrEnum):
@@ -123,3 +127,25 @@ def station_series(store: CentralStore, station: str, span: Span, now: datetime 
         },
     }
     return Series(span, x, lines)
+
+
+class RollupTimer(threading.Thread):
+    """Rolls new raw snapshots up every `every_s` while the dashboard runs, so a chart reads rollups plus only a few
+    minutes of raw rows (the retention timer may run hourly or daily). Safe beside other rollers: the watermark is
+    taken under the store's write lock."""
+
+    def __init__(self, store: CentralStore, every_s: float = 60.0) -> None:
+        super().__init__(name="central-rollup", daemon=True)
+        self.store = store
+        self.every_s = every_s
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every_s):
+            try:
+                roll_up(self.store)
+            except Exception:  # the next round tries again; charts still read the raw tail meanwhile
+                log.exception("dashboard: rolling up the time series failed")
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -3,10 +3,14 @@ central's own CSS and chart script, and uPlot from central/web/vendor, installed
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from central.dispatch import CommandDesk, Publish
+from central.series import RollupTimer
 from central.staff.service import StaffPolicy, StaffService
 from central.store import CentralStore
 from central.web import api, pages, views
@@ -19,14 +23,30 @@ def create_app(
     publish: Publish | None = None,
     policy: StaffPolicy | None = None,
     live_interval_s: float = 1.0,
+    rollup_every_s: float = 0.0,
+    chart_ttl_s: float = 15.0,
 ) -> FastAPI:
-    """`publish` sends a command to a station (None: a dashboard without a broker connection sends none)."""
+    """`publish` sends a command to a station (None: a dashboard without a broker connection sends none);
+    `rollup_every_s` > 0 keeps the rollups current while the app runs (`markaz central serve` does)."""
     views.check_vendor()
-    app = FastAPI(title="markaz central", version="1", docs_url="/api/docs")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        timer = RollupTimer(store, rollup_every_s) if rollup_every_s > 0 else None
+        if timer is not None:
+            timer.start()
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.stop()
+
+    app = FastAPI(title="markaz central", version="1", docs_url="/api/docs", lifespan=lifespan)
     app.state.store = store
     app.state.staff = StaffService(store.db, policy)
     app.state.desk = CommandDesk(store, publish)
     app.state.watch = StoreWatch(store, live_interval_s)
+    app.state.charts = views.ChartCache(chart_ttl_s)
     mount_assets(app)
     app.mount("/static/central/vendor", StaticFiles(directory=views.VENDOR), name="central-vendor")
     app.mount("/static/central", StaticFiles(directory=views.STATIC), name="central-static")

@@ -42,6 +42,11 @@ def _desk(request: Request | WebSocket) -> CommandDesk:
     return desk
 
 
+def _charts(request: Request | WebSocket) -> views.ChartCache:
+    cache: views.ChartCache = request.app.state.charts
+    return cache
+
+
 def _html(text: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(text, status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
@@ -154,13 +159,17 @@ def overview(
 
 
 # -- a station ---------------------------------------------------------------------------------------------------
-def _station_html(store: CentralStore, language: Language, who: Staff, station: str, span: Span,
-                  desk: CommandDesk, notice_code: str | None = None, page: bool = False) -> str | None:  # fmt: skip
+def _station_html(store: CentralStore, charts: views.ChartCache, language: Language, who: Staff, station: str,
+                  span: Span, desk: CommandDesk, notice_code: str | None = None, page: bool = False,
+                  ) -> str | None:  # fmt: skip
     """The station's page; `notice_code` (a key of NOTICES) says what the last command from this page did."""
     state = fleet.station_state(store, station)
     if state is None:
         return None
-    chart = views.chart_payload(station_series(store, station, span), language)
+    chart = charts.get(
+        (station, span.value, language.value),
+        lambda: views.chart_payload(station_series(store, station, span), language),
+    )
     live_query = {"lang": language.value, "span": span.value, **({"notice": notice_code} if notice_code else {})}
     return views.render(
         "station.html" if page else "station_screen.html",
@@ -210,7 +219,8 @@ def station_page(
     if not allowed(who.role, Permission.VIEW):
         return _forbidden(who, language)
     code = notice if notice in NOTICES else None
-    html = _station_html(_store(request), language, who, station, _span(span), _desk(request), code, page=True)
+    html = _station_html(_store(request), _charts(request), language, who, station, _span(span), _desk(request), code,
+                         page=True)  # fmt: skip
     if html is None:
         return _html(views.render("not_found.html", language, user=who, station=station), 404)
     return _html(html)
@@ -324,11 +334,11 @@ async def overview_live(ws: WebSocket, lang: str | None = None, q: str | None = 
 @router.websocket("/stations/{station}/live")
 async def station_live(ws: WebSocket, station: str, lang: str | None = None, span: str | None = None,
                        notice: str | None = None) -> None:  # fmt: skip
-    store, desk, chosen = _store(ws), _desk(ws), _span(span)
+    store, desk, chosen, charts = _store(ws), _desk(ws), _span(span), _charts(ws)
     code = notice if notice in NOTICES else None
 
     def render(who: Staff, language: Language) -> str | None:
-        return _station_html(store, language, who, station, chosen, desk, code)
+        return _station_html(store, charts, language, who, station, chosen, desk, code)
 
     await _serve(ws, station, Language.parse(lang), render, "Station")
 

@@ -3,9 +3,13 @@ and charts are shown. What to show comes from central.fleet and central.series."
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+
+from cachetools import TTLCache
 
 from central.series import CHARTS, Series
 from markaz.clock import parse_iso, utcnow
@@ -141,3 +145,21 @@ def chart_payload(series: Series, language: Language) -> dict[str, Any]:
             }
         )
     return {"span": series.span.value, "x": series.x, "time_label": title("Time", language), "charts": charts}
+
+
+class ChartCache:
+    """A station's chart data for `ttl_s`: a live page is pushed on every message of its station, and the week's
+    series need not be read again each time (charts move by 5-minute buckets)."""
+
+    def __init__(self, ttl_s: float = 15.0) -> None:
+        self._cache: TTLCache[tuple[str, str, str], dict[str, Any]] = TTLCache(maxsize=1024, ttl=ttl_s)
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            found = make()
+            with self._lock:
+                self._cache[key] = found
+        return found

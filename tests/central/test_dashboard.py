@@ -320,3 +320,18 @@ def test_admins_manage_central_staff_and_others_cannot(open_store):
     ]
     assert ("ada", "staff.create", "nora") in actions and ("ada", "staff.unlock", "nora") in actions
     assert ("ada", "staff.update", "nora") in actions
+
+
+def test_the_dashboard_keeps_the_rollups_current_while_it_runs(open_store):
+    import time
+
+    store = open_store()
+    _store_message(store, "markaz/v1/st-1/telemetry/queue", _queue("st-1", 1, NOW, 3, 60.0, 1))
+    with store.db.transaction() as tx:  # received long enough ago to be settled
+        tx.execute("UPDATE messages SET received_at = ?", (iso(datetime.now(UTC) - timedelta(minutes=5)),))
+    with TestClient(create_app(store, rollup_every_s=0.05)):  # the lifespan starts the timer
+        deadline = time.monotonic() + 15
+        while not store.query("SELECT 1 FROM rollups") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert {r["bucket_s"] for r in store.query("SELECT bucket_s FROM rollups")} == {300, 3600}
+    assert TestClient(create_app(store)).get("/signin").status_code == 200  # without a timer: nothing else changes
