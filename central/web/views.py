@@ -53,9 +53,19 @@ def check_vendor() -> None:
 class Formats:
     """Times as central staff read them (one zone for the whole fleet), durations in minutes."""
 
-    def __init__(self, tz: tzinfo = UTC, now: datetime | None = None) -> None:
+    def __init__(self, language: Language, tz: tzinfo = UTC, now: datetime | None = None) -> None:
         self.tz = tz
         self.now = now or utcnow()
+        self._minutes = screens.gettext("%(n)s min", language)  # translated once per page, not once per cell
+
+    def wait(self, seconds: float | None) -> str:
+        """A duration as whole minutes, rounded up ("3 min")."""
+        return "—" if seconds is None else self._minutes % {"n": self.minutes(seconds)}
+
+    def ago(self, stamp: str | datetime | None) -> str:
+        """How long ago, in whole minutes."""
+        m = self.minutes_since(stamp)
+        return "—" if m is None else self._minutes % {"n": m}
 
     def local(self, stamp: str | datetime | None) -> datetime | None:
         if not stamp:
@@ -86,7 +96,7 @@ class Formats:
 
 
 def render(template: str, language: Language, **context: Any) -> str:
-    return screens.render(template, language, fmt=Formats(), **context)
+    return screens.render(template, language, fmt=Formats(language), **context)
 
 
 def title(text: str, language: Language) -> str:
@@ -116,6 +126,7 @@ LINE_LABELS = {
 
 # Strings the server translates outside the templates (page titles and sign-in refusals), for the catalogue's test
 SERVER_MESSAGES = (
+    "%(n)s min",
     "Fleet overview",
     "Station",
     "Time",
