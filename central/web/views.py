@@ -57,6 +57,7 @@ class Formats:
         self.tz = tz
         self.now = now or utcnow()
         self._minutes = screens.gettext("%(n)s min", language)  # translated once per page, not once per cell
+        self._hours = screens.gettext("%(n)s h", language)
 
     def wait(self, seconds: float | None) -> str:
         """A duration as whole minutes, rounded up ("3 min")."""
@@ -65,7 +66,9 @@ class Formats:
     def ago(self, stamp: str | datetime | None) -> str:
         """How long ago, in whole minutes."""
         m = self.minutes_since(stamp)
-        return "—" if m is None else self._minutes % {"n": m}
+        if m is None:
+            return "—"
+        return self._minutes % {"n": m} if m < 120 else self._hours % {"n": m // 60}
 
     def local(self, stamp: str | datetime | None) -> datetime | None:
         if not stamp:
@@ -127,6 +130,7 @@ LINE_LABELS = {
 # Strings the server translates outside the templates (page titles and sign-in refusals), for the catalogue's test
 SERVER_MESSAGES = (
     "%(n)s min",
+    "%(n)s h",
     "Fleet overview",
     "Station",
     "Time",

@@ -181,6 +181,10 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         expect(page.locator("#q")).to_have_value("st-")
         expect(page.locator("#q")).to_be_focused()
         expect(page.locator('[data-summary="offline"]')).to_have_text("1")
+        badge = st1.locator(".badge")
+        expect(badge).to_have_text("offline")
+        row, shown = st1.bounding_box(), badge.bounding_box()  # in its row, not pinned elsewhere by a stray class
+        assert row and shown and row["y"] <= shown["y"] <= row["y"] + row["height"]
         assert_accessible(page, "overview with a station offline (en)")
         _shot(page, "overview-offline-en")
     finally:
