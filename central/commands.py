@@ -68,8 +68,6 @@ def publish_command(
     client, station: str, name: str, command: contract.Command, expiry_s: int = contract.COMMAND_EXPIRY_S
 ) -> None:
     """Publish one command (QoS 1) with an MQTT 5 message expiry: the broker drops it if the station stays away."""
-    if not client.is_connected():  # paho would queue it and send it later, after we said it was not sent
-        raise RuntimeError("not connected to the broker")
     topic = contract.BY_KEY["cmd"].topic(station, name=name)
     client.publish(topic, contract.dump(command), qos=1, properties=expiry_properties(expiry_s)).wait_for_publish(10)
 
@@ -102,8 +100,16 @@ class CommandLink:
 
     def publish(self, station: str, name: str, command: contract.Command) -> None:
         """Raises when the broker is not connected or does not take it: the dashboard then says nothing was sent."""
-        publish_command(self.client, station, name, command)
+        publish_now(self.client, station, name, command)
 
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def publish_now(client, station: str, name: str, command: contract.Command) -> None:
+    """Publish only on a live connection: paho would queue a command while disconnected and send it later, after
+    the dashboard told the operator that nothing was sent."""
+    if not client.is_connected():
+        raise RuntimeError("not connected to the broker")
+    publish_command(client, station, name, command)

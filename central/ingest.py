@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from central.commands import publish_command
+from central.commands import publish_now
 from central.store import CentralStore
 from markaz.clock import utcnow
 from markaz.contracts import mqtt as contract
@@ -131,7 +131,7 @@ class Ingest:
         """Send a command on this worker's connection (raises when the broker does not take it)."""
         if self.client is None:
             raise RuntimeError("ingest not started")
-        publish_command(self.client, station, name, command)
+        publish_now(self.client, station, name, command)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
