@@ -48,4 +48,4 @@ CREATE TABLE IF NOT EXISTS commands (
 );
 CREATE INDEX IF NOT EXISTS commands_station ON commands (station, sent_at);
 -- When central saw a station's state change (a Last Will carries its birth's `since`, not the moment it went away).
-ALTER TABLE stations ADD COLUMN state_changed_at TEXT;
+ALTER TABLE stations ADD COLUMN IF NOT EXISTS state_changed_at TEXT;

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from central.roles import CentralRole  # one vocabulary of roles for the alarms, the comparison and the dashboard
 
-class CentralRole(StrEnum):
-    VIEWER = "central_viewer"  # watches the fleet
-    OPERATOR = "central_operator"  # also sends commands to stations
-    ADMIN = "central_admin"  # also manages central's staff
+__all__ = ["GRANTS", "CentralRole", "Permission", "allowed", "parse_role"]
 
 
 class Permission(StrEnum):

@@ -3,18 +3,21 @@ central's own CSS and chart script, and uPlot from central/web/vendor, installed
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from starlette.staticfiles import StaticFiles
 
+from central.alarms_api import Staff, alarm_router
+from central.comparison_api import comparison_router
 from central.dispatch import CommandDesk, Publish
 from central.series import RollupTimer
 from central.staff.service import StaffPolicy, StaffService
 from central.store import CentralStore
 from central.web import api, pages, views
 from central.web.live import StoreWatch
+from central.web.session import current
 from markaz.web.assets import mount_assets
 
 
@@ -25,6 +28,7 @@ def create_app(
     live_interval_s: float = 1.0,
     rollup_every_s: float = 0.0,
     chart_ttl_s: float = 15.0,
+    current_staff: Callable[..., Staff] | None = None,
 ) -> FastAPI:
     """`publish` sends a command to a station (None: a dashboard without a broker connection sends none);
     `rollup_every_s` > 0 keeps the rollups current while the app runs (`markaz central serve` does)."""
@@ -50,6 +54,17 @@ def create_app(
     mount_assets(app)
     app.mount("/static/central/vendor", StaticFiles(directory=views.VENDOR), name="central-vendor")
     app.mount("/static/central", StaticFiles(directory=views.STATIC), name="central-static")
+    who = current_staff or signed_in_staff
+    app.include_router(alarm_router(store, who))
+    app.include_router(comparison_router(store, who))
     app.include_router(api.router)
     app.include_router(pages.router)
     return app
+
+
+def signed_in_staff(request: Request) -> Staff:
+    """The alarm and comparison routes' sign-in: the dashboard's session cookie, 401 without one."""
+    who = current(request)
+    if who is None:
+        raise HTTPException(401, "sign in to central first")
+    return Staff(who.username, who.role)

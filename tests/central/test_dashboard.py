@@ -111,10 +111,15 @@ def test_open_alarms_come_from_an_alarms_table_when_there_is_one(open_store):
     store = open_store()
     _fleet(store)
     client = signed_in_client(create_app(store), store)
-    with store.db.transaction() as tx:  # the alarm module's table, as far as the overview reads it
-        tx.execute("CREATE TABLE alarms (station TEXT NOT NULL, state TEXT NOT NULL)")
-        for station, state in (("st-1", "active"), ("st-1", "acknowledged"), ("st-1", "cleared"), ("st-3", "active")):
-            tx.execute("INSERT INTO alarms (station, state) VALUES (?, ?)", (station, state))
+    with store.db.transaction() as tx:  # rows of the alarm module's table (central/alarms.py writes them)
+        for i, (station, state) in enumerate(
+            (("st-1", "active"), ("st-1", "acknowledged"), ("st-1", "cleared"), ("st-3", "active"))
+        ):
+            tx.execute(
+                "INSERT INTO alarms (station, rule, subject, severity, state, since, raised_at, detail, cleared_at) "
+                "VALUES (?, ?, ?, 'major', ?, ?, ?, '{}', ?)",
+                (station, f"rule-{i}", "", state, iso(NOW), iso(NOW), iso(NOW) if state == "cleared" else None),
+            )
     fleet = client.get("/api/fleet", params={"problem": "alarms"}).json()
     assert fleet["summary"]["open_alarms"] == 3
     assert {r["station"]: r["open_alarms"] for r in fleet["rows"]} == {"st-1": 2, "st-3": 1}
