@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from edge.auth.principal import Principal
 
 app = typer.Typer(help="Technicians' tools: station PKI, enrolment, broker credentials.", no_args_is_help=True)
 
@@ -190,7 +193,7 @@ def _edge_node(data: Path, config: Path | None):
         _fail(str(exc), 2)
 
 
-def _technician():
+def _technician() -> Principal:
     import getpass
 
     from edge.auth.principal import Principal
@@ -310,7 +313,9 @@ def inventory_cmd(
 
     node = _edge_node(data, config)
     try:
-        rows = node.enrolment.inventory()
+        from provisioning.profiles import with_profiles
+
+        rows = with_profiles(node.enrolment.inventory(), node.profiles.states())
     finally:
         node.store.close()
     if as_json:
@@ -329,6 +334,8 @@ def inventory_cmd(
                     "cert_not_after",
                     "last_seen_at",
                     "profile_version",
+                    "desired_version",
+                    "reported_outcome",
                 )
             )
         )

@@ -22,6 +22,7 @@ from edge.api.routers import (
     hall_pages,
     health,
     kpis,
+    profiles,
     reports,
     staff,
     tickets,
@@ -44,6 +45,7 @@ ROUTERS = [
     audit,
     verifications,
     enrolment,
+    profiles,
     reports,
     hall,
 ]

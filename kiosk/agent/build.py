@@ -6,8 +6,10 @@ import logging
 
 from fastapi import FastAPI
 
+from firmware_config.health import kiosk_health
 from kiosk.agent.app import create_app
 from kiosk.agent.jobs import ChipReading, FaceVerification, ReceiptPrinting, TicketIssuing
+from kiosk.agent.profiles import ProfileSync
 from kiosk.agent.runtime import Hardware, KioskAgent
 from kiosk.agent.secrets import SessionSecrets
 from kiosk.agent.settings import KioskSettings
@@ -36,6 +38,20 @@ def edge_client(settings: KioskSettings) -> EdgeClient:
     return EdgeClient(settings.edge, token, settings.edge_ca, settings.edge_cert, settings.edge_key)
 
 
+def _profile_sync(settings: KioskSettings, edge: EdgeClient, camera: VideoCaptureCamera) -> ProfileSync | None:
+    if settings.profile_dir is None:
+        return None
+
+    def use_camera(source: str) -> None:
+        try:
+            camera.retarget(source or settings.camera)
+            camera.start()
+        except Exception as exc:  # the kiosk keeps serving: verification falls back to staff
+            log.error("camera not started on %r: %s", source or settings.camera, exc)
+
+    return ProfileSync(edge, settings.profile_dir, kiosk_health(), camera.stop, use_camera)
+
+
 def build_agent(settings: KioskSettings) -> KioskAgent:
     edge = edge_client(settings)
     secrets = SessionSecrets()
@@ -60,12 +76,15 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         max_face_attempts=settings.max_face_attempts,
         assisted_service=settings.assisted_service,
     )
+    sync = _profile_sync(settings, edge, camera)
     return KioskAgent(
         Session(rules),
         hardware,
         heartbeat_s=settings.heartbeat_s,
         catalogue_refresh_s=settings.catalogue_refresh_s,
         offline_after_failures=settings.offline_after_failures,
+        profile_sync=sync.sync if sync else None,
+        profile_poll_s=settings.profile_poll_s,
     )
 
 
