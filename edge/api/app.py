@@ -25,6 +25,7 @@ from edge.api.routers import (
     profiles,
     reports,
     staff,
+    technician_pages,
     tickets,
     verifications,
 )
@@ -82,6 +83,7 @@ def create_app(node: EdgeNode) -> FastAPI:
         _document_body_errors(module.router)
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     hall_pages.install(app)
+    technician_pages.install(app)
     return app
 
 
