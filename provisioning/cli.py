@@ -440,6 +440,9 @@ def selftest_cmd(
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key")] = None,
     report_path: Annotated[Path | None, typer.Option("--report", help="also write the JSON report here")] = None,
     station: Annotated[str | None, typer.Option("--station", help="edge node: station id (default: settings)")] = None,
+    test_card: Annotated[
+        str | None, typer.Option("--test-card", help="kiosk: the test card's MRZ key DOCUMENT:BIRTH:EXPIRY (YYMMDD)")
+    ] = None,
     config: EdgeConfigOpt = None,
 ) -> None:
     """Test this device's parts and links; prints a JSON report, exits 1 naming the failed checks."""
@@ -455,8 +458,11 @@ def selftest_cmd(
         url = edge or (json.loads(meta.read_text())["edge"] if meta.exists() else None)
         from models.registry import MODELS_DIR
 
+        key = tuple(test_card.split(":")) if test_card else None
+        if key is not None and len(key) != 3:
+            _fail("--test-card: DOCUMENT:BIRTH:EXPIRY, e.g. L898902C3:740812:340415", 2)
         report = selftest.kiosk_selftest(
-            body.get("profile", body), out, url, MODELS_DIR / "face_detection_yunet_2023mar.onnx"
+            body.get("profile", body), out, url, MODELS_DIR / "face_detection_yunet_2023mar.onnx", key  # type: ignore[arg-type]
         )
     elif role == "edge_node":
         if data is None:

@@ -66,6 +66,42 @@ def check_reader(pattern: str) -> tuple[bool, str]:
     return (bool(match), f"reader {match[0]!r}" if match else f"no reader matching {pattern!r} among {names}")
 
 
+def check_test_card(pattern: str, key: tuple[str, str, str] | None, wait_s: float = 5.0) -> tuple[bool, str]:
+    """Read the station's test card through the reader as a visitor's card would be read (access with its MRZ key,
+    EF.COM, DG1, DG2): the reader, pcscd and the chip path work end to end. Says nothing personal about the card."""
+    if key is None:
+        return False, "no test card key: give --test-card DOCUMENT:BIRTH:EXPIRY (YYMMDD) of the station's test card"
+    from kiosk.card.emrtd import EmrtdSession
+    from kiosk.card.errors import AccessDenied, CardError, NoCard
+    from kiosk.card.mrz import KeyedMrzSource
+    from kiosk.card.reader import PcscReader
+
+    reader = PcscReader(pattern or None)
+    started = time.perf_counter()
+    try:
+        try:
+            connection = reader.wait_for_card(wait_s)
+        except NoCard:
+            return False, f"no card in the reader within {wait_s:g} s: put the test card in"
+        try:
+            result = EmrtdSession(connection).read(KeyedMrzSource(*key))
+        except AccessDenied:
+            return False, "the card refused the test card's key: is it the station's test card?"
+        except CardError as exc:
+            return False, f"test card unreadable: {type(exc).__name__}"
+        finally:
+            connection.close()
+    finally:
+        reader.close()
+    ms = (time.perf_counter() - started) * 1000
+    if result.document_number != key[0]:
+        return False, "the card read is not the test card (document number differs)"
+    groups = ", ".join(f"DG{n}" for n in result.data_groups)
+    photo = "photo" if result.photo.data else "no photo"
+    del result
+    return True, f"test card read ({groups}; {photo}) in {ms:.0f} ms"
+
+
 def check_camera(source: str, width: int, height: int, detector: Path) -> tuple[bool, str]:
     """Frames at the expected resolution, with a face the YuNet detector finds (someone stands in front of it)."""
     import cv2
@@ -146,12 +182,14 @@ def kiosk_selftest(
     identity: Path,
     edge: str | None,
     detector: Path,
+    test_card: tuple[str, str, str] | None = None,
     max_skew_s: float = 5.0,
     min_disk_mb: float = 200,
     min_memory_mb: float = 200,
 ) -> Report:
     report = Report("kiosk")
     _run(report, "reader", lambda: check_reader(profile["reader"]["pattern"]))
+    _run(report, "test_card", lambda: check_test_card(profile["reader"]["pattern"], test_card))
     cam = profile["camera"]
     _run(report, "camera", lambda: check_camera(str(cam["source"]), cam["width"], cam["height"], detector))
     _run(report, "printer", lambda: check_printer(profile["printer"]["uri"]))
