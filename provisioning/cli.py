@@ -458,12 +458,12 @@ def selftest_cmd(
         url = edge or (json.loads(meta.read_text())["edge"] if meta.exists() else None)
         from models.registry import MODELS_DIR
 
-        key = tuple(test_card.split(":")) if test_card else None
-        if key is not None and len(key) != 3:
+        parts = test_card.split(":") if test_card else []
+        if test_card and len(parts) != 3:
             _fail("--test-card: DOCUMENT:BIRTH:EXPIRY, e.g. L898902C3:740812:340415", 2)
-        report = selftest.kiosk_selftest(
-            body.get("profile", body), out, url, MODELS_DIR / "face_detection_yunet_2023mar.onnx", key  # type: ignore[arg-type]
-        )
+        key = (parts[0], parts[1], parts[2]) if parts else None
+        detector = MODELS_DIR / "face_detection_yunet_2023mar.onnx"
+        report = selftest.kiosk_selftest(body.get("profile", body), out, url, detector, key)
     elif role == "edge_node":
         if data is None:
             _fail("--data is needed for an edge node", 2)

@@ -149,7 +149,7 @@ def test_kiosk_selftest_names_the_missing_part(kiosk, pcscd, test_card, missing)
 
 
 def test_kiosk_selftest_fails_naming_the_test_card_when_none_is_in_the_reader_or_it_is_another(kiosk, pcscd, test_card):
-    code, report = _selftest(_write(kiosk, kiosk["profile"])[:-2] + ["--test-card", "X1234567<:900101:300101"], pcscd)
+    code, report = _selftest([*_write(kiosk, kiosk["profile"])[:-2], "--test-card", "X1234567<:900101:300101"], pcscd)
     assert code == 1 and report["failed"] == ["test_card"], report
     assert "refused the test card's key" in {c["name"]: c for c in report["checks"]}["test_card"]["detail"]
     test_card.remove()
