@@ -65,6 +65,73 @@ def station_cert(
     typer.echo(f"station {station}: {issued.cert} {issued.key} (registered; regenerate the ACL: broker-acl)")
 
 
+@app.command("station-claim")
+def station_claim(
+    station: Annotated[str, typer.Option("--station", help="station id: its MQTT certificate's CN")],
+    ca: CaOpt = Path("pki/ca"),
+    minutes: Annotated[float, typer.Option("--minutes", min=1, help="how long the code is valid")] = 60.0,
+) -> None:
+    """At central: a one-time claim code a station's edge node enrols with (`station-enrol`); the code last."""
+    from markaz.contracts.ids import InvalidId
+    from provisioning.station_enrolment import StationEnrolment
+
+    try:
+        code, expires = StationEnrolment(_ca(ca)).create_claim(station, minutes)
+    except InvalidId as exc:
+        _fail(str(exc), 2)
+    typer.echo(f"station {station}, valid until {expires:%Y-%m-%d %H:%M} UTC:")
+    typer.echo(code)
+
+
+@app.command("station-enrolment-serve")
+def station_enrolment_serve(
+    ca: CaOpt = Path("pki/ca"),
+    host: Annotated[str, typer.Option("--host")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port")] = 8444,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="serve HTTPS with this certificate")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key")] = None,
+    cert_days: Annotated[int, typer.Option("--cert-days", min=1, max=825)] = 365,
+) -> None:
+    """At central: the endpoint stations enrol on with a claim code (`POST /api/v1/stations/enrol`)."""
+    import uvicorn
+
+    from provisioning.station_enrolment import StationEnrolment, serve_app
+
+    if (tls_cert is None) != (tls_key is None):
+        _fail("--tls-cert and --tls-key go together", 2)
+    app_ = serve_app(StationEnrolment(_ca(ca), cert_days))
+    ssl = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    uvicorn.run(app_, host=host, port=port, log_level="info", **ssl)  # type: ignore[arg-type]
+
+
+@app.command("station-enrol")
+def station_enrol(
+    central: Annotated[str, typer.Option("--central", help="central's station-enrolment URL")],
+    claim: Annotated[str, typer.Option("--claim", help="the one-time code from central")],
+    data: DataOpt,
+    central_ca: Annotated[Path | None, typer.Option("--central-ca", help="CA of central's HTTPS certificate")] = None,
+) -> None:
+    """On the edge node: make the MQTT key (it stays in DATA/keys), enrol with central, store the certificate."""
+    import ssl
+
+    import httpx
+
+    from provisioning.station_enrolment import StationClaimRefused, enrol_station
+
+    keys = data / "keys"
+    verify = ssl.create_default_context(cafile=str(central_ca)) if central_ca else True
+    try:
+        body = enrol_station(central, claim, keys, verify=verify)
+    except StationClaimRefused as exc:
+        _fail(str(exc))
+    except httpx.HTTPError as exc:
+        _fail(f"central unreachable: {type(exc).__name__}: {exc}")
+    typer.echo(
+        f"station {body['station']}: MQTT certificate {body['serial']} valid until {body['not_after']}; "
+        f"mqtt.cert = {keys / 'mqtt-client.crt'}, mqtt.key = {keys / 'mqtt-client.key'}, mqtt.ca = {keys / 'mqtt-ca.crt'}"
+    )
+
+
 @app.command("revoke-station")
 def revoke_station(
     station: Annotated[str, typer.Option("--station", help="station id")],
