@@ -5,7 +5,6 @@ unknown code is refused."""
 
 from __future__ import annotations
 
-import os
 import ssl
 import subprocess
 import sys
