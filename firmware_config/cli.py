@@ -186,6 +186,9 @@ def rollout_cmd(
     wave_size: Annotated[int, typer.Option("--wave-size", min=1)] = 10,
     failure_bound: Annotated[int, typer.Option("--failure-bound", min=1, help="stop once this many failed")] = 1,
     timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for each device's report")] = 120.0,
+    concurrent: Annotated[
+        bool, typer.Option("--concurrent", help="ask a whole wave at once; the bound is checked after each wave")
+    ] = False,
     config: EdgeConfigOpt = None,
 ) -> None:
     """Roll each device's effective profile out in waves; stops by itself at the failure bound. Exit 1 if stopped."""
@@ -205,7 +208,9 @@ def rollout_cmd(
         except ValueError:
             wave = [d.strip() for d in first.split(",") if d.strip()]
         try:
-            report = node.profiles.rollout(targets, _technician(), failure_bound, wave, wave_size, timeout)
+            report = node.profiles.rollout(
+                targets, _technician(), failure_bound, wave, wave_size, timeout, concurrent=concurrent
+            )
         except (DomainError, ValueError) as exc:
             for problem in getattr(exc, "details", {}).get("problems", []):
                 typer.echo(f"refused: {problem}", err=True)

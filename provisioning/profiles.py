@@ -21,7 +21,7 @@ from edge.store import Store
 from edge.store.db import fetch_one
 from firmware_config.apply import ApplyOutcome
 from firmware_config.layers import ProfileRejected, for_device, profile_hash, validate
-from firmware_config.rollout import RolloutReport, run_rollout
+from firmware_config.rollout import RolloutReport, run_rollout, run_rollout_waves
 from firmware_config.schema import DeviceKind
 from markaz.clock import iso, utcnow
 
@@ -184,22 +184,36 @@ class ProfileService:
             for r in rows
         }
 
+    def wait_reports(
+        self, wanted: dict[str, str], timeout_s: float, poll_s: float = 0.5
+    ) -> dict[str, tuple[bool, str]]:
+        """Wait until each device answered its desired version (`wanted`: device -> version): (applied?, why not)."""
+        deadline = time.monotonic() + timeout_s
+        answers: dict[str, tuple[bool, str]] = {}
+        while True:
+            waiting = [d for d in wanted if d not in answers]
+            rows = self.store.query(
+                "SELECT device_id, reported_outcome, reported_for, reported_reasons FROM device_profiles "
+                f"WHERE device_id IN ({','.join('?' * len(waiting))})",
+                waiting,
+            )
+            for row in rows:
+                if row["reported_for"] != wanted[row["device_id"]]:
+                    continue
+                if row["reported_outcome"] == ApplyOutcome.applied:
+                    answers[row["device_id"]] = (True, "")
+                else:
+                    reasons = json.loads(row["reported_reasons"] or "[]")
+                    answers[row["device_id"]] = (False, f"{row['reported_outcome']}: " + "; ".join(reasons))
+            if len(answers) == len(wanted):
+                return answers
+            if time.monotonic() >= deadline:
+                return answers | {d: (False, f"no report within {timeout_s:g} s") for d in wanted if d not in answers}
+            time.sleep(poll_s)
+
     def wait_report(self, device_id: str, version: str, timeout_s: float, poll_s: float = 0.5) -> tuple[bool, str]:
         """Wait until the device answers the desired `version`: (applied?, why not)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            row = self.store.query_one(
-                "SELECT reported_outcome, reported_for, reported_reasons FROM device_profiles WHERE device_id = ?",
-                [device_id],
-            )
-            if row is not None and row["reported_for"] == version:
-                if row["reported_outcome"] == ApplyOutcome.applied:
-                    return True, ""
-                reasons = json.loads(row["reported_reasons"] or "[]")
-                return False, f"{row['reported_outcome']}: " + "; ".join(reasons)
-            if time.monotonic() >= deadline:
-                return False, f"no report within {timeout_s:g} s"
-            time.sleep(poll_s)
+        return self.wait_reports({device_id: version}, timeout_s, poll_s)[device_id]
 
     def rollout(
         self,
@@ -209,15 +223,29 @@ class ProfileService:
         first: float | Sequence[str] = 0.1,
         wave_size: int = 10,
         timeout_s: float = 120.0,
+        concurrent: bool = False,
+        poll_s: float = 0.5,
     ) -> RolloutReport:
-        """A staged roll-out of each device's effective profile: the first wave, then the rest, device by device,
-        stopping by itself once `failure_bound` devices failed (rolled back, refused, or silent)."""
+        """A staged roll-out of each device's effective profile: the first wave, then the rest, stopping by itself
+        once `failure_bound` devices failed (rolled back, refused, or silent). Device by device (exact bound), or
+        `concurrent`: each wave asked at once, the bound checked after each wave (a fleet)."""
         for device_id in devices:  # every target's profile is checked before the first one changes
             self.effective(device_id)
+        if concurrent:
+            asked: dict[str, str] = {}
+
+            def start(wave: list[str]) -> None:
+                for device_id in wave:
+                    asked[device_id] = self.desire(device_id, actor).version
+
+            def outcomes(wave: list[str]) -> dict[str, tuple[bool, str]]:
+                return self.wait_reports({d: asked[d] for d in wave}, timeout_s, poll_s)
+
+            return run_rollout_waves(list(devices), start, outcomes, failure_bound, first, wave_size)
 
         def apply(device_id: str) -> tuple[bool, str]:
             wanted = self.desire(device_id, actor)
-            return self.wait_report(device_id, wanted.version, timeout_s)
+            return self.wait_report(device_id, wanted.version, timeout_s, poll_s)
 
         return run_rollout(list(devices), apply, failure_bound, first, wave_size)
 
