@@ -74,3 +74,54 @@ def test_config_apply_with_a_wrong_hash_or_schema_is_refused_before_anything_cha
     assert (ack.ok, ack.error.code) == (False, "not_found")
     assert node.profiles.desired("kiosk-1") is None
     assert node.store.query("SELECT * FROM device_profiles") == []
+
+
+def test_config_apply_over_a_real_broker_is_acked_and_the_outcome_published(tmp_path):
+    """Central publishes `cmd/config.apply` on a real Mosquitto; the station's link delivers it, the ack says
+    `pending`, and the device's answer arrives at central as `events/config_outcome`."""
+    from central.commands import publish_command
+    from tests.telemetry.broker import Broker, Pki, Recorder, tls_client
+
+    pki = Pki.create(tmp_path / "pki")
+    broker = Broker(tmp_path / "broker", pki).start()
+    recorder = Recorder(broker, ["markaz/v1/st-1/#"])
+    cert = pki.client("st-1")
+    mqtt = {"url": broker.url, "ca": pki.ca.cert, "cert": cert.cert, "key": cert.key, "backoff_base_s": 0.1}
+    node = EdgeNode(load_settings(EdgeSettings, data_dir=tmp_path / "node", station_id="st-1", mqtt=mqtt))
+    node.start()
+    central = tls_client(pki, "central.markaz")
+    try:
+        node.auth.add_device("kiosk-1", "kiosk")
+        assert recorder.wait_for(lambda m: any(t.endswith("/status") and b["state"] == "online" for t, b, _ in m))
+        central.connect("127.0.0.1", broker.port)
+        central.loop_start()
+        profile = {**default_layer("kiosk"), "idle_timeout_s": 90}
+        params = {"device": "kiosk-1", "version": "2026-12-a", "sha256": profile_hash(profile), "profile": profile}
+        command = contract.COMMANDS["config.apply"](id="cfg-mqtt-1", ts=node.clock(), params=params)
+        publish_command(central, "st-1", "config.apply", command)
+
+        def ack(messages):
+            return [b for t, b, _ in messages if t == "markaz/v1/st-1/cmd/config.apply/ack"]
+
+        assert recorder.wait_for(lambda m: ack(m)), "no ack"
+        result = {k: v for k, v in ack(recorder.messages)[0]["data"]["result"].items() if v is not None}
+        assert result == {"device": "kiosk-1", "version": "2026-12-a", "outcome": "pending"}
+        assert node.profiles.desired("kiosk-1").sha256 == profile_hash(profile)
+
+        kiosk = Principal("device", "kiosk-1", "kiosk")
+        node.profiles.report(kiosk, "2026-12-a", ApplyOutcome.applied, "2026-12-a", [])
+
+        def outcome(messages):
+            return [b for t, b, _ in messages if t == "markaz/v1/st-1/events/config_outcome"]
+
+        assert recorder.wait_for(lambda m: outcome(m)), "no outcome event"
+        assert outcome(recorder.messages)[0]["data"] == {
+            "device": "kiosk-1", "answers": "2026-12-a", "version": "2026-12-a", "outcome": "applied",
+            "failed_checks": [],
+        }  # fmt: skip
+    finally:
+        central.disconnect()
+        central.loop_stop()
+        node.stop()
+        recorder.close()
+        broker.kill()
