@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -38,18 +39,33 @@ def edge_client(settings: KioskSettings) -> EdgeClient:
     return EdgeClient(settings.edge, token, settings.edge_ca, settings.edge_cert, settings.edge_key)
 
 
-def _profile_sync(settings: KioskSettings, edge: EdgeClient, camera: VideoCaptureCamera) -> ProfileSync | None:
+def _profile_sync(settings: KioskSettings, hardware: Hardware, camera: VideoCaptureCamera) -> ProfileSync | None:
+    """Profiles managed by the edge: the kiosk's camera and reader follow the profile in force (from the start, so a
+    restarted agent keeps what it applied); the agent's own settings stand in while none is."""
     if settings.profile_dir is None:
         return None
 
-    def use_camera(source: str) -> None:
+    def configure(profile: dict[str, Any] | None) -> None:
+        pattern = (profile["reader"]["pattern"] or None) if profile else settings.reader
+        hardware.chip.reader_pattern = pattern
+        if isinstance(hardware.card_events, PcscReader):
+            hardware.card_events.pattern = pattern
+        camera.retarget(str(profile["camera"]["source"]) if profile else settings.camera)
+
+    def follow(profile: dict[str, Any] | None) -> None:
         try:
-            camera.retarget(source or settings.camera)
+            configure(profile)
             camera.start()
         except Exception as exc:  # the kiosk keeps serving: verification falls back to staff
-            log.error("camera not started on %r: %s", source or settings.camera, exc)
+            log.error("camera not started on the profile in force: %s", exc)
 
-    return ProfileSync(edge, settings.profile_dir, kiosk_health(), camera.stop, use_camera)
+    sync = ProfileSync(hardware.edge, settings.profile_dir, kiosk_health(), camera.stop, follow)
+    try:
+        configure(sync.in_force())
+    except Exception as exc:
+        log.error("profile in force not usable (%s): the agent's own settings stand in", exc)
+        configure(None)
+    return sync
 
 
 def build_agent(settings: KioskSettings) -> KioskAgent:
@@ -76,7 +92,7 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         max_face_attempts=settings.max_face_attempts,
         assisted_service=settings.assisted_service,
     )
-    sync = _profile_sync(settings, edge, camera)
+    sync = _profile_sync(settings, hardware, camera)
     return KioskAgent(
         Session(rules),
         hardware,

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 class ProfileSync:
     """One `sync()` per poll, on a worker thread. `release_camera()` frees the camera before the health check opens
-    the profile's source itself (a USB camera opens once); `use_camera(source)` starts it again on the source in force."""
+    the profile's source itself (a USB camera opens once); `follow(profile)` points the kiosk's camera and reader at
+    the profile in force afterwards (None: the agent's own settings) and starts the camera again."""
 
     def __init__(
         self,
@@ -27,14 +28,14 @@ class ProfileSync:
         folder: Path,
         health: HealthCheck,
         release_camera: Callable[[], None],
-        use_camera: Callable[[str], None],
+        follow: Callable[[dict[str, Any] | None], None],
     ) -> None:
         self.edge = edge
         self.store = ProfileStore(folder)
         self.answered = Path(folder) / "answered.json"  # the desired version last reported, so it is not retried
         self.health = health
         self.release_camera = release_camera
-        self.use_camera = use_camera
+        self.follow = follow
 
     def in_force(self) -> dict[str, Any] | None:
         record = self.store.read(self.store.active)
@@ -57,11 +58,7 @@ class ProfileSync:
                 self.store, DeviceKind.kiosk, desired["profile"], desired["version"], desired["sha256"], self.health
             )
         finally:
-            current = self.in_force()
-            if current is not None:
-                self.use_camera(str(current["camera"]["source"]))
-            else:
-                self.use_camera("")  # "" = the camera of the agent's own settings
+            self.follow(self.in_force())
         self.edge.report_profile(
             {
                 "answers": desired["version"],
