@@ -531,6 +531,7 @@ def selftest_cmd(
         key = (parts[0], parts[1], parts[2]) if parts else None
         detector = MODELS_DIR / "face_detection_yunet_2023mar.onnx"
         report = selftest.kiosk_selftest(body.get("profile", body), out, url, detector, key)
+        selftest.send_kiosk_report(report, out, url)
     elif role == "edge_node":
         if data is None:
             _fail("--data is needed for an edge node", 2)

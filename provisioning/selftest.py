@@ -28,6 +28,7 @@ class Report:
     role: str
     checks: list[Check] = field(default_factory=list)
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    sent: str = "not sent"  # how the outcome went to central (through the edge's outbox), or why it did not
 
     @property
     def failed(self) -> list[str]:
@@ -44,6 +45,7 @@ class Report:
             "ok": self.ok,
             "failed": self.failed,
             "checks": [asdict(c) for c in self.checks],
+            "sent_to_central": self.sent,
         }
 
 
@@ -199,6 +201,27 @@ def kiosk_selftest(
     return report
 
 
+def send_kiosk_report(report: Report, identity_dir: Path, edge: str | None) -> None:
+    """The outcome (check names only) to the edge over mTLS; the edge passes it to central as `events/selftest`."""
+    import httpx
+
+    from provisioning.device import Identity, mtls_context
+
+    identity = Identity(identity_dir)
+    if edge is None or not identity.exists():
+        report.sent = "not sent: no edge or no identity"
+        return
+    body = {"ok": report.ok, "failed": report.failed}
+    try:
+        resp = httpx.post(
+            f"{edge.rstrip('/')}/api/v1/enrolment/self/selftest", json=body, verify=mtls_context(identity), timeout=10
+        )
+    except httpx.HTTPError as exc:
+        report.sent = f"not sent: {type(exc).__name__}"
+        return
+    report.sent = "sent through the edge" if resp.status_code == 202 else f"not sent: HTTP {resp.status_code}"
+
+
 # -- edge node --------------------------------------------------------------------------------------------------
 
 
@@ -271,4 +294,17 @@ def edge_selftest(
 
     _run(report, "audit_chain", audit)
     report.checks.extend(check_resources(data, min_disk_mb, min_memory_mb))
+    try:  # into the node's outbox: its MQTT link publishes it, now or once the broker is back
+        from edge.node import EdgeNode
+        from edge.settings import EdgeSettings
+        from markaz.config import load_settings
+
+        node = EdgeNode(load_settings(EdgeSettings, config, "edge", data_dir=data, station_id=station))
+        try:
+            node.telemetry.record_selftest(None, "edge_node", report.ok, report.failed)
+        finally:
+            node.store.close()
+        report.sent = "queued in the node's outbox"
+    except Exception as exc:
+        report.sent = f"not sent: {type(exc).__name__}: {exc}"
     return report

@@ -200,6 +200,11 @@ class TelemetryService:
             ),
         )
 
+    def record_selftest(self, device: str | None, role: str, ok: bool, failed: list[str]) -> None:
+        """A self-test's outcome, for central (check names only: the details stay with the technician)."""
+        result = contract.SelftestResult.model_validate({"device": device, "role": role, "ok": ok, "failed": failed})
+        self.outbox.enqueue("events.selftest", result)
+
     def on_report_sla_breach(self, kind: str, payload: dict[str, Any]) -> None:
         self.outbox.enqueue("events.report_sla_breach", contract.ReportSlaBreach(**payload))
 

@@ -220,6 +220,21 @@ class ConfigOutcome(_Strict):
     )
 
 
+SelftestCheck = Literal[
+    "reader", "test_card", "camera", "printer", "edge_mtls", "clock_skew", "disk", "memory",
+    "broker_mtls", "models", "backups_writable", "audit_chain",
+]  # fmt: skip
+
+
+class SelftestResult(_Strict):
+    """A technician ran `markaz provision selftest` on a device or on the edge node: which checks failed (names)."""
+
+    device: DeviceId | None = Field(description="the device tested; null for the edge node itself")
+    role: Literal["kiosk", "display", "counter_terminal", "edge_node"]
+    ok: bool
+    failed: list[SelftestCheck] = Field(default_factory=list)
+
+
 class ReportSlaBreach(_Strict):
     """A report stayed in a state longer than its SLA (type, state and how late: no reference, nothing personal)."""
 
@@ -379,6 +394,9 @@ ReportsMessage = _envelope(
 ReportSlaBreachMessage = _envelope(
     "ReportSlaBreachMessage", "markaz.events.report_sla_breach/1", ReportSlaBreach, "A report's SLA ran out."
 )
+SelftestMessage = _envelope(
+    "SelftestMessage", "markaz.events.selftest/1", SelftestResult, "A self-test of a device or the node ran."
+)
 ConfigOutcomeMessage = _envelope(
     "ConfigOutcomeMessage", "markaz.events.config_outcome/1", ConfigOutcome, "A device answered a profile version."
 )
@@ -484,6 +502,13 @@ CHANNELS: tuple[Channel, ...] = (
         ReportSlaBreachMessage,
         "station",
         summary="A report stayed in a state past its SLA.",
+    ),
+    Channel(
+        "events.selftest",
+        "events/selftest",
+        SelftestMessage,
+        "station",
+        summary="A hardware and link self-test ran on a device or the node: the failed checks by name.",
     ),
     Channel(
         "events.config_outcome",

@@ -63,6 +63,7 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/v1/enrolment"): PUBLIC,  # the one-time claim code is the credential
     ("POST", "/api/v1/enrolment/renew"): CERTIFICATE,
     ("GET", "/api/v1/enrolment/self"): CERTIFICATE,
+    ("POST", "/api/v1/enrolment/self/selftest"): CERTIFICATE,
     ("GET", "/api/v1/enrolment/inventory"): {TECHNICIAN, ADMIN},
     # device profiles: technicians set the desired version; each device fetches its own and reports on it
     ("PUT", "/api/v1/profiles/{device_id}/desired"): {TECHNICIAN, ADMIN},

@@ -37,6 +37,14 @@ def _video(path: Path, face: bool) -> Path:
     return path
 
 
+def _selftest_events(data: Path) -> list[dict]:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{data / 'edge.sqlite'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT payload FROM telemetry_outbox WHERE topic LIKE '%/events/selftest' ORDER BY id")
+        return [json.loads(r[0])["data"] for r in rows]
+
+
 def _selftest(args: list[str], env: dict[str, str]) -> tuple[int, dict]:
     proc = subprocess.run(
         [sys.executable, "-m", "markaz.cli", "provision", "selftest", *args],
@@ -120,6 +128,9 @@ def test_kiosk_selftest_passes_with_every_part_present(kiosk, pcscd, test_card):
     assert set(names) == {"reader", "test_card", "camera", "printer", "edge_mtls", "clock_skew", "disk", "memory"}
     assert names["test_card"]["detail"].startswith("test card read (DG1, DG2")
     assert "T0STC4RD1" not in json.dumps(report) and "TEST" not in names["test_card"]["detail"]
+    # the outcome reached the edge over mTLS and waits in its outbox for central: names only
+    assert report["sent_to_central"] == "sent through the edge"
+    assert _selftest_events(kiosk["edge"].data)[-1] == {"device": "kiosk-3", "role": "kiosk", "ok": True, "failed": []}
     assert "face(s) detected" in names["camera"]["detail"] and "0 face" not in names["camera"]["detail"]
     assert list(kiosk["sink"].glob("selftest-*.escpos"))
 
@@ -193,3 +204,8 @@ def test_edge_selftest_against_a_real_broker_and_without_it(tmp_path):
         broker.stop()
     code, report = _selftest(args, {})
     assert code == 1 and report["failed"] == ["broker_mtls"]
+    assert report["sent_to_central"] == "queued in the node's outbox"  # the link sends it once the broker is back
+    assert _selftest_events(data) == [
+        {"device": None, "role": "edge_node", "ok": True, "failed": []},
+        {"device": None, "role": "edge_node", "ok": False, "failed": ["broker_mtls"]},
+    ]

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from edge.api.deps import certificate_device, get_node, require
 from edge.api.schemas import ErrorBody
 from edge.auth.principal import Principal
+from markaz.contracts.mqtt import SelftestCheck
 from provisioning.enrolment import EnrolStatus
 from provisioning.profiles import with_profiles
 
@@ -70,6 +71,22 @@ class DeviceState(BaseModel):
 def standing(request: Request, device: Principal = Depends(certificate_device)) -> DeviceState:
     renew = get_node(request).enrolment.renewal_due(device.subject)
     return DeviceState(device_id=device.subject, device_type=device.role, renew=renew)
+
+
+class SelftestReport(BaseModel):
+    ok: bool
+    failed: list[SelftestCheck] = Field(default_factory=list, description="names of the checks that failed")
+
+
+@router.post(
+    "/self/selftest",
+    status_code=202,
+    response_model=SelftestReport,
+    summary="The calling device's self-test outcome (mTLS): passed on to central as events/selftest",
+)
+def selftest(body: SelftestReport, request: Request, device: Principal = Depends(certificate_device)) -> SelftestReport:
+    get_node(request).telemetry.record_selftest(device.subject, device.role, body.ok, list(body.failed))
+    return body
 
 
 class InventoryItem(BaseModel):
