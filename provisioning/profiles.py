@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,9 @@ def _ascii(text: str) -> str:
 
 
 class ProfileService:
-    def __init__(self, store: Store, audit: AuditLog, profiles_dir: Path, clock: Callable = utcnow) -> None:
+    def __init__(
+        self, store: Store, audit: AuditLog, profiles_dir: Path, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.store = store
         self.audit = audit
         self.profiles_dir = Path(profiles_dir)
@@ -252,5 +255,10 @@ class ProfileService:
 
 def with_profiles(inventory: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The inventory rows with each device's desired profile version and its last report beside the applied one."""
-    empty = {"desired_version": None, "reported_outcome": None, "reported_for": None, "reported_reasons": []}
+    empty: dict[str, Any] = {
+        "desired_version": None,
+        "reported_outcome": None,
+        "reported_for": None,
+        "reported_reasons": [],
+    }
     return [{**row, **{k: states.get(row["id"], empty).get(k, v) for k, v in empty.items()}} for row in inventory]
