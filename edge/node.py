@@ -30,6 +30,7 @@ from edge.verify.counts import decision_counts
 from edge.verify.service import VerificationService
 from markaz.clock import business_day_bounds, utcnow
 from provisioning.enrolment import EnrolmentService, StationPki
+from provisioning.profiles import ProfileService, Reported
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,12 @@ class EdgeNode:
         self.enrolment = EnrolmentService(
             self.store, self.audit, settings.provisioning, StationPki(settings.keys_dir, settings.crl_path), clock
         )
+        self.profiles = ProfileService(self.store, self.audit, settings.data_dir / "profiles", clock)
         self.reports, self.referrals = build_reports(
             settings, self.store, self.audit, self.keys, self.events, clock, self.auth.passwords
         )
         self.telemetry = self._telemetry()
+        self.profiles.listeners.append(self._tell_central_config_outcome)
         self.hall = self._hall(settings, clock)
         self._stop = threading.Event()
         self._anchor_thread: threading.Thread | None = None
@@ -85,8 +88,16 @@ class EdgeNode:
             business_day=functools.partial(business_day_bounds, tz=s.tz, rollover_hour=s.day_rollover_hour),
             data_dir=s.data_dir,
             report_counts=self.reports.counts,
+            desire_profile=self._desire_as_central,
         )
         return TelemetryService(self.store, s.mqtt, s.station_id, sources, self.clock)
+
+    def _desire_as_central(self, device: str, version: str, sha256: str, profile: dict) -> str:
+        return self.profiles.desire(device, CENTRAL, version, sha256, profile).version
+
+    def _tell_central_config_outcome(self, done: Reported) -> None:
+        outcome = str(done.outcome)
+        self.telemetry.on_config_outcome(done.device_id, done.answers, done.version, outcome, done.failed_checks)
 
     def _hall(self, settings: EdgeSettings, clock) -> HallService:
         calls = CallLog(self.store)

@@ -117,3 +117,117 @@ def diff_cmd(
         typer.echo(f"{c.key}: {json.dumps(c.before, ensure_ascii=False)} -> {json.dumps(c.after, ensure_ascii=False)}")
     if not changes:
         typer.echo("no differences")
+
+
+def _node_profiles(data: Path, config: Path | None) -> Any:
+    """The edge node's ProfileService on DATA (the node may be serving at the same time: SQLite WAL)."""
+    from provisioning.cli import _edge_node
+
+    return _edge_node(data, config)
+
+
+EdgeConfigOpt = Annotated[Path | None, typer.Option("--config", help="the edge node's TOML settings")]
+NodeDataOpt = Annotated[Path, typer.Option("--data", help="the edge node's data folder")]
+
+
+@app.command("desire")
+def desire_cmd(
+    device: Annotated[str, typer.Option("--device")],
+    data: NodeDataOpt,
+    version: Annotated[
+        str | None, typer.Option("--version", help="the effective version you reviewed (`config show`)")
+    ] = None,
+    config: EdgeConfigOpt = None,
+) -> None:
+    """Set the profile a device should run: its effective profile from the station's layers. The device fetches it,
+    applies it, checks its health and reports (see `config status`)."""
+    from edge.errors import DomainError
+    from provisioning.cli import _technician
+
+    node = _node_profiles(data, config)
+    try:
+        wanted = node.profiles.desire(device, _technician(), version)
+    except DomainError as exc:
+        for problem in list(exc.details.get("problems", [])):  # type: ignore[call-overload]
+            typer.echo(f"refused: {problem}", err=True)
+        _fail(exc.message)
+    finally:
+        node.store.close()
+    typer.echo(f"{device}: desired profile {wanted.version} (sha256 {wanted.sha256})")
+
+
+@app.command("status")
+def status_cmd(
+    data: NodeDataOpt, config: EdgeConfigOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Desired vs reported profile of every device with a profile set."""
+    node = _node_profiles(data, config)
+    try:
+        states = node.profiles.states()
+    finally:
+        node.store.close()
+    if as_json:
+        typer.echo(json.dumps(states, indent=2))
+        return
+    for device, s in sorted(states.items()):
+        reasons = "; ".join(s["reported_reasons"])
+        typer.echo(
+            f"{device}\tdesired {s['desired_version']}\tin force {s['reported_version'] or '-'}\t"
+            f"{s['reported_outcome'] or 'pending'} {reasons}".rstrip()
+        )
+
+
+@app.command("rollout")
+def rollout_cmd(
+    data: NodeDataOpt,
+    devices: Annotated[str | None, typer.Option("--devices", help="comma-separated device ids")] = None,
+    kind: Annotated[str | None, typer.Option("--type", help="every enabled device of this type")] = None,
+    first: Annotated[str, typer.Option("--first", help="first wave: a share (0.1) or comma-separated ids")] = "0.1",
+    wave_size: Annotated[int, typer.Option("--wave-size", min=1)] = 10,
+    failure_bound: Annotated[int, typer.Option("--failure-bound", min=1, help="stop once this many failed")] = 1,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for each device's report")] = 120.0,
+    concurrent: Annotated[
+        bool, typer.Option("--concurrent", help="ask a whole wave at once; the bound is checked after each wave")
+    ] = False,
+    config: EdgeConfigOpt = None,
+) -> None:
+    """Roll each device's effective profile out in waves; stops by itself at the failure bound. Exit 1 if stopped."""
+    from edge.errors import DomainError
+    from provisioning.cli import _technician
+
+    node = _node_profiles(data, config)
+    try:
+        if devices:
+            targets = [d.strip() for d in devices.split(",") if d.strip()]
+        elif kind:
+            targets = [d["id"] for d in node.auth.list_devices() if d["type"] == kind and d["enabled"]]
+        else:
+            _fail("give --devices or --type", 2)
+        try:
+            wave: float | list[str] = float(first)
+        except ValueError:
+            wave = [d.strip() for d in first.split(",") if d.strip()]
+        try:
+            report = node.profiles.rollout(
+                targets, _technician(), failure_bound, wave, wave_size, timeout, concurrent=concurrent
+            )
+        except (DomainError, ValueError) as exc:
+            for problem in getattr(exc, "details", {}).get("problems", []):
+                typer.echo(f"refused: {problem}", err=True)
+            _fail(getattr(exc, "message", str(exc)))
+    finally:
+        node.store.close()
+    typer.echo(
+        json.dumps(
+            {
+                "applied": report.applied,
+                "failed": report.failed,
+                "not_attempted": report.not_attempted,
+                "stopped": report.stopped,
+                "waves": report.waves,
+            },
+            indent=2,
+        )
+    )
+    if report.stopped:
+        raise typer.Exit(1)

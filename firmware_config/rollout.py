@@ -58,3 +58,35 @@ def run_rollout(
                 report.not_attempted = list(wave[pos + 1 :]) + [t for w in waves[index + 1 :] for t in w]
                 return report
     return report
+
+
+def run_rollout_waves(
+    targets: Sequence[str],
+    start: Callable[[list[str]], None],
+    outcomes: Callable[[list[str]], dict[str, tuple[bool, str]]],
+    failure_bound: int,
+    first: float | Sequence[str] = 0.1,
+    wave_size: int = 50,
+) -> RolloutReport:
+    """The same staging with each wave in flight at once (`start(wave)`, then `outcomes(wave)` waits for every
+    device's answer): a fleet is not rolled device by device. The bound is checked after each wave, so devices of
+    a wave already asked finish (AWS IoT Jobs' abort works the same); no later wave starts once it is reached."""
+    if failure_bound < 1:
+        raise ValueError("failure_bound must be at least 1")
+    report = RolloutReport()
+    waves = plan_waves(targets, first, wave_size)
+    for index, wave in enumerate(waves):
+        report.waves += 1
+        start(wave)
+        answers = outcomes(wave)
+        for target in wave:
+            ok, why = answers.get(target, (False, "no answer"))
+            if ok:
+                report.applied.append(target)
+            else:
+                report.failed[target] = why
+        if len(report.failed) >= failure_bound:
+            report.stopped = True
+            report.not_attempted = [t for w in waves[index + 1 :] for t in w]
+            return report
+    return report

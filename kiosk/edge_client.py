@@ -152,6 +152,20 @@ class EdgeClient:
         result: dict[str, Any] = response.json()
         return result
 
+    def desired_profile(self) -> dict[str, Any] | None:
+        """The profile the edge wants on this kiosk: version, sha256 and the profile itself (None: none set)."""
+        response = self._send("GET", "/profiles/self")
+        if response.status_code != 200:
+            raise EdgeRefused(_detail(response))
+        body: dict[str, Any] | None = response.json()
+        return body
+
+    def report_profile(self, body: dict[str, Any]) -> None:
+        """What this kiosk did with its desired profile: answers, version in force, outcome, reasons."""
+        response = self._send("POST", "/profiles/self/report", json=body)
+        if response.status_code != 200:
+            raise EdgeRefused(_detail(response))
+
 
 def ticket_reference(business_day: str, number: str) -> str:
     """What the receipt's QR holds: the ticket's business day and number, unique within the station."""

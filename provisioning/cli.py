@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from edge.auth.principal import Principal
 
 app = typer.Typer(help="Technicians' tools: station PKI, enrolment, broker credentials.", no_args_is_help=True)
 
@@ -60,6 +63,73 @@ def station_cert(
     issued = issue(authority, out or ca.parent / f"station-{station}", station)
     StationRegistry(authority).record(station, issued.cert)
     typer.echo(f"station {station}: {issued.cert} {issued.key} (registered; regenerate the ACL: broker-acl)")
+
+
+@app.command("station-claim")
+def station_claim(
+    station: Annotated[str, typer.Option("--station", help="station id: its MQTT certificate's CN")],
+    ca: CaOpt = Path("pki/ca"),
+    minutes: Annotated[float, typer.Option("--minutes", min=1, help="how long the code is valid")] = 60.0,
+) -> None:
+    """At central: a one-time claim code a station's edge node enrols with (`station-enrol`); the code last."""
+    from markaz.contracts.ids import InvalidId
+    from provisioning.station_enrolment import StationEnrolment
+
+    try:
+        code, expires = StationEnrolment(_ca(ca)).create_claim(station, minutes)
+    except InvalidId as exc:
+        _fail(str(exc), 2)
+    typer.echo(f"station {station}, valid until {expires:%Y-%m-%d %H:%M} UTC:")
+    typer.echo(code)
+
+
+@app.command("station-enrolment-serve")
+def station_enrolment_serve(
+    ca: CaOpt = Path("pki/ca"),
+    host: Annotated[str, typer.Option("--host")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port")] = 8444,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="serve HTTPS with this certificate")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key")] = None,
+    cert_days: Annotated[int, typer.Option("--cert-days", min=1, max=825)] = 365,
+) -> None:
+    """At central: the endpoint stations enrol on with a claim code (`POST /api/v1/stations/enrol`)."""
+    import uvicorn
+
+    from provisioning.station_enrolment import StationEnrolment, serve_app
+
+    if (tls_cert is None) != (tls_key is None):
+        _fail("--tls-cert and --tls-key go together", 2)
+    app_ = serve_app(StationEnrolment(_ca(ca), cert_days))
+    ssl = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    uvicorn.run(app_, host=host, port=port, log_level="info", **ssl)  # type: ignore[arg-type]
+
+
+@app.command("station-enrol")
+def station_enrol(
+    central: Annotated[str, typer.Option("--central", help="central's station-enrolment URL")],
+    claim: Annotated[str, typer.Option("--claim", help="the one-time code from central")],
+    data: DataOpt,
+    central_ca: Annotated[Path | None, typer.Option("--central-ca", help="CA of central's HTTPS certificate")] = None,
+) -> None:
+    """On the edge node: make the MQTT key (it stays in DATA/keys), enrol with central, store the certificate."""
+    import ssl
+
+    import httpx
+
+    from provisioning.station_enrolment import StationClaimRefused, enrol_station
+
+    keys = data / "keys"
+    verify = ssl.create_default_context(cafile=str(central_ca)) if central_ca else True
+    try:
+        body = enrol_station(central, claim, keys, verify=verify)
+    except StationClaimRefused as exc:
+        _fail(str(exc))
+    except httpx.HTTPError as exc:
+        _fail(f"central unreachable: {type(exc).__name__}: {exc}")
+    typer.echo(
+        f"station {body['station']}: MQTT certificate {body['serial']} valid until {body['not_after']}; "
+        f"mqtt.cert = {keys / 'mqtt-client.crt'}, mqtt.key = {keys / 'mqtt-client.key'}, mqtt.ca = {keys / 'mqtt-ca.crt'}"
+    )
 
 
 @app.command("revoke-station")
@@ -190,7 +260,7 @@ def _edge_node(data: Path, config: Path | None):
         _fail(str(exc), 2)
 
 
-def _technician():
+def _technician() -> Principal:
     import getpass
 
     from edge.auth.principal import Principal
@@ -310,7 +380,9 @@ def inventory_cmd(
 
     node = _edge_node(data, config)
     try:
-        rows = node.enrolment.inventory()
+        from provisioning.profiles import with_profiles
+
+        rows = with_profiles(node.enrolment.inventory(), node.profiles.states())
     finally:
         node.store.close()
     if as_json:
@@ -329,6 +401,8 @@ def inventory_cmd(
                     "cert_not_after",
                     "last_seen_at",
                     "profile_version",
+                    "desired_version",
+                    "reported_outcome",
                 )
             )
         )
@@ -433,6 +507,9 @@ def selftest_cmd(
     mqtt_key: Annotated[Path | None, typer.Option("--mqtt-key")] = None,
     report_path: Annotated[Path | None, typer.Option("--report", help="also write the JSON report here")] = None,
     station: Annotated[str | None, typer.Option("--station", help="edge node: station id (default: settings)")] = None,
+    test_card: Annotated[
+        str | None, typer.Option("--test-card", help="kiosk: the test card's MRZ key DOCUMENT:BIRTH:EXPIRY (YYMMDD)")
+    ] = None,
     config: EdgeConfigOpt = None,
 ) -> None:
     """Test this device's parts and links; prints a JSON report, exits 1 naming the failed checks."""
@@ -448,9 +525,13 @@ def selftest_cmd(
         url = edge or (json.loads(meta.read_text())["edge"] if meta.exists() else None)
         from models.registry import MODELS_DIR
 
-        report = selftest.kiosk_selftest(
-            body.get("profile", body), out, url, MODELS_DIR / "face_detection_yunet_2023mar.onnx"
-        )
+        parts = test_card.split(":") if test_card else []
+        if test_card and len(parts) != 3:
+            _fail("--test-card: DOCUMENT:BIRTH:EXPIRY, e.g. L898902C3:740812:340415", 2)
+        key = (parts[0], parts[1], parts[2]) if parts else None
+        detector = MODELS_DIR / "face_detection_yunet_2023mar.onnx"
+        report = selftest.kiosk_selftest(body.get("profile", body), out, url, detector, key)
+        selftest.send_kiosk_report(report, out, url)
     elif role == "edge_node":
         if data is None:
             _fail("--data is needed for an edge node", 2)

@@ -303,6 +303,15 @@ class EnrolmentService:
             )
             self.audit.append(actor, "provision.approve", "device", device_id, None, {"approved": True}, db=db)
 
+    def pending(self) -> list[dict[str, Any]]:
+        """Enrolments waiting for a technician's approval (a device sent its CSR on a live claim)."""
+        rows = self.store.query(
+            "SELECT device_id, device_type, created_by, created_at, expires_at FROM claims "
+            "WHERE used_at IS NULL AND pending_csr IS NOT NULL AND approved_at IS NULL ORDER BY created_at"
+        )
+        now = self.clock()
+        return [r for r in rows if parse_iso(r["expires_at"]) > now]
+
     # -- renewal, revocation, decommissioning ------------------------------------------------------------------
     def renew(self, device_id: str, csr_pem: str) -> Enrolled:
         """A device holding a valid certificate asks for a new one (a new key); the old one is revoked."""

@@ -28,6 +28,7 @@ class Report:
     role: str
     checks: list[Check] = field(default_factory=list)
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    sent: str = "not sent"  # how the outcome went to central (through the edge's outbox), or why it did not
 
     @property
     def failed(self) -> list[str]:
@@ -44,6 +45,7 @@ class Report:
             "ok": self.ok,
             "failed": self.failed,
             "checks": [asdict(c) for c in self.checks],
+            "sent_to_central": self.sent,
         }
 
 
@@ -64,6 +66,42 @@ def check_reader(pattern: str) -> tuple[bool, str]:
     names = [str(r) for r in readers()]
     match = [n for n in names if pattern in n]
     return (bool(match), f"reader {match[0]!r}" if match else f"no reader matching {pattern!r} among {names}")
+
+
+def check_test_card(pattern: str, key: tuple[str, str, str] | None, wait_s: float = 5.0) -> tuple[bool, str]:
+    """Read the station's test card through the reader as a visitor's card would be read (access with its MRZ key,
+    EF.COM, DG1, DG2): the reader, pcscd and the chip path work end to end. Says nothing personal about the card."""
+    if key is None:
+        return False, "no test card key: give --test-card DOCUMENT:BIRTH:EXPIRY (YYMMDD) of the station's test card"
+    from kiosk.card.emrtd import EmrtdSession
+    from kiosk.card.errors import AccessDenied, CardError, NoCard
+    from kiosk.card.mrz import KeyedMrzSource
+    from kiosk.card.reader import PcscReader
+
+    reader = PcscReader(pattern or None)
+    started = time.perf_counter()
+    try:
+        try:
+            connection = reader.wait_for_card(wait_s)
+        except NoCard:
+            return False, f"no card in the reader within {wait_s:g} s: put the test card in"
+        try:
+            result = EmrtdSession(connection).read(KeyedMrzSource(*key))
+        except AccessDenied:
+            return False, "the card refused the test card's key: is it the station's test card?"
+        except CardError as exc:
+            return False, f"test card unreadable: {type(exc).__name__}"
+        finally:
+            connection.close()
+    finally:
+        reader.close()
+    ms = (time.perf_counter() - started) * 1000
+    if result.document_number != key[0]:
+        return False, "the card read is not the test card (document number differs)"
+    groups = ", ".join(f"DG{n}" for n in result.data_groups)
+    photo = "photo" if result.photo.data else "no photo"
+    del result
+    return True, f"test card read ({groups}; {photo}) in {ms:.0f} ms"
 
 
 def check_camera(source: str, width: int, height: int, detector: Path) -> tuple[bool, str]:
@@ -146,12 +184,14 @@ def kiosk_selftest(
     identity: Path,
     edge: str | None,
     detector: Path,
+    test_card: tuple[str, str, str] | None = None,
     max_skew_s: float = 5.0,
     min_disk_mb: float = 200,
     min_memory_mb: float = 200,
 ) -> Report:
     report = Report("kiosk")
     _run(report, "reader", lambda: check_reader(profile["reader"]["pattern"]))
+    _run(report, "test_card", lambda: check_test_card(profile["reader"]["pattern"], test_card))
     cam = profile["camera"]
     _run(report, "camera", lambda: check_camera(str(cam["source"]), cam["width"], cam["height"], detector))
     _run(report, "printer", lambda: check_printer(profile["printer"]["uri"]))
@@ -159,6 +199,27 @@ def kiosk_selftest(
         report.checks.extend(check_edge(identity, edge, max_skew_s))
     report.checks.extend(check_resources(identity if identity.exists() else Path("."), min_disk_mb, min_memory_mb))
     return report
+
+
+def send_kiosk_report(report: Report, identity_dir: Path, edge: str | None) -> None:
+    """The outcome (check names only) to the edge over mTLS; the edge passes it to central as `events/selftest`."""
+    import httpx
+
+    from provisioning.device import Identity, mtls_context
+
+    identity = Identity(identity_dir)
+    if edge is None or not identity.exists():
+        report.sent = "not sent: no edge or no identity"
+        return
+    body = {"ok": report.ok, "failed": report.failed}
+    try:
+        resp = httpx.post(
+            f"{edge.rstrip('/')}/api/v1/enrolment/self/selftest", json=body, verify=mtls_context(identity), timeout=10
+        )
+    except httpx.HTTPError as exc:
+        report.sent = f"not sent: {type(exc).__name__}"
+        return
+    report.sent = "sent through the edge" if resp.status_code == 202 else f"not sent: HTTP {resp.status_code}"
 
 
 # -- edge node --------------------------------------------------------------------------------------------------
@@ -233,4 +294,17 @@ def edge_selftest(
 
     _run(report, "audit_chain", audit)
     report.checks.extend(check_resources(data, min_disk_mb, min_memory_mb))
+    try:  # into the node's outbox: its MQTT link publishes it, now or once the broker is back
+        from edge.node import EdgeNode
+        from edge.settings import EdgeSettings
+        from markaz.config import load_settings
+
+        node = EdgeNode(load_settings(EdgeSettings, config, "edge", data_dir=data, station_id=station))
+        try:
+            node.telemetry.record_selftest(None, "edge_node", report.ok, report.failed)
+        finally:
+            node.store.close()
+        report.sent = "queued in the node's outbox"
+    except Exception as exc:
+        report.sent = f"not sent: {type(exc).__name__}: {exc}"
     return report

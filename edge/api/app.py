@@ -22,8 +22,10 @@ from edge.api.routers import (
     hall_pages,
     health,
     kpis,
+    profiles,
     reports,
     staff,
+    technician_pages,
     tickets,
     verifications,
 )
@@ -44,6 +46,7 @@ ROUTERS = [
     audit,
     verifications,
     enrolment,
+    profiles,
     reports,
     hall,
 ]
@@ -80,6 +83,7 @@ def create_app(node: EdgeNode) -> FastAPI:
         _document_body_errors(module.router)
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     hall_pages.install(app)
+    technician_pages.install(app)
     return app
 
 

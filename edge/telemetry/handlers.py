@@ -7,9 +7,11 @@ the store joins that transaction; what must wait for the commit (publishing, ask
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel
 
+from edge.errors import DomainError, NotFound
 from edge.telemetry.commands import CommandRejected, Handler, Outcome
 from markaz.contracts import mqtt as contract
 
@@ -64,3 +66,25 @@ def rebirth(request_birth: Callable[[], None], publish: Callable[[list[str], str
         )
 
     return handle
+
+
+def config_apply(desire: Callable[[str, str, str, dict[str, Any]], str]) -> Handler:
+    """`config.apply`: store the profile version central wants on one device (`desire(device, version, sha256,
+    profile)`, audited; it refuses a wrong hash or schema before anything changes). The ack says `pending`: the
+    device fetches it, applies it, checks its health, and its answer goes to central as `events/config_outcome`."""
+
+    def handle(params: BaseModel) -> Outcome:
+        assert isinstance(params, contract.ConfigApplyParams)
+        try:
+            version = desire(params.device, params.version, params.sha256, params.profile)
+        except NotFound as exc:
+            raise CommandRejected("not_found", _ascii(exc.message)) from None
+        except DomainError as exc:
+            raise CommandRejected("invalid_params", _ascii(exc.message)) from None
+        return Outcome(contract.AckResult(device=params.device, version=version, outcome="pending"))
+
+    return handle
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "replace").decode()[:500]

@@ -47,6 +47,8 @@ class TelemetrySources:
     data_dir: Path  # for the disk figures of node health
     report_counts: Callable[[], Mapping[str, Any]] | None = None  # ReportService.counts (counts only)
     queue_day: Callable[[], tuple[Any, list[Mapping[str, Any]]]] | None = None  # QueueService.day_waits
+    # ProfileService.desire as central (device, version, sha256, profile) -> version: the `config.apply` command
+    desire_profile: Callable[[str, str, str, dict[str, Any]], str] | None = None
 
 
 class TelemetryService:
@@ -91,12 +93,15 @@ class TelemetryService:
                 enabled, lookup, self.sources.set_device_enabled, lambda device: self.publish_devices("command", device)
             )
 
-        return {
+        found: dict[str, Handler] = {
             "kiosk.enable": switch(True),
             "kiosk.disable": switch(False),
             "telemetry.snapshot": handlers.snapshot(self.publish_snapshot),
             "node.rebirth": handlers.rebirth(self.request_birth, self.publish_snapshot),
         }
+        if self.sources.desire_profile is not None:
+            found["config.apply"] = handlers.config_apply(self.sources.desire_profile)
+        return found
 
     # --- life cycle ------------------------------------------------------------------------------------------------
 
@@ -183,6 +188,22 @@ class TelemetryService:
                 signature=anchor.signature,
             ),
         )
+
+    def on_config_outcome(self, device: str, answers: str, version: str | None, outcome: str,
+                          failed_checks: list[str]) -> None:  # fmt: skip
+        """A device answered a desired profile version (ProfileService's listener): tell central."""
+        checks = [c for c in failed_checks if c in ("reader", "camera", "printer")]
+        self.outbox.enqueue(
+            "events.config_outcome",
+            contract.ConfigOutcome.model_validate(
+                {"device": device, "answers": answers, "version": version, "outcome": outcome, "failed_checks": checks}
+            ),
+        )
+
+    def record_selftest(self, device: str | None, role: str, ok: bool, failed: list[str]) -> None:
+        """A self-test's outcome, for central (check names only: the details stay with the technician)."""
+        result = contract.SelftestResult.model_validate({"device": device, "role": role, "ok": ok, "failed": failed})
+        self.outbox.enqueue("events.selftest", result)
 
     def on_report_sla_breach(self, kind: str, payload: dict[str, Any]) -> None:
         self.outbox.enqueue("events.report_sla_breach", contract.ReportSlaBreach(**payload))

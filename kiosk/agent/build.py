@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 
+from firmware_config.health import kiosk_health
 from kiosk.agent.app import create_app
 from kiosk.agent.jobs import ChipReading, FaceVerification, ReceiptPrinting, TicketIssuing
+from kiosk.agent.profiles import ProfileSync
 from kiosk.agent.runtime import Hardware, KioskAgent
 from kiosk.agent.secrets import SessionSecrets
 from kiosk.agent.settings import KioskSettings
@@ -36,6 +39,35 @@ def edge_client(settings: KioskSettings) -> EdgeClient:
     return EdgeClient(settings.edge, token, settings.edge_ca, settings.edge_cert, settings.edge_key)
 
 
+def _profile_sync(settings: KioskSettings, hardware: Hardware, camera: VideoCaptureCamera) -> ProfileSync | None:
+    """Profiles managed by the edge: the kiosk's camera and reader follow the profile in force (from the start, so a
+    restarted agent keeps what it applied); the agent's own settings stand in while none is."""
+    if settings.profile_dir is None:
+        return None
+
+    def configure(profile: dict[str, Any] | None) -> None:
+        pattern = (profile["reader"]["pattern"] or None) if profile else settings.reader
+        hardware.chip.reader_pattern = pattern
+        if isinstance(hardware.card_events, PcscReader):
+            hardware.card_events.pattern = pattern
+        camera.retarget(str(profile["camera"]["source"]) if profile else settings.camera)
+
+    def follow(profile: dict[str, Any] | None) -> None:
+        try:
+            configure(profile)
+            camera.start()
+        except Exception as exc:  # the kiosk keeps serving: verification falls back to staff
+            log.error("camera not started on the profile in force: %s", exc)
+
+    sync = ProfileSync(hardware.edge, settings.profile_dir, kiosk_health(), camera.stop, follow)
+    try:
+        configure(sync.in_force())
+    except Exception as exc:
+        log.error("profile in force not usable (%s): the agent's own settings stand in", exc)
+        configure(None)
+    return sync
+
+
 def build_agent(settings: KioskSettings) -> KioskAgent:
     edge = edge_client(settings)
     secrets = SessionSecrets()
@@ -60,12 +92,15 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         max_face_attempts=settings.max_face_attempts,
         assisted_service=settings.assisted_service,
     )
+    sync = _profile_sync(settings, hardware, camera)
     return KioskAgent(
         Session(rules),
         hardware,
         heartbeat_s=settings.heartbeat_s,
         catalogue_refresh_s=settings.catalogue_refresh_s,
         offline_after_failures=settings.offline_after_failures,
+        profile_sync=sync.sync if sync else None,
+        profile_poll_s=settings.profile_poll_s,
     )
 
 

@@ -92,6 +92,8 @@ class KioskAgent:
         catalogue_refresh_s: float = 60.0,
         offline_after_failures: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        profile_sync: Callable[[], object] | None = None,
+        profile_poll_s: float = 10.0,
     ) -> None:
         self.session = session
         self.hw = hardware
@@ -109,6 +111,8 @@ class KioskAgent:
         self._services: tuple[Service, ...] = ()
         self._services_at = -1e9
         self.ui_clients = 0
+        self.profile_sync = profile_sync  # kiosk.agent.profiles.ProfileSync.sync: desired -> applied or rolled back
+        self.profile_poll_s = profile_poll_s
 
     # ---- life cycle -------------------------------------------------------------------------------------------
 
@@ -125,6 +129,8 @@ class KioskAgent:
             self._watch_documents(self.hw.document_camera)
         self._tasks.append(asyncio.create_task(self._ticking()))
         self._tasks.append(asyncio.create_task(self._heartbeats()))
+        if self.profile_sync is not None:
+            self._tasks.append(asyncio.create_task(self._profiles(self.profile_sync)))
 
     async def stop(self) -> None:
         self._stop.set()
@@ -276,6 +282,18 @@ class KioskAgent:
             if availability is not None:
                 self.dispatch(availability)
             await asyncio.sleep(self.heartbeat_s)
+
+    async def _profiles(self, sync: Callable[[], object]) -> None:
+        """Ask the edge for this kiosk's desired profile now and then; applying it runs on a worker thread."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(None, sync)
+            except (EdgeUnavailable, EdgeRefused, DeviceDisabled) as exc:
+                log.warning("profile sync: %s", exc)
+            except Exception:
+                log.exception("profile sync failed")
+            await asyncio.sleep(self.profile_poll_s)
 
     def heartbeat_body(self) -> dict[str, Any]:
         r = self.readings

@@ -49,6 +49,8 @@ class KioskSettings(MarkazSettings):
     heartbeat_s: float = Field(5.0, gt=0)
     catalogue_refresh_s: float = Field(60.0, gt=0)
     offline_after_failures: int = Field(3, ge=1, description="failed heartbeats before the closed screen")
+    profile_dir: Path | None = Field(None, description="device profiles in force and last good (None: not managed)")
+    profile_poll_s: float = Field(10.0, gt=0, description="how often the edge is asked for this kiosk's profile")
     log_level: str = "INFO"
 
     @field_validator("timeouts")

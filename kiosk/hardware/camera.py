@@ -107,6 +107,12 @@ class VideoCaptureCamera:
         with self._lock:
             self._latest = None  # nothing of the last visitor stays in memory
 
+    def retarget(self, source: str) -> None:
+        """Use another source from now on (a device profile changed it); stopped first, started again by the caller."""
+        self.stop()
+        self.source = parse_source(source)
+        self.is_file = isinstance(self.source, str) and "://" not in self.source
+
     def _grab(self) -> None:
         capture = self._capture
         assert capture is not None

@@ -33,6 +33,13 @@ Seconds = Annotated[float, Field(ge=0)]
 Millis = Annotated[float, Field(ge=0)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 Day = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+ProfileVersion = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", description="a profile version")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+ProfileKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ProfileText = Annotated[str, Field(pattern=r"^[\x20-\x7e]{0,256}$", description="ASCII: a source, URI or pattern")]
+ProfileScalar = bool | int | float | ProfileText
+ProfileLeaf = ProfileScalar | list[ProfileScalar]
+ConfigOutcomeName = Literal["pending", "applied", "rolled_back", "refused"]
 
 
 class _Strict(BaseModel):
@@ -201,6 +208,33 @@ class AuditAnchor(_Strict):
     signature: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/=]{1,256}$")]
 
 
+class ConfigOutcome(_Strict):
+    """A device answered a desired profile version: applied, rolled back to the last good one, or refused."""
+
+    device: DeviceId
+    answers: ProfileVersion = Field(description="the desired version the device was asked to apply")
+    version: ProfileVersion | None = Field(description="the version in force on the device now")
+    outcome: Literal["applied", "rolled_back", "refused"]
+    failed_checks: list[Literal["reader", "camera", "printer"]] = Field(
+        default_factory=list, description="the device's health checks that failed after the change"
+    )
+
+
+SelftestCheck = Literal[
+    "reader", "test_card", "camera", "printer", "edge_mtls", "clock_skew", "disk", "memory",
+    "broker_mtls", "models", "backups_writable", "audit_chain",
+]  # fmt: skip
+
+
+class SelftestResult(_Strict):
+    """A technician ran `markaz provision selftest` on a device or on the edge node: which checks failed (names)."""
+
+    device: DeviceId | None = Field(description="the device tested; null for the edge node itself")
+    role: Literal["kiosk", "display", "counter_terminal", "edge_node"]
+    ok: bool
+    failed: list[SelftestCheck] = Field(default_factory=list)
+
+
 class ReportSlaBreach(_Strict):
     """A report stayed in a state longer than its SLA (type, state and how late: no reference, nothing personal)."""
 
@@ -230,6 +264,18 @@ class KioskParams(_Strict):
     device: DeviceId
 
 
+class ConfigApplyParams(_Strict):
+    """A profile version for one device of the station: the full effective profile with its SHA-256 (canonical JSON,
+    sorted keys). The station refuses it before anything changes when the hash or the device type's schema fails."""
+
+    device: DeviceId
+    version: ProfileVersion
+    sha256: Sha256
+    profile: dict[ProfileKey, ProfileLeaf | dict[ProfileKey, ProfileLeaf]] = Field(
+        description="the effective profile: keys and values of the device type's schema (firmware_config), two levels"
+    )
+
+
 class Command(_Strict):
     """central -> station on `cmd/{name}`; `params` is validated against the command's own model."""
 
@@ -247,6 +293,7 @@ COMMAND_PARAMS: dict[str, type[BaseModel]] = {
     "kiosk.enable": KioskParams,
     "kiosk.disable": KioskParams,
     "node.rebirth": NoParams,
+    "config.apply": ConfigApplyParams,
 }
 
 
@@ -282,6 +329,10 @@ class AckResult(_Strict):
     enabled: bool | None = None
     changed: bool | None = None
     published: list[Literal["queue", "devices", "verification", "node", "reports", "status"]] | None = None
+    version: ProfileVersion | None = Field(None, description="config.apply: the desired version now stored")
+    outcome: ConfigOutcomeName | None = Field(
+        None, description="config.apply: `pending` until the device reports (then `events/config_outcome`)"
+    )
 
 
 class CommandAck(_Strict):
@@ -342,6 +393,12 @@ ReportsMessage = _envelope(
 )
 ReportSlaBreachMessage = _envelope(
     "ReportSlaBreachMessage", "markaz.events.report_sla_breach/1", ReportSlaBreach, "A report's SLA ran out."
+)
+SelftestMessage = _envelope(
+    "SelftestMessage", "markaz.events.selftest/1", SelftestResult, "A self-test of a device or the node ran."
+)
+ConfigOutcomeMessage = _envelope(
+    "ConfigOutcomeMessage", "markaz.events.config_outcome/1", ConfigOutcome, "A device answered a profile version."
 )
 AckMessage = _envelope("AckMessage", "markaz.cmd.ack/1", CommandAck, "Answer to a command.")
 
@@ -445,6 +502,20 @@ CHANNELS: tuple[Channel, ...] = (
         ReportSlaBreachMessage,
         "station",
         summary="A report stayed in a state past its SLA.",
+    ),
+    Channel(
+        "events.selftest",
+        "events/selftest",
+        SelftestMessage,
+        "station",
+        summary="A hardware and link self-test ran on a device or the node: the failed checks by name.",
+    ),
+    Channel(
+        "events.config_outcome",
+        "events/config_outcome",
+        ConfigOutcomeMessage,
+        "station",
+        summary="A device applied a profile version, rolled back (and why) or refused it.",
     ),
     Channel("cmd", "cmd/{name}", Command, "central", summary="A command to the station."),
     Channel(

@@ -63,7 +63,13 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/v1/enrolment"): PUBLIC,  # the one-time claim code is the credential
     ("POST", "/api/v1/enrolment/renew"): CERTIFICATE,
     ("GET", "/api/v1/enrolment/self"): CERTIFICATE,
+    ("POST", "/api/v1/enrolment/self/selftest"): CERTIFICATE,
     ("GET", "/api/v1/enrolment/inventory"): {TECHNICIAN, ADMIN},
+    # device profiles: technicians set the desired version; each device fetches its own and reports on it
+    ("PUT", "/api/v1/profiles/{device_id}/desired"): {TECHNICIAN, ADMIN},
+    ("GET", "/api/v1/profiles"): {TECHNICIAN, ADMIN},
+    ("GET", "/api/v1/profiles/self"): DEVICES,
+    ("POST", "/api/v1/profiles/self/report"): DEVICES,
     # the hall's JSON API (counter terminals, displays, the supervisor's chart)
     ("GET", "/api/v1/hall/counters"): {DISPLAY, COUNTER, TECHNICIAN, *DESK},
     ("GET", "/api/v1/hall/counters/{counter}"): OPERATE,
@@ -150,4 +156,35 @@ def test_every_route_answers_every_role_and_device_type_as_the_table_says(statio
                     ok = r.status_code == 403
                 if not ok or r.status_code >= 500:
                     wrong.append(f"{method} {path} as {who or 'nobody'}: {r.status_code} {r.text[:120]}")
+    assert not wrong, "\n".join(wrong)
+
+
+# The technician's page (server-rendered, outside the OpenAPI document): its sign-in cookie holds the same token, and
+# every page and form checks the role again on the server.
+TECHNICIAN_PAGES = {TECHNICIAN, ADMIN}
+
+
+def test_the_technicians_page_and_its_forms_are_for_technicians_and_admins_only(station):
+    srv, tokens = station
+    wrong = []
+    for who in [None, *sorted(EVERYONE)]:
+        with httpx.Client(base_url=srv.base, timeout=60) as c:
+            if who:
+                c.cookies.set("markaz_staff", tokens[who])
+            page = c.get("/technician?lang=en")
+            shown = page.status_code == 200 and 'data-screen="technician"' in page.text
+            confirm = c.get("/technician/confirm", params={"action": "revoke", "device": "display-1"})
+            asked = 'data-screen="confirm"' in confirm.text
+            forms = [
+                c.post("/technician/desire", data={"device": "no-such", "version": "x"}),
+                c.post("/technician/approve", data={"device": "no-such"}),
+                c.post("/technician/revoke", data={"device": "no-such", "confirm": "yes"}),
+            ]
+            if who in TECHNICIAN_PAGES:  # allowed: the service answers (no such device), not the role check
+                ok = shown and asked and [f.status_code for f in forms] == [404, 404, 404]
+            else:
+                ok = not shown and not asked and all(f.status_code == 403 for f in forms)
+            if not ok:
+                wrong.append(f"{who or 'nobody'}: page {page.status_code} shown={shown} confirm={asked} "
+                             f"forms={[f.status_code for f in forms]}")  # fmt: skip
     assert not wrong, "\n".join(wrong)

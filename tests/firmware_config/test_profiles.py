@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from firmware_config.apply import ApplyOutcome, ProfileStore, apply_profile
 from firmware_config.health import kiosk_health
 from firmware_config.layers import ProfileRejected, for_device, profile_hash
-from firmware_config.rollout import plan_waves, run_rollout
+from firmware_config.rollout import plan_waves, run_rollout, run_rollout_waves
 from firmware_config.schema import DeviceKind
 from markaz.cli import app
 
@@ -133,3 +133,23 @@ def test_staged_rollout_stops_by_itself_at_its_failure_bound():
     with pytest.raises(ValueError):
         plan_waves(targets, ["st-999"], 10)
     assert json.dumps(report.failed)
+
+
+def test_a_concurrent_rollout_finishes_its_wave_and_starts_no_other_past_the_bound():
+    targets = [f"st-{i:03d}" for i in range(500)]
+    broken = {"st-060", "st-061", "st-062", "st-300"}
+    started: list[list[str]] = []
+    report = run_rollout_waves(
+        targets,
+        started.append,
+        lambda wave: {t: (t not in broken, "camera") for t in wave},
+        failure_bound=3,
+        first=0.1,
+        wave_size=100,
+    )
+    assert report.stopped and sorted(report.failed) == ["st-060", "st-061", "st-062"]
+    assert [len(w) for w in started] == [50, 100]  # the first wave (10 %), then the wave where the bound was reached
+    assert len(report.applied) == 147 and "st-300" in report.not_attempted
+    assert len(report.applied) + len(report.failed) + len(report.not_attempted) == 500
+    fine = run_rollout_waves(targets, lambda w: None, lambda w: {t: (True, "") for t in w}, 3, ["st-007"], 100)
+    assert not fine.stopped and len(fine.applied) == 500 and fine.waves == 6

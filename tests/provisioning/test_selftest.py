@@ -37,6 +37,14 @@ def _video(path: Path, face: bool) -> Path:
     return path
 
 
+def _selftest_events(data: Path) -> list[dict]:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{data / 'edge.sqlite'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT payload FROM telemetry_outbox WHERE topic LIKE '%/events/selftest' ORDER BY id")
+        return [json.loads(r[0])["data"] for r in rows]
+
+
 def _selftest(args: list[str], env: dict[str, str]) -> tuple[int, dict]:
     proc = subprocess.run(
         [sys.executable, "-m", "markaz.cli", "provision", "selftest", *args],
@@ -48,14 +56,38 @@ def _selftest(args: list[str], env: dict[str, str]) -> tuple[int, dict]:
     return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {"stderr": proc.stderr}
 
 
+TEST_CARD = dict(
+    issuing_state="UTO", surname="TEST", given_names="CARD", document_number="T0STC4RD1", nationality="UTO",
+    birth_date="800101", sex="F", expiry_date="391231",
+)  # fmt: skip
+TEST_CARD_KEY = "T0STC4RD1:800101:391231"
+
+
 @pytest.fixture(scope="module")
-def pcscd():
+def bed():
     from kiosk.card.testbed import PcscdTestbed
 
     rundir = Path(tempfile.mkdtemp(prefix="markaz-selftest-pcscd-"))
     bed = PcscdTestbed(rundir=rundir).start()
-    yield {"PCSCLITE_CSOCK_NAME": str(rundir / "pcscd.comm")}
+    yield bed
     bed.stop()
+
+
+@pytest.fixture(scope="module")
+def pcscd(bed):
+    return {"PCSCLITE_CSOCK_NAME": str(bed.socket_path)}
+
+
+@pytest.fixture(scope="module")
+def test_card(bed):
+    """The station's test card (a virtual eMRTD) in the vpcd reader for the whole module."""
+    from kiosk.card.emulator import VirtualCard
+    from kiosk.card.mrz import compose_td3
+
+    photo = (FACE.parent.parent / "card" / "face.jp2").read_bytes()  # a chip-sized JPEG 2000, as on real cards
+    card = VirtualCard.for_document(compose_td3(**TEST_CARD), photo, port=bed.port).insert()
+    yield card
+    card.remove()
 
 
 @pytest.fixture
@@ -83,20 +115,28 @@ def kiosk(tmp_path):
 def _write(kiosk, profile) -> list[str]:
     path = kiosk["tmp"] / f"profile-{len(list(kiosk['tmp'].glob('profile-*')))}.json"
     path.write_text(json.dumps({"profile": profile}))
-    return ["--role", "kiosk", "--profile", str(path), "--out", str(kiosk["ident"]), "--edge", kiosk["url"]]
+    return [
+        "--role", "kiosk", "--profile", str(path), "--out", str(kiosk["ident"]), "--edge", kiosk["url"],
+        "--test-card", TEST_CARD_KEY,
+    ]  # fmt: skip
 
 
-def test_kiosk_selftest_passes_with_every_part_present(kiosk, pcscd):
+def test_kiosk_selftest_passes_with_every_part_present(kiosk, pcscd, test_card):
     code, report = _selftest(_write(kiosk, kiosk["profile"]), pcscd)
-    assert code == 0, report
+    assert code == 0, report["checks"]
     names = {c["name"]: c for c in report["checks"]}
-    assert set(names) == {"reader", "camera", "printer", "edge_mtls", "clock_skew", "disk", "memory"}
+    assert set(names) == {"reader", "test_card", "camera", "printer", "edge_mtls", "clock_skew", "disk", "memory"}
+    assert names["test_card"]["detail"].startswith("test card read (DG1, DG2")
+    assert "T0STC4RD1" not in json.dumps(report) and "TEST" not in names["test_card"]["detail"]
+    # the outcome reached the edge over mTLS and waits in its outbox for central: names only
+    assert report["sent_to_central"] == "sent through the edge"
+    assert _selftest_events(kiosk["edge"].data)[-1] == {"device": "kiosk-3", "role": "kiosk", "ok": True, "failed": []}
     assert "face(s) detected" in names["camera"]["detail"] and "0 face" not in names["camera"]["detail"]
     assert list(kiosk["sink"].glob("selftest-*.escpos"))
 
 
 @pytest.mark.parametrize("missing", ["reader", "camera", "face", "printer", "edge_mtls"])
-def test_kiosk_selftest_names_the_missing_part(kiosk, pcscd, missing):
+def test_kiosk_selftest_names_the_missing_part(kiosk, pcscd, test_card, missing):
     profile = json.loads(json.dumps(kiosk["profile"]))
     env = dict(pcscd)
     if missing == "reader":
@@ -113,7 +153,23 @@ def test_kiosk_selftest_names_the_missing_part(kiosk, pcscd, missing):
     assert code == 1
     expected = "camera" if missing == "face" else missing
     assert expected in report["failed"]
-    assert len(report["failed"]) == (2 if missing == "edge_mtls" else 1)  # no edge: no clock to compare either
+    # no edge: no clock to compare either; no reader: no test card read either
+    assert report["failed"] == {"edge_mtls": ["edge_mtls", "clock_skew"], "reader": ["reader", "test_card"]}.get(
+        missing, [expected]
+    )
+
+
+def test_kiosk_selftest_fails_naming_the_test_card_when_none_is_in_the_reader_or_it_is_another(kiosk, pcscd, test_card):
+    code, report = _selftest([*_write(kiosk, kiosk["profile"])[:-2], "--test-card", "X1234567<:900101:300101"], pcscd)
+    assert code == 1 and report["failed"] == ["test_card"], report
+    assert "refused the test card's key" in {c["name"]: c for c in report["checks"]}["test_card"]["detail"]
+    test_card.remove()
+    try:
+        code, report = _selftest(_write(kiosk, kiosk["profile"]), pcscd)
+        assert code == 1 and report["failed"] == ["test_card"], report
+        assert "no card in the reader" in {c["name"]: c for c in report["checks"]}["test_card"]["detail"]
+    finally:
+        test_card.insert()
 
 
 def test_edge_selftest_against_a_real_broker_and_without_it(tmp_path):
@@ -148,3 +204,8 @@ def test_edge_selftest_against_a_real_broker_and_without_it(tmp_path):
         broker.stop()
     code, report = _selftest(args, {})
     assert code == 1 and report["failed"] == ["broker_mtls"]
+    assert report["sent_to_central"] == "queued in the node's outbox"  # the link sends it once the broker is back
+    assert _selftest_events(data) == [
+        {"device": None, "role": "edge_node", "ok": True, "failed": []},
+        {"device": None, "role": "edge_node", "ok": False, "failed": ["broker_mtls"]},
+    ]

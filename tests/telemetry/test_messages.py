@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from edge.auth.principal import SYSTEM
+from edge.auth.principal import SYSTEM, Principal
 from edge.node import EdgeNode
 from edge.reports.service import PartyIn
 from edge.reports.vocabulary import DocumentType, PartyRole
 from edge.settings import EdgeSettings
+from firmware_config.apply import ApplyOutcome
 from markaz.clock import utcnow
 from markaz.config import load_settings
 from markaz.contracts import mqtt as contract
@@ -100,6 +101,11 @@ def test_every_message_type_is_valid_and_free_of_personal_data(tmp_path, pki, ou
             node.telemetry.record_heartbeat(
                 "kiosk-1", {"reader_present": True, "camera_fps": float(i % 30), "printer_paper": "ok"}
             )
+        # a profile the kiosk could not keep: central hears the outcome and the failed check's name, nothing else
+        wanted = node.profiles.desire("kiosk-1", SYSTEM)
+        kiosk = Principal("device", "kiosk-1", "kiosk")
+        node.profiles.report(kiosk, None, ApplyOutcome.rolled_back, wanted.version, ["health check failed: camera"])
+        node.telemetry.record_selftest("kiosk-1", "kiosk", False, ["test_card"])  # a technician's self-test
         node.audit.anchor(force=True)
         stats = node.telemetry.outbox.stats()
         assert stats["dropped_total"] > 0 and stats["backlog"] <= 110

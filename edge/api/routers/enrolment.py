@@ -6,7 +6,9 @@ from pydantic import BaseModel, Field
 from edge.api.deps import certificate_device, get_node, require
 from edge.api.schemas import ErrorBody
 from edge.auth.principal import Principal
+from markaz.contracts.mqtt import SelftestCheck
 from provisioning.enrolment import EnrolStatus
+from provisioning.profiles import with_profiles
 
 router = APIRouter(prefix="/enrolment", tags=["provisioning"])
 
@@ -71,6 +73,22 @@ def standing(request: Request, device: Principal = Depends(certificate_device)) 
     return DeviceState(device_id=device.subject, device_type=device.role, renew=renew)
 
 
+class SelftestReport(BaseModel):
+    ok: bool
+    failed: list[SelftestCheck] = Field(default_factory=list, description="names of the checks that failed")
+
+
+@router.post(
+    "/self/selftest",
+    status_code=202,
+    response_model=SelftestReport,
+    summary="The calling device's self-test outcome (mTLS): passed on to central as events/selftest",
+)
+def selftest(body: SelftestReport, request: Request, device: Principal = Depends(certificate_device)) -> SelftestReport:
+    get_node(request).telemetry.record_selftest(device.subject, device.role, body.ok, list(body.failed))
+    return body
+
+
 class InventoryItem(BaseModel):
     id: str
     type: str
@@ -78,7 +96,11 @@ class InventoryItem(BaseModel):
     serial_number: str | None
     enabled: bool
     last_seen_at: str | None
-    profile_version: str | None
+    profile_version: str | None = Field(description="the profile version the device reports in force")
+    desired_version: str | None = Field(description="the profile version a technician or central set")
+    reported_outcome: str | None = Field(description="applied, rolled_back or refused: the last report")
+    reported_for: str | None = Field(description="the desired version that report answered")
+    reported_reasons: list[str]
     cert_serial: str | None
     cert_not_after: str | None
 
@@ -89,7 +111,9 @@ class Inventory(BaseModel):
 
 @router.get("/inventory", response_model=Inventory, summary="Device inventory: identity, certificate, last seen")
 def inventory(request: Request, _: Principal = Depends(require("devices.manage"))) -> Inventory:
-    return Inventory(devices=[InventoryItem(**d) for d in get_node(request).enrolment.inventory()])
+    node = get_node(request)
+    rows = with_profiles(node.enrolment.inventory(), node.profiles.states())
+    return Inventory(devices=[InventoryItem(**d) for d in rows])
 
 
 def _result(done) -> EnrolResult:

@@ -1,0 +1,107 @@
+"""A station enrols with central by claim code: central's enrolment endpoint (a real `markaz provision
+station-enrolment-serve` over HTTPS) signs the edge node's CSR with the broker CA; the key never leaves the node; the
+station is in the registry (and so in the generated ACL) and a real Mosquitto accepts its new certificate. A used or
+unknown code is refused."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as paho
+from typer.testing import CliRunner
+
+from markaz.cli import app
+from provisioning.stations import StationRegistry
+from tests.telemetry.broker import Broker, Pki, free_port
+
+run = CliRunner().invoke
+
+
+def _serve(pki: Pki, tmp: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    log = (tmp / "enrolment.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "markaz.cli", "provision", "station-enrolment-serve", "--ca",
+         str(pki.ca.cert.with_suffix("")), "--host", "127.0.0.1", "--port", str(port),
+         "--tls-cert", str(pki.server.cert), "--tls-key", str(pki.server.key)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"https://127.0.0.1:{port}"
+    ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", verify=ctx, timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("station enrolment endpoint did not start")
+
+
+def _connects(broker: Broker, keys: Path, station: str) -> bool:
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=station, protocol=paho.MQTTv5)
+    client.tls_set(
+        ca_certs=str(keys / "mqtt-ca.crt"),
+        certfile=str(keys / "mqtt-client.crt"),
+        keyfile=str(keys / "mqtt-client.key"),
+        cert_reqs=ssl.CERT_REQUIRED,
+    )
+    result: list[bool] = []
+    done = threading.Event()
+
+    def on_connect(c, u, f, rc, p):
+        result.append(not rc.is_failure)
+        done.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect("127.0.0.1", broker.port, 10)
+    except OSError:
+        return False
+    client.loop_start()
+    done.wait(5)
+    client.loop_stop()
+    client.disconnect()
+    return bool(result and result[0])
+
+
+def test_a_station_enrols_with_central_by_claim_code_and_reaches_the_broker(tmp_path):
+    pki = Pki.create(tmp_path / "pki")
+    ca = str(pki.ca.cert.with_suffix(""))
+    res = run(app, ["provision", "station-claim", "--station", "st-7", "--ca", ca])
+    assert res.exit_code == 0, res.output
+    code = res.output.strip().splitlines()[-1]
+    proc, url = _serve(pki, tmp_path)
+    data = tmp_path / "edge"
+    broker = Broker(tmp_path / "broker", pki).start()
+    try:
+        enrol = ["provision", "station-enrol", "--central", url, "--data", str(data), "--central-ca", str(pki.ca.cert)]
+        res = run(app, [*enrol, "--claim", code])
+        assert res.exit_code == 0, res.output
+        keys = data / "keys"
+        assert (keys / "mqtt-client.key").stat().st_mode & 0o777 == 0o600
+        key_pem = (keys / "mqtt-client.key").read_bytes()
+        for path in (tmp_path / "pki").rglob("*"):  # central never held the station's key
+            assert not path.is_file() or key_pem not in path.read_bytes(), path
+        assert StationRegistry(pki.ca).active() == ["st-7"]
+        assert _connects(broker, keys, "st-7")
+
+        again = run(app, [*enrol, "--claim", code])
+        assert again.exit_code == 1 and "already used" in again.output
+        wrong = run(app, [*enrol, "--claim", "AAAA-BBBB-CCCC-DDDD"])
+        assert wrong.exit_code == 1 and "unknown claim code" in wrong.output
+        assert (keys / "mqtt-client.key").read_bytes() == key_pem  # a refused attempt leaves the enrolled key alone
+    finally:
+        broker.stop()
+        proc.terminate()
+        proc.wait(15)
+    acl = tmp_path / "acl"
+    assert run(app, ["provision", "broker-acl", "--out", str(acl), "--ca", ca]).exit_code == 0
+    assert "user st-7\ntopic write markaz/v1/st-7/status" in acl.read_text()
