@@ -22,6 +22,7 @@ from edge.api.routers import (
     hall_pages,
     health,
     kpis,
+    report_pages,
     reports,
     staff,
     tickets,
@@ -80,6 +81,7 @@ def create_app(node: EdgeNode) -> FastAPI:
         _document_body_errors(module.router)
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     hall_pages.install(app)
+    report_pages.install(app)
     return app
 
 

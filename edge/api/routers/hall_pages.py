@@ -42,7 +42,7 @@ DISPLAY_COOKIE = "markaz_display"
 REPLAY_WINDOW = timedelta(seconds=60)  # a display that (re)connects still says the calls of the last minute
 TICK_S = 15.0  # screens with clocks in them are pushed at least this often
 NOTICE_S = 8.0  # how long a counter screen keeps saying what its last action did
-PAGES = {"/counter": "tickets.operate", "/supervisor": "kpis.read"}
+PAGES = {"/counter": "tickets.operate", "/supervisor": "kpis.read", "/reports": "reports.read"}  # signin targets
 
 
 def install(app: FastAPI) -> None:
