@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from edge.api.app import create_app
 from tests.conftest import PASSWORD, auth
 from tests.reports.conftest import AGENCIES, THEFT
-from tests.reports.test_api import file_at_kiosk
 
 SAME_ORIGIN = {"origin": "http://testserver"}
 
