@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from kiosk.agent.app import create_app
-from kiosk.agent.jobs import ChipReading, FaceVerification, ReceiptPrinting, TicketIssuing
+from kiosk.agent.jobs import ChipReading, FaceVerification, ReceiptPrinting, ReportFiling, ReportTracking, TicketIssuing
 from kiosk.agent.runtime import Hardware, KioskAgent
 from kiosk.agent.secrets import SessionSecrets
 from kiosk.agent.settings import KioskSettings
@@ -52,6 +52,8 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         tickets=TicketIssuing(edge),
         receipts=ReceiptPrinting(printer, ReceiptRenderer(), settings.station_name_ar, settings.station_name_en),
         secrets=secrets,
+        reports=ReportFiling(edge),
+        tracking=ReportTracking(edge),
     )
     rules = Rules(
         timeouts=Timeouts(dict(settings.timeouts), settings.warning_s),
