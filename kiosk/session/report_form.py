@@ -68,7 +68,7 @@ def shown(spec: ReportField, answer: Answer | None) -> str:
     if answer is None:
         return ""
     if isinstance(answer, tuple):
-        return "، ".join(answer)
+        return " · ".join(answer)
     if spec.kind == "datetime":
         d = answer.ljust(DATETIME_DIGITS, "_")
         return f"{d[0:4]}-{d[4:6]}-{d[6:8]} {d[8:10]}:{d[10:12]}"
