@@ -181,7 +181,7 @@ class EdgeClient:
                         f["label_en"],
                         bool(f.get("required")),
                         int(f.get("max_length") or 2000),
-                    )  # fmt: skip
+                    )
                     for f in t["fields"]
                 ),
             )

@@ -147,7 +147,7 @@ def test_officer_works_a_report_through_its_page_and_each_step_is_on_the_timelin
 
 
 def test_the_supervisor_returns_with_a_reason_and_closes_with_an_outcome(bench):
-    client, node, tokens = bench
+    client, _node, tokens = bench
     ref = desk_report(client, tokens)
     signed_in(client, "officer")
     post(client, f"/reports/{ref}/move", action="receive", reason="taken in")
