@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
@@ -52,7 +53,7 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         tickets=TicketIssuing(edge),
         receipts=ReceiptPrinting(printer, ReceiptRenderer(), settings.station_name_ar, settings.station_name_en),
         secrets=secrets,
-        reports=ReportFiling(edge),
+        reports=ReportFiling(edge, ZoneInfo(settings.timezone)),
         tracking=ReportTracking(edge),
     )
     rules = Rules(

@@ -129,22 +129,17 @@ class TicketIssuing:
             return TicketFailed(effect.job)
 
 
-def local_offset() -> str:
-    """This machine's UTC offset now, as "+03:00": a date-time the visitor keys in is local time."""
-    offset = dt.datetime.now().astimezone().strftime("%z")
-    return f"{offset[:3]}:{offset[3:]}"
-
-
 @dataclass
 class ReportFiling:
     """Files the visitor's report at the edge; the complainant is the identity the chip gave (held for the session)."""
 
     edge: EdgeClient
+    zone: dt.tzinfo  # the station's time zone: what a date-time the visitor keys in means
 
     def __call__(self, effect: FileReport, identity: Identity | None) -> Event:
         if identity is None:
             return ReportRefused(effect.job, "no verified identity", reachable=True)
-        details = report_form.details(effect.report_type, dict(effect.answers), local_offset())
+        details = report_form.details(effect.report_type, dict(effect.answers), self.zone)
         try:
             return ReportFiled(effect.job, self.edge.file_report(effect.report_type.code, details, identity))
         except EdgeRefused as exc:

@@ -3,7 +3,7 @@ the edge is sent. Plain functions over the type's fields: the session calls them
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from kiosk.session.messages import ReportField, ReportType
@@ -75,16 +75,15 @@ def shown(spec: ReportField, answer: Answer | None) -> str:
     return answer
 
 
-def details(rtype: ReportType, answers: dict[str, Answer], utc_offset: str) -> dict[str, object]:
-    """The type's fields as the edge's API takes them; `utc_offset` ("+03:00") is the kiosk's local offset."""
+def details(rtype: ReportType, answers: dict[str, Answer], zone: tzinfo) -> dict[str, object]:
+    """The type's fields as the edge's API takes them; a date-time keyed in is the station's local time (`zone`)."""
     out: dict[str, object] = {}
     for spec in rtype.fields:
         answer = answers.get(spec.name)
         if answer is None or answer == "" or answer == ():
             continue
         if spec.kind == "datetime":
-            a = str(answer)
-            out[spec.name] = f"{a[0:4]}-{a[4:6]}-{a[6:8]}T{a[8:10]}:{a[10:12]}:00{utc_offset}"
+            out[spec.name] = datetime.strptime(str(answer), "%Y%m%d%H%M").replace(tzinfo=zone).isoformat()
         elif spec.kind == "yesno":
             out[spec.name] = answer == "yes"
         elif spec.kind == "items":

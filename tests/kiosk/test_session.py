@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from kiosk.session import report_form
@@ -315,7 +317,7 @@ def test_filing_a_report_after_identification_goes_field_by_field_to_review_and_
     assert k.screen == Screen.REPORT_REVIEW and k.session.visit.answer("value") == "12.5"
     (file,) = k.tap(Action.SUBMIT)
     assert isinstance(file, FileReport) and k.screen == Screen.FILING
-    details = report_form.details(file.report_type, dict(file.answers), "+03:00")
+    details = report_form.details(file.report_type, dict(file.answers), ZoneInfo("Asia/Riyadh"))
     assert details == {
         "occurred_at": "2026-11-22T21:30:00+03:00",
         "items": ["laptop", "bag"],

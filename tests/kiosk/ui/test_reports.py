@@ -198,7 +198,9 @@ def test_a_theft_filed_at_the_kiosk_is_followed_worked_referred_and_acknowledged
         desk.wait_for_selector(f'[data-screen="report"][data-reference="{reference}"][data-state="submitted"]')
         expect(desk.locator("#parties")).to_contain_text("ANNA MARIA ERIKSSON")
         expect(desk.locator("#parties")).to_contain_text("تم التحقق بالشريحة والوجه")
-        expect(desk.locator("section[aria-labelledby=details-h]")).to_contain_text(DESCRIPTION)
+        details = desk.locator("section[aria-labelledby=details-h]")
+        expect(details).to_contain_text(DESCRIPTION)
+        expect(details).to_contain_text("2026-11-22 21:30")  # keyed in as station time, shown as station time
         workbench_submit(desk, "move-form", action="receive", reason="استلام البلاغ من الكشك")
         desk.wait_for_selector('[data-screen="report"][data-state="received"]')
         workbench_submit(desk, "assign-form", reason="أتولى البلاغ")
