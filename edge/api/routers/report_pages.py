@@ -43,7 +43,8 @@ def install(app: FastAPI) -> None:
 
 
 def _node(request: Request) -> EdgeNode:
-    return request.app.state.node
+    node: EdgeNode = request.app.state.node
+    return node
 
 
 def _source(request: Request) -> str:
@@ -91,7 +92,7 @@ def workbench(
     types = screens.type_names(node.reports.catalogue)
     shown = {"state": state if state in set(ReportState) else None, "type": type if type in types else None,
              "officer": officer.strip()[:64] or None, "sla": sla if sla in ("breached", "within") else None}  # fmt: skip
-    filters = Filters(shown["state"], shown["type"], shown["officer"],
+    filters = Filters(ReportState(state) if shown["state"] else None, shown["type"], shown["officer"],
                       None if shown["sla"] is None else shown["sla"] == "breached", limit=200)  # fmt: skip
     reports = node.reports.list_reports(principal, filters, _source(request))
     here = "/reports?" + urlencode({k: v for k, v in shown.items() if v})
