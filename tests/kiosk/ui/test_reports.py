@@ -177,6 +177,21 @@ def test_a_theft_filed_at_the_kiosk_is_followed_worked_referred_and_acknowledged
         visit.tap("submit")
         page.wait_for_selector(f'[data-screen="follow_result"][data-state="{expect_state}"]', timeout=30_000)
 
+    # a wrong PIN first: the edge refuses it (and counts it), the kiosk says so and clears the PIN
+    wrong = f"{(int(pin) + 1) % 1_000_000:06d}"
+    visit.tap("start")
+    visit.screen("choose", check=False)
+    visit.tap("choose", "follow_report")
+    visit.screen("follow_entry", check=False)
+    key_in(visit, reference)
+    visit.tap("field", "pin")
+    key_in(visit, wrong)
+    visit.tap("submit")
+    page.wait_for_selector('section[data-screen="follow_entry"] .notice.error', timeout=30_000)
+    expect(page.locator("#field-pin")).to_have_attribute("data-length", "0")
+    visit.check("follow_entry-wrong-pin")
+    visit.tap("cancel")
+    visit.screen("attract", check=False)
     follow("submitted")
     html = page.content()
     assert DESCRIPTION not in html and "حاسوب" not in html  # state, dates and next step only
