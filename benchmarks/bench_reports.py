@@ -38,7 +38,7 @@ def _free_port() -> int:
 
 
 def _seed(data: Path, n: int) -> dict[str, str]:
-    from edge.auth.passwords import hash_password
+    from edge.auth.passwords import Passwords
     from edge.node import EdgeNode
     from edge.reports import reference
     from edge.reports.service import PartyIn
@@ -56,7 +56,7 @@ def _seed(data: Path, n: int) -> dict[str, str]:
     officer = node.auth.resolve(tokens["officer"])
     known = node.reports.file("general", DETAILS, PartyIn(PartyRole.COMPLAINANT, "Bench Visitor"), officer)
     tokens |= {"reference": known["reference"], "pin": known["pin"]}
-    pin_hash = hash_password("000000")
+    pin_hash = Passwords().hash("000000")
     sealer, code, now = node.reports.sealer, node.settings.reports.station_code, utcnow()
     types = [t.code for t in node.reports.catalogue.types]
     states = ["submitted", "received", "under_investigation", "returned", "referred", "closed"]
