@@ -13,8 +13,16 @@ from typing import Any
 
 import httpx
 
-from kiosk.session.messages import IssuedTicket, Service
-from kiosk.session.vocabulary import FaceOutcome
+from kiosk.session.messages import (
+    FiledReport,
+    Identity,
+    IssuedTicket,
+    ReportField,
+    ReportType,
+    Service,
+    TrackedReport,
+)
+from kiosk.session.vocabulary import FaceOutcome, TrackFailure
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,19 @@ class DeviceDisabled(RuntimeError):
 
 class EdgeRefused(RuntimeError):
     """The edge refused a request (4xx other than auth); the message is the edge's detail."""
+
+
+class TrackRefused(RuntimeError):
+    """The edge would not show the report: why, and how long to wait when it is locked."""
+
+    def __init__(self, failure: TrackFailure, retry_after_s: int = 0) -> None:
+        super().__init__(failure.value)
+        self.failure = failure
+        self.retry_after_s = retry_after_s
+
+
+# The chip's document code -> the edge's document type (ICAO 9303: P passport, I/A/C identity cards)
+DOCUMENT_TYPES = {"P": "passport", "I": "id_card", "A": "id_card", "C": "id_card"}
 
 
 @dataclass(frozen=True)
@@ -140,6 +161,81 @@ class EdgeClient:
             service=t["service"],
             reference=ticket_reference(t["business_day"], t["number"]),
             estimated_wait_s=t.get("estimated_wait_s"),
+        )
+
+    def report_types(self) -> tuple[ReportType, ...]:
+        """The report types this kiosk may file (the edge lists only kiosk-fileable ones to a kiosk)."""
+        response = self._send("GET", "/reports/types")
+        if response.status_code != 200:
+            raise EdgeRefused(_detail(response))
+        return tuple(
+            ReportType(
+                t["code"],
+                t["name_ar"],
+                t["name_en"],
+                tuple(
+                    ReportField(
+                        f["name"],
+                        f["kind"],
+                        f["label_ar"],
+                        f["label_en"],
+                        bool(f.get("required")),
+                        int(f.get("max_length") or 2000),
+                    )
+                    for f in t["fields"]
+                ),
+            )
+            for t in response.json()["types"]
+        )
+
+    def file_report(self, type_code: str, details: dict[str, Any], identity: Identity) -> FiledReport:
+        """File for the visitor whose chip and face were just verified here: the chip's identity is the complainant."""
+        complainant: dict[str, Any] = {
+            "role": "complainant",
+            "name": f"{identity.given_names} {identity.surname}".strip(),
+            "document_type": DOCUMENT_TYPES.get(identity.document_code[:1], "other"),
+            "document_number": identity.document_number,
+        }
+        if identity.nationality:
+            complainant["nationality"] = identity.nationality
+        if identity.birth_date:
+            complainant["birth_date"] = identity.birth_date
+        response = self._send(
+            "POST", "/reports", json={"type": type_code, "details": details, "complainant": complainant}
+        )
+        if response.status_code != 201:
+            raise EdgeRefused(_detail(response))
+        r = response.json()
+        return FiledReport(r["reference"], r["pin"], r["type"], r["filed_at"], r["next_step_ar"], r["next_step_en"])
+
+    def track(self, reference: str, pin: str) -> TrackedReport:
+        try:  # not through _send: here a 401 is the visitor's wrong PIN, not this kiosk's token
+            response = self._http.request("POST", "/reports/track", json={"reference": reference, "pin": pin})
+        except httpx.HTTPError:
+            raise TrackRefused(TrackFailure.UNAVAILABLE) from None
+        if response.status_code == 429:
+            retry = response.headers.get("retry-after", "0")
+            raise TrackRefused(TrackFailure.LOCKED, int(retry) if retry.isdigit() else 0)
+        if response.status_code == 422:
+            raise TrackRefused(TrackFailure.MISTYPED)
+        if response.status_code in (401, 404):
+            raise TrackRefused(TrackFailure.WRONG)
+        if response.status_code != 200:
+            raise TrackRefused(TrackFailure.UNAVAILABLE)
+        v = response.json()
+        return TrackedReport(
+            reference=v["reference"],
+            type_name_ar=v["type_name_ar"],
+            type_name_en=v["type_name_en"],
+            state=v["state"],
+            filed_at=v["filed_at"],
+            state_since=v["state_since"],
+            next_step_ar=v["next_step_ar"],
+            next_step_en=v["next_step_en"],
+            steps=tuple((s["state"], s["at"]) for s in v["steps"]),
+            outcome=v.get("outcome"),
+            referral=v.get("referral"),
+            case_number=v.get("case_number"),
         )
 
     def cancel(self, ticket_id: int) -> None:

@@ -23,6 +23,7 @@ from edge.api.routers import (
     health,
     kpis,
     profiles,
+    report_pages,
     reports,
     staff,
     technician_pages,
@@ -84,6 +85,7 @@ def create_app(node: EdgeNode) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     hall_pages.install(app)
     technician_pages.install(app)
+    report_pages.install(app)
     return app
 
 

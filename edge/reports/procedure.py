@@ -136,3 +136,43 @@ def check_assign(state: ReportState | str, role: str, actor: str, current: str |
         raise Conflict(f"a report that is {state} cannot be reassigned", state=str(state))
     if role == OFFICER and not (current is None and new == actor):
         raise Forbidden("an officer may only take an unassigned report for themselves; a supervisor assigns others")
+
+
+def available(state: ReportState | str, role: str, actor: str, officer: str | None) -> list[Transition]:
+    """The transitions this actor could take now (closing still needs its outcome): what a screen offers. It asks
+    `transition()` itself, so a screen can never offer what the table refuses."""
+    offered = []
+    for t in TRANSITIONS:
+        try:
+            transition(t.action, state, role, actor, officer, Outcome.RESOLVED if t.needs_outcome else None)
+        except (Conflict, Forbidden, Invalid):
+            continue
+        offered.append(t)
+    return offered
+
+
+def may_assign(state: ReportState | str, role: str, actor: str, current: str | None) -> bool:
+    """Whether this actor may assign the report now (an officer: only to themselves, so that is what is tried)."""
+    try:
+        check_assign(state, role, actor, current, actor)
+    except (Conflict, Forbidden):
+        return False
+    return True
+
+
+def check_work(state: ReportState | str, role: str, actor: str, officer: str | None, what: str) -> None:
+    """Parties, statements and notes are added while the report is open, by its officer or a supervisor."""
+    if state in (ReportState.CLOSED, ReportState.REFERRED):
+        raise Conflict(f"cannot {what} on a report that is {state}", state=str(state))
+    if role == OFFICER and officer not in (None, actor):
+        raise Forbidden(f"the report is assigned to {officer}; only they or a supervisor may {what}")
+
+
+def may_work(state: ReportState | str, role: str, actor: str, officer: str | None) -> bool:
+    if role not in WORKERS:
+        return False
+    try:
+        check_work(state, role, actor, officer, "work")
+    except (Conflict, Forbidden):
+        return False
+    return True

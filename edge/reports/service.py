@@ -663,10 +663,7 @@ class ReportService:
         return self._summary(self._report(self.store.read().conn, ref))
 
     def _workable(self, row: dict[str, Any], actor: Principal, what: str) -> None:
-        if row["state"] in (ReportState.CLOSED, ReportState.REFERRED):
-            raise Conflict(f"cannot {what} on a report that is {row['state']}", state=row["state"])
-        if actor.role == "officer" and row["officer"] not in (None, actor.subject):
-            raise Forbidden(f"the report is assigned to {row['officer']}; only they or a supervisor may {what}")
+        procedure.check_work(row["state"], actor.role, actor.subject, row["officer"], what)
 
     def add_party(self, ref_text: str, party: PartyIn, actor: Principal) -> dict[str, Any]:
         ref = str(reference.parse(ref_text))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
 from firmware_config.health import kiosk_health
 from kiosk.agent.app import create_app
-from kiosk.agent.jobs import ChipReading, FaceVerification, ReceiptPrinting, TicketIssuing
+from kiosk.agent.jobs import ChipReading, FaceVerification, ReceiptPrinting, ReportFiling, ReportTracking, TicketIssuing
 from kiosk.agent.profiles import ProfileSync
 from kiosk.agent.runtime import Hardware, KioskAgent
 from kiosk.agent.secrets import SessionSecrets
@@ -85,6 +86,8 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         tickets=TicketIssuing(edge),
         receipts=ReceiptPrinting(printer, ReceiptRenderer(), settings.station_name_ar, settings.station_name_en),
         secrets=secrets,
+        reports=ReportFiling(edge, ZoneInfo(settings.timezone)),
+        tracking=ReportTracking(edge),
     )
     rules = Rules(
         timeouts=Timeouts(dict(settings.timeouts), settings.warning_s),

@@ -13,24 +13,32 @@ from kiosk.card.errors import AccessDenied, CardError, CardRemoved, NoCard, Unsu
 from kiosk.card.mrz import KeyedMrzSource
 from kiosk.card.reader import PcscReader
 from kiosk.card.trust_store import TrustStore
-from kiosk.edge_client import EdgeClient, EdgeRefused, EdgeUnavailable
+from kiosk.edge_client import EdgeClient, EdgeRefused, EdgeUnavailable, TrackRefused
 from kiosk.hardware.camera import Camera, encode_jpeg
 from kiosk.hardware.printer import Printer, PrinterError, PrinterState
-from kiosk.hardware.receipt import ReceiptContent, ReceiptRenderer
+from kiosk.hardware.receipt import ReceiptContent, ReceiptRenderer, ReportReceiptContent
+from kiosk.session import report_form
 from kiosk.session.messages import (
     ChipFailed,
     ChipRead,
     Event,
     FaceResult,
+    FileReport,
     Identity,
     IssueTicket,
     PrintFailed,
     PrintReceipt,
+    PrintReportReceipt,
     ReadChip,
     ReceiptPrinted,
+    ReportFiled,
+    ReportRefused,
+    ReportTracked,
     Service,
     TicketFailed,
     TicketIssued,
+    TrackFailed,
+    TrackReport,
     VerifyFace,
 )
 from kiosk.session.vocabulary import ChipFailure, FaceOutcome
@@ -73,7 +81,14 @@ class ChipReading:
         if result.expired:
             return ChipFailed(effect.job, ChipFailure.EXPIRED)
         self.secrets.keep(session, result.photo.data, result.document_number)
-        identity = Identity(result.surname, result.given_names, result.document_number)
+        identity = Identity(
+            result.surname,
+            result.given_names,
+            result.document_number,
+            nationality=result.nationality,
+            birth_date=result.birth_date.isoformat() if result.birth_date else "",
+            document_code=result.document_type,
+        )
         del result
         return ChipRead(effect.job, identity)
 
@@ -115,6 +130,38 @@ class TicketIssuing:
 
 
 @dataclass
+class ReportFiling:
+    """Files the visitor's report at the edge; the complainant is the identity the chip gave (held for the session)."""
+
+    edge: EdgeClient
+    zone: dt.tzinfo  # the station's time zone: what a date-time the visitor keys in means
+
+    def __call__(self, effect: FileReport, identity: Identity | None) -> Event:
+        if identity is None:
+            return ReportRefused(effect.job, "no verified identity", reachable=True)
+        details = report_form.details(effect.report_type, dict(effect.answers), self.zone)
+        try:
+            return ReportFiled(effect.job, self.edge.file_report(effect.report_type.code, details, identity))
+        except EdgeRefused as exc:
+            log.info("report not filed: refused")
+            return ReportRefused(effect.job, str(exc), reachable=True)
+        except EdgeUnavailable:
+            log.warning("report not filed: edge unavailable")
+            return ReportRefused(effect.job, "", reachable=False)
+
+
+@dataclass
+class ReportTracking:
+    edge: EdgeClient
+
+    def __call__(self, effect: TrackReport, _: object) -> Event:
+        try:
+            return ReportTracked(effect.job, self.edge.track(effect.reference, effect.pin))
+        except TrackRefused as exc:
+            return TrackFailed(effect.job, exc.failure, exc.retry_after_s)
+
+
+@dataclass
 class ReceiptPrinting:
     printer: Printer
     renderer: ReceiptRenderer
@@ -138,9 +185,26 @@ class ReceiptPrinting:
             note_en="A member of staff will help you" if assisted else "",
         )
 
-    def __call__(self, effect: PrintReceipt, content: ReceiptContent) -> Event:
+    def report_content(self, effect: PrintReportReceipt) -> ReportReceiptContent:
+        report, rtype = effect.report, effect.type
+        return ReportReceiptContent(
+            station_ar=self.station_ar,
+            station_en=self.station_en,
+            type_ar=rtype.name_ar if rtype else report.type,
+            type_en=rtype.name_en if rtype else report.type,
+            reference=report.reference,
+            pin=report.pin,
+            filed_at=dt.datetime.now().astimezone(),
+            next_step_ar=report.next_step_ar,
+            next_step_en=report.next_step_en,
+        )
+
+    def __call__(
+        self, effect: PrintReceipt | PrintReportReceipt, content: ReceiptContent | ReportReceiptContent
+    ) -> Event:
         try:
-            self.printer.print_image(self.renderer.render(content))
+            image = self.renderer.render_report(content) if isinstance(content, ReportReceiptContent) else None
+            self.printer.print_image(image or self.renderer.render(content))  # type: ignore[arg-type]
         except PrinterError as exc:
             self.last_state = exc.state
             log.warning("receipt not printed: %s", exc.state.value)

@@ -17,7 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.agent.jobs import ChipReading, FaceVerification, ReceiptPrinting, TicketIssuing
+from kiosk.agent.jobs import (
+    ChipReading,
+    FaceVerification,
+    ReceiptPrinting,
+    ReportFiling,
+    ReportTracking,
+    TicketIssuing,
+)
 from kiosk.agent.secrets import SessionSecrets
 from kiosk.card.reader import CardReader
 from kiosk.edge_client import DeviceDisabled, EdgeClient, EdgeRefused, EdgeUnavailable
@@ -32,12 +39,16 @@ from kiosk.session.messages import (
     Effect,
     EndSession,
     Event,
+    FileReport,
     IssueTicket,
     PrintReceipt,
+    PrintReportReceipt,
     ReadChip,
+    ReportType,
     Service,
     Tick,
     TicketIssued,
+    TrackReport,
     VerifyFace,
 )
 from kiosk.session.vocabulary import Screen
@@ -80,6 +91,8 @@ class Hardware:
     tickets: TicketIssuing
     receipts: ReceiptPrinting
     secrets: SessionSecrets
+    reports: ReportFiling
+    tracking: ReportTracking
     document_camera: Camera | None = None  # reads the MRZ of a document held under it (the keyboard stays)
 
 
@@ -109,6 +122,7 @@ class KioskAgent:
         self._tasks: list[asyncio.Task[None]] = []
         self._threads: list[threading.Thread] = []
         self._services: tuple[Service, ...] = ()
+        self._report_types: tuple[ReportType, ...] = ()
         self._services_at = -1e9
         self.ui_clients = 0
         self.profile_sync = profile_sync  # kiosk.agent.profiles.ProfileSync.sync: desired -> applied or rolled back
@@ -219,6 +233,12 @@ class KioskAgent:
                 effect, self.session.service(effect.ticket.service), visit.assist_reason is not None
             )
             self._submit("receipt", self.hw.receipts, effect, content)
+        elif isinstance(effect, FileReport):
+            self._submit("report", self.hw.reports, effect, self.session.visit.identity)
+        elif isinstance(effect, TrackReport):
+            self._submit("track", self.hw.tracking, effect, None)
+        elif isinstance(effect, PrintReportReceipt):
+            self._submit("receipt", self.hw.receipts, effect, self.hw.receipts.report_content(effect))
 
     def _submit(self, name: str, job: Callable[[Any, Any], Event], effect: Effect, arg: Any) -> None:
         started = time.perf_counter()
@@ -302,7 +322,10 @@ class KioskAgent:
         except Exception:
             r.reader_present = False
         r.camera_fps = self.hw.camera.fps()
-        if self.session.screen != Screen.TICKET:  # a status query mid-print would share the printer's one link
+        if self.session.screen not in (
+            Screen.TICKET,
+            Screen.REPORT_FILED,
+        ):  # a status query mid-print would share the printer's one link
             r.printer = self.hw.printer.status()
         r.ui_connected = self.ui_clients > 0
         faults = []
@@ -324,6 +347,11 @@ class KioskAgent:
             self.hw.edge.heartbeat(body)
             if self.clock() - self._services_at >= self.catalogue_refresh_s or not self._services:
                 self._services = self.hw.edge.services()
+                try:
+                    self._report_types = self.hw.edge.report_types()
+                except EdgeRefused as exc:  # an edge without reports still serves tickets
+                    log.warning("report types not available: %s", exc)
+                    self._report_types = ()
                 self._services_at = self.clock()
         except DeviceDisabled:
             self.readings.edge_ok = False
@@ -341,4 +369,4 @@ class KioskAgent:
 
     def _availability(self, open_: bool, reason: str) -> Availability:
         self.readings.last_availability = reason or "open"
-        return Availability(open_, self._services, reason)
+        return Availability(open_, self._services, reason, self._report_types)

@@ -40,6 +40,7 @@ class KioskSettings(MarkazSettings):
     port: int = Field(8700, ge=0, le=65535)
     station_name_ar: str = "مركز الشرطة"
     station_name_en: str = "Police station"
+    timezone: str = Field("Asia/Riyadh", description="the station's time zone: a date and time keyed into a report")
     timeouts: dict[Screen, float] = Field(default_factory=dict, description="seconds per screen, e.g. mrz_entry = 120")
     warning_s: float = Field(30.0, ge=MIN_WARNING_S, description="the 'more time?' warning (WCAG 2.2.1: >= 20 s)")
     max_details_attempts: int = Field(3, ge=1)
@@ -52,6 +53,17 @@ class KioskSettings(MarkazSettings):
     profile_dir: Path | None = Field(None, description="device profiles in force and last good (None: not managed)")
     profile_poll_s: float = Field(10.0, gt=0, description="how often the edge is asked for this kiosk's profile")
     log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Riyadh)") from None
+        return value
 
     @field_validator("timeouts")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from kiosk.card.mrz import MrzError, MrzKey
+from kiosk.session import report_form
 from kiosk.session.messages import (
     Availability,
     CardInserted,
@@ -22,19 +23,30 @@ from kiosk.session.messages import (
     EndSession,
     Event,
     FaceResult,
+    FiledReport,
+    FileReport,
     Identity,
     IssuedTicket,
     IssueTicket,
     MrzScanned,
     PrintFailed,
     PrintReceipt,
+    PrintReportReceipt,
     ReadChip,
     ReceiptPrinted,
+    ReportField,
+    ReportFiled,
+    ReportRefused,
+    ReportTracked,
+    ReportType,
     Service,
     Tap,
     Tick,
     TicketFailed,
     TicketIssued,
+    TrackedReport,
+    TrackFailed,
+    TrackReport,
     VerifyFace,
 )
 from kiosk.session.timeouts import Timeouts
@@ -46,17 +58,24 @@ from kiosk.session.vocabulary import (
     ChipFailure,
     EndReason,
     FaceOutcome,
+    FollowField,
+    KeyboardLayout,
     MrzField,
     Notice,
     PrintState,
     Purpose,
     Screen,
+    TrackFailure,
 )
 from markaz.web.languages import DEFAULT_LANGUAGE, Language
 
 FIELD_LENGTHS = {MrzField.DOCUMENT_NUMBER: 22, MrzField.BIRTH_DATE: 6, MrzField.EXPIRY_DATE: 6}
 LATIN_CAPITALS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 DIGITS = frozenset("0123456789")
+REFERENCE_CHARS = DIGITS | LATIN_CAPITALS | {"-"}
+MAX_REFERENCE = 24
+MAX_PIN = 10
+MIN_PIN = 4
 
 
 @dataclass(frozen=True)
@@ -87,9 +106,31 @@ class Visit:
     notice: Notice | None = None
     guidance: str | None = None  # the edge's reason for a retry (e.g. "face_too_small"), shown as advice
     scan_used: bool = False  # the document camera's details were tried once this visit
+    # filing a report
+    report_type: ReportType | None = None
+    answers: tuple[tuple[str, report_form.Answer], ...] = ()
+    field_index: int = 0
+    entry: str = ""  # what is keyed into the current field so far
+    layout: KeyboardLayout = KeyboardLayout.ARABIC
+    reviewing: bool = False  # a field opened from the review screen goes back there
+    filed: FiledReport | None = None
+    detail: str = ""  # the edge's reason when it refused the report
+    # following a report
+    follow_reference: str = ""
+    follow_pin: str = ""
+    follow_field: FollowField = FollowField.REFERENCE
+    tracked: TrackedReport | None = None
+    retry_after_s: int = 0
 
-    def __repr__(self) -> str:  # never the keyed-in details or the identity
+    def __repr__(self) -> str:  # never the keyed-in details, the identity, the answers or the PIN
         return f"Visit(purpose={self.purpose}, verified={self.verification_id is not None})"
+
+    def answer(self, name: str) -> report_form.Answer | None:
+        return dict(self.answers).get(name)
+
+    def with_answer(self, name: str, value: report_form.Answer | None) -> Visit:
+        kept = tuple((n, v) for n, v in self.answers if n != name)
+        return replace(self, answers=kept if value in (None, "", ()) else (*kept, (name, value)))
 
     def field_value(self, name: MrzField) -> str:
         return dict(self.fields)[name]
@@ -114,6 +155,7 @@ class SessionView:
     last_end: EndReason | None
     details_attempts_left: int
     assisted_service: str
+    report_types: tuple[ReportType, ...] = ()
 
 
 class Session:
@@ -132,6 +174,7 @@ class Session:
         self.available = False
         self.closed_reason = "starting"
         self.services: tuple[Service, ...] = ()
+        self.report_types: tuple[ReportType, ...] = ()
         self.card_present = False
         self.last_end: EndReason | None = None
         self._now = now
@@ -154,6 +197,7 @@ class Session:
             last_end=self.last_end,
             details_attempts_left=max(0, self.rules.max_details_attempts - self.visit.details_failures),
             assisted_service=self.rules.assisted_service,
+            report_types=self.report_types,
         )
 
     def service(self, code: str | None) -> Service | None:
@@ -183,6 +227,7 @@ class Session:
     def _availability(self, event: Availability) -> list[Effect]:
         self.available = event.open and bool(event.services)
         self.services = event.services
+        self.report_types = event.report_types
         self.closed_reason = "" if self.available else (event.reason or "no_services")
         # a visitor mid-session finishes their visit; the kiosk closes when it is back at the attract screen
         if self.screen == Screen.ATTRACT and not self.available:
@@ -240,7 +285,7 @@ class Session:
         purpose = Purpose(tap.value)
         self.visit = replace(self.visit, purpose=purpose)
         if purpose == Purpose.FOLLOW_REPORT:
-            self._go(Screen.FOLLOW_PLACEHOLDER)
+            self._go(Screen.FOLLOW_ENTRY)
         else:
             self._go(Screen.MRZ_ENTRY if self.card_present else Screen.INSERT_CARD)
         return []
@@ -316,8 +361,162 @@ class Session:
         if tap.action == Action.NOT_ME:
             return self._end(EndReason.NOT_ME)
         if tap.action == Action.CONFIRM:
-            self._go(Screen.REPORT_PLACEHOLDER if self.visit.purpose == Purpose.FILE_REPORT else Screen.CHOOSE_SERVICE)
+            if self.visit.purpose != Purpose.FILE_REPORT:
+                self._go(Screen.CHOOSE_SERVICE)
+            elif self.report_types:
+                self._go(Screen.REPORT_TYPE)
+            else:
+                self.visit = replace(self.visit, notice=Notice.NO_REPORT_TYPES)
+                self._go(Screen.PROBLEM)
         return []
+
+    # ---- filing a report -----------------------------------------------------------------------------------------
+
+    def _field(self) -> ReportField:
+        assert self.visit.report_type is not None
+        return self.visit.report_type.fields[self.visit.field_index]
+
+    def _open_field(self, index: int, reviewing: bool = False) -> None:
+        """Show field `index`, its earlier answer in the entry (a list's items stay in the answer)."""
+        assert self.visit.report_type is not None
+        spec = self.visit.report_type.fields[index]
+        earlier = self.visit.answer(spec.name)
+        entry = earlier if isinstance(earlier, str) and spec.kind != "yesno" else ""
+        layout = report_form.layout_for(spec, self.language)
+        self.visit = replace(self.visit, field_index=index, entry=entry, layout=layout, reviewing=reviewing,
+                             notice=None, detail="")  # fmt: skip
+        self._go(Screen.REPORT_FIELD)
+
+    def _tap_report_type(self, tap: Tap) -> list[Effect]:
+        if tap.action != Action.REPORT_TYPE:
+            return []
+        rtype = next((t for t in self.report_types if t.code == tap.value), None)
+        if rtype is None or self.visit.verification_id is None:
+            return []
+        self.visit = replace(self.visit, report_type=rtype, answers=(), notice=None)
+        if rtype.fields:
+            self._open_field(0)
+        else:
+            self._go(Screen.REPORT_REVIEW)
+        return []
+
+    def _commit(self) -> report_form.Answer | None:
+        """The current field's answer as keyed in (a list: its items plus what is still in the entry)."""
+        spec, visit = self._field(), self.visit
+        if spec.kind == "items":
+            items = visit.answer(spec.name) or ()
+            assert isinstance(items, tuple)
+            extra = visit.entry.strip()
+            return (*items, extra) if extra else items
+        if spec.kind == "yesno":
+            return visit.answer(spec.name)
+        return visit.entry.strip()
+
+    def _tap_report_field(self, tap: Tap) -> list[Effect]:
+        spec, visit = self._field(), self.visit
+        if tap.action == Action.KEY and tap.value is not None and report_form.takes(spec, visit.entry, tap.value):
+            self.visit = replace(visit, entry=visit.entry + tap.value, notice=None)
+        elif tap.action == Action.BACKSPACE:
+            self.visit = replace(visit, entry=visit.entry[:-1], notice=None)
+        elif tap.action == Action.LAYOUT and tap.value in {k.value for k in KeyboardLayout}:
+            self.visit = replace(visit, layout=KeyboardLayout(tap.value))
+        elif tap.action == Action.ANSWER and spec.kind == "yesno" and tap.value in ("yes", "no"):
+            self.visit = visit.with_answer(spec.name, tap.value)
+            return self._next_field()
+        elif tap.action == Action.ADD_ITEM and spec.kind == "items" and visit.entry.strip():
+            items = self._commit()
+            if isinstance(items, tuple) and len(items) <= spec.max_length:
+                self.visit = replace(visit.with_answer(spec.name, items), entry="", notice=None)
+        elif tap.action == Action.REMOVE_ITEM and spec.kind == "items" and (tap.value or "").isdigit():
+            items = visit.answer(spec.name) or ()
+            index = int(tap.value or "0")
+            if isinstance(items, tuple) and index < len(items):
+                self.visit = visit.with_answer(spec.name, items[:index] + items[index + 1 :])
+        elif tap.action == Action.NEXT:
+            return self._next_field()
+        elif tap.action == Action.BACK:
+            answer = self._commit()
+            if report_form.check(spec, answer) in (None, Notice.FIELD_REQUIRED):
+                self.visit = self.visit.with_answer(spec.name, answer)
+            if visit.reviewing:
+                self._go(Screen.REPORT_REVIEW)
+            elif visit.field_index > 0:
+                self._open_field(visit.field_index - 1)
+            else:
+                self.visit = replace(self.visit, notice=None)
+                self._go(Screen.REPORT_TYPE)
+        return []
+
+    def _next_field(self) -> list[Effect]:
+        spec = self._field()
+        answer = self._commit()
+        notice = report_form.check(spec, answer)
+        if notice is not None:
+            self.visit = replace(self.visit, notice=notice)
+            return []
+        self.visit = replace(self.visit.with_answer(spec.name, answer), entry="", notice=None)
+        assert self.visit.report_type is not None
+        last = self.visit.field_index + 1 >= len(self.visit.report_type.fields)
+        if self.visit.reviewing or last:
+            self.visit = replace(self.visit, reviewing=False)
+            self._go(Screen.REPORT_REVIEW)
+        else:
+            self._open_field(self.visit.field_index + 1)
+        return []
+
+    def _tap_review(self, tap: Tap) -> list[Effect]:
+        rtype = self.visit.report_type
+        assert rtype is not None
+        if tap.action == Action.EDIT and (tap.value or "").isdigit() and int(tap.value or "0") < len(rtype.fields):
+            self._open_field(int(tap.value or "0"), reviewing=True)
+        elif tap.action == Action.BACK and rtype.fields:
+            self._open_field(len(rtype.fields) - 1)
+        elif tap.action == Action.SUBMIT:
+            for index, spec in enumerate(rtype.fields):
+                notice = report_form.check(spec, self.visit.answer(spec.name))
+                if notice is not None:  # e.g. a required field left empty on the way back: show that field
+                    self._open_field(index, reviewing=True)
+                    self.visit = replace(self.visit, notice=notice)
+                    return []
+            job = self._job()
+            self._go(Screen.FILING, keep_job=True)
+            return [FileReport(job, rtype, self.visit.answers)]
+        return []
+
+    # ---- following a report ----------------------------------------------------------------------------------------
+
+    def _tap_follow(self, tap: Tap) -> list[Effect]:
+        visit = self.visit
+        if tap.action == Action.FIELD and tap.value in {f.value for f in FollowField}:
+            self.visit = replace(visit, follow_field=FollowField(tap.value), notice=None)
+        elif tap.action == Action.KEY and tap.value and len(tap.value) == 1:
+            char = tap.value.upper()
+            if visit.follow_field == FollowField.REFERENCE:
+                if char in REFERENCE_CHARS and len(visit.follow_reference) < MAX_REFERENCE:
+                    self.visit = replace(visit, follow_reference=visit.follow_reference + char, notice=None)
+            elif char in DIGITS and len(visit.follow_pin) < MAX_PIN:
+                self.visit = replace(visit, follow_pin=visit.follow_pin + char, notice=None)
+        elif tap.action == Action.BACKSPACE:
+            if visit.follow_field == FollowField.REFERENCE:
+                self.visit = replace(visit, follow_reference=visit.follow_reference[:-1], notice=None)
+            else:
+                self.visit = replace(visit, follow_pin=visit.follow_pin[:-1], notice=None)
+        elif tap.action == Action.SUBMIT:
+            if not visit.follow_reference or len(visit.follow_pin) < MIN_PIN:
+                self.visit = replace(visit, notice=Notice.FIELD_REQUIRED)
+                return []
+            return self._track()
+        return []
+
+    def _track(self) -> list[Effect]:
+        job = self._job()
+        self._go(Screen.FOLLOWING, keep_job=True)
+        return [TrackReport(job, self.visit.follow_reference, self.visit.follow_pin)]
+
+    def _tap_follow_result(self, tap: Tap) -> list[Effect]:
+        if tap.action == Action.REFRESH:
+            return self._track()
+        return self._tap_done(tap)
 
     def _tap_service(self, tap: Tap) -> list[Effect]:
         if tap.action != Action.SERVICE:
@@ -357,7 +556,37 @@ class Session:
             self.visit = replace(self.visit, notice=Notice.TICKET_FAILED)
             self._go(Screen.PROBLEM)
             return []
-        if isinstance(event, ReceiptPrinted | PrintFailed) and self.screen == Screen.TICKET:
+        if isinstance(event, ReportFiled) and self.screen == Screen.FILING:
+            self.visit = replace(self.visit, filed=event.report, print_state=PrintState.PENDING, answers=())
+            job = self._job()
+            self._go(Screen.REPORT_FILED, keep_job=True)
+            return [PrintReportReceipt(job, event.report, self.visit.report_type)]
+        if isinstance(event, ReportRefused) and self.screen == Screen.FILING:
+            if event.reachable:  # the answers stay: the visitor can correct what the edge refused
+                self.visit = replace(self.visit, notice=Notice.REPORT_REFUSED, detail=event.detail[:300])
+                self._go(Screen.REPORT_REVIEW)
+            else:
+                self.visit = replace(self.visit, notice=Notice.REPORT_FAILED)
+                self._go(Screen.PROBLEM)
+            return []
+        if isinstance(event, ReportTracked) and self.screen == Screen.FOLLOWING:
+            self.visit = replace(self.visit, tracked=event.report, notice=None)
+            self._go(Screen.FOLLOW_RESULT)
+            return []
+        if isinstance(event, TrackFailed) and self.screen == Screen.FOLLOWING:
+            notice = {
+                TrackFailure.WRONG: Notice.TRACK_WRONG,
+                TrackFailure.MISTYPED: Notice.REFERENCE_MISTYPED,
+                TrackFailure.LOCKED: Notice.TRACK_LOCKED,
+                TrackFailure.UNAVAILABLE: Notice.TRACK_UNAVAILABLE,
+            }[event.failure]
+            pin = "" if event.failure == TrackFailure.WRONG else self.visit.follow_pin
+            field = FollowField.REFERENCE if event.failure == TrackFailure.MISTYPED else FollowField.PIN
+            self.visit = replace(self.visit, notice=notice, follow_pin=pin, follow_field=field, tracked=None,
+                                 retry_after_s=event.retry_after_s)  # fmt: skip
+            self._go(Screen.FOLLOW_ENTRY)
+            return []
+        if isinstance(event, ReceiptPrinted | PrintFailed) and self.screen in (Screen.TICKET, Screen.REPORT_FILED):
             printed = isinstance(event, ReceiptPrinted)
             self.visit = replace(self.visit, print_state=PrintState.PRINTED if printed else PrintState.FAILED)
             self.pending_job = None
@@ -469,7 +698,11 @@ _TAP_HANDLERS = {
     Screen.CONFIRM_IDENTITY: Session._tap_confirm,
     Screen.CHOOSE_SERVICE: Session._tap_service,
     Screen.TICKET: Session._tap_done,
-    Screen.REPORT_PLACEHOLDER: Session._tap_done,
-    Screen.FOLLOW_PLACEHOLDER: Session._tap_done,
+    Screen.REPORT_TYPE: Session._tap_report_type,
+    Screen.REPORT_FIELD: Session._tap_report_field,
+    Screen.REPORT_REVIEW: Session._tap_review,
+    Screen.REPORT_FILED: Session._tap_done,
+    Screen.FOLLOW_ENTRY: Session._tap_follow,
+    Screen.FOLLOW_RESULT: Session._tap_follow_result,
     Screen.PROBLEM: Session._tap_done,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kiosk.session.vocabulary import Action, AssistReason, ChipFailure, FaceOutcome
+from kiosk.session.vocabulary import Action, AssistReason, ChipFailure, FaceOutcome, TrackFailure
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class Identity:
     surname: str
     given_names: str
     document_number: str = field(repr=False)
+    nationality: str = field(default="", repr=False)
+    birth_date: str = field(default="", repr=False)  # YYYY-MM-DD, when the chip gives a full date
+    document_code: str = field(default="", repr=False)  # the MRZ's document code: P, I, ID, ...
 
     def __repr__(self) -> str:
         return "Identity(<redacted>)"
@@ -38,6 +41,58 @@ class IssuedTicket:
     service: str
     reference: str  # what the QR encodes: lets staff and a later "follow" screen find the ticket
     estimated_wait_s: int | None = None
+
+
+@dataclass(frozen=True)
+class ReportField:
+    """One field of a report type, as the edge's catalogue describes it."""
+
+    name: str
+    kind: str  # text | place | datetime | amount | items | yesno
+    label_ar: str
+    label_en: str
+    required: bool = False
+    max_length: int = 2000
+
+
+@dataclass(frozen=True)
+class ReportType:
+    """A report type the visitor may file at this kiosk."""
+
+    code: str
+    name_ar: str
+    name_en: str
+    fields: tuple[ReportField, ...] = ()
+
+
+@dataclass(frozen=True)
+class FiledReport:
+    """What the edge answered to a filing: the reference, and the PIN shown this once (printed on the receipt)."""
+
+    reference: str
+    pin: str = field(repr=False)
+    type: str = ""
+    filed_at: str = ""
+    next_step_ar: str = ""
+    next_step_en: str = ""
+
+
+@dataclass(frozen=True)
+class TrackedReport:
+    """What the visitor may see of a report: state, dates and next step; never notes or other parties."""
+
+    reference: str
+    type_name_ar: str
+    type_name_en: str
+    state: str
+    filed_at: str
+    state_since: str
+    next_step_ar: str
+    next_step_en: str
+    steps: tuple[tuple[str, str], ...] = ()  # (state, at)
+    outcome: str | None = None
+    referral: str | None = None  # pending | acknowledged
+    case_number: str | None = None
 
 
 # ---- events (inputs) -------------------------------------------------------------------------------------------
@@ -113,12 +168,41 @@ class PrintFailed:
 
 
 @dataclass(frozen=True)
+class ReportFiled:
+    job: int
+    report: FiledReport
+
+
+@dataclass(frozen=True)
+class ReportRefused:
+    """The edge did not file the report: `detail` is its reason; `reachable` False means it was not reached."""
+
+    job: int
+    detail: str = ""
+    reachable: bool = True
+
+
+@dataclass(frozen=True)
+class ReportTracked:
+    job: int
+    report: TrackedReport
+
+
+@dataclass(frozen=True)
+class TrackFailed:
+    job: int
+    failure: TrackFailure
+    retry_after_s: int = 0
+
+
+@dataclass(frozen=True)
 class Availability:
     """Whether the kiosk may serve visitors, and what it offers (from the heartbeat and the catalogue)."""
 
     open: bool
     services: tuple[Service, ...] = ()
     reason: str = ""
+    report_types: tuple[ReportType, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +227,10 @@ Event = (
     | TicketFailed
     | ReceiptPrinted
     | PrintFailed
+    | ReportFiled
+    | ReportRefused
+    | ReportTracked
+    | TrackFailed
     | Availability
     | Tick
     | Crash
@@ -182,10 +270,33 @@ class PrintReceipt:
 
 
 @dataclass(frozen=True)
+class FileReport:
+    """File the report for the verified visitor (the agent adds the identity it holds)."""
+
+    job: int
+    report_type: ReportType
+    answers: tuple[tuple[str, str | tuple[str, ...]], ...] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PrintReportReceipt:
+    job: int
+    report: FiledReport
+    type: ReportType | None = None
+
+
+@dataclass(frozen=True)
+class TrackReport:
+    job: int
+    reference: str
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class EndSession:
     """Wipe everything the session held (chip photo, frames, MRZ data) and forget pending work."""
 
     reason: str
 
 
-Effect = ReadChip | VerifyFace | IssueTicket | PrintReceipt | EndSession
+Effect = ReadChip | VerifyFace | IssueTicket | PrintReceipt | FileReport | PrintReportReceipt | TrackReport | EndSession

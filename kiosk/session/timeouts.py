@@ -23,8 +23,14 @@ DEFAULT_SECONDS: Mapping[Screen, float] = MappingProxyType(
         Screen.CHOOSE_SERVICE: 60,
         Screen.ISSUING: 20,
         Screen.TICKET: 30,
-        Screen.REPORT_PLACEHOLDER: 60,
-        Screen.FOLLOW_PLACEHOLDER: 60,
+        Screen.REPORT_TYPE: 60,
+        Screen.REPORT_FIELD: 180,  # typing a description on a touch screen takes a while
+        Screen.REPORT_REVIEW: 120,
+        Screen.FILING: 30,
+        Screen.REPORT_FILED: 60,  # time to take the receipt (or note the reference and PIN)
+        Screen.FOLLOW_ENTRY: 120,
+        Screen.FOLLOWING: 30,
+        Screen.FOLLOW_RESULT: 60,
         Screen.PROBLEM: 30,
     }
 )

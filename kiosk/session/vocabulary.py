@@ -20,12 +20,18 @@ class Screen(StrEnum):
     CHOOSE_SERVICE = "choose_service"
     ISSUING = "issuing"  # busy: ticket asked of the edge
     TICKET = "ticket"  # number shown; receipt printing, printed, or not printable (QR on screen)
-    REPORT_PLACEHOLDER = "report_placeholder"  # "file a report": filled by the reports issue
-    FOLLOW_PLACEHOLDER = "follow_placeholder"  # "follow a report": filled by the reports issue
+    REPORT_TYPE = "report_type"  # file a report: which kind (kiosk-fileable types from the edge)
+    REPORT_FIELD = "report_field"  # one of the type's fields at a time, on the page's own keyboard
+    REPORT_REVIEW = "report_review"  # everything entered, each answer editable, then submit
+    FILING = "filing"  # busy: the report asked of the edge
+    REPORT_FILED = "report_filed"  # reference shown; the receipt (reference, PIN, QR) printing, printed or not
+    FOLLOW_ENTRY = "follow_entry"  # follow a report: reference and PIN
+    FOLLOWING = "following"  # busy: the edge asked
+    FOLLOW_RESULT = "follow_result"  # state, dates and next step only
     PROBLEM = "problem"  # something the kiosk cannot do now (e.g. the edge refused the ticket); OK returns
 
 
-BUSY_SCREENS = frozenset({Screen.READING_CHIP, Screen.FACE_CAPTURE, Screen.ISSUING})
+BUSY_SCREENS = frozenset({Screen.READING_CHIP, Screen.FACE_CAPTURE, Screen.ISSUING, Screen.FILING, Screen.FOLLOWING})
 # From these screens on the card belongs to a visitor being identified: taking it out ends the session.
 CARD_BOUND_SCREENS = frozenset(
     {
@@ -35,7 +41,9 @@ CARD_BOUND_SCREENS = frozenset(
         Screen.FACE_RETRY,
         Screen.CONFIRM_IDENTITY,
         Screen.CHOOSE_SERVICE,
-        Screen.REPORT_PLACEHOLDER,
+        Screen.REPORT_TYPE,
+        Screen.REPORT_FIELD,
+        Screen.REPORT_REVIEW,
     }
 )
 
@@ -64,12 +72,41 @@ class Action(StrEnum):
     NOT_ME = "not_me"
     SERVICE = "service"  # value: a service code
     DONE = "done"
+    REPORT_TYPE = "report_type"  # value: a report type code
+    NEXT = "next"  # the next field (the answer so far is checked first)
+    BACK = "back"
+    LAYOUT = "layout"  # value: a KeyboardLayout
+    ANSWER = "answer"  # value: yes | no (a yes/no field)
+    ADD_ITEM = "add_item"  # the text keyed in becomes an item of the list
+    REMOVE_ITEM = "remove_item"  # value: the item's index
+    EDIT = "edit"  # value: a field's index (from the review screen)
+    REFRESH = "refresh"  # follow: ask the edge again
 
 
 class MrzField(StrEnum):
     DOCUMENT_NUMBER = "document_number"
     BIRTH_DATE = "birth_date"
     EXPIRY_DATE = "expiry_date"
+
+
+class KeyboardLayout(StrEnum):
+    ARABIC = "arabic"
+    LATIN = "latin"
+    DIGITS = "digits"
+
+
+class FollowField(StrEnum):
+    REFERENCE = "reference"
+    PIN = "pin"
+
+
+class TrackFailure(StrEnum):
+    """Why the edge did not show a report, as the agent reports it to the session."""
+
+    WRONG = "wrong"  # wrong reference or PIN (the edge does not say which)
+    MISTYPED = "mistyped"  # the reference's check digits do not match: refused before any lookup
+    LOCKED = "locked"  # too many wrong attempts for this reference: wait
+    UNAVAILABLE = "unavailable"
 
 
 class Notice(StrEnum):
@@ -84,6 +121,15 @@ class Notice(StrEnum):
     TIMED_OUT = "timed_out"
     TICKET_FAILED = "ticket_failed"
     SERVICE_NEEDS_IDENTITY = "service_needs_identity"
+    FIELD_REQUIRED = "field_required"
+    FIELD_INVALID = "field_invalid"  # e.g. a date that does not exist, an amount that is not a number
+    REPORT_REFUSED = "report_refused"  # the edge refused the report (its detail is shown)
+    REPORT_FAILED = "report_failed"  # the edge could not be reached: nothing was filed
+    NO_REPORT_TYPES = "no_report_types"
+    REFERENCE_MISTYPED = "reference_mistyped"
+    TRACK_WRONG = "track_wrong"
+    TRACK_LOCKED = "track_locked"
+    TRACK_UNAVAILABLE = "track_unavailable"
 
 
 class AssistReason(StrEnum):
@@ -135,5 +181,14 @@ class EndReason(StrEnum):
     TIMED_OUT = "timed_out"
     CARD_REMOVED = "card_removed"
     DONE = "done"
+    REPORT_TYPE = "report_type"  # value: a report type code
+    NEXT = "next"  # the next field (the answer so far is checked first)
+    BACK = "back"
+    LAYOUT = "layout"  # value: a KeyboardLayout
+    ANSWER = "answer"  # value: yes | no (a yes/no field)
+    ADD_ITEM = "add_item"  # the text keyed in becomes an item of the list
+    REMOVE_ITEM = "remove_item"  # value: the item's index
+    EDIT = "edit"  # value: a field's index (from the review screen)
+    REFRESH = "refresh"  # follow: ask the edge again
     ERROR = "error"
     NOT_ME = "not_me"

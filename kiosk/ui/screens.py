@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from markupsafe import Markup
 
 from kiosk.hardware.receipt import ReceiptRenderer
 from kiosk.session.machine import SessionView
+from kiosk.session.report_form import shown
 from kiosk.session.vocabulary import PrintState
 from markaz.web.languages import Language
 from markaz.web.live import ScreenUpdate
@@ -19,17 +21,34 @@ CATALOGUES = HERE / "locales"
 STATIC = HERE / "static"
 
 
+def local_time(stamp: str) -> str:
+    """An ISO time from the edge as this kiosk's local date and minute."""
+    try:
+        return dt.datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp
+
+
 class KioskScreens:
     def __init__(self, station_ar: str, station_en: str) -> None:
         self.station = {Language.AR: station_ar, Language.EN: station_en}
         self.screens = Screens(template_dirs=[TEMPLATES], catalogue_dirs=[CATALOGUES])
 
     def _context(self, view: SessionView) -> dict[str, object]:
-        ticket = view.visit.ticket
+        ticket, filed = view.visit.ticket, view.visit.filed
         qr = ""
-        if ticket is not None and view.visit.print_state == PrintState.FAILED:
-            qr = ReceiptRenderer.qr_svg(ticket.reference)
-        return {"view": view, "station_name": self.station[view.language], "qr_svg": Markup(qr)}
+        if view.visit.print_state == PrintState.FAILED:  # the receipt's QR on screen instead
+            if ticket is not None:
+                qr = ReceiptRenderer.qr_svg(ticket.reference)
+            elif filed is not None:
+                qr = ReceiptRenderer.qr_svg(filed.reference)
+        return {
+            "view": view,
+            "station_name": self.station[view.language],
+            "qr_svg": Markup(qr),
+            "shown": shown,
+            "when": local_time,
+        }
 
     def fragment(self, view: SessionView) -> str:
         return self.screens.render("fragment.html", view.language, **self._context(view))

@@ -188,3 +188,49 @@ def test_the_technicians_page_and_its_forms_are_for_technicians_and_admins_only(
                 wrong.append(f"{who or 'nobody'}: page {page.status_code} shown={shown} confirm={asked} "
                              f"forms={[f.status_code for f in forms]}")  # fmt: skip
     assert not wrong, "\n".join(wrong)
+
+
+# The report workbench's pages (server-rendered, outside the OpenAPI document): the same table for its routes, with
+# the staff cookie instead of a bearer token. A page refused to a role shows the sign-in; a form refused to a reader
+# answers 403.
+PAGES: dict[tuple[str, str], set[str]] = {
+    ("GET", "/reports"): {AGENCY, *DESK},
+    ("GET", "/reports/{reference}"): {AGENCY, *DESK},
+    ("POST", "/reports/{reference}/move"): DESK,
+    ("POST", "/reports/{reference}/assign"): DESK,
+    ("POST", "/reports/{reference}/statement"): DESK,
+    ("POST", "/reports/{reference}/party"): DESK,
+    ("POST", "/reports/{reference}/note"): DESK,
+    ("POST", "/reports/{reference}/share"): MANAGERS,
+}
+_FORM = {"action": "receive", "reason": "checking", "officer": "officer", "party_id": "1", "text": "t",
+         "acknowledgement": "signed", "role": "witness", "name": "n", "agency_user": "agency_viewer",
+         "purpose": "checking", "until": "2099-01-01"}  # fmt: skip
+
+
+def test_every_workbench_page_and_form_answers_every_role_as_the_table_says(station):
+    from edge.api.routers import report_pages
+
+    srv, tokens = station
+    routes = {(method, route.path) for route in report_pages.router.routes for method in route.methods}
+    assert routes == set(PAGES), f"workbench routes without an expectation: {sorted(routes - set(PAGES))}"
+    wrong = []
+    with httpx.Client(base_url=srv.base, timeout=60) as c:
+        origin = {"origin": srv.base}
+        for (method, path), allowed in PAGES.items():
+            for who in [None, *sorted(EVERYONE)]:
+                c.cookies.clear()
+                if who:
+                    c.cookies.set("markaz_staff", tokens[who])
+                data = _FORM if method == "POST" else None
+                r = c.request(method, _url(path), data=data, headers=origin, follow_redirects=False)
+                signin = 'data-screen="signin"' in r.text
+                if who in allowed:
+                    ok = r.status_code not in (401, 403) and not signin
+                elif method == "GET" or who not in {AGENCY, *DESK}:
+                    ok = signin
+                else:
+                    ok = r.status_code == 403
+                if not ok or r.status_code >= 500:
+                    wrong.append(f"{method} {path} as {who or 'nobody'}: {r.status_code} {r.text[:120]}")
+    assert not wrong, "\n".join(wrong)

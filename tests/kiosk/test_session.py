@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from kiosk.session import report_form
 from kiosk.session.machine import Rules, Session
 from kiosk.session.messages import (
     Availability,
@@ -14,17 +17,28 @@ from kiosk.session.messages import (
     Crash,
     EndSession,
     FaceResult,
+    FiledReport,
+    FileReport,
     Identity,
     IssuedTicket,
     IssueTicket,
     PrintFailed,
     PrintReceipt,
+    PrintReportReceipt,
     ReadChip,
     ReceiptPrinted,
+    ReportField,
+    ReportFiled,
+    ReportRefused,
+    ReportTracked,
+    ReportType,
     Service,
     Tap,
     Tick,
     TicketIssued,
+    TrackedReport,
+    TrackFailed,
+    TrackReport,
     VerifyFace,
 )
 from kiosk.session.timeouts import TimeoutError_, Timeouts
@@ -34,10 +48,12 @@ from kiosk.session.vocabulary import (
     ChipFailure,
     EndReason,
     FaceOutcome,
+    KeyboardLayout,
     MrzField,
     Notice,
     PrintState,
     Screen,
+    TrackFailure,
 )
 from markaz.web.languages import Language
 
@@ -233,23 +249,160 @@ def test_filing_a_report_cannot_skip_identification() -> None:
     assert k.screen == Screen.INSERT_CARD
 
 
-def test_report_screens_exist_as_placeholders() -> None:
+THEFT_TYPE = ReportType(
+    "theft",
+    "سرقة",
+    "Theft",
+    (
+        ReportField("occurred_at", "datetime", "وقت الحادثة", "When it happened", required=True),
+        ReportField("items", "items", "المسروقات", "What was stolen", required=True, max_length=3),
+        ReportField("value", "amount", "القيمة", "Estimated value"),
+        ReportField("suspect_seen", "yesno", "هل رأيت المشتبه به؟", "Did you see the suspect?"),
+        ReportField("description", "text", "الوصف", "What happened", required=True, max_length=20),
+    ),
+)
+
+
+def verified_for_report(types: tuple[ReportType, ...] = (THEFT_TYPE,)) -> Kiosk:
+    k = Kiosk()
+    k(Availability(True, SERVICES, "", types))
+    k(CardInserted())
+    k.tap(Action.CHOOSE, "file_report")
+    k.type(MrzField.DOCUMENT_NUMBER, "L898902C3")
+    k.type(MrzField.BIRTH_DATE, "740812")
+    k.type(MrzField.EXPIRY_DATE, "340415")
+    (read,) = k.tap(Action.SUBMIT)
+    (verify,) = k(ChipRead(read.job, IDENTITY))
+    k(FaceResult(verify.job, FaceOutcome.MATCH, 2, verification_id=3))
+    k.tap(Action.CONFIRM)
+    return k
+
+
+def keys(k: Kiosk, text: str) -> None:
+    for char in text:
+        k.tap(Action.KEY, char)
+
+
+def test_filing_a_report_after_identification_goes_field_by_field_to_review_and_files() -> None:
+    k = verified_for_report()
+    assert k.screen == Screen.REPORT_TYPE
+    k.tap(Action.REPORT_TYPE, "harassment")  # not offered at this kiosk: nothing happens
+    assert k.screen == Screen.REPORT_TYPE
+    k.tap(Action.REPORT_TYPE, "theft")
+    assert k.screen == Screen.REPORT_FIELD and k.session.visit.field_index == 0
+    assert k.session.visit.layout == KeyboardLayout.DIGITS
+    keys(k, "2026112221x30")  # a letter is not a digit: ignored
+    k.tap(Action.NEXT)
+    assert k.session.visit.field_index == 1
+    k.tap(Action.NEXT)  # a required list left empty
+    assert k.session.visit.notice == Notice.FIELD_REQUIRED and k.session.visit.field_index == 1
+    keys(k, "laptop")
+    k.tap(Action.ADD_ITEM)
+    keys(k, "bag")
+    k.tap(Action.NEXT)  # what is still keyed in becomes the last item
+    assert k.session.visit.answer("items") == ("laptop", "bag")
+    keys(k, "12.5.0")  # one decimal point only
+    assert k.session.visit.entry == "12.50"
+    k.tap(Action.NEXT)
+    assert k.session.visit.field_index == 3
+    k.tap(Action.ANSWER, "no")  # a yes/no answer moves on by itself
+    assert k.session.visit.field_index == 4 and k.session.visit.layout == KeyboardLayout.ARABIC
+    keys(k, "  taken " + "x" * 30)  # no leading or double spaces; at most the field's length
+    assert k.session.visit.entry == "taken " + "x" * 14
+    k.tap(Action.NEXT)
+    assert k.screen == Screen.REPORT_REVIEW
+    k.tap(Action.EDIT, "2")  # from the review, a field opens and goes back to the review
+    k.tap(Action.BACKSPACE)
+    k.tap(Action.NEXT)
+    assert k.screen == Screen.REPORT_REVIEW and k.session.visit.answer("value") == "12.5"
+    (file,) = k.tap(Action.SUBMIT)
+    assert isinstance(file, FileReport) and k.screen == Screen.FILING
+    details = report_form.details(file.report_type, dict(file.answers), ZoneInfo("Asia/Riyadh"))
+    assert details == {
+        "occurred_at": "2026-11-22T21:30:00+03:00",
+        "items": ["laptop", "bag"],
+        "value": "12.5",
+        "suspect_seen": False,
+        "description": "taken " + "x" * 14,
+    }
+    assert "laptop" not in repr(file) and "laptop" not in repr(k.session.visit)
+    (printing,) = k(ReportFiled(file.job, FiledReport("OLY-2026-000001-86", "123456", "theft")))
+    assert isinstance(printing, PrintReportReceipt) and k.screen == Screen.REPORT_FILED
+    assert "123456" not in repr(printing) and k.session.visit.answers == ()
+    k(ReceiptPrinted(printing.job))
+    assert k.session.visit.print_state == PrintState.PRINTED
+    k.tap(Action.DONE)
+    assert k.screen == Screen.ATTRACT and k.session.visit.filed is None
+
+
+def test_an_impossible_date_is_refused_on_the_kiosk_and_a_refusal_by_the_edge_keeps_the_answers() -> None:
+    k = verified_for_report()
+    k.tap(Action.REPORT_TYPE, "theft")
+    keys(k, "202602301200")  # 30 February
+    k.tap(Action.NEXT)
+    assert k.session.visit.notice == Notice.FIELD_INVALID and k.session.visit.field_index == 0
+    for _ in range(12):
+        k.tap(Action.BACKSPACE)
+    keys(k, "202602281200")
+    k.tap(Action.NEXT)
+    keys(k, "phone")
+    k.tap(Action.NEXT)
+    k.tap(Action.NEXT)
+    k.tap(Action.ANSWER, "yes")
+    keys(k, "gone")
+    k.tap(Action.NEXT)
+    (file,) = k.tap(Action.SUBMIT)
+    k(ReportRefused(file.job, "field 'occurred_at' (datetime): in the future", reachable=True))
+    assert k.screen == Screen.REPORT_REVIEW and k.session.visit.notice == Notice.REPORT_REFUSED
+    assert k.session.visit.answer("items") == ("phone",)
+    (again,) = k.tap(Action.SUBMIT)
+    k(ReportRefused(again.job, "", reachable=False))
+    assert k.screen == Screen.PROBLEM and k.session.visit.notice == Notice.REPORT_FAILED
+
+
+def test_filing_needs_report_types_and_pulling_the_card_ends_it() -> None:
+    none = verified_for_report(types=())
+    assert none.screen == Screen.PROBLEM and none.session.visit.notice == Notice.NO_REPORT_TYPES
+    k = verified_for_report()
+    k.tap(Action.REPORT_TYPE, "theft")
+    keys(k, "2026")
+    (end,) = k(CardRemoved())
+    assert isinstance(end, EndSession) and k.screen == Screen.ATTRACT and k.session.visit.entry == ""
+
+
+def test_following_a_report_with_reference_and_pin_shows_what_the_edge_says() -> None:
     k = Kiosk()
     k.tap(Action.START)
     k.tap(Action.CHOOSE, "follow_report")
-    assert k.screen == Screen.FOLLOW_PLACEHOLDER
+    assert k.screen == Screen.FOLLOW_ENTRY
+    keys(k, "oly-2026-000001-86!")  # lower case is raised, other characters dropped
+    assert k.session.visit.follow_reference == "OLY-2026-000001-86"
+    assert k.tap(Action.SUBMIT) == [] and k.session.visit.notice == Notice.FIELD_REQUIRED
+    k.tap(Action.FIELD, "pin")
+    keys(k, "12a3456")
+    assert k.session.visit.follow_pin == "123456"
+    (track,) = k.tap(Action.SUBMIT)
+    assert isinstance(track, TrackReport) and k.screen == Screen.FOLLOWING and "123456" not in repr(track)
+    k(TrackFailed(track.job, TrackFailure.WRONG))
+    assert k.screen == Screen.FOLLOW_ENTRY and k.session.visit.notice == Notice.TRACK_WRONG
+    assert k.session.visit.follow_pin == "" and k.session.visit.follow_reference == "OLY-2026-000001-86"
+    keys(k, "654321")
+    (track,) = k.tap(Action.SUBMIT)
+    k(TrackFailed(track.job, TrackFailure.LOCKED, retry_after_s=30))
+    assert k.session.visit.notice == Notice.TRACK_LOCKED and k.session.visit.retry_after_s == 30
+    (track,) = k.tap(Action.SUBMIT)
+    seen = TrackedReport("OLY-2026-000001-86", "سرقة", "Theft", "referred", "2026-11-22T18:00:00+00:00",
+                         "2026-11-23T09:00:00+00:00", "أحيل", "Referred", referral="pending")  # fmt: skip
+    k(ReportTracked(track.job, seen))
+    assert k.screen == Screen.FOLLOW_RESULT and k.session.visit.tracked == seen
+    (again,) = k.tap(Action.REFRESH)
+    assert isinstance(again, TrackReport) and k.screen == Screen.FOLLOWING
+    k(ReportTracked(track.job, seen))  # a late answer to the earlier job is ignored
+    assert k.screen == Screen.FOLLOWING
+    k(ReportTracked(again.job, TrackedReport(**{**seen.__dict__, "case_number": "PP-2026-000001"})))
+    assert k.session.visit.tracked is not None and k.session.visit.tracked.case_number == "PP-2026-000001"
     k.tap(Action.DONE)
-    face = Kiosk()
-    face.session.handle(CardInserted(), face.now)
-    face.tap(Action.CHOOSE, "file_report")
-    face.type(MrzField.DOCUMENT_NUMBER, "L898902C3")
-    face.type(MrzField.BIRTH_DATE, "740812")
-    face.type(MrzField.EXPIRY_DATE, "340415")
-    (read,) = face.tap(Action.SUBMIT)
-    (verify,) = face(ChipRead(read.job, IDENTITY))
-    face(FaceResult(verify.job, FaceOutcome.MATCH, 2, verification_id=3))
-    face.tap(Action.CONFIRM)
-    assert face.screen == Screen.REPORT_PLACEHOLDER
+    assert k.screen == Screen.ATTRACT and k.session.visit.tracked is None
 
 
 def test_idle_time_out_warns_offers_more_time_then_ends_the_session() -> None:

@@ -42,8 +42,14 @@ DISPLAY_COOKIE = "markaz_display"
 REPLAY_WINDOW = timedelta(seconds=60)  # a display that (re)connects still says the calls of the last minute
 TICK_S = 15.0  # screens with clocks in them are pushed at least this often
 NOTICE_S = 8.0  # how long a counter screen keeps saying what its last action did
-# the pages a staff sign-in may lead to, with the permission each needs (the technician's page is its own router)
-PAGES = {"/counter": "tickets.operate", "/supervisor": "kpis.read", "/technician": "devices.manage"}
+# the pages a staff sign-in may lead to, with the permission each needs (the technician's page and the report
+# workbench are routers of their own)
+PAGES = {
+    "/counter": "tickets.operate",
+    "/supervisor": "kpis.read",
+    "/technician": "devices.manage",
+    "/reports": "reports.read",
+}
 
 
 def install(app: FastAPI) -> None:

@@ -24,17 +24,25 @@ from kiosk.session.messages import (
     ChipFailed,
     ChipRead,
     FaceResult,
+    FiledReport,
     Identity,
     IssuedTicket,
     PrintFailed,
     ReceiptPrinted,
+    ReportField,
+    ReportFiled,
+    ReportRefused,
+    ReportTracked,
+    ReportType,
     Service,
     Tap,
     Tick,
     TicketFailed,
     TicketIssued,
+    TrackedReport,
+    TrackFailed,
 )
-from kiosk.session.vocabulary import Action, ChipFailure, FaceOutcome, MrzField
+from kiosk.session.vocabulary import Action, ChipFailure, FaceOutcome, MrzField, TrackFailure
 from kiosk.ui.screens import STATIC, KioskScreens
 from markaz.web.assets import mount_assets
 from tests.ui.axe import assert_accessible
@@ -50,6 +58,38 @@ SERVICES = (
 )
 IDENTITY = Identity("ERIKSSON", "ANNA MARIA", "L898902C3")
 TICKET = IssuedTicket(12, "A012", "general", "2026-12-01/A012", estimated_wait_s=840)
+REPORT_TYPES = (
+    ReportType(
+        "theft",
+        "سرقة",
+        "Theft",
+        (
+            ReportField("occurred_at", "datetime", "وقت الحادثة", "When it happened", required=True),
+            ReportField("items", "items", "المسروقات", "What was stolen", required=True, max_length=50),
+            ReportField("value", "amount", "القيمة التقديرية", "Estimated value"),
+            ReportField("suspect_seen", "yesno", "هل رأيت المشتبه به؟", "Did you see the suspect?"),
+            ReportField("description", "text", "وصف ما حدث", "What happened", required=True),
+        ),
+    ),
+    ReportType("loss", "فقدان وثيقة أو غرض", "Loss of a document or item"),
+    ReportType("traffic_accident", "حادث مروري بدون إصابات", "Traffic accident without injury"),
+    ReportType("fraud", "احتيال أو احتيال إلكتروني", "Fraud or cyber fraud"),
+    ReportType("general", "شكوى عامة", "General complaint"),
+)
+FILED = FiledReport("OLY-2026-000123-42", "583104", "theft", "2026-12-01T09:12:00+00:00",
+                    "سيستلم أحد الضباط بلاغك قريباً", "An officer will take your report in shortly")  # fmt: skip
+TRACKED = TrackedReport(
+    "OLY-2026-000123-42", "سرقة", "Theft", "under_investigation", "2026-12-01T09:12:00+00:00",
+    "2026-12-01T11:40:00+00:00", "البلاغ قيد التحقيق؛ قد يُطلب حضورك للإفادة",
+    "Under investigation; you may be asked to give a statement",
+    steps=(("submitted", "2026-12-01T09:12:00+00:00"), ("received", "2026-12-01T10:05:00+00:00"),
+           ("under_investigation", "2026-12-01T11:40:00+00:00")),
+)  # fmt: skip
+REFERRED = TrackedReport(
+    **{**TRACKED.__dict__, "state": "referred", "next_step_ar": "أحيل البلاغ إلى النيابة العامة",
+       "next_step_en": "Referred to the public prosecution", "referral": "acknowledged",
+       "case_number": "PP-2026-000042", "steps": (*TRACKED.steps, ("referred", "2026-12-02T08:30:00+00:00"))}
+)  # fmt: skip
 
 
 class Script:
@@ -58,7 +98,7 @@ class Script:
     def __init__(self, lang: str) -> None:
         self.now = 0.0
         self.s = Session(Rules())
-        self.s.handle(Availability(True, SERVICES), 0)
+        self.s.handle(Availability(True, SERVICES, "", REPORT_TYPES), 0)
         if lang == "en":
             self.tap(Action.LANGUAGE, "en")
 
@@ -93,6 +133,58 @@ class Script:
 
     def reading(self) -> Script:
         return self.details().tap(Action.SUBMIT)
+
+    def keys(self, text: str) -> Script:
+        for ch in text:
+            self.tap(Action.KEY, ch)
+        return self
+
+    def report(self) -> Script:
+        """Filing a report passes identification first."""
+        self.ev(CardInserted()).tap(Action.CHOOSE, "file_report")
+        for field, text in (
+            (MrzField.DOCUMENT_NUMBER, "L898902C3"),
+            (MrzField.BIRTH_DATE, "740812"),
+            (MrzField.EXPIRY_DATE, "340415"),
+        ):
+            self.tap(Action.FIELD, field.value)
+            self.keys(text)
+        self.tap(Action.SUBMIT).ev(ChipRead(self.job, IDENTITY))
+        return self.ev(FaceResult(self.job, FaceOutcome.MATCH, 2, 5)).tap(Action.CONFIRM)
+
+    def fields(self, upto: int) -> Script:
+        """The theft report answered up to field `upto` (0-based)."""
+        self.report().tap(Action.REPORT_TYPE, "theft")
+        answers = ["202611222130", None, "4500", None]
+        for index in range(upto):
+            if index == 1:
+                self.keys("silver laptop").tap(Action.ADD_ITEM).keys("black backpack")
+            elif index == 3:
+                self.tap(Action.ANSWER, "no")
+                continue
+            else:
+                self.keys(answers[index] or "")
+            self.tap(Action.NEXT)
+        return self
+
+    def reviewed(self) -> Script:
+        return self.fields(3).tap(Action.ANSWER, "no").keys("My car window was broken").tap(Action.NEXT)
+
+    def filed(self, printed: bool | None) -> Script:
+        self.reviewed().tap(Action.SUBMIT)
+        self.ev(ReportFiled(self.job, FILED))
+        if printed is not None:
+            self.ev(ReceiptPrinted(self.job) if printed else PrintFailed(self.job))
+        return self
+
+    def follow(self) -> Script:
+        return self.tap(Action.START).tap(Action.CHOOSE, "follow_report")
+
+    def following(self) -> Script:
+        return self.follow().keys("OLY-2026-000123-42").tap(Action.FIELD, "pin").keys("123456").tap(Action.SUBMIT)
+
+    def follow_failed(self, failure: TrackFailure) -> Script:
+        return self.following().ev(TrackFailed(self.job, failure, 1800 if failure == TrackFailure.LOCKED else 0))
 
     def face(self) -> Script:
         self.reading()
@@ -137,29 +229,30 @@ SCREENS: dict[str, Callable[[Script], object]] = {
         .ev(TicketIssued(k.job, IssuedTicket(3, "S003", "reception", "2026-12-01/S003", 300)))
         .ev(ReceiptPrinted(k.job))
     ),
-    "report_placeholder": lambda k: k.ev(CardInserted()).tap(Action.CHOOSE, "file_report"),
-    "follow_placeholder": lambda k: k.tap(Action.START).tap(Action.CHOOSE, "follow_report"),
+    "report_type": lambda k: k.report(),
+    "report_field": lambda k: k.report().tap(Action.REPORT_TYPE, "theft").keys("2026112221"),
+    "report_field-items": lambda k: k.fields(1).keys("silver laptop").tap(Action.ADD_ITEM).keys("black backpack"),
+    "report_field-yesno": lambda k: k.fields(3),
+    "report_field-text": lambda k: k.fields(3).tap(Action.ANSWER, "no").keys("My car window was broken"),
+    "report_field-required": lambda k: k.fields(1).tap(Action.NEXT),
+    "report_review": lambda k: k.reviewed(),
+    "report_review-refused": lambda k: (
+        k.reviewed().tap(Action.SUBMIT).ev(ReportRefused(k.job, "field 'place': at most 300 characters"))
+    ),
+    "filing": lambda k: k.reviewed().tap(Action.SUBMIT),
+    "report_filed-printing": lambda k: k.filed(None),
+    "report_filed": lambda k: k.filed(True),
+    "report_filed-printer-failed": lambda k: k.filed(False),
+    "follow_entry": lambda k: k.follow().keys("OLY-2026-000123-").tap(Action.FIELD, "pin").keys("1234"),
+    "follow_entry-wrong": lambda k: k.follow_failed(TrackFailure.WRONG),
+    "follow_entry-locked": lambda k: k.follow_failed(TrackFailure.LOCKED),
+    "following": lambda k: k.following(),
+    "follow_result": lambda k: k.following().ev(ReportTracked(k.job, TRACKED)),
+    "follow_result-referred": lambda k: k.following().ev(ReportTracked(k.job, REFERRED)),
+    "problem-report": lambda k: k.reviewed().tap(Action.SUBMIT).ev(ReportRefused(k.job, "", reachable=False)),
     "problem": lambda k: k.verified().tap(Action.CONFIRM).tap(Action.SERVICE, "general").ev(TicketFailed(k.job)),
     "timeout-warning": lambda k: k.details().later(500),
 }
-
-
-def _report_placeholder(k: Script) -> Script:
-    """Filing a report passes identification first; the placeholder is where it ends today."""
-    k.ev(CardInserted()).tap(Action.CHOOSE, "file_report")
-    for field, text in (
-        (MrzField.DOCUMENT_NUMBER, "L898902C3"),
-        (MrzField.BIRTH_DATE, "740812"),
-        (MrzField.EXPIRY_DATE, "340415"),
-    ):
-        k.tap(Action.FIELD, field.value)
-        for ch in text:
-            k.tap(Action.KEY, ch)
-    k.tap(Action.SUBMIT).ev(ChipRead(k.job, IDENTITY))
-    return k.ev(FaceResult(k.job, FaceOutcome.MATCH, 2, 5)).tap(Action.CONFIRM)
-
-
-SCREENS["report_placeholder"] = _report_placeholder
 
 
 class Stage:

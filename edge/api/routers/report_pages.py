@@ -1,0 +1,222 @@
+"""The report workbench (`/reports`): officers, supervisors and agency users work and read reports in the browser.
+
+Server-rendered pages (markaz.web) with plain HTML forms: every change is a POST that calls one ReportService
+operation, then redirects to the report's page (post/redirect/get), so a reload never repeats an action. Sign-in
+is the hall's (`/signin`, the same HttpOnly SameSite=Strict cookie); every request checks the token and the role
+again, and ReportService checks the procedure and the share once more. A form must come from this origin."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from edge.api.routers.hall_pages import STAFF_COOKIE, _who
+from edge.auth.principal import Principal
+from edge.errors import DomainError, Invalid
+from edge.node import EdgeNode
+from edge.reports import screens
+from edge.reports.service import Filters, PartyIn
+from edge.reports.vocabulary import Acknowledgement, OfficerAction, PartyRole, ReportState
+from markaz.web.languages import Language
+
+router = APIRouter(include_in_schema=False)
+READ, WORK, SHARE = "reports.read", "reports.work", "reports.share"
+DONE = {
+    "moved": "The report moved on.",
+    "assigned": "The report is assigned.",
+    "statement": "The statement is recorded.",
+    "party": "The party is added.",
+    "note": "Added to the report.",
+    "shared": "The report is shared until the date given.",
+}
+
+
+def install(app: FastAPI) -> None:
+    """The workbench's static files and pages (the shared assets are mounted by the hall's pages)."""
+    app.mount("/static/reports", StaticFiles(directory=screens.STATIC), name="reports-static")
+    app.include_router(router)
+
+
+def _node(request: Request) -> EdgeNode:
+    node: EdgeNode = request.app.state.node
+    return node
+
+
+def _source(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def _html(text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(text, status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+
+
+def _signin(node: EdgeNode, language: Language) -> HTMLResponse:
+    from edge.hall import screens as hall_screens  # the hall's sign-in page, with /reports as where it leads
+
+    return _html(hall_screens.render("signin.html", language, node.settings.tz, next="/reports", error=None))
+
+
+def _refused(node: EdgeNode, language: Language, message: str, status: int) -> HTMLResponse:
+    return _html(screens.render("refused.html", language, node.settings.tz, message=message), status)
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+
+
+def _officers(node: EdgeNode) -> list[str]:
+    return sorted(
+        u["username"] for u in node.auth.list_users() if u["active"] and u["role"] in ("officer", "supervisor")
+    )
+
+
+@router.get("/reports")
+def workbench(
+    request: Request,
+    lang: str | None = None,
+    state: str = "",
+    type: str = "",
+    officer: str = "",
+    sla: str = "",
+) -> Response:
+    node, language = _node(request), Language.parse(lang)
+    principal = _who(node, request.cookies.get(STAFF_COOKIE), READ)
+    if principal is None:
+        return _signin(node, language)
+    types = screens.type_names(node.reports.catalogue)
+    shown = {"state": state if state in set(ReportState) else None, "type": type if type in types else None,
+             "officer": officer.strip()[:64] or None, "sla": sla if sla in ("breached", "within") else None}  # fmt: skip
+    filters = Filters(ReportState(state) if shown["state"] else None, shown["type"], shown["officer"],
+                      None if shown["sla"] is None else shown["sla"] == "breached", limit=200)  # fmt: skip
+    reports = node.reports.list_reports(principal, filters, _source(request))
+    here = "/reports?" + urlencode({k: v for k, v in shown.items() if v})
+    return _html(screens.render("workbench.html", language, node.settings.tz, reports=reports, types=types,
+                                filters=shown, user=principal.subject, here=here,
+                                agency=principal.role == "agency_viewer"))  # fmt: skip
+
+
+def _page(node: EdgeNode, request: Request, language: Language, principal: Principal, reference: str,
+          done: str | None = None, error: str | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
+    try:
+        report = node.reports.get(reference, principal, _source(request))
+    except DomainError as exc:
+        return _refused(node, language, exc.message, exc.status)
+    staff = principal.role in ("officer", "supervisor", "admin")
+    offer = screens.offered(report, principal.role, principal.subject) if staff else {
+        "transitions": [], "assign": False, "supervisor": False, "workable": False}  # fmt: skip
+    return _html(screens.render(
+        "report.html", language, node.settings.tz, report=report, types=screens.type_names(node.reports.catalogue),
+        offer=offer, officers=_officers(node) if offer["assign"] else [], user=principal.subject, staff=staff,
+        here=f"/reports/{report['reference']}", done=screens.text(DONE[done], language) if done in DONE else None,
+        error=error,
+    ), status)  # fmt: skip
+
+
+@router.get("/reports/{reference}")
+def report_page(request: Request, reference: str, lang: str | None = None, done: str | None = None) -> Response:
+    node, language = _node(request), Language.parse(lang)
+    principal = _who(node, request.cookies.get(STAFF_COOKIE), READ)
+    if principal is None:
+        return _signin(node, language)
+    return _page(node, request, language, principal, reference[:40], done=done)
+
+
+def _act(request: Request, reference: str, lang: str, permission: str, done: str, change: Any) -> Response:
+    """Check who and where from, make the one change, and go back to the report's page (or say why not)."""
+    node, language = _node(request), Language.parse(lang)
+    principal = _who(node, request.cookies.get(STAFF_COOKIE), permission)
+    if not _same_origin(request):
+        return _refused(
+            node, language, screens.text("This form did not come from this station's pages.", language), 403
+        )
+    if principal is None:
+        if _who(node, request.cookies.get(STAFF_COOKIE), READ) is None:
+            return _signin(node, language)
+        return _refused(node, language, screens.text("Your role may not do this.", language), 403)
+    try:
+        change(node, principal)
+    except DomainError as exc:
+        return _page(node, request, language, principal, reference[:40], error=exc.message, status=exc.status)
+    target = f"/reports/{reference[:40]}?" + urlencode({"lang": language.value, "done": done})
+    return RedirectResponse(target, status_code=303)
+
+
+Text = Annotated[str, Form(max_length=2000)]
+
+
+@router.post("/reports/{reference}/move")
+def move(request: Request, reference: str, action: Annotated[str, Form(max_length=32)], reason: Text,
+         outcome: Annotated[str, Form(max_length=32)] = "", lang: Annotated[str, Form()] = "ar") -> Response:  # fmt: skip
+    return _act(request, reference, lang, WORK, "moved",
+                lambda node, who: node.reports.transition(reference, action, reason, who, outcome or None))  # fmt: skip
+
+
+@router.post("/reports/{reference}/assign")
+def assign(request: Request, reference: str, officer: Annotated[str, Form(max_length=64)], reason: Text,
+           lang: Annotated[str, Form()] = "ar") -> Response:  # fmt: skip
+    return _act(request, reference, lang, WORK, "assigned",
+                lambda node, who: node.reports.assign(reference, officer, reason, who))  # fmt: skip
+
+
+@router.post("/reports/{reference}/statement")
+def statement(request: Request, reference: str, party_id: Annotated[int, Form()],
+              text: Annotated[str, Form(max_length=50_000)], acknowledgement: Annotated[str, Form(max_length=32)],
+              corrects: Annotated[str, Form(max_length=20)] = "", lang: Annotated[str, Form()] = "ar") -> Response:  # fmt: skip
+    def change(node: EdgeNode, who: Principal) -> None:
+        try:
+            ack = Acknowledgement(acknowledgement)
+        except ValueError:
+            raise Invalid(f"unknown acknowledgement {acknowledgement!r}") from None
+        fixed = int(corrects) if corrects.isdigit() else None
+        node.reports.record_statement(reference, party_id, text, ack, who, fixed)
+
+    return _act(request, reference, lang, WORK, "statement", change)
+
+
+@router.post("/reports/{reference}/party")
+def party(request: Request, reference: str, role: Annotated[str, Form(max_length=32)],
+          name: Annotated[str, Form(max_length=200)], document_number: Annotated[str, Form(max_length=64)] = "",
+          contact: Annotated[str, Form(max_length=200)] = "", lang: Annotated[str, Form()] = "ar") -> Response:  # fmt: skip
+    def change(node: EdgeNode, who: Principal) -> None:
+        try:
+            kind = PartyRole(role)
+        except ValueError:
+            raise Invalid(f"unknown party role {role!r}") from None
+        node.reports.add_party(reference, PartyIn(kind, name, None, document_number.strip() or None, None, None,
+                                                  contact.strip() or None), who)  # fmt: skip
+
+    return _act(request, reference, lang, WORK, "party", change)
+
+
+@router.post("/reports/{reference}/note")
+def note(request: Request, reference: str, text: Annotated[str, Form(max_length=10_000)],
+         action: Annotated[str, Form(max_length=32)] = "", lang: Annotated[str, Form()] = "ar") -> Response:  # fmt: skip
+    def change(node: EdgeNode, who: Principal) -> None:
+        try:
+            kind = OfficerAction(action) if action else None
+        except ValueError:
+            raise Invalid(f"unknown action {action!r}") from None
+        node.reports.add_note(reference, text, who, kind)
+
+    return _act(request, reference, lang, WORK, "note", change)
+
+
+@router.post("/reports/{reference}/share")
+def share(request: Request, reference: str, agency_user: Annotated[str, Form(max_length=64)], purpose: Text,
+          until: Annotated[str, Form(max_length=10)], lang: Annotated[str, Form()] = "ar") -> Response:  # fmt: skip
+    def change(node: EdgeNode, who: Principal) -> None:
+        try:
+            day = datetime.strptime(until, "%Y-%m-%d").date()
+        except ValueError:
+            raise Invalid("the end date is YYYY-MM-DD") from None
+        # the share lasts to the end of that day, station time
+        end = datetime.combine(day, time(0), node.settings.tz) + timedelta(days=1)
+        node.reports.share(reference, agency_user.strip(), purpose, end.astimezone(UTC), who)
+
+    return _act(request, reference, lang, SHARE, "shared", change)

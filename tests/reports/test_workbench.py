@@ -1,0 +1,222 @@
+"""The report workbench's pages over HTTP (TestClient on the real app and node): sign-in, the list with its filters,
+a report's page and its forms, and the role checks each page and form makes on the server."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from edge.api.app import create_app
+from tests.conftest import PASSWORD, auth
+from tests.reports.conftest import AGENCIES, THEFT
+
+SAME_ORIGIN = {"origin": "http://testserver"}
+
+
+@pytest.fixture
+def bench(make_node, station_template, tmp_path):
+    template, tokens = station_template
+    data = tmp_path / "bench-node"
+    shutil.copytree(template, data)
+    node = make_node(data_dir=data, reports={"agencies": AGENCIES, "station_code": "OLY"})
+    with TestClient(create_app(node)) as client:
+        yield client, node, dict(tokens)
+
+
+def signed_in(client: TestClient, user: str) -> TestClient:
+    client.cookies.clear()
+    r = client.post("/signin", data={"username": user, "password": PASSWORD, "next": "/reports", "lang": "en"},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/reports?lang=en"
+    return client
+
+
+def desk_report(client: TestClient, tokens: dict[str, str], **details: object) -> str:
+    r = client.post("/api/v1/reports", headers=auth(tokens["officer"]),
+                    json={"type": "theft", "details": {**THEFT, **details}, "complainant": {"name": "Desk Visitor"}})  # fmt: skip
+    assert r.status_code == 201, r.text
+    return r.json()["reference"]
+
+
+def soon(node) -> str:
+    """An end date two days ahead, station time (within the share limit)."""
+    return (node.clock() + timedelta(days=2)).astimezone(node.settings.tz).date().isoformat()
+
+
+def post(client: TestClient, path: str, **form: object) -> object:
+    return client.post(path, data={"lang": "en", **form}, headers=SAME_ORIGIN, follow_redirects=False)
+
+
+def test_without_sign_in_the_workbench_asks_for_it_and_a_form_changes_nothing(bench):
+    client, node, tokens = bench
+    ref = desk_report(client, tokens)
+    for path in ("/reports", f"/reports/{ref}"):
+        r = client.get(path)
+        assert r.status_code == 200 and 'data-screen="signin"' in r.text and 'value="/reports"' in r.text
+    r = post(client, f"/reports/{ref}/move", action="receive", reason="no one signed in")
+    assert 'data-screen="signin"' in r.text
+    assert node.reports.list_reports(node_admin(), filters())[0]["state"] == "submitted"
+
+
+def node_admin():
+    from edge.auth.principal import Principal
+
+    return Principal("staff", "admin", "admin")
+
+
+def filters(**kw):
+    from edge.reports.service import Filters
+
+    return Filters(**kw)
+
+
+def test_the_list_filters_by_state_type_officer_and_time_limit(bench):
+    client, node, tokens = bench
+    a, b = desk_report(client, tokens), desk_report(client, tokens)
+    signed_in(client, "officer")
+    assert post(client, f"/reports/{b}/move", action="receive", reason="taken in").status_code == 303
+    assert post(client, f"/reports/{b}/assign", officer="officer", reason="mine").status_code == 303
+    page = client.get("/reports?lang=en").text
+    assert 'data-count="2"' in page and a in page and b in page
+    only_received = client.get("/reports", params={"state": "received", "lang": "en"}).text
+    assert b in only_received and a not in only_received
+    assert a in client.get("/reports", params={"state": "submitted"}).text
+    by_officer = client.get("/reports", params={"officer": "officer"}).text
+    assert b in by_officer and a not in by_officer
+    assert 'data-count="0"' in client.get("/reports", params={"type": "loss"}).text
+    assert 'data-count="2"' in client.get("/reports", params={"type": "theft"}).text
+    assert 'data-count="0"' in client.get("/reports", params={"sla": "breached"}).text
+    assert 'data-count="2"' in client.get("/reports", params={"sla": "within"}).text
+    # an unknown filter value is ignored, not an error
+    assert 'data-count="2"' in client.get("/reports", params={"state": "nonsense"}).text
+    # every list the page showed went through the service: audited, with its filters
+    audited = node.store.query("SELECT after FROM audit_log WHERE action = 'report.list'")
+    assert len(audited) >= 9 and any('"officer":"officer"' in a["after"] for a in audited)
+
+
+def test_officer_works_a_report_through_its_page_and_each_step_is_on_the_timeline(bench):
+    client, node, tokens = bench
+    ref = desk_report(client, tokens)
+    signed_in(client, "officer")
+    page = client.get(f"/reports/{ref}?lang=en").text
+    assert 'data-state="submitted"' in page and 'value="receive"' in page
+    assert 'value="close"' not in page  # closing is a supervisor's
+    assert 'id="share-form"' not in page
+    for action, reason in (("receive", "taken in"),):
+        r = post(client, f"/reports/{ref}/move", action=action, reason=reason)
+        assert r.status_code == 303 and r.headers["location"].startswith(f"/reports/{ref}?")
+    # investigating needs an officer: the page says why, and nothing moved
+    r = post(client, f"/reports/{ref}/move", action="investigate", reason="open it")
+    assert r.status_code == 409 and "assign an officer" in r.text and 'data-state="received"' in r.text
+    assert post(client, f"/reports/{ref}/assign", officer="officer", reason="mine").status_code == 303
+    assert post(client, f"/reports/{ref}/move", action="investigate", reason="open it").status_code == 303
+    page = client.get(f"/reports/{ref}?lang=en").text
+    party = re.search(r'name="party_id"><option value="(\d+)"', page).group(1)
+    r = post(client, f"/reports/{ref}/statement", party_id=party, text="It was gone at ten.", acknowledgement="signed")
+    assert r.status_code == 303
+    page = client.get(r.headers["location"]).text
+    assert "The statement is recorded." in page and 'data-statements="1"' in page and "It was gone at ten." in page
+    first = re.search(r'id="statement-(\d+)"', page).group(1)
+    r = post(client, f"/reports/{ref}/statement", party_id=party, text="It was gone at eleven.",
+             acknowledgement="read_back", corrects=first)  # fmt: skip
+    page = client.get(r.headers["location"]).text
+    assert 'data-statements="2"' in page and "Corrected by a later version." in page and "It was gone at ten." in page
+    assert post(client, f"/reports/{ref}/party", role="witness", name="Sami Witness").status_code == 303
+    assert post(client, f"/reports/{ref}/note", text="Camera at the gate", action="cctv_requested").status_code == 303
+    assert post(client, f"/reports/{ref}/note", text="call back Sunday").status_code == 303
+    assert post(client, f"/reports/{ref}/move", action="refer", reason="complete").status_code == 303
+    page = client.get(f"/reports/{ref}?lang=en").text
+    assert 'data-state="referred"' in page and 'data-referral="pending"' in page and "Referral pending" in page
+    assert "Sami Witness" in page and "CCTV footage requested" in page and "call back Sunday" in page
+    timeline = page[page.index('id="timeline"') :]
+    for word in ("Filed", "Receive", "Assigned", "Start the investigation", "Refer to the prosecution"):
+        assert word in timeline
+    # a referred report takes no statement: the form is gone, and a forged post is refused by the service
+    assert 'id="statement-form"' not in page
+    r = post(client, f"/reports/{ref}/statement", party_id=party, text="late", acknowledgement="signed")
+    assert r.status_code == 409
+    assert [s["text"] for s in node.reports.get(ref, node_admin())["statements"]] == [
+        "It was gone at ten.",
+        "It was gone at eleven.",
+    ]
+
+
+def test_the_supervisor_returns_with_a_reason_and_closes_with_an_outcome(bench):
+    client, _node, tokens = bench
+    ref = desk_report(client, tokens)
+    signed_in(client, "officer")
+    post(client, f"/reports/{ref}/move", action="receive", reason="taken in")
+    post(client, f"/reports/{ref}/assign", officer="officer", reason="mine")
+    post(client, f"/reports/{ref}/move", action="investigate", reason="open it")
+    signed_in(client, "supervisor")
+    page = client.get(f"/reports/{ref}?lang=en").text
+    assert 'value="return"' in page and 'value="close"' in page and 'id="share-form"' in page
+    assert 'id="assign-officer"' in page and '<option value="officer" selected>' in page
+    assert post(client, f"/reports/{ref}/move", action="return", reason="statement missing").status_code == 303
+    page = client.get(f"/reports/{ref}?lang=en").text
+    assert 'data-state="returned"' in page and "statement missing" in page
+    r = post(client, f"/reports/{ref}/move", action="close", reason="done")
+    assert r.status_code == 422 and "outcome" in r.text
+    r = post(client, f"/reports/{ref}/move", action="close", reason="withdrawn by the visitor", outcome="withdrawn")
+    page = client.get(r.headers["location"]).text
+    assert 'data-state="closed"' in page and "Withdrawn" in page
+
+
+def test_roles_are_checked_on_the_server_for_every_form(bench):
+    client, node, tokens = bench
+    ref = desk_report(client, tokens)
+    # an officer may not share, and the forged form is refused with nothing shared
+    signed_in(client, "officer")
+    r = post(client, f"/reports/{ref}/share", agency_user="agency_viewer", purpose="look", until="2099-01-01")
+    assert r.status_code == 403
+    # a form from another origin is refused even with the cookie
+    r = client.post(f"/reports/{ref}/move", data={"action": "receive", "reason": "xx-site"},
+                    headers={"origin": "http://evil.example"}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 403
+    # a technician has no workbench at all
+    client.cookies.clear()
+    r = client.post("/signin", data={"username": "technician", "password": PASSWORD, "next": "/reports", "lang": "en"})
+    assert "Your role may not use this screen." in r.text
+    # the agency user may not work a report, even one shared with them
+    signed_in(client, "supervisor")
+    assert post(client, f"/reports/{ref}/share", agency_user="agency_viewer", purpose="case review",
+                until=soon(node)).status_code == 303  # fmt: skip
+    signed_in(client, "agency_viewer")
+    r = post(client, f"/reports/{ref}/move", action="receive", reason="not mine to do")
+    assert r.status_code == 403
+    assert node.reports.get(ref, node_admin())["state"] == "submitted"
+    assert not node.reports.get(ref, node_admin())["notes"]
+
+
+def test_an_agency_user_sees_only_what_was_shared_and_only_until_the_date(bench):
+    client, node, tokens = bench
+    shared, other = desk_report(client, tokens), desk_report(client, tokens)
+    signed_in(client, "supervisor")
+    until = soon(node)
+    assert post(client, f"/reports/{shared}/share", agency_user="agency_viewer", purpose="case review",
+                until=until).status_code == 303  # fmt: skip
+    signed_in(client, "agency_viewer")
+    page = client.get("/reports?lang=en").text
+    assert shared in page and other not in page and 'data-count="1"' in page
+    page = client.get(f"/reports/{shared}?lang=en").text
+    assert 'data-screen="report"' in page and 'id="move-form"' not in page and 'id="statement-form"' not in page
+    assert "call back" not in page  # no notes for agencies (none here; the page has no notes section for them)
+    r = client.get(f"/reports/{other}?lang=en")
+    assert r.status_code == 403 and 'data-screen="refused"' in r.text
+
+
+def test_every_string_of_the_workbench_has_an_arabic_translation():
+    from edge.api.routers.report_pages import DONE
+    from edge.reports import screens
+    from markaz.web.catalogues import missing_messages
+    from markaz.web.extract import template_messages
+    from markaz.web.languages import Language
+
+    ids = template_messages(screens.TEMPLATES) | set(DONE.values())
+    ids |= {"This form did not come from this station's pages.", "Your role may not do this."}
+    assert missing_messages(Language.AR, [screens.CATALOGUES], ids) == []
