@@ -96,7 +96,7 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         assisted_service=settings.assisted_service,
     )
     sync = _profile_sync(settings, hardware, camera)
-    return KioskAgent(
+    agent = KioskAgent(
         Session(rules),
         hardware,
         heartbeat_s=settings.heartbeat_s,
@@ -105,6 +105,8 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         profile_sync=sync.sync if sync else None,
         profile_poll_s=settings.profile_poll_s,
     )
+    hardware.chip.post = agent.post
+    return agent
 
 
 def build_app(settings: KioskSettings) -> FastAPI:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.agent.secrets import SessionSecrets
@@ -20,6 +21,7 @@ from kiosk.hardware.receipt import ReceiptContent, ReceiptRenderer, ReportReceip
 from kiosk.session import report_form
 from kiosk.session.messages import (
     ChipFailed,
+    ChipProgress,
     ChipRead,
     Event,
     FaceResult,
@@ -54,6 +56,20 @@ class ChipReading:
     trust_store: TrustStore | None
     require_passive_auth: bool
     secrets: SessionSecrets
+    post: Callable[[Event], None] | None = None  # the agent's `post`: the read's progress reaches the screen
+
+    def _progress(self, job: int) -> Callable[[float], None] | None:
+        post = self.post
+        if post is None:
+            return None
+        told = [0.0]
+
+        def tell(done: float) -> None:
+            if done >= 1.0 or done - told[0] >= 0.02:  # a step the bar shows, not one event per APDU
+                told[0] = done
+                post(ChipProgress(job, done))
+
+        return tell
 
     def __call__(self, effect: ReadChip, session: int) -> Event:
         source = KeyedMrzSource(effect.document_number, effect.birth_date, effect.expiry_date)
@@ -61,7 +77,8 @@ class ChipReading:
         try:
             connection = reader.wait_for_card(2.0)
             try:
-                result = EmrtdSession(connection, trust_store=self.trust_store).read(source)
+                progress = self._progress(effect.job)
+                result = EmrtdSession(connection, trust_store=self.trust_store, progress=progress).read(source)
             finally:
                 connection.close()
         except AccessDenied:

@@ -3,7 +3,9 @@ select the ICAO application, read EF.COM, EF.SOD, DG1, DG2, check passive authen
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 
 from kiosk.card import tlv
 from kiosk.card.access import AccessProtocol, ApduChannel, PlainChannel, ReopeningChannel, SecureChannel
@@ -31,6 +33,9 @@ from kiosk.card.trust_store import TrustStore
 
 # Largest READ BINARY whose protected answer (DO'87' + DO'99' + DO'8E' + SW) still fits a short response.
 CHUNK = 0xDF
+log = logging.getLogger(__name__)
+# The read's progress: access and the small files first, then the photo (DG2, most of the bytes) by bytes read.
+PHOTO_FROM, PHOTO_TO = 0.3, 0.95
 _HEADER = 5  # enough for a one-byte tag (every LDS file) and a length of up to 83 xx xx xx (a DG2 beyond 64 KB)
 _MAX_FILE = 1 << 20  # more than any LDS file; a chip claiming more is refused rather than read for minutes
 _MAX_EVEN_OFFSET = 0x7FFF  # READ BINARY (B0) carries the offset in 15 bits; beyond, READ BINARY with odd INS (B1)
@@ -77,9 +82,15 @@ def select_application(channel: ApduChannel) -> None:
         raise CardError(f"SELECT of the eMRTD application refused ({answer.sw:04X})")
 
 
-def read_file(channel: ApduChannel, fid: int, capabilities: CardCapabilities = SHORT_ONLY) -> bytes:
+def read_file(
+    channel: ApduChannel,
+    fid: int,
+    capabilities: CardCapabilities = SHORT_ONLY,
+    on_bytes: Callable[[int, int], None] | None = None,
+) -> bytes:
     """SELECT the EF, then READ BINARY in chunks: the first few bytes give the TLV length, the rest follows. Chunks are
-    as long as the chip's announced response size allows (one extended READ BINARY per ~64 KB, else short ones)."""
+    as long as the chip's announced response size allows (one extended READ BINARY per ~64 KB, else short ones).
+    `on_bytes(read, total)` hears of each chunk (the kiosk's progress bar over the photo)."""
     answer = channel.transmit(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
     if answer.sw == SW_FILE_NOT_FOUND:
         raise _FileNotFound(f"EF {fid:04X} not found")
@@ -98,6 +109,8 @@ def read_file(channel: ApduChannel, fid: int, capabilities: CardCapabilities = S
         if not part:
             raise DataGroupError(f"EF {fid:04X} ended after {len(content)} of {total} bytes")
         content += part
+        if on_bytes is not None:
+            on_bytes(min(len(content), total), total)
     return content[:total]
 
 
@@ -172,9 +185,14 @@ class EmrtdSession:
     """One read of one card. Create it per card presentation: it holds no state across cards."""
 
     def __init__(
-        self, connection: CardConnection, access: AccessProtocol | None = None, trust_store: TrustStore | None = None
+        self,
+        connection: CardConnection,
+        access: AccessProtocol | None = None,
+        trust_store: TrustStore | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> None:
         self.connection = connection
+        self.progress = progress  # hears 0..1 as the read goes: stages, then the photo's bytes (most of the time)
         self.access = access  # None: chosen from the chip's EF.CardAccess
         self.trust_store = trust_store
         self.channel = PlainChannel(connection)
@@ -215,6 +233,7 @@ class EmrtdSession:
 
         secure = ReopeningChannel(open_access)
         lap("access")
+        self._tell(0.05)
         com = parse_com(read_file(secure, EF_COM, caps))
         # EF.SOD before the data groups: it says which groups exist and how they are hashed; a chip without one may
         # answer that in plain, which ends its session, and access is opened again for the data groups.
@@ -228,8 +247,10 @@ class EmrtdSession:
         lap("read")
         chip = authenticate_chip(secure, security.get(14), security.get(15), extended=caps.extended_length)
         lap("chip_auth")
+        self._tell(PHOTO_FROM - 0.05)
         dg1 = read_file(secure, DG_FILES[1], caps)
-        dg2 = read_file(secure, DG_FILES[2], caps)
+        self._tell(PHOTO_FROM)
+        dg2 = read_file(secure, DG_FILES[2], caps, self._photo_bytes)
         lap("read")
         mrz = parse_dg1(dg1)
         photo = parse_dg2(dg2)
@@ -237,6 +258,7 @@ class EmrtdSession:
         hashed = {1: dg1, 2: dg2} | {n: content for n, content in security.items() if content is not None}
         pa = passive_authentication(sod, hashed, self.trust_store)
         lap("passive_auth")
+        self._tell(1.0)
         timings["total"] = (time.perf_counter() - started) * 1000
         return CardReadResult.build(
             mrz,
@@ -248,6 +270,16 @@ class EmrtdSession:
             access=access.name.lower(),
             chip_auth=chip,
         )
+
+    def _tell(self, done: float) -> None:
+        if self.progress is not None:
+            try:
+                self.progress(done)
+            except Exception:  # a listener's fault must not fail the read
+                log.debug("progress listener failed", exc_info=True)
+
+    def _photo_bytes(self, read: int, total: int) -> None:
+        self._tell(PHOTO_FROM + (PHOTO_TO - PHOTO_FROM) * read / total)
 
     @staticmethod
     def _optional_file(channel: ApduChannel, number: int, caps: CardCapabilities) -> bytes | None:

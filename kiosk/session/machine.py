@@ -17,6 +17,7 @@ from kiosk.session.messages import (
     CardInserted,
     CardRemoved,
     ChipFailed,
+    ChipProgress,
     ChipRead,
     Crash,
     Effect,
@@ -106,6 +107,7 @@ class Visit:
     notice: Notice | None = None
     guidance: str | None = None  # the edge's reason for a retry (e.g. "face_too_small"), shown as advice
     scan_used: bool = False  # the document camera's details were tried once this visit
+    chip_progress: float = 0.0  # how far the chip read has got, 0..1
     # filing a report
     report_type: ReportType | None = None
     answers: tuple[tuple[str, report_form.Answer], ...] = ()
@@ -349,6 +351,7 @@ class Session:
             self.visit = replace(visit, notice=Notice.MRZ_INVALID)
             return []
         job = self._job()
+        self.visit = replace(self.visit, chip_progress=0.0)
         self._go(Screen.READING_CHIP)
         return [ReadChip(job, key.document_number, key.birth_date, key.expiry_date)]
 
@@ -540,6 +543,10 @@ class Session:
         job = getattr(event, "job", None)
         if job is None or job != self.pending_job:
             return []  # late answer for a job the session no longer waits for
+        if isinstance(event, ChipProgress) and self.screen == Screen.READING_CHIP:
+            done = min(1.0, max(self.visit.chip_progress, event.done))  # never backwards, never past the end
+            self.visit = replace(self.visit, chip_progress=done)
+            return []
         if isinstance(event, ChipRead) and self.screen == Screen.READING_CHIP:
             self.visit = replace(self.visit, identity=event.identity, notice=None)
             return self._capture()

@@ -138,6 +138,14 @@ class ChipFailed:
 
 
 @dataclass(frozen=True)
+class ChipProgress:
+    """How far the chip read has got (0..1, by stage and by the bytes of the photo), for the visitor to see."""
+
+    job: int
+    done: float
+
+
+@dataclass(frozen=True)
 class FaceResult:
     job: int
     outcome: FaceOutcome
@@ -217,6 +225,7 @@ class Crash:
 
 Event = (
     Tap
+    | ChipProgress
     | MrzScanned
     | CardInserted
     | CardRemoved

@@ -223,3 +223,20 @@ def test_rsa_2048_active_authentication_asks_with_extended_le(insert, reader, td
     _session, result = read(reader)
     assert (result.chip_auth.status, result.chip_auth.method) == ("valid", "active_authentication")
     assert applet.secured_commands[0x88] == 1 and applet.extended_apdus >= 2
+
+
+def test_the_read_reports_its_progress_by_stage_and_by_the_photos_bytes(insert, reader, td3, pki, photo_60k):
+    """The kiosk's progress bar: never backwards, through the photo in many steps (a short-only chip: ~270 reads),
+    ending at 1 once passive authentication is done."""
+    from kiosk.card.emrtd import PHOTO_FROM, PHOTO_TO
+
+    insert(_chip(td3, photo_60k, pki))
+    heard: list[float] = []
+    connection = reader.wait_for_card(10)
+    try:
+        EmrtdSession(connection, trust_store=None, progress=heard.append).read(SOURCE)
+    finally:
+        connection.close()
+    assert heard == sorted(heard) and heard[0] > 0 and heard[-1] == 1.0
+    through_photo = [d for d in heard if PHOTO_FROM < d <= PHOTO_TO]
+    assert len(through_photo) > 50 and through_photo[-1] == PHOTO_TO

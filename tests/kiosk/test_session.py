@@ -13,6 +13,7 @@ from kiosk.session.messages import (
     CardInserted,
     CardRemoved,
     ChipFailed,
+    ChipProgress,
     ChipRead,
     Crash,
     EndSession,
@@ -55,6 +56,7 @@ from kiosk.session.vocabulary import (
     Screen,
     TrackFailure,
 )
+from kiosk.ui.screens import KioskScreens
 from markaz.web.languages import Language
 
 SERVICES = (
@@ -219,6 +221,21 @@ def test_face_no_match_retries_then_sends_to_reception_and_spoof_at_once() -> No
     face = k.to_face()
     (issue,) = k(FaceResult(face.job, FaceOutcome.SPOOF, attempts_left=2))
     assert issue.assisted == AssistReason.SPOOF
+
+
+def test_the_chip_read_shows_its_progress_for_the_read_under_way_only() -> None:
+    k = Kiosk()
+    read = k.to_reading()
+    assert k.session.visit.chip_progress == 0.0
+    assert k(ChipProgress(read.job, 0.4)) == [] and k.session.visit.chip_progress == 0.4
+    k(ChipProgress(read.job, 0.3))  # a late, smaller step never moves the bar back
+    k(ChipProgress(read.job - 1, 0.9))  # nor does an older read's
+    assert k.session.visit.chip_progress == 0.4 and k.screen == Screen.READING_CHIP
+    k(ChipFailed(read.job, ChipFailure.ACCESS_DENIED))  # the details are asked again ...
+    assert k.screen == Screen.MRZ_ENTRY
+    (again,) = k.tap(Action.SUBMIT)
+    assert isinstance(again, ReadChip) and k.session.visit.chip_progress == 0.0  # ... and the next read starts at 0
+    assert "0%" in KioskScreens("a", "b").fragment(k.session.view())
 
 
 def test_a_late_answer_for_an_old_job_is_ignored() -> None:

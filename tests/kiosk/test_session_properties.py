@@ -177,8 +177,8 @@ class SessionMachine(RuleBasedStateMachine):
         for char in text:
             self._apply(Tap(Action.KEY, char))
 
-    @rule()
-    def a_visitor_fills_in_a_complaint(self) -> None:
+    @rule(answer=st.sampled_from(["none yet", "filed", "refused"]))
+    def a_visitor_fills_in_a_complaint(self, answer: str) -> None:
         if self.session.screen != Screen.REPORT_TYPE:
             return
         self._apply(Tap(Action.REPORT_TYPE, "general"))
@@ -187,9 +187,17 @@ class SessionMachine(RuleBasedStateMachine):
         assert self.session.screen == Screen.REPORT_REVIEW
         self._apply(Tap(Action.SUBMIT))
         assert self.session.screen == Screen.FILING
+        if answer != "none yet":  # the edge's answer at once, so the runs reach what follows it
+            self.filing_answer(answer == "filed", True)
+            if answer == "filed":
+                assert self.session.screen == Screen.REPORT_FILED
 
-    @rule(reference=st.sampled_from(["OLY-2026-000001-86", "X"]), pin=st.sampled_from(["123456", "12"]))
-    def a_visitor_asks_to_follow(self, reference: str, pin: str) -> None:
+    @rule(
+        reference=st.sampled_from(["OLY-2026-000001-86", "X"]),
+        pin=st.sampled_from(["123456", "12"]),
+        answer=st.sampled_from(["none yet", "tracked", *TrackFailure]),
+    )
+    def a_visitor_asks_to_follow(self, reference: str, pin: str, answer: str) -> None:
         if self.session.screen != Screen.ATTRACT:
             return
         self._apply(Tap(Action.START))
@@ -198,9 +206,12 @@ class SessionMachine(RuleBasedStateMachine):
         self._apply(Tap(Action.FIELD, "pin"))
         self.a_visitor_keys_in(pin)
         self._apply(Tap(Action.SUBMIT))
+        if self.session.screen == Screen.FOLLOWING and answer != "none yet":  # the edge's answer at once
+            tracked = answer == "tracked"
+            self.tracking_answer(tracked, TrackFailure.UNAVAILABLE if tracked else TrackFailure(answer))
 
-    @rule()
-    def a_visitor_identifies_to_file_a_report(self) -> None:
+    @rule(then=st.sampled_from(["stop", "none yet", "filed", "refused"]))
+    def a_visitor_identifies_to_file_a_report(self, then: str) -> None:
         """The long way in, as real events: random taps alone seldom key in well-formed MRZ details."""
         if self.session.screen != Screen.ATTRACT:
             return
@@ -217,6 +228,8 @@ class SessionMachine(RuleBasedStateMachine):
         self._apply(Tap(Action.CONFIRM))
         assert self.session.screen == Screen.REPORT_TYPE
         self.seen.add(Screen.REPORT_TYPE)
+        if then != "stop":  # and on through the form, so the runs reach what follows it whatever else they draw
+            self.a_visitor_fills_in_a_complaint(then)
 
     @rule()
     def card_in(self) -> None:
