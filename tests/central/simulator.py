@@ -29,7 +29,7 @@ class SimulatedStation:
 
     def day(self, end: datetime, step: timedelta = timedelta(minutes=5)) -> Iterator[tuple[str, BaseModel]]:
         """(topic, message) for the 24 hours before `end`: a queue snapshot every step, the two kiosks every third
-        step (kiosk-2 out of paper for two hours in the afternoon), verification counters every sixth."""
+        step (kiosk-2 out of paper for two hours, ending four hours before `end`), verification counters every sixth."""
         t, i = end - timedelta(hours=24) + step, 0
         served = {s: 0 for s in SERVICES}
         verdicts = {"match": 0, "no_match": 0, "retry": 0, "spoof": 0}
@@ -52,7 +52,10 @@ class SimulatedStation:
                 business_day=t.date().isoformat(), reason="periodic", services=services))  # fmt: skip
             if i % 3 == 0:
                 for device in ("kiosk-1", "kiosk-2"):
-                    faults = ["printer_paper_out"] if device == "kiosk-2" and 14 <= hour < 16 else []
+                    # kiosk-2 out of paper from six to four hours before the end: the end state never depends on
+                    # the hour the test runs at (a fixed 14:00-16:00 window left it faulted when run then)
+                    out = end - timedelta(hours=6) <= t < end - timedelta(hours=4)
+                    faults = ["printer_paper_out"] if device == "kiosk-2" and out else []
                     yield self._envelope("telemetry.devices", contract.DeviceMessage, t, contract.DeviceState(
                         device=device, type="kiosk", enabled=True, online=True, last_heartbeat=t,
                         printer_paper="out" if faults else "ok", faults=faults, reason="periodic",
