@@ -37,6 +37,9 @@ class QueueSettings(BaseModel):
     recall_min_interval_s: float = Field(10.0, ge=0, description="re-announcing a ticket is rate-limited")
     default_service_time_s: float = Field(300.0, gt=0, description="used for estimates before any service is seen")
     service_time_window: int = Field(20, ge=1, description="recent services averaged for estimates")
+    identity_window_s: float = Field(
+        600.0, gt=0, description="a kiosk's ticket for a service that needs identity stands on a face match this recent"
+    )
 
 
 class AuditSettings(BaseModel):

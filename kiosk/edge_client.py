@@ -150,8 +150,12 @@ class EdgeClient:
             FaceOutcome(body["decision"]), body["reason"], int(body["attempts_left"]), int(body["verification_id"])
         )
 
-    def issue(self, service: str) -> IssuedTicket:
-        response = self._send("POST", "/tickets", json={"service": service})
+    def issue(self, service: str, verification_id: int | None = None) -> IssuedTicket:
+        """A ticket; the visitor's face match goes with it (a service that needs identity is refused without one)."""
+        body: dict[str, object] = {"service": service}
+        if verification_id is not None:
+            body["verification_id"] = verification_id
+        response = self._send("POST", "/tickets", json=body)
         if response.status_code != 201:
             raise EdgeRefused(_detail(response))
         t = response.json()

@@ -72,7 +72,12 @@ class Trickle(threading.Thread):
                     clock += 1.0
                     if clock >= next_visitor:
                         service = self.random.choice(["general", "general", "report", "follow-up", "priority"])
-                        c.post("/api/v1/tickets", json={"service": service}, headers=kiosk)
+                        # a report ticket needs a verified identity at a kiosk: simulated walk-ins get it at the desk
+                        c.post(
+                            "/api/v1/tickets",
+                            json={"service": service},
+                            headers=officer if service == "report" else kiosk,
+                        )
                         next_visitor = clock + self.random.uniform(15, 45)
                     if clock >= next_step:
                         self._step(c, officer)

@@ -20,6 +20,7 @@ from edge.errors import Conflict, NotFound, RateLimited
 from edge.events import EventBus
 from edge.queue import estimate, kpis
 from edge.queue.catalogue import Catalogue, apply_catalogue
+from edge.queue.identity import verified_identity
 from edge.queue.models import Counter, CounterLoad, Kpis, QueueSnapshot, Service, Ticket, WaitingTicket
 from edge.queue.states import AT_COUNTER, INITIAL, OPEN_STATES, TicketStatus, check_transition, format_number, sql_in
 from edge.settings import EdgeSettings
@@ -140,12 +141,16 @@ class QueueService:
         return {"status": t.status, "counter": t.counter}
 
     # -- operations --------------------------------------------------------------------------------------------
-    def issue(self, service_code: str, actor: Principal) -> Ticket:
+    def issue(self, service_code: str, actor: Principal, verification_id: int | None = None) -> Ticket:
+        """Issue a ticket; a kiosk's ticket for a service that needs identity stands on one recent face match."""
         now = self.clock()
         today = self.today(now)
         with self.store.write() as db:
             self._roll_over(db, today, now)
             service = self._service(db, service_code)
+            verified = verified_identity(
+                db, service, actor, verification_id, now, self.settings.queue.identity_window_s
+            )
             row = self._one(
                 db,
                 "INSERT INTO ticket_sequences (service, business_day, last_seq) VALUES (?, ?, 1) "
@@ -159,14 +164,17 @@ class QueueService:
             inserted = self._one(
                 db,
                 "INSERT INTO tickets (number, service, business_day, seq, status, priority, arrived_at, queued_at, "
-                f"issued_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {TICKET_FIELDS}",
-                [number, service_code, today.isoformat(), seq, INITIAL, service["priority"], stamp, stamp, actor.label],
-            )
-            ticket = Ticket.model_validate(inserted)
-            self.audit.append(
-                actor, "ticket.issue", "ticket", str(ticket.id), None,
-                {"number": number, "service": service_code, "status": INITIAL}, db=db,
+                f"issued_by, verification_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {TICKET_FIELDS}",
+                [
+                    number, service_code, today.isoformat(), seq, INITIAL, service["priority"], stamp, stamp,
+                    actor.label, verified,
+                ],
             )  # fmt: skip
+            ticket = Ticket.model_validate(inserted)
+            after: dict[str, Any] = {"number": number, "service": service_code, "status": INITIAL}
+            if verified is not None:
+                after["verification"] = verified
+            self.audit.append(actor, "ticket.issue", "ticket", str(ticket.id), None, after, db=db)
         self._rolled_day = today
         self._changed(ticket)
         return ticket

@@ -83,3 +83,14 @@ class Attempts:
                 (document_hash, start),
             ).fetchone()[0]
         )
+
+
+def face_match(db: sqlite_utils.Database | sqlite3.Connection, attempt_id: int) -> tuple[str, str] | None:
+    """(kiosk, at) of attempt `attempt_id` when it ended in a face match; None for any other attempt or none.
+
+    What another part (a ticket of a service that needs identity) may stand on: the attempt's own record, nothing
+    about the person beyond the keyed document hash it already holds."""
+    row = db.execute(
+        "SELECT kiosk, at FROM verification_attempts WHERE id = ? AND decision = 'match'", (attempt_id,)
+    ).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))

@@ -140,7 +140,7 @@ class TicketIssuing:
 
     def __call__(self, effect: IssueTicket, session: int) -> Event:
         try:
-            return TicketIssued(effect.job, self.edge.issue(effect.service))
+            return TicketIssued(effect.job, self.edge.issue(effect.service, effect.verification_id))
         except (EdgeRefused, EdgeUnavailable) as exc:
             log.warning("ticket for %s not issued: %s", effect.service, exc)
             return TicketFailed(effect.job)

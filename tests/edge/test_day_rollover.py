@@ -40,9 +40,9 @@ def test_a_different_zone_and_hour_move_the_boundary(make_node):
     node = make_node(clock=clock, timezone="UTC", day_rollover_hour=5)
     node.start()
     try:
-        assert node.queue.issue("report", KIOSK).business_day.isoformat() == "2026-11-22"
+        assert node.queue.issue("report", OFFICER).business_day.isoformat() == "2026-11-22"
         clock.advance(minutes=2)
-        t = node.queue.issue("report", KIOSK)
+        t = node.queue.issue("report", OFFICER)
         assert t.business_day.isoformat() == "2026-11-23" and t.number == "R001"
     finally:
         node.stop()

@@ -13,7 +13,7 @@ def issue(client, token, service="general"):
 
 def test_tickets_are_numbered_per_service_with_their_prefix(client, tokens):
     numbers = [issue(client, tokens["kiosk"], "general")["number"] for _ in range(3)]
-    numbers += [issue(client, tokens["kiosk"], "report")["number"] for _ in range(2)]
+    numbers += [issue(client, tokens["officer"], "report")["number"] for _ in range(2)]
     assert numbers == ["A001", "A002", "A003", "R001", "R002"]
 
 
@@ -47,7 +47,7 @@ def test_call_next_with_nobody_waiting_is_404(client, tokens):
 
 def test_call_next_takes_priority_then_longest_waiting(client, tokens):
     a1 = issue(client, tokens["kiosk"], "general")
-    r1 = issue(client, tokens["kiosk"], "report")
+    r1 = issue(client, tokens["officer"], "report")
     p1 = issue(client, tokens["kiosk"], "priority")  # priority service: called first though it came last
     officer = auth(tokens["officer"])
     order = []
@@ -118,7 +118,7 @@ def test_no_show_frees_the_counter(client, tokens):
 
 def test_transfer_keeps_number_and_arrival_and_queues_ahead_of_later_arrivals(client, tokens):
     first = issue(client, tokens["kiosk"], "general")
-    later = issue(client, tokens["kiosk"], "report")
+    later = issue(client, tokens["officer"], "report")
     officer = auth(tokens["officer"])
     client.post("/api/v1/counters/1/call-next", headers=officer)
     client.post(f"/api/v1/tickets/{first['id']}/start", headers=officer)
@@ -208,7 +208,7 @@ def test_kpis_reflect_what_happened(client, tokens):
     officer, sup = auth(tokens["officer"]), auth(tokens["supervisor"])
     a = issue(client, tokens["kiosk"])
     b = issue(client, tokens["kiosk"])
-    issue(client, tokens["kiosk"], "report")
+    issue(client, tokens["officer"], "report")
     client.post("/api/v1/counters/1/call-next", headers=officer)
     client.post(f"/api/v1/tickets/{a['id']}/start", headers=officer)
     client.post(f"/api/v1/tickets/{a['id']}/finish", headers=officer)

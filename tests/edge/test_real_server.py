@@ -25,11 +25,11 @@ def served(station_template, tmp_path, server_factory):
 
 def test_parallel_counters_never_receive_the_same_ticket(served):
     srv, tokens = served
-    kiosk, officer = auth(tokens["kiosk"]), auth(tokens["officer"])
+    officer = auth(tokens["officer"])
     with httpx.Client(base_url=srv.base, timeout=30) as c:
         c.post("/api/v1/counters/3/open", headers=officer)
         for _ in range(60):
-            assert c.post("/api/v1/tickets", json={"service": "report"}, headers=kiosk).status_code == 201
+            assert c.post("/api/v1/tickets", json={"service": "report"}, headers=officer).status_code == 201
 
     barrier = threading.Barrier(3)
 

@@ -58,7 +58,7 @@ def test_starting_or_finishing_announces_nothing(hall):
     node.queue.call_next("1", OFFICER)
     node.queue.start(t.id, OFFICER)
     node.queue.finish(t.id, OFFICER)
-    node.queue.issue("report", KIOSK)
+    node.queue.issue("report", OFFICER)
     assert len(node.hall.announcer.after(0)) == 1
 
 

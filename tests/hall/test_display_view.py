@@ -10,7 +10,6 @@ from edge.hall.settings import HallSettings, Weekday
 from tests.conftest import FakeClock
 
 OFFICER = Principal("staff", "officer", "officer")
-KIOSK = Principal("device", "kiosk-1", "kiosk")
 
 
 def test_now_calling_shows_the_counter_that_called_and_earlier_calls_follow(make_node):
@@ -18,7 +17,7 @@ def test_now_calling_shows_the_counter_that_called_and_earlier_calls_follow(make
     node = make_node(clock=clock, hall={"recent_calls": 2})
     node.start()
     try:
-        a, b, c, d = (node.queue.issue(s, KIOSK) for s in ("general", "general", "report", "follow-up"))
+        a, b, c, d = (node.queue.issue(s, OFFICER) for s in ("general", "general", "report", "follow-up"))
         node.queue.call_next("2", OFFICER)  # a at 2
         clock.advance(seconds=5)
         node.queue.start(a.id, OFFICER)
@@ -34,7 +33,7 @@ def test_now_calling_shows_the_counter_that_called_and_earlier_calls_follow(make
         assert [(x.number, x.counter) for x in view.recent] == [(c.number, "2"), (b.number, "1")]  # 2 of 3
         waiting = {w.service: w.waiting for w in view.waiting}
         assert set(waiting) == {s.code for s in node.queue.services() if s.active} and not any(waiting.values())
-        node.queue.issue("report", KIOSK)
+        node.queue.issue("report", OFFICER)
         assert {w.service: w.waiting for w in node.hall.display_view().waiting}["report"] == 1
         assert view.open is True and view.announcements.last_seq == 4
     finally:

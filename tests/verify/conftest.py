@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from edge.api.app import create_app
 from edge.verify.opencv import cv2
+from edge.verify.settings import VerifySettings
+from tests.conftest import auth
 
 FACES = Path(__file__).resolve().parent.parent / "data" / "faces"
 
@@ -41,3 +46,23 @@ def verifier():
     from edge.verify.settings import VerifySettings
 
     return shared_verifier(VerifySettings())
+
+
+@pytest.fixture
+def kiosk(make_node, station_template, tmp_path):
+    """A started node (copy of the session template) with its API; yields (client, node, kiosk headers)."""
+
+    def build(clock=None, **verify):
+        template, tokens = station_template
+        data = tmp_path / f"node{len(made)}"
+        shutil.copytree(template, data)
+        node = make_node(clock=clock, data_dir=data, verify=VerifySettings(**verify))
+        client = TestClient(create_app(node))
+        client.__enter__()
+        made.append(client)
+        return client, node, auth(tokens["kiosk"])
+
+    made: list[TestClient] = []
+    yield build
+    for c in made:
+        c.__exit__(None, None, None)

@@ -6,9 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fastapi.testclient import TestClient
 
-from edge.api.app import create_app
 from edge.verify.settings import VerifySettings
 from tests.conftest import FakeClock, auth
 from tests.verify.conftest import no_face_image, photo
@@ -22,27 +20,6 @@ def form(card: str | bytes = "obama_1.jpg", live=("obama_2.jpg",), number: str |
         files.append(("live", ("live.jpg", item if isinstance(item, bytes) else photo(item), "image/jpeg")))
     data = {} if number is None else {"document_number": number}
     return {"files": files, "data": data}
-
-
-@pytest.fixture
-def kiosk(make_node, station_template, tmp_path):
-    """A started node (copy of the session template) with its API; yields (client, node, kiosk headers)."""
-    import shutil
-
-    def build(clock=None, **verify):
-        template, tokens = station_template
-        data = tmp_path / f"node{len(made)}"
-        shutil.copytree(template, data)
-        node = make_node(clock=clock, data_dir=data, verify=VerifySettings(**verify))
-        client = TestClient(create_app(node))
-        client.__enter__()
-        made.append(client)
-        return client, node, auth(tokens["kiosk"])
-
-    made: list[TestClient] = []
-    yield build
-    for c in made:
-        c.__exit__(None, None, None)
 
 
 def test_match_answer_and_audit_entry(kiosk):

@@ -29,6 +29,13 @@ class TicketList(BaseModel):
 
 class IssueRequest(BaseModel):
     service: str = Field(min_length=1, max_length=32, examples=["general"])
+    verification_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description="a kiosk's recent face match (from POST /verifications); required for a service that needs "
+        "identity, and good for one ticket",
+    )
 
 
 class TransferRequest(BaseModel):
@@ -40,11 +47,18 @@ class TransferRequest(BaseModel):
     status_code=201,
     response_model=Ticket,
     summary="Issue a ticket for a service",
-    responses={404: {"model": ErrorBody, "description": "no such service"}},
+    responses={
+        403: {
+            "model": ErrorBody,
+            "description": "the service needs a verified identity this verification does not give",
+        },
+        404: {"model": ErrorBody, "description": "no such service"},
+        409: {"model": ErrorBody, "description": "the verification was already used for a ticket"},
+    },
 )
 def issue(body: IssueRequest, request: Request, principal: Principal = Depends(require("tickets.issue"))) -> Ticket:
     queue = get_node(request).queue
-    return queue.with_estimate(queue.issue(body.service, principal))
+    return queue.with_estimate(queue.issue(body.service, principal, body.verification_id))
 
 
 @router.get("", response_model=TicketList, summary="Today's tickets, optionally of one status")

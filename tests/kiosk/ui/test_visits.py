@@ -239,6 +239,41 @@ def test_genuine_visitor_gets_a_ticket_at_the_edge_and_a_printed_receipt_with_it
     visit.screen("attract", check=False)
 
 
+def test_a_service_that_needs_identity_is_issued_by_the_edge_on_this_visits_face_match(
+    page: Page, kiosk: KioskProcess, station, sink: EscposSink, card_of_holder
+) -> None:
+    """The edge, not only the kiosk, insists on the match: the ticket carries the visit's verification id."""
+    import sqlite3
+
+    visit = Visit(page, kiosk, "ar")
+    card_of_holder(number := new_number())
+    visit.screen("choose")
+    visit.tap("choose", "ticket")
+    visit.screen("mrz_entry")
+    visit.key_in(number)
+    visit.tap("submit")
+    visit.screen("confirm_identity", timeout=60_000)
+    visit.tap("confirm")
+    visit.screen("choose_service")
+    printed_before = len(sink.receipts)
+    visit.tap("service", "report")
+    page.wait_for_selector('[data-screen="ticket"][data-print="printed"]', timeout=20_000)
+    number_on_screen = page.locator("#ticket-number").inner_text().strip()
+    (ticket,) = [t for t in edge_tickets(station) if t["number"] == number_on_screen]
+    assert ticket["service"] == "report" and number_on_screen.startswith("R")
+    assert qr_of(sink.wait_for(printed_before + 1)[-1].image) == f"{ticket['business_day']}/{ticket['number']}"
+    edge, _ = station
+    with sqlite3.connect(f"file:{edge.data / 'edge.sqlite'}?mode=ro", uri=True) as db:
+        linked = db.execute(
+            "SELECT t.verification_id, v.decision, v.kiosk FROM tickets t JOIN verification_attempts v "
+            "ON v.id = t.verification_id WHERE t.id = ?",
+            (ticket["id"],),
+        ).fetchone()
+    assert linked is not None and linked[1:] == ("match", "kiosk-1")  # the station fixture's kiosk
+    visit.tap("done")
+    visit.screen("attract", check=False)
+
+
 def test_impostor_is_refused_after_the_allowed_attempts_and_gets_a_reception_ticket(
     page: Page, impostor_kiosk: KioskProcess, station, sink: EscposSink, card_of_holder
 ) -> None:
