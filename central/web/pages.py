@@ -4,7 +4,6 @@ again over a WebSocket each (`/live`, `/stations/{id}/live`) whenever their part
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from enum import StrEnum
@@ -23,10 +22,11 @@ from central.staff.service import SignInRefused, Staff, StaffError
 from central.store import CentralStore
 from central.web import views
 from central.web.live import StoreWatch
-from central.web.session import COOKIE, current, same_origin, set_cookie, staff_service
+from central.web.session import COOKIE, current, set_cookie, staff_service
 from markaz.clock import parse_iso
 from markaz.web.languages import Language
-from markaz.web.live import BadMessage, ScreenUpdate, Tap, parse_page_message
+from markaz.web.live import ScreenUpdate
+from markaz.web.serving import CHANGED, accept_page, page_taps, same_origin, tap_or_change
 
 router = APIRouter(include_in_schema=False)
 _NEXT = re.compile(r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters|staff)?$")
@@ -266,29 +266,12 @@ async def _serve(ws: WebSocket, station: str | None, language: Language,
                  render: Callable[[Staff, Language], str | None], title: str) -> None:  # fmt: skip
     """Push `render(...)` when it changed: after the store's part for this page changed, every TICK_S, and on a
     language tap, until the page leaves. The session is checked again before every push."""
-    if not same_origin(ws):
-        await ws.close(code=4403, reason="cross-origin")
+    if not await accept_page(ws):
         return
-    await ws.accept()
-    taps: asyncio.Queue[Tap | None] = asyncio.Queue()
-
-    async def read() -> None:
-        try:
-            while True:
-                try:
-                    message = parse_page_message(await ws.receive_text())
-                except BadMessage:
-                    continue
-                if isinstance(message, Tap):
-                    await taps.put(message)
-        except (WebSocketDisconnect, RuntimeError):
-            await taps.put(None)
-
-    reader = asyncio.create_task(read())
     hub: StoreWatch = ws.app.state.watch
     sent = ""
     try:
-        async with hub.watch(station) as watch:
+        async with hub.watch(station) as watch, page_taps(ws) as taps:
             while True:
                 who = await run_in_threadpool(current, ws)
                 if who is None or not allowed(who.role, Permission.VIEW):
@@ -302,22 +285,13 @@ async def _serve(ws: WebSocket, station: str | None, language: Language,
                     update = ScreenUpdate.of(html, language, views.title(title, language))
                     await ws.send_text(update.model_dump_json())
                     sent = html
-                changed = asyncio.create_task(watch.wait())
-                tapped = asyncio.create_task(taps.get())
-                done, _ = await asyncio.wait({changed, tapped}, return_when=asyncio.FIRST_COMPLETED)
-                changed.cancel()
-                if tapped in done:
-                    tap = tapped.result()
-                    if tap is None:
-                        return
-                    if tap.action == "language":
-                        language = Language.parse(tap.value, language)
-                else:
-                    tapped.cancel()
+                tap = await tap_or_change(taps, watch.wait())
+                if tap is None:
+                    return
+                if tap is not CHANGED and tap.action == "language":
+                    language = Language.parse(tap.value, language)
     except (WebSocketDisconnect, RuntimeError):
         return
-    finally:
-        reader.cancel()
 
 
 @router.websocket("/live")

@@ -4,8 +4,6 @@ pages and the JSON API both use the cookie; a POST or socket from another origin
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from fastapi import HTTPException, Request, WebSocket
 from fastapi.responses import Response
 
@@ -22,12 +20,6 @@ def staff_service(request: Request | WebSocket) -> StaffService:
 
 def current(request: Request | WebSocket) -> Staff | None:
     return staff_service(request).resolve(request.cookies.get(COOKIE))
-
-
-def same_origin(request: Request | WebSocket) -> bool:
-    """The Origin header (sent by browsers on POST and WebSocket) names this host; none at all is a non-browser."""
-    origin = request.headers.get("origin")
-    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
 
 
 def require(permission: Permission):  # type: ignore[no-untyped-def]

@@ -8,14 +8,13 @@ checks its Origin. The token is checked again before every push, so a revoked si
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
@@ -33,7 +32,8 @@ from edge.node import EdgeNode
 from markaz.clock import parse_iso
 from markaz.web.assets import mount_assets
 from markaz.web.languages import Language
-from markaz.web.live import BadMessage, ScreenUpdate, Tap, parse_page_message
+from markaz.web.live import ScreenUpdate, Tap
+from markaz.web.serving import CHANGED, accept_page, page_taps, same_origin, tap_or_change
 
 router = APIRouter(include_in_schema=False)
 
@@ -226,7 +226,7 @@ def display_heartbeat(request: Request) -> Response:
     """The display page's heartbeat (its script is alive); the same record as `POST /api/v1/devices/heartbeat`."""
     node = _node(request)
     principal = _who(node, request.cookies.get(DISPLAY_COOKIE), "devices.report_status")
-    if principal is None or urlsplit(request.headers.get("origin", "")).netloc not in ("", request.headers.get("host")):
+    if principal is None or not same_origin(request):
         return Response(status_code=401)
     node.telemetry.record_heartbeat(principal.subject, {})
     return Response(status_code=204)
@@ -268,56 +268,32 @@ async def _serve(ws: WebSocket, screen: Screen, render: Callable[[Screen], str],
                  on_tap: Callable[[Screen, Tap], Awaitable[None]] | None = None) -> None:  # fmt: skip
     """Push `render(screen)` now, after every queue change, every TICK_S and after every tap, until the page leaves."""
     node = screen.node
-    origin = urlsplit(ws.headers.get("origin", "")).netloc
-    if origin != ws.headers.get("host"):
-        await ws.close(code=4403, reason="cross-origin")
+    if not await accept_page(ws):
         return
-    await ws.accept()
-    taps: asyncio.Queue[Tap | None] = asyncio.Queue()
-
-    async def read() -> None:
-        try:
-            while True:
-                try:
-                    message = parse_page_message(await ws.receive_text())
-                except BadMessage:
-                    continue
-                if isinstance(message, Tap):
-                    await taps.put(message)
-        except (WebSocketDisconnect, RuntimeError):
-            await taps.put(None)
-
-    reader = asyncio.create_task(read())
     assert node.hall.live is not None
     try:
         with node.hall.live.subscribe() as sub:
-            while True:
-                try:
-                    await run_in_threadpool(screen.check)
-                except PermissionError:
-                    await ws.close(code=4401, reason="signed out")
-                    return
-                html = await run_in_threadpool(render, screen)
-                update = ScreenUpdate.of(html, screen.language, screens.title(title, screen.language))
-                await ws.send_text(update.model_dump_json())
-                changed = asyncio.create_task(sub.wait(screen.state.get("valid_s", TICK_S)))
-                tapped = asyncio.create_task(taps.get())
-                done, _ = await asyncio.wait({changed, tapped}, return_when=asyncio.FIRST_COMPLETED)
-                changed.cancel()
-                if tapped in done:
-                    tap = tapped.result()
+            async with page_taps(ws) as taps:
+                while True:
+                    try:
+                        await run_in_threadpool(screen.check)
+                    except PermissionError:
+                        await ws.close(code=4401, reason="signed out")
+                        return
+                    html = await run_in_threadpool(render, screen)
+                    update = ScreenUpdate.of(html, screen.language, screens.title(title, screen.language))
+                    await ws.send_text(update.model_dump_json())
+                    tap = await tap_or_change(taps, sub.wait(screen.state.get("valid_s", TICK_S)))
                     if tap is None:
                         return
+                    if tap is CHANGED:
+                        continue
                     if tap.action == "language":
                         screen.language = Language.parse(tap.value, screen.language)
                     elif on_tap is not None:
                         await on_tap(screen, tap)
-                else:
-                    tapped.cancel()
     except (WebSocketDisconnect, RuntimeError):
         return
-    finally:
-        reader.cancel()
 
 
 @router.websocket("/counter/live")

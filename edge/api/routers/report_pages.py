@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +23,7 @@ from edge.reports import screens
 from edge.reports.service import Filters, PartyIn
 from edge.reports.vocabulary import Acknowledgement, OfficerAction, PartyRole, ReportState
 from markaz.web.languages import Language
+from markaz.web.serving import same_origin
 
 router = APIRouter(include_in_schema=False)
 READ, WORK, SHARE = "reports.read", "reports.work", "reports.share"
@@ -63,11 +64,6 @@ def _signin(node: EdgeNode, language: Language) -> HTMLResponse:
 
 def _refused(node: EdgeNode, language: Language, message: str, status: int) -> HTMLResponse:
     return _html(screens.render("refused.html", language, node.settings.tz, message=message), status)
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
 
 
 def _officers(node: EdgeNode) -> list[str]:
@@ -131,7 +127,7 @@ def _act(request: Request, reference: str, lang: str, permission: str, done: str
     """Check who and where from, make the one change, and go back to the report's page (or say why not)."""
     node, language = _node(request), Language.parse(lang)
     principal = _who(node, request.cookies.get(STAFF_COOKIE), permission)
-    if not _same_origin(request):
+    if not same_origin(request):
         return _refused(
             node, language, screens.text("This form did not come from this station's pages.", language), 403
         )

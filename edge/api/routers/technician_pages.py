@@ -9,7 +9,6 @@ from another origin is refused. Each action is one call to the enrolment or prof
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,6 +21,7 @@ from edge.node import EdgeNode
 from edge.technician import screens
 from markaz.contracts.devices import DeviceType
 from markaz.web.languages import Language
+from markaz.web.serving import same_origin
 from provisioning.profiles import with_profiles
 
 router = APIRouter(include_in_schema=False)
@@ -40,11 +40,6 @@ def _node(request: Request) -> EdgeNode:
 
 def _technician(request: Request) -> Principal | None:
     return _who(_node(request), request.cookies.get(STAFF_COOKIE), PERMISSION)
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
 
 
 def _refused(request: Request, language: Language) -> Response:
@@ -97,7 +92,7 @@ def _act(request: Request, lang: str, action: str, run, done_text: str) -> Respo
     """One form: check sign-in, role and origin, call the service, and show the inventory with what happened."""
     language = Language.parse(lang)
     user = _technician(request)
-    if user is None or not _same_origin(request):
+    if user is None or not same_origin(request):
         return _refused(request, language)
     node = _node(request)
     try:
@@ -118,7 +113,7 @@ def make_claim(
 ) -> Response:
     language = Language.parse(lang)
     user = _technician(request)
-    if user is None or not _same_origin(request):
+    if user is None or not same_origin(request):
         return _refused(request, language)
     node = _node(request)
     try:
