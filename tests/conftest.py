@@ -41,7 +41,8 @@ class FakeClock:
 
 @pytest.fixture
 def make_node(tmp_path: Path) -> Iterator[Callable[..., object]]:
-    """Build (not start) EdgeNodes on real SQLite files under tmp_path; closed at teardown."""
+    """Build (not start) EdgeNodes on real SQLite files under tmp_path; stopped (if a test started one) or closed
+    at teardown."""
     from edge.node import EdgeNode
     from edge.settings import EdgeSettings
     from markaz.config import load_settings
@@ -57,7 +58,9 @@ def make_node(tmp_path: Path) -> Iterator[Callable[..., object]]:
 
     yield factory
     for node in made:
-        if not node.store._closed:
+        if node.started:
+            node.stop()  # its threads (telemetry, hall, timers) end before the store they use is closed
+        elif not node.store._closed:
             node.store.close()
 
 

@@ -6,7 +6,7 @@ from tests.conftest import auth
 
 
 def issue(client, tokens, service="general"):
-    r = client.post("/api/v1/tickets", json={"service": service}, headers=auth(tokens["kiosk"]))
+    r = client.post("/api/v1/tickets", json={"service": service}, headers=auth(tokens["officer"]))  # at the desk
     assert r.status_code == 201, r.text
     return r.json()
 

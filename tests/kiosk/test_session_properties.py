@@ -360,8 +360,15 @@ def _copy(session: Session) -> Session:
     return probe
 
 
+# The same runs every time (derandomized, no example database): the coverage check below then cannot pass on one
+# run and fail on the next; it fails when a change to the session or to these rules stops the runs reaching a screen.
 SessionMachine.TestCase.settings = settings(
-    max_examples=300, stateful_step_count=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=300,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+    database=None,
 )
 test_session_never_gets_stuck = SessionMachine.TestCase
 

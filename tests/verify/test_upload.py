@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.verify.conftest import photo
-from tests.verify.test_api import URL, kiosk  # noqa: F401  (the fixture)
+from tests.verify.test_api import URL
 
 BOUNDARY = "verify-test-boundary"
 CHUNK = 64 * 1024
