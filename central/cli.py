@@ -28,6 +28,21 @@ def _alarm_loop(store, ingest, config: Path | None):
     return AlarmLoop(ingest, AlarmEvaluator(store, settings), settings.evaluate_every_s)
 
 
+STATION_CA_HELP = "the broker CA (path without suffix) that signs stations' MQTT certificates: serves enrolment"
+BROKER_URL_HELP = "the broker URL told to enrolling stations (default: --mqtt)"
+
+
+def _station_enrolment(ca: Path, broker_url: str):
+    """Stations enrol on central's own server: the claim-code endpoint beside the dashboard."""
+    from provisioning.pki import Issued
+    from provisioning.station_enrolment import StationEnrolment, router
+
+    issued = Issued(ca.with_suffix(".crt"), ca.with_suffix(".key"))
+    if not issued.cert.is_file() or not issued.key.is_file():
+        raise typer.BadParameter(f"--station-ca {ca}: no {issued.cert.name} and {issued.key.name} there")
+    return router(StationEnrolment(issued, broker_url=broker_url))
+
+
 @app.command()
 def serve(
     mqtt: Annotated[str, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")],
@@ -39,8 +54,13 @@ def serve(
     port: Annotated[int, typer.Option(help="port of the web view")] = 8090,
     worker: Annotated[int, typer.Option(help="worker number: several workers share the subscription")] = 1,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    station_ca: Annotated[Path | None, typer.Option("--station-ca", help=STATION_CA_HELP)] = None,
+    broker_url: Annotated[str | None, typer.Option("--broker-url", help=BROKER_URL_HELP)] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="serve HTTPS with this certificate")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="private key of --tls-cert")] = None,
 ) -> None:
-    """Ingest every station's telemetry into --db, evaluate the alarms, serve the stations view on http://HOST:PORT/."""
+    """Ingest every station's telemetry into --db, evaluate the alarms, serve the stations view on http://HOST:PORT/
+    (https:// with --tls-cert); with --station-ca, stations enrol on the same server (`POST /api/v1/stations/enrol`)."""
     import logging
 
     import uvicorn
@@ -48,6 +68,10 @@ def serve(
     from central.ingest import Ingest
     from central.store import CentralStore
     from central.web import create_app
+
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("--tls-cert and --tls-key go together")
+    enrolment = _station_enrolment(station_ca, broker_url or mqtt) if station_ca is not None else None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = CentralStore(db)
@@ -59,7 +83,10 @@ def serve(
         # commands from the dashboard leave on the ingest's own connection (the broker ties a client id to a
         # certificate, so a second connection would need a certificate of its own)
         app = create_app(store, publish=ingest.publish_command, rollup_every_s=60.0)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        if enrolment is not None:
+            app.include_router(enrolment)
+        tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+        uvicorn.run(app, host=host, port=port, log_level="info", **tls)  # type: ignore[arg-type]
     finally:
         alarms.stop()
         ingest.stop()

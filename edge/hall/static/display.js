@@ -13,7 +13,7 @@
   var log = { requested: [], played: [], blocked: false };
   window.hallAudio = log;
 
-  function root() { return document.querySelector('[data-screen="display"]') || document.body; }
+  function displayRoot() { return document.querySelector('[data-screen="display"]') || document.body; }
 
   function save() { try { sessionStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode */ } }
 
@@ -42,7 +42,7 @@
     return new Promise(function (resolve, reject) {
       player.onended = function () { resolve(); };
       player.onerror = function () { resolve(); };  // a missing file must not stop the queue
-      var volume = parseInt(root().getAttribute("data-volume") || "100", 10);  // the display's profile
+      var volume = parseInt(displayRoot().getAttribute("data-volume") || "100", 10);  // the display's profile
       player.volume = Math.max(0, Math.min(100, isNaN(volume) ? 100 : volume)) / 100;
       player.src = url;
       log.requested.push(url);
