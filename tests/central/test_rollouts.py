@@ -1,0 +1,118 @@
+"""A staged roll-out across stations from central, with real parts: a real Mosquitto, `markaz central serve` and three
+real `markaz edge serve` nodes. `markaz central rollout start` rolls an edge-node profile version out in waves
+(config.apply over MQTT), follows the stations' `events/config_outcome`, and stops by itself at its failure bound when
+the second station (its model files gone) fails its health check and rolls back: the third is never asked. Progress
+is in the API and the CLI; every step is in central's audit log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.central.process import CentralProcess, poll
+from tests.central.staff import PASSWORDS
+from tests.conftest import ServerProcess
+
+STATIONS = ("st-1", "st-2", "st-3")
+
+
+@pytest.fixture
+def fleet(tmp_path, broker) -> Iterator[tuple[CentralProcess, dict[str, ServerProcess]]]:
+    central = CentralProcess(
+        broker, tmp_path / "central.sqlite", {"olga": "central_operator", "vera": "central_viewer"}
+    ).start()
+    nodes: dict[str, ServerProcess] = {}
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    try:
+        for station in STATIONS:
+            cert = broker.pki.client(station)
+            env = {
+                "MARKAZ_STATION_ID": station,
+                "MARKAZ_MQTT__URL": broker.url,
+                "MARKAZ_MQTT__CA": str(broker.pki.ca.cert),
+                "MARKAZ_MQTT__CERT": str(cert.cert),
+                "MARKAZ_MQTT__KEY": str(cert.key),
+                "MARKAZ_MQTT__LINK": "thread",  # fewer processes on a shared machine; the link is the same code
+                "MARKAZ_MQTT__BACKOFF_BASE_S": "0.1",
+                "MARKAZ_VERIFY__PRELOAD": "false",
+            }
+            if station == "st-2":  # this node lost its model files: any profile change fails its health check
+                env["MARKAZ_VERIFY__MODELS_DIR"] = str(empty)
+            nodes[station] = ServerProcess(tmp_path / station, env=env).start()
+        http = central.client("vera")
+        poll(lambda: http.get("/api/stations").json(),
+             lambda v: sorted(s["station"] for s in v if s["state"] == "online") == list(STATIONS), 90)  # fmt: skip
+        http.close()
+        yield central, nodes
+    finally:
+        for node in nodes.values():
+            node.stop()
+        central.stop()
+
+
+def _cli(*args: str, password: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "markaz.cli", "central", "rollout", *args],
+        input=password + "\n", capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_a_rollout_across_stations_stops_at_its_failure_bound_and_is_audited(fleet, tmp_path: Path) -> None:
+    central, nodes = fleet
+    profile = tmp_path / "fleet.toml"
+    profile.write_text("[queue]\nrecall_min_interval_s = 5.0\n[telemetry]\ninterval_s = 20.0\n")
+    res = _cli("start", "--central", central.base, "--user", "olga", "--stations", ",".join(STATIONS),
+               "--profile", str(profile), "--version", "fleet-2026-12", "--first", "st-1", "--wave-size", "1",
+               "--failure-bound", "1", "--timeout", "60", password=PASSWORDS["central_operator"])  # fmt: skip
+    assert res.returncode == 1, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("rollout ") and "running" in lines[0]  # progress as it moves
+    done = json.loads(res.stdout[res.stdout.index("{") :])
+    assert done["state"] == "stopped" and done["counts"] == {
+        "waiting": 0, "asked": 0, "applied": 1, "failed": 1, "not_attempted": 1,
+    }  # fmt: skip
+    by_station = {t["station"]: t for t in done["targets"]}
+    assert [by_station[s]["state"] for s in STATIONS] == ["applied", "failed", "not_attempted"]
+    assert by_station["st-2"]["reason"] == "rolled_back: models"
+    assert by_station["st-3"]["command_id"] is None  # never asked
+    assert json.loads((nodes["st-1"].data / "profiles" / "node" / "active.json").read_text())["version"] == (
+        "fleet-2026-12"
+    )
+    assert not (nodes["st-3"].data / "profiles" / "node" / "active.json").exists()
+
+    shown = _cli("show", done["id"], "--central", central.base, "--user", "vera", password=PASSWORDS["central_viewer"])
+    assert shown.returncode == 0 and json.loads(shown.stdout)["state"] == "stopped", shown.stderr
+
+    import sqlite3
+
+    with sqlite3.connect(central.db) as db:
+        audit = db.execute("SELECT action, entity_id FROM central_audit ORDER BY seq").fetchall()
+        sent = db.execute("SELECT station FROM commands WHERE name = 'config.apply' ORDER BY sent_at").fetchall()
+    actions = [a for a, _ in audit]
+    assert [a for a in actions if a.startswith("rollout.")] == ["rollout.start", "rollout.stopped"]
+    assert [s for a, s in audit if a == "command.send"] == ["st-1", "st-2"]
+    assert [s for (s,) in sent] == ["st-1", "st-2"]
+
+
+def test_a_rollout_is_for_operators_and_a_bad_profile_is_refused_before_any_station_is_asked(fleet) -> None:
+    central, _ = fleet
+    body = {"stations": list(STATIONS), "version": "v1", "profile": {"telemetry": {"interval_s": 0.1}}}
+    viewer = central.client("vera")
+    assert viewer.post("/api/rollouts", json=body).status_code == 403
+    operator = central.client("olga")
+    answer = operator.post("/api/rollouts", json=body)
+    assert answer.status_code == 422, answer.text
+    assert any("interval_s" in p and "greater than or equal to 1" in p for p in answer.json()["problems"])
+    unknown = operator.post("/api/rollouts", json={**body, "profile": {}, "stations": ["st-9"]})
+    assert unknown.status_code == 404 and "st-9" in unknown.json()["detail"]
+    assert operator.get("/api/rollouts").json() == []
+    assert httpx.get(f"{central.base}/api/rollouts", timeout=5).status_code == 401
+    viewer.close()
+    operator.close()
