@@ -7,6 +7,7 @@ is in the API and the CLI; every step is in central's audit log."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,10 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Page, expect
 
 from tests.central.process import CentralProcess, poll
 from tests.central.staff import PASSWORDS
 from tests.conftest import ServerProcess
+from tests.ui.axe import assert_accessible
+
+SHOTS = os.environ.get("MARKAZ_CENTRAL_SCREENSHOTS")  # docs/central: the pictures of the manual are (re)made
 
 STATIONS = ("st-1", "st-2", "st-3")
 
@@ -57,6 +62,12 @@ def fleet(tmp_path, broker) -> Iterator[tuple[CentralProcess, dict[str, ServerPr
         central.stop()
 
 
+def _shot(page: Page, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
 def _cli(*args: str, password: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "markaz.cli", "central", "rollout", *args],
@@ -64,7 +75,7 @@ def _cli(*args: str, password: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_a_rollout_across_stations_stops_at_its_failure_bound_and_is_audited(fleet, tmp_path: Path) -> None:
+def test_a_rollout_across_stations_stops_at_its_failure_bound_and_is_audited(fleet, tmp_path: Path, page) -> None:
     central, nodes = fleet
     profile = tmp_path / "fleet.toml"
     profile.write_text("[queue]\nrecall_min_interval_s = 5.0\n[telemetry]\ninterval_s = 20.0\n")
@@ -89,6 +100,24 @@ def test_a_rollout_across_stations_stops_at_its_failure_bound_and_is_audited(fle
 
     shown = _cli("show", done["id"], "--central", central.base, "--user", "vera", password=PASSWORDS["central_viewer"])
     assert shown.returncode == 0 and json.loads(shown.stdout)["state"] == "stopped", shown.stderr
+
+    # the dashboard's view: Arabic first, English one tap away, axe-clean
+    page.goto(central.base + "/rollouts")
+    page.fill("#username", "vera")
+    page.fill("#password", PASSWORDS["central_viewer"])
+    page.click("button[type=submit]")
+    article = page.locator(f'[data-rollout="{done["id"]}"]')
+    expect(article).to_have_attribute("data-state", "stopped")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(article.locator('tr[data-station="st-2"]')).to_have_attribute("data-state", "failed")
+    expect(article.locator('tr[data-station="st-3"]')).to_have_attribute("data-state", "not_attempted")
+    assert_accessible(page, "roll-outs (ar)")
+    _shot(page, "rollouts-ar")
+    page.click(".lang-toggle")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator('[data-rollout] h2')).to_contain_text("stopped at its failure bound")
+    assert_accessible(page, "roll-outs (en)")
+    _shot(page, "rollouts-en")
 
     import sqlite3
 
