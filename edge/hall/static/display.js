@@ -10,10 +10,11 @@
   var queue = [];
   var playing = false;
   var player = new Audio();
-  var log = { requested: [], played: [], blocked: false };
+  var log = { requested: [], played: [], volumes: [], blocked: false };
   window.hallAudio = log;
 
-  function displayRoot() { return document.querySelector('[data-screen="display"]') || document.body; }
+  // the screen's root (the body carries data-screen too): its data-volume is the display's profile
+  function displayRoot() { return document.querySelector('#screen [data-screen="display"]') || document.body; }
 
   function save() { try { sessionStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode */ } }
 
@@ -46,6 +47,7 @@
       player.volume = Math.max(0, Math.min(100, isNaN(volume) ? 100 : volume)) / 100;
       player.src = url;
       log.requested.push(url);
+      log.volumes.push(player.volume);
       var started = player.play();
       if (started && started.catch) { started.catch(reject); }
     });
