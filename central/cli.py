@@ -494,7 +494,9 @@ def rollout_start(
     profile: Annotated[Path, typer.Option("--profile", help="TOML: keys over the device type's model default")],
     version: Annotated[str, typer.Option("--version", help="the profile version to apply")],
     kind: Annotated[str, typer.Option("--type", help="device type of the profile")] = "edge_node",
-    device: Annotated[str | None, typer.Option("--device", help="a device id on every station (default: the node)")] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="a device id on every station (default: the node)")
+    ] = None,
     first: Annotated[str, typer.Option("--first", help="first wave: a share (0.1) or station ids")] = "0.1",
     wave_size: Annotated[int, typer.Option("--wave-size", min=1)] = 10,
     failure_bound: Annotated[int, typer.Option("--failure-bound", min=1)] = 1,

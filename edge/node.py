@@ -116,7 +116,11 @@ class EdgeNode:
 
         def switch(profile: EdgeNodeProfile | None) -> None:
             recall, service_time, interval = (
-                (profile.queue.recall_min_interval_s, profile.queue.default_service_time_s, profile.telemetry.interval_s)
+                (
+                    profile.queue.recall_min_interval_s,
+                    profile.queue.default_service_time_s,
+                    profile.telemetry.interval_s,
+                )
                 if profile is not None
                 else from_file
             )

@@ -34,9 +34,7 @@ def speech_works(espeak: str) -> bool:
     if program is None:
         return False
     try:
-        done = subprocess.run(
-            [program, "-v", "ar", "--stdout", "1 2 3"], capture_output=True, timeout=20, check=False
-        )
+        done = subprocess.run([program, "-v", "ar", "--stdout", "1 2 3"], capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0 and done.stdout[:4] == b"RIFF"

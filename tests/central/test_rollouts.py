@@ -115,7 +115,7 @@ def test_a_rollout_across_stations_stops_at_its_failure_bound_and_is_audited(fle
     _shot(page, "rollouts-ar")
     page.click(".lang-toggle")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.locator('[data-rollout] h2')).to_contain_text("stopped at its failure bound")
+    expect(page.locator("[data-rollout] h2")).to_contain_text("stopped at its failure bound")
     assert_accessible(page, "roll-outs (en)")
     _shot(page, "rollouts-en")
 
