@@ -145,3 +145,40 @@ def test_a_rollout_is_for_operators_and_a_bad_profile_is_refused_before_any_stat
     assert httpx.get(f"{central.base}/api/rollouts", timeout=5).status_code == 401
     viewer.close()
     operator.close()
+
+
+def test_a_rollout_on_either_store_stops_when_its_commands_cannot_leave_and_a_restart_marks_it_interrupted(open_store):
+    """The roll-out's SQL on both backends (SQLite and a real PostgreSQL): a dashboard without a broker connection
+    cannot send `config.apply`, so each asked station fails as `not sent`, the roll-out stops at its bound with the
+    rest never asked; a roll-out left running by a stopped central is marked `interrupted` at the next start."""
+    from central.dispatch import CommandDesk
+    from central.rollouts import RolloutPlan, RolloutService, effective_profile
+    from central.staff.roles import CentralRole
+    from central.staff.service import Staff
+    from firmware_config.schema import DeviceKind
+    from markaz.clock import iso, utcnow
+
+    store = open_store()
+    with store.db.transaction() as tx:
+        for station in STATIONS:
+            tx.execute("INSERT INTO stations (station, first_seen_at) VALUES (?, ?)", (station, iso(utcnow())))
+    service = RolloutService(store, CommandDesk(store, None), poll_s=0.05)
+    operator = Staff("olga", CentralRole.OPERATOR)
+    profile = effective_profile(DeviceKind.edge_node, {"telemetry": {"interval_s": 20.0}})
+    plan = RolloutPlan(list(STATIONS), "v-pg", profile, first=["st-1"], wave_size=1, failure_bound=2, timeout_s=5)
+    rollout_id = service.start(operator, plan)
+    service.wait(rollout_id, 30)
+    done = service.get(rollout_id)
+    assert done is not None and done["state"] == "stopped", done
+    assert [(t["station"], t["state"]) for t in done["targets"]] == [
+        ("st-1", "failed"), ("st-2", "failed"), ("st-3", "not_attempted"),
+    ]  # fmt: skip
+    assert done["targets"][0]["reason"].startswith("not sent: this dashboard has no broker connection")
+    assert [r["id"] for r in service.all()] == [rollout_id]
+    actions = [r["action"] for r in store.query("SELECT action FROM central_audit ORDER BY seq")]
+    assert actions == ["rollout.start", "rollout.stopped"]
+
+    with store.db.transaction() as tx:  # as a central stopped mid-roll-out leaves it
+        tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL WHERE id = ?", (rollout_id,))
+    RolloutService(store, CommandDesk(store, None)).interrupt_unfinished()
+    assert service.get(rollout_id)["state"] == "interrupted"
