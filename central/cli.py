@@ -28,6 +28,21 @@ def _alarm_loop(store, ingest, config: Path | None):
     return AlarmLoop(ingest, AlarmEvaluator(store, settings), settings.evaluate_every_s)
 
 
+STATION_CA_HELP = "the broker CA (path without suffix) that signs stations' MQTT certificates: serves enrolment"
+BROKER_URL_HELP = "the broker URL told to enrolling stations (default: --mqtt)"
+
+
+def _station_enrolment(ca: Path, broker_url: str):
+    """Stations enrol on central's own server: the claim-code endpoint beside the dashboard."""
+    from provisioning.pki import Issued
+    from provisioning.station_enrolment import StationEnrolment, router
+
+    issued = Issued(ca.with_suffix(".crt"), ca.with_suffix(".key"))
+    if not issued.cert.is_file() or not issued.key.is_file():
+        raise typer.BadParameter(f"--station-ca {ca}: no {issued.cert.name} and {issued.key.name} there")
+    return router(StationEnrolment(issued, broker_url=broker_url))
+
+
 @app.command()
 def serve(
     mqtt: Annotated[str, typer.Option("--mqtt", help="broker URL: mqtt://host:port or mqtts://host:port")],
@@ -39,8 +54,13 @@ def serve(
     port: Annotated[int, typer.Option(help="port of the web view")] = 8090,
     worker: Annotated[int, typer.Option(help="worker number: several workers share the subscription")] = 1,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    station_ca: Annotated[Path | None, typer.Option("--station-ca", help=STATION_CA_HELP)] = None,
+    broker_url: Annotated[str | None, typer.Option("--broker-url", help=BROKER_URL_HELP)] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="serve HTTPS with this certificate")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="private key of --tls-cert")] = None,
 ) -> None:
-    """Ingest every station's telemetry into --db, evaluate the alarms, serve the stations view on http://HOST:PORT/."""
+    """Ingest every station's telemetry into --db, evaluate the alarms, serve the stations view on http://HOST:PORT/
+    (https:// with --tls-cert); with --station-ca, stations enrol on the same server (`POST /api/v1/stations/enrol`)."""
     import logging
 
     import uvicorn
@@ -48,6 +68,10 @@ def serve(
     from central.ingest import Ingest
     from central.store import CentralStore
     from central.web import create_app
+
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("--tls-cert and --tls-key go together")
+    enrolment = _station_enrolment(station_ca, broker_url or mqtt) if station_ca is not None else None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = CentralStore(db)
@@ -59,7 +83,10 @@ def serve(
         # commands from the dashboard leave on the ingest's own connection (the broker ties a client id to a
         # certificate, so a second connection would need a certificate of its own)
         app = create_app(store, publish=ingest.publish_command, rollup_every_s=60.0)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        if enrolment is not None:
+            app.include_router(enrolment)
+        tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+        uvicorn.run(app, host=host, port=port, log_level="info", **tls)  # type: ignore[arg-type]
     finally:
         alarms.stop()
         ingest.stop()
@@ -410,3 +437,121 @@ def user_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.
             typer.echo(f"{u['username']}\t{u['role']}\t{'active' if u['active'] else 'disabled'}{locked}")
     finally:
         store.close()
+
+
+rollout_app = typer.Typer(help="Staged roll-outs of a profile version across stations (through central serve).",
+                          no_args_is_help=True)  # fmt: skip
+app.add_typer(rollout_app, name="rollout")
+CentralUrl = Annotated[str, typer.Option("--central", help="central's URL (markaz central serve)")]
+CentralCa = Annotated[Path | None, typer.Option("--central-ca", help="CA of central's HTTPS certificate")]
+UserOpt = Annotated[str, typer.Option("--user", help="a central_operator (password on stdin)")]
+
+
+def _signed_in(central: str, user: str, ca: Path | None):
+    """An HTTP client signed in to central (the password is read from stdin, never from the command line)."""
+    import ssl
+    import sys
+
+    import httpx
+
+    password = sys.stdin.readline().rstrip("\n")
+    verify = ssl.create_default_context(cafile=str(ca)) if ca else True
+    http = httpx.Client(base_url=central.rstrip("/"), timeout=30, verify=verify)
+    answer = http.post("/signin", data={"username": user, "password": password})
+    if answer.status_code != 303 or "markaz_central" not in http.cookies:
+        typer.echo("error: central refused the sign-in", err=True)
+        raise typer.Exit(1)
+    return http
+
+
+def _progress_line(r: dict) -> str:
+    c = r["counts"]
+    return (f"rollout {r['id']} version {r['version']}: {r['state']}, wave {r['waves_started']}/{r['waves']}, "
+            f"applied {c['applied']}, failed {c['failed']}, asked {c['asked']}, waiting {c['waiting']}, "
+            f"not attempted {c['not_attempted']}")  # fmt: skip
+
+
+def _follow(http, rollout_id: str, every_s: float = 1.0) -> dict:
+    import time
+
+    last = ""
+    while True:
+        r = http.get(f"/api/rollouts/{rollout_id}").json()
+        line = _progress_line(r)
+        if line != last:
+            typer.echo(line)
+            last = line
+        if r["state"] != "running":
+            return r
+        time.sleep(every_s)
+
+
+@rollout_app.command("start")
+def rollout_start(
+    central: CentralUrl,
+    user: UserOpt,
+    stations: Annotated[str, typer.Option("--stations", help="station ids, comma-separated")],
+    profile: Annotated[Path, typer.Option("--profile", help="TOML: keys over the device type's model default")],
+    version: Annotated[str, typer.Option("--version", help="the profile version to apply")],
+    kind: Annotated[str, typer.Option("--type", help="device type of the profile")] = "edge_node",
+    device: Annotated[
+        str | None, typer.Option("--device", help="a device id on every station (default: the node)")
+    ] = None,
+    first: Annotated[str, typer.Option("--first", help="first wave: a share (0.1) or station ids")] = "0.1",
+    wave_size: Annotated[int, typer.Option("--wave-size", min=1)] = 10,
+    failure_bound: Annotated[int, typer.Option("--failure-bound", min=1)] = 1,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds a station may stay silent")] = 300.0,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the progress until it ends")] = True,
+    central_ca: CentralCa = None,
+) -> None:
+    """Roll a profile version out to stations in waves; with --wait, exit 1 when it stopped at its failure bound."""
+    import json
+
+    from markaz.config import ConfigError, read_toml
+
+    try:
+        overrides = read_toml(profile)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        share: float | list[str] = float(first)
+    except ValueError:
+        share = [s for s in first.split(",") if s]
+    body = {"stations": [s for s in stations.split(",") if s], "version": version, "profile": overrides,
+            "kind": kind, "device": device, "first": share, "wave_size": wave_size,
+            "failure_bound": failure_bound, "timeout_s": timeout}  # fmt: skip
+    http = _signed_in(central, user, central_ca)
+    answer = http.post("/api/rollouts", json=body)
+    if answer.status_code != 202:
+        detail = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
+        typer.echo(f"error: {detail.get('detail', answer.text)}", err=True)
+        for problem in detail.get("problems") or []:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1)
+    started = answer.json()
+    typer.echo(_progress_line(started))
+    if not wait:
+        return
+    done = _follow(http, started["id"])
+    typer.echo(json.dumps(done, indent=2))
+    if done["state"] != "finished":
+        raise typer.Exit(1)
+
+
+@rollout_app.command("show")
+def rollout_show(
+    central: CentralUrl,
+    user: UserOpt,
+    rollout_id: Annotated[str | None, typer.Argument(help="a roll-out id; none: every roll-out")] = None,
+    central_ca: CentralCa = None,
+) -> None:
+    """A roll-out's progress (each station's wave, state and reason), or the list of roll-outs."""
+    import json
+
+    http = _signed_in(central, user, central_ca)
+    answer = http.get(f"/api/rollouts/{rollout_id}" if rollout_id else "/api/rollouts")
+    if answer.status_code != 200:
+        typer.echo(f"error: {answer.text}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(answer.json(), indent=2))

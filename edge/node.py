@@ -28,9 +28,12 @@ from edge.store.files import private_dir
 from edge.telemetry.service import TelemetryService, TelemetrySources
 from edge.verify.counts import decision_counts
 from edge.verify.service import VerificationService
+from firmware_config.schema import DeviceKind, EdgeNodeProfile
 from markaz.clock import business_day_bounds, utcnow
 from provisioning.enrolment import EnrolmentService, StationPki
+from provisioning.node_profile import NodeChecks, NodeProfile
 from provisioning.profiles import ProfileService, Reported
+from provisioning.served_profiles import ServedProfiles, counter_terminal_health, display_health
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,15 @@ class EdgeNode:
         self.telemetry = self._telemetry()
         self.profiles.listeners.append(self._tell_central_config_outcome)
         self.hall = self._hall(settings, clock)
+        self.served = ServedProfiles(
+            self.profiles,
+            settings.data_dir / "profiles" / "served",
+            {
+                DeviceKind.display: display_health(settings.hall.espeak),
+                DeviceKind.counter_terminal: counter_terminal_health(lambda: [c.code for c in self.queue.counters()]),
+            },
+        )
+        self.node_profile = self._node_profile()
         self._stop = threading.Event()
         self._anchor_thread: threading.Thread | None = None
         self._reports_thread: threading.Thread | None = None
@@ -93,7 +105,55 @@ class EdgeNode:
         return TelemetryService(self.store, s.mqtt, s.station_id, sources, self.clock)
 
     def _desire_as_central(self, device: str, version: str, sha256: str, profile: dict) -> str:
+        if device == self.settings.station_id:  # the node itself
+            return self.node_profile.desire(version, sha256, profile)
         return self.profiles.desire(device, CENTRAL, version, sha256, profile).version
+
+    def _node_profile(self) -> NodeProfile:
+        """The node's own profile: what it switches live, and the health it checks afterwards."""
+        s, store, hall, telemetry = self.settings, self.store, self.hall, self.telemetry
+        from_file = (s.queue.recall_min_interval_s, s.queue.default_service_time_s, s.mqtt.health_interval_s)
+
+        def switch(profile: EdgeNodeProfile | None) -> None:
+            recall, service_time, interval = (
+                (
+                    profile.queue.recall_min_interval_s,
+                    profile.queue.default_service_time_s,
+                    profile.telemetry.interval_s,
+                )
+                if profile is not None
+                else from_file
+            )
+            s.queue.recall_min_interval_s = recall
+            s.queue.default_service_time_s = service_time
+            hall.recall_interval_s = recall
+            telemetry.set_health_interval(interval)
+
+        def database() -> bool:
+            with store.write() as db:
+                db.execute("SELECT count(*) FROM devices")
+            return True
+
+        def models() -> bool:
+            from models.registry import MANIFEST, MODELS_DIR, check, load_manifest
+
+            for entry in load_manifest(MANIFEST).values():
+                check(entry, s.verify.models_dir or MODELS_DIR)
+            return True
+
+        def broker() -> bool:
+            return telemetry.link_connected() is True
+
+        checks = NodeChecks(database, models, broker if s.mqtt.url else None)
+        return NodeProfile(
+            s.station_id,
+            s.data_dir / "profiles" / "node",
+            switch,
+            checks,
+            self.audit,
+            CENTRAL,
+            self.telemetry.on_config_outcome,
+        )
 
     def _tell_central_config_outcome(self, done: Reported) -> None:
         outcome = str(done.outcome)
@@ -134,6 +194,7 @@ class EdgeNode:
         self.audit.finish_interrupted_anchor()
         self.audit.anchor()  # a new station's first anchor, or what changed while it was stopped
         self.hall.start()
+        self.node_profile.start()  # the profile in force before a restart, live again
         self._anchor_thread = threading.Thread(target=self._anchor_loop, name="audit-anchor", daemon=True)
         self._anchor_thread.start()
         self.referrals.start()

@@ -38,7 +38,9 @@ class KioskProfile(_Strict):
     camera: Camera = Camera.model_validate({})  # frozen: one shared default is safe
     printer: Printer = Printer.model_validate({})  # frozen: one shared default is safe
     idle_timeout_s: int = Field(60, ge=10, le=600, description="back to the welcome screen after this idle time")
-    warn_before_s: int = Field(15, ge=5, le=120, description="time-out warning offering more time (WCAG 2.2.1)")
+    warn_before_s: int = Field(
+        30, ge=20, le=120, description="time-out warning offering more time: at least 20 s to extend (WCAG 2.2.1)"
+    )
     languages: list[Literal["ar", "en"]] = Field(["ar", "en"], min_length=1)
     services: list[str] = Field(["tickets", "reports"], min_length=1)
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Technicians' tools: station PKI, enrolment, broker credentials.", no_args_is_help=True)
 
 CaOpt = Annotated[Path, typer.Option("--ca", help="CA path without suffix (reads CA.crt and CA.key)")]
+BROKER_URL_HELP = "the broker stations connect to (mqtts://host:port), told to each station as it enrols"
 
 
 def _ca(ca: Path):
@@ -91,34 +92,44 @@ def station_enrolment_serve(
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="serve HTTPS with this certificate")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key")] = None,
     cert_days: Annotated[int, typer.Option("--cert-days", min=1, max=825)] = 365,
+    broker_url: Annotated[str | None, typer.Option("--broker-url", help=BROKER_URL_HELP)] = None,
 ) -> None:
-    """At central: the endpoint stations enrol on with a claim code (`POST /api/v1/stations/enrol`)."""
+    """At central, alone: the endpoint stations enrol on (`POST /api/v1/stations/enrol`). `markaz central serve
+    --station-ca CA` serves the same endpoint beside the dashboard; this command stays for existing set-ups."""
     import uvicorn
 
     from provisioning.station_enrolment import StationEnrolment, serve_app
 
     if (tls_cert is None) != (tls_key is None):
         _fail("--tls-cert and --tls-key go together", 2)
-    app_ = serve_app(StationEnrolment(_ca(ca), cert_days))
+    app_ = serve_app(StationEnrolment(_ca(ca), cert_days, broker_url))
     ssl = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
     uvicorn.run(app_, host=host, port=port, log_level="info", **ssl)  # type: ignore[arg-type]
 
 
 @app.command("station-enrol")
 def station_enrol(
-    central: Annotated[str, typer.Option("--central", help="central's station-enrolment URL")],
+    central: Annotated[str, typer.Option("--central", help="central's URL (its station enrolment endpoint)")],
     claim: Annotated[str, typer.Option("--claim", help="the one-time code from central")],
     data: DataOpt,
     central_ca: Annotated[Path | None, typer.Option("--central-ca", help="CA of central's HTTPS certificate")] = None,
+    config: Annotated[Path, typer.Option("--config", help="the node's settings file to write [edge.mqtt] into")] = Path(
+        "/etc/markaz/edge.toml"
+    ),
+    broker: Annotated[str | None, typer.Option("--broker", help="mqtts://host:port, if central names none")] = None,
 ) -> None:
-    """On the edge node: make the MQTT key (it stays in DATA/keys), enrol with central, store the certificate."""
+    """On the edge node: make the MQTT key (it stays in DATA/keys), enrol with central, store the certificate, and
+    write the station id and the MQTT link (broker URL, CA, certificate, key) into --config (other settings and
+    comments kept, the previous file as CONFIG.bak)."""
     import ssl
 
     import httpx
 
+    from markaz.config import ConfigError
+    from provisioning.settings_file import write_mqtt_settings
     from provisioning.station_enrolment import StationClaimRefused, enrol_station
 
-    keys = data / "keys"
+    keys = (data / "keys").resolve()
     verify = ssl.create_default_context(cafile=str(central_ca)) if central_ca else True
     try:
         body = enrol_station(central, claim, keys, verify=verify)
@@ -126,10 +137,22 @@ def station_enrol(
         _fail(str(exc))
     except httpx.HTTPError as exc:
         _fail(f"central unreachable: {type(exc).__name__}: {exc}")
-    typer.echo(
-        f"station {body['station']}: MQTT certificate {body['serial']} valid until {body['not_after']}; "
-        f"mqtt.cert = {keys / 'mqtt-client.crt'}, mqtt.key = {keys / 'mqtt-client.key'}, mqtt.ca = {keys / 'mqtt-ca.crt'}"
-    )
+    url = broker or body.get("broker")
+    typer.echo(f"station {body['station']}: MQTT certificate {body['serial']} valid until {body['not_after']}")
+    if not url:
+        _fail(f"central named no broker: run again with --broker mqtts://HOST:PORT (certificate kept in {keys})")
+    try:
+        written = write_mqtt_settings(
+            config, body["station"], url, keys / "mqtt-ca.crt", keys / "mqtt-client.crt", keys / "mqtt-client.key"
+        )
+    except (ConfigError, ValueError, OSError) as exc:
+        _fail(f"{config} not changed: {exc} (certificate kept in {keys})")
+    if written.station_was:
+        typer.echo(f"warning: {config} named station {written.station_was}; it is now {body['station']}", err=True)
+    if written.changed:
+        typer.echo(f"wrote [edge.mqtt] of {config}" + (f" (previous file: {written.backup})" if written.backup else ""))
+    else:
+        typer.echo(f"{config} already has these MQTT settings")
 
 
 @app.command("revoke-station")

@@ -2,8 +2,10 @@
 the station id; the edge node makes its MQTT key (it never leaves the node), sends a CSR with the code and gets its
 client certificate from the broker CA, registered in the station registry (so the generated ACL and CRL know it).
 
-Claims live beside the CA (`CA.station-claims.json`, only each code's SHA-256); `serve_app` is the small HTTPS
-endpoint central runs for it (`markaz provision station-enrolment-serve`)."""
+Claims live beside the CA (`CA.station-claims.json`, only each code's SHA-256). `router` is the endpoint, part of
+`markaz central serve --station-ca CA` (one server with the dashboard); `serve_app` wraps it alone for the older
+`markaz provision station-enrolment-serve`. The answer names the broker the station is to use, so `station-enrol`
+writes the node's whole MQTT link into its settings file."""
 
 from __future__ import annotations
 
@@ -46,11 +48,14 @@ class StationEnrolled:
     ca_pem: str
     serial: str
     not_after: str
+    broker: str | None = None
 
 
 class StationEnrolment:
-    def __init__(self, ca: pki.Issued, cert_days: int = 365) -> None:
+    def __init__(self, ca: pki.Issued, cert_days: int = 365, broker_url: str | None = None) -> None:
+        """`broker_url`: the broker stations connect to (told in the answer; None: the station is told by hand)."""
         self.ca = ca
+        self.broker_url = broker_url
         self.registry = StationRegistry(ca)
         self.path = Path(ca.cert).with_suffix(".station-claims.json")
         self.cert_days = cert_days
@@ -106,7 +111,7 @@ class StationEnrolment:
             issued.write_text(pki.pem(cert))
             entry = self.registry.record(claim.station, issued)
         return StationEnrolled(
-            claim.station, pki.pem(cert), Path(self.ca.cert).read_text(), entry.serial, entry.not_after
+            claim.station, pki.pem(cert), Path(self.ca.cert).read_text(), entry.serial, entry.not_after, self.broker_url
         )
 
 
@@ -115,29 +120,47 @@ class StationEnrolRequest(BaseModel):
     csr: str = Field(min_length=64, max_length=8192, description="PEM request; the key stays on the edge node")
 
 
-def serve_app(enrolment: StationEnrolment) -> Any:
-    """The endpoint a station enrols on: `POST /api/v1/stations/enrol` with the claim and a CSR (no other credential)."""
-    from fastapi import FastAPI
+class StationEnrolAnswer(BaseModel):
+    station: str
+    certificate: str = Field(description="the station's MQTT client certificate (PEM)")
+    ca: str = Field(description="the broker CA (PEM): the station trusts the broker by it")
+    serial: str
+    not_after: str
+    broker: str | None = Field(None, description="mqtts://host:port the station connects to")
+
+
+def router(enrolment: StationEnrolment) -> Any:
+    """`POST /api/v1/stations/enrol` with the claim and a CSR (no other credential: the code is the proof)."""
+    from fastapi import APIRouter
     from fastapi.responses import JSONResponse
 
-    app = FastAPI(title="markaz central: station enrolment", docs_url=None, redoc_url=None, openapi_url=None)
+    api = APIRouter(tags=["station enrolment"])
 
-    @app.post("/api/v1/stations/enrol")
-    def enrol(body: StationEnrolRequest) -> JSONResponse:
+    @api.post("/api/v1/stations/enrol", response_model=StationEnrolAnswer, summary="A station enrols by claim code")
+    def enrol(body: StationEnrolRequest) -> Any:
         try:
             done = enrolment.enrol(body.claim, body.csr)
         except StationClaimRefused as exc:
             status = 422 if exc.reason == "bad_request" else 401
             return JSONResponse({"error": exc.reason, "detail": str(exc)}, status_code=status)
-        return JSONResponse(
-            {
-                "station": done.station,
-                "certificate": done.certificate_pem,
-                "ca": done.ca_pem,
-                "serial": done.serial,
-                "not_after": done.not_after,
-            }
+        return StationEnrolAnswer(
+            station=done.station,
+            certificate=done.certificate_pem,
+            ca=done.ca_pem,
+            serial=done.serial,
+            not_after=done.not_after,
+            broker=done.broker,
         )
+
+    return api
+
+
+def serve_app(enrolment: StationEnrolment) -> Any:
+    """The endpoint alone (the older `station-enrolment-serve`); `markaz central serve --station-ca` serves it too."""
+    from fastapi import FastAPI
+
+    app = FastAPI(title="markaz central: station enrolment", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(router(enrolment))
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

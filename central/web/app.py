@@ -12,6 +12,8 @@ from starlette.staticfiles import StaticFiles
 from central.alarms_api import Staff, alarm_router
 from central.comparison_api import comparison_router
 from central.dispatch import CommandDesk, Publish
+from central.rollouts import RolloutService
+from central.rollouts_api import rollout_router
 from central.series import RollupTimer
 from central.staff.service import StaffPolicy, StaffService
 from central.store import CentralStore
@@ -58,6 +60,9 @@ def create_app(
     app.include_router(alarm_router(store, who))
     app.include_router(comparison_router(store, who))
     app.include_router(api.router)
+    app.state.rollouts = RolloutService(store, app.state.desk)
+    app.state.rollouts.interrupt_unfinished()
+    app.include_router(rollout_router(app.state.rollouts))
     app.include_router(pages.router)
     return app
 

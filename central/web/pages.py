@@ -29,7 +29,7 @@ from markaz.web.live import ScreenUpdate
 from markaz.web.serving import CHANGED, accept_page, page_taps, same_origin, tap_or_change
 
 router = APIRouter(include_in_schema=False)
-_NEXT = re.compile(r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters|staff)?$")
+_NEXT = re.compile(r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters|rollouts|staff)?$")
 
 
 def _store(request: Request | WebSocket) -> CentralStore:
@@ -259,6 +259,20 @@ def dead_letters_page(request: Request, lang: str | None = None) -> Response:
     if not allowed(who.role, Permission.VIEW):
         return _forbidden(who, language)
     return _html(views.render("dead_letters.html", language, user=who, letters=_store(request).dead_letters(200)))
+
+
+@router.get("/rollouts")
+def rollouts_page(request: Request, lang: str | None = None) -> Response:
+    """The staged roll-outs of profile versions across stations: each one's state, counts and every station's
+    wave, state and reason (started with `markaz central rollout start` or `POST /api/rollouts`)."""
+    language = Language.parse(lang)
+    who = current(request)
+    if who is None:
+        return _signin_redirect(request, language)
+    if not allowed(who.role, Permission.VIEW):
+        return _forbidden(who, language)
+    rollouts = request.app.state.rollouts.all()
+    return _html(views.render("rollouts.html", language, user=who, rollouts=rollouts))
 
 
 # -- live pages --------------------------------------------------------------------------------------------------

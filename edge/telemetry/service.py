@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from edge.queue.models import Kpis, Service
 from edge.store import Store
@@ -152,6 +152,22 @@ class TelemetryService:
             on_central_back=self.central_back,
         )
 
+    def link_connected(self) -> bool | None:
+        """Whether the MQTT link is connected to the broker now; None when this node has no link of its own."""
+        if not self.settings.url or self.link is None:
+            return None
+        return bool(getattr(self.link, "connected", False))
+
+    def set_health_interval(self, seconds: float) -> None:
+        """Live change of how often node health, devices and counters go out (the node's profile `telemetry`)."""
+        self.settings.health_interval_s = seconds
+        for name in ("telemetry.devices", "telemetry.verification", "telemetry.node", "telemetry.queue_day",
+                     "telemetry.reports"):  # fmt: skip
+            step = self.steps.steps.get(name)
+            if step is not None:
+                step.due = min(step.due, step.due - step.interval_s + seconds)
+                step.interval_s = seconds
+
     def central_back(self) -> None:
         """Central restarted (its status came back with a new `since`): every snapshot again, so its view of this
         station is whole at once (the link has announced the birth already)."""
@@ -192,7 +208,7 @@ class TelemetryService:
     def on_config_outcome(self, device: str, answers: str, version: str | None, outcome: str,
                           failed_checks: list[str]) -> None:  # fmt: skip
         """A device answered a desired profile version (ProfileService's listener): tell central."""
-        checks = [c for c in failed_checks if c in ("reader", "camera", "printer")]
+        checks = [c for c in failed_checks if c in get_args(contract.HealthCheckName)]
         self.outbox.enqueue(
             "events.config_outcome",
             contract.ConfigOutcome.model_validate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from kiosk.hardware.printer import EscposPrinter
 from kiosk.hardware.receipt import ReceiptRenderer
 from kiosk.session.machine import Rules, Session
 from kiosk.session.timeouts import Timeouts
+from kiosk.session.vocabulary import Screen
 from kiosk.ui.screens import KioskScreens
 
 log = logging.getLogger(__name__)
@@ -40,9 +42,33 @@ def edge_client(settings: KioskSettings) -> EdgeClient:
     return EdgeClient(settings.edge, token, settings.edge_ca, settings.edge_cert, settings.edge_key)
 
 
-def _profile_sync(settings: KioskSettings, hardware: Hardware, camera: VideoCaptureCamera) -> ProfileSync | None:
-    """Profiles managed by the edge: the kiosk's camera and reader follow the profile in force (from the start, so a
-    restarted agent keeps what it applied); the agent's own settings stand in while none is."""
+# the screens that wait on the visitor's next choice: the profile's `idle_timeout_s` is how long they wait
+IDLE_SCREENS = (
+    Screen.CHOOSE, Screen.INSERT_CARD, Screen.CONFIRM_IDENTITY, Screen.CHOOSE_SERVICE, Screen.REPORT_TYPE,
+    Screen.FACE_RETRY, Screen.REPORT_FILED, Screen.FOLLOW_RESULT,
+)  # fmt: skip
+
+
+def printer_uri(profile_uri: str) -> str:
+    """The profile's ESC/POS sink as the printer adapter's URI: `tcp://` as is, `file://FOLDER` a file in it."""
+    if profile_uri.startswith("file://"):
+        return f"file:{profile_uri[len('file://') :].rstrip('/')}/receipt.escpos"
+    return profile_uri
+
+
+def profile_timeouts(settings: KioskSettings, profile: dict[str, Any] | None) -> Timeouts:
+    """The agent's time-outs, with the profile's idle time-out on the idle screens and its warning."""
+    if profile is None:
+        return Timeouts(dict(settings.timeouts), settings.warning_s)
+    idle = {screen: float(profile["idle_timeout_s"]) for screen in IDLE_SCREENS}
+    return Timeouts({**dict(settings.timeouts), **idle}, float(profile["warn_before_s"]))
+
+
+def _profile_sync(
+    settings: KioskSettings, hardware: Hardware, camera: VideoCaptureCamera, printer: EscposPrinter, session: Session
+) -> ProfileSync | None:
+    """Profiles managed by the edge: the kiosk's camera, reader, printer and time-outs follow the profile in force
+    (from the start, so a restarted agent keeps what it applied); the agent's own settings stand in while none is."""
     if settings.profile_dir is None:
         return None
 
@@ -51,6 +77,8 @@ def _profile_sync(settings: KioskSettings, hardware: Hardware, camera: VideoCapt
         hardware.chip.reader_pattern = pattern
         if isinstance(hardware.card_events, PcscReader):
             hardware.card_events.pattern = pattern
+        printer.retarget(printer_uri(str(profile["printer"]["uri"])) if profile else settings.printer)
+        session.rules = replace(session.rules, timeouts=profile_timeouts(settings, profile))
         camera.retarget(str(profile["camera"]["source"]) if profile else settings.camera)
 
     def follow(profile: dict[str, Any] | None) -> None:
@@ -95,9 +123,10 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         max_face_attempts=settings.max_face_attempts,
         assisted_service=settings.assisted_service,
     )
-    sync = _profile_sync(settings, hardware, camera)
+    session = Session(rules)
+    sync = _profile_sync(settings, hardware, camera, printer, session)
     agent = KioskAgent(
-        Session(rules),
+        session,
         hardware,
         heartbeat_s=settings.heartbeat_s,
         catalogue_refresh_s=settings.catalogue_refresh_s,

@@ -78,6 +78,12 @@ class EscposPrinter:
         self.profile = profile
         self._lock = threading.Lock()
 
+    def retarget(self, uri: str) -> None:
+        """Print to another sink from the next receipt on (the kiosk's profile names its printer)."""
+        kind, params = parse_uri(uri)
+        with self._lock:
+            self.uri, self.kind, self.params = uri, kind, params
+
     def _device(self) -> Any:
         from escpos import printer  # python-escpos loads usb and serial modules; keep `markaz --help` light
 

@@ -40,6 +40,9 @@ ProfileText = Annotated[str, Field(pattern=r"^[\x20-\x7e]{0,256}$", description=
 ProfileScalar = bool | int | float | ProfileText
 ProfileLeaf = ProfileScalar | list[ProfileScalar]
 ConfigOutcomeName = Literal["pending", "applied", "rolled_back", "refused"]
+# the health checks a device runs after a profile change: a kiosk's parts, a display's speech, a counter terminal's
+# counter, an edge node's database, models and broker link
+HealthCheckName = Literal["reader", "camera", "printer", "speech", "counter", "database", "models", "broker"]
 
 
 class _Strict(BaseModel):
@@ -215,7 +218,7 @@ class ConfigOutcome(_Strict):
     answers: ProfileVersion = Field(description="the desired version the device was asked to apply")
     version: ProfileVersion | None = Field(description="the version in force on the device now")
     outcome: Literal["applied", "rolled_back", "refused"]
-    failed_checks: list[Literal["reader", "camera", "printer"]] = Field(
+    failed_checks: list[HealthCheckName] = Field(
         default_factory=list, description="the device's health checks that failed after the change"
     )
 

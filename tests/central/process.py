@@ -32,11 +32,15 @@ def poll(fetch: Callable[[], Any], check: Callable[[Any], bool], timeout: float 
 
 
 class CentralProcess:
-    def __init__(self, broker: Broker, db: str | Path, users: dict[str, str]) -> None:
-        """`users`: name -> role, created with the CLI before the process starts."""
+    def __init__(
+        self, broker: Broker, db: str | Path, users: dict[str, str], extra: tuple[str, ...] = (), verify: Any = None
+    ) -> None:
+        """`users`: name -> role, created with the CLI before the process starts; `extra`: more `serve` options;
+        `verify`: an SSL context for an HTTPS central (`--tls-cert`)."""
         self.broker, self.db, self.users = broker, str(db), users
+        self.extra, self.verify = extra, verify
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if verify is not None else 'http'}://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CentralProcess:
@@ -50,15 +54,16 @@ class CentralProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "markaz.cli", "central", "serve", "--mqtt", self.broker.url,
              "--mqtt-ca", str(self.broker.pki.ca.cert), "--mqtt-cert", str(cert.cert), "--mqtt-key", str(cert.key),
-             "--db", self.db, "--port", str(self.port)],
+             "--db", self.db, "--port", str(self.port), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        poll(lambda: httpx.get(f"{self.base}/signin", timeout=1).status_code, lambda code: code == 200)
+        verify = self.verify if self.verify is not None else True
+        poll(lambda: httpx.get(f"{self.base}/signin", timeout=1, verify=verify).status_code, lambda code: code == 200)
         return self
 
     def client(self, name: str) -> httpx.Client:
         """An HTTP client signed in as `name`."""
-        http = httpx.Client(base_url=self.base, timeout=5)
+        http = httpx.Client(base_url=self.base, timeout=5, verify=self.verify if self.verify is not None else True)
         answer = http.post("/signin", data={"username": name, "password": PASSWORDS[self.users[name]]})
         assert answer.status_code == 303 and "markaz_central" in http.cookies, answer.text
         return http

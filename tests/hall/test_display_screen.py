@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import itertools
+import time
 import wave
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.conftest import auth
 from tests.hall.conftest import Hall, open_counter, open_display
 
 pytestmark = pytest.mark.slow
@@ -116,4 +118,40 @@ def test_the_display_reports_its_heartbeat(display_browser: Browser, hall: Hall)
                 break
             display.wait_for_timeout(100)
     assert mine["last_seen_at"], mine
+    display.context.close()
+
+
+def test_the_display_follows_its_profile_volume_speech_and_layout(display_browser: Browser, page: Page, hall: Hall):
+    """The display's profile (set by a technician, applied by the node at the display's check-in) is what the page
+    plays and shows: the audio at the profile's volume, the chime only when speech is off, no waiting panel."""
+    layer = hall.server.data / "profiles" / "devices" / "display-1.toml"
+    layer.parent.mkdir(parents=True, exist_ok=True)
+    layer.write_text('volume = 30\nspeech = false\nlayout = "calls"\n')
+    technician = auth(hall.tokens["technician"])
+    with hall.api() as c:
+        r = c.put("/api/v1/profiles/display-1/desired", json={}, headers=technician)
+        assert r.status_code == 200, r.text
+        version = r.json()["version"]
+    display = open_display(display_browser, hall.base, hall.display_token)  # its first heartbeat applies it
+
+    def reported() -> str | None:
+        with hall.api() as c:
+            rows = c.get("/api/v1/enrolment/inventory", headers=technician).json()["devices"]
+        return next(d for d in rows if d["id"] == "display-1")["profile_version"]
+
+    deadline = time.monotonic() + 30
+    while reported() != version and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert reported() == version
+    hall.issue("general")
+    open_counter(page, hall.base, "2")
+    page.click("#act-call_next")
+    root = display.locator('#screen [data-screen="display"]')
+    expect(root).to_have_attribute("data-profile", version, timeout=LIVE_MS)  # pushed with the call
+    expect(root).to_have_attribute("data-volume", "30")
+    assert display.locator("#waiting-per-service").count() == 0
+    display.wait_for_function("window.hallAudio.played.length === 1", timeout=15000)
+    log = display.evaluate("window.hallAudio")
+    assert len(log["requested"]) == 1 and log["requested"][0].endswith("/chime.wav"), log  # no speech
+    assert log["volumes"] == [pytest.approx(0.3)]
     display.context.close()

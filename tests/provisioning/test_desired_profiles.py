@@ -203,3 +203,42 @@ def test_a_staged_rollout_stops_by_itself_at_its_failure_bound(station: Station)
     assert station.inventory("kiosk-1")["reported_outcome"] == "applied"
     assert station.profile_state("kiosk-3") == before_3  # never asked
     (station.data / "profiles" / "devices" / "kiosk-2.toml").unlink()
+
+
+def test_the_kiosk_follows_the_printer_and_time_outs_of_the_profile_in_force(station: Station) -> None:
+    """Beyond camera and reader: the profile's printer takes the kiosk's next status query (and receipt) at once."""
+    other = EscposSink()
+    other.paper = "low"  # tells this sink apart from the station's: the kiosk's printer reading says which it asks
+    other.start()
+    kiosk = station.agents["kiosk-3"]
+    try:
+        assert kiosk.wait_health("printer", "ok")["printer"] == "ok"
+        station.layer(
+            "devices/kiosk-3.toml", f'idle_timeout_s = 45\nwarn_before_s = 25\n[printer]\nuri = "{other.uri}"\n'
+        )
+        r = station.desire("kiosk-3")
+        assert r.status_code == 200, r.text
+        version = r.json()["version"]
+        row = station.answered("kiosk-3", version)
+        assert (row["reported_outcome"], row["profile_version"]) == ("applied", version), row
+        assert kiosk.wait_health("printer", "paper_low", timeout=30)["printer"] == "paper_low"
+    finally:
+        (station.data / "profiles" / "devices" / "kiosk-3.toml").unlink(missing_ok=True)
+        other.stop()
+
+
+def test_the_profiles_time_outs_replace_the_idle_screens_and_keep_the_wcag_warning() -> None:
+    from firmware_config.layers import ProfileRejected, default_layer, validate
+    from firmware_config.schema import DeviceKind
+    from kiosk.agent.build import IDLE_SCREENS, printer_uri, profile_timeouts
+    from kiosk.agent.settings import KioskSettings
+    from kiosk.session.vocabulary import Screen
+
+    settings = KioskSettings(edge="https://127.0.0.1:8443")
+    timeouts = profile_timeouts(settings, {**default_layer("kiosk"), "idle_timeout_s": 45, "warn_before_s": 25})
+    assert all(timeouts.for_screen(s) == 45 for s in IDLE_SCREENS) and timeouts.warning_s == 25
+    assert timeouts.for_screen(Screen.REPORT_FIELD) == 180  # a busy screen keeps its own
+    with pytest.raises(ProfileRejected, match="warn_before_s"):  # a warning too short to extend (WCAG 2.2.1)
+        validate(DeviceKind.kiosk, {**default_layer("kiosk"), "warn_before_s": 10}, "profile")
+    assert printer_uri("file:///var/lib/markaz/receipts/") == "file:/var/lib/markaz/receipts/receipt.escpos"
+    assert printer_uri("tcp://10.0.0.5:9100") == "tcp://10.0.0.5:9100"

@@ -29,7 +29,7 @@ def _serve(pki: Pki, tmp: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "markaz.cli", "provision", "station-enrolment-serve", "--ca",
          str(pki.ca.cert.with_suffix("")), "--host", "127.0.0.1", "--port", str(port),
-         "--tls-cert", str(pki.server.cert), "--tls-key", str(pki.server.key)],
+         "--tls-cert", str(pki.server.cert), "--tls-key", str(pki.server.key), "--broker-url", "mqtts://127.0.0.1:1"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"https://127.0.0.1:{port}"
@@ -82,7 +82,8 @@ def test_a_station_enrols_with_central_by_claim_code_and_reaches_the_broker(tmp_
     data = tmp_path / "edge"
     broker = Broker(tmp_path / "broker", pki).start()
     try:
-        enrol = ["provision", "station-enrol", "--central", url, "--data", str(data), "--central-ca", str(pki.ca.cert)]
+        enrol = ["provision", "station-enrol", "--central", url, "--data", str(data), "--central-ca", str(pki.ca.cert),
+                 "--config", str(tmp_path / "edge.toml")]  # fmt: skip
         res = run(app, [*enrol, "--claim", code])
         assert res.exit_code == 0, res.output
         keys = data / "keys"
@@ -105,3 +106,92 @@ def test_a_station_enrols_with_central_by_claim_code_and_reaches_the_broker(tmp_
     acl = tmp_path / "acl"
     assert run(app, ["provision", "broker-acl", "--out", str(acl), "--ca", ca]).exit_code == 0
     assert "user st-7\ntopic write markaz/v1/st-7/status" in acl.read_text()
+
+
+SETTINGS = """# st-7's edge node (written by the installer; station-enrol fills in the MQTT link)
+[edge]
+station_id = "st-0"   # placeholder until enrolment
+timezone = "UTC"      # the hall's zone
+sample_data = true
+
+[edge.hall]
+speech = false
+"""
+
+
+def test_central_serve_enrols_a_station_and_the_node_reaches_the_broker_on_the_settings_written(tmp_path):
+    """One central process serves the dashboard and the enrolment; `station-enrol` writes the node's settings file
+    (comments and other settings kept, a backup, idempotent); `markaz edge serve --config FILE` then connects to the
+    real Mosquitto over mutual TLS from that file alone, and central shows the station online."""
+    from tests.central.process import CentralProcess, poll
+    from tests.conftest import ServerProcess
+
+    pki = Pki.create(tmp_path / "pki")
+    broker = Broker(tmp_path / "broker", pki).start()
+    ca = str(pki.ca.cert.with_suffix(""))
+    https = ssl.create_default_context(cafile=str(pki.ca.cert))
+    central = CentralProcess(
+        broker, tmp_path / "central.sqlite", {"vera": "central_viewer"}, verify=https,
+        extra=("--station-ca", ca, "--tls-cert", str(pki.server.cert), "--tls-key", str(pki.server.key)),
+    ).start()  # fmt: skip
+    config, data = tmp_path / "etc" / "edge.toml", tmp_path / "edge"
+    config.parent.mkdir()
+    config.write_text(SETTINGS)
+    node = None
+    try:
+        enrol = ["provision", "station-enrol", "--central", central.base, "--data", str(data),
+                 "--central-ca", str(pki.ca.cert), "--config", str(config)]  # fmt: skip
+        res = run(app, ["provision", "station-claim", "--station", "st-7", "--ca", ca])
+        res = run(app, [*enrol, "--claim", res.output.strip().splitlines()[-1]])
+        assert res.exit_code == 0, res.output
+        assert "wrote [edge.mqtt]" in res.output
+        text = config.read_text()
+        for kept in ("# st-7's edge node", 'timezone = "UTC"      # the hall\'s zone', "[edge.hall]\nspeech = false"):
+            assert kept in text, text
+        import tomllib
+
+        written = tomllib.loads(text)["edge"]
+        keys = (data / "keys").resolve()
+        assert written["station_id"] == "st-7"
+        assert written["mqtt"] == {
+            "url": broker.url,
+            "ca": str(keys / "mqtt-ca.crt"),
+            "cert": str(keys / "mqtt-client.crt"),
+            "key": str(keys / "mqtt-client.key"),
+        }
+        assert (tmp_path / "etc" / "edge.toml.bak").read_text() == SETTINGS
+        assert "named station st-0" in res.output  # told that the file's station id changed
+
+        # enrolling again (a new code, same paths): the file already says it all, nothing is rewritten
+        res = run(app, ["provision", "station-claim", "--station", "st-7", "--ca", ca])
+        res = run(app, [*enrol, "--claim", res.output.strip().splitlines()[-1]])
+        assert res.exit_code == 0 and "already has these MQTT settings" in res.output, res.output
+        assert config.read_text() == text and (tmp_path / "etc" / "edge.toml.bak").read_text() == SETTINGS
+
+        node = ServerProcess(data, "--config", str(config)).start()
+        http = central.client("vera")
+        stations = poll(lambda: http.get("/api/stations").json(),
+                        lambda v: any(s["station"] == "st-7" and s["state"] == "online" for s in v), 60)  # fmt: skip
+        assert [s["station"] for s in stations] == ["st-7"]
+        http.close()
+    finally:
+        if node is not None:
+            node.stop()
+        central.stop()
+        broker.stop()
+
+
+def test_settings_that_would_not_load_are_not_written(tmp_path):
+    from provisioning.settings_file import write_mqtt_settings
+
+    config = tmp_path / "edge.toml"
+    config.write_text('[edge]\nstation_id = "st-7"\nport = "not a port"\n')
+    before = config.read_text()
+    try:
+        write_mqtt_settings(config, "st-7", "mqtts://b:8883", tmp_path / "ca", tmp_path / "c", tmp_path / "k")
+    except Exception as exc:
+        assert "port" in str(exc), exc
+    else:
+        raise AssertionError("a file the node could not start on was written")
+    assert config.read_text() == before and not (tmp_path / "edge.toml.bak").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["edge.toml"]  # no temporary file left behind

@@ -33,4 +33,6 @@ def heartbeat(
     node: EdgeNode = Depends(get_node),
 ) -> DeviceState:
     """The calling device (from its token) reports its state; the node keeps it and publishes it to central."""
-    return node.telemetry.record_heartbeat(principal.subject, body.model_dump())
+    state = node.telemetry.record_heartbeat(principal.subject, body.model_dump())
+    node.served.sync(principal)  # a counter terminal's new desired profile is applied at its check-in
+    return state

@@ -182,7 +182,23 @@ def supervisor_page(request: Request, lang: str | None = None) -> Response:
     ))  # fmt: skip
 
 
-def _display_html(node: EdgeNode, language: Language, announcements: list[Announcement], page: bool = False) -> str:
+def _display_look(node: EdgeNode, device: str | None) -> dict[str, Any]:
+    """How this display presents, from the profile in force on it; without one, as the node's settings say."""
+    profile = node.served.in_force(device) if device else None
+    if profile is None:
+        return {"version": "", "layout": "calls_and_queue", "volume": 100, "speech": True, "chime": True,
+                "recent_calls": node.settings.hall.recent_calls, "languages": ["ar", "en"]}  # fmt: skip
+    record = node.served.version(device) if device else ""
+    return {**profile, "version": record}
+
+
+def _display_html(
+    node: EdgeNode,
+    language: Language,
+    announcements: list[Announcement],
+    page: bool = False,
+    device: str | None = None,
+) -> str:
     hall = node.settings.hall
     hours = f"{hall.opens_at:%H:%M}–{hall.closes_at:%H:%M}" if hall.closes_at else f"{hall.opens_at:%H:%M}–24:00"
     return screens.render(
@@ -196,15 +212,20 @@ def _display_html(node: EdgeNode, language: Language, announcements: list[Announ
         heartbeat_s=hall.display_heartbeat_s,
         other=lambda text: screens.title(text, language.other),
         live_path=f"/display/live?lang={language.value}",
+        look=_display_look(node, device),
     )
 
 
 @router.get("/display")
 def display_page(request: Request, lang: str | None = None) -> Response:
     node, language = _node(request), Language.parse(lang)
-    if _who(node, request.cookies.get(DISPLAY_COOKIE), "counters.read") is None:
+    principal = _who(node, request.cookies.get(DISPLAY_COOKIE), "counters.read")
+    if principal is None:
         return _html(screens.render("display_setup.html", language, node.settings.tz, error=None))
-    return _html(_display_html(node, language, [], page=True))
+    device = principal.subject if principal.kind == "device" else None
+    if lang is None:  # the display's profile names its first language
+        language = Language.parse(_display_look(node, device)["languages"][0])
+    return _html(_display_html(node, language, [], page=True, device=device))
 
 
 @router.post("/display/setup")
@@ -229,6 +250,7 @@ def display_heartbeat(request: Request) -> Response:
     if principal is None or not same_origin(request):
         return Response(status_code=401)
     node.telemetry.record_heartbeat(principal.subject, {})
+    node.served.sync(principal)  # a new desired profile is applied on the display's behalf at its check-in
     return Response(status_code=204)
 
 
@@ -363,6 +385,7 @@ async def display_live(ws: WebSocket, lang: str | None = None) -> None:
             fresh = announcer.after(s.state["sent"])
             if fresh:
                 s.state["sent"] = fresh[-1].seq
-        return _display_html(node, s.language, fresh)
+        device = s.principal.subject if s.principal is not None and s.principal.kind == "device" else None
+        return _display_html(node, s.language, fresh, device=device)
 
     await _serve(ws, screen, render, "Hall display")

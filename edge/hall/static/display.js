@@ -10,8 +10,11 @@
   var queue = [];
   var playing = false;
   var player = new Audio();
-  var log = { requested: [], played: [], blocked: false };
+  var log = { requested: [], played: [], volumes: [], blocked: false };
   window.hallAudio = log;
+
+  // the screen's root (the body carries data-screen too): its data-volume is the display's profile
+  function displayRoot() { return document.querySelector('#screen [data-screen="display"]') || document.body; }
 
   function save() { try { sessionStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode */ } }
 
@@ -26,7 +29,7 @@
       var seq = parseInt(li.getAttribute("data-seq"), 10);
       if (seq <= state.seq) { continue; }
       state.seq = seq;
-      var urls = [li.getAttribute("data-chime")];
+      var urls = [li.getAttribute("data-chime")].filter(Boolean);  // the profile may turn the chime off
       var speech = (li.getAttribute("data-speech") || "").split(" ").filter(Boolean);
       queue.push({ seq: seq, number: li.getAttribute("data-number"), counter: li.getAttribute("data-counter"),
                    kind: li.getAttribute("data-kind"),
@@ -40,8 +43,11 @@
     return new Promise(function (resolve, reject) {
       player.onended = function () { resolve(); };
       player.onerror = function () { resolve(); };  // a missing file must not stop the queue
+      var volume = parseInt(displayRoot().getAttribute("data-volume") || "100", 10);  // the display's profile
+      player.volume = Math.max(0, Math.min(100, isNaN(volume) ? 100 : volume)) / 100;
       player.src = url;
       log.requested.push(url);
+      log.volumes.push(player.volume);
       var started = player.play();
       if (started && started.catch) { started.catch(reject); }
     });
