@@ -19,7 +19,7 @@ from edge.events import EventBus
 from edge.hall import hours
 from edge.hall.actions import ActionName, availability
 from edge.hall.announcements import Announcer
-from edge.hall.live import LiveHub
+from edge.live import LiveHub
 from edge.hall.settings import HallSettings
 from edge.hall.views import (
     ActionResult,

@@ -37,6 +37,7 @@ from edge.reports.vocabulary import (
     PartyRole,
     ReadOutcome,
     ReferralStatus,
+    ReportChange,
     ReportState,
     ShareScope,
 )
@@ -142,8 +143,9 @@ class ReportService:
         after = {"view": view, "source": source, "outcome": outcome.value, **extra}
         self.audit.append(actor, "report.read", "report", ref, None, after)
 
-    def _changed(self) -> None:
-        self.events.publish("reports.changed", {})
+    def _changed(self, ref: str, what: ReportChange) -> None:
+        """After the commit: live pages and the referral worker learn which report changed and how."""
+        self.events.publish("reports.changed", {"reference": ref, "what": what.value})
 
     # -- catalogue ---------------------------------------------------------------------------------------------
     def types(self, channel: Channel | None = None) -> list[dict[str, Any]]:
@@ -269,7 +271,7 @@ class ReportService:
                 "source": source,
             }
             self.audit.append(actor, "report.file", "report", ref, None, after, db=db)
-        self._changed()
+        self._changed(ref, ReportChange.FILED)
         return {
             "reference": ref,
             "pin": pin,
@@ -641,7 +643,7 @@ class ReportService:
             if t.action == Action.REFER:
                 after["referral_id"] = self._queue_referral(db, row, stamp)
             self.audit.append(actor, "report.transition", "report", ref, {"state": row["state"]}, after, db=db)
-        self._changed()
+        self._changed(ref, ReportChange.MOVED)
         return self._summary(self._report(self.store.read().conn, ref))
 
     def assign(self, ref_text: str, officer: str, reason: str, actor: Principal) -> dict[str, Any]:
@@ -659,7 +661,7 @@ class ReportService:
             self.audit.append(
                 actor, "report.assign", "report", ref, {"officer": row["officer"]}, {"officer": officer}, db=db
             )
-        self._changed()
+        self._changed(ref, ReportChange.ASSIGNED)
         return self._summary(self._report(self.store.read().conn, ref))
 
     def _workable(self, row: dict[str, Any], actor: Principal, what: str) -> None:
@@ -677,6 +679,7 @@ class ReportService:
             self.audit.append(
                 actor, "report.party_add", "report", ref, None, {"party_id": pid, "role": party.role.value}, db=db
             )
+        self._changed(ref, ReportChange.PARTY)
         return {"id": pid, "role": party.role.value}
 
     def record_statement(
@@ -752,6 +755,7 @@ class ReportService:
                 },
                 db=db,
             )
+        self._changed(ref, ReportChange.STATEMENT)
         return {"id": sid, "version": version, "corrects": corrects}
 
     def add_note(
@@ -783,6 +787,7 @@ class ReportService:
                 ],
             )
             self.audit.append(actor, f"report.{kind}", "report", ref, None, {"id": nid, "action": what}, db=db)
+        self._changed(ref, ReportChange.NOTE)
         return {"id": nid, "kind": kind, "action": what}
 
     # -- sharing with other agencies ---------------------------------------------------------------------------
@@ -827,6 +832,7 @@ class ReportService:
                 "sees": agency[1].sees.value,
             }
             self.audit.append(actor, "report.share", "report", ref, None, after, db=db)
+        self._changed(ref, ReportChange.SHARED)
         return {
             "id": sid,
             "agency_user": agency_user,
@@ -851,6 +857,7 @@ class ReportService:
             if share["revoked_at"] is None:
                 db.execute("UPDATE report_shares SET revoked_at = ? WHERE id = ?", [iso(self.clock()), share_id])
                 self.audit.append(actor, "report.unshare", "report", ref, None, {"share_id": share_id}, db=db)
+        self._changed(ref, ReportChange.UNSHARED)
 
     def reads_by(self, actor: Principal, source: str = "-", limit: int = 200) -> list[dict[str, Any]]:
         """What this user has read (their own audit trail of reads); reading it is itself audited."""
@@ -972,6 +979,7 @@ class ReportService:
                 self.audit.append(SYSTEM, "report.sla_breach", "report", r["reference"], None, event, db=db)
             breaches.append(event)
             self.events.publish("reports.sla_breached", event)
+            self._changed(r["reference"], ReportChange.SLA)
         return breaches
 
     def purge_expired(self) -> list[str]:
@@ -1016,6 +1024,7 @@ class ReportService:
                     {"retention_days": self.settings.retention_days},
                     db=db,
                 )
+            self._changed(r["reference"], ReportChange.PURGED)
         return [r["reference"] for r in rows]
 
     # -- counts for telemetry ----------------------------------------------------------------------------------
