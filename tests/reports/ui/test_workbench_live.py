@@ -178,9 +178,7 @@ def test_an_agency_user_is_shown_a_share_live_and_loses_the_page_when_it_is_revo
     expect(agency.locator("#screen")).not_to_contain_text("case review")
 
 
-def test_the_supervisor_downloads_the_signed_referral_package_and_it_verifies(
-    page: Page, desk, tmp_path
-) -> None:
+def test_the_supervisor_downloads_the_signed_referral_package_and_it_verifies(page: Page, desk, tmp_path) -> None:
     server, tokens, refs = desk
     ref = refs[0]
     officer = auth(tokens["officer"])
@@ -190,7 +188,9 @@ def test_the_supervisor_downloads_the_signed_referral_package_and_it_verifies(
                 r = c.post(f"/api/v1/reports/{ref}/assign", headers=officer,
                            json={"officer": "officer", "reason": "mine"})  # fmt: skip
                 assert r.status_code == 200, r.text
-            r = c.post(f"/api/v1/reports/{ref}/transitions", headers=officer, json={"action": action, "reason": "all done"})
+            r = c.post(
+                f"/api/v1/reports/{ref}/transitions", headers=officer, json={"action": action, "reason": "all done"}
+            )
             assert r.status_code == 200, r.text
     sign_in(page, server.base, "supervisor", "en")
     page.goto(f"{server.base}/reports/{refs[1]}?lang=en")  # not referred: nothing to download
