@@ -127,6 +127,12 @@ class Visit:
     def __repr__(self) -> str:  # never the keyed-in details, the identity, the answers or the PIN
         return f"Visit(purpose={self.purpose}, verified={self.verification_id is not None})"
 
+    @property
+    def retry_after_min(self) -> int:
+        """The edge's wait (Retry-After, seconds) in whole minutes, rounded up: a visitor reads "30 minutes",
+        not "1800 seconds", and is never told a shorter wait than the edge will enforce."""
+        return max(1, -(-self.retry_after_s // 60)) if self.retry_after_s > 0 else 0
+
     def answer(self, name: str) -> report_form.Answer | None:
         return dict(self.answers).get(name)
 
