@@ -115,7 +115,9 @@ class ReferralDelivery:
         log.warning("referral %s: attempt %d failed (%s); next in %.0f s", row["id"], attempts, error, wait)
         ref = self.store.query_one("SELECT reference FROM reports WHERE id = ?", [row["report_id"]])
         if ref is not None:  # the report's page shows the attempts; not `reports.changed`, which would wake us again
-            self.events.publish("reports.referral_attempted", {"reference": ref["reference"], "what": ReportChange.REFERRAL.value})
+            self.events.publish(
+                "reports.referral_attempted", {"reference": ref["reference"], "what": ReportChange.REFERRAL.value}
+            )
 
     def _acknowledged(self, row: dict[str, Any], case_number: str) -> None:
         stamp = iso(self.clock())
@@ -140,7 +142,8 @@ class ReferralDelivery:
                 db=db,
             )
         self.events.publish(
-            "reports.referral_acknowledged", {"reference": ref["reference"] if ref else None, "what": ReportChange.REFERRAL.value}
+            "reports.referral_acknowledged",
+            {"reference": ref["reference"] if ref else None, "what": ReportChange.REFERRAL.value},
         )
 
     # -- the worker ---------------------------------------------------------------------------------------------

@@ -318,12 +318,18 @@ def test_the_live_sockets_check_origin_and_sign_in_and_push_only_what_the_viewer
     client, node, tokens = bench
     ref, other = desk_report(client, tokens), desk_report(client, tokens)
     officer = auth(tokens["officer"])
-    with pytest.raises(WebSocketDisconnect) as out, client.websocket_connect("/reports/live", headers=SAME_ORIGIN) as ws:
+    with (
+        pytest.raises(WebSocketDisconnect) as out,
+        client.websocket_connect("/reports/live", headers=SAME_ORIGIN) as ws,
+    ):
         ws.receive_text()
     assert out.value.code == 4401  # nobody signed in
     signed_in(client, "officer")
     evil = {"origin": "http://evil.example"}
-    with pytest.raises(WebSocketDisconnect) as out, client.websocket_connect(f"/reports/{ref}/live", headers=evil) as ws:
+    with (
+        pytest.raises(WebSocketDisconnect) as out,
+        client.websocket_connect(f"/reports/{ref}/live", headers=evil) as ws,
+    ):
         ws.receive_text()
     assert out.value.code == 4403
     with client.websocket_connect(f"/reports/{ref}/live?lang=en", headers=SAME_ORIGIN) as ws:

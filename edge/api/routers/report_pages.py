@@ -124,7 +124,12 @@ def _page(node: EdgeNode, request: Request, language: Language, principal: Princ
     except DomainError as exc:
         return _refused(node, language, exc.message, exc.status)
     # a page that says why an action was refused stays as it is (its first push would wipe the reason)
-    live = "" if error else f"/reports/{report['reference']}/live?" + urlencode({"lang": language.value, **({"done": done} if done in DONE else {})})
+    live = (
+        ""
+        if error
+        else f"/reports/{report['reference']}/live?"
+        + urlencode({"lang": language.value, **({"done": done} if done in DONE else {})})
+    )
     return _html(_report_html(node, language, principal, report, "report.html", done=done, error=error,
                               live_path=live), status)  # fmt: skip
 
