@@ -74,6 +74,7 @@ class Filters:
     sla_breached: bool | None = None
     limit: int = 50
     offset: int = 0
+    document: str | None = None  # a party's document number: found by its keyed hash, never stored or logged
 
 
 def _next_id(db: sqlite_utils.Database, table: str) -> int:
@@ -421,6 +422,10 @@ class ReportService:
             params.append(filters.officer)
         if filters.sla_breached is not None:  # a literal, so the planner may use the partial index of breaches
             where.append("r.sla_breached = 1" if filters.sla_breached else "r.sla_breached = 0")
+        document_hash = None if filters.document is None else self._hash_document(filters.document)
+        if document_hash is not None:  # every report where someone with that document is a party
+            where.append("r.id IN (SELECT report_id FROM report_parties WHERE document_hmac = ?)")
+            params.append(document_hash)
         if actor.role == "agency_viewer":  # driven by their few shares, not by a scan of every report
             where.append(
                 "r.id IN (SELECT report_id FROM report_shares WHERE agency_user = ? AND revoked_at IS NULL AND until > ?)"
@@ -434,6 +439,8 @@ class ReportService:
         sql += " ORDER BY r.filed_at DESC, r.reference DESC LIMIT ? OFFSET ?"
         rows = self.store.query(sql, [*params, filters.limit, filters.offset])
         filt = {k: (v.value if hasattr(v, "value") else v) for k, v in filters.__dict__.items() if v is not None}
+        if document_hash is not None:  # the audit keeps the keyed hash, as verification does, never the number
+            filt["document"] = document_hash
         self.audit.append(
             actor,
             "report.list",

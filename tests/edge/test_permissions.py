@@ -204,12 +204,13 @@ PAGES: dict[tuple[str, str], set[str]] = {
     ("POST", "/reports/{reference}/share"): MANAGERS,
     ("POST", "/reports/{reference}/shares/{share_id}/revoke"): MANAGERS,
     ("POST", "/reports/{reference}/referral"): MANAGERS,
+    ("POST", "/reports/find"): {AGENCY, *DESK},
 }
 # the live pages' sockets (the same reading rule as their pages: tests/reports/test_workbench.py checks them)
 LIVE_PAGES = {"/reports/live", "/reports/{reference}/live"}
 _FORM = {"action": "receive", "reason": "checking", "officer": "officer", "party_id": "1", "text": "t",
          "acknowledgement": "signed", "role": "witness", "name": "n", "agency_user": "agency_viewer",
-         "purpose": "checking", "until": "2099-01-01", "confirm": "yes"}  # fmt: skip
+         "purpose": "checking", "until": "2099-01-01", "confirm": "yes", "find": "L898902C3"}  # fmt: skip
 
 
 def test_every_workbench_page_and_form_answers_every_role_as_the_table_says(station):

@@ -81,6 +81,7 @@ def test_each_list_filter_reads_its_rows_in_order_from_an_index(filed, name: str
         Filters(state=ReportState.UNDER_INVESTIGATION, officer="officer"),
         Filters(type="general", sla_breached=False),
         Filters(offset=150),
+        Filters(document="L898902C3"),  # the search by a party's document number
     ],
 )
 def test_combined_filters_and_agency_lists_never_scan_every_report(filed, filters: Filters) -> None:

@@ -352,3 +352,25 @@ def test_the_live_sockets_check_origin_and_sign_in_and_push_only_what_the_viewer
     with pytest.raises(WebSocketDisconnect) as out, client.websocket_connect("/reports/BAD/live", headers=SAME_ORIGIN):
         pass
     assert out.value.code == 4404
+
+
+def test_finding_by_reference_opens_it_and_by_document_number_lists_where_that_person_is_a_party(bench):
+    from edge.reports.service import PartyIn
+    from edge.reports.vocabulary import PartyRole
+
+    client, node, tokens = bench
+    mine, other = desk_report(client, tokens), desk_report(client, tokens)
+    node.reports.add_party(mine, PartyIn(PartyRole.WITNESS, "Omar", None, "L898902C3"), node_admin())
+    signed_in(client, "officer")
+    r = post(client, "/reports/find", find=mine.lower())
+    assert r.status_code == 303 and r.headers["location"] == f"/reports/{mine}?lang=en"
+    r = post(client, "/reports/find", find="l898902c3")
+    assert r.status_code == 200 and 'data-count="1"' in r.text and mine in r.text and other not in r.text
+    assert "L898902C3" not in r.text.upper()  # the number is not echoed back
+    (entry,) = node.store.query("SELECT after FROM audit_log WHERE action = 'report.list' ORDER BY seq DESC LIMIT 1")
+    assert "L898902C3" not in entry["after"].upper() and json.loads(entry["after"])["filters"]["document"]
+    r = client.post("/reports/find", data={"find": "L898902C3"}, headers={"origin": "http://evil.example"})
+    assert r.status_code == 403
+    # the API's filter finds the same
+    api = client.get("/api/v1/reports", params={"document": "L898902C3"}, headers=auth(tokens["officer"]))
+    assert [s["reference"] for s in api.json()["reports"]] == [mine]

@@ -100,6 +100,34 @@ def workbench(
     return _html(_list_html(node, language, principal, shown, _source(request), "workbench.html", live_path=live))
 
 
+@router.post("/reports/find")
+def find(request: Request, find: Annotated[str, Form(max_length=64)], lang: Annotated[str, Form()] = "ar") -> Response:
+    """A reference opens its report; anything else is taken as a party's document number and lists the reports it
+    appears in. A form (POST), so a document number never lands in a URL, the browser's history or a log."""
+    node, language = _node(request), Language.parse(lang)
+    principal = _who(node, request.cookies.get(STAFF_COOKIE), READ)
+    if not _same_origin(request):
+        return _refused(
+            node, language, screens.text("This form did not come from this station's pages.", language), 403
+        )
+    if principal is None:
+        return _signin(node, language)
+    text = find.strip()
+    try:
+        ref = str(parse_reference(text))
+    except DomainError:
+        ref = None
+    if ref is not None:
+        return RedirectResponse(f"/reports/{ref}?" + urlencode({"lang": language.value}), status_code=303)
+    shown = _shown_filters(node, "", "", "", "") | {"document": text}
+    try:
+        html = _list_html(node, language, principal, shown, _source(request), "workbench.html", live_path="",
+                          searched=True)  # fmt: skip
+    except DomainError as exc:
+        return _refused(node, language, exc.message, exc.status)
+    return _html(html)
+
+
 def _shown_filters(node: EdgeNode, state: str, type: str, officer: str, sla: str) -> dict[str, str | None]:
     types = screens.type_names(node.reports.catalogue)
     return {"state": state if state in set(ReportState) else None, "type": type if type in types else None,
@@ -109,9 +137,11 @@ def _shown_filters(node: EdgeNode, state: str, type: str, officer: str, sla: str
 def _list_html(node: EdgeNode, language: Language, principal: Principal, shown: dict[str, str | None], source: str,
                template: str = "workbench_screen.html", **extra: Any) -> str:  # fmt: skip
     filters = Filters(ReportState(shown["state"]) if shown["state"] else None, shown["type"], shown["officer"],
-                      None if shown["sla"] is None else shown["sla"] == "breached", limit=200)  # fmt: skip
+                      None if shown["sla"] is None else shown["sla"] == "breached", limit=200,
+                      document=shown.get("document") or None)  # fmt: skip
     reports = node.reports.list_reports(principal, filters, source)
-    here = "/reports?" + urlencode({k: v for k, v in shown.items() if v})
+    here = "/reports?" + urlencode({k: v for k, v in shown.items() if v and k != "document"})
+    extra.setdefault("searched", False)
     return screens.render(template, language, node.settings.tz, reports=reports,
                           types=screens.type_names(node.reports.catalogue), filters=shown, user=principal.subject,
                           here=here, agency=principal.role == "agency_viewer", **extra)  # fmt: skip
