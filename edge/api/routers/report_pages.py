@@ -106,7 +106,7 @@ def find(request: Request, find: Annotated[str, Form(max_length=64)], lang: Anno
     appears in. A form (POST), so a document number never lands in a URL, the browser's history or a log."""
     node, language = _node(request), Language.parse(lang)
     principal = _who(node, request.cookies.get(STAFF_COOKIE), READ)
-    if not _same_origin(request):
+    if not same_origin(request):
         return _refused(
             node, language, screens.text("This form did not come from this station's pages.", language), 403
         )
