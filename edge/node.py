@@ -18,9 +18,11 @@ from edge.hall.announcements import Announcer
 from edge.hall.service import HallService
 from edge.hall.speech import Speech
 from edge.keys import StationKeys
+from edge.live import LiveHub
 from edge.queue.calls import CallLog
 from edge.queue.catalogue import SAMPLE_CATALOGUE, load_catalogue_file
 from edge.queue.service import QueueService
+from edge.reports.vocabulary import CHANGE_EVENTS
 from edge.reports.wiring import build_reports
 from edge.settings import EdgeSettings
 from edge.store import Store
@@ -66,6 +68,7 @@ class EdgeNode:
         self.reports, self.referrals = build_reports(
             settings, self.store, self.audit, self.keys, self.events, clock, self.auth.passwords
         )
+        self.reports_live = LiveHub(self.events, CHANGE_EVENTS)  # wakes the open workbench pages
         self.telemetry = self._telemetry()
         self.profiles.listeners.append(self._tell_central_config_outcome)
         self.hall = self._hall(settings, clock)

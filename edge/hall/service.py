@@ -19,7 +19,6 @@ from edge.events import EventBus
 from edge.hall import hours
 from edge.hall.actions import ActionName, availability
 from edge.hall.announcements import Announcer
-from edge.hall.live import LiveHub
 from edge.hall.settings import HallSettings
 from edge.hall.views import (
     ActionResult,
@@ -34,6 +33,7 @@ from edge.hall.views import (
     WaitingItem,
     WaitingView,
 )
+from edge.live import LiveHub
 from edge.queue.calls import Call, CallLog
 from edge.queue.history import HistoryPoint
 from edge.queue.service import QueueService

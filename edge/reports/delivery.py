@@ -22,6 +22,7 @@ from edge.auth.principal import SYSTEM
 from edge.events import EventBus
 from edge.reports.sealing import Sealer
 from edge.reports.settings import ProsecutionSettings
+from edge.reports.vocabulary import ReportChange
 from edge.store import Store
 from edge.store.db import fetch_one
 from markaz.clock import iso, utcnow
@@ -112,6 +113,11 @@ class ReferralDelivery:
                 [attempts, iso(self.clock() + timedelta(seconds=wait)), error, row["id"]],
             )
         log.warning("referral %s: attempt %d failed (%s); next in %.0f s", row["id"], attempts, error, wait)
+        ref = self.store.query_one("SELECT reference FROM reports WHERE id = ?", [row["report_id"]])
+        if ref is not None:  # the report's page shows the attempts; not `reports.changed`, which would wake us again
+            self.events.publish(
+                "reports.referral_attempted", {"reference": ref["reference"], "what": ReportChange.REFERRAL.value}
+            )
 
     def _acknowledged(self, row: dict[str, Any], case_number: str) -> None:
         stamp = iso(self.clock())
@@ -135,7 +141,10 @@ class ReferralDelivery:
                 {"referral_id": row["id"], "case_number": case_number},
                 db=db,
             )
-        self.events.publish("reports.referral_acknowledged", {})
+        self.events.publish(
+            "reports.referral_acknowledged",
+            {"reference": ref["reference"] if ref else None, "what": ReportChange.REFERRAL.value},
+        )
 
     # -- the worker ---------------------------------------------------------------------------------------------
     def start(self) -> None:

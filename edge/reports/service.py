@@ -37,6 +37,7 @@ from edge.reports.vocabulary import (
     PartyRole,
     ReadOutcome,
     ReferralStatus,
+    ReportChange,
     ReportState,
     ShareScope,
 )
@@ -73,6 +74,7 @@ class Filters:
     sla_breached: bool | None = None
     limit: int = 50
     offset: int = 0
+    document: str | None = None  # a party's document number: found by its keyed hash, never stored or logged
 
 
 def _next_id(db: sqlite_utils.Database, table: str) -> int:
@@ -142,8 +144,9 @@ class ReportService:
         after = {"view": view, "source": source, "outcome": outcome.value, **extra}
         self.audit.append(actor, "report.read", "report", ref, None, after)
 
-    def _changed(self) -> None:
-        self.events.publish("reports.changed", {})
+    def _changed(self, ref: str, what: ReportChange) -> None:
+        """After the commit: live pages and the referral worker learn which report changed and how."""
+        self.events.publish("reports.changed", {"reference": ref, "what": what.value})
 
     # -- catalogue ---------------------------------------------------------------------------------------------
     def types(self, channel: Channel | None = None) -> list[dict[str, Any]]:
@@ -269,7 +272,7 @@ class ReportService:
                 "source": source,
             }
             self.audit.append(actor, "report.file", "report", ref, None, after, db=db)
-        self._changed()
+        self._changed(ref, ReportChange.FILED)
         return {
             "reference": ref,
             "pin": pin,
@@ -417,21 +420,27 @@ class ReportService:
         if filters.officer is not None:
             where.append("r.officer = ?")
             params.append(filters.officer)
-        if filters.sla_breached is not None:
-            where.append("r.sla_breached = ?")
-            params.append(int(filters.sla_breached))
-        join = ""
-        if actor.role == "agency_viewer":
-            join = " JOIN report_shares s ON s.report_id = r.id AND s.agency_user = ? AND s.revoked_at IS NULL AND s.until > ?"
-            params = [actor.subject, iso(self.clock()), *params]
+        if filters.sla_breached is not None:  # a literal, so the planner may use the partial index of breaches
+            where.append("r.sla_breached = 1" if filters.sla_breached else "r.sla_breached = 0")
+        document_hash = None if filters.document is None else self._hash_document(filters.document)
+        if document_hash is not None:  # every report where someone with that document is a party
+            where.append("r.id IN (SELECT report_id FROM report_parties WHERE document_hmac = ?)")
+            params.append(document_hash)
+        if actor.role == "agency_viewer":  # driven by their few shares, not by a scan of every report
+            where.append(
+                "r.id IN (SELECT report_id FROM report_shares WHERE agency_user = ? AND revoked_at IS NULL AND until > ?)"
+            )
+            params.extend([actor.subject, iso(self.clock())])
         elif actor.role not in procedure.WORKERS:
             raise Forbidden(f"role {actor.role!r} may not list reports")
-        sql = f"SELECT DISTINCT {SUMMARY_FIELDS} FROM reports r{join}"
+        sql = f"SELECT {SUMMARY_FIELDS} FROM reports r"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.filed_at DESC, r.reference DESC LIMIT ? OFFSET ?"
         rows = self.store.query(sql, [*params, filters.limit, filters.offset])
         filt = {k: (v.value if hasattr(v, "value") else v) for k, v in filters.__dict__.items() if v is not None}
+        if document_hash is not None:  # the audit keeps the keyed hash, as verification does, never the number
+            filt["document"] = document_hash
         self.audit.append(
             actor,
             "report.list",
@@ -641,7 +650,7 @@ class ReportService:
             if t.action == Action.REFER:
                 after["referral_id"] = self._queue_referral(db, row, stamp)
             self.audit.append(actor, "report.transition", "report", ref, {"state": row["state"]}, after, db=db)
-        self._changed()
+        self._changed(ref, ReportChange.MOVED)
         return self._summary(self._report(self.store.read().conn, ref))
 
     def assign(self, ref_text: str, officer: str, reason: str, actor: Principal) -> dict[str, Any]:
@@ -659,7 +668,7 @@ class ReportService:
             self.audit.append(
                 actor, "report.assign", "report", ref, {"officer": row["officer"]}, {"officer": officer}, db=db
             )
-        self._changed()
+        self._changed(ref, ReportChange.ASSIGNED)
         return self._summary(self._report(self.store.read().conn, ref))
 
     def _workable(self, row: dict[str, Any], actor: Principal, what: str) -> None:
@@ -677,6 +686,7 @@ class ReportService:
             self.audit.append(
                 actor, "report.party_add", "report", ref, None, {"party_id": pid, "role": party.role.value}, db=db
             )
+        self._changed(ref, ReportChange.PARTY)
         return {"id": pid, "role": party.role.value}
 
     def record_statement(
@@ -752,6 +762,7 @@ class ReportService:
                 },
                 db=db,
             )
+        self._changed(ref, ReportChange.STATEMENT)
         return {"id": sid, "version": version, "corrects": corrects}
 
     def add_note(
@@ -783,6 +794,7 @@ class ReportService:
                 ],
             )
             self.audit.append(actor, f"report.{kind}", "report", ref, None, {"id": nid, "action": what}, db=db)
+        self._changed(ref, ReportChange.NOTE)
         return {"id": nid, "kind": kind, "action": what}
 
     # -- sharing with other agencies ---------------------------------------------------------------------------
@@ -827,6 +839,7 @@ class ReportService:
                 "sees": agency[1].sees.value,
             }
             self.audit.append(actor, "report.share", "report", ref, None, after, db=db)
+        self._changed(ref, ReportChange.SHARED)
         return {
             "id": sid,
             "agency_user": agency_user,
@@ -851,6 +864,7 @@ class ReportService:
             if share["revoked_at"] is None:
                 db.execute("UPDATE report_shares SET revoked_at = ? WHERE id = ?", [iso(self.clock()), share_id])
                 self.audit.append(actor, "report.unshare", "report", ref, None, {"share_id": share_id}, db=db)
+        self._changed(ref, ReportChange.UNSHARED)
 
     def reads_by(self, actor: Principal, source: str = "-", limit: int = 200) -> list[dict[str, Any]]:
         """What this user has read (their own audit trail of reads); reading it is itself audited."""
@@ -972,6 +986,7 @@ class ReportService:
                 self.audit.append(SYSTEM, "report.sla_breach", "report", r["reference"], None, event, db=db)
             breaches.append(event)
             self.events.publish("reports.sla_breached", event)
+            self._changed(r["reference"], ReportChange.SLA)
         return breaches
 
     def purge_expired(self) -> list[str]:
@@ -1016,6 +1031,7 @@ class ReportService:
                     {"retention_days": self.settings.retention_days},
                     db=db,
                 )
+            self._changed(r["reference"], ReportChange.PURGED)
         return [r["reference"] for r in rows]
 
     # -- counts for telemetry ----------------------------------------------------------------------------------

@@ -80,3 +80,25 @@ class ReadOutcome(StrEnum):
 class ReferralStatus(StrEnum):
     PENDING = "pending"
     ACKNOWLEDGED = "acknowledged"
+
+
+class ReportChange(StrEnum):
+    """What changed on a report, as `reports.changed` announces it (with the reference): live pages redraw on it,
+    a report's page for its own reference only, the list only for what its rows show."""
+
+    FILED = "filed"
+    MOVED = "moved"
+    ASSIGNED = "assigned"
+    PARTY = "party"
+    STATEMENT = "statement"
+    NOTE = "note"
+    SHARED = "shared"
+    UNSHARED = "unshared"
+    REFERRAL = "referral"  # a delivery attempt or the prosecution's acknowledgement
+    SLA = "sla"
+    PURGED = "purged"
+
+
+LIST_CHANGES = frozenset(set(ReportChange) - {ReportChange.PARTY, ReportChange.STATEMENT, ReportChange.NOTE})
+# the event kinds that carry a `ReportChange` for one reference
+CHANGE_EVENTS = ("reports.changed", "reports.referral_attempted", "reports.referral_acknowledged")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
 from dataclasses import replace
 from typing import Any
@@ -122,6 +124,7 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         max_details_attempts=settings.max_details_attempts,
         max_face_attempts=settings.max_face_attempts,
         assisted_service=settings.assisted_service,
+        station_now=functools.partial(dt.datetime.now, ZoneInfo(settings.timezone)),
     )
     session = Session(rules)
     sync = _profile_sync(settings, hardware, camera, printer, session)

@@ -8,7 +8,9 @@ were asked with: a late answer for a session that has moved on is ignored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from kiosk.card.mrz import MrzError, MrzKey
 from kiosk.session import report_form
@@ -87,6 +89,8 @@ class Rules:
     max_details_attempts: int = 3  # BAC refusals before the visitor is sent to reception
     max_face_attempts: int = 3  # the edge has its own limit too; the lower one wins
     assisted_service: str = "reception"
+    # the station's local time now (a date-time answer may not be after it); the agent gives the station's zone
+    station_now: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,12 @@ class Visit:
     def __repr__(self) -> str:  # never the keyed-in details, the identity, the answers or the PIN
         return f"Visit(purpose={self.purpose}, verified={self.verification_id is not None})"
 
+    @property
+    def retry_after_min(self) -> int:
+        """The edge's wait (Retry-After, seconds) in whole minutes, rounded up: a visitor reads "30 minutes",
+        not "1800 seconds", and is never told a shorter wait than the edge will enforce."""
+        return max(1, -(-self.retry_after_s // 60)) if self.retry_after_s > 0 else 0
+
     def answer(self, name: str) -> report_form.Answer | None:
         return dict(self.answers).get(name)
 
@@ -158,6 +168,7 @@ class SessionView:
     details_attempts_left: int
     assisted_service: str
     report_types: tuple[ReportType, ...] = ()
+    station_now: datetime | None = None  # local, naive: what a date-time field's steppers measure against
 
 
 class Session:
@@ -200,7 +211,12 @@ class Session:
             details_attempts_left=max(0, self.rules.max_details_attempts - self.visit.details_failures),
             assisted_service=self.rules.assisted_service,
             report_types=self.report_types,
+            station_now=self._station_now() if self.screen == Screen.REPORT_FIELD else None,
         )
+
+    def _station_now(self) -> datetime:
+        """The station's local time, naive, to the minute (what a date-time answer is compared with)."""
+        return self.rules.station_now().replace(tzinfo=None, second=0, microsecond=0)
 
     def service(self, code: str | None) -> Service | None:
         return next((s for s in self.services if s.code == code), None)
@@ -419,7 +435,7 @@ class Session:
         spec, visit = self._field(), self.visit
         if tap.action == Action.KEY and tap.value is not None and report_form.takes(spec, visit.entry, tap.value):
             self.visit = replace(visit, entry=visit.entry + tap.value, notice=None)
-        elif tap.action == Action.BACKSPACE:
+        elif tap.action == Action.BACKSPACE and spec.kind != "datetime":
             self.visit = replace(visit, entry=visit.entry[:-1], notice=None)
         elif tap.action == Action.LAYOUT and tap.value in {k.value for k in KeyboardLayout}:
             self.visit = replace(visit, layout=KeyboardLayout(tap.value))
@@ -435,11 +451,22 @@ class Session:
             index = int(tap.value or "0")
             if isinstance(items, tuple) and index < len(items):
                 self.visit = visit.with_answer(spec.name, items[:index] + items[index + 1 :])
+        elif tap.action == Action.STEP and spec.kind == "datetime":
+            part, _, delta = (tap.value or "").partition(":")
+            moved = report_form.step(visit.entry, part, int(delta) if delta in ("+1", "-1") else 0, self._station_now())
+            if moved is not None:
+                self.visit = replace(visit, entry=moved, notice=None)
+        elif tap.action == Action.QUICK_DATE and spec.kind == "datetime":
+            chosen = report_form.quick(visit.entry, tap.value or "", self._station_now())
+            if chosen is not None:
+                self.visit = replace(visit, entry=chosen, notice=None)
+        elif tap.action == Action.CLEAR and spec.kind == "datetime":
+            self.visit = replace(visit, entry="", notice=None)
         elif tap.action == Action.NEXT:
             return self._next_field()
         elif tap.action == Action.BACK:
             answer = self._commit()
-            if report_form.check(spec, answer) in (None, Notice.FIELD_REQUIRED):
+            if report_form.check(spec, answer, self._station_now()) in (None, Notice.FIELD_REQUIRED):
                 self.visit = self.visit.with_answer(spec.name, answer)
             if visit.reviewing:
                 self._go(Screen.REPORT_REVIEW)
@@ -453,7 +480,7 @@ class Session:
     def _next_field(self) -> list[Effect]:
         spec = self._field()
         answer = self._commit()
-        notice = report_form.check(spec, answer)
+        notice = report_form.check(spec, answer, self._station_now())
         if notice is not None:
             self.visit = replace(self.visit, notice=notice)
             return []
@@ -476,7 +503,7 @@ class Session:
             self._open_field(len(rtype.fields) - 1)
         elif tap.action == Action.SUBMIT:
             for index, spec in enumerate(rtype.fields):
-                notice = report_form.check(spec, self.visit.answer(spec.name))
+                notice = report_form.check(spec, self.visit.answer(spec.name), self._station_now())
                 if notice is not None:  # e.g. a required field left empty on the way back: show that field
                     self._open_field(index, reviewing=True)
                     self.visit = replace(self.visit, notice=notice)

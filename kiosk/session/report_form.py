@@ -3,7 +3,9 @@ the edge is sent. Plain functions over the type's fields: the session calls them
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from kiosk.session.messages import ReportField, ReportType
@@ -12,14 +14,18 @@ from markaz.web.languages import Language
 
 DIGITS = frozenset("0123456789")
 TEXT_KINDS = frozenset({"text", "place"})
-DATETIME_DIGITS = 12  # YYYYMMDDHHMM, keyed in as digits; the screen shows it as YYYY-MM-DD HH:MM
+DATETIME_DIGITS = 12  # YYYYMMDDHHMM: how a date-time answer is held (set with steppers, never typed)
+MOMENT = "%Y%m%d%H%M"
+PARTS = ("day", "month", "year", "hour", "minute")  # the steppers, in the order the screen shows them
+MINUTE_STEP = 5  # nobody remembers the minute of a theft; five-minute steps keep the taps few
+YEARS_BACK = 20  # how far back the year stepper goes
 MAX_AMOUNT_CHARS = 15
 MAX_ITEM_CHARS = 500
 Answer = str | tuple[str, ...]
 
 
 def layout_for(spec: ReportField, language: Language) -> KeyboardLayout:
-    if spec.kind in ("datetime", "amount"):
+    if spec.kind in ("datetime", "amount"):  # a date-time has no keyboard; the layout is never shown
         return KeyboardLayout.DIGITS
     return KeyboardLayout.ARABIC if language == Language.AR else KeyboardLayout.LATIN
 
@@ -28,27 +34,25 @@ def takes(spec: ReportField, entry: str, char: str) -> bool:
     """Whether one more key fits this field's entry."""
     if len(char) != 1 or not char.isprintable():
         return False
-    if spec.kind == "datetime":
-        return char in DIGITS and len(entry) < DATETIME_DIGITS
+    if spec.kind in ("datetime", "yesno"):  # set with steppers or buttons, never typed
+        return False
     if spec.kind == "amount":
         return (char in DIGITS or (char == "." and "." not in entry)) and len(entry) < MAX_AMOUNT_CHARS
-    if spec.kind == "yesno":
-        return False
     limit = MAX_ITEM_CHARS if spec.kind == "items" else min(spec.max_length, 2000)
     return len(entry) < limit and not (char == " " and (not entry or entry.endswith(" ")))
 
 
-def check(spec: ReportField, answer: Answer | None) -> Notice | None:
-    """None when the answer may go on (a required field answered, the value well formed), else why not."""
+def check(spec: ReportField, answer: Answer | None, now: datetime | None = None) -> Notice | None:
+    """None when the answer may go on (a required field answered, the value well formed, a date-time not after
+    `now`, the station's local time, when given), else why not."""
     if answer is None or answer == "" or answer == ():
         return Notice.FIELD_REQUIRED if spec.required else None
     if spec.kind == "datetime":
-        if len(str(answer)) != DATETIME_DIGITS:
+        moment = parse_moment(str(answer))
+        if moment is None:
             return Notice.FIELD_INVALID
-        try:
-            datetime.strptime(str(answer), "%Y%m%d%H%M")
-        except ValueError:
-            return Notice.FIELD_INVALID
+        if now is not None and moment > now:
+            return Notice.FIELD_FUTURE
     elif spec.kind == "amount":
         try:
             amount = Decimal(str(answer))
@@ -70,9 +74,85 @@ def shown(spec: ReportField, answer: Answer | None) -> str:
     if isinstance(answer, tuple):
         return " · ".join(answer)
     if spec.kind == "datetime":
-        d = answer.ljust(DATETIME_DIGITS, "_")
-        return f"{d[0:4]}-{d[4:6]}-{d[6:8]} {d[8:10]}:{d[10:12]}"
+        moment = parse_moment(answer)
+        return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
     return answer
+
+
+# ---- a date and time set by touch: quick choices and steppers, never a future or impossible moment ----------------
+def parse_moment(text: str) -> datetime | None:
+    """A held date-time answer (YYYYMMDDHHMM, station local, naive), or None when it is not a real moment."""
+    if len(text) != DATETIME_DIGITS or not set(text) <= DIGITS:
+        return None
+    try:
+        return datetime.strptime(text, MOMENT)
+    except ValueError:
+        return None
+
+
+def _floor(now: datetime) -> datetime:
+    return now.replace(minute=now.minute - now.minute % MINUTE_STEP, second=0, microsecond=0, tzinfo=None)
+
+
+def quick(entry: str, choice: str, now: datetime) -> str | None:
+    """ "today" or "yesterday": that day, at the time already set (or about now); never later than now."""
+    days = {"today": 0, "yesterday": 1}.get(choice)
+    if days is None:
+        return None
+    base = parse_moment(entry) or _floor(now)
+    day = now.date() - timedelta(days=days)
+    moment = datetime.combine(day, base.time())
+    return (_floor(now) if moment > now else moment).strftime(MOMENT)
+
+
+def _shift_month(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])  # 31 March - 1 month = 29 or 28 February
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def step(entry: str, part: str, delta: int, now: datetime) -> str | None:
+    """The entry moved one step of `part` (day, month, year: the calendar's own; hour, minute: round the clock
+    within the day), or None when that would be after now, too far back, or not a step at all."""
+    if part not in PARTS or delta not in (-1, 1):
+        return None
+    base = parse_moment(entry) or _floor(now)
+    if part == "day":
+        moment = base + timedelta(days=delta)
+    elif part == "month":
+        moment = _shift_month(base, delta)
+    elif part == "year":
+        moment = _shift_month(base, 12 * delta)
+    elif part == "hour":
+        moment = base.replace(hour=(base.hour + delta) % 24)
+    else:
+        moment = base.replace(minute=(base.minute - base.minute % MINUTE_STEP + delta * MINUTE_STEP) % 60)
+    if moment > now or moment.year < now.year - YEARS_BACK:
+        return None
+    return moment.strftime(MOMENT)
+
+
+@dataclass(frozen=True)
+class DateEntry:
+    """What the date-time screen shows: the moment set so far (or none), which steppers may move, and which
+    quick choice it matches."""
+
+    moment: datetime | None
+    can: dict[str, tuple[bool, bool]]  # part -> (one step back allowed, one step on allowed)
+    today: bool
+    yesterday: bool
+
+    @property
+    def weekday(self) -> int:  # Monday 0, as Python counts
+        return -1 if self.moment is None else self.moment.weekday()
+
+
+def date_entry(entry: str, now: datetime) -> DateEntry:
+    moment = parse_moment(entry)
+    can = {part: (step(entry, part, -1, now) is not None, step(entry, part, 1, now) is not None) for part in PARTS}
+    day: date | None = None if moment is None else moment.date()
+    return DateEntry(moment, can, day == now.date(), day == now.date() - timedelta(days=1))
 
 
 def details(rtype: ReportType, answers: dict[str, Answer], zone: tzinfo) -> dict[str, object]:
@@ -83,7 +163,7 @@ def details(rtype: ReportType, answers: dict[str, Answer], zone: tzinfo) -> dict
         if answer is None or answer == "" or answer == ():
             continue
         if spec.kind == "datetime":
-            out[spec.name] = datetime.strptime(str(answer), "%Y%m%d%H%M").replace(tzinfo=zone).isoformat()
+            out[spec.name] = datetime.strptime(str(answer), MOMENT).replace(tzinfo=zone).isoformat()
         elif spec.kind == "yesno":
             out[spec.name] = answer == "yes"
         elif spec.kind == "items":

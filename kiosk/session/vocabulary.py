@@ -81,6 +81,9 @@ class Action(StrEnum):
     REMOVE_ITEM = "remove_item"  # value: the item's index
     EDIT = "edit"  # value: a field's index (from the review screen)
     REFRESH = "refresh"  # follow: ask the edge again
+    QUICK_DATE = "quick_date"  # value: today | yesterday (a date-time field)
+    STEP = "step"  # value: "<day|month|year|hour|minute>:<+1|-1>" (a date-time field's steppers)
+    CLEAR = "clear"  # empty the current field's entry (an optional date-time left unanswered)
 
 
 class MrzField(StrEnum):
@@ -123,6 +126,7 @@ class Notice(StrEnum):
     SERVICE_NEEDS_IDENTITY = "service_needs_identity"
     FIELD_REQUIRED = "field_required"
     FIELD_INVALID = "field_invalid"  # e.g. a date that does not exist, an amount that is not a number
+    FIELD_FUTURE = "field_future"  # a date and time after now
     REPORT_REFUSED = "report_refused"  # the edge refused the report (its detail is shown)
     REPORT_FAILED = "report_failed"  # the edge could not be reached: nothing was filed
     NO_REPORT_TYPES = "no_report_types"
@@ -190,5 +194,8 @@ class EndReason(StrEnum):
     REMOVE_ITEM = "remove_item"  # value: the item's index
     EDIT = "edit"  # value: a field's index (from the review screen)
     REFRESH = "refresh"  # follow: ask the edge again
+    QUICK_DATE = "quick_date"  # value: today | yesterday (a date-time field)
+    STEP = "step"  # value: "<day|month|year|hour|minute>:<+1|-1>" (a date-time field's steppers)
+    CLEAR = "clear"  # empty the current field's entry (an optional date-time left unanswered)
     ERROR = "error"
     NOT_ME = "not_me"

@@ -8,6 +8,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from kiosk.hardware.receipt import ReceiptRenderer
+from kiosk.session import report_form
 from kiosk.session.machine import SessionView
 from kiosk.session.report_form import shown
 from kiosk.session.vocabulary import PrintState
@@ -48,6 +49,7 @@ class KioskScreens:
             "qr_svg": Markup(qr),
             "shown": shown,
             "when": local_time,
+            "date_entry": report_form.date_entry,
         }
 
     def fragment(self, view: SessionView) -> str:

@@ -59,4 +59,9 @@ def load_translations(language: Language, folders: Iterable[Path] = ()) -> Trans
 def missing_messages(language: Language, folders: Iterable[Path], message_ids: Iterable[str]) -> list[str]:
     """Message ids that have no translation in `language`: a test uses it to keep catalogues complete."""
     translations = load_translations(language, folders)
-    return sorted(mid for mid in set(message_ids) if translations.gettext(mid) == mid)
+    # a plural message (ngettext) is found by its singular id, for every count
+    return sorted(
+        mid
+        for mid in set(message_ids)
+        if translations.gettext(mid) == mid and any(translations.ngettext(mid, mid, n) == mid for n in (1, 2, 3, 11))
+    )

@@ -16,8 +16,9 @@ def template_messages(folder: Path) -> set[str]:
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
         str(folder), method_map=METHOD_MAP, options_map=OPTIONS_MAP
     ):
-        if isinstance(message, tuple):  # ngettext: (singular, plural)
-            found.update(m for m in message if m)
+        if isinstance(message, tuple):  # ngettext: (singular, plural); a catalogue keys the pair by the singular
+            if message[0]:
+                found.add(message[0])
         elif message:
             found.add(message)
     return found

@@ -202,17 +202,24 @@ PAGES: dict[tuple[str, str], set[str]] = {
     ("POST", "/reports/{reference}/party"): DESK,
     ("POST", "/reports/{reference}/note"): DESK,
     ("POST", "/reports/{reference}/share"): MANAGERS,
+    ("POST", "/reports/{reference}/shares/{share_id}/revoke"): MANAGERS,
+    ("POST", "/reports/{reference}/referral"): MANAGERS,
+    ("POST", "/reports/find"): {AGENCY, *DESK},
 }
+# the live pages' sockets (the same reading rule as their pages: tests/reports/test_workbench.py checks them)
+LIVE_PAGES = {"/reports/live", "/reports/{reference}/live"}
 _FORM = {"action": "receive", "reason": "checking", "officer": "officer", "party_id": "1", "text": "t",
          "acknowledgement": "signed", "role": "witness", "name": "n", "agency_user": "agency_viewer",
-         "purpose": "checking", "until": "2099-01-01"}  # fmt: skip
+         "purpose": "checking", "until": "2099-01-01", "confirm": "yes", "find": "L898902C3"}  # fmt: skip
 
 
 def test_every_workbench_page_and_form_answers_every_role_as_the_table_says(station):
     from edge.api.routers import report_pages
 
     srv, tokens = station
-    routes = {(method, route.path) for route in report_pages.router.routes for method in route.methods}
+    routes = {(m, r.path) for r in report_pages.router.routes for m in getattr(r, "methods", None) or ["WS"]}
+    assert {path for m, path in routes if m == "WS"} == LIVE_PAGES
+    routes = {(m, path) for m, path in routes if m != "WS"}
     assert routes == set(PAGES), f"workbench routes without an expectation: {sorted(routes - set(PAGES))}"
     wrong = []
     with httpx.Client(base_url=srv.base, timeout=60) as c:

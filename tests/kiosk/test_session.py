@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -280,8 +281,12 @@ THEFT_TYPE = ReportType(
 )
 
 
+# the station's clock in these tests: Monday 23 November 2026, 10:07 in Riyadh
+STATION_NOW = datetime(2026, 11, 23, 10, 7, 42, tzinfo=ZoneInfo("Asia/Riyadh"))
+
+
 def verified_for_report(types: tuple[ReportType, ...] = (THEFT_TYPE,)) -> Kiosk:
-    k = Kiosk()
+    k = Kiosk(station_now=lambda: STATION_NOW)
     k(Availability(True, SERVICES, "", types))
     k(CardInserted())
     k.tap(Action.CHOOSE, "file_report")
@@ -307,8 +312,15 @@ def test_filing_a_report_after_identification_goes_field_by_field_to_review_and_
     assert k.screen == Screen.REPORT_TYPE
     k.tap(Action.REPORT_TYPE, "theft")
     assert k.screen == Screen.REPORT_FIELD and k.session.visit.field_index == 0
-    assert k.session.visit.layout == KeyboardLayout.DIGITS
-    keys(k, "2026112221x30")  # a letter is not a digit: ignored
+    keys(k, "202611222130")  # a date-time is not typed: keys do nothing
+    assert k.session.visit.entry == ""
+    k.tap(Action.QUICK_DATE, "yesterday")  # yesterday, about this time (five-minute steps)
+    assert k.session.visit.entry == "202611221005"
+    for _ in range(11):
+        k.tap(Action.STEP, "hour:+1")
+    for _ in range(5):
+        k.tap(Action.STEP, "minute:+1")
+    assert k.session.visit.entry == "202611222130"
     k.tap(Action.NEXT)
     assert k.session.visit.field_index == 1
     k.tap(Action.NEXT)  # a required list left empty
@@ -352,15 +364,24 @@ def test_filing_a_report_after_identification_goes_field_by_field_to_review_and_
     assert k.screen == Screen.ATTRACT and k.session.visit.filed is None
 
 
-def test_an_impossible_date_is_refused_on_the_kiosk_and_a_refusal_by_the_edge_keeps_the_answers() -> None:
+def test_a_date_is_set_by_touch_never_in_the_future_and_a_refusal_by_the_edge_keeps_the_answers() -> None:
     k = verified_for_report()
     k.tap(Action.REPORT_TYPE, "theft")
-    keys(k, "202602301200")  # 30 February
-    k.tap(Action.NEXT)
-    assert k.session.visit.notice == Notice.FIELD_INVALID and k.session.visit.field_index == 0
-    for _ in range(12):
-        k.tap(Action.BACKSPACE)
-    keys(k, "202602281200")
+    k.tap(Action.NEXT)  # required: it must be set
+    assert k.session.visit.notice == Notice.FIELD_REQUIRED and k.session.visit.field_index == 0
+    k.tap(Action.QUICK_DATE, "today")
+    assert k.session.visit.entry == "202611231005" and k.session.visit.notice is None
+    for later in ("hour:+1", "minute:+1", "day:+1", "month:+1", "year:+1"):  # each would be after 10:07 today
+        k.tap(Action.STEP, later)
+        assert k.session.visit.entry == "202611231005", later
+    for bad in ("day:+2", "week:-1", "day:", "hour:-1x"):
+        k.tap(Action.STEP, bad)
+        assert k.session.visit.entry == "202611231005", bad
+    k.tap(Action.STEP, "month:-1")
+    k.tap(Action.STEP, "day:-1")
+    assert k.session.visit.entry == "202610221005"
+    view = k.session.view(k.now)
+    assert view.station_now == datetime(2026, 11, 23, 10, 7)
     k.tap(Action.NEXT)
     keys(k, "phone")
     k.tap(Action.NEXT)

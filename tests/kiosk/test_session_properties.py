@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -86,7 +88,16 @@ REPORT_TAPS = [
     (Action.FIELD, "reference"),
     (Action.REFRESH, None),
     (Action.DONE, None),
+    (Action.QUICK_DATE, "today"),
+    (Action.QUICK_DATE, "yesterday"),
+    (Action.STEP, "day:-1"),
+    (Action.STEP, "day:+1"),
+    (Action.STEP, "hour:+1"),
+    (Action.STEP, "minute:-1"),
+    (Action.STEP, "month:+1"),
+    (Action.CLEAR, None),
 ]
+STATION_NOW = datetime(2026, 3, 1, 0, 12, tzinfo=UTC)  # just after midnight: "today" has few minutes behind it
 FILING_SCREENS = {Screen.REPORT_TYPE, Screen.REPORT_FIELD, Screen.REPORT_REVIEW, Screen.FILING}
 FOLLOW_SCREENS = {Screen.FOLLOW_ENTRY, Screen.FOLLOWING, Screen.FOLLOW_RESULT}
 HOME = {Screen.ATTRACT, Screen.CLOSED}
@@ -138,7 +149,7 @@ class SessionMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.now = 0.0
-        self.session = Session(Rules(timeouts=Timeouts(warning_s=20)))
+        self.session = Session(Rules(timeouts=Timeouts(warning_s=20), station_now=lambda: STATION_NOW))
         self.session.handle(Availability(True, SERVICES, "", REPORT_TYPES), self.now)
         self.sessions_seen = 0
         self.seen: set[Screen] = set()
@@ -152,8 +163,8 @@ class SessionMachine(RuleBasedStateMachine):
             if isinstance(effect, FileReport):  # filed only for a verified visitor, every required field answered
                 assert self.session.visit.verification_id is not None
                 answers = dict(effect.answers)
-                for spec in effect.report_type.fields:
-                    assert report_form.check(spec, answers.get(spec.name)) is None
+                for spec in effect.report_type.fields:  # and no date-time after now
+                    assert report_form.check(spec, answers.get(spec.name), STATION_NOW.replace(tzinfo=None)) is None
         assert self.session.session >= before
         self.seen.add(self.session.screen)
         SEEN.add(self.session.screen)

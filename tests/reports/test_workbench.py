@@ -3,15 +3,17 @@ a report's page and its forms, and the role checks each page and form makes on t
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from edge.api.app import create_app
-from tests.conftest import PASSWORD, auth
+from tests.conftest import PASSWORD, auth, run_markaz
 from tests.reports.conftest import AGENCIES, THEFT
 
 SAME_ORIGIN = {"origin": "http://testserver"}
@@ -220,3 +222,155 @@ def test_every_string_of_the_workbench_has_an_arabic_translation():
     ids = template_messages(screens.TEMPLATES) | set(DONE.values())
     ids |= {"This form did not come from this station's pages.", "Your role may not do this."}
     assert missing_messages(Language.AR, [screens.CATALOGUES], ids) == []
+
+
+def _shares(node, ref: str) -> list[dict]:
+    return node.reports.get(ref, node_admin())["shares"]
+
+
+def _audited(node, action: str, ref: str) -> list[dict]:
+    return node.store.query("SELECT actor, after FROM audit_log WHERE action = ? AND entity_id = ?", [action, ref])
+
+
+def test_a_supervisor_ends_a_share_from_the_page_only_confirmed_same_origin_and_audited(bench):
+    client, node, tokens = bench
+    ref = desk_report(client, tokens)
+    signed_in(client, "supervisor")
+    assert post(client, f"/reports/{ref}/share", agency_user="agency_viewer", purpose="case review",
+                until=soon(node)).status_code == 303  # fmt: skip
+    share = _shares(node, ref)[0]["id"]
+    page = client.get(f"/reports/{ref}?lang=en").text
+    assert f'id="revoke-{share}"' in page and 'name="confirm" value="yes" required' in page
+    revoke = f"/reports/{ref}/shares/{share}/revoke"
+    # without the tick box, from another origin, or by an officer: refused, and the share still stands
+    r = post(client, revoke)
+    assert r.status_code == 422 and "tick the box" in r.text
+    r = client.post(revoke, data={"confirm": "yes", "lang": "en"}, headers={"origin": "http://evil.example"},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 403
+    signed_in(client, "officer")
+    assert f'id="revoke-{share}"' not in client.get(f"/reports/{ref}?lang=en").text
+    assert post(client, revoke, confirm="yes").status_code == 403
+    assert _shares(node, ref)[0]["revoked_at"] is None and not _audited(node, "report.unshare", ref)
+    signed_in(client, "agency_viewer")
+    assert client.get(f"/reports/{ref}").status_code == 200
+    # the supervisor ends it: audited by the service, the agency user is refused from now on
+    signed_in(client, "supervisor")
+    r = post(client, revoke, confirm="yes")
+    assert r.status_code == 303 and r.headers["location"] == f"/reports/{ref}?lang=en&done=unshared"
+    page = client.get(r.headers["location"]).text
+    assert "The share has ended" in page and f'id="revoke-{share}"' not in page and 'data-revoked="yes"' in page
+    assert _shares(node, ref)[0]["revoked_at"] is not None
+    (entry,) = _audited(node, "report.unshare", ref)
+    assert entry["actor"] == "supervisor" and json.loads(entry["after"]) == {"share_id": share}
+    assert post(client, f"/reports/{ref}/shares/999/revoke", confirm="yes").status_code == 404
+    signed_in(client, "agency_viewer")
+    assert client.get(f"/reports/{ref}").status_code == 403
+    # the API says the same
+    r = client.get(f"/api/v1/reports/{ref}", headers=auth(tokens["agency_viewer"]))
+    assert r.status_code == 403
+
+
+def test_the_signed_referral_package_downloads_for_a_supervisor_confirmed_and_audited(bench, tmp_path):
+    client, node, tokens = bench
+    ref = desk_report(client, tokens)
+    officer = auth(tokens["officer"])
+    download = f"/reports/{ref}/referral"
+    signed_in(client, "supervisor")
+    assert 'id="referral-form"' not in client.get(f"/reports/{ref}").text  # nothing referred yet
+    assert post(client, download, confirm="yes").status_code == 404
+    for action in ("receive", "investigate", "refer"):
+        if action == "investigate":
+            assert client.post(f"/api/v1/reports/{ref}/assign", headers=officer,
+                               json={"officer": "officer", "reason": "mine"}).status_code == 200  # fmt: skip
+        r = client.post(f"/api/v1/reports/{ref}/transitions", headers=officer, json={"action": action, "reason": "ok!"})
+        assert r.status_code == 200, r.text
+    assert 'id="referral-form"' in client.get(f"/reports/{ref}").text
+    before = len([e for e in _audited(node, "report.read", ref) if json.loads(e["after"])["view"] == "referral"])
+    assert post(client, download).status_code == 422  # not confirmed
+    r = client.post(download, data={"confirm": "yes"}, headers={"origin": "http://evil.example"})
+    assert r.status_code == 403 and "attachment" not in r.headers.get("content-disposition", "")
+    r = post(client, download, confirm="yes")
+    assert r.status_code == 200 and r.headers["content-disposition"] == f'attachment; filename="referral-{ref}.json"'
+    assert r.headers["cache-control"] == "no-store"
+    reads = [json.loads(e["after"]) for e in _audited(node, "report.read", ref)]
+    assert len([a for a in reads if a["view"] == "referral"]) == before + 1
+    # the same package as the API gives, and it verifies with the station's key
+    api = client.get(f"/api/v1/reports/{ref}/referral", headers=auth(tokens["supervisor"]))
+    assert r.json() == api.json()
+    saved = tmp_path / "package.json"
+    saved.write_bytes(r.content)
+    checked = run_markaz("edge", "reports", "verify-referral", str(saved), "--public-key",
+                         str(node.settings.keys_dir / "referral-signing.pub.pem"))  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    signed_in(client, "officer")
+    assert 'id="referral-form"' not in client.get(f"/reports/{ref}").text
+    assert post(client, download, confirm="yes").status_code == 403
+
+
+def _screen(ws) -> str:
+    message = json.loads(ws.receive_text())
+    assert message["type"] == "screen"
+    return message["html"]
+
+
+def test_the_live_sockets_check_origin_and_sign_in_and_push_only_what_the_viewer_may_see(bench):
+    client, node, tokens = bench
+    ref, other = desk_report(client, tokens), desk_report(client, tokens)
+    officer = auth(tokens["officer"])
+    with (
+        pytest.raises(WebSocketDisconnect) as out,
+        client.websocket_connect("/reports/live", headers=SAME_ORIGIN) as ws,
+    ):
+        ws.receive_text()
+    assert out.value.code == 4401  # nobody signed in
+    signed_in(client, "officer")
+    evil = {"origin": "http://evil.example"}
+    with (
+        pytest.raises(WebSocketDisconnect) as out,
+        client.websocket_connect(f"/reports/{ref}/live", headers=evil) as ws,
+    ):
+        ws.receive_text()
+    assert out.value.code == 4403
+    with client.websocket_connect(f"/reports/{ref}/live?lang=en", headers=SAME_ORIGIN) as ws:
+        assert 'data-state="submitted"' in _screen(ws)
+        assert client.post(f"/api/v1/reports/{ref}/transitions", headers=officer,
+                           json={"action": "receive", "reason": "at the desk"}).status_code == 200  # fmt: skip
+        assert 'data-state="received"' in _screen(ws)
+    with client.websocket_connect("/reports/live?lang=en&state=received", headers=SAME_ORIGIN) as ws:
+        assert 'data-count="1"' in _screen(ws)
+        assert client.post(f"/api/v1/reports/{other}/transitions", headers=officer,
+                           json={"action": "receive", "reason": "at the desk"}).status_code == 200  # fmt: skip
+        assert 'data-count="2"' in _screen(ws)
+    # an agency user: a report not shared is refused on the socket too, and becomes readable when shared
+    signed_in(client, "agency_viewer")
+    with client.websocket_connect(f"/reports/{ref}/live?lang=en", headers=SAME_ORIGIN) as ws:
+        assert 'data-screen="refused"' in _screen(ws)
+        node.reports.share(ref, "agency_viewer", "case review", node.clock() + timedelta(days=1), node_admin())
+        html = _screen(ws)
+        assert f'data-reference="{ref}"' in html and "<form" not in html  # read only
+    with pytest.raises(WebSocketDisconnect) as out, client.websocket_connect("/reports/BAD/live", headers=SAME_ORIGIN):
+        pass
+    assert out.value.code == 4404
+
+
+def test_finding_by_reference_opens_it_and_by_document_number_lists_where_that_person_is_a_party(bench):
+    from edge.reports.service import PartyIn
+    from edge.reports.vocabulary import PartyRole
+
+    client, node, tokens = bench
+    mine, other = desk_report(client, tokens), desk_report(client, tokens)
+    node.reports.add_party(mine, PartyIn(PartyRole.WITNESS, "Omar", None, "L898902C3"), node_admin())
+    signed_in(client, "officer")
+    r = post(client, "/reports/find", find=mine.lower())
+    assert r.status_code == 303 and r.headers["location"] == f"/reports/{mine}?lang=en"
+    r = post(client, "/reports/find", find="l898902c3")
+    assert r.status_code == 200 and 'data-count="1"' in r.text and mine in r.text and other not in r.text
+    assert "L898902C3" not in r.text.upper()  # the number is not echoed back
+    (entry,) = node.store.query("SELECT after FROM audit_log WHERE action = 'report.list' ORDER BY seq DESC LIMIT 1")
+    assert "L898902C3" not in entry["after"].upper() and json.loads(entry["after"])["filters"]["document"]
+    r = client.post("/reports/find", data={"find": "L898902C3"}, headers={"origin": "http://evil.example"})
+    assert r.status_code == 403
+    # the API's filter finds the same
+    api = client.get("/api/v1/reports", params={"document": "L898902C3"}, headers=auth(tokens["officer"]))
+    assert [s["reference"] for s in api.json()["reports"]] == [mine]

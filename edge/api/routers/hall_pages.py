@@ -28,6 +28,7 @@ from edge.hall import screens
 from edge.hall.actions import ActionName
 from edge.hall.announcements import Announcement
 from edge.hall.views import ActionResult, Notice
+from edge.live import LiveHub, Wants
 from edge.node import EdgeNode
 from markaz.clock import parse_iso
 from markaz.web.assets import mount_assets
@@ -286,15 +287,20 @@ class Screen:
         return principal
 
 
-async def _serve(ws: WebSocket, screen: Screen, render: Callable[[Screen], str], title: str,
-                 on_tap: Callable[[Screen, Tap], Awaitable[None]] | None = None) -> None:  # fmt: skip
-    """Push `render(screen)` now, after every queue change, every TICK_S and after every tap, until the page leaves."""
+async def _serve(ws: WebSocket, screen: Screen, render: Callable[[Screen], str], title: str | Callable[[Language], str],
+                 on_tap: Callable[[Screen, Tap], Awaitable[None]] | None = None, hub: LiveHub | None = None,
+                 wants: Wants | None = None, tick_s: float = TICK_S, only_changes: bool = False) -> None:  # fmt: skip
+    """Push `render(screen)` now, after every change `hub` announces (the queue's by default) that `wants` accepts,
+    every `tick_s` and after every tap, until the page leaves. With `only_changes` a screen equal to the last one
+    pushed is not sent again."""
     node = screen.node
     if not await accept_page(ws):
         return
-    assert node.hall.live is not None
+    hub = hub or node.hall.live
+    assert hub is not None
+    last = None
     try:
-        with node.hall.live.subscribe() as sub:
+        with hub.subscribe(wants) as sub:
             async with page_taps(ws) as taps:
                 while True:
                     try:
@@ -303,9 +309,12 @@ async def _serve(ws: WebSocket, screen: Screen, render: Callable[[Screen], str],
                         await ws.close(code=4401, reason="signed out")
                         return
                     html = await run_in_threadpool(render, screen)
-                    update = ScreenUpdate.of(html, screen.language, screens.title(title, screen.language))
-                    await ws.send_text(update.model_dump_json())
-                    tap = await tap_or_change(taps, sub.wait(screen.state.get("valid_s", TICK_S)))
+                    if not (only_changes and (html, screen.language) == last):
+                        name = title(screen.language) if callable(title) else screens.title(title, screen.language)
+                        update = ScreenUpdate.of(html, screen.language, name)
+                        await ws.send_text(update.model_dump_json())
+                        last = html, screen.language
+                    tap = await tap_or_change(taps, sub.wait(screen.state.get("valid_s", tick_s)))
                     if tap is None:
                         return
                     if tap is CHANGED:

@@ -299,11 +299,14 @@ def list_reports(
     type: str | None = Query(None, max_length=32),
     officer: str | None = Query(None, max_length=64),
     sla_breached: bool | None = Query(None),
+    document: str | None = Query(
+        None, min_length=1, max_length=64, description="a party's document number (matched by its keyed hash)"
+    ),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     principal: Principal = Depends(require("reports.read")),
 ) -> dict:
-    filters = Filters(state, type, officer, sla_breached, limit, offset)
+    filters = Filters(state, type, officer, sla_breached, limit, offset, document)
     return {"reports": get_node(request).reports.list_reports(principal, filters, _source(request))}
 
 

@@ -18,20 +18,52 @@
     return scheme + location.host + path;
   }
 
-  // What the user is typing survives an update: the focused field (by id) keeps its value, caret and focus,
-  // unless the server changed that field's own value (then the server's wins).
+  // What the user is typing survives an update: every field (by id) the user changed keeps its value, unless the
+  // server changed that field's own default (then the server's wins); the focused one keeps its caret and focus.
+  // A report page's forms can be half filled in when someone else's change redraws it.
+  function edited(el) {
+    if (el.type === "checkbox" || el.type === "radio") { return el.checked !== el.defaultChecked; }
+    if (el.tagName === "SELECT") {
+      for (var i = 0; i < el.options.length; i++) {
+        if (el.options[i].selected !== el.options[i].defaultSelected) { return true; }
+      }
+      return false;
+    }
+    return "defaultValue" in el && el.type !== "submit" && el.type !== "hidden" && el.value !== el.defaultValue;
+  }
+
+  function server(el) {
+    if (el.type === "checkbox" || el.type === "radio") { return String(el.defaultChecked); }
+    if (el.tagName === "SELECT") {
+      return Array.prototype.map.call(el.options, function (o) { return o.value + (o.defaultSelected ? "*" : ""); }).join("|");
+    }
+    return el.defaultValue;
+  }
+
   function typing(screen) {
+    var kept = { fields: [], focus: null };
     var el = document.activeElement;
-    if (!el || !el.id || !screen.contains(el) || !("defaultValue" in el) || el.type === "submit") { return null; }
-    return { id: el.id, value: el.value, server: el.defaultValue, start: el.selectionStart, end: el.selectionEnd };
+    if (el && el.id && screen.contains(el) && "value" in el && el.type !== "submit") {
+      kept.focus = { id: el.id, start: el.selectionStart, end: el.selectionEnd };
+    }
+    screen.querySelectorAll("input[id], textarea[id], select[id]").forEach(function (f) {
+      if (edited(f) || (kept.focus && kept.focus.id === f.id)) {
+        kept.fields.push({ id: f.id, value: f.value, checked: f.checked, server: server(f) });
+      }
+    });
+    return kept;
   }
 
   function restore(kept) {
-    var el = kept && document.getElementById(kept.id);
+    kept.fields.forEach(function (k) {
+      var f = document.getElementById(k.id);
+      if (!f || server(f) !== k.server) { return; }
+      if (f.type === "checkbox" || f.type === "radio") { f.checked = k.checked; } else { f.value = k.value; }
+    });
+    var el = kept.focus && document.getElementById(kept.focus.id);
     if (!el) { return false; }
-    if (el.defaultValue === kept.server) { el.value = kept.value; }
     el.focus();
-    try { el.setSelectionRange(kept.start, kept.end); } catch (e) { /* not a text field */ }
+    try { el.setSelectionRange(kept.focus.start, kept.focus.end); } catch (e) { /* not a text field */ }
     return true;
   }
 

@@ -4,6 +4,7 @@ With MARKAZ_KIOSK_SCREENSHOTS=docs/kiosk the pictures of the manual are (re)made
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -49,6 +50,7 @@ from tests.ui.axe import assert_accessible
 
 pytestmark = pytest.mark.slow
 SHOTS = os.environ.get("MARKAZ_KIOSK_SCREENSHOTS")
+STATION_NOW = dt.datetime(2026, 12, 1, 12, 9, tzinfo=dt.UTC)  # the station's clock on these screens (a Tuesday)
 FACES = Path(__file__).resolve().parents[2] / "data" / "faces"
 SERVICES = (
     Service("general", "خدمات عامة", "General services"),
@@ -97,7 +99,7 @@ class Script:
 
     def __init__(self, lang: str) -> None:
         self.now = 0.0
-        self.s = Session(Rules())
+        self.s = Session(Rules(station_now=lambda: STATION_NOW))
         self.s.handle(Availability(True, SERVICES, "", REPORT_TYPES), 0)
         if lang == "en":
             self.tap(Action.LANGUAGE, "en")
@@ -155,9 +157,11 @@ class Script:
     def fields(self, upto: int) -> Script:
         """The theft report answered up to field `upto` (0-based)."""
         self.report().tap(Action.REPORT_TYPE, "theft")
-        answers = ["202611222130", None, "4500", None]
+        answers = [None, None, "4500", None]
         for index in range(upto):
-            if index == 1:
+            if index == 0:
+                self.when()
+            elif index == 1:
                 self.keys("silver laptop").tap(Action.ADD_ITEM).keys("black backpack")
             elif index == 3:
                 self.tap(Action.ANSWER, "no")
@@ -165,6 +169,15 @@ class Script:
             else:
                 self.keys(answers[index] or "")
             self.tap(Action.NEXT)
+        return self
+
+    def when(self) -> Script:
+        """Yesterday at 21:30, by touch: the quick choice, then the hour and minute steppers."""
+        self.tap(Action.QUICK_DATE, "yesterday")
+        for _ in range(11):
+            self.tap(Action.STEP, "hour:+1")
+        for _ in range(5):
+            self.tap(Action.STEP, "minute:+1")
         return self
 
     def reviewed(self) -> Script:
@@ -230,7 +243,11 @@ SCREENS: dict[str, Callable[[Script], object]] = {
         .ev(ReceiptPrinted(k.job))
     ),
     "report_type": lambda k: k.report(),
-    "report_field": lambda k: k.report().tap(Action.REPORT_TYPE, "theft").keys("2026112221"),
+    "report_field": lambda k: k.report().tap(Action.REPORT_TYPE, "theft").when(),
+    "report_field-datetime-empty": lambda k: k.report().tap(Action.REPORT_TYPE, "theft").tap(Action.NEXT),
+    "report_field-datetime-today": lambda k: (
+        k.report().tap(Action.REPORT_TYPE, "theft").tap(Action.QUICK_DATE, "today")
+    ),
     "report_field-items": lambda k: k.fields(1).keys("silver laptop").tap(Action.ADD_ITEM).keys("black backpack"),
     "report_field-yesno": lambda k: k.fields(3),
     "report_field-text": lambda k: k.fields(3).tap(Action.ANSWER, "no").keys("My car window was broken"),
