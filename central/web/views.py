@@ -11,6 +11,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from central.alarms import Alarm
 from central.series import CHARTS, Series
 from markaz.clock import parse_iso, utcnow
 from markaz.web.languages import Language
@@ -34,8 +35,28 @@ PROBLEM_NAMES = {
     "gaps": "missing seqs",
 }
 SPAN_NAMES = {"day": "Last 24 hours", "week": "Last 7 days"}
+RULE_NAMES = {
+    "station_offline": "station offline",
+    "wait_over_target": "wait over target",
+    "device_fault": "device fault",
+    "spoof_rate": "spoof rate too high",
+    "seq_gap": "messages missing",
+    "audit_anchor_overdue": "audit anchor overdue",
+    "audit_anchor_refused": "audit anchor refused",
+    "report_sla": "reports past their deadline",
+}
+SEVERITY_NAMES = {"critical": "critical", "major": "major", "minor": "minor", "warning": "warning"}
+ALARM_STATE_NAMES = {
+    "open": "open (active or acknowledged)",
+    "active": "active",
+    "acknowledged": "acknowledged",
+    "cleared": "cleared",
+    "all": "all",
+}
+ALARM_EVENT_NAMES = {"raised": "raised", "escalated": "escalated", "acknowledged": "acknowledged", "cleared": "cleared"}
 NAMES = {"role_names": ROLE_NAMES, "state_names": STATE_NAMES, "problem_names": PROBLEM_NAMES,
-         "span_names": SPAN_NAMES}  # fmt: skip
+         "span_names": SPAN_NAMES, "rule_names": RULE_NAMES, "severity_names": SEVERITY_NAMES,
+         "alarm_state_names": ALARM_STATE_NAMES, "alarm_event_names": ALARM_EVENT_NAMES}  # fmt: skip
 
 screens = Screens(template_dirs=[TEMPLATES], catalogue_dirs=[CATALOGUES], globals_=NAMES)
 
@@ -133,6 +154,9 @@ SERVER_MESSAGES = (
     "%(n)s h",
     "Fleet overview",
     "Station",
+    "Alarms",
+    "Comparison of stations",
+    "any",
     "Time",
     "Wrong user name or password.",
     "This account is locked after repeated failed sign-ins: try again in %(m)s minutes.",
@@ -178,3 +202,17 @@ class ChartCache:
             with self._lock:
                 self._cache[key] = found
         return found
+
+
+def alarm_markers(alarms: list[Alarm], language: Language) -> list[dict[str, Any]]:
+    """Where the charts mark the station's alarms: one marker when each was raised, acknowledged and cleared
+    (epoch seconds, the kind, and a label in the page's language); charts.js draws those inside the plotted range."""
+    out: list[dict[str, Any]] = []
+    for a in alarms:
+        name = title(RULE_NAMES.get(a.rule.value, a.rule.value), language)
+        label = f"{name}{' · ' + a.subject if a.subject else ''}"
+        for kind, at in (("raised", a.raised_at), ("acknowledged", a.acknowledged_at), ("cleared", a.cleared_at)):
+            if at is not None:
+                out.append({"t": int(at.timestamp()), "kind": kind, "alarm": a.id, "severity": a.severity.value,
+                            "label": f"{label}: {title(ALARM_EVENT_NAMES[kind], language)}"})  # fmt: skip
+    return sorted(out, key=lambda m: (m["t"], m["alarm"]))
