@@ -54,9 +54,26 @@ ALARM_STATE_NAMES = {
     "all": "all",
 }
 ALARM_EVENT_NAMES = {"raised": "raised", "escalated": "escalated", "acknowledged": "acknowledged", "cleared": "cleared"}
+PERIOD_NAMES = {
+    "today": "today",
+    "yesterday": "yesterday",
+    "7d": "the last 7 days",
+    "30d": "the last 30 days",
+    "custom": "from ... to ...",
+}
+MEASURE_NAMES = {
+    "served": "Served",
+    "mean_wait_s": "Mean wait",
+    "p90_wait_s": "90th percentile wait",
+    "within_target_share": "Served within target",
+    "no_show_rate": "No-show rate",
+    "match_rate": "Verification match rate",
+    "sla_compliance": "Report SLA compliance",
+}
 NAMES = {"role_names": ROLE_NAMES, "state_names": STATE_NAMES, "problem_names": PROBLEM_NAMES,
          "span_names": SPAN_NAMES, "rule_names": RULE_NAMES, "severity_names": SEVERITY_NAMES,
-         "alarm_state_names": ALARM_STATE_NAMES, "alarm_event_names": ALARM_EVENT_NAMES}  # fmt: skip
+         "alarm_state_names": ALARM_STATE_NAMES, "alarm_event_names": ALARM_EVENT_NAMES,
+         "period_names": PERIOD_NAMES, "measure_names": MEASURE_NAMES}  # fmt: skip
 
 screens = Screens(template_dirs=[TEMPLATES], catalogue_dirs=[CATALOGUES], globals_=NAMES)
 
@@ -79,6 +96,7 @@ class Formats:
         self.now = now or utcnow()
         self._minutes = screens.gettext("%(n)s min", language)  # translated once per page, not once per cell
         self._hours = screens.gettext("%(n)s h", language)
+        self._percent = screens.gettext("%(n)s%%", language)
 
     def wait(self, seconds: float | None) -> str:
         """A duration as whole minutes, rounded up ("3 min")."""
@@ -113,6 +131,14 @@ class Formats:
     def minutes_since(self, stamp: str | datetime | None) -> int | None:
         ts = self.local(stamp)
         return None if ts is None else max(0, int((self.now - ts).total_seconds() // 60))
+
+    def wait_exact(self, seconds: float | None) -> str:
+        """A duration in minutes with one decimal ("12.5 min"), for comparing stations."""
+        return "—" if seconds is None else self._minutes % {"n": f"{seconds / 60:.1f}"}
+
+    def percent(self, share: float | None) -> str:
+        """A share (0..1) as a percentage with one decimal."""
+        return "—" if share is None else self._percent % {"n": f"{share * 100:.1f}"}
 
     @staticmethod
     def minutes(seconds: float | None) -> int | None:
@@ -152,6 +178,7 @@ LINE_LABELS = {
 SERVER_MESSAGES = (
     "%(n)s min",
     "%(n)s h",
+    "%(n)s%%",
     "Fleet overview",
     "Station",
     "Alarms",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from central.web import alarm_pages, pages, views
+from central.web import alarm_pages, comparison_pages, pages, views
 from markaz.web.catalogues import missing_messages
 from markaz.web.extract import template_messages
 from markaz.web.languages import Language
@@ -17,6 +17,7 @@ def test_every_dashboard_string_has_an_arabic_translation():
         text
         for _kind, text in (*pages.NOTICES.values(), *pages.STAFF_NOTICES.values(), *alarm_pages.ALARM_NOTICES.values())
     }
+    ids |= set(comparison_pages.MESSAGES)
     assert missing_messages(Language.AR, [views.CATALOGUES], ids) == []
 
 
