@@ -55,6 +55,7 @@ class Rule(StrEnum):
     SPOOF_RATE = "spoof_rate"
     SEQ_GAP = "seq_gap"
     AUDIT_ANCHOR_OVERDUE = "audit_anchor_overdue"
+    AUDIT_ANCHOR_REFUSED = "audit_anchor_refused"
     REPORT_SLA = "report_sla"
 
 
@@ -94,6 +95,7 @@ class AlarmSettings(MarkazSettings):
     spoof_rate: SpoofRuleSettings = SpoofRuleSettings(severity=Severity.CRITICAL, hold_s=0)
     seq_gap: RuleSettings = RuleSettings(severity=Severity.MINOR, hold_s=1800)
     audit_anchor_overdue: RuleSettings = RuleSettings(severity=Severity.MAJOR, hold_s=7200)
+    audit_anchor_refused: RuleSettings = RuleSettings(severity=Severity.CRITICAL, hold_s=0)
     report_sla: RuleSettings = RuleSettings(severity=Severity.MINOR, hold_s=0)
 
     def rule(self, rule: Rule) -> RuleSettings:
@@ -133,6 +135,8 @@ class StationView:
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel -> data
     gaps: list[dict[str, Any]] = field(default_factory=list)
     last_anchor_at: datetime | None = None
+    anchor_refused_at: datetime | None = None
+    anchor_refused_reason: str | None = None
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -152,6 +156,9 @@ def conditions(views: Iterable[StationView], settings: AlarmSettings, now: datet
                 first = min(parse_iso(g["detected_at"]) for g in v.gaps)
                 out.append(Condition(v.station, Rule.SEQ_GAP, "", {"missing": missing, "gaps": len(v.gaps)}, first))
                 break
+        if v.anchor_refused_at is not None:  # judged online or not: a forged anchor is news whenever it came
+            detail = {"reason": v.anchor_refused_reason}
+            out.append(Condition(v.station, Rule.AUDIT_ANCHOR_REFUSED, "", detail, v.anchor_refused_at))
         if v.state != "online":
             continue
         queue = v.latest.get("telemetry.queue")
@@ -350,9 +357,13 @@ def _event(
 
 def _read_views(tx: Any) -> dict[str, StationView]:
     views = {
-        r["station"]: StationView(r["station"], r["state"], _dt(r["state_changed_at"]), _dt(r["first_seen_at"]))
-        for r in _rows(tx, "SELECT station, state, state_changed_at, first_seen_at FROM stations")
-    }
+        r["station"]: StationView(
+            r["station"], r["state"], _dt(r["state_changed_at"]), _dt(r["first_seen_at"]),
+            anchor_refused_at=_dt(r["anchor_refused_at"]), anchor_refused_reason=r["anchor_refused_reason"],
+        )
+        for r in _rows(tx, "SELECT station, state, state_changed_at, first_seen_at, anchor_refused_at, "
+                           "anchor_refused_reason FROM stations")
+    }  # fmt: skip
     for r in _rows(tx, "SELECT station, channel, data FROM latest"):
         if r["station"] in views:
             views[r["station"]].latest[r["channel"]] = json.loads(r["data"])

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from central.anchors import refusal
 from central.db import Database, open_database
 from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
@@ -159,7 +160,7 @@ class CentralStore:
             if info.key == "events.outbox_dropped":
                 self._explain(tx, station, msg.data)
             if info.key == "events.audit_anchor":
-                self._anchor(tx, station, msg.data, now)
+                self._anchor(tx, topic, msg, now)
             if info.key == "cmd.ack":
                 self._ack(tx, station, msg.data, now)
         return True
@@ -208,7 +209,24 @@ class CentralStore:
         )
 
     @staticmethod
-    def _anchor(tx: Any, station: str, anchor: contract.AuditAnchor, now: str) -> None:
+    def _anchor(tx: Any, topic: str, msg: contract.Envelope, now: str) -> None:
+        """Kept only when signed by a key registered for the station (central.anchors); else a dead letter, and the
+        station is marked until its next good anchor (the audit_anchor_refused alarm)."""
+        station, anchor = msg.station, msg.data
+        assert isinstance(anchor, contract.AuditAnchor)
+        reason = refusal(tx, station, anchor)
+        if reason is not None:
+            tx.execute(
+                "INSERT INTO dead_letters (topic, reason, payload, received_at) VALUES (?, ?, ?, ?)",
+                (topic[:300], reason[:500], contract.dump(msg)[:2000].decode("utf-8", "replace"), now),
+            )
+            tx.execute(
+                "UPDATE stations SET anchor_refused_at = ?, anchor_refused_reason = ? WHERE station = ?",
+                (now, reason[:500], station),
+            )
+            return
+        tx.execute("UPDATE stations SET anchor_refused_at = NULL, anchor_refused_reason = NULL WHERE station = ?",
+                   (station,))  # fmt: skip
         tx.execute(
             "INSERT INTO audit_anchors (station, head_seq, head_hash, anchor_ts, key_id, signature, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station, anchor_ts, head_seq) DO NOTHING",

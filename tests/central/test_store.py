@@ -10,6 +10,7 @@ from central.db import migrations
 from central.ingest import Ingest
 from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
+from tests.central.anchor_keys import StationAnchorKey
 
 TOPIC = "markaz/v1/st-1/events/device_fault"
 
@@ -73,13 +74,7 @@ def test_invalid_messages_go_to_the_dead_letters_with_the_reason(open_store):
 def test_audit_anchors_are_kept_once_each(open_store):
     store = open_store()
     ingest = _ingest(store)
-    anchor = {
-        "anchor_ts": "2026-01-01T10:00:00.000+00:00",
-        "head_seq": 50,
-        "head_hash": "ab" * 32,
-        "key_id": "st-1-anchor",
-        "signature": "c2ln",
-    }
+    anchor = StationAnchorKey(store, "st-1").anchor("2026-01-01T10:00:00.000+00:00", 50, "ab" * 32)
     for seq in (1, 1, 2):  # a QoS 1 duplicate, then the same anchor sent again under a new seq (a resend)
         ingest.handle(
             "markaz/v1/st-1/events/audit_anchor",
@@ -98,8 +93,8 @@ def test_audit_anchors_are_kept_once_each(open_store):
             "head_seq": 50,
             "head_hash": "ab" * 32,
             "anchor_ts": anchor["anchor_ts"],
-            "key_id": "st-1-anchor",
-            "signature": "c2ln",
+            "key_id": anchor["key_id"],
+            "signature": anchor["signature"],
         }
     ]
     assert store.audit_anchors("st-2") == []
