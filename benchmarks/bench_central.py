@@ -421,7 +421,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outage-min", type=int, default=60)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--only", default="ingest,catch-up,dashboard",
+                        help="which parts to run, comma-separated: ingest, catch-up, dashboard")  # fmt: skip
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     args = parser.parse_args(argv)
+    parts, backends = set(args.only.split(",")), [b for b in ("sqlite", "postgresql") if b in args.backends]
     if args.small:
         args.ingest_stations, args.ingest_per_station = 4, 60
         args.stations, args.outage_min, args.days, args.rounds = 6, 2, 2, 5
@@ -431,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         pki = Pki.create(tmp / "pki")
         ingest_names = [f"in-{i:03d}" for i in range(args.ingest_stations)]
         result["ingest"] = []
-        for backend in ("sqlite", "postgresql"):
+        for backend in backends if "ingest" in parts else ():
             for workers in (1, 2):
                 broker = Broker(tmp / f"broker-{backend}-{workers}", pki).start()
                 try:
@@ -442,16 +446,17 @@ def main(argv: list[str] | None = None) -> None:
                     result["ingest"].append(row)
                 finally:
                     broker.kill()
-        broker = Broker(tmp / "broker-catch-up", pki).start()
-        try:
-            fleet = [f"fl-{i:04d}" for i in range(args.stations)]
-            result["catch_up"] = catch_up(broker, pki, new_pg_database(pg), fleet, args.outage_min, workers=2)
-            result["catch_up"]["backend"] = "postgresql"
-            print(json.dumps(result["catch_up"]), flush=True)
-        finally:
-            broker.kill()
+        if "catch-up" in parts:
+            broker = Broker(tmp / "broker-catch-up", pki).start()
+            try:
+                fleet = [f"fl-{i:04d}" for i in range(args.stations)]
+                result["catch_up"] = catch_up(broker, pki, new_pg_database(pg), fleet, args.outage_min, workers=2)
+                result["catch_up"]["backend"] = "postgresql"
+                print(json.dumps(result["catch_up"]), flush=True)
+            finally:
+                broker.kill()
         result["dashboard"] = {}
-        for backend in ("sqlite", "postgresql"):
+        for backend in backends if "dashboard" in parts else ():
             target = str(tmp / "dashboard.sqlite") if backend == "sqlite" else new_pg_database(pg)
             t = time.perf_counter()
             filled = fill_dashboard_store(target, args.stations, args.days)
@@ -459,7 +464,8 @@ def main(argv: list[str] | None = None) -> None:
             filled.update(dashboard_queries(target, args.stations, args.days, args.rounds))
             print(backend, json.dumps(filled), flush=True)
             result["dashboard"][backend] = filled
-    path = write("central" if not args.small else "central-small", result)
+    whole = parts >= {"ingest", "catch-up", "dashboard"} and len(backends) == 2
+    path = write("central-small" if args.small else ("central" if whole else "central-partial"), result)
     print(f"wrote {path}")
 
 
