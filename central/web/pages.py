@@ -127,13 +127,19 @@ def _filters(
     )
 
 
+ROWS = views.RowCache()  # one per process: rows are the same whichever page or app renders them
+
+
 def _overview_html(store: CentralStore, language: Language, who: Staff, q: str, state: fleet.StateFilter,
                    problem: fleet.ProblemFilter, page: bool = False) -> str:  # fmt: skip
     found = fleet.fleet(store, q, state, problem)
     query = urlencode({"q": q, "state": state.value, "problem": problem.value, "lang": language.value})
+    fmt = views.Formats(language)
     return views.render(
         "overview.html" if page else "overview_screen.html",
         language,
+        fmt=fmt,
+        row_html=ROWS.renderer(language, fmt),
         user=who,
         fleet=found,
         q=q,

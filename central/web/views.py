@@ -9,7 +9,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
+from markupsafe import Markup
 
 from central.alarms import Alarm
 from central.series import CHARTS, Series
@@ -145,8 +146,8 @@ class Formats:
         return None if seconds is None else int((seconds + 59) // 60)
 
 
-def render(template: str, language: Language, **context: Any) -> str:
-    return screens.render(template, language, fmt=Formats(language), **context)
+def render(template: str, language: Language, fmt: Formats | None = None, **context: Any) -> str:
+    return screens.render(template, language, fmt=fmt or Formats(language), **context)
 
 
 def title(text: str, language: Language) -> str:
@@ -243,3 +244,29 @@ def alarm_markers(alarms: list[Alarm], language: Language) -> list[dict[str, Any
                 out.append({"t": int(at.timestamp()), "kind": kind, "alarm": a.id, "severity": a.severity.value,
                             "label": f"{label}: {title(ALARM_EVENT_NAMES[kind], language)}"})  # fmt: skip
     return sorted(out, key=lambda m: (m["t"], m["alarm"]))
+
+
+class RowCache:
+    """The overview's rows as HTML, each rendered once per (row's figures, language, minute): a live overview of 500
+    stations is pushed again whenever any station changes, and only the rows that changed (or, once a minute, all
+    of them, for their "ago" figures) are rendered again."""
+
+    def __init__(self, maxsize: int = 20_000) -> None:
+        self._cache: LRUCache[tuple[Any, str, int], Markup] = LRUCache(maxsize=maxsize)
+        self._lock = threading.Lock()
+
+    def renderer(self, language: Language, fmt: Formats) -> Callable[[Any], Markup]:
+        template = screens.environment(language).get_template("overview_row.html")
+        minute = int(fmt.now.timestamp() // 60)
+
+        def row_html(row: Any) -> Markup:
+            key = (row, language.value, minute)
+            with self._lock:
+                found = self._cache.get(key)
+            if found is None:
+                found = Markup(template.render(r=row, fmt=fmt))
+                with self._lock:
+                    self._cache[key] = found
+            return found
+
+        return row_html
