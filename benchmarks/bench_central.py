@@ -402,9 +402,48 @@ def dashboard_queries(target: str, stations: int, days: int, rounds: int) -> dic
             result = compare(store, (end - timedelta(days=days)).date(), (end - timedelta(days=1)).date(), "general")
             assert len(result.stations) == stations
             comparison.append(time.perf_counter() - t)
+        pages = dashboard_pages(store, stations, days, rounds, names, end)
     finally:
         store.close()
-    return {"overview": summary_ms(overview), "station_page": summary_ms(page), "comparison": summary_ms(comparison)}
+    return {"overview": summary_ms(overview), "station_page": summary_ms(page), "comparison": summary_ms(comparison),
+            **pages}  # fmt: skip
+
+
+def dashboard_pages(store: Any, stations: int, days: int, rounds: int, names: list[str], end: datetime) -> dict:
+    """The pages as staff get them (signed in, rendered, over HTTP in-process): the overview with 20 stations'
+    rows changed between two requests (as a running ingest changes them), a station's page, the comparison page."""
+    from fastapi.testclient import TestClient
+
+    from central.staff.service import StaffService
+    from central.web import create_app
+    from markaz.clock import iso, utcnow
+
+    StaffService(store.db).add_user("bench", "bench-password-1", "central_viewer")
+    client = TestClient(create_app(store))
+    assert client.post("/signin", data={"username": "bench", "password": "bench-password-1"},
+                       follow_redirects=False).status_code == 303  # fmt: skip
+    rng = random.Random(9)
+    overview, page, comparison = [], [], []
+    first, last = (end - timedelta(days=days)).date(), (end - timedelta(days=1)).date()
+    for _ in range(rounds):
+        with store.db.transaction() as tx:
+            for st in rng.sample(names, min(20, len(names))):
+                tx.execute("UPDATE stations SET last_message_at = ?, received = received + 1 WHERE station = ?",
+                           (iso(utcnow()), st))  # fmt: skip
+        t = time.perf_counter()
+        answer = client.get("/?lang=ar")
+        overview.append(time.perf_counter() - t)
+        assert answer.status_code == 200 and answer.text.count("<tr data-station=") == stations
+        t = time.perf_counter()
+        answer = client.get(f"/stations/{rng.choice(names)}?lang=ar&span={rng.choice(['day', 'week'])}")
+        page.append(time.perf_counter() - t)
+        assert answer.status_code == 200
+        t = time.perf_counter()
+        answer = client.get(f"/comparison?lang=ar&period=custom&start={first}&end={last}&service=general")
+        comparison.append(time.perf_counter() - t)
+        assert answer.status_code == 200 and answer.text.count("<tr data-station=") == stations
+    return {"overview_page": summary_ms(overview), "station_page_http": summary_ms(page),
+            "comparison_page": summary_ms(comparison)}  # fmt: skip
 
 
 # --- main ---------------------------------------------------------------------------------------------------------
