@@ -14,7 +14,7 @@ PYTEST_ARGS ?= -n 2 --reruns 1
 # Domain packages held to mypy --strict (issue 14's gate); new domain packages join this list.
 STRICT := edge/queue edge/audit edge/auth edge/store edge/reports edge/hall edge/telemetry edge/verify kiosk/card kiosk/session kiosk/mrz_camera \
 	markaz/contracts markaz/config.py firmware_config
-STRICT += markaz/measures.py central/alarms.py central/comparison.py central/roles.py
+STRICT += markaz/measures.py central/alarms.py central/comparison.py central/roles.py central/anchors.py
 STRICT += central/staff central/web central/fleet.py central/series.py central/dispatch.py
 
 .PHONY: demo test lint bench deps venv clean docs

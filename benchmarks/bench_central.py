@@ -402,9 +402,48 @@ def dashboard_queries(target: str, stations: int, days: int, rounds: int) -> dic
             result = compare(store, (end - timedelta(days=days)).date(), (end - timedelta(days=1)).date(), "general")
             assert len(result.stations) == stations
             comparison.append(time.perf_counter() - t)
+        pages = dashboard_pages(store, stations, days, rounds, names, end)
     finally:
         store.close()
-    return {"overview": summary_ms(overview), "station_page": summary_ms(page), "comparison": summary_ms(comparison)}
+    return {"overview": summary_ms(overview), "station_page": summary_ms(page), "comparison": summary_ms(comparison),
+            **pages}  # fmt: skip
+
+
+def dashboard_pages(store: Any, stations: int, days: int, rounds: int, names: list[str], end: datetime) -> dict:
+    """The pages as staff get them (signed in, rendered, over HTTP in-process): the overview with 20 stations'
+    rows changed between two requests (as a running ingest changes them), a station's page, the comparison page."""
+    from fastapi.testclient import TestClient
+
+    from central.staff.service import StaffService
+    from central.web import create_app
+    from markaz.clock import iso, utcnow
+
+    StaffService(store.db).add_user("bench", "bench-password-1", "central_viewer")
+    client = TestClient(create_app(store))
+    assert client.post("/signin", data={"username": "bench", "password": "bench-password-1"},
+                       follow_redirects=False).status_code == 303  # fmt: skip
+    rng = random.Random(9)
+    overview, page, comparison = [], [], []
+    first, last = (end - timedelta(days=days)).date(), (end - timedelta(days=1)).date()
+    for _ in range(rounds):
+        with store.db.transaction() as tx:
+            for st in rng.sample(names, min(20, len(names))):
+                tx.execute("UPDATE stations SET last_message_at = ?, received = received + 1 WHERE station = ?",
+                           (iso(utcnow()), st))  # fmt: skip
+        t = time.perf_counter()
+        answer = client.get("/?lang=ar")
+        overview.append(time.perf_counter() - t)
+        assert answer.status_code == 200 and answer.text.count("<tr data-station=") == stations
+        t = time.perf_counter()
+        answer = client.get(f"/stations/{rng.choice(names)}?lang=ar&span={rng.choice(['day', 'week'])}")
+        page.append(time.perf_counter() - t)
+        assert answer.status_code == 200
+        t = time.perf_counter()
+        answer = client.get(f"/comparison?lang=ar&period=custom&start={first}&end={last}&service=general")
+        comparison.append(time.perf_counter() - t)
+        assert answer.status_code == 200 and answer.text.count("<tr data-station=") == stations
+    return {"overview_page": summary_ms(overview), "station_page_http": summary_ms(page),
+            "comparison_page": summary_ms(comparison)}  # fmt: skip
 
 
 # --- main ---------------------------------------------------------------------------------------------------------
@@ -421,7 +460,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outage-min", type=int, default=60)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--only", default="ingest,catch-up,dashboard",
+                        help="which parts to run, comma-separated: ingest, catch-up, dashboard")  # fmt: skip
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     args = parser.parse_args(argv)
+    parts, backends = set(args.only.split(",")), [b for b in ("sqlite", "postgresql") if b in args.backends]
     if args.small:
         args.ingest_stations, args.ingest_per_station = 4, 60
         args.stations, args.outage_min, args.days, args.rounds = 6, 2, 2, 5
@@ -431,7 +474,7 @@ def main(argv: list[str] | None = None) -> None:
         pki = Pki.create(tmp / "pki")
         ingest_names = [f"in-{i:03d}" for i in range(args.ingest_stations)]
         result["ingest"] = []
-        for backend in ("sqlite", "postgresql"):
+        for backend in backends if "ingest" in parts else ():
             for workers in (1, 2):
                 broker = Broker(tmp / f"broker-{backend}-{workers}", pki).start()
                 try:
@@ -442,16 +485,17 @@ def main(argv: list[str] | None = None) -> None:
                     result["ingest"].append(row)
                 finally:
                     broker.kill()
-        broker = Broker(tmp / "broker-catch-up", pki).start()
-        try:
-            fleet = [f"fl-{i:04d}" for i in range(args.stations)]
-            result["catch_up"] = catch_up(broker, pki, new_pg_database(pg), fleet, args.outage_min, workers=2)
-            result["catch_up"]["backend"] = "postgresql"
-            print(json.dumps(result["catch_up"]), flush=True)
-        finally:
-            broker.kill()
+        if "catch-up" in parts:
+            broker = Broker(tmp / "broker-catch-up", pki).start()
+            try:
+                fleet = [f"fl-{i:04d}" for i in range(args.stations)]
+                result["catch_up"] = catch_up(broker, pki, new_pg_database(pg), fleet, args.outage_min, workers=2)
+                result["catch_up"]["backend"] = "postgresql"
+                print(json.dumps(result["catch_up"]), flush=True)
+            finally:
+                broker.kill()
         result["dashboard"] = {}
-        for backend in ("sqlite", "postgresql"):
+        for backend in backends if "dashboard" in parts else ():
             target = str(tmp / "dashboard.sqlite") if backend == "sqlite" else new_pg_database(pg)
             t = time.perf_counter()
             filled = fill_dashboard_store(target, args.stations, args.days)
@@ -459,7 +503,8 @@ def main(argv: list[str] | None = None) -> None:
             filled.update(dashboard_queries(target, args.stations, args.days, args.rounds))
             print(backend, json.dumps(filled), flush=True)
             result["dashboard"][backend] = filled
-    path = write("central" if not args.small else "central-small", result)
+    whole = parts >= {"ingest", "catch-up", "dashboard"} and len(backends) == 2
+    path = write("central-small" if args.small else ("central" if whole else "central-partial"), result)
     print(f"wrote {path}")
 
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from central.roles import CentralRole, can
+from central.staff import audit
 from central.store import CentralStore
 from markaz.clock import iso, parse_iso, utcnow
 from markaz.config import MarkazSettings, load_settings
@@ -54,6 +55,7 @@ class Rule(StrEnum):
     SPOOF_RATE = "spoof_rate"
     SEQ_GAP = "seq_gap"
     AUDIT_ANCHOR_OVERDUE = "audit_anchor_overdue"
+    AUDIT_ANCHOR_REFUSED = "audit_anchor_refused"
     REPORT_SLA = "report_sla"
 
 
@@ -93,6 +95,7 @@ class AlarmSettings(MarkazSettings):
     spoof_rate: SpoofRuleSettings = SpoofRuleSettings(severity=Severity.CRITICAL, hold_s=0)
     seq_gap: RuleSettings = RuleSettings(severity=Severity.MINOR, hold_s=1800)
     audit_anchor_overdue: RuleSettings = RuleSettings(severity=Severity.MAJOR, hold_s=7200)
+    audit_anchor_refused: RuleSettings = RuleSettings(severity=Severity.CRITICAL, hold_s=0)
     report_sla: RuleSettings = RuleSettings(severity=Severity.MINOR, hold_s=0)
 
     def rule(self, rule: Rule) -> RuleSettings:
@@ -132,6 +135,8 @@ class StationView:
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel -> data
     gaps: list[dict[str, Any]] = field(default_factory=list)
     last_anchor_at: datetime | None = None
+    anchor_refused_at: datetime | None = None
+    anchor_refused_reason: str | None = None
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -151,6 +156,9 @@ def conditions(views: Iterable[StationView], settings: AlarmSettings, now: datet
                 first = min(parse_iso(g["detected_at"]) for g in v.gaps)
                 out.append(Condition(v.station, Rule.SEQ_GAP, "", {"missing": missing, "gaps": len(v.gaps)}, first))
                 break
+        if v.anchor_refused_at is not None:  # judged online or not: a forged anchor is news whenever it came
+            detail = {"reason": v.anchor_refused_reason}
+            out.append(Condition(v.station, Rule.AUDIT_ANCHOR_REFUSED, "", detail, v.anchor_refused_at))
         if v.state != "online":
             continue
         queue = v.latest.get("telemetry.queue")
@@ -349,9 +357,13 @@ def _event(
 
 def _read_views(tx: Any) -> dict[str, StationView]:
     views = {
-        r["station"]: StationView(r["station"], r["state"], _dt(r["state_changed_at"]), _dt(r["first_seen_at"]))
-        for r in _rows(tx, "SELECT station, state, state_changed_at, first_seen_at FROM stations")
-    }
+        r["station"]: StationView(
+            r["station"], r["state"], _dt(r["state_changed_at"]), _dt(r["first_seen_at"]),
+            anchor_refused_at=_dt(r["anchor_refused_at"]), anchor_refused_reason=r["anchor_refused_reason"],
+        )
+        for r in _rows(tx, "SELECT station, state, state_changed_at, first_seen_at, anchor_refused_at, "
+                           "anchor_refused_reason FROM stations")
+    }  # fmt: skip
     for r in _rows(tx, "SELECT station, channel, data FROM latest"):
         if r["station"] in views:
             views[r["station"]].latest[r["channel"]] = json.loads(r["data"])
@@ -389,6 +401,78 @@ def list_alarms(
         params.append(station)
     sql = f"SELECT {_ALARM_COLUMNS} FROM alarms" + (" WHERE " + " AND ".join(where) if where else "")
     rows = store.query(sql + " ORDER BY raised_at DESC, id DESC LIMIT ?", (*params, limit))
+    return [Alarm.from_row(r) for r in rows]
+
+
+class StateFilter(StrEnum):
+    """Which alarms a list shows: open (active or acknowledged) by default."""
+
+    OPEN = "open"
+    ACTIVE = "active"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class AlarmQuery:
+    """The alarm list's filters; None is "any"."""
+
+    state: StateFilter = StateFilter.OPEN
+    severity: Severity | None = None
+    station: str | None = None  # a station id, or the start of one
+    rule: Rule | None = None
+    limit: int = 500
+
+
+def find_alarms(store: CentralStore, q: AlarmQuery) -> list[Alarm]:
+    """The alarms the list page shows: open ones most severe first, then newest; cleared ones newest cleared first."""
+    where: list[str] = []
+    params: list[Any] = []
+    if q.state is StateFilter.OPEN:
+        where.append("cleared_at IS NULL")
+    elif q.state is not StateFilter.ALL:
+        where.append("state = ?")
+        params.append(q.state.value)
+    if q.severity is not None:
+        where.append("severity = ?")
+        params.append(q.severity.value)
+    if q.rule is not None:
+        where.append("rule = ?")
+        params.append(q.rule.value)
+    if q.station:
+        where.append("station LIKE ? ESCAPE '!'")
+        params.append(q.station.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")
+    rank = " ".join(f"WHEN '{s.value}' THEN {i}" for i, s in enumerate(Severity))
+    order = (
+        "cleared_at DESC, id DESC"
+        if q.state is StateFilter.CLEARED
+        else f"(cleared_at IS NOT NULL), CASE severity {rank} END, raised_at DESC, id DESC"
+    )
+    sql = f"SELECT {_ALARM_COLUMNS} FROM alarms" + (" WHERE " + " AND ".join(where) if where else "")
+    rows = store.query(f"{sql} ORDER BY {order} LIMIT ?", (*params, q.limit))
+    return [Alarm.from_row(r) for r in rows]
+
+
+def alarm_counts(store: CentralStore) -> dict[str, int]:
+    """Open alarms by state and by severity (the alarm page's tiles): keys are states and severities."""
+    out = {s.value: 0 for s in (*AlarmState, *Severity)}
+    out.pop(AlarmState.CLEARED.value)
+    for r in store.query(
+        "SELECT state, severity, count(*) AS n FROM alarms WHERE cleared_at IS NULL GROUP BY state, severity"
+    ):
+        out[r["state"]] = out.get(r["state"], 0) + int(r["n"])
+        out[r["severity"]] = out.get(r["severity"], 0) + int(r["n"])
+    return out
+
+
+def station_alarms(store: CentralStore, station: str, since: datetime) -> list[Alarm]:
+    """The station's alarms that were open at some time after `since` (for its charts' markers and list)."""
+    rows = store.query(
+        f"SELECT {_ALARM_COLUMNS} FROM alarms WHERE station = ? AND (cleared_at IS NULL OR cleared_at >= ?) "
+        "ORDER BY since, id",
+        (station, iso(since)),
+    )
     return [Alarm.from_row(r) for r in rows]
 
 
@@ -445,5 +529,8 @@ def acknowledge(
             (AlarmState.ACKNOWLEDGED.value, by, iso(now), text, alarm_id),
         )
         _event(tx, alarm_id, row["station"], "acknowledged", now, actor=by, comment=text)
+        audit.append(tx, by, "staff", "alarm.acknowledge", "alarm", str(alarm_id),
+                     {"station": row["station"], "rule": row["rule"], "subject": row["subject"], "comment": text},
+                     {"state": row["state"]})  # fmt: skip
         row.update(state=AlarmState.ACKNOWLEDGED.value, acknowledged_by=by, acknowledged_at=iso(now), ack_comment=text)
     return Alarm.from_row(row)

@@ -10,6 +10,9 @@ import typer
 app = typer.Typer(help="Central platform: telemetry ingest, store, dashboard.", no_args_is_help=True)
 audit_app = typer.Typer(help="Stations' audit logs against the anchors central holds.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+key_app = typer.Typer(help="Stations' audit anchor public keys: anchors signed otherwise are refused.",
+                      no_args_is_help=True)  # fmt: skip
+audit_app.add_typer(key_app, name="key")
 alarms_app = typer.Typer(help="Alarms: evaluate the rules, list, acknowledge.", no_args_is_help=True)
 app.add_typer(alarms_app, name="alarms")
 user_app = typer.Typer(help="Central staff accounts (roles central_viewer, central_operator, central_admin).",
@@ -17,6 +20,7 @@ user_app = typer.Typer(help="Central staff accounts (roles central_viewer, centr
 app.add_typer(user_app, name="user")
 
 DB_HELP = "central's store: a SQLite file, or a postgresql:// URL"
+KEY_HELP = "the station's audit anchor public key (PEM), from `markaz edge audit key` at the station"
 CONFIG_HELP = "central's settings file (TOML; the alarm rules are its [alarms] table)"
 
 
@@ -192,6 +196,45 @@ def command(
     typer.echo(ack.model_dump_json(exclude_none=True))
     if not ack.ok:
         raise typer.Exit(1)
+
+
+@key_app.command("add")
+def audit_key_add(
+    station: Annotated[str, typer.Option("--station", help="station id")],
+    public_key: Annotated[Path, typer.Option("--public-key", help=KEY_HELP)],
+    by: Annotated[str, typer.Option("--by", help="who registers it (central's audit log)")] = "cli",
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
+) -> None:
+    """Register a station's audit anchor public key: from now on its anchors are checked with it."""
+    from central.anchors import BadKey, add_key
+    from central.store import CentralStore
+
+    if not public_key.is_file():
+        typer.echo(f"error: no key file at {public_key}", err=True)
+        raise typer.Exit(2)
+    store = CentralStore(db)
+    try:
+        kid = add_key(store, station, public_key.read_bytes(), by)
+    except BadKey as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    typer.echo(f"anchor key {kid} registered for {station}")
+
+
+@key_app.command("list")
+def audit_key_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite") -> None:
+    """The registered anchor keys, by station."""
+    from central.anchors import keys
+    from central.store import CentralStore
+
+    store = CentralStore(db)
+    try:
+        for k in keys(store):
+            typer.echo(f"{k['station']}\t{k['key_id']}\t{k['added_at']}\t{k['added_by']}")
+    finally:
+        store.close()
 
 
 @audit_app.command("check")

@@ -184,3 +184,11 @@ def to_csv(comparison: Comparison) -> str:
         row = s.model_dump()
         writer.writerow(["" if row[c] is None else (" ".join(row[c]) if c == "best" else row[c]) for c in CSV_COLUMNS])
     return buffer.getvalue()
+
+
+def services_in(store: CentralStore, start: date, end: date) -> list[str]:
+    """The services any station reported in the period (the comparison page's choice of service)."""
+    seen: set[str] = set()
+    for row in _daily(store, "telemetry.queue_day", start, end):
+        seen.update(svc["service"] for svc in json.loads(row["data"])["services"])
+    return sorted(seen)

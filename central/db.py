@@ -24,6 +24,7 @@ Params = Sequence[Any]
 
 class Tx(Protocol):
     def execute(self, sql: str, params: Params = ()) -> Any: ...
+    def executemany(self, sql: str, rows: Sequence[Params]) -> Any: ...
 
 
 class Database(Protocol):
@@ -142,6 +143,11 @@ class _PgTx:
 
     def execute(self, sql: str, params: Params = ()) -> Any:
         return self._conn.execute(_pg(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> Any:
+        """psycopg sends the rows in pipeline mode: one round trip for the lot, not one per row."""
+        with self._conn.cursor() as cur:
+            cur.executemany(_pg(sql), [tuple(r) for r in rows])
 
 
 class PostgresDatabase:

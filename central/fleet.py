@@ -4,6 +4,8 @@ one station's current state. Plain Python over the store: no HTTP, no templates.
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -125,20 +127,64 @@ def _faulty(device: dict[str, Any]) -> bool:
     return bool(device.get("faults")) or not device.get("online", False)
 
 
+_LATEST_WHERE = "(channel = 'telemetry.queue' OR channel LIKE 'telemetry.devices/%')"
+
+
+class _ParsedLatest:
+    """The overview's latest queue and device values, parsed once per (station, channel, seq): a page of 500
+    stations reads the seqs (small), and fetches and parses only the rows that changed since the last render."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    def read(self, store: CentralStore) -> dict[tuple[str, str], dict[str, Any]]:
+        seqs = {(r["station"], r["channel"]): int(r["seq"])
+                for r in store.query(f"SELECT station, channel, seq FROM latest WHERE {_LATEST_WHERE}")}  # fmt: skip
+        with self.lock:
+            known = dict(self.rows)
+        stale = sorted({st for key, seq in seqs.items() if known.get(key, (None,))[0] != seq for st in key[:1]})
+        for i in range(0, len(stale), 500):
+            chunk = stale[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for r in store.query(
+                f"SELECT station, channel, seq, data FROM latest WHERE station IN ({marks}) AND {_LATEST_WHERE}", chunk
+            ):
+                known[(r["station"], r["channel"])] = (int(r["seq"]), json.loads(r["data"]))
+        fresh = {key: known[key] for key in seqs if key in known}
+        with self.lock:
+            self.rows = fresh
+        return {key: value[1] for key, value in fresh.items()}
+
+
+_parsed: weakref.WeakKeyDictionary[CentralStore, _ParsedLatest] = weakref.WeakKeyDictionary()
+
+
 def _latest_by_station(store: CentralStore) -> dict[str, dict[str, Any]]:
-    """station -> {"queue": data, "devices": [data, ...]} from the latest-value table, in one read."""
+    """station -> {"queue": data, "devices": [data, ...]} from the latest-value table."""
+    parsed = _parsed.get(store)
+    if parsed is None:
+        parsed = _parsed.setdefault(store, _ParsedLatest())
     out: dict[str, dict[str, Any]] = {}
-    for r in store.query(
-        "SELECT station, channel, data FROM latest WHERE channel = 'telemetry.queue' "
-        "OR channel LIKE 'telemetry.devices/%'"
-    ):
-        entry = out.setdefault(r["station"], {"queue": None, "devices": []})
-        data = json.loads(r["data"])
-        if r["channel"] == "telemetry.queue":
+    for (station, channel), data in sorted(parsed.read(store).items()):
+        entry = out.setdefault(station, {"queue": None, "devices": []})
+        if channel == "telemetry.queue":
             entry["queue"] = data
         else:
             entry["devices"].append(data)
     return out
+
+
+# Every station with its open gaps, missing seqs and open alarms: one query for the overview (each aggregate once,
+# not a subquery per station).
+_OVERVIEW = (
+    "SELECT s.*, coalesce(g.n, 0) AS open_gaps, coalesce(g.missing, 0) AS missing, coalesce(a.n, 0) AS alarms "
+    "FROM stations s "
+    "LEFT JOIN (SELECT station, count(*) AS n, CAST(sum(last_seq - first_seq + 1) AS BIGINT) AS missing FROM gaps "
+    "GROUP BY station) g ON g.station = s.station "
+    "LEFT JOIN (SELECT station, count(*) AS n FROM alarms WHERE cleared_at IS NULL GROUP BY station) a "
+    "ON a.station = s.station ORDER BY s.station"
+)
 
 
 def _row(s: dict[str, Any], latest: dict[str, Any], alarms: dict[str, int]) -> FleetRow:
@@ -173,8 +219,10 @@ def fleet(
     problem: ProblemFilter = ProblemFilter.ANY,
 ) -> Fleet:
     """Every station's row, filtered by a search over station ids, the state and a kind of problem."""
-    latest, alarms = _latest_by_station(store), open_alarms(store)
-    rows = [_row(s, latest.get(s["station"], {}), alarms) for s in store.stations()]
+    latest = _latest_by_station(store)
+    stations = store.query(_OVERVIEW)
+    alarms = {s["station"]: int(s["alarms"]) for s in stations}
+    rows = [_row(s, latest.get(s["station"], {}), alarms) for s in stations]
     summary = FleetSummary(
         stations=len(rows),
         online=sum(1 for r in rows if r.state == "online"),

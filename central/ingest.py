@@ -3,8 +3,9 @@ validates each message with the same contract models as the edge, and stores it 
 
 A message is acknowledged to the broker only after it is committed, and the session is persistent: a restart of
 central loses nothing the broker holds for it. Messages are committed in batches (whatever arrived while the last
-batch was written, up to `batch_max`), one transaction each, stations in a fixed order so two workers never lock
-each other's station rows in opposite orders; if a batch fails, its messages are written one by one so a bad one
+batch was written, up to `batch_max`), one transaction each, the envelopes of a batch in a few statements (each
+station's row locked once, in a fixed order so two workers never lock each other's rows in opposite orders; one
+multi-row insert; executemany, pipelined on PostgreSQL, for the rest); if a batch fails, its messages are written one by one so a bad one
 holds back nothing else (it stays unacknowledged and comes again).
 
 Each worker announces itself on `markaz/v1/_central/status/{client id}` (retained birth, Last Will `offline`), the
@@ -15,6 +16,7 @@ station's connectivity only once an ingest has been subscribed long enough to ha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -165,10 +167,9 @@ class Ingest:
             self._commit(client, batch)
 
     def _commit(self, client, batch: list[Any]) -> None:
-        ordered = sorted(batch, key=lambda m: m.topic.split("/")[2] if m.topic.count("/") >= 2 else "")
         try:
             with self.store.batch() as tx:
-                counted = sum(self.handle(m.topic, m.payload, bool(m.retain), tx=tx) for m in ordered)
+                counted = self.handle_batch([(m.topic, m.payload, bool(m.retain)) for m in batch], tx)
         except Exception:
             log.warning("central ingest: a batch of %d failed; writing its messages one by one", len(batch))
             for m in batch:
@@ -185,18 +186,33 @@ class Ingest:
 
     def handle(self, topic: str, payload: bytes, retained: bool = False, tx: Any | None = None) -> int:
         """Validate and store one message (inside `tx` when given); 1 if it was a valid message, else 0."""
-        info = contract.parse_topic(topic)
-        if info is not None and info.key in ("cmd", "central.status"):
-            return 0  # our own commands to stations, and central's own status
-        try:
-            info, msg = contract.validate(topic, payload)
-        except contract.ContractError as exc:
-            raw = payload if isinstance(payload, bytes) else payload.encode()
-            self.store.dead_letter(topic, raw, str(exc), tx=tx)
-            log.warning("central ingest: dead letter %s", exc)
-            return 0
-        if isinstance(msg, contract.Status):
-            self.store.status(info.station, msg, retained, self.clock(), tx=tx)
-        else:
-            self.store.envelope(info, topic, msg, self.clock(), tx=tx)
-        return 1
+        return self.handle_batch([(topic, payload, retained)], tx)
+
+    def handle_batch(self, messages: list[tuple[str, bytes, bool]], tx: Any | None = None) -> int:
+        """Validate (topic, payload, retained) messages in arrival order and store them in one transaction: the
+        envelopes with one `store.envelopes` call (a few statements for the lot), statuses and dead letters one by
+        one; the number of valid messages."""
+        envelopes: list[tuple[contract.TopicInfo, str, contract.Envelope]] = []
+        statuses: list[tuple[str, contract.Status, bool]] = []
+        dead: list[tuple[str, bytes, str]] = []
+        for topic, payload, retained in messages:
+            info = contract.parse_topic(topic)
+            if info is not None and info.key in ("cmd", "central.status"):
+                continue  # our own commands to stations, and central's own status
+            try:
+                info, msg = contract.validate(topic, payload)
+            except contract.ContractError as exc:
+                dead.append((topic, payload if isinstance(payload, bytes) else payload.encode(), str(exc)))
+                log.warning("central ingest: dead letter %s", exc)
+                continue
+            if isinstance(msg, contract.Status):
+                statuses.append((info.station, msg, retained))
+            else:
+                envelopes.append((info, topic, msg))
+        with self.store.batch() if tx is None else contextlib.nullcontext(tx) as tx:
+            for topic, raw, reason in dead:
+                self.store.dead_letter(topic, raw, reason, tx=tx)
+            self.store.envelopes(envelopes, self.clock(), tx=tx)
+            for station, status, retained in sorted(statuses, key=lambda s: s[0]):
+                self.store.status(station, status, retained, self.clock(), tx=tx)
+        return len(envelopes) + len(statuses)

@@ -13,12 +13,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from central.anchors import refusal
 from central.db import Database, open_database
 from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
 
 # Channels cumulative over a business day: the newest per day is kept apart for the comparison of stations.
 DAILY = ("telemetry.queue_day", "telemetry.verification", "telemetry.reports")
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _many(tx: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """One statement for many rows: psycopg's executemany pipelines them (one round trip), sqlite3's loops in C."""
+    if rows:
+        tx.executemany(sql, rows)
 
 
 class CentralStore:
@@ -108,61 +120,122 @@ class CentralStore:
     ) -> bool:
         """Store one envelope (`received`: central's clock, now by default); False if its seq was already stored (a
         QoS 1 duplicate)."""
-        station, seq = msg.station, msg.seq
+        return self.envelopes([(info, topic, msg)], received, tx)[0]
+
+    def envelopes(
+        self,
+        items: list[tuple[contract.TopicInfo, str, contract.Envelope]],
+        received: datetime | None = None,
+        tx: Any | None = None,
+    ) -> list[bool]:
+        """Store envelopes in arrival order, in a few statements for the whole list (a batch of the ingest): each
+        station's row is locked once, the messages go in one multi-row insert, and the per-station counters, the
+        `latest` and `daily` rows are written with executemany (one pipeline on PostgreSQL). Gaps, late messages,
+        announced drops, anchors and acks are handled message by message, as they are rare. Per message: True if
+        stored, False for a duplicate of a stored (station, seq), the same outcome as one at a time."""
+        if not items:
+            return []
         now = iso(received or utcnow())
-        data = msg.data.model_dump(mode="json") if hasattr(msg.data, "model_dump") else msg.data
         with self._tx(tx) as tx:
-            tx.execute(
-                "INSERT INTO stations (station, first_seen_at) VALUES (?, ?) ON CONFLICT (station) DO NOTHING",
-                (station, now),
-            )
-            # the station's row is locked before its seq is read: two workers never open the same gap twice
-            max_seq = tx.execute(
-                "SELECT max_seq FROM stations WHERE station = ?" + self.db.lock_row, (station,)
-            ).fetchone()[0]
-            inserted = tx.execute(
-                "INSERT INTO messages (station, seq, schema, topic, ts, received_at, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station, seq) DO NOTHING",
-                (station, seq, msg.schema_id, topic, iso(msg.ts), now, json.dumps(data)),
-            ).rowcount
-            if not inserted:
-                tx.execute("UPDATE stations SET duplicates = duplicates + 1 WHERE station = ?", (station,))
-                return False
-            if seq > max_seq + 1:
-                tx.execute(
-                    "INSERT INTO gaps (station, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
-                    (station, max_seq + 1, seq - 1, now),
-                )
-            elif seq <= max_seq:
-                self._fill(tx, station, seq, now)
-            tx.execute(
+            stations = sorted({msg.station for _i, _t, msg in items})  # a fixed order: two workers never deadlock
+            _many(tx, "INSERT INTO stations (station, first_seen_at) VALUES (?, ?) ON CONFLICT (station) DO NOTHING",
+                  [(st, now) for st in stations])  # fmt: skip
+            max_seq: dict[str, int] = {}
+            for chunk in _chunks(stations, 500):  # the stations' rows are locked before their seqs are read
+                marks = ", ".join("?" * len(chunk))
+                for st, seq in tx.execute(
+                    f"SELECT station, max_seq FROM stations WHERE station IN ({marks}) ORDER BY station"
+                    + self.db.lock_row,
+                    chunk,
+                ).fetchall():
+                    max_seq[st] = int(seq)
+            rows = []
+            for _info, topic, msg in items:
+                data = msg.data.model_dump(mode="json") if hasattr(msg.data, "model_dump") else msg.data
+                rows.append((msg.station, msg.seq, msg.schema_id, topic, iso(msg.ts), now, json.dumps(data)))
+            inserted = self._insert_messages(tx, rows)
+            out: list[bool] = []
+            counts: dict[str, list[int]] = {st: [0, 0] for st in stations}  # received, duplicates
+            latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+            daily: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+            for (info, topic, msg), row in zip(items, rows, strict=True):
+                station, seq = msg.station, msg.seq
+                if (station, seq) not in inserted:  # stored before, or earlier in this batch
+                    counts[station][1] += 1
+                    out.append(False)
+                    continue
+                inserted.discard((station, seq))
+                out.append(True)
+                top = max_seq[station]
+                if seq > top + 1:
+                    tx.execute(
+                        "INSERT INTO gaps (station, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
+                        (station, top + 1, seq - 1, now),
+                    )
+                elif seq <= top:
+                    self._fill(tx, station, seq, now)
+                max_seq[station] = max(top, seq)
+                counts[station][0] += 1
+                data_text, ts = row[6], row[4]
+                channel = info.key + (f"/{info.params['device']}" if "device" in info.params else "")
+                if info.key.startswith("telemetry."):
+                    key = (station, channel)
+                    if key not in latest or latest[key][2] < seq:
+                        latest[key] = (station, channel, seq, ts, data_text)
+                if info.key in DAILY:
+                    day = json.loads(data_text).get("business_day") or msg.ts.astimezone(UTC).date().isoformat()
+                    dkey = (station, info.key, day)
+                    if dkey not in daily or daily[dkey][3] < seq:
+                        daily[dkey] = (station, info.key, day, seq, data_text)
+                if info.key == "events.outbox_dropped":
+                    self._explain(tx, station, msg.data)
+                if info.key == "events.audit_anchor":
+                    self._anchor(tx, topic, msg, now)
+                if info.key == "cmd.ack":
+                    self._ack(tx, station, msg.data, now)
+            _many(
+                tx,
                 "UPDATE stations SET max_seq = CASE WHEN max_seq > ? THEN max_seq ELSE ? END, "
-                "received = received + 1, last_message_at = ? WHERE station = ?",
-                (seq, seq, now, station),
+                "received = received + ?, duplicates = duplicates + ?, "
+                "last_message_at = CASE WHEN ? > 0 THEN ? ELSE last_message_at END WHERE station = ?",
+                [(max_seq[st], max_seq[st], c[0], c[1], c[0], now, st) for st, c in counts.items() if c != [0, 0]],
             )
-            channel = info.key + (f"/{info.params['device']}" if "device" in info.params else "")
-            if info.key.startswith("telemetry."):
-                tx.execute(
-                    "INSERT INTO latest (station, channel, seq, ts, data) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (station, channel) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, "
-                    "data = excluded.data WHERE excluded.seq > latest.seq",
-                    (station, channel, seq, iso(msg.ts), json.dumps(data)),
+            _many(
+                tx,
+                "INSERT INTO latest (station, channel, seq, ts, data) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (station, channel) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, "
+                "data = excluded.data WHERE excluded.seq > latest.seq",
+                list(latest.values()),
+            )
+            _many(
+                tx,
+                "INSERT INTO daily (station, channel, business_day, seq, data) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (station, channel, business_day) DO UPDATE SET seq = excluded.seq, "
+                "data = excluded.data WHERE excluded.seq > daily.seq",
+                list(daily.values()),
+            )
+        return out
+
+    def _insert_messages(self, tx: Any, rows: list[tuple[Any, ...]]) -> set[tuple[str, int]]:
+        """Insert the messages' rows in one statement per chunk; the (station, seq) pairs actually inserted (a row
+        whose pair was stored before, or earlier in `rows`, is not). PostgreSQL takes the rows as one JSON parameter
+        (`json_array_elements`: no long query for psycopg to parse, no per-value dumping in Python); SQLite as a
+        multi-row VALUES."""
+        head = "INSERT INTO messages (station, seq, schema, topic, ts, received_at, data) "
+        tail = " ON CONFLICT (station, seq) DO NOTHING RETURNING station, seq"
+        inserted: set[tuple[str, int]] = set()
+        for chunk in _chunks(rows, 5000 if self.db.dialect == "postgresql" else 400):
+            if self.db.dialect == "postgresql":
+                cur = tx.execute(
+                    head + "SELECT r->>0, (r->>1)::bigint, r->>2, r->>3, r->>4, r->>5, r->>6 "
+                    "FROM json_array_elements(?::json) AS r" + tail,
+                    (json.dumps(chunk),),
                 )
-            if info.key in DAILY:
-                day = data.get("business_day") or msg.ts.astimezone(UTC).date().isoformat()
-                tx.execute(
-                    "INSERT INTO daily (station, channel, business_day, seq, data) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (station, channel, business_day) DO UPDATE SET seq = excluded.seq, "
-                    "data = excluded.data WHERE excluded.seq > daily.seq",
-                    (station, info.key, day, seq, json.dumps(data)),
-                )
-            if info.key == "events.outbox_dropped":
-                self._explain(tx, station, msg.data)
-            if info.key == "events.audit_anchor":
-                self._anchor(tx, station, msg.data, now)
-            if info.key == "cmd.ack":
-                self._ack(tx, station, msg.data, now)
-        return True
+            else:
+                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                cur = tx.execute(head + f"VALUES {values}" + tail, [v for row in chunk for v in row])
+            inserted.update((st, int(seq)) for st, seq in cur.fetchall())
+        return inserted
 
     @staticmethod
     def _ack(tx: Any, station: str, ack: contract.CommandAck, now: str) -> None:
@@ -208,7 +281,24 @@ class CentralStore:
         )
 
     @staticmethod
-    def _anchor(tx: Any, station: str, anchor: contract.AuditAnchor, now: str) -> None:
+    def _anchor(tx: Any, topic: str, msg: contract.Envelope, now: str) -> None:
+        """Kept only when signed by a key registered for the station (central.anchors); else a dead letter, and the
+        station is marked until its next good anchor (the audit_anchor_refused alarm)."""
+        station, anchor = msg.station, msg.data
+        assert isinstance(anchor, contract.AuditAnchor)
+        reason = refusal(tx, station, anchor)
+        if reason is not None:
+            tx.execute(
+                "INSERT INTO dead_letters (topic, reason, payload, received_at) VALUES (?, ?, ?, ?)",
+                (topic[:300], reason[:500], contract.dump(msg)[:2000].decode("utf-8", "replace"), now),
+            )
+            tx.execute(
+                "UPDATE stations SET anchor_refused_at = ?, anchor_refused_reason = ? WHERE station = ?",
+                (now, reason[:500], station),
+            )
+            return
+        tx.execute("UPDATE stations SET anchor_refused_at = NULL, anchor_refused_reason = NULL WHERE station = ?",
+                   (station,))  # fmt: skip
         tx.execute(
             "INSERT INTO audit_anchors (station, head_seq, head_hash, anchor_ts, key_id, signature, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station, anchor_ts, head_seq) DO NOTHING",

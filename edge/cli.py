@@ -400,6 +400,15 @@ def audit_export(
     typer.echo(f"exported {count} audit entries of {node.audit.station} to {file}")
 
 
+@audit_app.command("key")
+def audit_key(data: DataOpt, config: ConfigOpt = None) -> None:
+    """Print the station's audit anchor public key (PEM), for `markaz central audit key add` (made if missing)."""
+    from edge.keys import StationKeys
+
+    settings = _settings(data, config)
+    typer.echo(StationKeys(settings.keys_dir).anchor_public_pem.decode(), nl=False)
+
+
 @audit_app.command("verify")
 def audit_verify(data: DataOpt, config: ConfigOpt = None) -> None:
     """Prove the audit chain against every signed anchor the station holds: exit 0, or 1 naming the first broken

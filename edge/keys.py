@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from edge.store.files import private_dir, restrict, write_private
 from edge.verify.documents import normalise_document_number
+from markaz.contracts.audit import anchor_key_id
 
 
 class StationKeys:
@@ -81,4 +82,11 @@ class StationKeys:
     @property
     def anchor_key_id(self) -> str:
         raw = self.anchor_public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return hashlib.sha256(raw).hexdigest()[:16]
+        return anchor_key_id(raw)
+
+    @property
+    def anchor_public_pem(self) -> bytes:
+        """The anchor key's public half as PEM: what central registers for this station to check its anchors."""
+        return self.anchor_public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )

@@ -384,6 +384,23 @@ def _central_staff(central_db: Path, creds: dict[str, str], creds_file: Path) ->
     return creds
 
 
+def _register_anchor_key(edge_data: Path, central_db: Path) -> None:
+    """Central checks every audit anchor with the key it holds for the station: the demo registers its station's
+    (as provisioning would), so the anchors it sends are kept, not refused."""
+    from central.anchors import add_key
+    from central.store import CentralStore
+    from edge.keys import StationKeys
+    from edge.settings import EdgeSettings
+    from markaz.config import load_settings
+
+    settings = load_settings(EdgeSettings, data_dir=edge_data, station_id=STATION)
+    store = CentralStore(central_db)
+    try:
+        add_key(store, STATION, StationKeys(settings.keys_dir).anchor_public_pem, "demo")
+    finally:
+        store.close()
+
+
 def _some_traffic(base: str, creds: dict[str, str]) -> None:
     import httpx
 
@@ -418,6 +435,7 @@ def demo(
     creds = _bootstrap(data / "edge", data / "demo-credentials.txt")
     creds = demo_hall.ensure_display(data / "edge", creds, data / "demo-credentials.txt")
     creds = _central_staff(data / "central.sqlite", creds, data / "demo-credentials.txt")
+    _register_anchor_key(data / "edge", data / "central.sqlite")
     trickle = None
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

@@ -17,7 +17,7 @@ from central.rollouts_api import rollout_router
 from central.series import RollupTimer
 from central.staff.service import StaffPolicy, StaffService
 from central.store import CentralStore
-from central.web import api, pages, views
+from central.web import alarm_pages, api, comparison_pages, pages, views
 from central.web.live import StoreWatch
 from central.web.session import current
 from markaz.web.assets import mount_assets
@@ -63,6 +63,8 @@ def create_app(
     app.state.rollouts = RolloutService(store, app.state.desk)
     app.state.rollouts.interrupt_unfinished()
     app.include_router(rollout_router(app.state.rollouts))
+    app.include_router(alarm_pages.router)
+    app.include_router(comparison_pages.router)
     app.include_router(pages.router)
     return app
 

@@ -2,7 +2,7 @@
 
 The ingest may run in another process (or several), so there is no in-process event to listen to: one task polls
 a fingerprint of the store every `interval_s` (per station: state, last message, counts; and the dead letters and
-command acks) and wakes the pages whose part of it changed. A page still redraws every TICK_S, for its clocks."""
+command acks, the alarms' history) and wakes the pages whose part of it changed. A page still redraws every TICK_S, for its clocks."""
 
 from __future__ import annotations
 
@@ -32,9 +32,10 @@ def fingerprint(store: CentralStore) -> dict[str, tuple[Any, ...]]:
     }
     (extra,) = store.query(
         "SELECT (SELECT max(id) FROM dead_letters) AS dead, (SELECT count(*) FROM commands) AS sent, "
-        "(SELECT count(*) FROM commands WHERE ack_at IS NOT NULL OR ack_error IS NOT NULL) AS answered"
+        "(SELECT count(*) FROM commands WHERE ack_at IS NOT NULL OR ack_error IS NOT NULL) AS answered, "
+        "(SELECT max(id) FROM alarm_events) AS alarms"
     )
-    out[GLOBAL] = (extra["dead"], extra["sent"], extra["answered"], len(out))
+    out[GLOBAL] = (extra["dead"], extra["sent"], extra["answered"], extra["alarms"], len(out))
     return out
 
 

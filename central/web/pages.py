@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from central import fleet
+from central.alarms import station_alarms
 from central.dispatch import CommandDesk, CommandRefused
 from central.series import Span, station_series
 from central.staff.roles import CentralRole, Permission, allowed
@@ -23,13 +24,13 @@ from central.store import CentralStore
 from central.web import views
 from central.web.live import StoreWatch
 from central.web.session import COOKIE, current, set_cookie, staff_service
-from markaz.clock import parse_iso
+from markaz.clock import parse_iso, utcnow
 from markaz.web.languages import Language
 from markaz.web.live import ScreenUpdate
 from markaz.web.serving import CHANGED, accept_page, page_taps, same_origin, tap_or_change
 
 router = APIRouter(include_in_schema=False)
-_NEXT = re.compile(r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters|rollouts|staff)?$")
+_NEXT = re.compile(r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters|rollouts|staff|alarms|comparison)?$")
 
 
 def _store(request: Request | WebSocket) -> CentralStore:
@@ -126,13 +127,19 @@ def _filters(
     )
 
 
+ROWS = views.RowCache()  # one per process: rows are the same whichever page or app renders them
+
+
 def _overview_html(store: CentralStore, language: Language, who: Staff, q: str, state: fleet.StateFilter,
                    problem: fleet.ProblemFilter, page: bool = False) -> str:  # fmt: skip
     found = fleet.fleet(store, q, state, problem)
     query = urlencode({"q": q, "state": state.value, "problem": problem.value, "lang": language.value})
+    fmt = views.Formats(language)
     return views.render(
         "overview.html" if page else "overview_screen.html",
         language,
+        fmt=fmt,
+        row_html=ROWS.renderer(language, fmt),
         user=who,
         fleet=found,
         q=q,
@@ -170,6 +177,7 @@ def _station_html(store: CentralStore, charts: views.ChartCache, language: Langu
         (station, span.value, language.value),
         lambda: views.chart_payload(station_series(store, station, span), language),
     )
+    alarms = station_alarms(store, station, utcnow() - span.length)
     live_query = {"lang": language.value, "span": span.value, **({"notice": notice_code} if notice_code else {})}
     return views.render(
         "station.html" if page else "station_screen.html",
@@ -179,6 +187,8 @@ def _station_html(store: CentralStore, charts: views.ChartCache, language: Langu
         span=span.value,
         spans=list(Span),
         chart=chart,
+        alarms=alarms,
+        markers=views.alarm_markers(alarms, language),
         can_command=allowed(who.role, Permission.COMMAND) and desk.available,
         may_command=allowed(who.role, Permission.COMMAND),
         notice=_notice(notice_code, language),

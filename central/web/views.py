@@ -9,8 +9,10 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
+from markupsafe import Markup
 
+from central.alarms import Alarm
 from central.series import CHARTS, Series
 from markaz.clock import parse_iso, utcnow
 from markaz.web.languages import Language
@@ -34,8 +36,45 @@ PROBLEM_NAMES = {
     "gaps": "missing seqs",
 }
 SPAN_NAMES = {"day": "Last 24 hours", "week": "Last 7 days"}
+RULE_NAMES = {
+    "station_offline": "station offline",
+    "wait_over_target": "wait over target",
+    "device_fault": "device fault",
+    "spoof_rate": "spoof rate too high",
+    "seq_gap": "messages missing",
+    "audit_anchor_overdue": "audit anchor overdue",
+    "audit_anchor_refused": "audit anchor refused",
+    "report_sla": "reports past their deadline",
+}
+SEVERITY_NAMES = {"critical": "critical", "major": "major", "minor": "minor", "warning": "warning"}
+ALARM_STATE_NAMES = {
+    "open": "open (active or acknowledged)",
+    "active": "active",
+    "acknowledged": "acknowledged",
+    "cleared": "cleared",
+    "all": "all",
+}
+ALARM_EVENT_NAMES = {"raised": "raised", "escalated": "escalated", "acknowledged": "acknowledged", "cleared": "cleared"}
+PERIOD_NAMES = {
+    "today": "today",
+    "yesterday": "yesterday",
+    "7d": "the last 7 days",
+    "30d": "the last 30 days",
+    "custom": "from ... to ...",
+}
+MEASURE_NAMES = {
+    "served": "Served",
+    "mean_wait_s": "Mean wait",
+    "p90_wait_s": "90th percentile wait",
+    "within_target_share": "Served within target",
+    "no_show_rate": "No-show rate",
+    "match_rate": "Verification match rate",
+    "sla_compliance": "Report SLA compliance",
+}
 NAMES = {"role_names": ROLE_NAMES, "state_names": STATE_NAMES, "problem_names": PROBLEM_NAMES,
-         "span_names": SPAN_NAMES}  # fmt: skip
+         "span_names": SPAN_NAMES, "rule_names": RULE_NAMES, "severity_names": SEVERITY_NAMES,
+         "alarm_state_names": ALARM_STATE_NAMES, "alarm_event_names": ALARM_EVENT_NAMES,
+         "period_names": PERIOD_NAMES, "measure_names": MEASURE_NAMES}  # fmt: skip
 
 screens = Screens(template_dirs=[TEMPLATES], catalogue_dirs=[CATALOGUES], globals_=NAMES)
 
@@ -58,6 +97,7 @@ class Formats:
         self.now = now or utcnow()
         self._minutes = screens.gettext("%(n)s min", language)  # translated once per page, not once per cell
         self._hours = screens.gettext("%(n)s h", language)
+        self._percent = screens.gettext("%(n)s%%", language)
 
     def wait(self, seconds: float | None) -> str:
         """A duration as whole minutes, rounded up ("3 min")."""
@@ -93,13 +133,21 @@ class Formats:
         ts = self.local(stamp)
         return None if ts is None else max(0, int((self.now - ts).total_seconds() // 60))
 
+    def wait_exact(self, seconds: float | None) -> str:
+        """A duration in minutes with one decimal ("12.5 min"), for comparing stations."""
+        return "—" if seconds is None else self._minutes % {"n": f"{seconds / 60:.1f}"}
+
+    def percent(self, share: float | None) -> str:
+        """A share (0..1) as a percentage with one decimal."""
+        return "—" if share is None else self._percent % {"n": f"{share * 100:.1f}"}
+
     @staticmethod
     def minutes(seconds: float | None) -> int | None:
         return None if seconds is None else int((seconds + 59) // 60)
 
 
-def render(template: str, language: Language, **context: Any) -> str:
-    return screens.render(template, language, fmt=Formats(language), **context)
+def render(template: str, language: Language, fmt: Formats | None = None, **context: Any) -> str:
+    return screens.render(template, language, fmt=fmt or Formats(language), **context)
 
 
 def title(text: str, language: Language) -> str:
@@ -131,8 +179,12 @@ LINE_LABELS = {
 SERVER_MESSAGES = (
     "%(n)s min",
     "%(n)s h",
+    "%(n)s%%",
     "Fleet overview",
     "Station",
+    "Alarms",
+    "Comparison of stations",
+    "any",
     "Time",
     "Wrong user name or password.",
     "This account is locked after repeated failed sign-ins: try again in %(m)s minutes.",
@@ -178,3 +230,43 @@ class ChartCache:
             with self._lock:
                 self._cache[key] = found
         return found
+
+
+def alarm_markers(alarms: list[Alarm], language: Language) -> list[dict[str, Any]]:
+    """Where the charts mark the station's alarms: one marker when each was raised, acknowledged and cleared
+    (epoch seconds, the kind, and a label in the page's language); charts.js draws those inside the plotted range."""
+    out: list[dict[str, Any]] = []
+    for a in alarms:
+        name = title(RULE_NAMES.get(a.rule.value, a.rule.value), language)
+        label = f"{name}{' · ' + a.subject if a.subject else ''}"
+        for kind, at in (("raised", a.raised_at), ("acknowledged", a.acknowledged_at), ("cleared", a.cleared_at)):
+            if at is not None:
+                out.append({"t": int(at.timestamp()), "kind": kind, "alarm": a.id, "severity": a.severity.value,
+                            "label": f"{label}: {title(ALARM_EVENT_NAMES[kind], language)}"})  # fmt: skip
+    return sorted(out, key=lambda m: (m["t"], m["alarm"]))
+
+
+class RowCache:
+    """The overview's rows as HTML, each rendered once per (row's figures, language, minute): a live overview of 500
+    stations is pushed again whenever any station changes, and only the rows that changed (or, once a minute, all
+    of them, for their "ago" figures) are rendered again."""
+
+    def __init__(self, maxsize: int = 20_000) -> None:
+        self._cache: LRUCache[tuple[Any, str, int], Markup] = LRUCache(maxsize=maxsize)
+        self._lock = threading.Lock()
+
+    def renderer(self, language: Language, fmt: Formats) -> Callable[[Any], Markup]:
+        template = screens.environment(language).get_template("overview_row.html")
+        minute = int(fmt.now.timestamp() // 60)
+
+        def row_html(row: Any) -> Markup:
+            key = (row, language.value, minute)
+            with self._lock:
+                found = self._cache.get(key)
+            if found is None:
+                found = Markup(template.render(r=row, fmt=fmt))
+                with self._lock:
+                    self._cache[key] = found
+            return found
+
+        return row_html

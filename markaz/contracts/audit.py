@@ -26,3 +26,8 @@ def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
 def anchor_message(head_seq: int, head_hash: str, ts: str, station: str) -> bytes:
     """The bytes an anchor signs: which station, which head, when."""
     return f"markaz-audit-anchor/1|{station}|{head_seq}|{head_hash}|{ts}".encode()
+
+
+def anchor_key_id(raw_public_key: bytes) -> str:
+    """An anchor key's id (sent with every anchor): the start of the SHA-256 of its raw Ed25519 public bytes."""
+    return hashlib.sha256(raw_public_key).hexdigest()[:16]

@@ -71,6 +71,13 @@ class SimulatedStation:
             t += step
             i += 1
 
+    def device(self, ts: datetime, device: str, faults: list[str]) -> tuple[str, BaseModel]:
+        """One kiosk's state now, with `faults` (e.g. out of paper) or none."""
+        return self._envelope("telemetry.devices", contract.DeviceMessage, ts, contract.DeviceState(
+            device=device, type="kiosk", enabled=True, online=True, last_heartbeat=ts,
+            printer_paper="out" if "printer_paper_out" in faults else "ok", faults=faults, reason="change",
+        ), device=device)  # fmt: skip
+
     def _envelope(self, key: str, model: type[contract.Envelope], ts: datetime, data: BaseModel,
                   **params: str) -> tuple[str, BaseModel]:  # fmt: skip
         channel = contract.BY_KEY[key]

@@ -30,6 +30,7 @@ from central.alarms import (
 from central.ingest import Ingest
 from central.roles import CentralRole
 from markaz.contracts import mqtt as contract
+from tests.central.anchor_keys import StationAnchorKey
 from tests.telemetry.broker import tls_client
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -209,13 +210,7 @@ def test_each_rule_fires_on_its_condition_and_clears_when_it_ends(open_store, cl
         "markaz/v1/st-2/telemetry/reports",
         _env("st-2", 9, "markaz.telemetry.reports/1", {**reports, "sla_breaches": 0}),
     )
-    anchor = {
-        "anchor_ts": clock.now.isoformat(),
-        "head_seq": 10,
-        "head_hash": "ab" * 32,
-        "key_id": "station-key-1",
-        "signature": "c2lnbmF0dXJl",
-    }
+    anchor = StationAnchorKey(ingest.store, "st-2").anchor(clock.now, 10, "ab" * 32)
     ingest.handle("markaz/v1/st-2/events/audit_anchor", _env("st-2", 10, "markaz.events.audit_anchor/1", anchor))
     run = ev.run()
     assert len(run.cleared) == 5 and open_alarms_by_station(store) == {}  # the dropped seq 5 is explained

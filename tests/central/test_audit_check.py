@@ -74,6 +74,14 @@ def test_central_catches_a_rewritten_or_trimmed_history(tmp_path, open_store, br
     ingest = _ingest(open_store(), broker)
     store = ingest.store
     node = _node(tmp_path, broker)
+    db = store.db.url if hasattr(store.db, "url") else str(store.db.path)
+    # central checks every anchor with the key it holds for the station: registered as provisioning would
+    pem = run(app, ["edge", "audit", "key", "--data", str(tmp_path / "node")])
+    assert pem.exit_code == 0 and pem.output.startswith("-----BEGIN PUBLIC KEY-----"), pem.output
+    (tmp_path / "st-1.pub.pem").write_text(pem.output)
+    added = run(app, ["central", "audit", "key", "add", "--station", "st-1", "--public-key",
+                      str(tmp_path / "st-1.pub.pem"), "--db", db])  # fmt: skip
+    assert added.exit_code == 0 and node.keys.anchor_key_id in added.output, added.output
     node.start()
     try:
         assert node.telemetry.link.commands_ready.wait(30)
@@ -91,7 +99,7 @@ def test_central_catches_a_rewritten_or_trimmed_history(tmp_path, open_store, br
     finally:
         node.stop()
     ingest.stop()
-    data, db = str(tmp_path / "node"), store.db.url if hasattr(store.db, "url") else str(store.db.path)
+    data = str(tmp_path / "node")
 
     config = tmp_path / "edge.toml"
     config.write_text('[edge]\nstation_id = "st-1"\n')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from central.web import pages, views
+from central.web import alarm_pages, comparison_pages, pages, views
 from markaz.web.catalogues import missing_messages
 from markaz.web.extract import template_messages
 from markaz.web.languages import Language
@@ -13,7 +13,11 @@ def test_every_dashboard_string_has_an_arabic_translation():
     assert "Fleet overview" in ids and "Central staff sign-in" in ids
     ids |= set(views.SERVER_MESSAGES) | set(views.CHART_TITLES.values()) | set(views.LINE_LABELS.values())
     ids |= {text for names in views.NAMES.values() for text in names.values()}
-    ids |= {text for _kind, text in (*pages.NOTICES.values(), *pages.STAFF_NOTICES.values())}
+    ids |= {
+        text
+        for _kind, text in (*pages.NOTICES.values(), *pages.STAFF_NOTICES.values(), *alarm_pages.ALARM_NOTICES.values())
+    }
+    ids |= set(comparison_pages.MESSAGES)
     assert missing_messages(Language.AR, [views.CATALOGUES], ids) == []
 
 

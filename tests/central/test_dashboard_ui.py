@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,12 +55,21 @@ def _edge_node(tmp_path: Path, broker, station: str) -> EdgeNode:
     )
 
 
+def register_anchor_key(db: Path, station: str, pem: bytes, tmp_path: Path) -> None:
+    """As provisioning would: the station's audit anchor key registered at central with the CLI."""
+    key = tmp_path / f"{station}.anchor.pub.pem"
+    key.write_bytes(pem)
+    subprocess.run([sys.executable, "-m", "markaz.cli", "central", "audit", "key", "add", "--station", station,
+                    "--public-key", str(key), "--db", str(db)], check=True, capture_output=True)  # fmt: skip
+
+
 def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
     db = tmp_path / "central.sqlite"
     central = CentralProcess(
         broker, db, {"olga": "central_operator", "vera": "central_viewer", "ada": "central_admin"}
     ).start()
     node = _edge_node(tmp_path, broker, "st-1")
+    register_anchor_key(db, "st-1", node.keys.anchor_public_pem, tmp_path)  # central keeps only anchors it can check
     try:
         now = datetime.now(UTC)
         sent = publish_day(broker, "st-9", now, now - timedelta(hours=25), malformed=2)

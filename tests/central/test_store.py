@@ -10,6 +10,7 @@ from central.db import migrations
 from central.ingest import Ingest
 from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
+from tests.central.anchor_keys import StationAnchorKey
 
 TOPIC = "markaz/v1/st-1/events/device_fault"
 
@@ -73,13 +74,7 @@ def test_invalid_messages_go_to_the_dead_letters_with_the_reason(open_store):
 def test_audit_anchors_are_kept_once_each(open_store):
     store = open_store()
     ingest = _ingest(store)
-    anchor = {
-        "anchor_ts": "2026-01-01T10:00:00.000+00:00",
-        "head_seq": 50,
-        "head_hash": "ab" * 32,
-        "key_id": "st-1-anchor",
-        "signature": "c2ln",
-    }
+    anchor = StationAnchorKey(store, "st-1").anchor("2026-01-01T10:00:00.000+00:00", 50, "ab" * 32)
     for seq in (1, 1, 2):  # a QoS 1 duplicate, then the same anchor sent again under a new seq (a resend)
         ingest.handle(
             "markaz/v1/st-1/events/audit_anchor",
@@ -98,8 +93,8 @@ def test_audit_anchors_are_kept_once_each(open_store):
             "head_seq": 50,
             "head_hash": "ab" * 32,
             "anchor_ts": anchor["anchor_ts"],
-            "key_id": "st-1-anchor",
-            "signature": "c2ln",
+            "key_id": anchor["key_id"],
+            "signature": anchor["signature"],
         }
     ]
     assert store.audit_anchors("st-2") == []
@@ -165,3 +160,44 @@ def test_a_column_two_migrations_add_is_added_once(open_store):
     store.status("st-1", contract.Status(state="online", since=utcnow()))
     row = store.query("SELECT state_changed_at, note_for_test FROM stations")[0]
     assert row["state_changed_at"] is not None and row["note_for_test"] is None
+
+
+def test_a_batch_stores_exactly_what_the_same_messages_one_by_one_store(open_store):
+    """The ingest's batch path (a few statements for a whole batch) against one message at a time: duplicates within
+    the batch and of earlier batches, a gap, late messages narrowing it, an older snapshot arriving after a newer
+    one (latest keeps the newer). Station `b` gets the same stream as `a`, one by one."""
+    import random
+    from datetime import UTC, datetime
+
+    from benchmarks.bench_central import station_stream
+
+    store = open_store()
+    ingest = _ingest(store)
+    stream = station_stream("a", 12, datetime(2026, 3, 1, 8, tzinfo=UTC), random.Random(5))
+    assert len(stream) > 40
+    order = stream[:10] + stream[14:30] + stream[3:5] + stream[12:14] + stream[30:] + stream[10:12] + [stream[20]]
+    late = stream[11:12]  # already in the batch: a duplicate of the batch itself, in the next batch
+    with store.batch() as tx:
+        assert ingest.handle_batch([(t, p, False) for t, p in order[:25]], tx) == 25
+    with store.batch() as tx:
+        ingest.handle_batch([(t, p, False) for t, p in order[25:] + late], tx)
+    for topic, payload in order + late:
+        ingest.handle(topic.replace("/a/", "/b/"), payload.replace(b'"station":"a"', b'"station":"b"'))
+
+    def of(station: str) -> dict:
+        queries = {
+            "row": "SELECT max_seq, received, duplicates FROM stations WHERE station = ?",
+            "gaps": "SELECT first_seq, last_seq, dropped FROM gaps WHERE station = ? ORDER BY first_seq",
+            "latest": "SELECT channel, seq, data FROM latest WHERE station = ? ORDER BY channel",
+            "daily": "SELECT channel, business_day, seq, data FROM daily WHERE station = ? ORDER BY channel",
+            "messages": "SELECT seq, schema, data FROM messages WHERE station = ? ORDER BY seq",
+        }
+        return {name: store.query(sql, (station,)) for name, sql in queries.items()}
+
+    a, b = of("a"), of("b")
+    assert a == b
+    assert a["row"] == [
+        {"max_seq": len(stream), "received": len(stream), "duplicates": len(order + late) - len(stream)}
+    ]
+    assert a["gaps"] == [] and [r["seq"] for r in a["messages"]] == list(range(1, len(stream) + 1))
+    assert a["latest"]  # the stream has no daily channel: daily is covered by test_comparison

@@ -13,11 +13,16 @@
     if (!source || typeof uPlot === "undefined") { return; }
     var hosts = screen.querySelectorAll("[data-chart] .plot");
     var fresh = Array.prototype.some.call(hosts, function (h) { return !h.firstChild; });
-    if (source.textContent === drawn && !fresh) { return; }
-    drawn = source.textContent;
+    var alarmSource = screen.querySelector("script.alarm-data");
+    var key = source.textContent + "|" + (alarmSource ? alarmSource.textContent : "");
+    if (key === drawn && !fresh) { return; }
+    drawn = key;
     plots.forEach(function (p) { p.destroy(); });
     plots = [];
-    var data = JSON.parse(drawn);
+    var data = JSON.parse(source.textContent);
+    var markers = alarmSource ? JSON.parse(alarmSource.textContent) : [];
+    var first = data.x.length ? data.x[0] : 0, last = data.x.length ? data.x[data.x.length - 1] + (data.span === "day" ? 300 : 3600) : 0;
+    var shown = markers.filter(function (m) { return m.t >= first && m.t <= last; });
     data.charts.forEach(function (chart) {
       var host = screen.querySelector('[data-chart="' + chart.name + '"] .plot');
       if (!host) { return; }
@@ -30,10 +35,31 @@
       }));
       var width = Math.max(host.clientWidth || 560, 320);
       plots.push(new uPlot({ width: width, height: 200, series: series, scales: { x: { time: true } },
-                             axes: [{}, { size: 50 }] }, [data.x].concat(chart.values), host));
+                             axes: [{}, { size: 50 }], hooks: { draw: [drawMarkers] } },
+                           [data.x].concat(chart.values), host));
       host.setAttribute("data-drawn", "true");
+      host.setAttribute("data-alarm-markers", String(shown.length));
     });
     document.body.setAttribute("data-charts-drawn", String(data.charts.length) + ":" + data.span);
+    document.body.setAttribute("data-alarm-markers", shown.map(function (m) { return m.alarm + ":" + m.kind; }).join(" "));
+
+    // an alarm's moments as vertical lines across the plot: raised solid, acknowledged dotted, cleared dashed
+    function drawMarkers(u) {
+      var ctx = u.ctx;
+      ctx.save();
+      ctx.lineWidth = 2 * devicePixelRatio;
+      shown.forEach(function (m) {
+        var x = Math.round(u.valToPos(m.t, "x", true));
+        ctx.strokeStyle = m.kind === "cleared" ? "#14532d" : (m.kind === "acknowledged" ? "#7a4b00" : "#9b1c1c");
+        ctx.setLineDash(m.kind === "cleared" ? [6 * devicePixelRatio, 4 * devicePixelRatio]
+                        : (m.kind === "acknowledged" ? [2 * devicePixelRatio, 3 * devicePixelRatio] : []));
+        ctx.beginPath();
+        ctx.moveTo(x, u.bbox.top);
+        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+      });
+      ctx.restore();
+    }
   }
 
   function start() {
