@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from central.store import CentralStore
 
 app = typer.Typer(help="Central platform: telemetry ingest, store, dashboard.", no_args_is_help=True)
 audit_app = typer.Typer(help="Stations' audit logs against the anchors central holds.", no_args_is_help=True)
@@ -36,15 +41,21 @@ STATION_CA_HELP = "the broker CA (path without suffix) that signs stations' MQTT
 BROKER_URL_HELP = "the broker URL told to enrolling stations (default: --mqtt)"
 
 
-def _station_enrolment(ca: Path, broker_url: str):
-    """Stations enrol on central's own server: the claim-code endpoint beside the dashboard."""
+def _station_enrolment(ca: Path, broker_url: str, store: CentralStore) -> APIRouter:
+    """Stations enrol on central's own server: the claim-code endpoint beside the dashboard; the anchor key each
+    station sends with its claim is registered for it (central.anchors)."""
+    from central.anchors import add_key
     from provisioning.pki import Issued
     from provisioning.station_enrolment import StationEnrolment, router
 
     issued = Issued(ca.with_suffix(".crt"), ca.with_suffix(".key"))
     if not issued.cert.is_file() or not issued.key.is_file():
         raise typer.BadParameter(f"--station-ca {ca}: no {issued.cert.name} and {issued.key.name} there")
-    return router(StationEnrolment(issued, broker_url=broker_url))
+
+    def register(station: str, pem: str) -> str:
+        return add_key(store, station, pem.encode(), by="station-enrolment")
+
+    return router(StationEnrolment(issued, broker_url=broker_url, register_anchor_key=register))
 
 
 @app.command()
@@ -75,10 +86,9 @@ def serve(
 
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("--tls-cert and --tls-key go together")
-    enrolment = _station_enrolment(station_ca, broker_url or mqtt) if station_ca is not None else None
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = CentralStore(db)
+    enrolment = _station_enrolment(station_ca, broker_url or mqtt, store) if station_ca is not None else None
     ingest = Ingest(store, mqtt, mqtt_ca, mqtt_cert, mqtt_key, client_id=f"central-ingest-{worker}")
     alarms = _alarm_loop(store, ingest, config)
     ingest.start()

@@ -5,7 +5,11 @@ client certificate from the broker CA, registered in the station registry (so th
 Claims live beside the CA (`CA.station-claims.json`, only each code's SHA-256). `router` is the endpoint, part of
 `markaz central serve --station-ca CA` (one server with the dashboard); `serve_app` wraps it alone for the older
 `markaz provision station-enrolment-serve`. The answer names the broker the station is to use, so `station-enrol`
-writes the node's whole MQTT link into its settings file."""
+writes the node's whole MQTT link into its settings file.
+
+The node also sends the public half of its audit anchor key: the claim code central's staff made is the proof that
+this key is the station's, so central registers it then (central refuses anchors signed by any key it has not
+registered), and nobody has to copy the key by hand."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import datetime as dt
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -52,10 +57,18 @@ class StationEnrolled:
 
 
 class StationEnrolment:
-    def __init__(self, ca: pki.Issued, cert_days: int = 365, broker_url: str | None = None) -> None:
-        """`broker_url`: the broker stations connect to (told in the answer; None: the station is told by hand)."""
+    def __init__(
+        self,
+        ca: pki.Issued,
+        cert_days: int = 365,
+        broker_url: str | None = None,
+        register_anchor_key: Callable[[str, str], object] | None = None,
+    ) -> None:
+        """`broker_url`: the broker stations connect to (told in the answer; None: the station is told by hand).
+        `register_anchor_key(station, pem)`: central's registry of anchor keys (raises ValueError for a bad key)."""
         self.ca = ca
         self.broker_url = broker_url
+        self.register_anchor_key = register_anchor_key
         self.registry = StationRegistry(ca)
         self.path = Path(ca.cert).with_suffix(".station-claims.json")
         self.cert_days = cert_days
@@ -87,7 +100,7 @@ class StationEnrolment:
             self._save(claims)
         return code, expires
 
-    def enrol(self, code: str, csr_pem: str) -> StationEnrolled:
+    def enrol(self, code: str, csr_pem: str, anchor_key_pem: str | None = None) -> StationEnrolled:
         """Sign the station's CSR if `code` is a live, unused claim: CN = the claim's station (the CSR's subject is
         ignored), clientAuth, registered; an older certificate of the same station is revoked (a replaced node)."""
         now = dt.datetime.now(dt.UTC)
@@ -104,6 +117,11 @@ class StationEnrolment:
                 csr = pki.load_csr(csr_pem)
             except pki.BadCsr as exc:
                 raise StationClaimRefused("bad_request", str(exc)) from None
+            if anchor_key_pem is not None and self.register_anchor_key is not None:
+                try:  # before the claim is spent: a bad key leaves the code usable
+                    self.register_anchor_key(claim.station, anchor_key_pem)
+                except ValueError as exc:
+                    raise StationClaimRefused("bad_request", f"anchor key: {exc}") from None
             cert = pki.sign_device(self.ca, csr, claim.station, STATION_CERT_OU, self.cert_days)
             claim.used_at = now.isoformat()
             self._save(claims)
@@ -118,6 +136,9 @@ class StationEnrolment:
 class StationEnrolRequest(BaseModel):
     claim: str = Field(min_length=4, max_length=64, description="the one-time code central gave the technician")
     csr: str = Field(min_length=64, max_length=8192, description="PEM request; the key stays on the edge node")
+    anchor_key: str | None = Field(
+        None, max_length=2048, description="the node's audit anchor public key (PEM, Ed25519), registered for it"
+    )
 
 
 class StationEnrolAnswer(BaseModel):
@@ -139,7 +160,7 @@ def router(enrolment: StationEnrolment) -> Any:
     @api.post("/api/v1/stations/enrol", response_model=StationEnrolAnswer, summary="A station enrols by claim code")
     def enrol(body: StationEnrolRequest) -> Any:
         try:
-            done = enrolment.enrol(body.claim, body.csr)
+            done = enrolment.enrol(body.claim, body.csr, body.anchor_key)
         except StationClaimRefused as exc:
             status = 422 if exc.reason == "bad_request" else 401
             return JSONResponse({"error": exc.reason, "detail": str(exc)}, status_code=status)
@@ -170,8 +191,11 @@ def serve_app(enrolment: StationEnrolment) -> Any:
 
 
 def enrol_station(central: str, code: str, keys_dir: Path, verify: Any = True) -> dict[str, Any]:
-    """On the edge node: make the MQTT key (0600, in the node's keys folder), send the CSR, store certificate and CA."""
+    """On the edge node: make the MQTT key (0600, in the node's keys folder), send the CSR and the audit anchor's
+    public key, store certificate and CA."""
     import httpx
+
+    from edge.keys import StationKeys
 
     keys_dir = Path(keys_dir)
     keys_dir.mkdir(parents=True, exist_ok=True)
@@ -180,7 +204,11 @@ def enrol_station(central: str, code: str, keys_dir: Path, verify: Any = True) -
     key = pki.write_private_key(fresh)
     resp = httpx.post(
         f"{central.rstrip('/')}/api/v1/stations/enrol",
-        json={"claim": code, "csr": pki.make_csr(key, "station")},
+        json={
+            "claim": code,
+            "csr": pki.make_csr(key, "station"),
+            "anchor_key": StationKeys(keys_dir).anchor_public_pem.decode(),
+        },
         verify=verify,
         timeout=30,
     )

@@ -174,6 +174,18 @@ def test_central_serve_enrols_a_station_and_the_node_reaches_the_broker_on_the_s
                         lambda v: any(s["station"] == "st-7" and s["state"] == "online" for s in v), 60)  # fmt: skip
         assert [s["station"] for s in stations] == ["st-7"]
         http.close()
+        # the anchor key went with the claim: central registered it and keeps the node's signed anchors
+        import sqlite3
+
+        from edge.keys import StationKeys
+
+        def central_db(sql: str) -> list[tuple]:
+            with sqlite3.connect(f"file:{tmp_path / 'central.sqlite'}?mode=ro", uri=True) as db:
+                return db.execute(sql).fetchall()
+
+        assert central_db("SELECT station, key_id FROM station_keys") == [("st-7", StationKeys(keys).anchor_key_id)]
+        poll(lambda: central_db("SELECT count(*) FROM audit_anchors WHERE station = 'st-7'")[0][0], bool, 60)
+        assert central_db("SELECT reason FROM dead_letters WHERE reason LIKE 'audit anchor refused%'") == []
     finally:
         if node is not None:
             node.stop()
@@ -195,3 +207,43 @@ def test_settings_that_would_not_load_are_not_written(tmp_path):
         raise AssertionError("a file the node could not start on was written")
     assert config.read_text() == before and not (tmp_path / "edge.toml.bak").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["edge.toml"]  # no temporary file left behind
+
+
+def test_a_bad_anchor_key_is_refused_before_the_claim_is_spent_and_a_good_one_is_registered(tmp_path):
+    """Central's registry through the real endpoint (central.anchors over a SQLite store): garbage, or a key that is
+    not Ed25519, gets 422 and leaves the code usable; the station's real key is then registered with the claim."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from central.anchors import add_key, keys
+    from central.store import CentralStore
+    from edge.keys import StationKeys
+    from provisioning import pki as provisioning_pki
+    from provisioning.station_enrolment import StationEnrolment, router
+
+    ca = Pki.create(tmp_path / "pki").ca
+    store = CentralStore(str(tmp_path / "central.sqlite"))
+    enrolment = StationEnrolment(ca, register_anchor_key=lambda st, pem: add_key(store, st, pem.encode(), "enrolment"))
+    app = FastAPI()
+    app.include_router(router(enrolment))
+    client = TestClient(app)
+    code, _ = enrolment.create_claim("st-9")
+    csr = provisioning_pki.make_csr(provisioning_pki.write_private_key(tmp_path / "k.key"), "station")
+    not_ed25519 = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    for bad in ("not a key", not_ed25519):
+        r = client.post("/api/v1/stations/enrol", json={"claim": code, "csr": csr, "anchor_key": bad})
+        assert r.status_code == 422 and "anchor key" in r.json()["detail"], r.text
+    assert keys(store) == []
+    station_keys = StationKeys(tmp_path / "edge-keys")
+    good = {"claim": code, "csr": csr, "anchor_key": station_keys.anchor_public_pem.decode()}
+    r = client.post("/api/v1/stations/enrol", json=good)
+    assert r.status_code == 200, r.text
+    assert [(k["station"], k["key_id"]) for k in keys(store)] == [("st-9", station_keys.anchor_key_id)]
+    store.close()
