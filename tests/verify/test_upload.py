@@ -122,7 +122,7 @@ def token_of(headers: dict[str, str]) -> str:
     return headers["Authorization"].split()[1]
 
 
-def test_busy_node_answers_503_before_reading_a_byte(kiosk):  # noqa: F811
+def test_busy_node_answers_503_before_reading_a_byte(kiosk):
     client, node, headers = kiosk(workers=1, queue_limit=0, retry_after_s=3)
     gate = threading.Event()
     held = node.verifier.pool.submit(gate.wait)  # the only slot is taken
@@ -138,7 +138,7 @@ def test_busy_node_answers_503_before_reading_a_byte(kiosk):  # noqa: F811
     assert sent.status == 200 and b'"decision":"match"' in sent.body
 
 
-def test_part_over_its_limit_is_refused_as_it_passes_it(kiosk):  # noqa: F811
+def test_part_over_its_limit_is_refused_as_it_passes_it(kiosk):
     limit = 1024 * 1024
     client, node, headers = kiosk(max_image_bytes=limit)
     sent = post(client.app, token_of(headers), body(streamed_part("card_photo", 40 * 1024 * 1024)))
@@ -152,14 +152,14 @@ def test_part_over_its_limit_is_refused_as_it_passes_it(kiosk):  # noqa: F811
     assert node.store.query("SELECT count(*) AS n FROM verification_attempts")[0]["n"] == 0
 
 
-def test_declared_length_over_the_limit_is_refused_unread(kiosk):  # noqa: F811
+def test_declared_length_over_the_limit_is_refused_unread(kiosk):
     client, node, headers = kiosk()
     limit = node.verifier.upload_limits.body_bytes
     sent = post(client.app, token_of(headers), body(streamed_part("card_photo", 1024)), content_length=limit + 1)
     assert sent.status == 413 and sent.pulled == 0
 
 
-def test_unknown_or_surplus_fields_are_refused_at_their_headers(kiosk):  # noqa: F811
+def test_unknown_or_surplus_fields_are_refused_at_their_headers(kiosk):
     client, _, headers = kiosk()
     sent = post(client.app, token_of(headers), body(streamed_part("photo", 20 * 1024 * 1024)))
     assert sent.status == 422 and b"unknown form field: photo" in sent.body and sent.pulled <= 2 * CHUNK
@@ -168,7 +168,7 @@ def test_unknown_or_surplus_fields_are_refused_at_their_headers(kiosk):  # noqa:
     assert sent.status == 422 and sent.pulled <= len(photo("obama_1.jpg")) + 2 * CHUNK
 
 
-def test_an_upload_that_stalls_gets_408_and_frees_its_slot(kiosk):  # noqa: F811
+def test_an_upload_that_stalls_gets_408_and_frees_its_slot(kiosk):
     client, _, headers = kiosk(workers=1, queue_limit=0, upload_timeout_s=0.3)
     sent = post(client.app, token_of(headers), body(streamed_part("card_photo", 4 * 1024 * 1024)), stall_after=CHUNK)
     assert sent.status == 408 and b"timeout" in sent.body
@@ -177,14 +177,14 @@ def test_an_upload_that_stalls_gets_408_and_frees_its_slot(kiosk):  # noqa: F811
 
 
 @pytest.mark.parametrize("junk", [b"not multipart at all", b"--" + BOUNDARY.encode() + b"\r\nbroken"])
-def test_malformed_bodies_are_422_and_count_no_attempt(kiosk, junk):  # noqa: F811
+def test_malformed_bodies_are_422_and_count_no_attempt(kiosk, junk):
     client, node, headers = kiosk()
     sent = post(client.app, token_of(headers), iter([junk]))
     assert sent.status == 422
     assert node.store.query("SELECT count(*) AS n FROM verification_attempts")[0]["n"] == 0
 
 
-def test_an_endless_part_header_is_refused_as_it_grows(kiosk):  # noqa: F811
+def test_an_endless_part_header_is_refused_as_it_grows(kiosk):
     client, _, headers = kiosk()
 
     def endless_header() -> Iterator[bytes]:
