@@ -118,9 +118,9 @@ def locate(image: np.ndarray) -> np.ndarray | None:
     return None if band is None else straighten(grey, band)
 
 
-def straighten(grey: np.ndarray, band: Band) -> np.ndarray:
+def straighten(grey: np.ndarray, band: Band, margin: float = 1.6) -> np.ndarray:
     """The band cut out of the photo and turned level, with a margin (the band hugs the print)."""
-    width, height = band.width * 1.06, band.height * 1.6
+    width, height = band.width * 1.06, band.height * margin
     rotation = cv2.getRotationMatrix2D(band.centre, band.angle, 1.0)
     rotation[0, 2] += width / 2 - band.centre[0]
     rotation[1, 2] += height / 2 - band.centre[1]
@@ -237,7 +237,15 @@ def read_mrz(image: np.ndarray, engine: Engine = Engine.GLYPHS) -> MrzRead:
     band = straighten(grey, found)
     if engine == Engine.TESSERACT:
         return interpret(ocr(_for_ocr(band)))
-    read = read_band(band)
+    try:
+        read = read_band(band)
+    except MrzNotRead as exc:
+        if not exc.reason.startswith(("lines of 30", "1 lines")):
+            raise
+        # A TD1 zone's block found with two of its three lines (their gap is wider on a card held close): look again
+        # with a taller cut; more print in it only makes more lines, which are refused.
+        band = straighten(grey, found, margin=2.6)
+        read = read_band(band)
     if read.data.format != "TD1":
         return read
     ink = glyphs.binarise(band)
