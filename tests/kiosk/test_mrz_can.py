@@ -127,3 +127,18 @@ def test_a_can_the_chip_refuses_costs_one_attempt_then_the_scanned_mrz_opens_it(
     outcome = ChipReading(None, None, False, SessionSecrets())(read, session=1)
     assert isinstance(outcome, ChipRead) and not isinstance(outcome, ChipFailed)
     assert applet.pace is not None and (applet.pace.attempts, applet.pace.failures) == (2, 1)
+
+
+def test_cli_gives_the_can_of_an_id_card_photo(tmp_path, face_image, td1):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    photo = tmp_path / "card.jpg"
+    cv2.imwrite(str(photo), photograph(card_for(td1, face_image), POSES[1], seed=2))
+    markaz = str(Path(sys.executable).parent / "markaz")
+    done = subprocess.run([markaz, "kiosk", "mrz", "read", str(photo), "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["mrz_format"], data["document_number"], data["can"]) == ("TD1", "D23145890", CAN)
