@@ -181,7 +181,7 @@ def ocr(image: np.ndarray) -> str:
 _ALLOWED = {"N": glyphs.DIGITS, "A": glyphs.LETTERS, "X": None}
 # The log-likelihood lead a letter must have over the next best: below it the frame is refused (measured on
 # generated pages: wrong letters led by less than this, right ones almost always by more; docs/mrz-camera.md).
-MIN_LEAD = 10.0
+MIN_LEAD = 22.0
 
 
 def read_band(band: np.ndarray) -> MrzRead:
@@ -204,6 +204,8 @@ def read_band(band: np.ndarray) -> MrzRead:
             char, _score, lead = glyphs.classify(cell, _ALLOWED[kind])
             if kind == "A" and lead < MIN_LEAD:  # names have no check digit: an unsure letter is refused, not guessed
                 raise MrzNotRead(f"character {col} of line {row} unsure ({char}?)")
+            if kind == "A" and glyphs.second_opinion(cell, _ALLOWED[kind]) != char:
+                raise MrzNotRead(f"character {col} of line {row} disputed ({char}?)")
             chars.append(char)
         lines.append("".join(chars))
     _check_names(lines)
