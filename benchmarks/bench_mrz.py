@@ -2,7 +2,8 @@
 
 Each page has its own TD3 MRZ (names, numbers, dates drawn at random) and its own photography (rotation up to 10
 degrees, mild perspective, blur, noise, uneven light, JPEG), from `kiosk/mrz_camera/pages.py`. A wrong answer is
-any answer whose text differs from what was printed. `MARKAZ_BENCH_MRZ_PAGES` (default 500) sets the size;
+any answer whose text differs from what was printed. A fifth as many TD1 identity cards with a CAN printed on the MRZ
+side measure the CAN read too (right, not read, wrong). `MARKAZ_BENCH_MRZ_PAGES` (default 500) sets the size;
 `--engine tesseract` measures the alternative engine. Writes benchmarks/results/mrz.json (mrz-tesseract.json)."""
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import cv2
 import numpy as np
 
 from benchmarks.report import summary_ms, write
-from kiosk.card.mrz import compose_td3
+from kiosk.card.mrz import compose_td1, compose_td3
 from kiosk.mrz_camera import glyphs
-from kiosk.mrz_camera.pages import data_page, photograph, random_photography
+from kiosk.mrz_camera.pages import data_page, id_card, photograph, random_photography
 from kiosk.mrz_camera.read import Engine, MrzNotRead, read_mrz
 
 SURNAMES = ["ERIKSSON", "NGUYEN", "AL HASHIMI", "OKONKWO", "SCHMIDT", "DUBOIS", "KOWALSKA", "HAQUE", "BERGQVIST"]
@@ -42,14 +43,59 @@ def random_td3(rng: np.random.Generator) -> str:
     )
 
 
+def random_td1(rng: np.random.Generator) -> str:
+    number = "".join(rng.choice(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"), 9))
+    return compose_td1(
+        issuing_state="UTO",
+        surname=str(rng.choice(SURNAMES)),
+        given_names=str(rng.choice(GIVEN)),
+        document_number=number,
+        nationality="UTO",
+        birth_date=f"{rng.integers(40, 99):02d}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}",
+        sex=str(rng.choice(["M", "F"])),
+        expiry_date=f"{rng.integers(27, 36):02d}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}",
+    )
+
+
+def bench_cards(count: int, rng: np.random.Generator, face: np.ndarray) -> dict[str, object]:
+    """TD1 ID cards with a CAN printed on the MRZ side: MRZ right/wrong/refused as for pages, and the CAN read
+    right, not read (None) or wrong."""
+    right = wrong = refused = can_right = can_none = can_wrong = 0
+    for i in range(count):
+        mrz = random_td1(rng)
+        can = "".join(rng.choice(list("0123456789"), 6))
+        card = id_card([mrz[:30], mrz[30:60], mrz[60:]], can, face, seed=i)
+        frame = photograph(card, random_photography(rng), seed=i)
+        try:
+            answer = read_mrz(frame)
+        except MrzNotRead:
+            refused += 1
+            continue
+        right += answer.text == mrz
+        wrong += answer.text != mrz
+        can_right += answer.can == can
+        can_none += answer.can is None
+        can_wrong += answer.can is not None and answer.can != can
+    return {
+        "cards": count,
+        "right_share": round(right / max(1, count), 4),
+        "refused_share": round(refused / max(1, count), 4),
+        "wrong_answers": wrong,
+        "can_right_share": round(can_right / max(1, count), 4),
+        "can_not_read_share": round(can_none / max(1, count), 4),
+        "can_wrong": can_wrong,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=int(os.environ.get("MARKAZ_BENCH_MRZ_PAGES", "500")))
     parser.add_argument("--engine", default="glyphs", choices=[e.value for e in Engine])
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--cards", type=int, default=None, help="TD1 cards with a CAN (default: a fifth of --pages)")
     args = parser.parse_args()
     engine = Engine(args.engine)
-    glyphs.templates()  # loaded once, as the agent does at start
+    glyphs.model()  # loaded once, as the agent does at start
     rng = np.random.default_rng(args.seed)
     face = cv2.imread(FACE)
     right = wrong = refused = 0
@@ -76,6 +122,8 @@ def main() -> None:
         "median_ms": round(statistics.median(seconds) * 1000, 1),
         "targets": {"right_share": 0.97, "wrong_answers": 0, "median_ms": 300},
     }
+    if engine == Engine.GLYPHS:
+        result["td1_cards_with_can"] = bench_cards(args.pages // 5 if args.cards is None else args.cards, rng, face)
     path = write("mrz" if engine == Engine.GLYPHS else "mrz-tesseract", result)
     print(path, result)
 

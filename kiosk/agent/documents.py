@@ -63,4 +63,4 @@ class DocumentWatcher:
                 log.exception("document camera failed; the keyboard stays")
                 continue
             data = found.data
-            self.post(MrzScanned(session, data.document_number, data.birth_date_raw, data.expiry_date_raw))
+            self.post(MrzScanned(session, data.document_number, data.birth_date_raw, data.expiry_date_raw, found.can))

@@ -12,6 +12,7 @@ from kiosk.agent.secrets import SessionSecrets
 from kiosk.card.emrtd import EmrtdSession
 from kiosk.card.errors import AccessDenied, CardError, CardRemoved, NoCard, UnsupportedCard
 from kiosk.card.mrz import KeyedMrzSource
+from kiosk.card.passwords import AccessSource, CanSource
 from kiosk.card.reader import PcscReader
 from kiosk.card.trust_store import TrustStore
 from kiosk.edge_client import EdgeClient, EdgeRefused, EdgeUnavailable, TrackRefused
@@ -72,13 +73,23 @@ class ChipReading:
         return tell
 
     def __call__(self, effect: ReadChip, session: int) -> Event:
-        source = KeyedMrzSource(effect.document_number, effect.birth_date, effect.expiry_date)
+        mrz = KeyedMrzSource(effect.document_number, effect.birth_date, effect.expiry_date)
+        # A CAN the document camera read is tried first (PACE, as ID cards are meant to be opened); refused (a chip
+        # without PACE, or a CAN misread: the chip counts one attempt), the MRZ details read with it open the chip.
+        sources: list[AccessSource] = [CanSource(effect.can), mrz] if effect.can else [mrz]
         reader = PcscReader(self.reader_pattern)
         try:
             connection = reader.wait_for_card(2.0)
             try:
                 progress = self._progress(effect.job)
-                result = EmrtdSession(connection, trust_store=self.trust_store, progress=progress).read(source)
+                for source in sources:
+                    try:
+                        result = EmrtdSession(connection, trust_store=self.trust_store, progress=progress).read(source)
+                        break
+                    except AccessDenied:
+                        if source is mrz:
+                            raise
+                        log.info("chip read: the scanned CAN was refused; trying the MRZ details")
             finally:
                 connection.close()
         except AccessDenied:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from kiosk.card.apdu import ApduFormatError, CommandAPDU, ResponseAPDU
@@ -20,15 +21,30 @@ class ApduChannel(Protocol):
     def transmit(self, command: CommandAPDU) -> ResponseAPDU: ...
 
 
+# Transmission-level status words (ISO 7816-3 T=0 and ISO 7816-4 5.1.3): 61xx "xx more bytes, ask with GET
+# RESPONSE", 6Cxx "wrong Le, xx is the exact length: send the command again with it". Both are answered below secure
+# messaging: GET RESPONSE is sent in plain and the bytes it gathers are the (protected) answer of the command.
+SW1_MORE_DATA = 0x61
+SW1_WRONG_LE = 0x6C
+GET_RESPONSE = 0xC0
+MAX_RESPONSE_PARTS = 300  # 61xx answers to one command: a 64 KB answer in 256-byte parts, with room; no loop for ever
+
+
 class PlainChannel:
-    """Unprotected APDUs over a card connection; counts every APDU and the time spent on the wire."""
+    """Unprotected APDUs over a card connection; counts every APDU and the time spent on the wire.
+
+    Response chaining is handled here, where ISO 7816 puts it: on 61xx the rest is fetched with GET RESPONSE (Le xx,
+    00 meaning 256) until the chip answers another status word; on 6Cxx the same command goes again with Le xx
+    (once). Callers, secure messaging included, see one answer with its final status word."""
 
     def __init__(self, connection: CardConnection) -> None:
         self.connection = connection
         self.apdu_count = 0
         self.wire_seconds = 0.0
+        self.get_responses = 0  # GET RESPONSE commands sent (for tests and diagnostics)
+        self.le_corrections = 0  # commands sent again with the Le a 6Cxx asked for
 
-    def transmit(self, command: CommandAPDU) -> ResponseAPDU:
+    def _exchange(self, command: CommandAPDU) -> ResponseAPDU:
         raw = command.to_bytes()
         started = time.perf_counter()
         answer = self.connection.transmit(raw)
@@ -38,6 +54,27 @@ class PlainChannel:
             return ResponseAPDU.from_bytes(answer)
         except ApduFormatError as exc:
             raise SecureMessagingError(f"truncated response: {exc}") from None
+
+    def transmit(self, command: CommandAPDU) -> ResponseAPDU:
+        response = self._exchange(command)
+        if response.sw >> 8 == SW1_WRONG_LE and not response.data:
+            self.le_corrections += 1
+            exact = response.sw & 0xFF or 256
+            response = self._exchange(replace(command, le=exact, extended=False))
+        data = response.data
+        parts = 0
+        while response.sw >> 8 == SW1_MORE_DATA:
+            parts += 1
+            if parts > MAX_RESPONSE_PARTS:
+                raise SecureMessagingError("the chip keeps answering 61xx: response chaining without end")
+            self.get_responses += 1
+            get_response = CommandAPDU(command.cla & 0x03, GET_RESPONSE, 0, 0, le=response.sw & 0xFF or 256)
+            response = self._exchange(get_response)
+            if response.sw >> 8 == SW1_WRONG_LE and not response.data:  # a GET RESPONSE asking another Le
+                self.le_corrections += 1
+                response = self._exchange(replace(get_response, le=response.sw & 0xFF or 256))
+            data += response.data
+        return ResponseAPDU(data, response.sw) if parts else response
 
 
 class SecureChannel:

@@ -188,6 +188,19 @@ def emulate(
         bool,
         typer.Option("--extended-length", help="Take extended Lc/Le (announced in the ATR and EF.ATR/INFO)."),
     ] = False,
+    chaining: Annotated[
+        str,
+        typer.Option(
+            "--chaining", help="Hand answers out: none, get_response (61xx parts) or exact_le (6Cxx until Le fits)."
+        ),
+    ] = "none",
+    refuse_extended: Annotated[
+        str,
+        typer.Option(
+            "--refuse-extended",
+            help="Announce extended length but refuse it: none, 6700, or transport (a broken frame).",
+        ),
+    ] = "none",
 ) -> None:
     """Run a virtual eMRTD in a vpcd reader until interrupted (connect = card inserted, exit = removed)."""
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -224,7 +237,9 @@ def emulate(
             access=AccessMode(access),
             pace_infos=[info],
             can=can,
-            extended_length=extended_length,
+            extended_length=extended_length or refuse_extended != "none",
+            chaining=chaining,
+            refuse_extended=refuse_extended,
         )
     except (MrzError, ValueError, OSError) as exc:
         _fail(1, str(exc))

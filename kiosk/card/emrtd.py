@@ -9,7 +9,15 @@ from collections.abc import Callable
 
 from kiosk.card import tlv
 from kiosk.card.access import AccessProtocol, ApduChannel, PlainChannel, ReopeningChannel, SecureChannel
-from kiosk.card.apdu import EXTENDED_LC, SW_END_OF_FILE, SW_FILE_NOT_FOUND, SW_OK, CommandAPDU
+from kiosk.card.apdu import (
+    EXTENDED_LC,
+    SW_END_OF_FILE,
+    SW_FILE_NOT_FOUND,
+    SW_OK,
+    SW_WRONG_LENGTH,
+    CommandAPDU,
+    ResponseAPDU,
+)
 from kiosk.card.bac import BasicAccessControl
 from kiosk.card.capabilities import (
     EF_ATR_INFO,
@@ -23,7 +31,14 @@ from kiosk.card.capabilities import (
 from kiosk.card.card_access import EF_CARD_ACCESS, CardAccessError, PaceInfo, parse_card_access
 from kiosk.card.chip_auth import authenticate_chip
 from kiosk.card.datagroups import DG_FILES, EF_COM, EF_SOD, EMRTD_AID, parse_com, parse_dg1, parse_dg2
-from kiosk.card.errors import CardError, CardRemoved, DataGroupError, ReaderUnavailable, UnsupportedCard
+from kiosk.card.errors import (
+    CardError,
+    CardRemoved,
+    DataGroupError,
+    ReaderUnavailable,
+    SecureMessagingError,
+    UnsupportedCard,
+)
 from kiosk.card.pace import PaceAccess, choose
 from kiosk.card.passive_auth import passive_authentication
 from kiosk.card.passwords import AccessSource
@@ -82,20 +97,37 @@ def select_application(channel: ApduChannel) -> None:
         raise CardError(f"SELECT of the eMRTD application refused ({answer.sw:04X})")
 
 
+class LengthChoice:
+    """The APDU length of one card session: what the chip announced, until an extended APDU is refused (6700 from the
+    chip, or a failed transmission from a reader driver that carries only short APDUs); from then on short APDUs with
+    chained reads, for the rest of the session, as a document reader does with such a chip/reader pair."""
+
+    def __init__(self, announced: CardCapabilities = SHORT_ONLY) -> None:
+        self.announced = announced
+        self.capabilities = announced
+        self.fell_back: str | None = None  # why extended length was given up, if it was
+
+    def fall_back(self, why: str) -> None:
+        log.info("extended length refused (%s): short APDUs for the rest of the session", why)
+        self.capabilities, self.fell_back = SHORT_ONLY, why
+
+
+class _ExtendedRefused(CardError):
+    pass
+
+
 def read_file(
     channel: ApduChannel,
     fid: int,
-    capabilities: CardCapabilities = SHORT_ONLY,
+    capabilities: CardCapabilities | LengthChoice = SHORT_ONLY,
     on_bytes: Callable[[int, int], None] | None = None,
 ) -> bytes:
     """SELECT the EF, then READ BINARY in chunks: the first few bytes give the TLV length, the rest follows. Chunks are
-    as long as the chip's announced response size allows (one extended READ BINARY per ~64 KB, else short ones).
+    as long as the chip's announced response size allows (one extended READ BINARY per ~64 KB, else short ones); an
+    extended READ BINARY refused makes a `LengthChoice` fall back to short ones and the chunk is read again.
     `on_bytes(read, total)` hears of each chunk (the kiosk's progress bar over the photo)."""
-    answer = channel.transmit(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
-    if answer.sw == SW_FILE_NOT_FOUND:
-        raise _FileNotFound(f"EF {fid:04X} not found")
-    if answer.sw != SW_OK:
-        raise CardError(f"SELECT EF {fid:04X} refused ({answer.sw:04X})")
+    choice = capabilities if isinstance(capabilities, LengthChoice) else LengthChoice(capabilities)
+    _select_ef(channel, fid)
     content = _read_binary(channel, 0, _HEADER)
     try:
         total = tlv.header_length(content)
@@ -104,8 +136,18 @@ def read_file(
     if total > _MAX_FILE:
         raise DataGroupError(f"EF {fid:04X} claims {total} bytes")
     while len(content) < total:
-        chunk = chunk_for(capabilities.max_response, odd=len(content) > _MAX_EVEN_OFFSET)
-        part = _read_binary(channel, len(content), min(chunk, total - len(content)))
+        caps = choice.capabilities
+        chunk = chunk_for(caps.max_response, odd=len(content) > _MAX_EVEN_OFFSET)
+        try:
+            part = _read_binary(channel, len(content), min(chunk, total - len(content)), caps.extended_length)
+        except _ExtendedRefused as exc:
+            if not caps.extended_length:
+                raise CardError(str(exc)) from None
+            choice.fall_back(str(exc))
+            if isinstance(channel, ReopeningChannel):
+                channel.reopen()  # the secure session did not survive the refusal: access again, then go on
+            _select_ef(channel, fid)
+            continue
         if not part:
             raise DataGroupError(f"EF {fid:04X} ended after {len(content)} of {total} bytes")
         content += part
@@ -114,20 +156,45 @@ def read_file(
     return content[:total]
 
 
-def _read_binary(channel: ApduChannel, offset: int, length: int) -> bytes:
+def _select_ef(channel: ApduChannel, fid: int) -> None:
+    answer = channel.transmit(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+    if answer.sw == SW_FILE_NOT_FOUND:
+        raise _FileNotFound(f"EF {fid:04X} not found")
+    if answer.sw != SW_OK:
+        raise CardError(f"SELECT EF {fid:04X} refused ({answer.sw:04X})")
+
+
+def _send(channel: ApduChannel, command: CommandAPDU, extended_allowed: bool) -> ResponseAPDU:
+    """The command's answer; an extended command refused (6700, or the transmission failing) raises _ExtendedRefused
+    so that the caller can go short."""
+    if not command.is_extended:
+        return channel.transmit(command)
+    if not extended_allowed:
+        raise _ExtendedRefused("extended APDU needed but not announced")
+    try:
+        answer = channel.transmit(command)
+    except (CardRemoved, ReaderUnavailable, SecureMessagingError) as exc:
+        raise _ExtendedRefused(f"extended APDU failed in transmission: {exc}") from None
+    if answer.sw == SW_WRONG_LENGTH:
+        raise _ExtendedRefused("extended APDU answered 6700")
+    return answer
+
+
+def _read_binary(channel: ApduChannel, offset: int, length: int, extended_allowed: bool = True) -> bytes:
     if offset > _MAX_EVEN_OFFSET:
-        return _read_binary_odd(channel, offset, length)
-    answer = channel.transmit(CommandAPDU(0x00, 0xB0, offset >> 8, offset & 0xFF, le=length))
+        return _read_binary_odd(channel, offset, length, extended_allowed)
+    answer = _send(channel, CommandAPDU(0x00, 0xB0, offset >> 8, offset & 0xFF, le=length), extended_allowed)
     if answer.sw not in (SW_OK, SW_END_OF_FILE):
         raise CardError(f"READ BINARY at {offset} refused ({answer.sw:04X})")
     return answer.data
 
 
-def _read_binary_odd(channel: ApduChannel, offset: int, length: int) -> bytes:
+def _read_binary_odd(channel: ApduChannel, offset: int, length: int, extended_allowed: bool = True) -> bytes:
     """READ BINARY with odd INS (ISO 7816-4): the offset in DO'54', the data back in DO'53'."""
     offset_bytes = offset.to_bytes(max(1, (offset.bit_length() + 7) // 8), "big")
     le = length + _tlv_header(length)
-    answer = channel.transmit(CommandAPDU(0x00, 0xB1, 0x00, 0x00, tlv.encode(0x54, offset_bytes), le))
+    command = CommandAPDU(0x00, 0xB1, 0x00, 0x00, tlv.encode(0x54, offset_bytes), le)
+    answer = _send(channel, command, extended_allowed)
     if answer.sw not in (SW_OK, SW_END_OF_FILE):
         raise CardError(f"READ BINARY (odd INS) at {offset} refused ({answer.sw:04X})")
     if not answer.data:
@@ -196,7 +263,12 @@ class EmrtdSession:
         self.access = access  # None: chosen from the chip's EF.CardAccess
         self.trust_store = trust_store
         self.channel = PlainChannel(connection)
-        self.capabilities = SHORT_ONLY  # learnt from the chip at the start of each read
+        self.length = LengthChoice()  # learnt from the chip at the start of each read; short after a refusal
+
+    @property
+    def capabilities(self) -> CardCapabilities:
+        """The APDU length in use: as announced, or short once an extended APDU was refused in this session."""
+        return self.length.capabilities
 
     def read(self, source: AccessSource) -> CardReadResult:
         """Raises only CardError subclasses: whatever a hostile or broken card sends, the kiosk agent keeps running."""
@@ -218,7 +290,7 @@ class EmrtdSession:
             timings[name] = timings.get(name, 0.0) + (now - mark) * 1000
             mark = now
 
-        caps = self.capabilities = read_capabilities(self.channel, self.connection.atr)
+        caps = self.length = LengthChoice(read_capabilities(self.channel, self.connection.atr))
         access = self.access or choose_access(self.channel)
 
         def open_access() -> SecureChannel:
@@ -245,7 +317,7 @@ class EmrtdSession:
         # the keys only the genuine chip can know.
         security = {n: self._optional_file(secure, n, caps) for n in (14, 15) if n in com.data_groups}
         lap("read")
-        chip = authenticate_chip(secure, security.get(14), security.get(15), extended=caps.extended_length)
+        chip = authenticate_chip(secure, security.get(14), security.get(15), extended=caps.capabilities.extended_length)
         lap("chip_auth")
         self._tell(PHOTO_FROM - 0.05)
         dg1 = read_file(secure, DG_FILES[1], caps)
@@ -282,7 +354,7 @@ class EmrtdSession:
         self._tell(PHOTO_FROM + (PHOTO_TO - PHOTO_FROM) * read / total)
 
     @staticmethod
-    def _optional_file(channel: ApduChannel, number: int, caps: CardCapabilities) -> bytes | None:
+    def _optional_file(channel: ApduChannel, number: int, caps: LengthChoice) -> bytes | None:
         try:
             return read_file(channel, DG_FILES[number], caps)
         except _FileNotFound:

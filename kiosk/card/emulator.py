@@ -58,6 +58,24 @@ class AccessMode(StrEnum):
     BOTH = "both"
 
 
+class Chaining(StrEnum):
+    """How a virtual chip hands out its answers at the transmission level (ISO 7816-3 T=0 habits some chips and
+    readers keep): all at once, in parts fetched with GET RESPONSE (61xx), or only when Le is exact (6Cxx)."""
+
+    NONE = "none"
+    GET_RESPONSE = "get_response"
+    EXACT_LE = "exact_le"
+
+
+class ExtendedRefusal(StrEnum):
+    """What happens to an extended APDU on a chip (or reader driver) that announced extended length but cannot do it:
+    nothing (it works), the chip answers 6700, or the reader's driver fails the transmission."""
+
+    NONE = "none"
+    WRONG_LENGTH = "6700"
+    TRANSPORT = "transport"
+
+
 # vpcd control bytes (reader -> card)
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4
 _SFI_TO_FID = {
@@ -141,8 +159,22 @@ class EmrtdApplet:
         extended_length: bool = False,
         max_response: int = READER_MAX_RESPONSE,
         announce: tuple[str, ...] = ("atr", "atr_info"),
+        chaining: str = Chaining.NONE,
+        chain_part: int = 64,
+        refuse_extended: str = ExtendedRefusal.NONE,
     ) -> None:
         self.profile = profile
+        # Transmission habits: `chaining` (61xx parts of `chain_part` bytes, or 6Cxx until Le is exact), and
+        # `refuse_extended`, a chip announcing extended length that refuses extended APDUs (6700) or whose reader
+        # driver mangles them (a broken frame comes back).
+        self.chaining = Chaining(chaining)
+        self.chain_part = chain_part
+        self.refuse_extended = ExtendedRefusal(refuse_extended)
+        self._pending: bytes = b""  # the rest of a chained answer, for GET RESPONSE
+        self._pending_sw = SW_OK
+        self._exact: tuple[tuple[int, int, int, int, bytes], bytes] | None = None  # (command, answer) after a 6Cxx
+        self.get_responses = 0
+        self.wrong_le_answers = 0
         self.extended_length = extended_length
         self.atr = EMRTD_ATR
         self.mf_files: dict[int, bytes] = {}  # readable in the master file without access control
@@ -186,18 +218,70 @@ class EmrtdApplet:
         self._next_sm: ChipSecureMessaging | None = None
         if self.pace is not None:
             self.pace.reset()
+        self._pending, self._exact = b"", None
 
     def process(self, command: bytes) -> bytes:
+        """One APDU in, its answer out, through the chip's transmission habits (`chaining`)."""
         try:
             apdu = CommandAPDU.from_bytes(command)
         except ApduFormatError:
             return _sw(SW_WRONG_LENGTH).to_bytes()
+        if self.chaining == Chaining.GET_RESPONSE:
+            return self._chained(apdu)
+        if self.chaining == Chaining.EXACT_LE:
+            return self._exact_le(apdu)
+        return self._process(apdu)
+
+    def _chained(self, apdu: CommandAPDU) -> bytes:
+        if apdu.ins == 0xC0 and apdu.cla & 0x0C == 0:  # GET RESPONSE: the next part of the pending answer
+            self.get_responses += 1
+            if not self._pending:
+                return _sw(SW_CONDITIONS_NOT_SATISFIED).to_bytes()
+            part, self._pending = self._pending[: apdu.le or 256], self._pending[apdu.le or 256 :]
+            return self._with_more(part)
+        self._pending = b""  # any other command drops what was not fetched
+        raw = self._process(apdu)
+        if len(raw) < 2:
+            return raw
+        answer = ResponseAPDU.from_bytes(raw)
+        if apdu.is_extended or len(answer.data) <= self.chain_part:
+            return answer.to_bytes()
+        self._pending, self._pending_sw = answer.data[self.chain_part :], answer.sw
+        return self._with_more(answer.data[: self.chain_part])
+
+    def _with_more(self, part: bytes) -> bytes:
+        if self._pending:
+            return part + bytes([0x61, min(len(self._pending), 256) & 0xFF])
+        return part + self._pending_sw.to_bytes(2, "big")
+
+    def _exact_le(self, apdu: CommandAPDU) -> bytes:
+        key = (apdu.cla, apdu.ins, apdu.p1, apdu.p2, apdu.data)
+        if self._exact is not None and self._exact[0] == key:
+            cached = self._exact[1]
+            if apdu.le == len(cached) - 2:
+                self._exact = None
+                return cached
+        self._exact = None
+        answer = self._process(apdu)
+        size = len(answer) - 2
+        if apdu.is_extended or apdu.le is None or size <= 0 or apdu.le == size or size > 256:
+            return answer
+        self.wrong_le_answers += 1
+        self._exact = (key, answer)  # kept, not run again: the command already changed the chip's state (SSC)
+        return _sw(0x6C00 | (size & 0xFF)).to_bytes()
+
+    def _process(self, apdu: CommandAPDU) -> bytes:
         if apdu.cla & 0xE0 or apdu.cla & 0x03:  # 0x10 is command chaining (PACE's GENERAL AUTHENTICATE)
             return _sw(SW_CLA_NOT_SUPPORTED).to_bytes()
         if apdu.is_extended:
             self.extended_apdus += 1
-            if not self.extended_length:
-                return _sw(SW_WRONG_LENGTH).to_bytes()  # what short-only chips answer an extended APDU
+            if not self.extended_length or self.refuse_extended != ExtendedRefusal.NONE:
+                # What short-only chips answer an extended APDU, in plain, which ends a secure session; or, when the
+                # reader's driver is what cannot carry it, a mangled frame (one byte, no status word) and the chip's
+                # session lost with it. (An empty vpcd frame would model a silent driver, but pcscd then blocks.)
+                self._sm = None
+                broken = self.refuse_extended == ExtendedRefusal.TRANSPORT
+                return b"\x6f" if broken else _sw(SW_WRONG_LENGTH).to_bytes()
         if self._sm is None:
             return self._plain(apdu).to_bytes()
         if apdu.cla & 0x0C != 0x0C:

@@ -17,7 +17,8 @@ def read(
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     engine: Annotated[str, typer.Option(help="glyphs (our OCR-B classifier) or tesseract.")] = "glyphs",
 ) -> None:
-    """Find and read the MRZ; exit 0 with the fields when every check digit agrees, 1 with the field that failed."""
+    """Find and read the MRZ; exit 0 with the fields when every check digit agrees, 1 with the field that failed. On a
+    TD1 card the CAN printed beside the zone is given too (`can`)."""
     import cv2
     import numpy as np
 
@@ -48,6 +49,8 @@ def read(
         "expiry_date": data.expiry_date.isoformat() if data.expiry_date else None,
         "sex": data.sex.replace("<", "X"),
     }
+    if data.format == "TD1":  # ID cards: the card access number printed beside the zone, null when none was sure
+        fields["can"] = found.can
     if json_output:
         typer.echo(json.dumps(fields, ensure_ascii=False))
         return

@@ -85,6 +85,50 @@ def data_page(mrz_lines: list[str], face: np.ndarray | None = None, seed: int = 
     return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
 
 
+CARD_MM = (85.6, 54.0)  # ID-1 (TD1), ISO/IEC 7810
+CAN_DIGITS = 6
+
+
+def id_card(mrz_lines: list[str], can: str | None = None, face: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+    """The MRZ side of a TD1 identity card (3 x 30 characters at the bottom), with the 6-digit card access number
+    printed in OCR-B at the MRZ's pitch in its top right corner, under a small "CAN" label, as several ID cards do."""
+    rng = np.random.default_rng(seed)
+    width, height = round(CARD_MM[0] * PX_PER_MM), round(CARD_MM[1] * PX_PER_MM)
+    tint = np.array([rng.integers(215, 245), rng.integers(225, 248), rng.integers(215, 245)], np.uint8)
+    card = np.full((height, width, 3), tint, np.uint8)
+    ys, xs = np.arange(height)[:, None], np.arange(width)[None, :]
+    wave = np.sin(xs / rng.uniform(25, 45) + ys / rng.uniform(30, 60) + rng.uniform(0, 2 * np.pi))
+    card[np.abs(wave) < 0.04] = np.clip(tint.astype(int) - 28, 0, 255)
+    image = Image.fromarray(cv2.cvtColor(card, cv2.COLOR_BGR2RGB))
+    draw = ImageDraw.Draw(image)
+    draw.text((30, 20), "IDENTITY CARD", font=_font(LABEL_FONT, 30), fill=(40, 60, 90))
+    photo_box = (30, 70, 30 + 190, 70 + 240)
+    if face is not None:
+        fitted = cv2.resize(face, (photo_box[2] - photo_box[0], photo_box[3] - photo_box[1]))
+        image.paste(Image.fromarray(cv2.cvtColor(fitted, cv2.COLOR_BGR2RGB)), photo_box[:2])
+    else:
+        draw.rectangle(photo_box, fill=(190, 190, 200))
+    surname, _, given = mrz_lines[2].partition("<<")
+    label, value = _font(LABEL_FONT, 18), _font(LABEL_FONT, 24)
+    for i, (name, text) in enumerate((("Surname", surname), ("Given names", given))):
+        draw.text((250, 90 + i * 62), name, font=label, fill=(90, 90, 110))
+        draw.text((250, 110 + i * 62), text.replace("<", " ").strip(), font=value, fill=(20, 20, 30))
+    pitch = MRZ_PITCH_MM * PX_PER_MM
+    mrz_font = _ocr_b_for_pitch(pitch)
+    if can is not None:
+        left = width - 40 - pitch * len(can)
+        draw.text((left, 22), "CAN", font=label, fill=(90, 90, 110))
+        for col, char in enumerate(can):
+            draw.text((left + col * pitch, 44), char, font=mrz_font, fill=(15, 15, 20))
+    line_gap = MRZ_LINE_MM * PX_PER_MM
+    top = height - 30 - line_gap * len(mrz_lines)
+    left = (width - pitch * len(mrz_lines[0])) / 2
+    for row, line in enumerate(mrz_lines):
+        for col, char in enumerate(line):
+            draw.text((left + col * pitch, top + row * line_gap), char, font=mrz_font, fill=(15, 15, 20))
+    return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+
+
 @dataclass(frozen=True)
 class Photography:
     """How the document camera sees the page."""

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from kiosk.card.mrz import FullMrzSource, MrzData
+from kiosk.card.passwords import CanSource
 from kiosk.mrz_camera.read import MrzNotRead, MrzRead, read_mrz
 
 
@@ -33,10 +34,15 @@ class MrzScan:
     data: MrzData
     text: str
     frames: int  # frames looked at until the answer
+    can: str | None = None  # the CAN printed on an ID card, read the same way by the agreeing frames
 
     def source(self) -> FullMrzSource:
         """The access password source, as if the visitor had keyed the details in."""
         return FullMrzSource(self.text)
+
+    def can_source(self) -> CanSource | None:
+        """The CAN read from an ID card, as if the visitor had typed it (PACE only), or None."""
+        return CanSource(self.can) if self.can is not None else None
 
     def __repr__(self) -> str:
         return f"MrzScan({self.data.format}, after {self.frames} frames)"
@@ -67,8 +73,7 @@ def scan(
 ) -> MrzScan:
     """The first MRZ read identically from `agree` frames, within `timeout_s` and `max_frames`."""
     deadline = clock() + timeout_s
-    seen: Counter[str] = Counter()
-    reads: dict[str, MrzRead] = {}
+    seen: Counter[tuple[str, str | None]] = Counter()
     count = 0
     problem = "no frame"
     for frame in frames:
@@ -80,9 +85,9 @@ def scan(
         except MrzNotRead as exc:
             problem = exc.reason
             continue
-        seen[found.text] += 1
-        reads[found.text] = found
-        if seen[found.text] >= agree:
-            return MrzScan(found.data, found.text, count)
+        # the CAN takes part in the agreement: frames reading the same MRZ but different CANs do not agree
+        seen[found.text, found.can] += 1
+        if seen[found.text, found.can] >= agree:
+            return MrzScan(found.data, found.text, count, found.can)
         problem = f"read once, waiting for {agree} frames to agree"
     raise MrzScanTimeout(count, problem)

@@ -348,13 +348,13 @@ class Session:
         ):
             filled = filled.with_field(name, value)
         self.visit = replace(filled, scan_used=True)
-        effects = self._submit_details()
+        effects = self._submit_details(event.can)
         if not effects:  # not well formed after all: clear it, the keyboard takes over
             self.visit = replace(Visit(purpose=visit.purpose), scan_used=True, notice=self.visit.notice)
         self._touch()
         return effects
 
-    def _submit_details(self) -> list[Effect]:
+    def _submit_details(self, can: str | None = None) -> list[Effect]:
         visit = self.visit
         try:
             # the chip is only touched with details that are well formed: no retry storm on a typo
@@ -369,7 +369,7 @@ class Session:
         job = self._job()
         self.visit = replace(self.visit, chip_progress=0.0)
         self._go(Screen.READING_CHIP)
-        return [ReadChip(job, key.document_number, key.birth_date, key.expiry_date)]
+        return [ReadChip(job, key.document_number, key.birth_date, key.expiry_date, can)]
 
     def _tap_face_retry(self, tap: Tap) -> list[Effect]:
         if tap.action == Action.TRY_AGAIN:

@@ -123,6 +123,7 @@ class MrzScanned:
     document_number: str = field(repr=False)
     birth_date: str = field(repr=False)
     expiry_date: str = field(repr=False)
+    can: str | None = field(default=None, repr=False)  # read from an ID card: PACE with it, the MRZ as fallback
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ class ReadChip:
     document_number: str = field(repr=False)
     birth_date: str = field(repr=False)
     expiry_date: str = field(repr=False)
+    can: str | None = field(default=None, repr=False)  # the CAN the document camera read, tried first (PACE)
 
 
 @dataclass(frozen=True)

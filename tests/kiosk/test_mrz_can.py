@@ -1,0 +1,144 @@
+"""The CAN of a TD1 identity card read by the document camera with its MRZ, and used by the kiosk for PACE so the
+visitor types nothing: a card video through cv2.VideoCapture, the agent's watcher, the real session, the agent's
+chip job against a PACE-only virtual chip through pcscd."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.agent.jobs import ChipReading
+from kiosk.agent.secrets import SessionSecrets
+from kiosk.card.emulator import EmrtdApplet
+from kiosk.card.passwords import PasswordRef
+from kiosk.card.personalisation import personalise
+from kiosk.mrz_camera.pages import Photography, desk, document_video, id_card, photograph
+from kiosk.mrz_camera.read import read_mrz
+from kiosk.session.messages import ChipFailed, ChipRead, ReadChip
+
+from .conftest import FACE, TD1_FIELDS
+
+CAN = "409172"
+POSES = [
+    Photography(angle_deg=-5.0, perspective=0.02, blur_sigma=0.8, noise_sigma=4, light_falloff=0.2, jpeg_quality=80),
+    Photography(angle_deg=3.0, perspective=0.01, blur_sigma=0.6, noise_sigma=5, light_falloff=0.1, jpeg_quality=85),
+    Photography(angle_deg=7.0, perspective=0.03, blur_sigma=0.9, noise_sigma=3, light_falloff=0.3, jpeg_quality=75),
+]
+
+
+@pytest.fixture(scope="module")
+def face_image() -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(FACE.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+
+
+def card_for(td1: str, face_image: np.ndarray, can: str | None = CAN) -> np.ndarray:
+    return id_card([td1[:30], td1[30:60], td1[60:]], can, face_image, seed=5)
+
+
+def test_the_can_printed_on_an_id_card_is_read_with_its_mrz(face_image, td1):
+    for seed, how in enumerate(POSES):
+        found = read_mrz(photograph(card_for(td1, face_image), how, seed=seed))
+        assert found.text == td1 and found.data.format == "TD1" and found.can == CAN
+
+
+def test_a_card_without_a_can_gives_none_and_a_passport_page_has_none(face_image, td1):
+    found = read_mrz(photograph(card_for(td1, face_image, can=None), POSES[0], seed=1))
+    assert found.text == td1 and found.can is None
+
+
+def test_the_can_is_part_of_the_frames_agreement(tmp_path, face_image, td1):
+    """Two frames must read the same MRZ and the same CAN."""
+    from kiosk.mrz_camera.scan import scan, video_frames
+
+    frames = [photograph(card_for(td1, face_image), how, seed=20 + i) for i, how in enumerate(POSES)]
+    result = scan(video_frames(str(document_video(tmp_path / "card.avi", frames))), timeout_s=120)
+    assert result.text == td1 and result.can == CAN and result.can_source() is not None
+
+
+def _pace_only_chip(td1: str, pki, face: bytes, can: str, mrz_opens: bool) -> EmrtdApplet:
+    applet = EmrtdApplet(personalise(td1, face, pki), access="pace", can=can)
+    assert applet.pace is not None
+    if not mrz_opens:  # only the CAN opens this chip: a read that succeeds proves the CAN was used
+        del applet.pace.passwords[PasswordRef.MRZ]
+    return applet
+
+
+def _watch_and_submit(tmp_path, face_image, td1, card_can: str) -> ReadChip:
+    """The agent's document watcher on a card video, posting into the real session: the ReadChip it gives."""
+    from kiosk.agent.documents import DocumentWatcher
+    from kiosk.hardware.camera import VideoCaptureCamera
+
+    from .test_session import Kiosk
+
+    kiosk = Kiosk()
+    kiosk.to_details()
+    lock, effects, posted = threading.Lock(), [], threading.Event()
+
+    def state():
+        with lock:
+            visit = kiosk.session.visit
+            return kiosk.session.screen, kiosk.session.session, any(v for _, v in visit.fields)
+
+    def post(event):
+        with lock:
+            effects.extend(kiosk(event))
+        posted.set()
+
+    frames = [desk((1280, 960), seed=s) for s in range(2)]
+    frames += [photograph(card_for(td1, face_image, card_can), how, seed=30 + i) for i, how in enumerate(POSES * 2)]
+    camera = VideoCaptureCamera(str(document_video(tmp_path / "card.avi", frames)))
+    camera.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=DocumentWatcher(camera, state, post, stop).run, daemon=True)
+    thread.start()
+    try:
+        assert posted.wait(120), "the watcher posted nothing"
+    finally:
+        stop.set()
+        thread.join(10)
+        camera.stop()
+    (read,) = effects
+    assert isinstance(read, ReadChip)
+    return read
+
+
+def test_the_scanned_can_opens_a_pace_only_chip_and_the_visitor_types_nothing(
+    tmp_path, face_image, td1, pki, face, insert
+):
+    read = _watch_and_submit(tmp_path, face_image, td1, CAN)
+    assert read.can == CAN and read.document_number == TD1_FIELDS["document_number"]
+    applet = insert(_pace_only_chip(td1, pki, face, CAN, mrz_opens=False)).applet
+    outcome = ChipReading(None, None, False, SessionSecrets())(read, session=1)
+    assert isinstance(outcome, ChipRead), outcome
+    assert outcome.identity.document_number == TD1_FIELDS["document_number"]
+    assert applet.pace is not None and (applet.pace.attempts, applet.pace.failures) == (1, 0)
+
+
+def test_a_can_the_chip_refuses_costs_one_attempt_then_the_scanned_mrz_opens_it(
+    tmp_path, face_image, td1, pki, face, insert
+):
+    """The printed CAN differs from the chip's (a misread would do the same): PACE with it fails once, counted by
+    the chip, and PACE with the MRZ read from the same frames opens the chip; nothing typed either way."""
+    read = _watch_and_submit(tmp_path, face_image, td1, "111111")
+    applet = insert(_pace_only_chip(td1, pki, face, CAN, mrz_opens=True)).applet
+    outcome = ChipReading(None, None, False, SessionSecrets())(read, session=1)
+    assert isinstance(outcome, ChipRead) and not isinstance(outcome, ChipFailed)
+    assert applet.pace is not None and (applet.pace.attempts, applet.pace.failures) == (2, 1)
+
+
+def test_cli_gives_the_can_of_an_id_card_photo(tmp_path, face_image, td1):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    photo = tmp_path / "card.jpg"
+    cv2.imwrite(str(photo), photograph(card_for(td1, face_image), POSES[1], seed=2))
+    markaz = str(Path(sys.executable).parent / "markaz")
+    done = subprocess.run([markaz, "kiosk", "mrz", "read", str(photo), "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["mrz_format"], data["document_number"], data["can"]) == ("TD1", "D23145890", CAN)
