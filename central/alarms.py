@@ -28,8 +28,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
-from central.roles import CentralRole, can
+from central.roles import CentralRole
 from central.staff import audit
+from central.staff.roles import Permission, allowed
 from central.store import CentralStore
 from markaz.clock import iso, parse_iso, utcnow
 from markaz.config import MarkazSettings, load_settings
@@ -513,7 +514,7 @@ def acknowledge(
     clock: Callable[[], datetime] = utcnow,
 ) -> Alarm:
     """An operator takes the alarm on: who, when and why are kept. Only an active alarm can be acknowledged."""
-    if not can(role, "alarms.acknowledge"):
+    if not allowed(role, Permission.ALARMS_ACKNOWLEDGE):
         raise NotAllowed(f"role {role.value} cannot acknowledge alarms")
     text = _clean_comment(comment)
     now = clock()

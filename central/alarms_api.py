@@ -21,7 +21,8 @@ from central.alarms import (
     alarm_events,
     list_alarms,
 )
-from central.roles import CentralRole, can
+from central.roles import CentralRole
+from central.staff.roles import Permission, allowed
 from central.store import CentralStore
 
 
@@ -42,7 +43,7 @@ def alarm_router(store: CentralStore, current_staff: Callable[..., Staff]) -> AP
     StaffDep = Annotated[Staff, Depends(current_staff)]
 
     def readable(staff: Staff) -> None:
-        if not can(staff.role, "alarms.read"):
+        if not allowed(staff.role, Permission.ALARMS_READ):
             raise HTTPException(403, f"role {staff.role.value} cannot read alarms")
 
     @router.get("", summary="Open alarms (active and acknowledged), newest first; with cleared=true the history too")

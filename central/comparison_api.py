@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from central.alarms_api import Staff
 from central.comparison import Comparison, ComparisonError, compare, to_csv
-from central.roles import can
+from central.staff.roles import Permission, allowed
 from central.store import CentralStore
 
 
@@ -18,7 +18,7 @@ def comparison_router(store: CentralStore, current_staff: Callable[..., Staff]) 
     StaffDep = Annotated[Staff, Depends(current_staff)]
 
     def run(staff: Staff, start: date, end: date, service: str | None, rank_by: str) -> Comparison:
-        if not can(staff.role, "comparison.read"):
+        if not allowed(staff.role, Permission.COMPARISON_READ):
             raise HTTPException(403, f"role {staff.role.value} cannot read the comparison")
         if (end - start).days > 366:
             raise HTTPException(400, "a period of at most a year")

@@ -11,14 +11,21 @@ __all__ = ["GRANTS", "CentralRole", "Permission", "allowed", "parse_role"]
 
 class Permission(StrEnum):
     VIEW = "fleet.view"
+    ALARMS_READ = "alarms.read"
+    COMPARISON_READ = "comparison.read"
     COMMAND = "stations.command"
+    ALARMS_ACKNOWLEDGE = "alarms.acknowledge"
     MANAGE_STAFF = "staff.manage"
 
 
+_SEE = frozenset({Permission.VIEW, Permission.ALARMS_READ, Permission.COMPARISON_READ})
+_ACT = _SEE | {Permission.COMMAND, Permission.ALARMS_ACKNOWLEDGE}
+
+# The one table of what each central role may do: pages, the JSON API, alarm actions and the CLI all ask it.
 GRANTS: dict[CentralRole, frozenset[Permission]] = {
-    CentralRole.VIEWER: frozenset({Permission.VIEW}),
-    CentralRole.OPERATOR: frozenset({Permission.VIEW, Permission.COMMAND}),
-    CentralRole.ADMIN: frozenset({Permission.VIEW, Permission.COMMAND, Permission.MANAGE_STAFF}),
+    CentralRole.VIEWER: _SEE,
+    CentralRole.OPERATOR: _ACT,
+    CentralRole.ADMIN: _ACT | {Permission.MANAGE_STAFF},
 }
 
 

@@ -23,15 +23,12 @@ from central.alarms import (
     alarm_counts,
     find_alarms,
 )
-from central.roles import can
 from central.staff.roles import Permission, allowed
 from central.staff.service import Staff
 from central.store import CentralStore
 from central.web import views
-from central.web.pages import E, _forbidden, _html, _pick, _serve, _signin_redirect, _store
-from central.web.session import current
+from central.web.pages import E, _html, _page_user, _pick, _serve, _store
 from markaz.web.languages import Language
-from markaz.web.serving import same_origin
 
 router = APIRouter(include_in_schema=False)
 
@@ -86,7 +83,7 @@ def _alarms_html(store: CentralStore, language: Language, who: Staff, q: AlarmQu
         states=list(StateFilter),
         severities=list(Severity),
         rules=list(Rule),
-        can_ack=can(who.role, "alarms.acknowledge"),
+        can_ack=allowed(who.role, Permission.ALARMS_ACKNOWLEDGE),
         back=_params(q, language),
         notice=(kind_text[0], views.title(kind_text[1], language)) if kind_text else None,
         live_path="/alarms/live?" + _params(q, language, **({"notice": notice} if notice else {})),
@@ -99,11 +96,9 @@ def alarms_page(
     station: str | None = None, rule: str | None = None, notice: str | None = None,
 ) -> Response:  # fmt: skip
     language = Language.parse(lang)
-    who = current(request)
-    if who is None:
-        return _signin_redirect(request, language)
-    if not allowed(who.role, Permission.VIEW):
-        return _forbidden(who, language)
+    who = _page_user(request, language)
+    if isinstance(who, Response):
+        return who
     q = _query(state, severity, station, rule)
     code = notice if notice in ALARM_NOTICES else None
     return _html(_alarms_html(_store(request), language, who, q, code, page=True))
@@ -119,11 +114,9 @@ def acknowledge_alarm(
 ) -> Response:
     """Operators only (a viewer's forged POST, or one from another origin, is refused with 403 and changes nothing)."""
     language = Language.parse(lang)
-    who = current(request)
-    if who is None:
-        return _signin_redirect(request, language)
-    if not same_origin(request) or not can(who.role, "alarms.acknowledge"):
-        return _forbidden(who, language)
+    who = _page_user(request, language, Permission.ALARMS_ACKNOWLEDGE, form=True)
+    if isinstance(who, Response):
+        return who
     try:
         acknowledge(_store(request), alarm_id, who.username, who.role, comment)
         code = "acknowledged"

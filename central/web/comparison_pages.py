@@ -13,10 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from central.comparison import BY_NAME, MEASURES, ComparisonError, compare, services_in
-from central.roles import can
+from central.staff.roles import Permission
 from central.web import views
-from central.web.pages import _forbidden, _html, _pick, _signin_redirect, _store
-from central.web.session import current
+from central.web.pages import _html, _page_user, _pick, _store
 from markaz.clock import utcnow
 from markaz.web.languages import Language
 
@@ -79,11 +78,9 @@ def comparison_page(
     end: str | None = None, service: str | None = None, rank_by: str | None = None,
 ) -> Response:  # fmt: skip
     language = Language.parse(lang)
-    who = current(request)
-    if who is None:
-        return _signin_redirect(request, language)
-    if not can(who.role, "comparison.read"):
-        return _forbidden(who, language)
+    who = _page_user(request, language, Permission.COMPARISON_READ)
+    if isinstance(who, Response):
+        return who
     store = _store(request)
     c = choose(period, start, end, service, rank_by, utcnow().date())
     try:

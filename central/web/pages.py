@@ -61,6 +61,19 @@ def _forbidden(who: Staff, language: Language) -> HTMLResponse:
     return _html(views.render("forbidden.html", language, user=who), 403)
 
 
+def _page_user(
+    request: Request, language: Language, permission: Permission = Permission.VIEW, form: bool = False
+) -> Staff | Response:
+    """Who asks for a page: the signed-in staff member whose role has `permission`; else the answer to send instead,
+    a redirect to sign in or the forbidden page (a `form` from another origin is forbidden too)."""
+    who = current(request)
+    if who is None:
+        return _signin_redirect(request, language)
+    if not allowed(who.role, permission) or (form and not same_origin(request)):
+        return _forbidden(who, language)
+    return who
+
+
 # -- sign-in -----------------------------------------------------------------------------------------------------
 @router.get("/signin")
 def signin_page(request: Request, lang: str | None = None, next: str = "/") -> Response:
@@ -157,11 +170,9 @@ def overview(
     problem: str | None = None,
 ) -> Response:  # fmt: skip
     language = Language.parse(lang)
-    who = current(request)
-    if who is None:
-        return _signin_redirect(request, language)
-    if not allowed(who.role, Permission.VIEW):
-        return _forbidden(who, language)
+    who = _page_user(request, language)
+    if isinstance(who, Response):
+        return who
     return _html(_overview_html(_store(request), language, who, *_filters(q, state, problem), page=True))
 
 
@@ -223,11 +234,9 @@ def station_page(
     station: str, request: Request, lang: str | None = None, span: str | None = None, notice: str | None = None
 ) -> Response:
     language = Language.parse(lang)
-    who = current(request)
-    if who is None:
-        return _signin_redirect(request, language)
-    if not allowed(who.role, Permission.VIEW):
-        return _forbidden(who, language)
+    who = _page_user(request, language)
+    if isinstance(who, Response):
+        return who
     code = notice if notice in NOTICES else None
     html = _station_html(_store(request), _charts(request), language, who, station, _span(span), _desk(request), code,
                          page=True)  # fmt: skip
@@ -246,11 +255,9 @@ def send_command(
 ) -> Response:
     """Operators only: checked here and again by the desk, which audits the command before it leaves."""
     language = Language.parse(lang)
-    who = current(request)
-    if who is None:
-        return _signin_redirect(request, language)
-    if not same_origin(request) or not allowed(who.role, Permission.COMMAND):
-        return _forbidden(who, language)
+    who = _page_user(request, language, Permission.COMMAND, form=True)
+    if isinstance(who, Response):
+        return who
     params: dict[str, object] = {"device": device} if name in ("kiosk.enable", "kiosk.disable") else {}
     try:
         _desk(request).send(who, station, name, params)
@@ -263,11 +270,9 @@ def send_command(
 @router.get("/dead-letters")
 def dead_letters_page(request: Request, lang: str | None = None) -> Response:
     language = Language.parse(lang)
-    who = current(request)
-    if who is None:
-        return _signin_redirect(request, language)
-    if not allowed(who.role, Permission.VIEW):
-        return _forbidden(who, language)
+    who = _page_user(request, language)
+    if isinstance(who, Response):
+        return who
     return _html(views.render("dead_letters.html", language, user=who, letters=_store(request).dead_letters(200)))
 
 
@@ -276,11 +281,9 @@ def rollouts_page(request: Request, lang: str | None = None) -> Response:
     """The staged roll-outs of profile versions across stations: each one's state, counts and every station's
     wave, state and reason (started with `markaz central rollout start` or `POST /api/rollouts`)."""
     language = Language.parse(lang)
-    who = current(request)
-    if who is None:
-        return _signin_redirect(request, language)
-    if not allowed(who.role, Permission.VIEW):
-        return _forbidden(who, language)
+    who = _page_user(request, language)
+    if isinstance(who, Response):
+        return who
     rollouts = request.app.state.rollouts.all()
     return _html(views.render("rollouts.html", language, user=who, rollouts=rollouts))
 
@@ -352,12 +355,7 @@ STAFF_NOTICES = {
 
 
 def _admin(request: Request, language: Language) -> Staff | Response:
-    who = current(request)
-    if who is None:
-        return _signin_redirect(request, language)
-    if not allowed(who.role, Permission.MANAGE_STAFF) or (request.method == "POST" and not same_origin(request)):
-        return _forbidden(who, language)
-    return who
+    return _page_user(request, language, Permission.MANAGE_STAFF, form=request.method == "POST")
 
 
 def _back(language: Language, code: str) -> Response:
