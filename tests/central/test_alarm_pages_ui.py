@@ -9,6 +9,7 @@ With MARKAZ_CENTRAL_SCREENSHOTS=docs/central the pictures of the manual are (re)
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -59,9 +60,9 @@ class Station:
         self.client.loop_stop()
 
 
-def _alarm(http, station: str, rule: str) -> dict | None:
+def _alarm(http, station: str, rule: str, subject: str | None = None) -> dict | None:
     found = [a for a in http.get("/api/alarms", params={"cleared": "true"}).json()
-             if a["station"] == station and a["rule"] == rule]  # fmt: skip
+             if a["station"] == station and a["rule"] == rule and subject in (None, a["subject"])]  # fmt: skip
     return found[0] if found else None
 
 
@@ -82,7 +83,9 @@ def test_alarm_list_acknowledge_live_clear_and_chart_markers(tmp_path, broker, p
         st7.status("online")
         st7.status("offline")  # st-7 goes away: an alarm (major)
         http = central.client("olga")
-        fault = poll(lambda: _alarm(http, "st-9", "device_fault"), lambda a: a is not None and a["state"] == "active")
+        fault = poll(
+            lambda: _alarm(http, "st-9", "device_fault", "kiosk-1"), lambda a: a is not None and a["state"] == "active"
+        )
         gone = poll(lambda: _alarm(http, "st-7", "station_offline"), lambda a: a is not None)
         assert fault["severity"] == "critical" and gone["severity"] == "major" and gone["state"] == "active"
 
@@ -154,9 +157,13 @@ def test_alarm_list_acknowledge_live_clear_and_chart_markers(tmp_path, broker, p
         # -- the station's charts mark when the alarm was raised, acknowledged and cleared
         page.goto(f"{central.base}/stations/st-9?lang=en")
         expect(page.locator("body")).to_have_attribute("data-charts-drawn", "5:day")
-        marks = f"{fault['id']}:raised {fault['id']}:acknowledged {fault['id']}:cleared"
+        # every alarm st-9 had is marked: the fault's three events last; under load the evaluator may also have run
+        # while the simulated day was arriving and raised (and cleared) that day's earlier paper-out on kiosk-2
+        st9_alarms = [a for a in http.get("/api/alarms", params={"cleared": "true"}).json() if a["station"] == "st-9"]
+        events = sum(1 + (a["acknowledged_at"] is not None) + (a["cleared_at"] is not None) for a in st9_alarms)
+        marks = re.compile(rf"(^| ){fault['id']}:raised {fault['id']}:acknowledged {fault['id']}:cleared$")
         expect(page.locator("body")).to_have_attribute("data-alarm-markers", marks)
-        expect(page.locator('[data-chart="waiting"] .plot')).to_have_attribute("data-alarm-markers", "3")
+        expect(page.locator('[data-chart="waiting"] .plot')).to_have_attribute("data-alarm-markers", str(events))
         expect(page.locator(f'table.station-alarms tr[data-alarm-id="{fault["id"]}"]')).to_have_attribute(
             "data-state", "cleared"
         )
