@@ -154,6 +154,19 @@ def _wrk_load(base: str, tokens: dict[str, str], counters: int, seconds: float, 
     }
 
 
+def _wrk_floor(base: str, counters: int, seconds: float) -> dict:
+    """The HTTP stack's own ceiling on this machine, in the same run: the same connections asking `/healthz` (one
+    `SELECT 1`, no token, no write). A cycle is three authenticated writes, so it cannot exceed a third of this."""
+    run = subprocess.run(
+        ["wrk", "-t", str(counters), "-c", str(counters), "-d", f"{int(seconds)}s", f"{base}/healthz"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rate = next(line for line in run.stdout.splitlines() if line.startswith("Requests/sec:"))
+    return {"requests_per_s": float(rate.split()[1]), "what": "GET /healthz, same threads and connections"}
+
+
 def _core_baseline(data: Path, cycles: int) -> dict:
     """The same issue -> call-next -> start through the queue core in this process: SQL, audit chain, no HTTP."""
     from edge.auth.principal import Principal
@@ -231,11 +244,13 @@ def main() -> None:
             if shutil.which("wrk"):
                 generator = f"wrk {args.counters} threads x 1 connection, benchmarks/queue_cycle.lua"
                 http = _wrk_load(base, tokens, args.counters, args.seconds, args.warmup)
+                floor = _wrk_floor(base, args.counters, args.seconds)
             else:
                 generator = (
                     f"asyncio + aiohttp in one process, {args.counters} concurrent counter flows (wrk not installed)"
                 )
                 http = asyncio.run(_http_load(base, tokens, args.counters, args.seconds, args.warmup))
+                floor = None
         finally:
             proc.terminate()
             proc.wait(15)
@@ -248,11 +263,13 @@ def main() -> None:
         "what": "issue -> call-next -> start per ticket, over HTTP against `markaz edge serve` (uvicorn, 1 process)",
         "load_generator": generator + "; keep-alive; shares the 2 cores with the server",
         "http": http,
+        "baseline_http_floor": floor,
         "baseline_core_in_process": core,
         "baseline_sqlite_utils_insert": raw,
         "ratios": {
             "http_vs_core_tickets": round(http["tickets_per_s"] / core["tickets_per_s"], 3),
             "http_ticket_cost_vs_raw_insert": round((1e6 / http["tickets_per_s"]) / raw["us_per_row"], 1),
+            "http_requests_vs_floor": round(http["requests_per_s"] / floor["requests_per_s"], 3) if floor else None,
         },
         "bar": {"tickets_per_s": 300, "p99_ms": 100},
         "goal": {"tickets_per_s": 500, "p99_ms": 50},
