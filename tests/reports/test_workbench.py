@@ -101,6 +101,40 @@ def test_the_list_filters_by_state_type_officer_and_time_limit(bench):
     assert len(audited) >= 9 and any('"officer":"officer"' in a["after"] for a in audited)
 
 
+def test_the_list_renders_one_page_of_fifty_and_pages_older_by_reference(bench):
+    from edge.api.routers.report_pages import PAGE
+    from edge.reports.service import PartyIn
+    from edge.reports.vocabulary import PartyRole
+
+    client, node, tokens = bench
+    refs = [node.reports.file("theft", THEFT, PartyIn(PartyRole.COMPLAINANT, "Desk Visitor"), _staff("officer"))
+            ["reference"] for _ in range(PAGE + 3)]  # fmt: skip
+    signed_in(client, "officer")
+    first = client.get("/reports", params={"type": "theft", "lang": "en"}).text
+    assert f'data-count="{PAGE}"' in first and rows(first) == refs[:2:-1]
+    older = re.search(r'id="list-older" href="([^"]+)"', first)
+    assert older and "type=theft" in older.group(1) and 'id="list-newest"' not in first
+    second = client.get(older.group(1).replace("&amp;", "&")).text
+    assert 'data-count="3"' in second and rows(second) == refs[2::-1]
+    assert 'id="list-older"' not in second and 'id="list-newest"' in second
+    api = client.get("/api/v1/reports", params={"limit": PAGE}, headers=auth(tokens["officer"])).json()
+    assert len(api["reports"]) == PAGE and api["older"] == refs[3]
+    rest = client.get("/api/v1/reports", params={"before": api["older"]}, headers=auth(tokens["officer"])).json()
+    assert [r["reference"] for r in rest["reports"]] == refs[2::-1] and rest["older"] is None
+    bad = client.get("/api/v1/reports", params={"before": "OLY-2026-999999-00"}, headers=auth(tokens["officer"]))
+    assert bad.status_code == 422
+
+
+def rows(page: str) -> list[str]:
+    return re.findall(r'<tr data-reference="([^"]+)"', page)
+
+
+def _staff(user: str):
+    from edge.auth.principal import Principal
+
+    return Principal("staff", user, user)
+
+
 def test_officer_works_a_report_through_its_page_and_each_step_is_on_the_timeline(bench):
     client, node, tokens = bench
     ref = desk_report(client, tokens)

@@ -43,6 +43,7 @@ DONE = {
     "shared": "The report is shared until the date given.",
     "unshared": "The share has ended: that agency user can no longer read this report.",
 }
+PAGE = 50  # rows a list page renders; older ones are a keyset page away ("Older reports")
 LIVE_TICK_S = 3600.0  # a live page waits for changes; this only re-checks the sign-in now and then
 CONFIRMED = "yes"
 
@@ -90,14 +91,19 @@ def workbench(
     type: str = "",
     officer: str = "",
     sla: str = "",
+    before: str = "",
 ) -> Response:
     node, language = _node(request), Language.parse(lang)
     principal = _who(node, request.cookies.get(STAFF_COOKIE), READ)
     if principal is None:
         return _signin(node, language)
-    shown = _shown_filters(node, state, type, officer, sla)
+    shown = _shown_filters(node, state, type, officer, sla, before)
     live = "/reports/live?" + urlencode({**{k: v for k, v in shown.items() if v}, "lang": language.value})
-    return _html(_list_html(node, language, principal, shown, _source(request), "workbench.html", live_path=live))
+    try:
+        html = _list_html(node, language, principal, shown, _source(request), "workbench.html", live_path=live)
+    except DomainError as exc:
+        return _refused(node, language, exc.message, exc.status)
+    return _html(html)
 
 
 @router.post("/reports/find")
@@ -128,23 +134,32 @@ def find(request: Request, find: Annotated[str, Form(max_length=64)], lang: Anno
     return _html(html)
 
 
-def _shown_filters(node: EdgeNode, state: str, type: str, officer: str, sla: str) -> dict[str, str | None]:
+def _shown_filters(node: EdgeNode, state: str, type: str, officer: str, sla: str,
+                   before: str = "") -> dict[str, str | None]:  # fmt: skip
     types = screens.type_names(node.reports.catalogue)
     return {"state": state if state in set(ReportState) else None, "type": type if type in types else None,
-            "officer": officer.strip()[:64] or None, "sla": sla if sla in ("breached", "within") else None}  # fmt: skip
+            "officer": officer.strip()[:64] or None, "sla": sla if sla in ("breached", "within") else None,
+            "before": before.strip()[:40] or None}  # fmt: skip
 
 
 def _list_html(node: EdgeNode, language: Language, principal: Principal, shown: dict[str, str | None], source: str,
                template: str = "workbench_screen.html", **extra: Any) -> str:  # fmt: skip
     filters = Filters(ReportState(shown["state"]) if shown["state"] else None, shown["type"], shown["officer"],
-                      None if shown["sla"] is None else shown["sla"] == "breached", limit=200,
-                      document=shown.get("document") or None)  # fmt: skip
-    reports = node.reports.list_reports(principal, filters, source)
+                      None if shown["sla"] is None else shown["sla"] == "breached", limit=PAGE,
+                      document=shown.get("document") or None, before=shown.get("before"))  # fmt: skip
+    reports, more = node.reports.list_page(principal, filters, source)
     here = "/reports?" + urlencode({k: v for k, v in shown.items() if v and k != "document"})
+    kept = {k: v for k, v in shown.items() if v and k not in ("document", "before")}
+    paged = more and not shown.get("document")  # a search is a POST: its next page would lose the number
+    older = (
+        "/reports?" + urlencode(kept | {"before": reports[-1]["reference"], "lang": language.value}) if paged else None
+    )
+    newest = "/reports?" + urlencode(kept | {"lang": language.value}) if shown.get("before") else None
     extra.setdefault("searched", False)
     return screens.render(template, language, node.settings.tz, reports=reports,
                           types=screens.type_names(node.reports.catalogue), filters=shown, user=principal.subject,
-                          here=here, agency=principal.role == "agency_viewer", **extra)  # fmt: skip
+                          here=here, agency=principal.role == "agency_viewer", older=older, newest=newest,
+                          **extra)  # fmt: skip
 
 
 def _page(node: EdgeNode, request: Request, language: Language, principal: Principal, reference: str,
@@ -193,11 +208,11 @@ def _title(text: str) -> Any:
 
 @router.websocket("/reports/live")
 async def workbench_live(ws: WebSocket, lang: str | None = None, state: str = "", type: str = "", officer: str = "",
-                         sla: str = "") -> None:  # fmt: skip
+                         sla: str = "", before: str = "") -> None:  # fmt: skip
     """The list, pushed again after every change its rows show (filed, moved, assigned, shared...)."""
     node = _node(ws)
     screen = Screen(node, ws.cookies.get(STAFF_COOKIE, ""), READ, Language.parse(lang))
-    shown = _shown_filters(node, state, type, officer, sla)
+    shown = _shown_filters(node, state, type, officer, sla, before)
     source = ws.client.host if ws.client else "-"
 
     def render(s: Screen) -> str:
