@@ -12,7 +12,7 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -78,6 +78,24 @@ class Filters:
     before: str | None = None  # keyset paging: the reports listed after this one (older), whatever was filed since
 
 
+@dataclass
+class LiveView:
+    """One open live page (a socket) and what of its reads the audit log already has. A push re-reads what the page
+    shows; the read is audited when the page opens and again only when who reads or the outcome changes (a share
+    revoked turns the page into a refusal), not on every push: the open page is one read of that report or that
+    list, as long as it stays open, and N pushes would only bury the reads that matter."""
+
+    source: str = "-"
+    audited: tuple[str, ...] | None = field(default=None, init=False)
+
+    def first(self, *key: str) -> bool:
+        """Whether a read with this key (viewer, role, outcome) is new for this page, and note that it is."""
+        if self.audited == key:
+            return False
+        self.audited = key
+        return True
+
+
 def _next_id(db: sqlite_utils.Database, table: str) -> int:
     """The id the next row of `table` gets; safe because every write holds the store's single writer."""
     row = fetch_one(db.conn, f"SELECT coalesce(max(id), 0) + 1 AS id FROM {table}")
@@ -138,9 +156,21 @@ class ReportService:
             raise Invalid(str(exc)) from None
 
     def _record_read(
-        self, actor: Principal, ref: str | None, view: str, source: str, outcome: ReadOutcome, **extra: Any
+        self,
+        actor: Principal,
+        ref: str | None,
+        view: str,
+        source: str,
+        outcome: ReadOutcome,
+        live: LiveView | None = None,
+        **extra: Any,
     ) -> None:
-        """Who read what, when (the entry's ts), from where and with what outcome: CJIS 5.4's audit record."""
+        """Who read what, when (the entry's ts), from where and with what outcome: CJIS 5.4's audit record. For a
+        live page, once when it opens and again when the viewer or the outcome changes (`LiveView`)."""
+        if live is not None:
+            if not live.first(actor.subject, actor.role, view, outcome.value):
+                return
+            extra["live"] = True
         after = {"view": view, "source": source, "outcome": outcome.value, **extra}
         self.audit.append(actor, "report.read", "report", ref, None, after)
 
@@ -414,18 +444,19 @@ class ReportService:
         """Summaries (no personal data) for the workbench; an agency user sees only what is shared with them now."""
         return self.list_page(actor, filters, source)[0]
 
-    def list_page(self, actor: Principal, filters: Filters, source: str = "-") -> tuple[list[dict[str, Any]], bool]:
+    def list_page(
+        self, actor: Principal, filters: Filters, source: str = "-", live: LiveView | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
         """One page of `list_reports` and whether older reports follow (then `Filters.before` = the last reference
-        gives the next page: an index range, never an OFFSET that reads and drops the rows before it)."""
+        gives the next page: an index range, never an OFFSET that reads and drops the rows before it). Audited
+        with its filters; a live list when it opens and when its viewer changes (`LiveView`)."""
         rows, more, filt = self._list_rows(actor, filters)
-        self.audit.append(
-            actor,
-            "report.list",
-            "report",
-            None,
-            None,
-            {"source": source, "outcome": "ok", "filters": filt, "count": len(rows)},
-        )
+        after: dict[str, Any] = {"source": source, "outcome": "ok", "filters": filt, "count": len(rows)}
+        if live is not None:
+            if not live.first(actor.subject, actor.role, "list"):
+                return rows, more
+            after["live"] = True
+        self.audit.append(actor, "report.list", "report", None, None, after)
         return rows, more
 
     def _list_rows(self, actor: Principal, filters: Filters) -> tuple[list[dict[str, Any]], bool, dict[str, Any]]:
@@ -490,14 +521,15 @@ class ReportService:
             )
         } | {"sla_breached": bool(r["sla_breached"])}
 
-    def get(self, ref_text: str, actor: Principal, source: str = "-") -> dict[str, Any]:
+    def get(self, ref_text: str, actor: Principal, source: str = "-", live: LiveView | None = None) -> dict[str, Any]:
         """A report's page: everything for station staff; for an agency user only what the share and the
-        data-sharing table allow (procedure, or statements too). Refusals are audited as well."""
+        data-sharing table allow (procedure, or statements too). Refusals are audited as well; a live page's
+        pushes as `LiveView` says."""
         ref = str(reference.parse(ref_text))
         conn = self.store.read().conn
         row = fetch_one(conn, f"SELECT {SUMMARY_FIELDS}, r.details_ct FROM reports r WHERE r.reference = ?", [ref])
         if row is None:
-            self._record_read(actor, ref, "report", source, ReadOutcome.NOT_FOUND)
+            self._record_read(actor, ref, "report", source, ReadOutcome.NOT_FOUND, live)
             raise NotFound(f"no report {ref}")
         if actor.role in procedure.WORKERS:
             scope, view = ShareScope.STATEMENTS, "staff"
@@ -505,14 +537,14 @@ class ReportService:
             share = self._active_share(conn, row["id"], actor.subject, self.clock())
             agency = self.settings.agency_of(actor.subject)
             if share is None or agency is None:
-                self._record_read(actor, ref, "agency", source, ReadOutcome.DENIED)
+                self._record_read(actor, ref, "agency", source, ReadOutcome.DENIED, live)
                 raise Forbidden("this report is not shared with you (or the share has ended)")
             scope, view = agency[1].sees, "agency"
         else:
-            self._record_read(actor, ref, "report", source, ReadOutcome.DENIED)
+            self._record_read(actor, ref, "report", source, ReadOutcome.DENIED, live)
             raise Forbidden(f"role {actor.role!r} may not read reports")
         result = self._page(conn, row, scope, staff=view == "staff")
-        self._record_read(actor, ref, view, source, ReadOutcome.OK, scope=scope.value)
+        self._record_read(actor, ref, view, source, ReadOutcome.OK, live, scope=scope.value)
         return result
 
     def _page(self, conn: sqlite3.Connection, row: dict[str, Any], scope: ShareScope, staff: bool) -> dict[str, Any]:

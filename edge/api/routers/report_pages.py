@@ -8,7 +8,8 @@ again, and ReportService checks the procedure and the share once more. A form mu
 The list and a report's page are live (the hall's WebSocket mechanism): when anyone changes a report, the node
 reads it again *as this viewer* (so an agency user still sees only their shares, and a revoked share ends the page)
 and pushes the screen if it differs. A report's page wakes only for its own report, the list only for changes its
-rows show. Every push is a read and is audited like the first page."""
+rows show. A live page is audited as one read when it opens (and again if the viewer's access changes, e.g. a
+share revoked turns it into a refusal), not once per push."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from edge.errors import DomainError, Invalid
 from edge.node import EdgeNode
 from edge.reports import screens
 from edge.reports.reference import parse as parse_reference
-from edge.reports.service import Filters, PartyIn
+from edge.reports.service import Filters, LiveView, PartyIn
 from edge.reports.vocabulary import LIST_CHANGES, Acknowledgement, OfficerAction, PartyRole, ReportState
 from markaz.web.languages import Language
 from markaz.web.serving import same_origin
@@ -143,11 +144,11 @@ def _shown_filters(node: EdgeNode, state: str, type: str, officer: str, sla: str
 
 
 def _list_html(node: EdgeNode, language: Language, principal: Principal, shown: dict[str, str | None], source: str,
-               template: str = "workbench_screen.html", **extra: Any) -> str:  # fmt: skip
+               template: str = "workbench_screen.html", live: LiveView | None = None, **extra: Any) -> str:  # fmt: skip
     filters = Filters(ReportState(shown["state"]) if shown["state"] else None, shown["type"], shown["officer"],
                       None if shown["sla"] is None else shown["sla"] == "breached", limit=PAGE,
                       document=shown.get("document") or None, before=shown.get("before"))  # fmt: skip
-    reports, more = node.reports.list_page(principal, filters, source)
+    reports, more = node.reports.list_page(principal, filters, source, live)
     here = "/reports?" + urlencode({k: v for k, v in shown.items() if v and k != "document"})
     kept = {k: v for k, v in shown.items() if v and k not in ("document", "before")}
     paged = more and not shown.get("document")  # a search is a POST: its next page would lose the number
@@ -213,11 +214,11 @@ async def workbench_live(ws: WebSocket, lang: str | None = None, state: str = ""
     node = _node(ws)
     screen = Screen(node, ws.cookies.get(STAFF_COOKIE, ""), READ, Language.parse(lang))
     shown = _shown_filters(node, state, type, officer, sla, before)
-    source = ws.client.host if ws.client else "-"
+    live = LiveView(ws.client.host if ws.client else "-")  # audited when it opens, not on every push
 
     def render(s: Screen) -> str:
         assert s.principal is not None
-        return _list_html(node, s.language, s.principal, shown, source)
+        return _list_html(node, s.language, s.principal, shown, live.source, live=live)
 
     def wants(kind: str, payload: dict[str, Any]) -> bool:
         return payload.get("what") in LIST_CHANGES
@@ -232,7 +233,7 @@ async def report_live(ws: WebSocket, reference: str, lang: str | None = None, do
     (a share revoked or ended) shows the refusal instead."""
     node = _node(ws)
     screen = Screen(node, ws.cookies.get(STAFF_COOKIE, ""), READ, Language.parse(lang), state={"done": done})
-    source = ws.client.host if ws.client else "-"
+    live = LiveView(ws.client.host if ws.client else "-")  # audited when it opens and when access changes
     try:
         ref = str(parse_reference(reference[:40]))
     except DomainError:
@@ -242,7 +243,7 @@ async def report_live(ws: WebSocket, reference: str, lang: str | None = None, do
     def render(s: Screen) -> str:
         assert s.principal is not None
         try:
-            report = node.reports.get(ref, s.principal, source)
+            report = node.reports.get(ref, s.principal, live.source, live)
         except DomainError as exc:
             return screens.render("refused_screen.html", s.language, node.settings.tz, message=exc.message)
         # what the viewer's own last action did stays until the report changes again
