@@ -257,9 +257,9 @@ class ReportService:
             channel = Channel.DESK
         else:
             raise Forbidden(f"role {actor.role!r} may not file reports")
-        clean = validate_details(rtype, details)
-        pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
         now = self.clock()
+        clean = validate_details(rtype, details, now)
+        pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
         stamp = iso(now)
         with self.store.write() as db:
             seq_row = fetch_one(

@@ -8,7 +8,7 @@ import json
 import secrets
 import shutil
 import sqlite3
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -93,6 +93,20 @@ def test_kiosk_files_only_after_a_face_match_and_only_kiosk_types(rnode):
         rnode.reports.file("theft", THEFT, no_document, KIOSK)
     parties = rnode.store.query("SELECT verified FROM report_parties")
     assert [p["verified"] for p in parties] == [1]
+
+
+def test_a_date_time_later_than_the_station_clock_plus_the_skew_is_refused_naming_the_field(rnode, clock):
+    from edge.reports.catalogue import CLOCK_SKEW
+
+    riyadh = timezone(timedelta(hours=3))
+    just_inside = (clock.now + CLOCK_SKEW).astimezone(riyadh).isoformat()
+    assert rnode.reports.file("theft", {**THEFT, "occurred_at": just_inside}, VISITOR, OFFICER)["reference"]
+    beyond = (clock.now + CLOCK_SKEW + timedelta(seconds=1)).astimezone(riyadh).isoformat()
+    with pytest.raises(Invalid, match="future") as refused:
+        rnode.reports.file("theft", {**THEFT, "occurred_at": beyond}, VISITOR, OFFICER)
+    assert refused.value.details["field"] == "occurred_at" and refused.value.details["problem"] == "future"
+    assert "المستقبل" in str(refused.value.details["detail_ar"])
+    assert rnode.store.query_one("SELECT count(*) AS n FROM reports")["n"] == 1
 
 
 def test_pin_is_kept_as_a_keyed_hash_bound_to_the_reference_and_tracks_the_report(rnode):
