@@ -1,5 +1,5 @@
 """The station's secrets, kept as files beside (never inside) the database: the document HMAC key, the sign-in
-name key and the audit anchor signing key. Created on first start with owner-only permissions."""
+name key, the reports' tracking-PIN key and the audit anchor signing key. Created on first start with owner-only permissions."""
 
 from __future__ import annotations
 
@@ -49,6 +49,15 @@ class StationKeys:
     def pseudonymise_login_name(self, typed: str) -> str:
         digest = hmac.new(self.login_name_key, typed.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
         return "h:" + digest[:32]
+
+    @cached_property
+    def report_pin_key(self) -> bytes:
+        """Keys the hash of reports' tracking PINs (the "pepper"): a copied database without this file gives nothing
+        to test a PIN against (edge/reports/pins.py says why a keyed hash and not a slow one)."""
+        path = self.dir / "report-pin-hmac.key"
+        if not path.exists():
+            write_private(path, secrets.token_bytes(32))
+        return path.read_bytes()
 
     @cached_property
     def anchor_key(self) -> Ed25519PrivateKey:

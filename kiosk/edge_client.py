@@ -40,7 +40,12 @@ class DeviceDisabled(RuntimeError):
 
 
 class EdgeRefused(RuntimeError):
-    """The edge refused a request (4xx other than auth); the message is the edge's detail."""
+    """The edge refused a request (4xx other than auth); the message is the edge's detail, `detail_ar` its Arabic
+    wording when the edge gives one (e.g. a date in the future)."""
+
+    def __init__(self, detail: str, detail_ar: str = "") -> None:
+        super().__init__(detail)
+        self.detail_ar = detail_ar
 
 
 class TrackRefused(RuntimeError):
@@ -208,7 +213,7 @@ class EdgeClient:
             "POST", "/reports", json={"type": type_code, "details": details, "complainant": complainant}
         )
         if response.status_code != 201:
-            raise EdgeRefused(_detail(response))
+            raise EdgeRefused(_detail(response), _detail_ar(response))
         r = response.json()
         return FiledReport(r["reference"], r["pin"], r["type"], r["filed_at"], r["next_step_ar"], r["next_step_en"])
 
@@ -270,6 +275,14 @@ class EdgeClient:
 def ticket_reference(business_day: str, number: str) -> str:
     """What the receipt's QR holds: the ticket's business day and number, unique within the station."""
     return f"{business_day}/{number}"
+
+
+def _detail_ar(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("detail_ar") or "")[:300] if isinstance(body, dict) else ""
 
 
 def _detail(response: httpx.Response) -> str:

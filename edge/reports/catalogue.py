@@ -4,7 +4,7 @@ report's field values against its type."""
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from importlib import resources
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edge.errors import Invalid
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+CLOCK_SKEW = timedelta(minutes=5)  # a date-time up to this far ahead of the station's clock is a clock difference
 Label = Annotated[str, Field(min_length=1, max_length=120)]
 
 
@@ -99,8 +100,25 @@ def sample_catalogue() -> Catalogue:
     return parse_catalogue(text, "sample report types")
 
 
-def _value(spec: FieldSpec, value: Any) -> Any:
-    """One field value in its canonical stored form, or Invalid naming the field."""
+def _not_future(spec: FieldSpec, ts: datetime, now: datetime) -> None:
+    """What happened cannot have happened later than now: refused, in both languages, beyond the clock skew (a
+    kiosk's or an officer's PC a few minutes ahead of the station is not the visitor's mistake)."""
+    if ts <= now + CLOCK_SKEW:
+        return
+    minutes = int(CLOCK_SKEW.total_seconds() // 60)
+    raise Invalid(
+        f"field {spec.name!r} ({spec.label_en}): the date and time is in the future; it may be at most "
+        f"{minutes} minutes ahead of the station's clock",
+        field=spec.name,
+        problem="future",
+        detail_ar=f"الحقل «{spec.label_ar}»: التاريخ والوقت في المستقبل؛ يُقبل تقدّمه على ساعة المركز "
+        f"بما لا يزيد على {minutes} دقائق",
+    )
+
+
+def _value(spec: FieldSpec, value: Any, now: datetime | None = None) -> Any:
+    """One field value in its canonical stored form, or Invalid naming the field (a date-time after `now`, beyond
+    the clock skew, too)."""
     where = f"field {spec.name!r} ({spec.kind.value})"
     match spec.kind:
         case FieldKind.TEXT | FieldKind.PLACE:
@@ -116,6 +134,8 @@ def _value(spec: FieldSpec, value: Any) -> Any:
                 raise Invalid(f"{where}: expected an ISO 8601 date-time") from None
             if ts.tzinfo is None:
                 raise Invalid(f"{where}: the date-time needs a time zone offset")
+            if now is not None:
+                _not_future(spec, ts, now)
             return ts.isoformat()
         case FieldKind.AMOUNT:
             try:
@@ -143,8 +163,9 @@ def _value(spec: FieldSpec, value: Any) -> Any:
     raise Invalid(f"{where}: unknown kind")  # pragma: no cover - the enum is closed
 
 
-def validate_details(rtype: ReportType, values: dict[str, Any]) -> dict[str, Any]:
-    """The report's field values checked against its type: required present, unknown refused, each typed."""
+def validate_details(rtype: ReportType, values: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The report's field values checked against its type: required present, unknown refused, each typed; with
+    `now` (the station's clock) no date-time later than now plus CLOCK_SKEW."""
     known = {f.name for f in rtype.fields}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -156,5 +177,5 @@ def validate_details(rtype: ReportType, values: dict[str, Any]) -> dict[str, Any
             if spec.required:
                 raise Invalid(f"field {spec.name!r} is required for a {rtype.name_en.lower()} report")
             continue
-        clean[spec.name] = _value(spec, value)
+        clean[spec.name] = _value(spec, value, now)
     return clean

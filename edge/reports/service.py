@@ -12,19 +12,19 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from edge.audit.log import AuditLog
-from edge.auth.passwords import Passwords
 from edge.auth.principal import SYSTEM, Principal
 from edge.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from edge.events import EventBus
 from edge.reports import procedure, reference
 from edge.reports.catalogue import Catalogue, validate_details
+from edge.reports.pins import PinHasher
 from edge.reports.referral import FORMAT, ReferralSigner
 from edge.reports.sealing import Sealer
 from edge.reports.settings import ReportsSettings
@@ -75,6 +75,25 @@ class Filters:
     limit: int = 50
     offset: int = 0
     document: str | None = None  # a party's document number: found by its keyed hash, never stored or logged
+    before: str | None = None  # keyset paging: the reports listed after this one (older), whatever was filed since
+
+
+@dataclass
+class LiveView:
+    """One open live page (a socket) and what of its reads the audit log already has. A push re-reads what the page
+    shows; the read is audited when the page opens and again only when who reads or the outcome changes (a share
+    revoked turns the page into a refusal), not on every push: the open page is one read of that report or that
+    list, as long as it stays open, and N pushes would only bury the reads that matter."""
+
+    source: str = "-"
+    audited: tuple[str, ...] | None = field(default=None, init=False)
+
+    def first(self, *key: str) -> bool:
+        """Whether a read with this key (viewer, role, outcome) is new for this page, and note that it is."""
+        if self.audited == key:
+            return False
+        self.audited = key
+        return True
 
 
 def _next_id(db: sqlite_utils.Database, table: str) -> int:
@@ -99,10 +118,9 @@ class ReportService:
         events: EventBus,
         station: str,
         clock: Callable[[], datetime] = utcnow,
-        passwords: Passwords | None = None,
+        pins: PinHasher | None = None,
     ) -> None:
-        # PINs share the station's bound on concurrent Argon2 hashes with staff sign-ins (memory, not just time)
-        self.passwords = passwords or Passwords()
+        self.pins = pins or PinHasher(secrets.token_bytes(32))  # a throwaway key: PINs then last as long as this
         self.store = store
         self.audit = audit
         self.settings = settings
@@ -138,9 +156,21 @@ class ReportService:
             raise Invalid(str(exc)) from None
 
     def _record_read(
-        self, actor: Principal, ref: str | None, view: str, source: str, outcome: ReadOutcome, **extra: Any
+        self,
+        actor: Principal,
+        ref: str | None,
+        view: str,
+        source: str,
+        outcome: ReadOutcome,
+        live: LiveView | None = None,
+        **extra: Any,
     ) -> None:
-        """Who read what, when (the entry's ts), from where and with what outcome: CJIS 5.4's audit record."""
+        """Who read what, when (the entry's ts), from where and with what outcome: CJIS 5.4's audit record. For a
+        live page, once when it opens and again when the viewer or the outcome changes (`LiveView`)."""
+        if live is not None:
+            if not live.first(actor.subject, actor.role, view, outcome.value):
+                return
+            extra["live"] = True
         after = {"view": view, "source": source, "outcome": outcome.value, **extra}
         self.audit.append(actor, "report.read", "report", ref, None, after)
 
@@ -206,7 +236,7 @@ class ReportService:
     def file(
         self, type_code: str, details: dict[str, Any], complainant: PartyIn, actor: Principal, source: str = "-"
     ) -> dict[str, Any]:
-        """File a report; returns its reference and the tracking PIN (shown once, kept only as an Argon2 hash)."""
+        """File a report; returns its reference and the tracking PIN (shown once, kept only as a keyed hash)."""
         rtype = self.catalogue.get(type_code)
         if complainant.role != PartyRole.COMPLAINANT:
             raise Invalid("the filing party is the complainant")
@@ -227,10 +257,9 @@ class ReportService:
             channel = Channel.DESK
         else:
             raise Forbidden(f"role {actor.role!r} may not file reports")
-        clean = validate_details(rtype, details)
-        pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
-        pin_hash = self.passwords.hash(pin)
         now = self.clock()
+        clean = validate_details(rtype, details, now)
+        pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
         stamp = iso(now)
         with self.store.write() as db:
             seq_row = fetch_one(
@@ -241,6 +270,7 @@ class ReportService:
             )
             assert seq_row is not None
             ref = reference.make(self.settings.station_code, now.year, seq_row["last_seq"])
+            pin_hash = self.pins.hash(ref, pin)
             report_id = str(uuid.uuid4())
             db.execute(
                 "INSERT INTO reports (id, reference, type, channel, state, details_ct, pin_hash, filed_by, filed_at, "
@@ -312,9 +342,10 @@ class ReportService:
                     self._record_read(actor, ref, "visitor", source, ReadOutcome.LOCKED)
                     raise RateLimited(f"wrong attempts for this reference; wait {delay - since:.0f} s", delay - since)
         row = self.store.query_one(f"SELECT {SUMMARY_FIELDS}, r.pin_hash FROM reports r WHERE r.reference = ?", [ref])
+        upgrade = None
         if pin is not None:
-            with self.passwords.slot():
-                ok = self.passwords.verify(row["pin_hash"] if row else None, pin) and row is not None
+            check = self.pins.check(row["pin_hash"] if row else None, ref, pin)
+            ok, upgrade = check.ok and row is not None, check.upgrade
         else:
             digest = self._hash_document(str(document_number))
             ok = (
@@ -331,6 +362,8 @@ class ReportService:
             raise Unauthorized("wrong reference or PIN")
         with self.store.write() as db:
             db.execute("DELETE FROM report_pin_failures WHERE reference = ?", [ref])
+            if upgrade is not None:  # a PIN stored as Argon2id by an older version: from now on the keyed hash
+                db.execute("UPDATE reports SET pin_hash = ? WHERE id = ?", [upgrade, row["id"]])
             self.audit.append(
                 actor,
                 "report.read",
@@ -409,6 +442,24 @@ class ReportService:
 
     def list_reports(self, actor: Principal, filters: Filters, source: str = "-") -> list[dict[str, Any]]:
         """Summaries (no personal data) for the workbench; an agency user sees only what is shared with them now."""
+        return self.list_page(actor, filters, source)[0]
+
+    def list_page(
+        self, actor: Principal, filters: Filters, source: str = "-", live: LiveView | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of `list_reports` and whether older reports follow (then `Filters.before` = the last reference
+        gives the next page: an index range, never an OFFSET that reads and drops the rows before it). Audited
+        with its filters; a live list when it opens and when its viewer changes (`LiveView`)."""
+        rows, more, filt = self._list_rows(actor, filters)
+        after: dict[str, Any] = {"source": source, "outcome": "ok", "filters": filt, "count": len(rows)}
+        if live is not None:
+            if not live.first(actor.subject, actor.role, "list"):
+                return rows, more
+            after["live"] = True
+        self.audit.append(actor, "report.list", "report", None, None, after)
+        return rows, more
+
+    def _list_rows(self, actor: Principal, filters: Filters) -> tuple[list[dict[str, Any]], bool, dict[str, Any]]:
         where: list[str] = []
         params: list[Any] = []
         if filters.state is not None:
@@ -433,23 +484,23 @@ class ReportService:
             params.extend([actor.subject, iso(self.clock())])
         elif actor.role not in procedure.WORKERS:
             raise Forbidden(f"role {actor.role!r} may not list reports")
+        if filters.before is not None:
+            before = str(reference.parse(filters.before))
+            mark = self.store.query_one("SELECT filed_at FROM reports WHERE reference = ?", [before])
+            if mark is None:
+                raise Invalid(f"no report {before} to list from")
+            where.append("(r.filed_at, r.reference) < (?, ?)")  # a range of the same ordering index
+            params.extend([mark["filed_at"], before])
         sql = f"SELECT {SUMMARY_FIELDS} FROM reports r"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.filed_at DESC, r.reference DESC LIMIT ? OFFSET ?"
-        rows = self.store.query(sql, [*params, filters.limit, filters.offset])
+        rows = self.store.query(sql, [*params, filters.limit + 1, filters.offset])
+        more = len(rows) > filters.limit
         filt = {k: (v.value if hasattr(v, "value") else v) for k, v in filters.__dict__.items() if v is not None}
         if document_hash is not None:  # the audit keeps the keyed hash, as verification does, never the number
             filt["document"] = document_hash
-        self.audit.append(
-            actor,
-            "report.list",
-            "report",
-            None,
-            None,
-            {"source": source, "outcome": "ok", "filters": filt, "count": len(rows)},
-        )
-        return [self._summary(r) for r in rows]
+        return [self._summary(r) for r in rows[: filters.limit]], more, filt
 
     def _summary(self, r: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -470,14 +521,15 @@ class ReportService:
             )
         } | {"sla_breached": bool(r["sla_breached"])}
 
-    def get(self, ref_text: str, actor: Principal, source: str = "-") -> dict[str, Any]:
+    def get(self, ref_text: str, actor: Principal, source: str = "-", live: LiveView | None = None) -> dict[str, Any]:
         """A report's page: everything for station staff; for an agency user only what the share and the
-        data-sharing table allow (procedure, or statements too). Refusals are audited as well."""
+        data-sharing table allow (procedure, or statements too). Refusals are audited as well; a live page's
+        pushes as `LiveView` says."""
         ref = str(reference.parse(ref_text))
         conn = self.store.read().conn
         row = fetch_one(conn, f"SELECT {SUMMARY_FIELDS}, r.details_ct FROM reports r WHERE r.reference = ?", [ref])
         if row is None:
-            self._record_read(actor, ref, "report", source, ReadOutcome.NOT_FOUND)
+            self._record_read(actor, ref, "report", source, ReadOutcome.NOT_FOUND, live)
             raise NotFound(f"no report {ref}")
         if actor.role in procedure.WORKERS:
             scope, view = ShareScope.STATEMENTS, "staff"
@@ -485,14 +537,14 @@ class ReportService:
             share = self._active_share(conn, row["id"], actor.subject, self.clock())
             agency = self.settings.agency_of(actor.subject)
             if share is None or agency is None:
-                self._record_read(actor, ref, "agency", source, ReadOutcome.DENIED)
+                self._record_read(actor, ref, "agency", source, ReadOutcome.DENIED, live)
                 raise Forbidden("this report is not shared with you (or the share has ended)")
             scope, view = agency[1].sees, "agency"
         else:
-            self._record_read(actor, ref, "report", source, ReadOutcome.DENIED)
+            self._record_read(actor, ref, "report", source, ReadOutcome.DENIED, live)
             raise Forbidden(f"role {actor.role!r} may not read reports")
         result = self._page(conn, row, scope, staff=view == "staff")
-        self._record_read(actor, ref, view, source, ReadOutcome.OK, scope=scope.value)
+        self._record_read(actor, ref, view, source, ReadOutcome.OK, live, scope=scope.value)
         return result
 
     def _page(self, conn: sqlite3.Connection, row: dict[str, Any], scope: ShareScope, staff: bool) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from edge.events import EventBus
 from edge.keys import StationKeys
 from edge.reports.catalogue import Catalogue, load_catalogue, sample_catalogue
 from edge.reports.delivery import ReferralDelivery
+from edge.reports.pins import PinHasher
 from edge.reports.referral import ReferralSigner
 from edge.reports.sealing import Sealer
 from edge.reports.service import ReportService
@@ -69,7 +70,7 @@ def build_reports(
         events,
         settings.station_id,
         clock,
-        passwords,
+        PinHasher(keys.report_pin_key, passwords),
     )
     delivery = ReferralDelivery(store, audit, sealer, rs.prosecution, events, clock)
     return service, delivery

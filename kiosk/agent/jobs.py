@@ -172,7 +172,7 @@ class ReportFiling:
             return ReportFiled(effect.job, self.edge.file_report(effect.report_type.code, details, identity))
         except EdgeRefused as exc:
             log.info("report not filed: refused")
-            return ReportRefused(effect.job, str(exc), reachable=True)
+            return ReportRefused(effect.job, str(exc), reachable=True, detail_ar=exc.detail_ar)
         except EdgeUnavailable:
             log.warning("report not filed: edge unavailable")
             return ReportRefused(effect.job, "", reachable=False)

@@ -121,6 +121,7 @@ class Visit:
     reviewing: bool = False  # a field opened from the review screen goes back there
     filed: FiledReport | None = None
     detail: str = ""  # the edge's reason when it refused the report
+    detail_ar: str = ""  # and in Arabic, when the edge gave it
     # following a report
     follow_reference: str = ""
     follow_pin: str = ""
@@ -403,7 +404,7 @@ class Session:
         entry = earlier if isinstance(earlier, str) and spec.kind != "yesno" else ""
         layout = report_form.layout_for(spec, self.language)
         self.visit = replace(self.visit, field_index=index, entry=entry, layout=layout, reviewing=reviewing,
-                             notice=None, detail="")  # fmt: skip
+                             notice=None, detail="", detail_ar="")  # fmt: skip
         self._go(Screen.REPORT_FIELD)
 
     def _tap_report_type(self, tap: Tap) -> list[Effect]:
@@ -597,7 +598,8 @@ class Session:
             return [PrintReportReceipt(job, event.report, self.visit.report_type)]
         if isinstance(event, ReportRefused) and self.screen == Screen.FILING:
             if event.reachable:  # the answers stay: the visitor can correct what the edge refused
-                self.visit = replace(self.visit, notice=Notice.REPORT_REFUSED, detail=event.detail[:300])
+                self.visit = replace(self.visit, notice=Notice.REPORT_REFUSED, detail=event.detail[:300],
+                                     detail_ar=event.detail_ar[:300])  # fmt: skip
                 self._go(Screen.REPORT_REVIEW)
             else:
                 self.visit = replace(self.visit, notice=Notice.REPORT_FAILED)

@@ -189,6 +189,7 @@ class ReportRefused:
     job: int
     detail: str = ""
     reachable: bool = True
+    detail_ar: str = ""  # the same reason in Arabic, when the edge gave one
 
 
 @dataclass(frozen=True)

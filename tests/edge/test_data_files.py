@@ -44,6 +44,7 @@ def test_every_data_file_is_created_owner_only_under_umask_022(make_node, tmp_pa
             "keys/audit-anchor.pem",
             "keys/audit-anchor.pub.pem",
             "keys/document-hmac.key",
+            "keys/report-pin-hmac.key",
         ):
             assert name in modes, f"{name} was not written"
         wrong = {

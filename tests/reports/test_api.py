@@ -212,3 +212,24 @@ def test_reading_the_audit_log_is_itself_audited(api):
     assert client.get("/api/v1/audit", headers=auth(tokens["supervisor"])).status_code == 200
     rows = node.store.query("SELECT actor, after FROM audit_log WHERE action = 'audit.read'")
     assert len(rows) == before + 1 and rows[-1]["actor"] == "supervisor" and "testclient" in rows[-1]["after"]
+
+
+def test_an_incident_in_the_future_is_refused_in_both_languages_beyond_five_minutes_of_clock_skew(api):
+    from datetime import UTC, datetime
+
+    client, node, tokens = api
+    officer = auth(tokens["officer"])
+    desk = {"name": "Desk Visitor"}
+    later = (datetime.now(UTC) + timedelta(hours=2)).astimezone().isoformat(timespec="seconds")
+    r = client.post("/api/v1/reports", headers=officer,
+                    json={"type": "theft", "details": {**THEFT, "occurred_at": later}, "complainant": desk})  # fmt: skip
+    body = r.json()
+    assert r.status_code == 422 and body["error"] == "invalid"
+    assert (body["field"], body["problem"]) == ("occurred_at", "future")
+    assert "future" in body["detail"] and "5 minutes" in body["detail"]
+    assert "المستقبل" in body["detail_ar"] and "5 دقائق" in body["detail_ar"]
+    assert node.store.query_one("SELECT count(*) AS n FROM reports")["n"] == 0, "nothing filed"
+    ahead = (datetime.now(UTC) + timedelta(minutes=2)).isoformat(timespec="seconds")  # a PC's clock a bit fast
+    r = client.post("/api/v1/reports", headers=officer,
+                    json={"type": "theft", "details": {**THEFT, "occurred_at": ahead}, "complainant": desk})  # fmt: skip
+    assert r.status_code == 201, r.text

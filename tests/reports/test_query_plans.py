@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -106,3 +107,28 @@ def test_a_report_page_and_tracking_find_the_report_by_its_reference_index(filed
         plans.append("\n".join(str(tuple(r)[-1]) for r in rows))
     for shown in plans:
         assert re.search(r"SEARCH (r|reports) USING INDEX sqlite_autoindex_reports_\d \(reference=\?\)", shown), shown
+
+
+@pytest.mark.parametrize("name", list(ORDERED))
+def test_an_older_page_is_a_range_of_the_same_ordering_index_not_an_offset(filed, name: str) -> None:
+    node, refs = filed
+    filters, index = ORDERED[name]
+    with recorded(node) as seen:
+        node.reports.list_page(SUPERVISOR, replace(filters, before=refs[-1]))
+    (sql, params), *_ = [(s, p) for s, p in seen if "FROM reports r" in s]
+    shown = plan(node, sql, params)
+    assert f"{index} (" in shown and "(filed_at,reference)<(?,?)" in shown, shown
+    assert not FULL_SCAN.search(shown) and "TEMP B-TREE" not in shown, shown
+
+
+def test_keyset_pages_list_every_report_once_in_order_while_new_ones_are_filed(rnode) -> None:
+    def file() -> str:
+        return rnode.reports.file("theft", THEFT, PartyIn(PartyRole.COMPLAINANT, "Huda"), OFFICER)["reference"]
+
+    refs = [file() for _ in range(5)]
+    first, more = rnode.reports.list_page(OFFICER, Filters(limit=2))
+    assert [r["reference"] for r in first] == refs[:2:-1] and more
+    file()  # filed between two pages: an OFFSET would now show refs[2] twice
+    second, more = rnode.reports.list_page(OFFICER, Filters(limit=2, before=first[-1]["reference"]))
+    third, more_after = rnode.reports.list_page(OFFICER, Filters(limit=2, before=second[-1]["reference"]))
+    assert [r["reference"] for r in second + third] == refs[2::-1] and more and not more_after

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
+import secrets
+import shutil
 import sqlite3
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -92,15 +95,73 @@ def test_kiosk_files_only_after_a_face_match_and_only_kiosk_types(rnode):
     assert [p["verified"] for p in parties] == [1]
 
 
-def test_pin_is_kept_as_an_argon2_hash_and_tracks_the_report(rnode):
+def test_a_date_time_later_than_the_station_clock_plus_the_skew_is_refused_naming_the_field(rnode, clock):
+    from edge.reports.catalogue import CLOCK_SKEW
+
+    riyadh = timezone(timedelta(hours=3))
+    just_inside = (clock.now + CLOCK_SKEW).astimezone(riyadh).isoformat()
+    assert rnode.reports.file("theft", {**THEFT, "occurred_at": just_inside}, VISITOR, OFFICER)["reference"]
+    beyond = (clock.now + CLOCK_SKEW + timedelta(seconds=1)).astimezone(riyadh).isoformat()
+    with pytest.raises(Invalid, match="future") as refused:
+        rnode.reports.file("theft", {**THEFT, "occurred_at": beyond}, VISITOR, OFFICER)
+    assert refused.value.details["field"] == "occurred_at" and refused.value.details["problem"] == "future"
+    assert "المستقبل" in str(refused.value.details["detail_ar"])
+    assert rnode.store.query_one("SELECT count(*) AS n FROM reports")["n"] == 1
+
+
+def test_pin_is_kept_as_a_keyed_hash_bound_to_the_reference_and_tracks_the_report(rnode):
     filed = file_theft(rnode)
     stored = rnode.store.query_one("SELECT pin_hash FROM reports")["pin_hash"]
-    assert stored.startswith("$argon2id$") and filed["pin"] not in stored
+    assert stored.startswith("k1:") and filed["pin"] not in stored
+    assert stored == rnode.reports.pins.hash(filed["reference"], filed["pin"])
+    other = file_theft(rnode)["reference"]
+    assert not rnode.reports.pins.check(stored, other, filed["pin"]).ok, "moved to another report it does not match"
+    key_file = rnode.settings.keys_dir / "report-pin-hmac.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600 and len(key_file.read_bytes()) == 32
     view = rnode.reports.track(filed["reference"], KIOSK, pin=filed["pin"])
     assert view["state"] == "submitted" and view["next_step_en"]
     assert "parties" not in view and "notes" not in view
     by_card = rnode.reports.track(filed["reference"], KIOSK, document_number="p98765432")
     assert by_card["reference"] == filed["reference"]
+
+
+def test_a_copied_database_with_another_pin_key_refuses_the_right_pin_and_counts_it(rnode, make_node, clock, tmp_path):
+    filed = file_theft(rnode)
+    rnode.store.close()
+    copy = tmp_path / "stolen"
+    shutil.copytree(rnode.settings.data_dir, copy)
+    (copy / "keys" / "report-pin-hmac.key").write_bytes(secrets.token_bytes(32))  # everything but the PIN key
+    thief = make_node(clock=clock, data_dir=copy, reports={"station_code": "OLY"})
+    with pytest.raises(Unauthorized):
+        thief.reports.track(filed["reference"], KIOSK, pin=filed["pin"])
+    fails = thief.store.query_one("SELECT failures FROM report_pin_failures WHERE reference = ?", [filed["reference"]])
+    assert fails["failures"] == 1, "a refused PIN counts towards the lock whatever the reason"
+    stored = bytes.fromhex(thief.store.query_one("SELECT pin_hash FROM reports")["pin_hash"].removeprefix("k1:"))
+    key, prefix = (copy / "keys" / "report-pin-hmac.key").read_bytes(), f"{filed['reference']}\x00".encode()
+    found = [n for n in range(10**6) if hmac.digest(key, prefix + b"%06d" % n, "sha256") == stored]
+    assert found == [], "without the station's key no PIN of the whole space matches what the database holds"
+    original = make_node(clock=clock, data_dir=rnode.settings.data_dir, reports={"station_code": "OLY"})
+    assert original.reports.track(filed["reference"], KIOSK, pin=filed["pin"])["reference"] == filed["reference"]
+
+
+def test_a_pin_stored_as_argon2_by_an_older_version_still_tracks_once_then_is_kept_keyed(rnode):
+    from edge.auth.passwords import Passwords
+
+    filed = file_theft(rnode)
+    with rnode.store.write() as db:
+        db.execute("UPDATE reports SET pin_hash = ?", [Passwords().hash(filed["pin"])])
+    wrong = "111111" if filed["pin"] != "111111" else "222222"
+    with pytest.raises(Unauthorized):
+        rnode.reports.track(filed["reference"], KIOSK, pin=wrong)
+    stored = rnode.store.query_one("SELECT pin_hash FROM reports")["pin_hash"]
+    assert stored.startswith("$argon2id$"), "a wrong PIN upgrades nothing"
+    assert rnode.store.query_one("SELECT failures FROM report_pin_failures")["failures"] == 1
+    assert rnode.reports.track(filed["reference"], KIOSK, pin=filed["pin"])["state"] == "submitted"
+    upgraded = rnode.store.query_one("SELECT pin_hash FROM reports")["pin_hash"]
+    assert upgraded == rnode.reports.pins.hash(filed["reference"], filed["pin"])
+    assert rnode.reports.track(filed["reference"], KIOSK, pin=filed["pin"])["state"] == "submitted"
+    with pytest.raises(Unauthorized):
+        rnode.reports.track(filed["reference"], KIOSK, pin=wrong)
 
 
 def test_wrong_pins_are_slowed_then_locked_per_reference(rnode, clock):

@@ -101,6 +101,40 @@ def test_the_list_filters_by_state_type_officer_and_time_limit(bench):
     assert len(audited) >= 9 and any('"officer":"officer"' in a["after"] for a in audited)
 
 
+def test_the_list_renders_one_page_of_fifty_and_pages_older_by_reference(bench):
+    from edge.api.routers.report_pages import PAGE
+    from edge.reports.service import PartyIn
+    from edge.reports.vocabulary import PartyRole
+
+    client, node, tokens = bench
+    refs = [node.reports.file("theft", THEFT, PartyIn(PartyRole.COMPLAINANT, "Desk Visitor"), _staff("officer"))
+            ["reference"] for _ in range(PAGE + 3)]  # fmt: skip
+    signed_in(client, "officer")
+    first = client.get("/reports", params={"type": "theft", "lang": "en"}).text
+    assert f'data-count="{PAGE}"' in first and rows(first) == refs[:2:-1]
+    older = re.search(r'id="list-older" href="([^"]+)"', first)
+    assert older and "type=theft" in older.group(1) and 'id="list-newest"' not in first
+    second = client.get(older.group(1).replace("&amp;", "&")).text
+    assert 'data-count="3"' in second and rows(second) == refs[2::-1]
+    assert 'id="list-older"' not in second and 'id="list-newest"' in second
+    api = client.get("/api/v1/reports", params={"limit": PAGE}, headers=auth(tokens["officer"])).json()
+    assert len(api["reports"]) == PAGE and api["older"] == refs[3]
+    rest = client.get("/api/v1/reports", params={"before": api["older"]}, headers=auth(tokens["officer"])).json()
+    assert [r["reference"] for r in rest["reports"]] == refs[2::-1] and rest["older"] is None
+    bad = client.get("/api/v1/reports", params={"before": "OLY-2026-999999-00"}, headers=auth(tokens["officer"]))
+    assert bad.status_code == 422
+
+
+def rows(page: str) -> list[str]:
+    return re.findall(r'<tr data-reference="([^"]+)"', page)
+
+
+def _staff(user: str):
+    from edge.auth.principal import Principal
+
+    return Principal("staff", user, user)
+
+
 def test_officer_works_a_report_through_its_page_and_each_step_is_on_the_timeline(bench):
     client, node, tokens = bench
     ref = desk_report(client, tokens)
@@ -374,3 +408,45 @@ def test_finding_by_reference_opens_it_and_by_document_number_lists_where_that_p
     # the API's filter finds the same
     api = client.get("/api/v1/reports", params={"document": "L898902C3"}, headers=auth(tokens["officer"]))
     assert [s["reference"] for s in api.json()["reports"]] == [mine]
+
+
+def _reads(node, action: str, ref: str | None = None) -> list[dict]:
+    rows = node.store.query("SELECT entity_id, after FROM audit_log WHERE action = ? ORDER BY seq", [action])
+    return [json.loads(r["after"]) for r in rows if ref is None or r["entity_id"] == ref]
+
+
+def test_a_live_page_is_audited_once_when_it_opens_not_on_every_push_and_again_when_access_changes(bench):
+    client, node, tokens = bench
+    ref = desk_report(client, tokens)
+    officer = auth(tokens["officer"])
+    signed_in(client, "officer")
+    pushes = 4
+    with client.websocket_connect(f"/reports/{ref}/live?lang=en", headers=SAME_ORIGIN) as ws:
+        _screen(ws)
+        for n in range(pushes):
+            assert client.post(f"/api/v1/reports/{ref}/notes", headers=officer,
+                               json={"text": f"called the visitor back, try {n}"}).status_code == 201  # fmt: skip
+            assert f"try {n}" in _screen(ws)  # each change is pushed: a new read of the page...
+    reads = _reads(node, "report.read", ref)  # nothing else read it: filing and notes write, they do not read
+    assert len(reads) == 1 and reads[0]["live"] and (reads[0]["view"], reads[0]["outcome"]) == ("staff", "ok")
+    assert _reads(node, "report.list") == []
+    with client.websocket_connect("/reports/live?lang=en", headers=SAME_ORIGIN) as ws:
+        assert 'data-count="1"' in _screen(ws)
+        for n in range(pushes):
+            desk_report(client, tokens)
+            assert f'data-count="{n + 2}"' in _screen(ws)
+    lists = _reads(node, "report.list")
+    assert len(lists) == 1 and lists[0]["live"] and lists[0]["count"] == 1
+    # an agency user's open page: refused (audited), shared (audited), changes pushed (not), revoked (audited)
+    signed_in(client, "agency_viewer")
+    with client.websocket_connect(f"/reports/{ref}/live?lang=en", headers=SAME_ORIGIN) as ws:
+        assert 'data-screen="refused"' in _screen(ws)
+        share = node.reports.share(ref, "agency_viewer", "case review", node.clock() + timedelta(days=1), node_admin())
+        assert f'data-reference="{ref}"' in _screen(ws)
+        for n in range(2):
+            node.reports.add_note(ref, f"an action taken {n}", node_admin(), "other")
+            assert f"an action taken {n}" in _screen(ws)
+        node.reports.revoke_share(ref, share["id"], node_admin())
+        assert 'data-screen="refused"' in _screen(ws)
+    agency = [(a["view"], a["outcome"]) for a in _reads(node, "report.read", ref)][1:]
+    assert agency == [("agency", "denied"), ("agency", "ok"), ("agency", "denied")]

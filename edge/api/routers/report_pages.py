@@ -8,7 +8,8 @@ again, and ReportService checks the procedure and the share once more. A form mu
 The list and a report's page are live (the hall's WebSocket mechanism): when anyone changes a report, the node
 reads it again *as this viewer* (so an agency user still sees only their shares, and a revoked share ends the page)
 and pushes the screen if it differs. A report's page wakes only for its own report, the list only for changes its
-rows show. Every push is a read and is audited like the first page."""
+rows show. A live page is audited as one read when it opens (and again if the viewer's access changes, e.g. a
+share revoked turns it into a refusal), not once per push."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from edge.errors import DomainError, Invalid
 from edge.node import EdgeNode
 from edge.reports import screens
 from edge.reports.reference import parse as parse_reference
-from edge.reports.service import Filters, PartyIn
+from edge.reports.service import Filters, LiveView, PartyIn
 from edge.reports.vocabulary import LIST_CHANGES, Acknowledgement, OfficerAction, PartyRole, ReportState
 from markaz.web.languages import Language
 from markaz.web.serving import same_origin
@@ -43,6 +44,7 @@ DONE = {
     "shared": "The report is shared until the date given.",
     "unshared": "The share has ended: that agency user can no longer read this report.",
 }
+PAGE = 50  # rows a list page renders; older ones are a keyset page away ("Older reports")
 LIVE_TICK_S = 3600.0  # a live page waits for changes; this only re-checks the sign-in now and then
 CONFIRMED = "yes"
 
@@ -90,14 +92,19 @@ def workbench(
     type: str = "",
     officer: str = "",
     sla: str = "",
+    before: str = "",
 ) -> Response:
     node, language = _node(request), Language.parse(lang)
     principal = _who(node, request.cookies.get(STAFF_COOKIE), READ)
     if principal is None:
         return _signin(node, language)
-    shown = _shown_filters(node, state, type, officer, sla)
+    shown = _shown_filters(node, state, type, officer, sla, before)
     live = "/reports/live?" + urlencode({**{k: v for k, v in shown.items() if v}, "lang": language.value})
-    return _html(_list_html(node, language, principal, shown, _source(request), "workbench.html", live_path=live))
+    try:
+        html = _list_html(node, language, principal, shown, _source(request), "workbench.html", live_path=live)
+    except DomainError as exc:
+        return _refused(node, language, exc.message, exc.status)
+    return _html(html)
 
 
 @router.post("/reports/find")
@@ -128,23 +135,32 @@ def find(request: Request, find: Annotated[str, Form(max_length=64)], lang: Anno
     return _html(html)
 
 
-def _shown_filters(node: EdgeNode, state: str, type: str, officer: str, sla: str) -> dict[str, str | None]:
+def _shown_filters(node: EdgeNode, state: str, type: str, officer: str, sla: str,
+                   before: str = "") -> dict[str, str | None]:  # fmt: skip
     types = screens.type_names(node.reports.catalogue)
     return {"state": state if state in set(ReportState) else None, "type": type if type in types else None,
-            "officer": officer.strip()[:64] or None, "sla": sla if sla in ("breached", "within") else None}  # fmt: skip
+            "officer": officer.strip()[:64] or None, "sla": sla if sla in ("breached", "within") else None,
+            "before": before.strip()[:40] or None}  # fmt: skip
 
 
 def _list_html(node: EdgeNode, language: Language, principal: Principal, shown: dict[str, str | None], source: str,
-               template: str = "workbench_screen.html", **extra: Any) -> str:  # fmt: skip
+               template: str = "workbench_screen.html", live: LiveView | None = None, **extra: Any) -> str:  # fmt: skip
     filters = Filters(ReportState(shown["state"]) if shown["state"] else None, shown["type"], shown["officer"],
-                      None if shown["sla"] is None else shown["sla"] == "breached", limit=200,
-                      document=shown.get("document") or None)  # fmt: skip
-    reports = node.reports.list_reports(principal, filters, source)
+                      None if shown["sla"] is None else shown["sla"] == "breached", limit=PAGE,
+                      document=shown.get("document") or None, before=shown.get("before"))  # fmt: skip
+    reports, more = node.reports.list_page(principal, filters, source, live)
     here = "/reports?" + urlencode({k: v for k, v in shown.items() if v and k != "document"})
+    kept = {k: v for k, v in shown.items() if v and k not in ("document", "before")}
+    paged = more and not shown.get("document")  # a search is a POST: its next page would lose the number
+    older = (
+        "/reports?" + urlencode(kept | {"before": reports[-1]["reference"], "lang": language.value}) if paged else None
+    )
+    newest = "/reports?" + urlencode(kept | {"lang": language.value}) if shown.get("before") else None
     extra.setdefault("searched", False)
     return screens.render(template, language, node.settings.tz, reports=reports,
                           types=screens.type_names(node.reports.catalogue), filters=shown, user=principal.subject,
-                          here=here, agency=principal.role == "agency_viewer", **extra)  # fmt: skip
+                          here=here, agency=principal.role == "agency_viewer", older=older, newest=newest,
+                          **extra)  # fmt: skip
 
 
 def _page(node: EdgeNode, request: Request, language: Language, principal: Principal, reference: str,
@@ -193,16 +209,16 @@ def _title(text: str) -> Any:
 
 @router.websocket("/reports/live")
 async def workbench_live(ws: WebSocket, lang: str | None = None, state: str = "", type: str = "", officer: str = "",
-                         sla: str = "") -> None:  # fmt: skip
+                         sla: str = "", before: str = "") -> None:  # fmt: skip
     """The list, pushed again after every change its rows show (filed, moved, assigned, shared...)."""
     node = _node(ws)
     screen = Screen(node, ws.cookies.get(STAFF_COOKIE, ""), READ, Language.parse(lang))
-    shown = _shown_filters(node, state, type, officer, sla)
-    source = ws.client.host if ws.client else "-"
+    shown = _shown_filters(node, state, type, officer, sla, before)
+    live = LiveView(ws.client.host if ws.client else "-")  # audited when it opens, not on every push
 
     def render(s: Screen) -> str:
         assert s.principal is not None
-        return _list_html(node, s.language, s.principal, shown, source)
+        return _list_html(node, s.language, s.principal, shown, live.source, live=live)
 
     def wants(kind: str, payload: dict[str, Any]) -> bool:
         return payload.get("what") in LIST_CHANGES
@@ -217,7 +233,7 @@ async def report_live(ws: WebSocket, reference: str, lang: str | None = None, do
     (a share revoked or ended) shows the refusal instead."""
     node = _node(ws)
     screen = Screen(node, ws.cookies.get(STAFF_COOKIE, ""), READ, Language.parse(lang), state={"done": done})
-    source = ws.client.host if ws.client else "-"
+    live = LiveView(ws.client.host if ws.client else "-")  # audited when it opens and when access changes
     try:
         ref = str(parse_reference(reference[:40]))
     except DomainError:
@@ -227,7 +243,7 @@ async def report_live(ws: WebSocket, reference: str, lang: str | None = None, do
     def render(s: Screen) -> str:
         assert s.principal is not None
         try:
-            report = node.reports.get(ref, s.principal, source)
+            report = node.reports.get(ref, s.principal, live.source, live)
         except DomainError as exc:
             return screens.render("refused_screen.html", s.language, node.settings.tz, message=exc.message)
         # what the viewer's own last action did stays until the report changes again

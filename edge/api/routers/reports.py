@@ -125,6 +125,7 @@ class Summary(BaseModel):
 
 class SummaryList(BaseModel):
     reports: list[Summary]
+    older: str | None = Field(None, description="more reports follow: pass this as `before` for the next page")
 
 
 class TimelineEntry(BaseModel):
@@ -304,10 +305,17 @@ def list_reports(
     ),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
+    before: str | None = Query(
+        None,
+        min_length=10,
+        max_length=40,
+        description="the next page: the reports filed before this reference (the last one of the page before)",
+    ),
     principal: Principal = Depends(require("reports.read")),
 ) -> dict:
-    filters = Filters(state, type, officer, sla_breached, limit, offset, document)
-    return {"reports": get_node(request).reports.list_reports(principal, filters, _source(request))}
+    filters = Filters(state, type, officer, sla_breached, limit, offset, document, before)
+    reports, more = get_node(request).reports.list_page(principal, filters, _source(request))
+    return {"reports": reports, "older": reports[-1]["reference"] if more else None}
 
 
 @router.get("/reads/mine", response_model=ReadList, summary="What the caller has read (their audit trail of reads)")
