@@ -561,6 +561,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default="ingest,catch-up,dashboard",
                         help="which parts to run, comma-separated: ingest, catch-up, dashboard")  # fmt: skip
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--workers", default="1,2", help="ingest workers side by side, comma-separated: 1,2")
     args = parser.parse_args(argv)
     parts, backends = set(args.only.split(",")), [b for b in ("sqlite", "postgresql") if b in args.backends]
     if args.small:
@@ -573,7 +574,7 @@ def main(argv: list[str] | None = None) -> None:
         ingest_names = [f"in-{i:03d}" for i in range(args.ingest_stations)]
         result["ingest"] = []
         for backend in backends if "ingest" in parts else ():
-            for workers in (1, 2):
+            for workers in [int(w) for w in args.workers.split(",")]:
                 broker = Broker(tmp / f"broker-{backend}-{workers}", pki).start()
                 try:
                     target = str(tmp / f"ingest-{workers}.sqlite") if backend == "sqlite" else new_pg_database(pg)
@@ -601,7 +602,7 @@ def main(argv: list[str] | None = None) -> None:
             filled.update(dashboard_queries(target, args.stations, args.days, args.rounds))
             print(backend, json.dumps(filled), flush=True)
             result["dashboard"][backend] = filled
-    whole = parts >= {"ingest", "catch-up", "dashboard"} and len(backends) == 2
+    whole = parts >= {"ingest", "catch-up", "dashboard"} and len(backends) == 2 and args.workers == "1,2"
     path = write("central-small" if args.small else ("central" if whole else "central-partial"), result)
     print(f"wrote {path}")
 
