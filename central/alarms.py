@@ -421,7 +421,7 @@ class AlarmQuery:
 
     state: StateFilter = StateFilter.OPEN
     severity: Severity | None = None
-    station: str | None = None  # a station id, or the start of one
+    station: str | None = None  # a station id (exact), or the start of one followed by `*` ("st-1*": st-1, st-10...)
     rule: Rule | None = None
     limit: int = 500
 
@@ -441,9 +441,12 @@ def find_alarms(store: CentralStore, q: AlarmQuery) -> list[Alarm]:
     if q.rule is not None:
         where.append("rule = ?")
         params.append(q.rule.value)
-    if q.station:
+    if q.station and q.station.endswith("*"):  # an explicit prefix search; `%` and `_` are only themselves
         where.append("station LIKE ? ESCAPE '!'")
-        params.append(q.station.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")
+        params.append(q.station[:-1].replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")
+    elif q.station:
+        where.append("station = ?")
+        params.append(q.station)
     rank = " ".join(f"WHEN '{s.value}' THEN {i}" for i, s in enumerate(Severity))
     order = (
         "cleared_at DESC, id DESC"
