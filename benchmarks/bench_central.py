@@ -247,6 +247,12 @@ def mosquitto_sub(broker: Any, pki: Any, count: int, identity: str) -> subproces
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a live process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _stored(store: Any) -> int:
     return int(store.query("SELECT count(*) AS n FROM messages")[0]["n"])
 
@@ -276,6 +282,10 @@ class IngestWorkers:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("the ingest workers did not subscribe")
+
+    def cpu_s(self) -> float:
+        """CPU seconds the workers have used so far (a figure the machine's load does not inflate)."""
+        return sum(_cpu_s(p.pid) for p in self.procs)
 
     def stop(self) -> None:
         for p in self.procs:
@@ -315,10 +325,20 @@ def ingest_rate(broker: Any, pki: Any, target: str, workers: int, stations: list
         time.sleep(1.0)  # mosquitto_sub connected and subscribed
         publishers = Publishers(broker, pki, stations, minutes, per_station)
         done_sub: list[float] = []
+        sub_cpu: list[float] = []
+
+        def reap() -> None:  # mosquitto_sub's end, with the CPU it used
+            _pid, status, usage = os.wait4(sub.pid, 0)
+            sub.returncode = os.waitstatus_to_exitcode(status)
+            done_sub.append(time.monotonic())
+            sub_cpu.append(usage.ru_utime + usage.ru_stime)
+
+        cpu0 = ingest.cpu_s()
         t0 = publishers.go()
-        threading.Thread(target=lambda: (sub.wait(900), done_sub.append(time.monotonic())), daemon=True).start()
+        threading.Thread(target=reap, daemon=True).start()
         _acked, published = publishers.wait()
         n, stored_at = _wait_stored(store, total, 900)
+        ingest_cpu = ingest.cpu_s() - cpu0
         deadline = time.monotonic() + 60
         while not done_sub and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -340,6 +360,10 @@ def ingest_rate(broker: Any, pki: Any, target: str, workers: int, stations: list
         "ingest_msg_per_s_per_worker": round(total / ingest_s / workers, 1),
         "mosquitto_sub_msg_per_s": round(total / sub_s, 1),
         "ratio_ingest_to_mosquitto_sub": round(sub_s / ingest_s, 3),
+        # CPU per message, every worker together, against mosquitto_sub's (its start included): what a message costs
+        # whatever else the machine is doing; 1e6 / it is the rate one core could sustain
+        "ingest_cpu_us_per_msg": round(ingest_cpu / total * 1e6, 1),
+        "mosquitto_sub_cpu_us_per_msg": round(sub_cpu[0] / total * 1e6, 1) if sub_cpu else None,
     }
 
 
