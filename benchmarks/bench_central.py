@@ -27,8 +27,10 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -134,40 +136,107 @@ def station_stream(station: str, minutes: int, start: datetime, rng: random.Rand
     return out
 
 
+# One publisher process per STATIONS_PER_PROCESS stations. Each station is its own MQTT identity (its own
+# certificate and client id: the broker's ACL lets a station write only its own topics), so a 500-station fleet is 500
+# connections. paho's network loop waits on select(), which cannot watch a descriptor numbered 1024 or more, and each
+# client holds three (its socket and a wake-up pair): in one process the clients past about the 340th are silently
+# "connection lost" from their first loop on, and their publishes fail with "client not currently connected" (this is
+# what stopped the full-size run). 100 stations a process keep every descriptor well below 1024.
+STATIONS_PER_PROCESS = 100
+
+
+def _publish_part(pki: Any, port: int, stations: list[str], minutes: int, per_station: int | None, seed: int,
+                  ready: Any, go: Any, done: Any) -> None:  # fmt: skip
+    """A publisher process: builds its stations' streams, connects each station and waits for its CONNACK, says
+    ready, then on `go` publishes every stream at once (round robin over its stations, QoS 1, a window of WINDOW in
+    flight per station) and reports (published, failed, monotonic time of the last PUBACK)."""
+    import itertools
+
+    from tests.telemetry.broker import tls_client
+
+    start_ts = datetime(2026, 3, 1, 8, tzinfo=UTC)
+    streams = {st: station_stream(st, minutes, start_ts, random.Random(f"{seed}-{st}"))[:per_station]
+               for st in stations}  # fmt: skip
+    clients, connected = {}, []
+    for st in stations:
+        c = tls_client(pki, st, client_id=st)
+        c.max_inflight_messages_set(WINDOW)
+        c.max_queued_messages_set(0)
+        event = threading.Event()
+        c.on_connect = lambda _c, _u, _f, rc, _p, event=event: None if rc.is_failure else event.set()
+        c.connect("127.0.0.1", port, 120)
+        c.loop_start()
+        clients[st] = c
+        connected.append(event)
+    if not all(e.wait(120) for e in connected):
+        done.put((0, sum(len(s) for s in streams.values()), time.monotonic(), "not every station connected"))
+        return
+    ready.put(len(stations))
+    go.wait()
+    infos = []
+    rounds = itertools.zip_longest(*([(st, topic, body) for topic, body in streams[st]] for st in stations))
+    for batch in rounds:
+        for item in batch:
+            if item is not None:
+                st, topic, body = item
+                infos.append(clients[st].publish(topic, body, qos=1))
+    failed, why = 0, ""
+    for info in infos:
+        try:
+            info.wait_for_publish(900)
+            failed += 0 if info.is_published() else 1
+        except (RuntimeError, ValueError) as exc:
+            failed, why = failed + 1, str(exc)
+    last = time.monotonic()
+    for c in clients.values():
+        c.disconnect()
+        c.loop_stop()
+    done.put((len(infos) - failed, failed, last, why))
+
+
 class Publishers:
-    """One paho client per station (its own certificate: the broker's ACL lets a station write only its topics)."""
+    """The stations, in processes of STATIONS_PER_PROCESS, connected and waiting; `go()` starts every stream at once
+    and returns its monotonic start; `wait()` the time the broker had acknowledged every message."""
 
-    def __init__(self, broker: Any, pki: Any, stations: list[str]) -> None:
-        from tests.telemetry.broker import tls_client
+    def __init__(self, broker: Any, pki: Any, stations: list[str], minutes: int, per_station: int | None = None,
+                 seed: int = 7) -> None:  # fmt: skip
+        import multiprocessing
 
-        self.clients = {}
-        for st in stations:
-            c = tls_client(pki, st, client_id=st)
-            c.max_inflight_messages_set(WINDOW)
-            c.max_queued_messages_set(0)
-            c.connect("127.0.0.1", broker.port, 60)
-            c.loop_start()
-            self.clients[st] = c
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        self._ready, self._done, self._go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        parts = [stations[i : i + STATIONS_PER_PROCESS] for i in range(0, len(stations), STATIONS_PER_PROCESS)]
+        self.procs = [
+            ctx.Process(target=_publish_part, daemon=True,
+                        args=(pki, broker.port, part, minutes, per_station, seed, self._ready, self._go, self._done))
+            for part in parts
+        ]  # fmt: skip
+        for p in self.procs:
+            p.start()
+        for _ in self.procs:
+            try:
+                self._ready.get(timeout=600)
+            except Exception:
+                self.close()
+                raise RuntimeError(f"publishers did not connect: {self._done.get_nowait()}") from None
 
-    def publish_all(self, streams: dict[str, list[tuple[str, bytes]]]) -> None:
-        """Every station publishes its stream at once (a thread each), waiting for every PUBACK."""
+    def go(self) -> float:
+        t0 = time.monotonic()
+        self._go.set()
+        return t0
 
-        def run(st: str) -> None:
-            c = self.clients[st]
-            infos = [c.publish(topic, body, qos=1) for topic, body in streams[st]]
-            for info in infos:
-                info.wait_for_publish(300)
-
-        threads = [threading.Thread(target=run, args=(st,)) for st in streams]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    def wait(self) -> tuple[int, float]:
+        """(messages the broker acknowledged, monotonic time of the last PUBACK); raises if any publish failed."""
+        results = [self._done.get(timeout=3600) for _ in self.procs]
+        failed = [r for r in results if r[1]]
+        if failed:
+            raise RuntimeError(f"{sum(r[1] for r in failed)} publishes failed: {failed[0][3]}")
+        return sum(r[0] for r in results), max(r[2] for r in results)
 
     def close(self) -> None:
-        for c in self.clients.values():
-            c.disconnect()
-            c.loop_stop()
+        for p in self.procs:
+            p.join(30)
+            if p.is_alive():
+                p.kill()
 
 
 def mosquitto_sub(broker: Any, pki: Any, count: int, identity: str) -> subprocess.Popen[bytes]:
@@ -178,31 +247,65 @@ def mosquitto_sub(broker: Any, pki: Any, count: int, identity: str) -> subproces
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a live process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _stored(store: Any) -> int:
     return int(store.query("SELECT count(*) AS n FROM messages")[0]["n"])
 
 
-def _ingest_workers(store_target: str, broker: Any, pki: Any, workers: int) -> tuple[list[Any], list[Any]]:
-    from central.ingest import Ingest
-    from central.store import CentralStore
+class IngestWorkers:
+    """`markaz central ingest --worker N` as real processes, as central runs them (each its own interpreter and
+    certificate, side by side on the shared subscription); ready once each has recorded its subscription."""
 
-    stores, ingests = [], []
-    for i in range(1, workers + 1):
-        own = pki.client(f"central-{i}.markaz")
-        store = CentralStore(store_target)
-        ingest = Ingest(store, broker.url, pki.ca.cert, own.cert, own.key, client_id=f"central-ingest-{i}")
-        ingest.start()
-        assert ingest.ready.wait(20), "the ingest did not subscribe"
-        stores.append(store)
-        ingests.append(ingest)
-    return stores, ingests
+    def __init__(self, store: Any, target: str, broker: Any, pki: Any, workers: int) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        for i in range(1, workers + 1):
+            own = pki.client(f"central-{i}.markaz")
+            self.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "markaz.cli", "central", "ingest", "--mqtt", broker.url,
+                 "--mqtt-ca", str(pki.ca.cert), "--mqtt-cert", str(own.cert), "--mqtt-key", str(own.key),
+                 "--db", target, "--worker", str(i)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+        names = {f"central-ingest-{i}" for i in range(1, workers + 1)}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            up = {w["client_id"] for w in store.ingest_workers() if w["connected_at"]}
+            if names <= up:
+                return
+            if any(p.poll() is not None for p in self.procs):
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the ingest workers did not subscribe")
+
+    def cpu_s(self) -> float:
+        """CPU seconds the workers have used so far (a figure the machine's load does not inflate)."""
+        return sum(_cpu_s(p.pid) for p in self.procs)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
-def _stop(stores: list[Any], ingests: list[Any]) -> None:
-    for ingest in ingests:
-        ingest.stop()
-    for store in stores:
-        store.close()
+def _wait_stored(store: Any, total: int, timeout_s: float) -> tuple[int, float]:
+    """(messages stored, monotonic time the count reached `total`, or the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    n = _stored(store)
+    while n < total and time.monotonic() < deadline:
+        time.sleep(0.02)
+        n = _stored(store)
+    return n, time.monotonic()
 
 
 # --- the measurements ---------------------------------------------------------------------------------------------
@@ -210,31 +313,40 @@ def _stop(stores: list[Any], ingests: list[Any]) -> None:
 
 def ingest_rate(broker: Any, pki: Any, target: str, workers: int, stations: list[str], per_station: int) -> dict:
     """Central's ingest and mosquitto_sub on the same stream; rates from the first publish."""
-    rng = random.Random(7)
-    start_ts = datetime(2026, 3, 1, 8, tzinfo=UTC)
-    minutes = max(1, per_station // 12)
-    streams = {st: station_stream(st, minutes, start_ts, rng)[:per_station] for st in stations}
-    total = sum(len(s) for s in streams.values())
-    stores, ingests = _ingest_workers(target, broker, pki, workers)
+    from central.store import CentralStore
+
+    minutes = -(-per_station // 7)  # 7 messages a minute
+    total = len(stations) * per_station
+    store = CentralStore(target)  # migrated before the workers start
+    ingest = IngestWorkers(store, target, broker, pki, workers)
     sub = mosquitto_sub(broker, pki, total, broker.recorder_identity())
-    time.sleep(1.0)  # mosquitto_sub connected and subscribed
-    publishers = Publishers(broker, pki, stations)
+    publishers = None
     try:
-        t0 = time.perf_counter()
+        time.sleep(1.0)  # mosquitto_sub connected and subscribed
+        publishers = Publishers(broker, pki, stations, minutes, per_station)
         done_sub: list[float] = []
-        threading.Thread(target=lambda: (sub.wait(600), done_sub.append(time.perf_counter())), daemon=True).start()
-        publishers.publish_all(streams)
-        published = time.perf_counter()
-        deadline = time.monotonic() + 900
-        while _stored(stores[0]) < total and time.monotonic() < deadline:
-            time.sleep(0.02)
-        stored_at = time.perf_counter()
-        n = _stored(stores[0])
+        sub_cpu: list[float] = []
+
+        def reap() -> None:  # mosquitto_sub's end, with the CPU it used
+            _pid, status, usage = os.wait4(sub.pid, 0)
+            sub.returncode = os.waitstatus_to_exitcode(status)
+            done_sub.append(time.monotonic())
+            sub_cpu.append(usage.ru_utime + usage.ru_stime)
+
+        cpu0 = ingest.cpu_s()
+        t0 = publishers.go()
+        threading.Thread(target=reap, daemon=True).start()
+        _acked, published = publishers.wait()
+        n, stored_at = _wait_stored(store, total, 900)
+        ingest_cpu = ingest.cpu_s() - cpu0
+        deadline = time.monotonic() + 60
         while not done_sub and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
-        publishers.close()
-        _stop(stores, ingests)
+        if publishers is not None:
+            publishers.close()
+        ingest.stop()
+        store.close()
         if sub.poll() is None:
             sub.kill()
     ingest_s, sub_s = stored_at - t0, (done_sub[0] if done_sub else float("nan")) - t0
@@ -248,38 +360,48 @@ def ingest_rate(broker: Any, pki: Any, target: str, workers: int, stations: list
         "ingest_msg_per_s_per_worker": round(total / ingest_s / workers, 1),
         "mosquitto_sub_msg_per_s": round(total / sub_s, 1),
         "ratio_ingest_to_mosquitto_sub": round(sub_s / ingest_s, 3),
+        # CPU per message, every worker together, against mosquitto_sub's (its start included): what a message costs
+        # whatever else the machine is doing; 1e6 / it is the rate one core could sustain
+        "ingest_cpu_us_per_msg": round(ingest_cpu / total * 1e6, 1),
+        "mosquitto_sub_cpu_us_per_msg": round(sub_cpu[0] / total * 1e6, 1) if sub_cpu else None,
     }
 
 
 def catch_up(broker: Any, pki: Any, target: str, stations: list[str], outage_min: int, workers: int) -> dict:
     """Every station drains an outage's backlog at once; time until central has stored it all."""
-    rng = random.Random(11)
-    start_ts = datetime(2026, 3, 2, 8, tzinfo=UTC)
-    streams = {st: station_stream(st, outage_min, start_ts, rng) for st in stations}
-    total = sum(len(s) for s in streams.values())
-    stores, ingests = _ingest_workers(target, broker, pki, workers)
-    publishers = Publishers(broker, pki, stations)
+    from central.store import CentralStore
+
+    total = len(stations) * outage_min * 7
+    store = CentralStore(target)
+    ingest = IngestWorkers(store, target, broker, pki, workers)
+    publishers = None
     try:
-        t0 = time.perf_counter()
-        publishers.publish_all(streams)
-        deadline = time.monotonic() + 3600
-        while _stored(stores[0]) < total and time.monotonic() < deadline:
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - t0
-        gaps = stores[0].query("SELECT count(*) AS n FROM gaps")[0]["n"]
-        n = _stored(stores[0])
+        publishers = Publishers(broker, pki, stations, outage_min, seed=11)
+        t0 = publishers.go()
+        acked, published = publishers.wait()
+        n, stored_at = _wait_stored(store, total, 3600)
+        gaps = store.query("SELECT count(*) AS n FROM gaps")[0]["n"]
+        duplicates = store.query("SELECT coalesce(sum(duplicates), 0) AS n FROM stations")[0]["n"]
     finally:
-        publishers.close()
-        _stop(stores, ingests)
+        if publishers is not None:
+            publishers.close()
+        ingest.stop()
+        store.close()
+    elapsed = stored_at - t0
     return {
         "stations": len(stations),
         "outage_min": outage_min,
         "workers": workers,
+        "publisher_processes": len(publishers.procs),
         "messages": total,
+        "acknowledged_by_broker": acked,
         "stored": n,
         "open_gaps": gaps,
+        "duplicates": int(duplicates),
+        "broker_took_backlog_s": round(published - t0, 2),
         "catch_up_s": round(elapsed, 2),
         "msg_per_s": round(total / elapsed, 1),
+        "target_s": 300,
     }
 
 
@@ -463,6 +585,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default="ingest,catch-up,dashboard",
                         help="which parts to run, comma-separated: ingest, catch-up, dashboard")  # fmt: skip
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--workers", default="1,2", help="ingest workers side by side, comma-separated: 1,2")
     args = parser.parse_args(argv)
     parts, backends = set(args.only.split(",")), [b for b in ("sqlite", "postgresql") if b in args.backends]
     if args.small:
@@ -475,7 +598,7 @@ def main(argv: list[str] | None = None) -> None:
         ingest_names = [f"in-{i:03d}" for i in range(args.ingest_stations)]
         result["ingest"] = []
         for backend in backends if "ingest" in parts else ():
-            for workers in (1, 2):
+            for workers in [int(w) for w in args.workers.split(",")]:
                 broker = Broker(tmp / f"broker-{backend}-{workers}", pki).start()
                 try:
                     target = str(tmp / f"ingest-{workers}.sqlite") if backend == "sqlite" else new_pg_database(pg)
@@ -503,7 +626,7 @@ def main(argv: list[str] | None = None) -> None:
             filled.update(dashboard_queries(target, args.stations, args.days, args.rounds))
             print(backend, json.dumps(filled), flush=True)
             result["dashboard"][backend] = filled
-    whole = parts >= {"ingest", "catch-up", "dashboard"} and len(backends) == 2
+    whole = parts >= {"ingest", "catch-up", "dashboard"} and len(backends) == 2 and args.workers == "1,2"
     path = write("central-small" if args.small else ("central" if whole else "central-partial"), result)
     print(f"wrote {path}")
 

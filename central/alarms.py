@@ -49,6 +49,15 @@ class AlarmState(StrEnum):
     CLEARED = "cleared"
 
 
+class EventKind(StrEnum):
+    """The steps of an alarm's life, each a row of `alarm_events` (the charts mark them)."""
+
+    RAISED = "raised"
+    ESCALATED = "escalated"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
+
 class Rule(StrEnum):
     STATION_OFFLINE = "station_offline"
     WAIT_OVER_TARGET = "wait_over_target"
@@ -217,7 +226,7 @@ class Alarm(BaseModel):
 class AlarmEvent(BaseModel):
     alarm_id: int
     station: str
-    kind: str  # raised, escalated, acknowledged, cleared
+    kind: EventKind
     at: datetime
     actor: str | None = None
     comment: str | None = None
@@ -308,7 +317,7 @@ class AlarmEvaluator:
                     (*key, rule.severity.value, AlarmState.ACTIVE.value, iso(since), iso(now), json.dumps(cond.detail)),
                 ).fetchone()[0]
                 tx.execute("DELETE FROM alarm_pending WHERE station = ? AND rule = ? AND subject = ?", key)
-                _event(tx, alarm_id, cond.station, "raised", now)
+                _event(tx, alarm_id, cond.station, EventKind.RAISED, now)
                 raised.append(alarm_id)
             for key in pending.keys() - holding.keys():
                 if (key[0], Rule(key[1])) not in skipped:
@@ -321,7 +330,7 @@ class AlarmEvaluator:
                         "UPDATE alarms SET state = ?, cleared_at = ? WHERE id = ?",
                         (AlarmState.CLEARED.value, iso(now), row["id"]),
                     )
-                    _event(tx, row["id"], key[0], "cleared", now)
+                    _event(tx, row["id"], key[0], EventKind.CLEARED, now)
                     cleared.append(row["id"])
                     continue
                 tx.execute("UPDATE alarms SET detail = ? WHERE id = ?", (json.dumps(holding[key].detail), row["id"]))
@@ -336,7 +345,7 @@ class AlarmEvaluator:
                             "UPDATE alarms SET escalation_level = ?, escalated_at = ? WHERE id = ?",
                             (level, iso(now), row["id"]),
                         )
-                        _event(tx, row["id"], key[0], "escalated", now, comment=f"level {level}")
+                        _event(tx, row["id"], key[0], EventKind.ESCALATED, now, comment=f"level {level}")
                         escalated.append(row["id"])
         return EvaluationRun(raised, cleared, escalated, judged)
 
@@ -348,7 +357,13 @@ def _rows(tx: Any, sql: str, params: Any = ()) -> list[dict[str, Any]]:
 
 
 def _event(
-    tx: Any, alarm_id: int, station: str, kind: str, at: datetime, actor: str | None = None, comment: str | None = None
+    tx: Any,
+    alarm_id: int,
+    station: str,
+    kind: EventKind,
+    at: datetime,
+    actor: str | None = None,
+    comment: str | None = None,
 ) -> None:
     tx.execute(
         "INSERT INTO alarm_events (alarm_id, station, kind, at, actor, comment) VALUES (?, ?, ?, ?, ?, ?)",
@@ -421,7 +436,7 @@ class AlarmQuery:
 
     state: StateFilter = StateFilter.OPEN
     severity: Severity | None = None
-    station: str | None = None  # a station id, or the start of one
+    station: str | None = None  # a station id (exact), or the start of one followed by `*` ("st-1*": st-1, st-10...)
     rule: Rule | None = None
     limit: int = 500
 
@@ -441,9 +456,12 @@ def find_alarms(store: CentralStore, q: AlarmQuery) -> list[Alarm]:
     if q.rule is not None:
         where.append("rule = ?")
         params.append(q.rule.value)
-    if q.station:
+    if q.station and q.station.endswith("*"):  # an explicit prefix search; `%` and `_` are only themselves
         where.append("station LIKE ? ESCAPE '!'")
-        params.append(q.station.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")
+        params.append(q.station[:-1].replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")
+    elif q.station:
+        where.append("station = ?")
+        params.append(q.station)
     rank = " ".join(f"WHEN '{s.value}' THEN {i}" for i, s in enumerate(Severity))
     order = (
         "cleared_at DESC, id DESC"
@@ -529,7 +547,7 @@ def acknowledge(
             "UPDATE alarms SET state = ?, acknowledged_by = ?, acknowledged_at = ?, ack_comment = ? WHERE id = ?",
             (AlarmState.ACKNOWLEDGED.value, by, iso(now), text, alarm_id),
         )
-        _event(tx, alarm_id, row["station"], "acknowledged", now, actor=by, comment=text)
+        _event(tx, alarm_id, row["station"], EventKind.ACKNOWLEDGED, now, actor=by, comment=text)
         audit.append(tx, by, "staff", "alarm.acknowledge", "alarm", str(alarm_id),
                      {"station": row["station"], "rule": row["rule"], "subject": row["subject"], "comment": text},
                      {"state": row["state"]})  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +29,22 @@ app.add_typer(user_app, name="user")
 DB_HELP = "central's store: a SQLite file, or a postgresql:// URL"
 KEY_HELP = "the station's audit anchor public key (PEM), from `markaz edge audit key` at the station"
 CONFIG_HELP = "central's settings file (TOML; the alarm rules are its [alarms] table)"
+
+
+@contextmanager
+def _open_store(db: str, *errors: type[Exception], code: int = 2) -> Iterator[CentralStore]:
+    """The store for one command, closed after it: one of `errors` raised inside ends the command with
+    `error: ...` on stderr and exit `code` (2: what was asked cannot be done as asked)."""
+    from central.store import CentralStore
+
+    store = CentralStore(db)
+    try:
+        yield store
+    except errors as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code) from None
+    finally:
+        store.close()
 
 
 def _alarm_loop(store, ingest, config: Path | None):
@@ -217,19 +235,12 @@ def audit_key_add(
 ) -> None:
     """Register a station's audit anchor public key: from now on its anchors are checked with it."""
     from central.anchors import BadKey, add_key
-    from central.store import CentralStore
 
     if not public_key.is_file():
         typer.echo(f"error: no key file at {public_key}", err=True)
         raise typer.Exit(2)
-    store = CentralStore(db)
-    try:
+    with _open_store(db, BadKey) as store:
         kid = add_key(store, station, public_key.read_bytes(), by)
-    except BadKey as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
     typer.echo(f"anchor key {kid} registered for {station}")
 
 
@@ -237,14 +248,10 @@ def audit_key_add(
 def audit_key_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite") -> None:
     """The registered anchor keys, by station."""
     from central.anchors import keys
-    from central.store import CentralStore
 
-    store = CentralStore(db)
-    try:
+    with _open_store(db) as store:
         for k in keys(store):
             typer.echo(f"{k['station']}\t{k['key_id']}\t{k['added_at']}\t{k['added_by']}")
-    finally:
-        store.close()
 
 
 @audit_app.command("check")
@@ -256,19 +263,12 @@ def audit_check(
     """Verify a station's exported audit log against the anchors the station sent central: exit 0 if every one
     matches, 1 naming what was rewritten or cut off, 2 if the file is not that station's export."""
     from central.audit import ExportError, check_export, read_export
-    from central.store import CentralStore
 
     if not export.is_file():
         typer.echo(f"error: no export file at {export}", err=True)
         raise typer.Exit(2)
-    store = CentralStore(db)
-    try:
+    with _open_store(db, ExportError) as store:
         report = check_export(station, read_export(export, station), store.audit_anchors(station))
-    except ExportError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
     if report.ok:
         typer.echo(
             f"audit log of {station} matches central: {report.entries} entries, "
@@ -293,17 +293,13 @@ def retention(
     from datetime import timedelta
 
     from central.retention import RetentionPolicy, run_retention
-    from central.store import CentralStore
 
     if min(raw_days, five_minute_days, hourly_days) <= 0:
         typer.echo("error: every retention time must be positive", err=True)
         raise typer.Exit(2)
     policy = RetentionPolicy(timedelta(days=raw_days), timedelta(days=five_minute_days), timedelta(days=hourly_days))
-    store = CentralStore(db)
-    try:
+    with _open_store(db) as store:
         run = run_retention(store, policy)
-    finally:
-        store.close()
     typer.echo(f"rolled up {run.rolled_up}, pruned {run.raw_pruned} raw snapshots and {run.rollups_pruned} rollups")
 
 
@@ -318,17 +314,11 @@ def alarms_run(
     import signal
     import threading
 
-    from central.store import CentralStore
     from markaz.config import ConfigError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    store = CentralStore(db)
-    try:
-        try:
-            loop = _alarm_loop(store, None, config)
-        except ConfigError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+    with _open_store(db, ConfigError) as store:
+        loop = _alarm_loop(store, None, config)
         if once:
             run = loop.evaluator.run()
             typer.echo(
@@ -342,8 +332,6 @@ def alarms_run(
         loop.start()
         stop.wait()
         loop.stop()
-    finally:
-        store.close()
 
 
 @alarms_app.command("list")
@@ -355,13 +343,9 @@ def alarms_list(
 ) -> None:
     """The open alarms (newest first)."""
     from central.alarms import list_alarms
-    from central.store import CentralStore
 
-    store = CentralStore(db)
-    try:
+    with _open_store(db) as store:
         alarms = list_alarms(store, station, include_cleared=cleared)
-    finally:
-        store.close()
     for a in alarms:
         if as_json:
             typer.echo(a.model_dump_json())
@@ -385,21 +369,14 @@ def alarms_ack(
     """Acknowledge an active alarm (central_operator or central_admin): exit 1 if it cannot be."""
     from central.alarms import AlarmError, acknowledge
     from central.roles import CentralRole
-    from central.store import CentralStore
 
     try:
         staff_role = CentralRole(role)
     except ValueError:
         typer.echo(f"error: role must be one of {', '.join(r.value for r in CentralRole)}", err=True)
         raise typer.Exit(2) from None
-    store = CentralStore(db)
-    try:
+    with _open_store(db, AlarmError, code=1) as store:
         alarm = acknowledge(store, alarm_id, by, staff_role, comment)
-    except AlarmError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
     typer.echo(f"alarm {alarm.id} acknowledged by {alarm.acknowledged_by} at {alarm.acknowledged_at}")
 
 
@@ -419,21 +396,14 @@ def compare(
 
     from central.comparison import MEASURES, ComparisonError, to_csv
     from central.comparison import compare as run_compare
-    from central.store import CentralStore
 
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError:
         typer.echo("error: --from and --to are dates, YYYY-MM-DD", err=True)
         raise typer.Exit(2) from None
-    store = CentralStore(db)
-    try:
+    with _open_store(db, ComparisonError) as store:
         result = run_compare(store, first, last, service, rank_by)
-    except ComparisonError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
     if csv_file is not None:
         partial = csv_file.with_name(csv_file.name + ".partial")
         partial.write_text(to_csv(result), encoding="utf-8")
@@ -460,20 +430,13 @@ def user_add(
     import sys
 
     from central.staff.service import StaffError, StaffService
-    from central.store import CentralStore
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    store = CentralStore(db)
-    try:
+    with _open_store(db, StaffError, ValueError) as store:
         staff = StaffService(store.db).add_user(username, password, role)
-    except (StaffError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
     typer.echo(f"added {staff.username} ({staff.role})")
 
 
@@ -481,15 +444,11 @@ def user_add(
 def user_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite") -> None:
     """Central's staff accounts, their roles and whether each is locked."""
     from central.staff.service import StaffService
-    from central.store import CentralStore
 
-    store = CentralStore(db)
-    try:
+    with _open_store(db) as store:
         for u in StaffService(store.db).users():
             locked = f" locked until {u['locked_until']}" if u["locked_until"] else ""
             typer.echo(f"{u['username']}\t{u['role']}\t{'active' if u['active'] else 'disabled'}{locked}")
-    finally:
-        store.close()
 
 
 rollout_app = typer.Typer(help="Staged roll-outs of a profile version across stations (through central serve).",

@@ -16,12 +16,23 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
 
 from central.store import CentralStore
 from markaz import measures
+
+
+class Period(StrEnum):
+    """The periods the comparison page offers (custom: from and to dates)."""
+
+    TODAY = "today"
+    YESTERDAY = "yesterday"
+    LAST_7 = "7d"
+    LAST_30 = "30d"
+    CUSTOM = "custom"
 
 
 @dataclass(frozen=True)

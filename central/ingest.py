@@ -200,7 +200,7 @@ class Ingest:
             if info is not None and info.key in ("cmd", "central.status"):
                 continue  # our own commands to stations, and central's own status
             try:
-                info, msg = contract.validate(topic, payload)
+                info, msg = contract.validate(topic, payload, info)
             except contract.ContractError as exc:
                 dead.append((topic, payload if isinstance(payload, bytes) else payload.encode(), str(exc)))
                 log.warning("central ingest: dead letter %s", exc)

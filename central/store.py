@@ -6,6 +6,7 @@ Over `central.db`: SQLite by default, PostgreSQL at national scale (`--db postgr
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,18 @@ DAILY = ("telemetry.queue_day", "telemetry.verification", "telemetry.reports")
 def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
+
+
+def _missing(lo: int, hi: int, got: list[int]) -> list[tuple[int, int]]:
+    """The runs of lo..hi not in `got` (sorted): what is still missing of that range."""
+    runs, start = [], lo
+    for seq in got[bisect.bisect_left(got, lo) : bisect.bisect_right(got, hi)]:
+        if seq > start:
+            runs.append((start, seq - 1))
+        start = seq + 1
+    if start <= hi:
+        runs.append((start, hi))
+    return runs
 
 
 def _many(tx: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -150,14 +163,16 @@ class CentralStore:
                 ).fetchall():
                     max_seq[st] = int(seq)
             rows = []
-            for _info, topic, msg in items:
-                data = msg.data.model_dump(mode="json") if hasattr(msg.data, "model_dump") else msg.data
-                rows.append((msg.station, msg.seq, msg.schema_id, topic, iso(msg.ts), now, json.dumps(data)))
+            for _info, topic, msg in items:  # the data as JSON text, serialised by pydantic's core (not json.dumps)
+                data = msg.data.model_dump_json() if hasattr(msg.data, "model_dump_json") else json.dumps(msg.data)
+                rows.append((msg.station, msg.seq, msg.schema_id, topic, iso(msg.ts), now, data))
             inserted = self._insert_messages(tx, rows)
             out: list[bool] = []
             counts: dict[str, list[int]] = {st: [0, 0] for st in stations}  # received, duplicates
             latest: dict[tuple[str, str], tuple[Any, ...]] = {}
             daily: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+            fresh: dict[str, list[int]] = {}  # the seqs this batch stored, per station
+            dropped: list[tuple[str, Any]] = []
             for (info, topic, msg), row in zip(items, rows, strict=True):
                 station, seq = msg.station, msg.seq
                 if (station, seq) not in inserted:  # stored before, or earlier in this batch
@@ -166,15 +181,7 @@ class CentralStore:
                     continue
                 inserted.discard((station, seq))
                 out.append(True)
-                top = max_seq[station]
-                if seq > top + 1:
-                    tx.execute(
-                        "INSERT INTO gaps (station, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
-                        (station, top + 1, seq - 1, now),
-                    )
-                elif seq <= top:
-                    self._fill(tx, station, seq, now)
-                max_seq[station] = max(top, seq)
+                fresh.setdefault(station, []).append(seq)
                 counts[station][0] += 1
                 data_text, ts = row[6], row[4]
                 channel = info.key + (f"/{info.params['device']}" if "device" in info.params else "")
@@ -188,11 +195,16 @@ class CentralStore:
                     if dkey not in daily or daily[dkey][3] < seq:
                         daily[dkey] = (station, info.key, day, seq, data_text)
                 if info.key == "events.outbox_dropped":
-                    self._explain(tx, station, msg.data)
+                    dropped.append((station, msg.data))  # once the batch's gaps are written
                 if info.key == "events.audit_anchor":
                     self._anchor(tx, topic, msg, now)
                 if info.key == "cmd.ack":
                     self._ack(tx, station, msg.data, now)
+            self._gaps(tx, max_seq, fresh, now)
+            for station, announced in dropped:
+                self._explain(tx, station, announced)
+            for station, seqs in fresh.items():
+                max_seq[station] = max(max_seq[station], *seqs)
             _many(
                 tx,
                 "UPDATE stations SET max_seq = CASE WHEN max_seq > ? THEN max_seq ELSE ? END, "
@@ -256,21 +268,33 @@ class CentralStore:
         )
 
     @staticmethod
-    def _fill(tx: Any, station: str, seq: int, now: str) -> None:
-        gap = tx.execute(
-            "SELECT id, first_seq, last_seq FROM gaps WHERE station = ? AND first_seq <= ? AND last_seq >= ?",
-            (station, seq, seq),
-        ).fetchone()
-        if gap is None:
-            return
-        gid, first, last = gap
-        tx.execute("DELETE FROM gaps WHERE id = ?", (gid,))
-        for lo, hi in ((first, seq - 1), (seq + 1, last)):
-            if lo <= hi:
-                tx.execute(
-                    "INSERT INTO gaps (station, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)",
-                    (station, lo, hi, now),
-                )
+    def _gaps(tx: Any, tops: dict[str, int], fresh: dict[str, list[int]], now: str) -> None:
+        """The gaps after a batch, set-based: a station's seqs above its stored maximum open the gaps between them
+        (every missing run, one row each), seqs below it close or split the gaps they fall in. A gap the batch
+        does not touch keeps its row (its `dropped`); one it touches is replaced by what is still missing of it.
+        One query for the gaps of the stations with late seqs, one executemany each for deletes and inserts (two
+        workers of a shared subscription each see every other seq: one statement per message made that crawl)."""
+        late = sorted(st for st, seqs in fresh.items() if min(seqs) <= tops[st])
+        existing: dict[str, list[tuple[int, int, int]]] = {}
+        for chunk in _chunks(late, 500):
+            marks = ", ".join("?" * len(chunk))
+            for gid, st, first, last in tx.execute(
+                f"SELECT id, station, first_seq, last_seq FROM gaps WHERE station IN ({marks})", chunk
+            ).fetchall():
+                existing.setdefault(st, []).append((int(gid), int(first), int(last)))
+        deletes: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
+        for st, seqs in fresh.items():
+            got = sorted(seqs)
+            for gid, first, last in existing.get(st, ()):
+                if bisect.bisect_right(got, last) > bisect.bisect_left(got, first):  # the batch stored seqs in it
+                    deletes.append((gid,))
+                    inserts += [(st, lo, hi, now) for lo, hi in _missing(first, last, got)]
+            top = tops[st]
+            if got[-1] > top + 1:
+                inserts += [(st, lo, hi, now) for lo, hi in _missing(top + 1, got[-1] - 1, got)]
+        _many(tx, "DELETE FROM gaps WHERE id = ?", deletes)
+        _many(tx, "INSERT INTO gaps (station, first_seq, last_seq, detected_at) VALUES (?, ?, ?, ?)", inserts)
 
     @staticmethod
     def _explain(tx: Any, station: str, dropped: contract.OutboxDropped) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from central.comparison import BY_NAME, MEASURES, ComparisonError, compare, services_in
+from central.comparison import BY_NAME, MEASURES, ComparisonError, Period, compare, services_in
 from central.staff.roles import Permission
 from central.web import views
 from central.web.pages import _html, _page_user, _pick, _store
@@ -22,14 +21,6 @@ from markaz.web.languages import Language
 router = APIRouter(include_in_schema=False)
 
 MAX_DAYS = 366
-
-
-class Period(StrEnum):
-    TODAY = "today"
-    YESTERDAY = "yesterday"
-    LAST_7 = "7d"
-    LAST_30 = "30d"
-    CUSTOM = "custom"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,13 @@ from typing import Any
 from cachetools import LRUCache, TTLCache
 from markupsafe import Markup
 
-from central.alarms import Alarm
-from central.series import CHARTS, Series
+from central.alarms import Alarm, EventKind, Rule, Severity
+from central.alarms import StateFilter as AlarmStateFilter
+from central.comparison import Period
+from central.fleet import ProblemFilter
+from central.fleet import StateFilter as FleetState
+from central.roles import CentralRole
+from central.series import CHARTS, Series, Span
 from markaz.clock import parse_iso, utcnow
 from markaz.web.languages import Language
 from markaz.web.templates import Screens
@@ -25,44 +30,48 @@ STATIC = HERE / "static"
 VENDOR = HERE / "vendor" / "node_modules" / "uplot" / "dist"
 UPLOT_FILES = ("uPlot.iife.min.js", "uPlot.min.css")
 
-# Names of vocabulary values shown on the pages (English message ids; Arabic in the catalogue)
-ROLE_NAMES = {"central_viewer": "viewer", "central_operator": "operator", "central_admin": "administrator"}
-STATE_NAMES = {"all": "all states", "online": "online", "offline": "offline"}
+# Names of vocabulary values shown on the pages (English message ids; Arabic in the catalogue), keyed by the
+# vocabulary's own StrEnum (a member equals its value, so templates may look up either); test_dashboard_catalogue
+# checks every member has its name.
+ROLE_NAMES = {CentralRole.VIEWER: "viewer", CentralRole.OPERATOR: "operator", CentralRole.ADMIN: "administrator"}
+STATE_NAMES = {FleetState.ALL: "all states", FleetState.ONLINE: "online", FleetState.OFFLINE: "offline"}
 PROBLEM_NAMES = {
-    "any": "any or none",
-    "over_target": "wait over target",
-    "faults": "device faults",
-    "alarms": "open alarms",
-    "gaps": "missing seqs",
+    ProblemFilter.ANY: "any or none",
+    ProblemFilter.OVER_TARGET: "wait over target",
+    ProblemFilter.FAULTS: "device faults",
+    ProblemFilter.ALARMS: "open alarms",
+    ProblemFilter.GAPS: "missing seqs",
 }
-SPAN_NAMES = {"day": "Last 24 hours", "week": "Last 7 days"}
+SPAN_NAMES = {Span.DAY: "Last 24 hours", Span.WEEK: "Last 7 days"}
 RULE_NAMES = {
-    "station_offline": "station offline",
-    "wait_over_target": "wait over target",
-    "device_fault": "device fault",
-    "spoof_rate": "spoof rate too high",
-    "seq_gap": "messages missing",
-    "audit_anchor_overdue": "audit anchor overdue",
-    "audit_anchor_refused": "audit anchor refused",
-    "report_sla": "reports past their deadline",
+    Rule.STATION_OFFLINE: "station offline",
+    Rule.WAIT_OVER_TARGET: "wait over target",
+    Rule.DEVICE_FAULT: "device fault",
+    Rule.SPOOF_RATE: "spoof rate too high",
+    Rule.SEQ_GAP: "messages missing",
+    Rule.AUDIT_ANCHOR_OVERDUE: "audit anchor overdue",
+    Rule.AUDIT_ANCHOR_REFUSED: "audit anchor refused",
+    Rule.REPORT_SLA: "reports past their deadline",
 }
-SEVERITY_NAMES = {"critical": "critical", "major": "major", "minor": "minor", "warning": "warning"}
+SEVERITY_NAMES = {Severity.CRITICAL: "critical", Severity.MAJOR: "major", Severity.MINOR: "minor",
+                  Severity.WARNING: "warning"}  # fmt: skip
 ALARM_STATE_NAMES = {
-    "open": "open (active or acknowledged)",
-    "active": "active",
-    "acknowledged": "acknowledged",
-    "cleared": "cleared",
-    "all": "all",
+    AlarmStateFilter.OPEN: "open (active or acknowledged)",
+    AlarmStateFilter.ACTIVE: "active",
+    AlarmStateFilter.ACKNOWLEDGED: "acknowledged",
+    AlarmStateFilter.CLEARED: "cleared",
+    AlarmStateFilter.ALL: "all",
 }
-ALARM_EVENT_NAMES = {"raised": "raised", "escalated": "escalated", "acknowledged": "acknowledged", "cleared": "cleared"}
+ALARM_EVENT_NAMES = {EventKind.RAISED: "raised", EventKind.ESCALATED: "escalated",
+                     EventKind.ACKNOWLEDGED: "acknowledged", EventKind.CLEARED: "cleared"}  # fmt: skip
 PERIOD_NAMES = {
-    "today": "today",
-    "yesterday": "yesterday",
-    "7d": "the last 7 days",
-    "30d": "the last 30 days",
-    "custom": "from ... to ...",
+    Period.TODAY: "today",
+    Period.YESTERDAY: "yesterday",
+    Period.LAST_7: "the last 7 days",
+    Period.LAST_30: "the last 30 days",
+    Period.CUSTOM: "from ... to ...",
 }
-MEASURE_NAMES = {
+MEASURE_NAMES = {  # keyed by central.comparison.MEASURES' names (a measure is a record, not an enum)
     "served": "Served",
     "mean_wait_s": "Mean wait",
     "p90_wait_s": "90th percentile wait",
@@ -237,11 +246,12 @@ def alarm_markers(alarms: list[Alarm], language: Language) -> list[dict[str, Any
     (epoch seconds, the kind, and a label in the page's language); charts.js draws those inside the plotted range."""
     out: list[dict[str, Any]] = []
     for a in alarms:
-        name = title(RULE_NAMES.get(a.rule.value, a.rule.value), language)
+        name = title(RULE_NAMES[a.rule], language)
         label = f"{name}{' · ' + a.subject if a.subject else ''}"
-        for kind, at in (("raised", a.raised_at), ("acknowledged", a.acknowledged_at), ("cleared", a.cleared_at)):
+        for kind, at in ((EventKind.RAISED, a.raised_at), (EventKind.ACKNOWLEDGED, a.acknowledged_at),
+                         (EventKind.CLEARED, a.cleared_at)):  # fmt: skip
             if at is not None:
-                out.append({"t": int(at.timestamp()), "kind": kind, "alarm": a.id, "severity": a.severity.value,
+                out.append({"t": int(at.timestamp()), "kind": kind.value, "alarm": a.id, "severity": a.severity.value,
                             "label": f"{label}: {title(ALARM_EVENT_NAMES[kind], language)}"})  # fmt: skip
     return sorted(out, key=lambda m: (m["t"], m["alarm"]))
 

@@ -574,9 +574,10 @@ class ContractError(ValueError):
     """A message that does not follow the contract (unknown topic, wrong schema, invalid payload)."""
 
 
-def validate(topic: str, payload: bytes | str) -> tuple[TopicInfo, BaseModel]:
-    """Validate a received message against its channel's model; the envelope's station must match the topic's."""
-    info = parse_topic(topic)
+def validate(topic: str, payload: bytes | str, info: TopicInfo | None = None) -> tuple[TopicInfo, BaseModel]:
+    """Validate a received message against its channel's model; the envelope's station must match the topic's.
+    `info`: the topic already parsed (the ingest parses it first to skip its own channels)."""
+    info = info or parse_topic(topic)
     if info is None:
         raise ContractError(f"topic {topic!r} is not part of the markaz/v1 tree")
     model = BY_KEY[info.key].model

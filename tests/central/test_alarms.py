@@ -18,12 +18,14 @@ from central.alarms import (
     AlarmConflict,
     AlarmEvaluator,
     AlarmNotFound,
+    AlarmQuery,
     AlarmSettings,
     AlarmState,
     NotAllowed,
     Rule,
     acknowledge,
     alarm_events,
+    find_alarms,
     list_alarms,
     open_alarms_by_station,
 )
@@ -458,3 +460,32 @@ def test_two_evaluators_at_once_raise_an_episode_once(open_store, clock):
         t.join(30)
     assert sorted(len(r.raised) for r in runs) == [0, 20]
     assert len(list_alarms(store)) == 20
+
+
+def test_the_station_filter_is_exact_unless_it_ends_with_a_star(open_store):
+    """`st-1` is st-1 only (it used to show st-10 and st-1x too); `st-1*` is every station starting with st-1, where
+    `_` and `%` are only themselves; the list page filters the same way."""
+    from central.web import create_app
+    from tests.central.staff import signed_in_client
+
+    store = open_store()
+    with store.db.transaction() as tx:
+        for station in ("st-1", "st-10", "st-1x", "st_1", "st-2"):
+            tx.execute(
+                "INSERT INTO alarms (station, rule, subject, severity, state, since, raised_at, detail) "
+                "VALUES (?, 'station_offline', '', 'major', 'active', ?, ?, '{}')",
+                (station, T0.isoformat(), T0.isoformat()),
+            )
+
+    def stations(text: str) -> list[str]:
+        return sorted(a.station for a in find_alarms(store, AlarmQuery(station=text)))
+
+    assert stations("st-1") == ["st-1"]
+    assert stations("st-1*") == ["st-1", "st-10", "st-1x"]
+    assert stations("st_1") == ["st_1"] and stations("st_*") == ["st_1"]
+    assert stations("st-") == [] and stations("st-*") == ["st-1", "st-10", "st-1x", "st-2"]
+    client = signed_in_client(create_app(store), store)
+    page = client.get("/alarms", params={"lang": "en", "station": "st-1"}).text
+    assert 'data-station="st-1"' in page and 'data-station="st-10"' not in page and 'data-station="st-1x"' not in page
+    page = client.get("/alarms", params={"lang": "en", "station": "st-1*"}).text
+    assert 'data-station="st-10"' in page and 'data-station="st-2"' not in page

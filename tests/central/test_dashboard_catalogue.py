@@ -25,3 +25,22 @@ def test_a_missing_translation_would_be_found():
     assert missing_messages(Language.AR, [views.CATALOGUES], ["A sentence nobody translated"]) == [
         "A sentence nobody translated"
     ]
+
+
+def test_every_vocabulary_value_has_a_name_keyed_by_its_enum():
+    """The pages' name tables are keyed by the vocabularies' StrEnums, one name per member, no stray keys."""
+    from central.alarms import EventKind, Rule, Severity, StateFilter
+    from central.comparison import MEASURES, Period
+    from central.fleet import ProblemFilter
+    from central.fleet import StateFilter as FleetState
+    from central.roles import CentralRole
+    from central.series import Span
+
+    tables = [(views.ROLE_NAMES, CentralRole), (views.STATE_NAMES, FleetState), (views.PROBLEM_NAMES, ProblemFilter),
+              (views.SPAN_NAMES, Span), (views.RULE_NAMES, Rule), (views.SEVERITY_NAMES, Severity),
+              (views.ALARM_STATE_NAMES, StateFilter), (views.ALARM_EVENT_NAMES, EventKind),
+              (views.PERIOD_NAMES, Period)]  # fmt: skip
+    for names, enum in tables:
+        assert list(names) == list(enum) and all(type(key) is enum for key in names), enum
+    assert list(views.MEASURE_NAMES) == [m.name for m in MEASURES]
+    assert views.RULE_NAMES["station_offline"] == views.RULE_NAMES[Rule.STATION_OFFLINE]  # templates look up values

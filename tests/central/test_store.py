@@ -201,3 +201,42 @@ def test_a_batch_stores_exactly_what_the_same_messages_one_by_one_store(open_sto
     ]
     assert a["gaps"] == [] and [r["seq"] for r in a["messages"]] == list(range(1, len(stream) + 1))
     assert a["latest"]  # the stream has no daily channel: daily is covered by test_comparison
+
+
+def test_two_workers_batches_of_every_other_seq_leave_the_gaps_one_by_one_leaves(open_store):
+    """Two workers of the shared subscription each get every other message, in batches that commit in turn: the
+    gaps opened and closed set-based per batch equal those of the messages stored one at a time: what never came
+    stays a gap (one announced as dropped keeps its mark when a later batch splits another gap), the rest closes."""
+    import random
+    from datetime import UTC, datetime
+
+    from benchmarks.bench_central import station_stream
+
+    store = open_store()
+    ingest = _ingest(store)
+    stream = station_stream("a", 10, datetime(2026, 3, 1, 8, tzinfo=UTC), random.Random(3))  # seqs 1..70
+    lost = {30, 31, 32, 50, 51}
+    kept = [(i, m) for i, m in enumerate(stream, 1) if i not in lost]
+    odd, even = [m for i, m in kept if i % 2], [m for i, m in kept if not i % 2]
+    dropped = json.dumps({"schema": "markaz.events.outbox_dropped/1", "station": "a", "seq": 71,
+                          "ts": "2026-03-01T09:00:00+00:00",
+                          "data": {"count": 3, "first_seq": 30, "last_seq": 32, "dropped_total": 3}}).encode()  # fmt: skip
+    announce = [("markaz/v1/a/events/outbox_dropped", dropped)]
+    batches = [odd[:12], even[:20], odd[12:], announce, even[20:]]  # announced once 30..32 is a gap of its own
+    for batch in batches:
+        with store.batch() as tx:
+            ingest.handle_batch([(t, p, False) for t, p in batch], tx)
+    for batch in batches:
+        for topic, payload in batch:
+            ingest.handle(topic.replace("/a/", "/b/"), payload.replace(b'"station":"a"', b'"station":"b"').replace(
+                b'"station": "a"', b'"station": "b"'))  # fmt: skip
+
+    def gaps(station: str) -> list[tuple[int, int, int]]:
+        rows = store.query("SELECT first_seq, last_seq, dropped FROM gaps WHERE station = ? ORDER BY first_seq",
+                           (station,))  # fmt: skip
+        return [(r["first_seq"], r["last_seq"], r["dropped"]) for r in rows]
+
+    assert gaps("a") == gaps("b") == [(30, 32, 3), (50, 51, 0)]
+    row = store.stations("a")[0]
+    assert (row["max_seq"], row["received"], row["duplicates"]) == (71, 71 - len(lost), 0)
+    assert store.stations("b")[0]["max_seq"] == 71
