@@ -116,44 +116,14 @@ def test_cli_reads_a_photo_as_json_and_refuses_a_photo_without_mrz(tmp_path, fac
 
 
 def test_the_agent_watcher_scans_while_the_details_screen_is_shown_and_the_session_reads_the_chip(
-    tmp_path, face_image, td3
+    tmp_path, watch_documents, face_image, td3
 ):
     """A real VideoCaptureCamera on the document video, the real session; the watcher posts MrzScanned, which the
     session turns into the same ReadChip a keyed-in submission gives."""
-    import threading
-
-    from kiosk.agent.documents import DocumentWatcher
-    from kiosk.hardware.camera import VideoCaptureCamera
     from kiosk.session.messages import ReadChip
     from kiosk.session.vocabulary import Screen
 
-    from .test_session import Kiosk
-
-    kiosk = Kiosk()
-    kiosk.to_details()
-    lock, effects, posted = threading.Lock(), [], threading.Event()
-
-    def state():
-        with lock:
-            visit = kiosk.session.visit
-            return kiosk.session.screen, kiosk.session.session, any(v for _, v in visit.fields)
-
-    def post(event):
-        with lock:
-            effects.extend(kiosk(event))
-        posted.set()
-
-    camera = VideoCaptureCamera(str(held_to_camera(tmp_path, page_for(td3, face_image))))
-    camera.start()
-    stop = threading.Event()
-    thread = threading.Thread(target=DocumentWatcher(camera, state, post, stop).run, daemon=True)
-    thread.start()
-    try:
-        assert posted.wait(120), "the watcher posted nothing"
-    finally:
-        stop.set()
-        thread.join(10)
-        camera.stop()
+    kiosk, effects = watch_documents(held_to_camera(tmp_path, page_for(td3, face_image)))
     (read,) = effects
     assert isinstance(read, ReadChip) and kiosk.screen == Screen.READING_CHIP
     assert (read.document_number, read.birth_date, read.expiry_date) == ("L898902C3", "740812", "340415")

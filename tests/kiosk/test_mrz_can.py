@@ -4,8 +4,6 @@ chip job against a PACE-only virtual chip through pcscd."""
 
 from __future__ import annotations
 
-import threading
-
 import cv2
 import numpy as np
 import pytest
@@ -66,49 +64,20 @@ def _pace_only_chip(td1: str, pki, face: bytes, can: str, mrz_opens: bool) -> Em
     return applet
 
 
-def _watch_and_submit(tmp_path, face_image, td1, card_can: str) -> ReadChip:
+def _watch_and_submit(tmp_path, watch_documents, face_image, td1, card_can: str) -> ReadChip:
     """The agent's document watcher on a card video, posting into the real session: the ReadChip it gives."""
-    from kiosk.agent.documents import DocumentWatcher
-    from kiosk.hardware.camera import VideoCaptureCamera
-
-    from .test_session import Kiosk
-
-    kiosk = Kiosk()
-    kiosk.to_details()
-    lock, effects, posted = threading.Lock(), [], threading.Event()
-
-    def state():
-        with lock:
-            visit = kiosk.session.visit
-            return kiosk.session.screen, kiosk.session.session, any(v for _, v in visit.fields)
-
-    def post(event):
-        with lock:
-            effects.extend(kiosk(event))
-        posted.set()
-
     frames = [desk((1280, 960), seed=s) for s in range(2)]
     frames += [photograph(card_for(td1, face_image, card_can), how, seed=30 + i) for i, how in enumerate(POSES * 2)]
-    camera = VideoCaptureCamera(str(document_video(tmp_path / "card.avi", frames)))
-    camera.start()
-    stop = threading.Event()
-    thread = threading.Thread(target=DocumentWatcher(camera, state, post, stop).run, daemon=True)
-    thread.start()
-    try:
-        assert posted.wait(120), "the watcher posted nothing"
-    finally:
-        stop.set()
-        thread.join(10)
-        camera.stop()
+    _kiosk, effects = watch_documents(document_video(tmp_path / "card.avi", frames))
     (read,) = effects
     assert isinstance(read, ReadChip)
     return read
 
 
 def test_the_scanned_can_opens_a_pace_only_chip_and_the_visitor_types_nothing(
-    tmp_path, face_image, td1, pki, face, insert
+    tmp_path, watch_documents, face_image, td1, pki, face, insert
 ):
-    read = _watch_and_submit(tmp_path, face_image, td1, CAN)
+    read = _watch_and_submit(tmp_path, watch_documents, face_image, td1, CAN)
     assert read.can == CAN and read.document_number == TD1_FIELDS["document_number"]
     applet = insert(_pace_only_chip(td1, pki, face, CAN, mrz_opens=False)).applet
     outcome = ChipReading(None, None, False, SessionSecrets())(read, session=1)
@@ -118,11 +87,11 @@ def test_the_scanned_can_opens_a_pace_only_chip_and_the_visitor_types_nothing(
 
 
 def test_a_can_the_chip_refuses_costs_one_attempt_then_the_scanned_mrz_opens_it(
-    tmp_path, face_image, td1, pki, face, insert
+    tmp_path, watch_documents, face_image, td1, pki, face, insert
 ):
     """The printed CAN differs from the chip's (a misread would do the same): PACE with it fails once, counted by
     the chip, and PACE with the MRZ read from the same frames opens the chip; nothing typed either way."""
-    read = _watch_and_submit(tmp_path, face_image, td1, "111111")
+    read = _watch_and_submit(tmp_path, watch_documents, face_image, td1, "111111")
     applet = insert(_pace_only_chip(td1, pki, face, CAN, mrz_opens=True)).applet
     outcome = ChipReading(None, None, False, SessionSecrets())(read, session=1)
     assert isinstance(outcome, ChipRead) and not isinstance(outcome, ChipFailed)
