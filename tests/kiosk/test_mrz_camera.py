@@ -16,7 +16,7 @@ import pytest
 from kiosk.card.emrtd import EmrtdSession
 from kiosk.card.mrz import compose_td3
 from kiosk.mrz_camera.pages import Photography, data_page, desk, document_video, photograph
-from kiosk.mrz_camera.read import MrzNotRead, interpret, read_mrz
+from kiosk.mrz_camera.read import MrzNotRead, interpret, locate, read_mrz
 from kiosk.mrz_camera.scan import MrzScanTimeout, scan, video_frames
 
 from .conftest import FACE, TD3_FIELDS
@@ -127,3 +127,52 @@ def test_the_agent_watcher_scans_while_the_details_screen_is_shown_and_the_sessi
     (read,) = effects
     assert isinstance(read, ReadChip) and kiosk.screen == Screen.READING_CHIP
     assert (read.document_number, read.birth_date, read.expiry_date) == ("L898902C3", "740812", "340415")
+
+
+def test_a_d_the_class_lda_was_sure_was_o_is_told_apart_by_its_pair_referee(face_image):
+    """Page 147 of bench_mrz --seed 47: the class LDA read SCHMIDT's D as O by a lead of 39 and the second opinion
+    agreed, so the old rule answered SCHMIOT. The D/O referee reads it right, surely."""
+    from kiosk.mrz_camera import glyphs
+
+    mrz = compose_td3(
+        **(TD3_FIELDS | {"surname": "SCHMIDT", "given_names": "RUMANA", "document_number": "087RLLNPE"})
+        | {"birth_date": "681011", "expiry_date": "270919"}
+    )
+    how = Photography(
+        angle_deg=-0.34257198135996525,
+        perspective=0.028190334780171758,
+        blur_sigma=1.2457497076757456,
+        noise_sigma=6.570570207514286,
+        light_falloff=0.09103997578514096,
+        jpeg_quality=59,
+        page_width_px=1099,
+    )
+    frame = photograph(data_page([mrz[:44], mrz[44:]], face_image, seed=147), how, seed=147)
+    band = locate(frame)
+    assert band is not None
+    ink = glyphs.binarise(band)
+    d_cell = glyphs.cells(ink, glyphs.line_bands(ink)[0], 44)[10]
+    char, _score, lead = glyphs.classify(d_cell, glyphs.LETTERS)
+    assert (char, glyphs.second_opinion(d_cell, glyphs.LETTERS)) == ("O", "O") and lead >= 22  # the old rule's answer
+    assert glyphs.read_letter(d_cell, glyphs.LETTERS, 22.0) == ("D", True)
+    assert read_mrz(frame).text == mrz
+
+
+def test_state_codes_are_read_as_whole_codes_from_the_icao_list(face_image):
+    from kiosk.mrz_camera.states import state_codes
+
+    codes = state_codes()
+    assert {"D<<", "GBR", "UTO", "XXA", "NLD"} <= codes and "DEU" not in codes and len(codes) > 250
+    german = compose_td3(**(TD3_FIELDS | {"issuing_state": "D", "nationality": "D"}))
+    frame = photograph(page_for(german, face_image), SHOTS[0], seed=8)
+    found = read_mrz(frame)
+    assert found.text == german and (found.data.issuing_state, found.data.nationality) == ("D", "D")
+
+
+@pytest.mark.parametrize(("code", "why"), [("UTU", "state code unsure"), ("QQQ", "not in the ICAO list")])
+def test_a_state_code_outside_the_icao_list_is_refused_not_turned_into_the_nearest(face_image, code, why):
+    """UTU is no code, one letter from UTO and LTU: neither wins clearly. QQQ's nearest code (GNQ) is far less likely
+    than the letters read freely. Either answer would be wrong: both are refused."""
+    odd = compose_td3(**(TD3_FIELDS | {"issuing_state": code}))
+    with pytest.raises(MrzNotRead, match=why):
+        read_mrz(photograph(page_for(odd, face_image), SHOTS[1], seed=9))
