@@ -176,3 +176,14 @@ def test_a_state_code_outside_the_icao_list_is_refused_not_turned_into_the_neare
     odd = compose_td3(**(TD3_FIELDS | {"issuing_state": code}))
     with pytest.raises(MrzNotRead, match=why):
         read_mrz(photograph(page_for(odd, face_image), SHOTS[1], seed=9))
+
+
+def test_a_td2_document_is_read_from_photos(face_image):
+    """TD2 (2 x 36 characters, e.g. visas and older ID cards), drawn on a data page and photographed."""
+    from kiosk.card.mrz import compose_td2
+
+    mrz = compose_td2(**(TD3_FIELDS | {"document_number": "D231458907"[:9]}))
+    assert len(mrz) == 72
+    for seed, how in enumerate(SHOTS[:3]):
+        found = read_mrz(photograph(data_page([mrz[:36], mrz[36:]], face_image, seed=4), how, seed=30 + seed))
+        assert found.text == mrz and found.data.format == "TD2" and found.can is None
