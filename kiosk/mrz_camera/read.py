@@ -292,12 +292,37 @@ def read_mrz(image: np.ndarray, engine: Engine = Engine.GLYPHS) -> MrzRead:
         # A TD1 zone's block found with two of its three lines (their gap is wider on a card held close): look again
         # with a taller cut; more print in it only makes more lines, which are refused.
         band = straighten(grey, found, margin=2.6)
-        read = read_band(band)
+        try:
+            read = read_band(band)
+        except MrzNotRead as again:
+            if not again.reason.startswith("1 lines"):
+                raise
+            read, band, found = _one_line_of_three(grey, found)
     if read.data.format != "TD1":
         return read
     ink = glyphs.binarise(band)
     cap = float(np.median([b - a for a, b in glyphs.line_bands(ink)]))
     return replace(read, can=read_can(grey, found, pitch=found.width / 30, cap=cap))
+
+
+def _one_line_of_three(grey: np.ndarray, found: Band) -> tuple[MrzRead, np.ndarray, Band]:
+    """A TD1 zone of which the block holds a single line (a card held close: its lines lie farther apart than the
+    closing joins): three lines' height is cut around that line, then a line lower and a line higher (the line found
+    may be the top, middle or bottom one); the first cut that reads is the answer, with the straightened cut and where
+    the whole zone lies (the CAN is looked for above it)."""
+    line = found.width * 4.23 / (30 * 2.54)  # ICAO 9303-3: a line every 4.23 mm, a character every 2.54 mm
+    theta = np.deg2rad(found.angle)
+    normal = (-np.sin(theta), np.cos(theta))  # across the band, downwards in the photo
+    problem = "1 lines of print in the zone; an MRZ has 2 or 3"
+    for shift in (0.0, line, -line):
+        centre = (found.centre[0] + shift * normal[0], found.centre[1] + shift * normal[1])
+        zone = Band(centre, found.width, 3.4 * line, found.angle)
+        band = straighten(grey, zone, margin=1.0)
+        try:
+            return read_band(band), band, zone
+        except MrzNotRead as exc:
+            problem = exc.reason
+    raise MrzNotRead(problem)
 
 
 def read_can(grey: np.ndarray, band: Band, pitch: float, cap: float) -> str | None:

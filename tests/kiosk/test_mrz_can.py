@@ -208,3 +208,20 @@ def test_cli_gives_the_can_of_a_photo_side_photo(tmp_path, face_image):
     done = subprocess.run([markaz, "kiosk", "mrz", "read", str(photo), "--json"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"mrz_format": None, "can": CAN}
+
+
+def test_a_card_held_close_whose_zone_is_found_one_line_at_a_time_is_read_with_its_can(face_image):
+    """Held close (the card 1,199 px wide), the zone's lines lie farther apart than the band finder joins: it finds
+    one line. Three lines' height is cut around it (then a line lower, a line higher) and read (bench seed 31, card 4)."""
+    close = Photography(
+        angle_deg=-6.392518748387781,
+        perspective=0.01939022881621199,
+        blur_sigma=0.5508716723608178,
+        noise_sigma=3.845074033591713,
+        light_falloff=0.22458607261816585,
+        jpeg_quality=68,
+        page_width_px=1199,
+    )
+    mrz = "IDUTOWDYXVDE9H6<<<<<<<<<<<<<<<9609222F2803216UTO<<<<<<<<<<<4AL<HASHIMI<<ANNA<MARIA<<<<<<<<"
+    found = read_mrz(photograph(id_card([mrz[:30], mrz[30:60], mrz[60:]], "567706", face_image, seed=4), close, seed=4))
+    assert (found.text, found.can) == (mrz, "567706")
