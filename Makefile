@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := python3-venv python3-dev build-essential pcscd libpcsclite-dev vsmartcard-vpcd mosquitto mosquitto-clients systemd \
 	espeak-ng \
-	chromium fonts-noto-core libfribidi0 tesseract-ocr tesseract-ocr-eng fonts-ocr-b postgresql
+	chromium fonts-noto-core libfribidi0 tesseract-ocr tesseract-ocr-eng fonts-ocr-b iso-codes postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # one rerun: the Chromium tests have timing flakes under load (named in the closing note); a rerun is reported as such
 PYTEST_ARGS ?= -n 2 --reruns 1

@@ -3,7 +3,8 @@
 Each page has its own TD3 MRZ (names, numbers, dates drawn at random) and its own photography (rotation up to 10
 degrees, mild perspective, blur, noise, uneven light, JPEG), from `kiosk/mrz_camera/pages.py`. A wrong answer is
 any answer whose text differs from what was printed. A fifth as many TD1 identity cards with a CAN printed on the MRZ
-side measure the CAN read too (right, not read, wrong). `MARKAZ_BENCH_MRZ_PAGES` (default 500) sets the size;
+side measure the CAN read too (right, not read, wrong), and as many photo sides of TD1 cards (the CAN bottom right,
+the MRZ on the back) the CAN read from the photo side. `MARKAZ_BENCH_MRZ_PAGES` (default 500) sets the size;
 `--engine tesseract` measures the alternative engine. Writes benchmarks/results/mrz.json (mrz-tesseract.json)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -19,8 +21,9 @@ import numpy as np
 from benchmarks.report import summary_ms, write
 from kiosk.card.mrz import compose_td1, compose_td3
 from kiosk.mrz_camera import glyphs
-from kiosk.mrz_camera.pages import data_page, id_card, photograph, random_photography
-from kiosk.mrz_camera.read import Engine, MrzNotRead, read_mrz
+from kiosk.mrz_camera.can import read_can_front
+from kiosk.mrz_camera.pages import data_page, id_card, id_card_front, photograph, random_photography
+from kiosk.mrz_camera.read import MIN_LEAD, Engine, MrzNotRead, read_mrz
 
 SURNAMES = ["ERIKSSON", "NGUYEN", "AL HASHIMI", "OKONKWO", "SCHMIDT", "DUBOIS", "KOWALSKA", "HAQUE", "BERGQVIST"]
 GIVEN = ["ANNA MARIA", "MINH", "LAYLA", "CHIDI", "KLAUS PETER", "ELODIE", "ZOFIA", "RUMANA", "NILS", "ADE"]
@@ -87,6 +90,38 @@ def bench_cards(count: int, rng: np.random.Generator, face: np.ndarray) -> dict[
     }
 
 
+def bench_fronts(count: int, rng: np.random.Generator, face: np.ndarray) -> dict[str, object]:
+    """The photo side of TD1 cards (MRZ on the back, CAN bottom right): the CAN read right, not read or wrong."""
+    right = none = wrong = 0
+    seconds: list[float] = []
+    for i in range(count):
+        mrz = random_td1(rng)
+        fields = {
+            "surname": str(rng.choice(SURNAMES)),
+            "given_names": str(rng.choice(GIVEN)),
+            "document_number": mrz[5:14],
+            "nationality": "UTO",
+            "birth_date": mrz[30:36],
+            "expiry_date": mrz[38:44],
+        }
+        can = "".join(rng.choice(list("0123456789"), 6))
+        how = replace(random_photography(rng), page_width_px=int(rng.integers(750, 1000)))
+        frame = photograph(id_card_front(fields, can, face, seed=i), how, seed=i)
+        started = time.perf_counter()
+        found = read_can_front(frame, MIN_LEAD)
+        seconds.append(time.perf_counter() - started)
+        right += found == can
+        none += found is None
+        wrong += found is not None and found != can
+    return {
+        "cards": count,
+        "can_right_share": round(right / max(1, count), 4),
+        "can_not_read_share": round(none / max(1, count), 4),
+        "can_wrong": wrong,
+        "median_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=int(os.environ.get("MARKAZ_BENCH_MRZ_PAGES", "500")))
@@ -123,7 +158,9 @@ def main() -> None:
         "targets": {"right_share": 0.97, "wrong_answers": 0, "median_ms": 300},
     }
     if engine == Engine.GLYPHS:
-        result["td1_cards_with_can"] = bench_cards(args.pages // 5 if args.cards is None else args.cards, rng, face)
+        cards = args.pages // 5 if args.cards is None else args.cards
+        result["td1_cards_with_can"] = bench_cards(cards, rng, face)
+        result["td1_photo_sides"] = bench_fronts(cards, rng, face)
     path = write("mrz" if engine == Engine.GLYPHS else "mrz-tesseract", result)
     print(path, result)
 

@@ -143,4 +143,6 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
 
 def build_app(settings: KioskSettings) -> FastAPI:
     agent = build_agent(settings)
-    return create_app(agent, KioskScreens(settings.station_name_ar, settings.station_name_en))
+    return create_app(
+        agent, KioskScreens(settings.station_name_ar, settings.station_name_en, bool(settings.document_camera))
+    )

@@ -63,4 +63,9 @@ class DocumentWatcher:
                 log.exception("document camera failed; the keyboard stays")
                 continue
             data = found.data
-            self.post(MrzScanned(session, data.document_number, data.birth_date_raw, data.expiry_date_raw, found.can))
+            if data is None:  # the photo side of an ID card: its CAN alone opens a PACE chip
+                self.post(MrzScanned(session, "", "", "", found.can))
+            else:
+                self.post(
+                    MrzScanned(session, data.document_number, data.birth_date_raw, data.expiry_date_raw, found.can)
+                )

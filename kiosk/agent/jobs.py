@@ -76,7 +76,10 @@ class ChipReading:
         mrz = KeyedMrzSource(effect.document_number, effect.birth_date, effect.expiry_date)
         # A CAN the document camera read is tried first (PACE, as ID cards are meant to be opened); refused (a chip
         # without PACE, or a CAN misread: the chip counts one attempt), the MRZ details read with it open the chip.
-        sources: list[AccessSource] = [CanSource(effect.can), mrz] if effect.can else [mrz]
+        # A CAN read from a card's photo side comes without MRZ details: it is the only password then.
+        sources: list[AccessSource] = [CanSource(effect.can)] if effect.can else []
+        if effect.document_number or not effect.can:
+            sources.append(mrz)
         reader = PcscReader(self.reader_pattern)
         try:
             connection = reader.wait_for_card(2.0)
@@ -87,7 +90,7 @@ class ChipReading:
                         result = EmrtdSession(connection, trust_store=self.trust_store, progress=progress).read(source)
                         break
                     except AccessDenied:
-                        if source is mrz:
+                        if source is sources[-1]:
                             raise
                         log.info("chip read: the scanned CAN was refused; trying the MRZ details")
             finally:

@@ -18,11 +18,13 @@ def read(
     engine: Annotated[str, typer.Option(help="glyphs (our OCR-B classifier) or tesseract.")] = "glyphs",
 ) -> None:
     """Find and read the MRZ; exit 0 with the fields when every check digit agrees, 1 with the field that failed. On a
-    TD1 card the CAN printed beside the zone is given too (`can`)."""
+    TD1 card the CAN printed beside the zone is given too (`can`); a photo of an ID card's photo side gives its CAN
+    alone (`mrz_format` null)."""
     import cv2
     import numpy as np
 
-    from kiosk.mrz_camera.read import Engine, MrzNotRead, read_mrz
+    from kiosk.mrz_camera.can import read_can_front
+    from kiosk.mrz_camera.read import MIN_LEAD, NO_ZONE, Engine, MrzNotRead, read_mrz
 
     picture = cv2.imdecode(np.fromfile(str(image), np.uint8), cv2.IMREAD_COLOR)
     if picture is None:
@@ -34,10 +36,14 @@ def read(
         typer.echo(f"error: --engine must be one of {', '.join(Engine)}", err=True)
         raise typer.Exit(2) from None
     except MrzNotRead as exc:
-        typer.echo(f"error: MRZ not read: {exc.reason}", err=True)
-        raise typer.Exit(1) from None
+        can = read_can_front(picture, MIN_LEAD) if exc.reason == NO_ZONE else None
+        if can is None:
+            typer.echo(f"error: MRZ not read: {exc.reason}", err=True)
+            raise typer.Exit(1) from None
+        _show({"mrz_format": None, "can": can}, json_output)  # the photo side of an ID card: its CAN, no MRZ
+        return
     data = found.data
-    fields = {
+    fields: dict[str, str | None] = {
         "document_type": data.document_code,
         "mrz_format": data.format,
         "issuing_state": data.issuing_state,
@@ -51,6 +57,10 @@ def read(
     }
     if data.format == "TD1":  # ID cards: the card access number printed beside the zone, null when none was sure
         fields["can"] = found.can
+    _show(fields, json_output)
+
+
+def _show(fields: dict[str, str | None], json_output: bool) -> None:
     if json_output:
         typer.echo(json.dumps(fields, ensure_ascii=False))
         return

@@ -129,6 +129,54 @@ def id_card(mrz_lines: list[str], can: str | None = None, face: np.ndarray | Non
     return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
 
 
+def id_card_front(
+    fields: dict[str, str], can: str | None = None, face: np.ndarray | None = None, seed: int = 0
+) -> np.ndarray:
+    """The photo side of a TD1 identity card (its MRZ is on the back): photo, printed fields in a proportional face,
+    the document number top right, and the 6-digit CAN in OCR-B at the MRZ's pitch bottom right, as the German and
+    other PACE cards print it. `fields` are the compose_td1 keywords (dates YYMMDD)."""
+    rng = np.random.default_rng(seed)
+    width, height = round(CARD_MM[0] * PX_PER_MM), round(CARD_MM[1] * PX_PER_MM)
+    tint = np.array([rng.integers(215, 245), rng.integers(225, 248), rng.integers(215, 245)], np.uint8)
+    card = np.full((height, width, 3), tint, np.uint8)
+    ys, xs = np.arange(height)[:, None], np.arange(width)[None, :]
+    for k in range(2):
+        wave = np.sin(xs / rng.uniform(25, 45) + ys / rng.uniform(30, 60) + rng.uniform(0, 2 * np.pi))
+        card[np.abs(wave) < 0.04] = np.clip(tint.astype(int) - 25 - 8 * k, 0, 255)
+    image = Image.fromarray(cv2.cvtColor(card, cv2.COLOR_BGR2RGB))
+    draw = ImageDraw.Draw(image)
+    draw.text((30, 20), "IDENTITY CARD  CARTE D'IDENTITÉ", font=_font(LABEL_FONT, 26), fill=(40, 60, 90))
+    draw.text((width - 200, 20), fields["document_number"], font=_font(LABEL_FONT, 28), fill=(150, 30, 30))
+    photo_box = (30, 70, 30 + 190, 70 + 240)
+    if face is not None:
+        fitted = cv2.resize(face, (photo_box[2] - photo_box[0], photo_box[3] - photo_box[1]))
+        image.paste(Image.fromarray(cv2.cvtColor(fitted, cv2.COLOR_BGR2RGB)), photo_box[:2])
+    else:
+        draw.rectangle(photo_box, fill=(190, 190, 200))
+
+    def day(raw: str, century: str) -> str:
+        return f"{raw[4:6]}.{raw[2:4]}.{century}{raw[:2]}"
+
+    label, value = _font(LABEL_FONT, 18), _font(LABEL_FONT, 24)
+    printed = (
+        ("Surname / Nom", fields["surname"]),
+        ("Given names / Prénoms", fields["given_names"]),
+        ("Date of birth", day(fields["birth_date"], "19")),
+        ("Nationality", fields["nationality"]),
+        ("Date of expiry", day(fields["expiry_date"], "20")),
+    )
+    for i, (name, text) in enumerate(printed):
+        draw.text((250, 70 + i * 58), name, font=label, fill=(90, 90, 110))
+        draw.text((250, 90 + i * 58), text, font=value, fill=(20, 20, 30))
+    pitch = MRZ_PITCH_MM * PX_PER_MM
+    if can is not None:
+        mrz_font = _ocr_b_for_pitch(pitch)
+        left = width - 40 - pitch * len(can)
+        for col, char in enumerate(can):
+            draw.text((left + col * pitch, height - 70), char, font=mrz_font, fill=(15, 15, 20))
+    return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+
+
 @dataclass(frozen=True)
 class Photography:
     """How the document camera sees the page."""

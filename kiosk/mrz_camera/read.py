@@ -10,6 +10,7 @@ chip's DG1 (read after BAC/PACE with these details) is what the kiosk finally sh
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -19,6 +20,8 @@ import numpy as np
 
 from kiosk.card.mrz import MrzData, MrzError, parse_mrz
 from kiosk.mrz_camera import glyphs
+from kiosk.mrz_camera.can import digit_row
+from kiosk.mrz_camera.states import state_codes
 
 
 class Engine(StrEnum):
@@ -197,23 +200,62 @@ def read_band(band: np.ndarray) -> MrzRead:
     length = {(2, 44): 44, (2, 36): 36, (3, 30): 30}.get((len(bands), max(counts)))
     if length is None or any(count != length for count in counts):
         raise MrzNotRead(f"lines of {', '.join(map(str, counts))} characters: not a TD1, TD2 or TD3 zone")
+    line_cells = [glyphs.cells(ink, line_band, length) for line_band in bands]
+    codes = {(row, start + k): k for row, start in _STATE_FIELDS[length] for k in range(3)}
     lines = []
-    for row, (line_band, kinds) in enumerate(zip(bands, _LAYOUTS[length], strict=True), start=1):
+    for row, (cells, kinds) in enumerate(zip(line_cells, _LAYOUTS[length], strict=True)):
         chars = []
-        for col, (cell, kind) in enumerate(zip(glyphs.cells(ink, line_band, length), kinds, strict=True), start=1):
-            char, _score, lead = glyphs.classify(cell, _ALLOWED[kind])
-            if kind == "A" and lead < MIN_LEAD:  # names have no check digit: an unsure letter is refused, not guessed
-                raise MrzNotRead(f"character {col} of line {row} unsure ({char}?)")
-            if kind == "A" and glyphs.second_opinion(cell, _ALLOWED[kind]) != char:
-                raise MrzNotRead(f"character {col} of line {row} disputed ({char}?)")
+        for col, (cell, kind) in enumerate(zip(cells, kinds, strict=True)):
+            if (row, col) in codes:  # read with its whole code, below
+                chars.append("?")
+                continue
+            if kind == "A":  # names have no check digit: an unsure letter is refused, not guessed
+                char, sure = glyphs.read_letter(cell, glyphs.LETTERS, MIN_LEAD)
+                if not sure:
+                    raise MrzNotRead(f"character {col + 1} of line {row + 1} unsure ({char}?)")
+            else:  # digits and the document number: the check digits decide
+                char = glyphs.classify(cell, _ALLOWED[kind])[0]
             chars.append(char)
         lines.append("".join(chars))
+    for row, start in _STATE_FIELDS[length]:
+        code = read_state_code(line_cells[row][start : start + 3])
+        lines[row] = lines[row][:start] + code + lines[row][start + 3 :]
     _check_names(lines)
     text = "".join(lines)
     try:
         return MrzRead(text, parse_mrz(text))
     except MrzError as exc:
         raise MrzNotRead(str(exc)) from None
+
+
+# Where the issuing state and the nationality are: (line, first character), per line length
+_STATE_FIELDS = {44: ((0, 2), (1, 10)), 36: ((0, 2), (1, 10)), 30: ((0, 2), (1, 15))}
+
+
+def read_state_code(cells: list[np.ndarray]) -> str:
+    """A state or nationality field read as a whole code: the likeliest of the codes ICAO allows (`states`), by the
+    sum of its letters' log-likelihoods, and only with the lead a letter needs over the next likeliest code. The list
+    is the field's check: a letter the classifier and its second opinion dispute (the O of UTO taken for U) is
+    settled when only one reading is a code."""
+    table = _code_table()
+    likelihoods = np.stack([glyphs.scores(cell) for cell in cells])
+    totals = likelihoods[0, table[:, 0]] + likelihoods[1, table[:, 1]] + likelihoods[2, table[:, 2]]
+    first, second = np.argsort(-totals)[:2]
+    code = "".join(ALPHABET[int(i)] for i in table[first])
+    if totals[first] - totals[second] < MIN_LEAD:
+        raise MrzNotRead(f"state code unsure ({code}?)")
+    # the code must also be about as likely as the letters read freely: a printed code outside the list (a misprint,
+    # a specimen of another state) is refused, not turned into its nearest code
+    letters = np.array([ALPHABET.index(c) for c in ALPHABET if c in glyphs.LETTERS])
+    if float(likelihoods[:, letters].max(axis=1).sum() - totals[first]) >= MIN_LEAD:
+        raise MrzNotRead(f"state code not in the ICAO list ({code}?)")
+    return code
+
+
+@functools.cache
+def _code_table() -> np.ndarray:
+    """The allowed codes as rows of indices into ALPHABET."""
+    return np.array([[ALPHABET.index(c) for c in code] for code in sorted(state_codes())])
 
 
 # The name field's grammar (ICAO 9303-3/4/5): name parts separated by one filler, surname and given names by two, then
@@ -229,13 +271,16 @@ def _check_names(lines: list[str]) -> None:
         raise MrzNotRead(f"name field of line {row + 1} is not names and fillers")
 
 
+NO_ZONE = "no machine-readable zone found in the image"
+
+
 def read_mrz(image: np.ndarray, engine: Engine = Engine.GLYPHS) -> MrzRead:
     """The checked MRZ of a photo of a data page or ID card (TD1, TD2, TD3), or MrzNotRead saying why not. On a TD1
     card the CAN printed above the zone is read too (`can`, None when there is none or it is not sure)."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     found = find_band(grey)
     if found is None:
-        raise MrzNotRead("no machine-readable zone found in the image")
+        raise MrzNotRead(NO_ZONE)
     band = straighten(grey, found)
     if engine == Engine.TESSERACT:
         return interpret(ocr(_for_ocr(band)))
@@ -247,7 +292,12 @@ def read_mrz(image: np.ndarray, engine: Engine = Engine.GLYPHS) -> MrzRead:
         # A TD1 zone's block found with two of its three lines (their gap is wider on a card held close): look again
         # with a taller cut; more print in it only makes more lines, which are refused.
         band = straighten(grey, found, margin=2.6)
-        read = read_band(band)
+        try:
+            read = read_band(band)
+        except MrzNotRead as again:
+            if not again.reason.startswith("1 lines"):
+                raise
+            read, band, found = _one_line_of_three(grey, found)
     if read.data.format != "TD1":
         return read
     ink = glyphs.binarise(band)
@@ -255,7 +305,24 @@ def read_mrz(image: np.ndarray, engine: Engine = Engine.GLYPHS) -> MrzRead:
     return replace(read, can=read_can(grey, found, pitch=found.width / 30, cap=cap))
 
 
-CAN_DIGITS = 6
+def _one_line_of_three(grey: np.ndarray, found: Band) -> tuple[MrzRead, np.ndarray, Band]:
+    """A TD1 zone of which the block holds a single line (a card held close: its lines lie farther apart than the
+    closing joins): three lines' height is cut around that line, then a line lower and a line higher (the line found
+    may be the top, middle or bottom one); the first cut that reads is the answer, with the straightened cut and where
+    the whole zone lies (the CAN is looked for above it)."""
+    line = found.width * 4.23 / (30 * 2.54)  # ICAO 9303-3: a line every 4.23 mm, a character every 2.54 mm
+    theta = np.deg2rad(found.angle)
+    normal = (-np.sin(theta), np.cos(theta))  # across the band, downwards in the photo
+    problem = "1 lines of print in the zone; an MRZ has 2 or 3"
+    for shift in (0.0, line, -line):
+        centre = (found.centre[0] + shift * normal[0], found.centre[1] + shift * normal[1])
+        zone = Band(centre, found.width, 3.4 * line, found.angle)
+        band = straighten(grey, zone, margin=1.0)
+        try:
+            return read_band(band), band, zone
+        except MrzNotRead as exc:
+            problem = exc.reason
+    raise MrzNotRead(problem)
 
 
 def read_can(grey: np.ndarray, band: Band, pitch: float, cap: float) -> str | None:
@@ -271,46 +338,4 @@ def read_can(grey: np.ndarray, band: Band, pitch: float, cap: float) -> str | No
     bottom = int(max(0, cy - band.height / 2))
     left, right = int(max(0, cx)), int(min(grey.shape[1], cx + band.width / 2 + pitch))
     region = turned[top:bottom, left:right]
-    if region.size == 0:
-        return None
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (int(2 * pitch) | 1, int(1.6 * cap) | 1))
-    blackhat = cv2.morphologyEx(cv2.GaussianBlur(region, (3, 3), 0), cv2.MORPH_BLACKHAT, kernel)
-    _, ink = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    marks = [tuple(int(v) for v in stats[i][:4]) for i in range(1, count)]
-    marks = [m for m in marks if 0.75 * cap <= m[3] <= 1.3 * cap and m[2] <= 1.1 * pitch]
-    rows: list[list[tuple[int, ...]]] = []
-    for mark in sorted(marks, key=lambda m: m[1] + m[3] / 2):
-        middle = mark[1] + mark[3] / 2
-        if rows and abs(rows[-1][-1][1] + rows[-1][-1][3] / 2 - middle) < 0.4 * cap:
-            rows[-1].append(mark)
-        else:
-            rows.append([mark])
-    candidates = []
-    for row in rows:
-        row.sort(key=lambda m: m[0])
-        gaps = np.diff([m[0] + m[2] / 2 for m in row])
-        if len(row) == CAN_DIGITS and np.all(np.abs(gaps - pitch) < 0.25 * pitch):
-            candidates.append(row)
-    if len(candidates) != 1:
-        return None
-    row = candidates[0]
-    y0 = max(0, min(m[1] for m in row) - int(0.2 * cap))
-    y1 = max(m[1] + m[3] for m in row) + int(0.2 * cap)
-    x0 = max(0, row[0][0] - int(pitch))
-    x1 = row[-1][0] + row[-1][2] + int(pitch)
-    line = ink[y0:y1, x0:x1]
-    try:
-        digit_cells = glyphs.cells(line, (0, line.shape[0]), CAN_DIGITS)
-    except glyphs.SegmentationError:
-        return None
-    digits = []
-    for cell in digit_cells:
-        char, _score, lead = glyphs.classify(cell, _CAN_ALLOWED)
-        if lead < MIN_LEAD:
-            return None
-        digits.append(char)
-    return "".join(digits)
-
-
-_CAN_ALLOWED = frozenset("0123456789")
+    return digit_row(region, pitch, cap, MIN_LEAD)

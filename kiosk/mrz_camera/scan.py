@@ -17,7 +17,8 @@ import numpy as np
 
 from kiosk.card.mrz import FullMrzSource, MrzData
 from kiosk.card.passwords import CanSource
-from kiosk.mrz_camera.read import MrzNotRead, MrzRead, read_mrz
+from kiosk.mrz_camera.can import read_can_front
+from kiosk.mrz_camera.read import MIN_LEAD, NO_ZONE, MrzNotRead, MrzRead, read_mrz
 
 
 class MrzScanTimeout(Exception):
@@ -31,21 +32,25 @@ class MrzScanTimeout(Exception):
 
 @dataclass(frozen=True)
 class MrzScan:
-    data: MrzData
+    """What the agreeing frames read: the MRZ with the CAN printed beside it, or only the CAN, from the photo side of
+    an ID card (`data` None, `text` empty): PACE with the CAN needs nothing else."""
+
+    data: MrzData | None
     text: str
     frames: int  # frames looked at until the answer
     can: str | None = None  # the CAN printed on an ID card, read the same way by the agreeing frames
 
-    def source(self) -> FullMrzSource:
-        """The access password source, as if the visitor had keyed the details in."""
-        return FullMrzSource(self.text)
+    def source(self) -> FullMrzSource | None:
+        """The access password source, as if the visitor had keyed the details in (None for a CAN-only scan)."""
+        return FullMrzSource(self.text) if self.data is not None else None
 
     def can_source(self) -> CanSource | None:
         """The CAN read from an ID card, as if the visitor had typed it (PACE only), or None."""
         return CanSource(self.can) if self.can is not None else None
 
     def __repr__(self) -> str:
-        return f"MrzScan({self.data.format}, after {self.frames} frames)"
+        kind = self.data.format if self.data is not None else "CAN only"
+        return f"MrzScan({kind}, after {self.frames} frames)"
 
 
 def video_frames(source: int | str, stop: Callable[[], bool] | None = None) -> Iterator[np.ndarray]:
@@ -63,6 +68,11 @@ def video_frames(source: int | str, stop: Callable[[], bool] | None = None) -> I
         capture.release()
 
 
+def front_can(frame: np.ndarray) -> str | None:
+    """The CAN on the photo side of an ID card in this frame, or None (the reader's lead for letters)."""
+    return read_can_front(frame, MIN_LEAD)
+
+
 def scan(
     frames: Iterable[np.ndarray],
     timeout_s: float = 10.0,
@@ -70,10 +80,14 @@ def scan(
     agree: int = 2,
     clock: Callable[[], float] = time.monotonic,
     reader: Callable[[np.ndarray], MrzRead] = read_mrz,
+    front: Callable[[np.ndarray], str | None] | None = front_can,
 ) -> MrzScan:
-    """The first MRZ read identically from `agree` frames, within `timeout_s` and `max_frames`."""
+    """The first MRZ read identically from `agree` frames, within `timeout_s` and `max_frames`. A frame without an
+    MRZ may show the photo side of an ID card: its CAN (`front`), read identically from `agree` frames, is an answer
+    too (CAN only); `front=None` looks for MRZs only."""
     deadline = clock() + timeout_s
     seen: Counter[tuple[str, str | None]] = Counter()
+    fronts: Counter[str] = Counter()
     count = 0
     problem = "no frame"
     for frame in frames:
@@ -84,6 +98,12 @@ def scan(
             found = reader(frame)
         except MrzNotRead as exc:
             problem = exc.reason
+            can = front(frame) if front is not None and exc.reason == NO_ZONE else None
+            if can is not None:
+                fronts[can] += 1
+                if fronts[can] >= agree:
+                    return MrzScan(None, "", count, can)
+                problem = f"a CAN read once, waiting for {agree} frames to agree"
             continue
         # the CAN takes part in the agreement: frames reading the same MRZ but different CANs do not agree
         seen[found.text, found.can] += 1

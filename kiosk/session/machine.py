@@ -341,6 +341,8 @@ class Session:
         typed = any(value for _, value in visit.fields)
         if event.session != self.session or self.screen != Screen.MRZ_ENTRY or typed or visit.scan_used:
             return []
+        if event.can and not (event.document_number or event.birth_date or event.expiry_date):
+            return self._read_with_can(event.can)
         filled = visit
         for name, value in (
             (MrzField.DOCUMENT_NUMBER, event.document_number),
@@ -354,6 +356,17 @@ class Session:
             self.visit = replace(Visit(purpose=visit.purpose), scan_used=True, notice=self.visit.notice)
         self._touch()
         return effects
+
+    def _read_with_can(self, can: str) -> list[Effect]:
+        """Only a CAN was scanned (an ID card's photo side): the chip is read with it alone; refused, the visitor
+        keys the details in (the scan is used up)."""
+        if not (len(can) == 6 and can.isdigit()):
+            return []
+        self.visit = replace(self.visit, scan_used=True, chip_progress=0.0)
+        job = self._job()
+        self._go(Screen.READING_CHIP)
+        self._touch()
+        return [ReadChip(job, "", "", "", can)]
 
     def _submit_details(self, can: str | None = None) -> list[Effect]:
         visit = self.visit

@@ -117,7 +117,8 @@ class CardRemoved:
 @dataclass(frozen=True)
 class MrzScanned:
     """The document camera read the MRZ (every check digit right) during session `session`: the details go to the
-    chip as if keyed in. The keyboard stays usable meanwhile; typing first wins."""
+    chip as if keyed in. The keyboard stays usable meanwhile; typing first wins. From the photo side of an ID card
+    only the CAN is read: the MRZ fields are then empty and the chip is opened with the CAN alone."""
 
     session: int
     document_number: str = field(repr=False)
@@ -258,6 +259,7 @@ class ReadChip:
     birth_date: str = field(repr=False)
     expiry_date: str = field(repr=False)
     can: str | None = field(default=None, repr=False)  # the CAN the document camera read, tried first (PACE)
+    # with a CAN read from an ID card's photo side the three MRZ fields are empty: the CAN is the only password
 
 
 @dataclass(frozen=True)

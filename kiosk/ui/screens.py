@@ -31,8 +31,9 @@ def local_time(stamp: str) -> str:
 
 
 class KioskScreens:
-    def __init__(self, station_ar: str, station_en: str) -> None:
+    def __init__(self, station_ar: str, station_en: str, document_camera: bool = False) -> None:
         self.station = {Language.AR: station_ar, Language.EN: station_en}
+        self.document_camera = document_camera  # the details screen then says the document can be held under it
         self.screens = Screens(template_dirs=[TEMPLATES], catalogue_dirs=[CATALOGUES])
 
     def _context(self, view: SessionView) -> dict[str, object]:
@@ -50,6 +51,7 @@ class KioskScreens:
             "shown": shown,
             "when": local_time,
             "date_entry": report_form.date_entry,
+            "document_camera": self.document_camera,
         }
 
     def fragment(self, view: SessionView) -> str:

@@ -133,3 +133,46 @@ def emrtd(insert, pki, face, td3):
         return insert(applet), applet
 
     return _make
+
+
+@pytest.fixture
+def watch_documents() -> Callable:
+    """watch_documents(video) plays `video` through a real VideoCaptureCamera into the agent's DocumentWatcher, which
+    posts into a real session shown its details screen; it returns that session (a `test_session.Kiosk`) and the
+    effects of the one event the watcher posted. The camera and the watcher's thread are stopped either way."""
+    import threading
+
+    from kiosk.agent.documents import DocumentWatcher
+    from kiosk.hardware.camera import VideoCaptureCamera
+
+    from .test_session import Kiosk
+
+    def _watch(video: Path) -> tuple[Kiosk, list[object]]:
+        kiosk = Kiosk()
+        kiosk.to_details()
+        lock, effects, posted = threading.Lock(), [], threading.Event()
+
+        def state():
+            with lock:
+                visit = kiosk.session.visit
+                return kiosk.session.screen, kiosk.session.session, any(v for _, v in visit.fields)
+
+        def post(event):
+            with lock:
+                effects.extend(kiosk(event))
+            posted.set()
+
+        camera = VideoCaptureCamera(str(video))
+        camera.start()
+        stop = threading.Event()
+        thread = threading.Thread(target=DocumentWatcher(camera, state, post, stop).run, daemon=True)
+        thread.start()
+        try:
+            assert posted.wait(120), "the watcher posted nothing"
+        finally:
+            stop.set()
+            thread.join(10)
+            camera.stop()
+        return kiosk, effects
+
+    return _watch

@@ -54,3 +54,21 @@ def test_malformed_scanned_details_never_reach_the_chip() -> None:
     k.to_details()
     assert k(MrzScanned(k.session.session, "L898902C3", "741312", "340415")) == []
     assert k.screen == Screen.MRZ_ENTRY and k.session.visit.field_value(MrzField.DOCUMENT_NUMBER) == ""
+
+
+def test_a_can_scanned_from_a_card_photo_side_reads_the_chip_with_it_alone() -> None:
+    k = Kiosk()
+    k.to_details()
+    (read,) = k(MrzScanned(k.session.session, "", "", "", "409172"))
+    assert isinstance(read, ReadChip) and k.screen == Screen.READING_CHIP
+    assert (read.can, read.document_number, read.birth_date, read.expiry_date) == ("409172", "", "", "")
+    k(ChipFailed(read.job, ChipFailure.ACCESS_DENIED))  # refused: the keyboard, and no second scan
+    assert k.screen == Screen.MRZ_ENTRY and k(scanned(k)) == []
+
+
+def test_a_malformed_scanned_can_alone_never_reaches_the_chip() -> None:
+    k = Kiosk()
+    k.to_details()
+    assert k(MrzScanned(k.session.session, "", "", "", "40917")) == []
+    assert k(MrzScanned(k.session.session, "", "", "", "40917X")) == [] and k.screen == Screen.MRZ_ENTRY
+    assert isinstance(k(scanned(k))[0], ReadChip)  # nothing was used up: a proper scan still counts

@@ -334,3 +334,27 @@ def test_every_screen_is_accessible_in_both_languages(page: Page, stage: Stage, 
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SHOTS) / f"{lang}-{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_the_details_screen_asks_for_the_document_under_the_camera_when_there_is_one(
+    page: Page, stage: Stage, lang: str
+) -> None:
+    """With a document camera the details screen says the document can be held under it (Arabic first, English
+    after the language tap); without one it says nothing of the kind."""
+    script = Script(lang)
+    SCREENS["mrz_entry"](script)
+    view = script.s.view(script.now)
+    with_camera = KioskScreens("مركز شرطة الديرة", "Deira Police Station", document_camera=True)
+    stage.html = with_camera.page(view)
+    page.goto(stage.url)
+    expect(page.locator("html")).to_have_attribute("dir", "rtl" if lang == "ar" else "ltr")
+    hint = page.locator("#document-camera-hint")
+    expect(hint).to_be_visible()
+    expect(hint).to_contain_text("كاميرا الوثائق" if lang == "ar" else "under the document camera")
+    page.evaluate("document.fonts.ready")
+    assert_accessible(page, f"mrz_entry with a document camera ({lang})")
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{lang}-mrz_entry-document_camera.png"), full_page=True)
+    assert "document-camera-hint" not in stage.screens.page(view)  # the stage's screens have no document camera
