@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.verify.settings import CALIBRATED_DISTANCE_THRESHOLD, MEASURED_LIVENESS_THRESHOLD
+
 
 class DeviceKind(StrEnum):
     kiosk = "kiosk"
@@ -66,8 +68,23 @@ class EdgeQueue(_Strict):
 
 
 class EdgeVerify(_Strict):
-    threshold: float = Field(0.6, gt=0, lt=1.5, description="embedding distance for a match")
-    liveness: bool = True
+    """On the node's own scale (edge/verify/settings.py, docs/calibration.md): the Euclidean distance of the face
+    model's unit-length embeddings (0..2; cosine = 1 - d^2/2) and the fused liveness p_real. The defaults are the
+    node's calibrated values. A fleet profile may move them only near the calibration: a value outside needs a new
+    calibration and belongs in the station's settings file. Liveness cannot be switched off by a profile."""
+
+    distance_threshold: float = Field(
+        CALIBRATED_DISTANCE_THRESHOLD,
+        ge=0.25,
+        le=0.5,
+        description="match when the distance of the unit embeddings is at or below this (calibrated: 0.3748 at FMR 0.1%)",
+    )
+    liveness_threshold: float = Field(
+        MEASURED_LIVENESS_THRESHOLD,
+        ge=0.3,
+        le=0.9,
+        description="a live frame whose fused p_real is below this is a presentation attack (measured: 0.4)",
+    )
 
 
 class EdgeTelemetry(_Strict):
