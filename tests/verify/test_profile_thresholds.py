@@ -54,7 +54,7 @@ def test_the_profile_default_is_the_nodes_calibrated_threshold_and_dlibs_scale_i
         validate(DeviceKind.edge_node, old, "profile")
     assert "verify.threshold = 0.6: unknown key" in str(old_keys.value)
     assert "verify.liveness = true: unknown key" in str(old_keys.value)
-    with pytest.raises(ProfileRejected, match="verify.liveness_threshold = 0.1"):
+    with pytest.raises(ProfileRejected, match=r"verify\.liveness_threshold = 0\.1"):
         validate(DeviceKind.edge_node, node_profile(liveness_threshold=0.1), "profile")
 
 
