@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from edge.verify.settings import CALIBRATED_DISTANCE_THRESHOLD, MEASURED_LIVENESS_THRESHOLD
 
@@ -15,6 +15,15 @@ class DeviceKind(StrEnum):
     display = "display"
     counter_terminal = "counter_terminal"
     edge_node = "edge_node"
+
+
+T = TypeVar("T")
+
+
+def _no_repeats(values: list[T]) -> list[T]:
+    if len(set(values)) != len(values):
+        raise ValueError("each value once")
+    return values
 
 
 class _Strict(BaseModel):
@@ -35,6 +44,20 @@ class Printer(_Strict):
     uri: str = Field("file:///var/lib/markaz/receipts", pattern=r"^(file|tcp)://.+", description="ESC/POS sink")
 
 
+class KioskService(StrEnum):
+    """What a kiosk may offer its visitors: queue tickets, and filing and following up reports."""
+
+    tickets = "tickets"
+    reports = "reports"
+
+
+Languages = Annotated[
+    list[Literal["ar", "en"]],
+    Field(min_length=1, description="the languages offered, the first one shown first"),
+    AfterValidator(_no_repeats),
+]
+
+
 class KioskProfile(_Strict):
     reader: Reader = Reader.model_validate({})  # frozen: one shared default is safe
     camera: Camera = Camera.model_validate({})  # frozen: one shared default is safe
@@ -43,8 +66,11 @@ class KioskProfile(_Strict):
     warn_before_s: int = Field(
         30, ge=20, le=120, description="time-out warning offering more time: at least 20 s to extend (WCAG 2.2.1)"
     )
-    languages: list[Literal["ar", "en"]] = Field(["ar", "en"], min_length=1)
-    services: list[str] = Field(["tickets", "reports"], min_length=1)
+    languages: Languages = ["ar", "en"]
+    services: Annotated[list[KioskService], Field(min_length=1), AfterValidator(_no_repeats)] = [
+        KioskService.tickets,
+        KioskService.reports,
+    ]
 
 
 class DisplayProfile(_Strict):
@@ -53,7 +79,7 @@ class DisplayProfile(_Strict):
     chime: bool = True
     volume: int = Field(70, ge=0, le=100)
     recent_calls: int = Field(6, ge=1, le=20)
-    languages: list[Literal["ar", "en"]] = Field(["ar", "en"], min_length=1)
+    languages: Languages = ["ar", "en"]
 
 
 class CounterTerminalProfile(_Strict):
