@@ -238,7 +238,9 @@ class RolloutService:
             timeout_s=float(head["timeout_s"]),
         )
         with self.store.db.transaction() as tx:
-            tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL WHERE id = ?", (rollout_id,))
+            done_waves = len({int(t["wave"]) for t in targets}) - len(waves)  # each wave left counts again as it starts
+            tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL, waves_started = ? WHERE id = ?",
+                       (done_waves, rollout_id))  # fmt: skip
             tx.execute(
                 "UPDATE rollout_targets SET state = 'waiting', updated_at = ? WHERE rollout_id = ? AND state = 'asked'",
                 (iso(self.clock()), rollout_id),

@@ -86,6 +86,7 @@ class CounterTerminalProfile(_Strict):
     counter: str = Field("", max_length=32, description="counter id this terminal serves ('' = chosen at sign-in)")
     beep_on_call: bool = True
     idle_sign_out_min: int = Field(30, ge=1, le=480)
+    languages: Languages = ["ar", "en"]
 
 
 class EdgeQueue(_Strict):

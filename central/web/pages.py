@@ -294,9 +294,9 @@ def _rollouts_html(
     template = "rollouts.html" if page else "rollouts_screen.html"
     kind, text = ROLLOUT_NOTICES.get(notice or "", (None, None))
     shown = (kind, views.title(text, language)) if kind and text else None
+    live = "/rollouts/live?" + urlencode({"lang": language.value, **({"notice": notice} if kind else {})})
     return views.render(template, language, user=who, rollouts=rollouts.all(), parse_reason=parse_reason,
-                        can_command=allowed(who.role, Permission.COMMAND), notice=shown,
-                        live_path=f"/rollouts/live?lang={language.value}")  # fmt: skip
+                        can_command=allowed(who.role, Permission.COMMAND), notice=shown, live_path=live)  # fmt: skip
 
 
 def _rollouts_back(language: Language, code: str) -> Response:
@@ -421,11 +421,11 @@ async def station_live(ws: WebSocket, station: str, lang: str | None = None, spa
 
 
 @router.websocket("/rollouts/live")
-async def rollouts_live(ws: WebSocket, lang: str | None = None) -> None:
+async def rollouts_live(ws: WebSocket, lang: str | None = None, notice: str | None = None) -> None:
     rollouts: RolloutService = ws.app.state.rollouts
 
     def render(who: Staff, language: Language) -> str:
-        return _rollouts_html(rollouts, language, who)
+        return _rollouts_html(rollouts, language, who, notice=notice)  # the page's notice stays while it is open
 
     await _serve(ws, None, Language.parse(lang), render, "Roll-outs")
 

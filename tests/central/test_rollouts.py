@@ -244,12 +244,13 @@ def test_an_interrupted_rollout_resumes_from_its_waves_left_and_a_running_one_is
     assert_accessible(page, "roll-outs, interrupted (ar)")
     _shot(page, "rollouts-interrupted-ar")
     article.locator('[data-rollout-action="resume"]').click()
-    expect(page.locator(".notice")).to_be_visible()
+    expect(page.locator(".notice.ok")).to_be_visible()
     # the page follows the roll-out live: no reload from here on
     page.evaluate("window.__same_page = true")
     expect(article).to_have_attribute("data-state", "finished", timeout=90_000)
     expect(article.locator('tr[data-station="st-3"]')).to_have_attribute("data-state", "applied")
     assert page.evaluate("window.__same_page") is True
+    expect(article.locator("[data-waves]")).to_have_text("2/2")
     assert json.loads((nodes["st-3"].data / "profiles" / "node" / "active.json").read_text())["version"] == "resume-1"
 
     # cancel: st-3 down again; wave 2 (st-3) waits its 20 s, wave 3 (st-2) must never be asked
@@ -267,7 +268,7 @@ def test_an_interrupted_rollout_resumes_from_its_waves_left_and_a_running_one_is
     assert_accessible(page, "cancel a roll-out (en)")
     _shot(page, "rollout-cancel-en")
     page.click('[data-rollout-action="confirm-cancel"]')
-    expect(page.locator(".notice")).to_contain_text("stops before its next wave")
+    expect(page.locator(".notice.ok")).to_contain_text("stops before its next wave")
     cancelled = page.locator(f'[data-rollout="{cancel_id}"]')
     expect(cancelled).to_have_attribute("data-state", "cancelled", timeout=90_000)
     expect(cancelled.locator('tr[data-station="st-3"]')).to_have_attribute("data-state", "failed")
@@ -365,6 +366,7 @@ def test_on_either_store_an_interrupted_rollout_resumes_its_waves_left_or_is_can
     service.wait(resumed, 30)
     done = service.get(resumed)
     assert done["state"] == "stopped", done  # st-1's failure counted: the bound of 3 is reached at st-3
+    assert (done["waves_started"], done["waves"]) == (3, 3)
     assert [(t["station"], t["state"], t["reason"]) for t in done["targets"]] == [
         ("st-1", "failed", "not_sent: no_broker"), ("st-2", "failed", "not_sent: no_broker"),
         ("st-3", "failed", "not_sent: no_broker"),
