@@ -68,7 +68,9 @@ def rollout_router(service: RolloutService) -> APIRouter:
             raise HTTPException(404, f"no roll-out {rollout_id!r}")
         return found
 
-    @router.post("/{rollout_id}/cancel", summary="Cancel a running roll-out before its next wave, or an interrupted one")
+    @router.post(
+        "/{rollout_id}/cancel", summary="Cancel a running roll-out before its next wave, or an interrupted one"
+    )
     def cancel(rollout_id: str, who: Operator) -> Any:
         try:
             service.cancel(who, rollout_id)
