@@ -106,7 +106,6 @@ class RolloutService:
         self.poll_s = poll_s
         self.clock = clock
         self._threads: dict[str, threading.Thread] = {}
-        self._cancel: dict[str, str] = {}  # roll-out id -> who asked to cancel it (read by its runner between waves)
 
     def interrupt_unfinished(self) -> None:
         """At start: roll-outs a stopped central left `running` say so (their waves are not resumed blindly)."""
@@ -174,29 +173,31 @@ class RolloutService:
     def cancel(self, who: Staff, rollout_id: str) -> str:
         """Stop a running roll-out before its next wave (the stations of a wave already asked answer as usual), or
         close an interrupted one; its stations not yet asked are `not_attempted: cancelled`. Audited
-        `rollout.cancel`; the new state (`cancelled`, or the running one until its wave ends)."""
+        `rollout.cancel`; the new state (`cancelled`, or `running` until its wave in flight ends). The request is
+        kept in the store, so the runner sees it whichever dashboard process took the cancel."""
         if not allowed(who.role, Permission.COMMAND):
             raise RolloutRefused("only central operators cancel roll-outs", "forbidden")
         head = self._head(rollout_id)
         state = RolloutState(head["state"])
-        if state not in (RolloutState.running, RolloutState.interrupted):
+        if state not in (RolloutState.running, RolloutState.interrupted) or head["cancelled_by"]:
             raise RolloutRefused(f"roll-out {rollout_id} is {state}: nothing to cancel", "conflict")
         now = iso(self.clock())
-        running = state is RolloutState.running and self._running(rollout_id)
         with self.store.db.transaction() as tx:
-            tx.execute("UPDATE rollouts SET cancelled_by = ?, cancelled_at = ? WHERE id = ?",
-                       (who.username, now, rollout_id))  # fmt: skip
+            marked = tx.execute(
+                "UPDATE rollouts SET cancelled_by = ?, cancelled_at = ? WHERE id = ? AND state = ? "
+                "AND cancelled_by IS NULL",
+                (who.username, now, rollout_id, str(state)),
+            )
+            if marked.rowcount != 1:  # its runner ended it meanwhile
+                raise RolloutRefused(f"roll-out {rollout_id} has just ended", "conflict")
             audit.append(tx, who.username, "staff", "rollout.cancel", "rollout", rollout_id, {"was": str(state)})
-            if not running:  # nobody runs it here: it ends now
+            if state is RolloutState.interrupted:  # nobody runs it: it ends now
                 self._close_cancelled(tx, rollout_id, who.username, now)
-        if running:
-            self._cancel[rollout_id] = who.username
-            return str(RolloutState.running)
-        return str(RolloutState.cancelled)
+        return str(RolloutState.running if state is RolloutState.running else RolloutState.cancelled)
 
-    def _running(self, rollout_id: str) -> bool:
-        thread = self._threads.get(rollout_id)
-        return thread is not None and thread.is_alive()
+    def _cancelled_by(self, rollout_id: str) -> str | None:
+        rows = self.store.query("SELECT cancelled_by FROM rollouts WHERE id = ?", (rollout_id,))
+        return str(rows[0]["cancelled_by"]) if rows and rows[0]["cancelled_by"] else None
 
     def _close_cancelled(self, tx: Any, rollout_id: str, by: str, now: str) -> None:
         tx.execute(
@@ -239,8 +240,8 @@ class RolloutService:
         )
         with self.store.db.transaction() as tx:
             done_waves = len({int(t["wave"]) for t in targets}) - len(waves)  # each wave left counts again as it starts
-            tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL, waves_started = ? WHERE id = ?",
-                       (done_waves, rollout_id))  # fmt: skip
+            tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL, waves_started = ?, cancelled_by = NULL, "
+                       "cancelled_at = NULL WHERE id = ?", (done_waves, rollout_id))  # fmt: skip
             tx.execute(
                 "UPDATE rollout_targets SET state = 'waiting', updated_at = ? WHERE rollout_id = ? AND state = 'asked'",
                 (iso(self.clock()), rollout_id),
@@ -283,7 +284,7 @@ class RolloutService:
             return answers
 
         def proceed() -> bool:
-            return rollout_id not in self._cancel
+            return self._cancelled_by(rollout_id) is None
 
         try:
             report = run_rollout_waves(stations, start, outcomes, bound, proceed=proceed, waves=waves)
@@ -295,7 +296,7 @@ class RolloutService:
                 else RolloutState.finished
             )
             why = (
-                reason(RolloutReason.cancelled, self._cancel.get(rollout_id, ""))
+                reason(RolloutReason.cancelled, self._cancelled_by(rollout_id) or "")
                 if report.cancelled
                 else reason(RolloutReason.bound_reached)
             )
@@ -305,7 +306,6 @@ class RolloutService:
         except Exception as exc:  # central keeps running; the roll-out says it broke off
             log.exception("roll-out %s broke off", rollout_id)
             state, summary = RolloutState.interrupted, {"error": type(exc).__name__}
-        self._cancel.pop(rollout_id, None)
         with self.store.db.transaction() as tx:
             tx.execute("UPDATE rollouts SET state = ?, finished_at = ? WHERE id = ?",
                        (str(state), iso(self.clock()), rollout_id))  # fmt: skip

@@ -99,6 +99,7 @@ def test_the_kiosk_offers_only_its_profiles_languages_and_services_live(
             expect(html).to_have_attribute("lang", "en", timeout=60_000)
             expect(html).to_have_attribute("dir", "ltr")
             expect(page.locator('[data-action="language"]')).to_have_count(0)
+            expect(page.locator('section[data-screen="attract"] .lead')).to_have_text("Take a ticket.")
             page.locator('[data-action="start"]').click()
             expect(body).to_have_attribute("data-screen", "choose")
             expect(page.locator('section[data-screen="choose"]')).to_have_attribute("data-purposes", "ticket")
@@ -113,6 +114,7 @@ def test_the_kiosk_offers_only_its_profiles_languages_and_services_live(
             language = page.locator('[data-action="language"]')
             expect(language).to_have_attribute("data-value", "ar", timeout=60_000)
             expect(html).to_have_attribute("lang", "en")
+            expect(page.locator('section[data-screen="attract"] .lead')).to_have_text("File a report or follow one up.")
             page.locator('[data-action="start"]').click()
             expect(page.locator('section[data-screen="choose"]')).to_have_attribute(
                 "data-purposes", "file_report follow_report"
