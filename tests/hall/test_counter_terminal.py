@@ -106,3 +106,42 @@ def test_only_a_counter_terminals_token_makes_a_browser_a_terminal(hall: Hall) -
         assert disabled.status_code == 200, disabled.text
         page = c.get("/counter/terminal")
         assert 'data-terminal=""' in page.text
+
+
+def test_a_terminals_profile_warns_idle_staff_then_signs_them_out(chromium: Browser, hall: Hall) -> None:
+    """`idle_sign_out_min` of the terminal's profile: the page's own clock (Playwright's, moved forward) passes the
+    warning point, staff may stay, and once idle for the whole time they are signed out (the node ends the session)."""
+    token = _terminal(hall, "term-3", 'counter = "1"\nidle_sign_out_min = 1\nlanguages = ["en"]\n')
+    context = chromium.new_context()
+    page = context.new_page()
+    page.clock.install()
+    page.goto(f"{hall.base}/counter/terminal")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    _sign_in(page)
+    expect(page.locator('#screen [data-screen="counter"]')).to_have_attribute("data-counter", "1")
+    warning = page.locator("[data-idle-warning]")
+    expect(warning).to_have_count(0)
+    page.clock.fast_forward(41_000)  # idle past 60 - 20 s
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("signed out in 20 seconds")
+    assert_accessible(page, "idle warning (en)")
+    page.click("[data-idle-warning] button")  # stay signed in
+    expect(warning).to_have_count(0)
+    page.clock.fast_forward(41_000)
+    expect(warning).to_be_visible()
+    page.clock.fast_forward(20_000)  # the whole minute idle
+    expect(page.locator('[data-screen="signin"]')).to_be_visible()
+    page.goto(f"{hall.base}/counter")  # the staff session really ended at the node
+    expect(page.locator('[data-screen="signin"]')).to_be_visible()
+    context.close()
+
+    # a browser that is no terminal has no idle sign-out of the terminal's profile
+    plain = chromium.new_context()
+    other = plain.new_page()
+    other.goto(f"{hall.base}/counter?lang=en")
+    _sign_in(other)
+    other.click('a[data-counter="1"]')
+    expect(other.locator('#screen [data-screen="counter"]')).to_have_attribute("data-counter", "1")
+    assert other.locator('meta[name="markaz-idle-sign-out-s"]').count() == 0
+    plain.close()
