@@ -7,7 +7,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from edge.verify.settings import CALIBRATED_DISTANCE_THRESHOLD, MEASURED_LIVENESS_THRESHOLD
+from models.calibration import CALIBRATED_DISTANCE_THRESHOLD, MEASURED_LIVENESS_THRESHOLD
 
 
 class DeviceKind(StrEnum):
@@ -95,7 +95,7 @@ class EdgeQueue(_Strict):
 
 
 class EdgeVerify(_Strict):
-    """On the node's own scale (edge/verify/settings.py, docs/calibration.md): the Euclidean distance of the face
+    """On the node's own scale (models/calibration.py, edge/verify/settings.py, docs/calibration.md): the Euclidean distance of the face
     model's unit-length embeddings (0..2; cosine = 1 - d^2/2) and the fused liveness p_real. The defaults are the
     node's calibrated values. A fleet profile may move them only near the calibration: a value outside needs a new
     calibration and belongs in the station's settings file. Liveness cannot be switched off by a profile."""

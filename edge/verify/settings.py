@@ -5,13 +5,12 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from edge.verify.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_LIVE_FRAMES
+from models.calibration import CALIBRATED_DISTANCE_THRESHOLD, MEASURED_LIVENESS_THRESHOLD
 
-# Calibrated on LFW View 1 (all cross-identity pairs of its images) at a false-match rate of 0.1%:
-# see docs/calibration.md for the data, the command and its output. (dlib's own rule, 0.6 on raw embeddings, is not
-# used.) Every decision threshold lives here; the model manifest holds only what the models themselves require.
-CALIBRATED_DISTANCE_THRESHOLD = 0.3748
-# From the BPCER/APCER measurement in docs/verification.md (see `liveness_threshold` below).
-MEASURED_LIVENESS_THRESHOLD = 0.4
+__all__ = ["CALIBRATED_DISTANCE_THRESHOLD", "MEASURED_LIVENESS_THRESHOLD", "VerifySettings"]
+
+# The measured thresholds (models/calibration.py, docs/calibration.md) are the defaults; every decision threshold is a
+# setting here; the model manifest holds only what the models themselves require.
 
 
 class VerifySettings(BaseModel):
