@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from central.dispatch import CommandDesk, CommandRefused
@@ -29,6 +30,42 @@ from firmware_config.schema import DeviceKind
 from markaz.clock import iso, utcnow
 
 log = logging.getLogger(__name__)
+
+
+class RolloutReason(StrEnum):
+    """Why a station did not take a roll-out's version: the first word of its `reason` (`CODE` or `CODE: DETAIL`,
+    the detail machine words — failed check names, an ack's error code, seconds). The dashboard shows each in the
+    page's language (central/web/locales); the API and the CLI give the stored text."""
+
+    not_sent = "not_sent"  # the command desk did not send it (its error code as detail)
+    refused = "refused"  # the station refused the command or the profile
+    rolled_back = "rolled_back"  # applied, a health check failed, the last good profile is back (the checks)
+    no_answer = "no_answer"  # nothing within the roll-out's timeout (its seconds)
+    bound_reached = "bound_reached"  # never asked: the roll-out stopped at its failure bound first
+    cancelled = "cancelled"  # never asked: an operator cancelled the roll-out first (who, as detail)
+
+
+class RolloutState(StrEnum):
+    running = "running"
+    stopped = "stopped"  # at its failure bound
+    finished = "finished"
+    interrupted = "interrupted"  # a restart of central (or an error) cut it short: it may be resumed
+    cancelled = "cancelled"  # by an operator
+
+
+def reason(code: RolloutReason, detail: str = "") -> str:
+    return f"{code}: {detail}" if detail else str(code)
+
+
+def parse_reason(text: str | None) -> tuple[RolloutReason | None, str]:
+    """(code, detail) of a stored reason; (None, text) for text from before the codes."""
+    if not text:
+        return None, ""
+    code, _, detail = text.partition(": ")
+    try:
+        return RolloutReason(code), detail
+    except ValueError:
+        return None, text
 
 
 class RolloutRefused(Exception):
@@ -117,12 +154,102 @@ class RolloutService:
             audit.append(tx, who.username, "staff", "rollout.start", "rollout", rollout_id,
                          {"version": plan.version, "sha256": sha, "device": plan.device, "stations": stations,
                           "first": plan.first, "wave_size": plan.wave_size, "failure_bound": plan.failure_bound})  # fmt: skip
+        self._spawn(rollout_id, who, plan, waves, plan.failure_bound)
+        return rollout_id
+
+    def _spawn(self, rollout_id: str, who: Staff, plan: RolloutPlan, waves: list[list[str]], bound: int) -> None:
         thread = threading.Thread(
-            target=self._run, args=(rollout_id, who, plan, stations, sha), name=f"rollout-{rollout_id}", daemon=True
+            target=self._run, args=(rollout_id, who, plan, waves, bound), name=f"rollout-{rollout_id}", daemon=True
         )
         self._threads[rollout_id] = thread
         thread.start()
-        return rollout_id
+
+    def _head(self, rollout_id: str) -> dict[str, Any]:
+        rows = self.store.query("SELECT * FROM rollouts WHERE id = ?", (rollout_id,))
+        if not rows:
+            raise RolloutRefused(f"no roll-out {rollout_id!r}", "not_found")
+        return dict(rows[0])
+
+    def cancel(self, who: Staff, rollout_id: str) -> str:
+        """Stop a running roll-out before its next wave (the stations of a wave already asked answer as usual), or
+        close an interrupted one; its stations not yet asked are `not_attempted: cancelled`. Audited
+        `rollout.cancel`; the new state (`cancelled`, or `running` until its wave in flight ends). The request is
+        kept in the store, so the runner sees it whichever dashboard process took the cancel."""
+        if not allowed(who.role, Permission.COMMAND):
+            raise RolloutRefused("only central operators cancel roll-outs", "forbidden")
+        head = self._head(rollout_id)
+        state = RolloutState(head["state"])
+        if state not in (RolloutState.running, RolloutState.interrupted) or head["cancelled_by"]:
+            raise RolloutRefused(f"roll-out {rollout_id} is {state}: nothing to cancel", "conflict")
+        now = iso(self.clock())
+        with self.store.db.transaction() as tx:
+            marked = tx.execute(
+                "UPDATE rollouts SET cancelled_by = ?, cancelled_at = ? WHERE id = ? AND state = ? "
+                "AND cancelled_by IS NULL",
+                (who.username, now, rollout_id, str(state)),
+            )
+            if marked.rowcount != 1:  # its runner ended it meanwhile
+                raise RolloutRefused(f"roll-out {rollout_id} has just ended", "conflict")
+            audit.append(tx, who.username, "staff", "rollout.cancel", "rollout", rollout_id, {"was": str(state)})
+            if state is RolloutState.interrupted:  # nobody runs it: it ends now
+                self._close_cancelled(tx, rollout_id, who.username, now)
+        return str(RolloutState.running if state is RolloutState.running else RolloutState.cancelled)
+
+    def _cancelled_by(self, rollout_id: str) -> str | None:
+        rows = self.store.query("SELECT cancelled_by FROM rollouts WHERE id = ?", (rollout_id,))
+        return str(rows[0]["cancelled_by"]) if rows and rows[0]["cancelled_by"] else None
+
+    def _close_cancelled(self, tx: Any, rollout_id: str, by: str, now: str) -> None:
+        tx.execute(
+            "UPDATE rollout_targets SET state = 'not_attempted', reason = ?, updated_at = ? "
+            "WHERE rollout_id = ? AND state IN ('waiting', 'asked')",
+            (reason(RolloutReason.cancelled, by), now, rollout_id),
+        )
+        tx.execute("UPDATE rollouts SET state = 'cancelled', finished_at = ? WHERE id = ?", (now, rollout_id))
+
+    def resume(self, who: Staff, rollout_id: str) -> None:
+        """Go on with an `interrupted` roll-out from the waves not yet done: stations that answered keep their
+        answer (their failures still count towards the bound), stations asked without an answer are asked again.
+        Audited `rollout.resume`; refused when it is not interrupted or its failures already reach the bound."""
+        if not allowed(who.role, Permission.COMMAND):
+            raise RolloutRefused("only central operators resume roll-outs", "forbidden")
+        head = self._head(rollout_id)
+        if head["state"] != RolloutState.interrupted:
+            raise RolloutRefused(
+                f"roll-out {rollout_id} is {head['state']}: only an interrupted one resumes", "conflict"
+            )
+        targets = self.store.query(
+            "SELECT station, wave, state FROM rollout_targets WHERE rollout_id = ? ORDER BY position", (rollout_id,)
+        )
+        failed = sum(1 for t in targets if t["state"] == "failed")
+        bound = int(head["failure_bound"]) - failed
+        if bound < 1:
+            raise RolloutRefused("its failures already reach the failure bound", "conflict")
+        left: dict[int, list[str]] = {}
+        for t in targets:
+            if t["state"] in ("waiting", "asked"):
+                left.setdefault(int(t["wave"]), []).append(str(t["station"]))
+        waves = [left[w] for w in sorted(left)]
+        plan = RolloutPlan(
+            [str(t["station"]) for t in targets],
+            str(head["version"]),
+            json.loads(head["profile"]),
+            device=head["device"],
+            failure_bound=int(head["failure_bound"]),
+            timeout_s=float(head["timeout_s"]),
+        )
+        with self.store.db.transaction() as tx:
+            done_waves = len({int(t["wave"]) for t in targets}) - len(waves)  # each wave left counts again as it starts
+            tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL, waves_started = ?, cancelled_by = NULL, "
+                       "cancelled_at = NULL WHERE id = ?", (done_waves, rollout_id))  # fmt: skip
+            tx.execute(
+                "UPDATE rollout_targets SET state = 'waiting', updated_at = ? WHERE rollout_id = ? AND state = 'asked'",
+                (iso(self.clock()), rollout_id),
+            )
+            audit.append(tx, who.username, "staff", "rollout.resume", "rollout", rollout_id,
+                         {"waves_left": len(waves), "stations_left": sum(len(w) for w in waves),
+                          "failed_before": failed})  # fmt: skip
+        self._spawn(rollout_id, who, plan, waves, bound)
 
     def wait(self, rollout_id: str, timeout_s: float) -> None:
         thread = self._threads.get(rollout_id)
@@ -131,10 +258,12 @@ class RolloutService:
 
     # --- the run ----------------------------------------------------------------------------------------------
 
-    def _run(self, rollout_id: str, who: Staff, plan: RolloutPlan, stations: list[str], sha: str) -> None:
+    def _run(self, rollout_id: str, who: Staff, plan: RolloutPlan, waves: list[list[str]], bound: int) -> None:
         commands: dict[str, str] = {}
         refused: dict[str, str] = {}
+        stations = [s for w in waves for s in w]
         device_of = {s: plan.device or s for s in stations}
+        sha = profile_hash(plan.profile)
 
         def start(wave: list[str]) -> None:
             with self.store.db.transaction() as tx:
@@ -146,7 +275,7 @@ class RolloutService:
                     commands[station] = self.desk.send(who, station, "config.apply", params)
                     self._target(rollout_id, station, "asked", None, commands[station])
                 except CommandRefused as exc:
-                    refused[station] = f"not sent: {exc}"
+                    refused[station] = reason(RolloutReason.not_sent, exc.code)
 
         def outcomes(wave: list[str]) -> dict[str, tuple[bool, str]]:
             answers = self._wait(wave, commands, refused, device_of, plan.version, plan.timeout_s)
@@ -154,18 +283,32 @@ class RolloutService:
                 self._target(rollout_id, station, "applied" if ok else "failed", why or None)
             return answers
 
+        def proceed() -> bool:
+            return self._cancelled_by(rollout_id) is None
+
         try:
-            report = run_rollout_waves(stations, start, outcomes, plan.failure_bound, plan.first, plan.wave_size)
-            state = "stopped" if report.stopped else "finished"
+            report = run_rollout_waves(stations, start, outcomes, bound, proceed=proceed, waves=waves)
+            state = (
+                RolloutState.cancelled
+                if report.cancelled
+                else RolloutState.stopped
+                if report.stopped
+                else RolloutState.finished
+            )
+            why = (
+                reason(RolloutReason.cancelled, self._cancelled_by(rollout_id) or "")
+                if report.cancelled
+                else reason(RolloutReason.bound_reached)
+            )
             for station in report.not_attempted:
-                self._target(rollout_id, station, "not_attempted", "the roll-out stopped at its failure bound")
+                self._target(rollout_id, station, "not_attempted", why)
             summary = {"applied": report.applied, "failed": report.failed, "not_attempted": report.not_attempted}
         except Exception as exc:  # central keeps running; the roll-out says it broke off
             log.exception("roll-out %s broke off", rollout_id)
-            state, summary = "interrupted", {"error": type(exc).__name__}
+            state, summary = RolloutState.interrupted, {"error": type(exc).__name__}
         with self.store.db.transaction() as tx:
             tx.execute("UPDATE rollouts SET state = ?, finished_at = ? WHERE id = ?",
-                       (state, iso(self.clock()), rollout_id))  # fmt: skip
+                       (str(state), iso(self.clock()), rollout_id))  # fmt: skip
             audit.append(tx, "central", "system", f"rollout.{state}", "rollout", rollout_id, summary)
 
     def _target(
@@ -206,7 +349,8 @@ class RolloutService:
                     answers[row["station"]] = (True, "")
                 else:
                     checks = ", ".join(data.get("failed_checks") or [])
-                    answers[row["station"]] = (False, data["outcome"] + (f": {checks}" if checks else ""))
+                    code = RolloutReason.rolled_back if data["outcome"] == "rolled_back" else RolloutReason.refused
+                    answers[row["station"]] = (False, reason(code, checks))
             ids = [commands[s] for s in waiting if s in commands and s not in answers]
             if ids:
                 for row in self.store.query(
@@ -214,9 +358,11 @@ class RolloutService:
                     "AND ack_at IS NOT NULL AND ack_ok = 0",
                     ids,
                 ):
-                    answers.setdefault(row["station"], (False, f"refused: {row['ack_error']}"))
+                    answers.setdefault(row["station"], (False, reason(RolloutReason.refused, str(row["ack_error"]))))
             if time.monotonic() >= deadline:
-                silent = {s: (False, f"no answer within {timeout_s:g} s") for s in wave if s not in answers}
+                silent = {
+                    s: (False, reason(RolloutReason.no_answer, f"{timeout_s:g}")) for s in wave if s not in answers
+                }
                 return answers | silent
             time.sleep(self.poll_s)
 
@@ -245,6 +391,8 @@ class RolloutService:
             "created_at": head["created_at"],
             "finished_at": head["finished_at"],
             "failure_bound": head["failure_bound"],
+            "cancelled_by": head["cancelled_by"],
+            "cancelled_at": head["cancelled_at"],
             "waves": max((t["wave"] for t in targets), default=0),
             "waves_started": head["waves_started"],
             "counts": counts,

@@ -1,5 +1,5 @@
-"""`/api/rollouts`: start a staged roll-out of a profile version across stations (central_operator and up) and follow
-its progress (signed-in staff). The router only translates HTTP; `RolloutService` holds the rules."""
+"""`/api/rollouts`: start, cancel or resume a staged roll-out of a profile version across stations (central_operator
+and up) and follow its progress (signed-in staff). The router only translates HTTP; `RolloutService` holds the rules."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class RolloutRequest(BaseModel):
     timeout_s: float = Field(300.0, gt=0, le=86400, description="a station silent this long counts as failed")
 
 
-STATUS = {"forbidden": 403, "not_found": 404, "invalid_profile": 422, "invalid_plan": 422}
+STATUS = {"forbidden": 403, "not_found": 404, "conflict": 409, "invalid_profile": 422, "invalid_plan": 422}
 
 
 def rollout_router(service: RolloutService) -> APIRouter:
@@ -67,5 +67,23 @@ def rollout_router(service: RolloutService) -> APIRouter:
         if found is None:
             raise HTTPException(404, f"no roll-out {rollout_id!r}")
         return found
+
+    @router.post(
+        "/{rollout_id}/cancel", summary="Cancel a running roll-out before its next wave, or an interrupted one"
+    )
+    def cancel(rollout_id: str, who: Operator) -> Any:
+        try:
+            service.cancel(who, rollout_id)
+        except RolloutRefused as exc:
+            return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=STATUS.get(exc.code, 400))
+        return service.get(rollout_id)
+
+    @router.post("/{rollout_id}/resume", status_code=202, summary="Resume an interrupted roll-out from its waves left")
+    def resume(rollout_id: str, who: Operator) -> Any:
+        try:
+            service.resume(who, rollout_id)
+        except RolloutRefused as exc:
+            return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=STATUS.get(exc.code, 400))
+        return service.get(rollout_id)
 
     return router

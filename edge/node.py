@@ -114,7 +114,7 @@ class EdgeNode:
 
     def _node_profile(self) -> NodeProfile:
         """The node's own profile: what it switches live, and the health it checks afterwards."""
-        s, store, hall, telemetry = self.settings, self.store, self.hall, self.telemetry
+        s, store, hall, telemetry, verifier = self.settings, self.store, self.hall, self.telemetry, self.verifier
         from_file = (s.queue.recall_min_interval_s, s.queue.default_service_time_s, s.mqtt.health_interval_s)
 
         def switch(profile: EdgeNodeProfile | None) -> None:
@@ -126,6 +126,12 @@ class EdgeNode:
                 )
                 if profile is not None
                 else from_file
+            )
+            # the verification thresholds first: they are checked as the settings file's are, and a refusal
+            # leaves everything as it was
+            verifier.set_thresholds(
+                profile.verify.distance_threshold if profile is not None else None,
+                profile.verify.liveness_threshold if profile is not None else None,
             )
             s.queue.recall_min_interval_s = recall
             s.queue.default_service_time_s = service_time

@@ -15,6 +15,7 @@ class RolloutReport:
     failed: dict[str, str] = field(default_factory=dict)  # target -> why
     not_attempted: list[str] = field(default_factory=list)
     stopped: bool = False
+    cancelled: bool = False  # `proceed()` said no before a wave: that wave and the later ones were never asked
     waves: int = 0
 
 
@@ -67,15 +68,23 @@ def run_rollout_waves(
     failure_bound: int,
     first: float | Sequence[str] = 0.1,
     wave_size: int = 50,
+    proceed: Callable[[], bool] = lambda: True,
+    waves: Sequence[Sequence[str]] | None = None,
 ) -> RolloutReport:
     """The same staging with each wave in flight at once (`start(wave)`, then `outcomes(wave)` waits for every
     device's answer): a fleet is not rolled device by device. The bound is checked after each wave, so devices of
-    a wave already asked finish (AWS IoT Jobs' abort works the same); no later wave starts once it is reached."""
+    a wave already asked finish (AWS IoT Jobs' abort works the same); no later wave starts once it is reached, nor
+    once `proceed()` answers False (a cancel). `waves` given (a resumed roll-out's waves not yet done) replaces the
+    planning from `targets`, `first` and `wave_size`."""
     if failure_bound < 1:
         raise ValueError("failure_bound must be at least 1")
     report = RolloutReport()
-    waves = plan_waves(targets, first, wave_size)
-    for index, wave in enumerate(waves):
+    planned = [list(w) for w in waves] if waves is not None else plan_waves(targets, first, wave_size)
+    for index, wave in enumerate(planned):
+        if not proceed():
+            report.cancelled = True
+            report.not_attempted = [t for w in planned[index:] for t in w]
+            return report
         report.waves += 1
         start(wave)
         answers = outcomes(wave)
@@ -87,6 +96,6 @@ def run_rollout_waves(
                 report.failed[target] = why
         if len(report.failed) >= failure_bound:
             report.stopped = True
-            report.not_attempted = [t for w in waves[index + 1 :] for t in w]
+            report.not_attempted = [t for w in planned[index + 1 :] for t in w]
             return report
     return report

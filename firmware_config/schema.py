@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from models.calibration import CALIBRATED_DISTANCE_THRESHOLD, MEASURED_LIVENESS_THRESHOLD
 
 
 class DeviceKind(StrEnum):
@@ -13,6 +15,15 @@ class DeviceKind(StrEnum):
     display = "display"
     counter_terminal = "counter_terminal"
     edge_node = "edge_node"
+
+
+T = TypeVar("T")
+
+
+def _no_repeats(values: list[T]) -> list[T]:
+    if len(set(values)) != len(values):
+        raise ValueError("each value once")
+    return values
 
 
 class _Strict(BaseModel):
@@ -33,6 +44,20 @@ class Printer(_Strict):
     uri: str = Field("file:///var/lib/markaz/receipts", pattern=r"^(file|tcp)://.+", description="ESC/POS sink")
 
 
+class KioskService(StrEnum):
+    """What a kiosk may offer its visitors: queue tickets, and filing and following up reports."""
+
+    tickets = "tickets"
+    reports = "reports"
+
+
+Languages = Annotated[
+    list[Literal["ar", "en"]],
+    Field(min_length=1, description="the languages offered, the first one shown first"),
+    AfterValidator(_no_repeats),
+]
+
+
 class KioskProfile(_Strict):
     reader: Reader = Reader.model_validate({})  # frozen: one shared default is safe
     camera: Camera = Camera.model_validate({})  # frozen: one shared default is safe
@@ -41,8 +66,11 @@ class KioskProfile(_Strict):
     warn_before_s: int = Field(
         30, ge=20, le=120, description="time-out warning offering more time: at least 20 s to extend (WCAG 2.2.1)"
     )
-    languages: list[Literal["ar", "en"]] = Field(["ar", "en"], min_length=1)
-    services: list[str] = Field(["tickets", "reports"], min_length=1)
+    languages: Languages = ["ar", "en"]
+    services: Annotated[list[KioskService], Field(min_length=1), AfterValidator(_no_repeats)] = [
+        KioskService.tickets,
+        KioskService.reports,
+    ]
 
 
 class DisplayProfile(_Strict):
@@ -51,13 +79,14 @@ class DisplayProfile(_Strict):
     chime: bool = True
     volume: int = Field(70, ge=0, le=100)
     recent_calls: int = Field(6, ge=1, le=20)
-    languages: list[Literal["ar", "en"]] = Field(["ar", "en"], min_length=1)
+    languages: Languages = ["ar", "en"]
 
 
 class CounterTerminalProfile(_Strict):
     counter: str = Field("", max_length=32, description="counter id this terminal serves ('' = chosen at sign-in)")
     beep_on_call: bool = True
     idle_sign_out_min: int = Field(30, ge=1, le=480)
+    languages: Languages = ["ar", "en"]
 
 
 class EdgeQueue(_Strict):
@@ -66,8 +95,23 @@ class EdgeQueue(_Strict):
 
 
 class EdgeVerify(_Strict):
-    threshold: float = Field(0.6, gt=0, lt=1.5, description="embedding distance for a match")
-    liveness: bool = True
+    """On the node's own scale (models/calibration.py, edge/verify/settings.py, docs/calibration.md): the Euclidean distance of the face
+    model's unit-length embeddings (0..2; cosine = 1 - d^2/2) and the fused liveness p_real. The defaults are the
+    node's calibrated values. A fleet profile may move them only near the calibration: a value outside needs a new
+    calibration and belongs in the station's settings file. Liveness cannot be switched off by a profile."""
+
+    distance_threshold: float = Field(
+        CALIBRATED_DISTANCE_THRESHOLD,
+        ge=0.25,
+        le=0.5,
+        description="match when the distance of the unit embeddings is at or below this (calibrated: 0.3748 at FMR 0.1%)",
+    )
+    liveness_threshold: float = Field(
+        MEASURED_LIVENESS_THRESHOLD,
+        ge=0.3,
+        le=0.9,
+        description="a live frame whose fused p_real is below this is a presentation attack (measured: 0.4)",
+    )
 
 
 class EdgeTelemetry(_Strict):

@@ -1,12 +1,12 @@
-"""The edge node's own profile (queue and telemetry settings it can change live): central's `config.apply` for the
-station id itself lands here. The hash and the schema are checked at once (a refusal is the command's ack); then,
-off the command thread, the profile is switched live, the node's health is checked (database writable, the model
-files it verifies with, the broker link when it has one), and it is kept or the last good profile goes back live,
-with the outcome reported to central as `events/config_outcome` for the station id.
+"""The edge node's own profile (queue, verification and telemetry settings it can change live): central's
+`config.apply` for the station id itself lands here. The hash and the schema are checked at once (a refusal is the
+command's ack); then, off the command thread, the profile is switched live, the node's health is checked (database
+writable, the model files it verifies with, the broker link when it has one), and it is kept or the last good profile
+goes back live, with the outcome reported to central as `events/config_outcome` for the station id.
 
-What the profile's `verify` table says is validated and kept but not switched live: the node's threshold is the
-calibrated one of `[edge.verify]` (docs/calibration.md), on another scale than the profile's dlib-style default, and
-a fleet-wide profile must not move a station's false-match rate by accident."""
+The profile's `verify` table is on the node's own scale (the calibrated distance of docs/calibration.md and the
+measured liveness threshold), bounded near them by the schema, and checked once more as the settings file is before
+the next verification uses it."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The ingest may run in another process (or several), so there is no in-process event to listen to: one task polls
 a fingerprint of the store every `interval_s` (per station: state, last message, counts; and the dead letters and
-command acks, the alarms' history) and wakes the pages whose part of it changed. A page still redraws every TICK_S, for its clocks."""
+command acks, the alarms' history, the roll-outs' progress) and wakes the pages whose part of it changed. A page still redraws every TICK_S, for its clocks."""
 
 from __future__ import annotations
 
@@ -33,9 +33,12 @@ def fingerprint(store: CentralStore) -> dict[str, tuple[Any, ...]]:
     (extra,) = store.query(
         "SELECT (SELECT max(id) FROM dead_letters) AS dead, (SELECT count(*) FROM commands) AS sent, "
         "(SELECT count(*) FROM commands WHERE ack_at IS NOT NULL OR ack_error IS NOT NULL) AS answered, "
-        "(SELECT max(id) FROM alarm_events) AS alarms"
+        "(SELECT max(id) FROM alarm_events) AS alarms, "
+        "(SELECT max(updated_at) FROM rollout_targets) AS targets, "
+        "(SELECT count(*) FROM rollouts WHERE finished_at IS NOT NULL) AS rollouts_done"
     )
-    out[GLOBAL] = (extra["dead"], extra["sent"], extra["answered"], extra["alarms"], len(out))
+    out[GLOBAL] = (extra["dead"], extra["sent"], extra["answered"], extra["alarms"], len(out), extra["targets"],
+                   extra["rollouts_done"])  # fmt: skip
     return out
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from central import fleet
 from central.alarms import station_alarms
 from central.dispatch import CommandDesk, CommandRefused
+from central.rollouts import RolloutRefused, RolloutService, parse_reason
 from central.series import Span, station_series
 from central.staff.roles import CentralRole, Permission, allowed
 from central.staff.service import SignInRefused, Staff, StaffError
@@ -30,7 +31,9 @@ from markaz.web.live import ScreenUpdate
 from markaz.web.serving import CHANGED, accept_page, page_taps, same_origin, tap_or_change
 
 router = APIRouter(include_in_schema=False)
-_NEXT = re.compile(r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters|rollouts|staff|alarms|comparison)?$")
+_NEXT = re.compile(
+    r"^/(stations/[A-Za-z0-9_.-]{1,64}|dead-letters|rollouts|rollouts/[0-9a-f]{12}/cancel|staff|alarms|comparison)?$"
+)
 
 
 def _store(request: Request | WebSocket) -> CentralStore:
@@ -276,16 +279,89 @@ def dead_letters_page(request: Request, lang: str | None = None) -> Response:
     return _html(views.render("dead_letters.html", language, user=who, letters=_store(request).dead_letters(200)))
 
 
+ROLLOUT_NOTICES = {
+    "cancelled": ("ok", "The roll-out is cancelled: no station not yet asked will be."),
+    "cancelling": ("ok", "The roll-out stops before its next wave: the stations already asked answer first."),
+    "resumed": ("ok", "The roll-out goes on from the waves not yet done."),
+    "conflict": ("error", "Not done: the roll-out is no longer in a state that allows it."),
+    "not_found": ("error", "Not done: no such roll-out."),
+}
+
+
+def _rollouts_html(
+    rollouts: RolloutService, language: Language, who: Staff, page: bool = False, notice: str | None = None
+) -> str:
+    template = "rollouts.html" if page else "rollouts_screen.html"
+    kind, text = ROLLOUT_NOTICES.get(notice or "", (None, None))
+    shown = (kind, views.title(text, language)) if kind and text else None
+    live = "/rollouts/live?" + urlencode({"lang": language.value, **({"notice": notice} if kind else {})})
+    return views.render(template, language, user=who, rollouts=rollouts.all(), parse_reason=parse_reason,
+                        can_command=allowed(who.role, Permission.COMMAND), notice=shown, live_path=live)  # fmt: skip
+
+
+def _rollouts_back(language: Language, code: str) -> Response:
+    return RedirectResponse(f"/rollouts?{urlencode({'lang': language.value, 'notice': code})}", 303)
+
+
 @router.get("/rollouts")
-def rollouts_page(request: Request, lang: str | None = None) -> Response:
+def rollouts_page(request: Request, lang: str | None = None, notice: str | None = None) -> Response:
     """The staged roll-outs of profile versions across stations: each one's state, counts and every station's
-    wave, state and reason (started with `markaz central rollout start` or `POST /api/rollouts`)."""
+    wave, state and reason (started with `markaz central rollout start` or `POST /api/rollouts`); pushed again over
+    `/rollouts/live` as they move. Operators get *Cancel* on a running or interrupted one and *Resume* on an
+    interrupted one."""
     language = Language.parse(lang)
     who = _page_user(request, language)
     if isinstance(who, Response):
         return who
-    rollouts = request.app.state.rollouts.all()
-    return _html(views.render("rollouts.html", language, user=who, rollouts=rollouts))
+    return _html(_rollouts_html(request.app.state.rollouts, language, who, page=True, notice=notice))
+
+
+@router.get("/rollouts/{rollout_id}/cancel")
+def rollout_cancel_page(rollout_id: str, request: Request, lang: str | None = None) -> Response:
+    """The confirmation before a cancel: what it does, and the form that does it."""
+    language = Language.parse(lang)
+    who = _page_user(request, language, Permission.COMMAND)
+    if isinstance(who, Response):
+        return who
+    found = request.app.state.rollouts.get(rollout_id)
+    if found is None:
+        return _html(views.render("not_found.html", language, user=who), 404)
+    return _html(views.render("rollout_cancel.html", language, user=who, r=found))
+
+
+@router.post("/rollouts/{rollout_id}/cancel")
+def rollout_cancel(
+    rollout_id: str,
+    request: Request,
+    confirm: Annotated[str, Form(max_length=3)] = "",
+    lang: Annotated[str, Form(max_length=5)] = "ar",
+) -> Response:
+    """Operators only, from this dashboard's own pages, after the confirmation page (`confirm=yes`)."""
+    language = Language.parse(lang)
+    who = _page_user(request, language, Permission.COMMAND, form=True)
+    if isinstance(who, Response):
+        return who
+    if confirm != "yes":
+        return _html(views.render("forbidden.html", language, user=who), 400)
+    try:
+        state = request.app.state.rollouts.cancel(who, rollout_id)
+    except RolloutRefused as exc:
+        return _rollouts_back(language, exc.code)
+    return _rollouts_back(language, "cancelled" if state == "cancelled" else "cancelling")
+
+
+@router.post("/rollouts/{rollout_id}/resume")
+def rollout_resume(rollout_id: str, request: Request, lang: Annotated[str, Form(max_length=5)] = "ar") -> Response:
+    """Operators only, from this dashboard's own pages: an interrupted roll-out goes on."""
+    language = Language.parse(lang)
+    who = _page_user(request, language, Permission.COMMAND, form=True)
+    if isinstance(who, Response):
+        return who
+    try:
+        request.app.state.rollouts.resume(who, rollout_id)
+    except RolloutRefused as exc:
+        return _rollouts_back(language, exc.code)
+    return _rollouts_back(language, "resumed")
 
 
 # -- live pages --------------------------------------------------------------------------------------------------
@@ -342,6 +418,16 @@ async def station_live(ws: WebSocket, station: str, lang: str | None = None, spa
         return _station_html(store, charts, language, who, station, chosen, desk, code)
 
     await _serve(ws, station, Language.parse(lang), render, "Station")
+
+
+@router.websocket("/rollouts/live")
+async def rollouts_live(ws: WebSocket, lang: str | None = None, notice: str | None = None) -> None:
+    rollouts: RolloutService = ws.app.state.rollouts
+
+    def render(who: Staff, language: Language) -> str:
+        return _rollouts_html(rollouts, language, who, notice=notice)  # the page's notice stays while it is open
+
+    await _serve(ws, None, Language.parse(lang), render, "Roll-outs")
 
 
 # -- central's staff (admins) ------------------------------------------------------------------------------------

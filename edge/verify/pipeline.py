@@ -26,6 +26,15 @@ from models.registry import MODELS_DIR, load_manifest, session
 MODEL_NAMES = ("yunet", "dlib_resnet", "minifasnet_v2", "minifasnet_v1se")
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """The two decision thresholds a station may change live (its profile's `verify` table); both on the scale of
+    VerifySettings, whose values they are when nothing overrides them."""
+
+    distance: float
+    liveness: float
+
+
 @dataclass
 class _Frame:
     """The live frame compared with the card: its index in the request and its aligned chip."""
@@ -128,8 +137,12 @@ class Verifier:
         img = decode_image(card, "card_photo", s.max_image_bytes, s.max_image_pixels)
         return img, self.detector.detect(img), (time.perf_counter() - t) * 1000
 
-    def verify(self, card: bytes | bytearray, live: Sequence[bytes | bytearray]) -> d.Decision:
-        """Decode (raises ImageRejected for unusable files, the card photo's problem first) and verify."""
+    def verify(
+        self, card: bytes | bytearray, live: Sequence[bytes | bytearray], thresholds: Thresholds | None = None
+    ) -> d.Decision:
+        """Decode (raises ImageRejected for unusable files, the card photo's problem first) and verify; `thresholds`
+        replaces the settings' match and liveness thresholds for this call (the pipeline is shared, its settings not
+        changed)."""
         s = self.settings
         clock = _Clock()
         card_job = self._side.submit(self._card, card)
@@ -141,7 +154,9 @@ class Verifier:
             card_job.result()  # raises the card photo's own problem if it has one
             raise
         clock.lap("decode")
-        return self._verify(card_job, live_imgs, clock)
+        return self._verify(
+            card_job, live_imgs, clock, thresholds or Thresholds(s.distance_threshold, s.liveness_threshold)
+        )
 
     def _card_face(
         self, card_job: Future[tuple[np.ndarray, list[Face], float]], clock: _Clock
@@ -157,7 +172,11 @@ class Verifier:
         return card_img, face, None
 
     def _verify(
-        self, card_job: Future[tuple[np.ndarray, list[Face], float]], live_imgs: list[np.ndarray], clock: _Clock
+        self,
+        card_job: Future[tuple[np.ndarray, list[Face], float]],
+        live_imgs: list[np.ndarray],
+        clock: _Clock,
+        thresholds: Thresholds,
     ) -> d.Decision:
         s = self.settings
         n = len(live_imgs)
@@ -209,7 +228,7 @@ class Verifier:
             # it is posed; no other frame of the request gets a second chance
             p_real = self.liveness.p_real(img, face)
             clock.lap("liveness")
-            if p_real < s.liveness_threshold:
+            if p_real < thresholds.liveness:
                 return self._decision(
                     d.SPOOF,
                     "presentation_attack",
@@ -217,7 +236,7 @@ class Verifier:
                     n,
                     frames_used=examined,
                     liveness=round(p_real, 4),
-                    liveness_threshold=s.liveness_threshold,
+                    liveness_threshold=thresholds.liveness,
                 )
             # 4. pose: a turned or tilted head matches poorly; try the next frame
             problem = check_pose(report, self.live_limits)
@@ -232,7 +251,7 @@ class Verifier:
             if card_problem:
                 return self._decision(d.RETRY, card_problem, clock, n, frames_used=examined)
         if chosen is None:
-            extra = {} if p_real is None else {"liveness": round(p_real, 4), "liveness_threshold": s.liveness_threshold}
+            extra = {} if p_real is None else {"liveness": round(p_real, 4), "liveness_threshold": thresholds.liveness}
             return self._decision(d.RETRY, self._worst(reasons), clock, n, frames_used=examined, **extra)
 
         # 5. one batched embedding run: the card chip and the chosen live chip, each with its mirror
@@ -241,18 +260,18 @@ class Verifier:
         embs = self.embedder.embed([card_chip, chosen.chip])
         dist = distance(embs[0], embs[1])
         clock.lap("embed")
-        matched = dist <= s.distance_threshold
+        matched = dist <= thresholds.distance
         return self._decision(
             d.MATCH if matched else d.NO_MATCH,
             "match" if matched else "face_mismatch",
             clock,
             n,
             score=round(score_from_distance(dist), 4),
-            threshold=round(score_from_distance(s.distance_threshold), 4),
+            threshold=round(score_from_distance(thresholds.distance), 4),
             distance=round(dist, 4),
-            distance_threshold=s.distance_threshold,
+            distance_threshold=thresholds.distance,
             liveness=round(p_real, 4),
-            liveness_threshold=s.liveness_threshold,
+            liveness_threshold=thresholds.liveness,
             frames_used=examined,
             best_frame=chosen.index,
         )

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from edge.audit.log import AuditLog
     from edge.auth.principal import Principal
     from edge.store import Store
-    from edge.verify.pipeline import Verifier
+    from edge.verify.pipeline import Thresholds, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,33 @@ class VerificationService:
         self.attempts = Attempts(store, settings.max_attempts_per_document, settings.visit_minutes, clock)
         self.upload_limits = UploadLimits(settings.max_image_bytes, settings.max_live_frames, settings.upload_timeout_s)
         self._verifier: Verifier | None = None
+        self._thresholds: Thresholds | None = None  # None: the settings' own thresholds
         self._load_error: str | None = None
         self._load_lock = threading.Lock()
+
+    def set_thresholds(self, distance: float | None, liveness: float | None) -> None:
+        """The station profile's match and liveness thresholds from the next verification on (None: the settings').
+        Validated as the node validates its settings file, so a value the node would refuse at start is refused here
+        too (pydantic.ValidationError) and nothing changes."""
+        from edge.verify.pipeline import Thresholds
+
+        if distance is None and liveness is None:
+            self._thresholds = None
+            return
+        checked = VerifySettings.model_validate(
+            {
+                **self.settings.model_dump(),
+                "distance_threshold": self.settings.distance_threshold if distance is None else distance,
+                "liveness_threshold": self.settings.liveness_threshold if liveness is None else liveness,
+            }
+        )
+        self._thresholds = Thresholds(checked.distance_threshold, checked.liveness_threshold)
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """(distance, liveness) in force."""
+        t = self._thresholds
+        return (t.distance, t.liveness) if t else (self.settings.distance_threshold, self.settings.liveness_threshold)
 
     def start(self) -> None:
         if self.settings.preload:
@@ -170,7 +195,7 @@ class VerificationService:
 
     def _run(self, card: bytes | bytearray, live: list[bytes] | list[bytearray]) -> tuple[Decision, float]:
         started = time.perf_counter()
-        return self.verifier.verify(card, live), started
+        return self.verifier.verify(card, live, self._thresholds), started
 
     def close(self) -> None:
         self.pool.shutdown()

@@ -5,11 +5,12 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from edge.verify.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_LIVE_FRAMES
+from models.calibration import CALIBRATED_DISTANCE_THRESHOLD, MEASURED_LIVENESS_THRESHOLD
 
-# Calibrated on LFW View 1 (all cross-identity pairs of its images) at a false-match rate of 0.1%:
-# see docs/calibration.md for the data, the command and its output. (dlib's own rule, 0.6 on raw embeddings, is not
-# used.) Every decision threshold lives here; the model manifest holds only what the models themselves require.
-CALIBRATED_DISTANCE_THRESHOLD = 0.3748
+__all__ = ["CALIBRATED_DISTANCE_THRESHOLD", "MEASURED_LIVENESS_THRESHOLD", "VerifySettings"]
+
+# The measured thresholds (models/calibration.py, docs/calibration.md) are the defaults; every decision threshold is a
+# setting here; the model manifest holds only what the models themselves require.
 
 
 class VerifySettings(BaseModel):
@@ -59,7 +60,9 @@ class VerifySettings(BaseModel):
     # Both from the BPCER/APCER measurement in docs/verification.md: below 120 px the two attack samples, shrunk, score
     # as real (APCER 67-100% at 0.5); at 120 px and above no attack frame scored over 0.29 while genuine refusals
     # (BPCER) fall from 5.2% at 0.5 to 3.0% at 0.4 on camera-sized frames.
-    liveness_threshold: float = Field(0.4, gt=0, lt=1, description="fused p_real below this is a presentation attack")
+    liveness_threshold: float = Field(
+        MEASURED_LIVENESS_THRESHOLD, gt=0, lt=1, description="fused p_real below this is a presentation attack"
+    )
     min_face_px: float = Field(120.0, ge=0, description="live frames: smaller faces get retry(face_too_small)")
     min_card_face_px: float = Field(40.0, ge=0, description="card photo: smaller faces get retry(card_no_face)")
     min_sharpness: float = Field(20.0, ge=0, description="variance of the Laplacian on the face chip")

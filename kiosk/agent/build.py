@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from firmware_config.health import kiosk_health
+from firmware_config.schema import KioskService
 from kiosk.agent.app import create_app
 from kiosk.agent.jobs import ChipReading, FaceVerification, ReceiptPrinting, ReportFiling, ReportTracking, TicketIssuing
 from kiosk.agent.profiles import ProfileSync
@@ -26,8 +27,9 @@ from kiosk.hardware.printer import EscposPrinter
 from kiosk.hardware.receipt import ReceiptRenderer
 from kiosk.session.machine import Rules, Session
 from kiosk.session.timeouts import Timeouts
-from kiosk.session.vocabulary import Screen
+from kiosk.session.vocabulary import Purpose, Screen
 from kiosk.ui.screens import KioskScreens
+from markaz.web.languages import Language
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +68,32 @@ def profile_timeouts(settings: KioskSettings, profile: dict[str, Any] | None) ->
     return Timeouts({**dict(settings.timeouts), **idle}, float(profile["warn_before_s"]))
 
 
+# what each of the profile's `services` lets a visitor do on the choose screen
+PURPOSES_OF_SERVICE = {
+    KioskService.tickets: (Purpose.TICKET,),
+    KioskService.reports: (Purpose.FILE_REPORT, Purpose.FOLLOW_REPORT),
+}
+
+
+def profile_rules(settings: KioskSettings, rules: Rules, profile: dict[str, Any] | None) -> Rules:
+    """The session's rules with the profile's time-outs, languages (in its order) and enabled services; without a
+    profile, the agent's own time-outs and every language and purpose."""
+    timeouts = profile_timeouts(settings, profile)
+    if profile is None:
+        return replace(rules, timeouts=timeouts, languages=tuple(Language), purposes=tuple(Purpose))
+    services = {KioskService(name) for name in profile["services"]}
+    return replace(
+        rules,
+        timeouts=timeouts,
+        languages=tuple(Language(code) for code in profile["languages"]),
+        purposes=tuple(p for p in Purpose if any(p in PURPOSES_OF_SERVICE[s] for s in services)),
+    )
+
+
 def _profile_sync(
     settings: KioskSettings, hardware: Hardware, camera: VideoCaptureCamera, printer: EscposPrinter, session: Session
 ) -> ProfileSync | None:
-    """Profiles managed by the edge: the kiosk's camera, reader, printer and time-outs follow the profile in force
+    """Profiles managed by the edge: the kiosk's camera, reader, printer, time-outs, languages and services follow the profile in force
     (from the start, so a restarted agent keeps what it applied); the agent's own settings stand in while none is."""
     if settings.profile_dir is None:
         return None
@@ -80,7 +104,7 @@ def _profile_sync(
         if isinstance(hardware.card_events, PcscReader):
             hardware.card_events.pattern = pattern
         printer.retarget(printer_uri(str(profile["printer"]["uri"])) if profile else settings.printer)
-        session.rules = replace(session.rules, timeouts=profile_timeouts(settings, profile))
+        session.apply_rules(profile_rules(settings, session.rules, profile))
         camera.retarget(str(profile["camera"]["source"]) if profile else settings.camera)
 
     def follow(profile: dict[str, Any] | None) -> None:

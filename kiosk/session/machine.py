@@ -70,7 +70,7 @@ from kiosk.session.vocabulary import (
     Screen,
     TrackFailure,
 )
-from markaz.web.languages import DEFAULT_LANGUAGE, Language
+from markaz.web.languages import Language
 
 FIELD_LENGTHS = {MrzField.DOCUMENT_NUMBER: 22, MrzField.BIRTH_DATE: 6, MrzField.EXPIRY_DATE: 6}
 LATIN_CAPITALS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -91,6 +91,13 @@ class Rules:
     assisted_service: str = "reception"
     # the station's local time now (a date-time answer may not be after it); the agent gives the station's zone
     station_now: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+    # the kiosk's profile: the languages offered (a visit starts in the first) and what a visitor may do here
+    languages: tuple[Language, ...] = (Language.AR, Language.EN)
+    purposes: tuple[Purpose, ...] = tuple(Purpose)
+
+    def __post_init__(self) -> None:
+        if not self.languages or not self.purposes:
+            raise ValueError("a kiosk offers at least one language and one purpose")
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,16 @@ class SessionView:
     assisted_service: str
     report_types: tuple[ReportType, ...] = ()
     station_now: datetime | None = None  # local, naive: what a date-time field's steppers measure against
+    languages: tuple[Language, ...] = (Language.AR, Language.EN)  # offered, the first one a visit starts in
+    purposes: tuple[Purpose, ...] = tuple(Purpose)  # what the choose screen offers
+
+    @property
+    def other_language(self) -> Language | None:
+        """The language the toggle switches to (the next one offered), None when only one is offered."""
+        if len(self.languages) < 2:
+            return None
+        index = self.languages.index(self.language) if self.language in self.languages else -1
+        return self.languages[(index + 1) % len(self.languages)]
 
 
 class Session:
@@ -178,7 +195,7 @@ class Session:
     def __init__(self, rules: Rules | None = None, now: float = 0.0) -> None:
         self.rules = rules or Rules()
         self.screen = Screen.CLOSED
-        self.language = DEFAULT_LANGUAGE
+        self.language = self.rules.languages[0]
         self.visit = Visit()
         self.session = 0
         self.warning = False
@@ -213,7 +230,16 @@ class Session:
             assisted_service=self.rules.assisted_service,
             report_types=self.report_types,
             station_now=self._station_now() if self.screen == Screen.REPORT_FIELD else None,
+            languages=self.rules.languages,
+            purposes=self.rules.purposes,
         )
+
+    def apply_rules(self, rules: Rules) -> None:
+        """New rules (the kiosk's profile changed): a visitor mid-visit keeps their language until the visit ends;
+        a kiosk waiting for the next visitor shows the new first language at once."""
+        self.rules = rules
+        if self.screen in (Screen.ATTRACT, Screen.CLOSED) or self.language not in rules.languages:
+            self.language = rules.languages[0]
 
     def _station_now(self) -> datetime:
         """The station's local time, naive, to the minute (what a date-time answer is compared with)."""
@@ -282,7 +308,9 @@ class Session:
         if self.screen not in BUSY_SCREENS and self.deadline is not None:
             self._touch()  # any tap is activity: the time-out starts again and a warning goes away
         if tap.action == Action.LANGUAGE:
-            self.language = Language.parse(tap.value, self.language.other)
+            chosen = Language.parse(tap.value, self.language.other)
+            if chosen in self.rules.languages:  # a language the profile does not offer is ignored
+                self.language = chosen
             return []
         if tap.action == Action.MORE_TIME:
             return []
@@ -299,7 +327,7 @@ class Session:
         return []
 
     def _tap_choose(self, tap: Tap) -> list[Effect]:
-        if tap.action != Action.CHOOSE or tap.value not in {p.value for p in Purpose}:
+        if tap.action != Action.CHOOSE or tap.value not in {p.value for p in self.rules.purposes}:
             return []
         purpose = Purpose(tap.value)
         self.visit = replace(self.visit, purpose=purpose)
@@ -715,7 +743,7 @@ class Session:
 
     def _end(self, reason: EndReason) -> list[Effect]:
         self.visit = Visit()
-        self.language = DEFAULT_LANGUAGE
+        self.language = self.rules.languages[0]
         self.last_end = reason
         self.pending_job = None
         self._go(Screen.ATTRACT if self.available else Screen.CLOSED)

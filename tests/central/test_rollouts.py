@@ -111,11 +111,19 @@ def test_a_rollout_across_stations_stops_at_its_failure_bound_and_is_audited(fle
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(article.locator('tr[data-station="st-2"]')).to_have_attribute("data-state", "failed")
     expect(article.locator('tr[data-station="st-3"]')).to_have_attribute("data-state", "not_attempted")
+    # the reasons in the page's language, the machine words (the failed check) kept as they are
+    expect(article.locator('tr[data-station="st-2"] [data-reason="rolled_back"]')).to_contain_text("فشل فحص سلامة")
+    expect(article.locator('tr[data-station="st-2"] [data-reason="rolled_back"] bdi')).to_have_text("models")
+    expect(article.locator('tr[data-station="st-3"] [data-reason="bound_reached"]')).to_contain_text("حدّ الإخفاق")
+    expect(article.locator("[data-rollout-action]")).to_have_count(0)  # a viewer; and a stopped one has no actions
     assert_accessible(page, "roll-outs (ar)")
     _shot(page, "rollouts-ar")
     page.click(".lang-toggle")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("[data-rollout] h2")).to_contain_text("stopped at its failure bound")
+    expect(article.locator('tr[data-station="st-2"] [data-reason]')).to_have_text(
+        "rolled back: a health check failed (models)"
+    )
     assert_accessible(page, "roll-outs (en)")
     _shot(page, "rollouts-en")
 
@@ -173,7 +181,8 @@ def test_a_rollout_on_either_store_stops_when_its_commands_cannot_leave_and_a_re
     assert [(t["station"], t["state"]) for t in done["targets"]] == [
         ("st-1", "failed"), ("st-2", "failed"), ("st-3", "not_attempted"),
     ]  # fmt: skip
-    assert done["targets"][0]["reason"].startswith("not sent: this dashboard has no broker connection")
+    assert done["targets"][0]["reason"] == "not_sent: no_broker"
+    assert done["targets"][2]["reason"] == "bound_reached"
     assert [r["id"] for r in service.all()] == [rollout_id]
     actions = [r["action"] for r in store.query("SELECT action FROM central_audit ORDER BY seq")]
     assert actions == ["rollout.start", "rollout.stopped"]
@@ -182,3 +191,206 @@ def test_a_rollout_on_either_store_stops_when_its_commands_cannot_leave_and_a_re
         tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL WHERE id = ?", (rollout_id,))
     RolloutService(store, CommandDesk(store, None)).interrupt_unfinished()
     assert service.get(rollout_id)["state"] == "interrupted"
+
+
+def _sign_in(page: Page, base: str, path: str, user: str, password: str) -> None:
+    page.goto(base + path)
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+def _wait_target(http: httpx.Client, rollout_id: str, station: str, state: str, timeout: float = 90) -> dict:
+    return poll(lambda: http.get(f"/api/rollouts/{rollout_id}").json(),
+                lambda r: any(t["station"] == station and t["state"] == state for t in r["targets"]), timeout)  # fmt: skip
+
+
+def _online(central: CentralProcess, station: str) -> None:
+    http = central.client("vera")
+    poll(lambda: http.get("/api/stations").json(),
+         lambda v: any(s["station"] == station and s["state"] == "online" for s in v), 90)  # fmt: skip
+    http.close()
+
+
+def test_an_interrupted_rollout_resumes_from_its_waves_left_and_a_running_one_is_cancelled_from_the_page(
+    fleet, tmp_path: Path, broker, page
+) -> None:
+    """Resume: st-3 is down while its wave waits, central is stopped and started again (the roll-out is then
+    `interrupted`), st-3 comes back, and an operator's *Resume* asks st-3 again: the roll-out finishes on the live page
+    without a reload, st-1 is not asked twice. Cancel: with st-3 down again, an operator cancels a running roll-out
+    from the page (a confirmation first); the wave in flight ends, the later wave (st-2) is never asked."""
+    central, nodes = fleet
+    profile = {"queue": {"recall_min_interval_s": 4.0}}
+    operator = central.client("olga")
+    nodes["st-3"].stop()
+    body = {"stations": ["st-1", "st-3"], "version": "resume-1", "profile": profile, "first": ["st-1"],
+            "wave_size": 1, "failure_bound": 1, "timeout_s": 600}  # fmt: skip
+    started = operator.post("/api/rollouts", json=body)
+    assert started.status_code == 202, started.text
+    rollout_id = started.json()["id"]
+    _wait_target(operator, rollout_id, "st-3", "asked")
+    operator.close()
+
+    central.stop()  # central stops while st-3's wave waits
+    central = CentralProcess(broker, central.db, {}).start()
+    central.users = {"olga": "central_operator", "vera": "central_viewer"}
+    nodes["st-3"].start()
+    _online(central, "st-3")
+
+    _sign_in(page, central.base, "/rollouts", "olga", PASSWORDS["central_operator"])
+    article = page.locator(f'[data-rollout="{rollout_id}"]')
+    expect(article).to_have_attribute("data-state", "interrupted")
+    expect(article.locator('tr[data-station="st-1"]')).to_have_attribute("data-state", "applied")
+    assert_accessible(page, "roll-outs, interrupted (ar)")
+    _shot(page, "rollouts-interrupted-ar")
+    article.locator('[data-rollout-action="resume"]').click()
+    expect(page.locator(".notice.ok")).to_be_visible()
+    # the page follows the roll-out live: no reload from here on
+    page.evaluate("window.__same_page = true")
+    expect(article).to_have_attribute("data-state", "finished", timeout=90_000)
+    expect(article.locator('tr[data-station="st-3"]')).to_have_attribute("data-state", "applied")
+    assert page.evaluate("window.__same_page") is True
+    expect(article.locator("[data-waves]")).to_have_text("2/2")
+    assert json.loads((nodes["st-3"].data / "profiles" / "node" / "active.json").read_text())["version"] == "resume-1"
+
+    # cancel: st-3 down again; wave 2 (st-3) waits its 20 s, wave 3 (st-2) must never be asked
+    nodes["st-3"].stop()
+    operator = central.client("olga")
+    body = {"stations": ["st-1", "st-3", "st-2"], "version": "cancel-1", "profile": profile, "first": ["st-1"],
+            "wave_size": 1, "failure_bound": 3, "timeout_s": 20}  # fmt: skip
+    cancel_id = operator.post("/api/rollouts", json=body).json()["id"]
+    _wait_target(operator, cancel_id, "st-3", "asked")
+    page.goto(central.base + "/rollouts?lang=en")
+    running = page.locator(f'[data-rollout="{cancel_id}"]')
+    expect(running).to_have_attribute("data-state", "running")
+    running.locator('[data-rollout-action="cancel"]').click()
+    expect(page.locator('section[data-screen="rollout-cancel"]')).to_have_attribute("data-rollout", cancel_id)
+    assert_accessible(page, "cancel a roll-out (en)")
+    _shot(page, "rollout-cancel-en")
+    page.click('[data-rollout-action="confirm-cancel"]')
+    expect(page.locator(".notice.ok")).to_contain_text("stops before its next wave")
+    cancelled = page.locator(f'[data-rollout="{cancel_id}"]')
+    expect(cancelled).to_have_attribute("data-state", "cancelled", timeout=90_000)
+    expect(cancelled.locator('tr[data-station="st-3"]')).to_have_attribute("data-state", "failed")
+    expect(cancelled.locator('tr[data-station="st-2"] [data-reason="cancelled"]')).to_contain_text("cancelled")
+    expect(cancelled.locator('tr[data-station="st-2"] [data-reason="cancelled"] bdi')).to_have_text("olga")
+    assert_accessible(page, "roll-outs, cancelled (en)")
+    _shot(page, "rollouts-cancelled-en")
+    assert not (nodes["st-2"].data / "profiles" / "node" / "active.json").exists()
+    operator.close()
+
+    import sqlite3
+
+    with sqlite3.connect(central.db) as db:
+        audit = db.execute("SELECT actor, action, entity_id FROM central_audit WHERE action LIKE 'rollout.%' "
+                           "ORDER BY seq").fetchall()  # fmt: skip
+        sent = db.execute("SELECT station FROM commands WHERE name = 'config.apply' ORDER BY sent_at").fetchall()
+    assert [(a, act) for a, act, i in audit if i == rollout_id] == [
+        ("olga", "rollout.start"), ("olga", "rollout.resume"), ("central", "rollout.finished"),
+    ]  # fmt: skip
+    assert [(a, act) for a, act, i in audit if i == cancel_id] == [
+        ("olga", "rollout.start"), ("olga", "rollout.cancel"), ("central", "rollout.cancelled"),
+    ]  # fmt: skip
+    # resume-1: st-1 once, st-3 before and after the restart; cancel-1: st-1, st-3, never st-2
+    assert [s for (s,) in sent] == ["st-1", "st-3", "st-3", "st-1", "st-3"]
+
+
+def test_cancel_and_resume_are_for_operators_from_the_dashboards_own_pages(fleet) -> None:
+    central, _ = fleet
+    operator, viewer = central.client("olga"), central.client("vera")
+    body = {"stations": ["st-2"], "version": "v-bad", "profile": {}, "first": ["st-2"], "failure_bound": 1,
+            "timeout_s": 60}  # fmt: skip
+    rollout_id = operator.post("/api/rollouts", json=body).json()["id"]
+    poll(lambda: operator.get(f"/api/rollouts/{rollout_id}").json()["state"], lambda s: s == "stopped", 90)
+    assert viewer.post(f"/api/rollouts/{rollout_id}/cancel").status_code == 403
+    assert operator.post(f"/api/rollouts/{rollout_id}/cancel").status_code == 409  # stopped: nothing to cancel
+    assert operator.post(f"/api/rollouts/{rollout_id}/resume").status_code == 409  # only an interrupted one
+    assert operator.post("/api/rollouts/000000000000/cancel").status_code == 404
+    # the page's forms: a viewer is forbidden, another site's form is forbidden, no confirmation is a bad request
+    assert viewer.post(f"/rollouts/{rollout_id}/cancel", data={"confirm": "yes"}).status_code == 403
+    assert viewer.get(f"/rollouts/{rollout_id}/cancel").status_code == 403
+    elsewhere = {"origin": "https://evil.example"}
+    assert (
+        operator.post(f"/rollouts/{rollout_id}/cancel", data={"confirm": "yes"}, headers=elsewhere).status_code == 403
+    )
+    assert operator.post(f"/rollouts/{rollout_id}/resume", headers=elsewhere).status_code == 403
+    assert operator.post(f"/rollouts/{rollout_id}/cancel", data={}).status_code == 400
+    conflict = operator.post(f"/rollouts/{rollout_id}/cancel", data={"confirm": "yes"})
+    assert conflict.status_code == 303 and "notice=conflict" in conflict.headers["location"]
+    assert operator.get(f"/api/rollouts/{rollout_id}").json()["state"] == "stopped"
+    import sqlite3
+
+    with sqlite3.connect(central.db) as db:
+        actions = [a for (a,) in db.execute("SELECT action FROM central_audit WHERE entity_id = ?", (rollout_id,))]
+    assert actions == ["rollout.start", "rollout.stopped"]  # nothing refused was recorded as done
+    viewer.close()
+    operator.close()
+
+
+def test_on_either_store_an_interrupted_rollout_resumes_its_waves_left_or_is_cancelled(open_store) -> None:
+    """The cancel and resume SQL (and the migration that allows `cancelled`) on SQLite and a real PostgreSQL. A desk
+    without a broker fails every asked station as `not_sent`, so what is asked again is visible in the reasons."""
+    from central.dispatch import CommandDesk
+    from central.rollouts import RolloutPlan, RolloutRefused, RolloutService, effective_profile
+    from central.staff.roles import CentralRole
+    from central.staff.service import Staff
+    from firmware_config.schema import DeviceKind
+    from markaz.clock import iso, utcnow
+
+    store = open_store()
+    with store.db.transaction() as tx:
+        for station in STATIONS:
+            tx.execute("INSERT INTO stations (station, first_seen_at) VALUES (?, ?)", (station, iso(utcnow())))
+    service = RolloutService(store, CommandDesk(store, None), poll_s=0.05)
+    olga, vera = Staff("olga", CentralRole.OPERATOR), Staff("vera", CentralRole.VIEWER)
+    profile = effective_profile(DeviceKind.edge_node, {})
+
+    def interrupted_after_wave_one(version: str, bound: int) -> str:
+        plan = RolloutPlan(list(STATIONS), version, profile, first=["st-1"], wave_size=1, failure_bound=bound,
+                           timeout_s=5)  # fmt: skip
+        rollout_id = service.start(olga, plan)
+        service.wait(rollout_id, 30)
+        with store.db.transaction() as tx:  # as a central stopped after the first wave leaves it
+            tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL WHERE id = ?", (rollout_id,))
+            tx.execute("UPDATE rollout_targets SET state = 'waiting', reason = NULL WHERE rollout_id = ? AND "
+                       "station <> 'st-1'", (rollout_id,))  # fmt: skip
+        RolloutService(store, CommandDesk(store, None)).interrupt_unfinished()
+        assert service.get(rollout_id)["state"] == "interrupted"
+        return rollout_id
+
+    resumed = interrupted_after_wave_one("v-resume", 3)
+    with pytest.raises(RolloutRefused) as no_role:
+        service.resume(vera, resumed)
+    assert no_role.value.code == "forbidden"
+    service.resume(olga, resumed)
+    service.wait(resumed, 30)
+    done = service.get(resumed)
+    assert done["state"] == "stopped", done  # st-1's failure counted: the bound of 3 is reached at st-3
+    assert (done["waves_started"], done["waves"]) == (3, 3)
+    assert [(t["station"], t["state"], t["reason"]) for t in done["targets"]] == [
+        ("st-1", "failed", "not_sent: no_broker"), ("st-2", "failed", "not_sent: no_broker"),
+        ("st-3", "failed", "not_sent: no_broker"),
+    ]  # fmt: skip
+    with pytest.raises(RolloutRefused) as twice:
+        service.resume(olga, resumed)
+    assert twice.value.code == "conflict"
+
+    full = interrupted_after_wave_one("v-full", 1)  # its one failure already reaches its bound
+    with pytest.raises(RolloutRefused) as reached:
+        service.resume(olga, full)
+    assert reached.value.code == "conflict"
+    assert service.cancel(olga, full) == "cancelled"
+    closed = service.get(full)
+    assert closed["state"] == "cancelled" and closed["cancelled_by"] == "olga"
+    assert [(t["station"], t["state"], t["reason"]) for t in closed["targets"]] == [
+        ("st-1", "failed", "not_sent: no_broker"), ("st-2", "not_attempted", "cancelled: olga"),
+        ("st-3", "not_attempted", "cancelled: olga"),
+    ]  # fmt: skip
+    with pytest.raises(RolloutRefused):
+        service.cancel(olga, full)
+    actions = [
+        (r["action"], r["entity_id"]) for r in store.query("SELECT action, entity_id FROM central_audit ORDER BY seq")
+    ]
+    assert [a for a, i in actions if i == resumed] == ["rollout.start", "rollout.stopped", "rollout.resume",
+                                                       "rollout.stopped"]  # fmt: skip
+    assert [a for a, i in actions if i == full] == ["rollout.start", "rollout.stopped", "rollout.cancel"]

@@ -40,6 +40,9 @@ router = APIRouter(include_in_schema=False)
 
 STAFF_COOKIE = "markaz_staff"
 DISPLAY_COOKIE = "markaz_display"
+# the counter terminal this browser is (its device token, saved once at /counter/terminal by a technician): staff
+# sign in on top of it, and the counter page follows the terminal's profile (its counter, its first language)
+TERMINAL_COOKIE = "markaz_terminal"
 REPLAY_WINDOW = timedelta(seconds=60)  # a display that (re)connects still says the calls of the last minute
 TICK_S = 15.0  # screens with clocks in them are pushed at least this often
 NOTICE_S = 8.0  # how long a counter screen keeps saying what its last action did
@@ -128,7 +131,7 @@ def signout(request: Request, next: str = "/counter", lang: str = "ar") -> Respo
 
 # -- pages -------------------------------------------------------------------------------------------------------
 def _counter_html(node: EdgeNode, language: Language, principal: Principal, code: str,
-                  result: ActionResult | None = None) -> str:  # fmt: skip
+                  result: ActionResult | None = None, terminal: str = "") -> str:  # fmt: skip
     view = result.view if result else node.hall.counter_view(code)
     services = {s.code: s for s in node.hall.services()}
     return screens.render(
@@ -140,22 +143,72 @@ def _counter_html(node: EdgeNode, language: Language, principal: Principal, code
         user=principal.subject,
         notice=result.notice if result else None,
         called=result.called if result else None,
+        terminal=terminal,
     )
+
+
+def _terminal(node: EdgeNode, connection: Request | WebSocket) -> tuple[Principal | None, dict[str, Any]]:
+    """The counter terminal this browser was set up as (its cookie), and the profile in force on it ({} if none)."""
+    principal = _who(node, connection.cookies.get(TERMINAL_COOKIE), "devices.report_status")
+    if principal is None or principal.kind != "device" or principal.role != "counter_terminal":
+        return None, {}
+    return principal, node.served.in_force(principal.subject) or {}
+
+
+def _pinned(node: EdgeNode, look: dict[str, Any]) -> str | None:
+    """The counter the terminal's profile pins it to, if that counter exists here."""
+    code = str(look.get("counter") or "")
+    return code if code and code in {c.code for c in node.hall.counters()} else None
 
 
 @router.get("/counter")
 def counter_page(request: Request, lang: str | None = None, counter: str | None = None) -> Response:
     node, language = _node(request), Language.parse(lang)
+    terminal, look = _terminal(node, request)
+    if terminal is not None:  # the terminal checks in: a new desired profile is applied on its behalf first
+        node.telemetry.record_heartbeat(terminal.subject, {})
+        node.served.sync(terminal)
+        look = node.served.in_force(terminal.subject) or {}
+        if lang is None and look.get("languages"):
+            language = Language.parse(str(look["languages"][0]))
     principal = _who(node, request.cookies.get(STAFF_COOKIE), PAGES["/counter"])
     if principal is None:
         return _signin_page(node, language, "/counter")
+    counter = _pinned(node, look) or counter  # a pinned terminal serves its own counter only
     if counter is None or counter not in {c.code for c in node.hall.counters()}:
         return _html(screens.render("choose_counter.html", language, node.settings.tz, counters=node.hall.counters()))
     view = node.hall.counter_view(counter)
     services = {s.code: s for s in node.hall.services()}
     live = f"/counter/live?counter={quote(counter)}&lang={language.value}"
     return _html(screens.render("counter.html", language, node.settings.tz, view=view, services=services,
-                                user=principal.subject, notice=None, called=None, live_path=live))  # fmt: skip
+                                user=principal.subject, notice=None, called=None, live_path=live,
+                                terminal=terminal.subject if terminal else "", look=look))  # fmt: skip
+
+
+@router.get("/counter/terminal")
+def terminal_setup_page(request: Request, lang: str | None = None) -> Response:
+    node, language = _node(request), Language.parse(lang)
+    terminal, _ = _terminal(node, request)
+    return _html(screens.render("terminal_setup.html", language, node.settings.tz, error=None,
+                                terminal=terminal.subject if terminal else None))  # fmt: skip
+
+
+@router.post("/counter/terminal")
+def terminal_setup(
+    request: Request, token: Annotated[str, Form(max_length=200)], lang: Annotated[str, Form()] = "ar"
+) -> Response:
+    """A technician makes this browser the counter terminal whose device token they enter (from `markaz edge device
+    add NAME --type counter_terminal`, or the terminal's registration): only from this node's own page."""
+    node, language = _node(request), Language.parse(lang)
+    principal = _who(node, token.strip(), "devices.report_status")
+    terminal = principal is not None and principal.kind == "device" and principal.role == "counter_terminal"
+    if not terminal or not same_origin(request):
+        error = screens.title("This is not the token of an enabled counter terminal.", language)
+        page = screens.render("terminal_setup.html", language, node.settings.tz, error=error, terminal=None)
+        return HTMLResponse(page, status_code=400, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    response = RedirectResponse("/counter", status_code=303)  # in the terminal's own first language
+    _cookie(response, request, TERMINAL_COOKIE, token.strip(), 366 * 24 * 3600)
+    return response
 
 
 def _supervisor_html(node: EdgeNode, language: Language, principal: Principal) -> str:
@@ -330,6 +383,9 @@ async def _serve(ws: WebSocket, screen: Screen, render: Callable[[Screen], str],
 @router.websocket("/counter/live")
 async def counter_live(ws: WebSocket, counter: str, lang: str | None = None) -> None:
     node = _node(ws)
+    terminal, look = await run_in_threadpool(_terminal, node, ws)
+    counter = _pinned(node, look) or counter  # a pinned terminal's page follows its own counter only
+    terminal_id = terminal.subject if terminal else ""
     screen = Screen(node, ws.cookies.get(STAFF_COOKIE, ""), PAGES["/counter"], Language.parse(lang))
 
     def render(s: Screen) -> str:
@@ -344,7 +400,7 @@ async def counter_live(ws: WebSocket, counter: str, lang: str | None = None) -> 
         shown = result.model_copy(update={"view": view}) if result is not None else None
         soon = [a.retry_in_s for a in view.actions if a.retry_in_s]
         s.state["valid_s"] = min([TICK_S, NOTICE_S if result else TICK_S, *[x + 0.05 for x in soon]])
-        return _counter_html(node, s.language, s.principal, counter, shown)
+        return _counter_html(node, s.language, s.principal, counter, shown, terminal_id)
 
     async def tap(s: Screen, t: Tap) -> None:
         try:

@@ -38,3 +38,46 @@
     if (again && !again.disabled) { again.focus(); }
   }).observe(screen, { childList: true });
 })();
+
+// A counter terminal's profile signs idle staff out (idle_sign_out_min): a warning 20 s before, with a button to stay
+// (any key or touch counts as activity too; WCAG 2.2.1), then the staff sign-out. Only on a terminal's page.
+(function () {
+  "use strict";
+  function meta(name) {
+    var m = document.querySelector('meta[name="' + name + '"]');
+    return m ? m.getAttribute("content") : null;
+  }
+  var limit = Number(meta("markaz-idle-sign-out-s"));
+  if (!limit) { return; }
+  var warnAt = Math.max(0, limit - 20) * 1000;
+  var last = Date.now();
+  var box = null;
+  function hide() { if (box) { box.remove(); box = null; } }
+  function active() { last = Date.now(); hide(); }
+  ["keydown", "pointerdown", "touchstart"].forEach(function (kind) {
+    document.addEventListener(kind, active, { capture: true, passive: true });
+  });
+  function warn() {
+    box = document.createElement("div");
+    box.className = "notice error idle-warning";
+    box.setAttribute("role", "alertdialog");
+    box.setAttribute("aria-labelledby", "idle-warning-text");
+    box.setAttribute("data-idle-warning", "1");
+    var text = document.createElement("p");
+    text.id = "idle-warning-text";
+    text.textContent = meta("markaz-idle-warning");
+    var stay = document.createElement("button");
+    stay.type = "button";
+    stay.textContent = meta("markaz-idle-stay");
+    stay.addEventListener("click", active);
+    box.appendChild(text);
+    box.appendChild(stay);
+    document.body.appendChild(box);
+    stay.focus();
+  }
+  setInterval(function () {
+    var idle = Date.now() - last;
+    if (idle >= limit * 1000) { window.location.assign(meta("markaz-idle-sign-out")); return; }
+    if (idle >= warnAt && !box) { warn(); }
+  }, 1000);
+})();
