@@ -145,3 +145,40 @@ def test_a_terminals_profile_warns_idle_staff_then_signs_them_out(chromium: Brow
     expect(other.locator('#screen [data-screen="counter"]')).to_have_attribute("data-counter", "1")
     assert other.locator('meta[name="markaz-idle-sign-out-s"]').count() == 0
     plain.close()
+
+
+def test_a_terminal_beeps_when_its_counter_calls_a_ticket_unless_its_profile_says_not(
+    chromium: Browser, hall: Hall
+) -> None:
+    """`beep_on_call`: the terminal's page sounds a tone for each ticket its counter calls (counted in data-beeps);
+    a terminal whose profile turns it off stays silent."""
+    first, second = hall.issue("general", 2)
+    for device, layer, ticket in (
+        ("term-4", 'counter = "1"\n', first),  # the schema's default: beep
+        ("term-5", 'counter = "1"\nbeep_on_call = false\n', second),
+    ):
+        token = _terminal(hall, device, layer)
+        context = chromium.new_context()
+        page = context.new_page()
+        page.goto(f"{hall.base}/counter/terminal?lang=en")
+        page.fill("#token", token)
+        page.click("button[type=submit]")
+        _sign_in(page)
+        screen = page.locator('#screen [data-screen="counter"]')
+        expect(screen).to_have_attribute("data-counter", "1")
+        page.wait_for_function("window.markazLive && window.markazLive.connected")
+        beeping = device == "term-4"
+        assert page.locator('meta[name="markaz-beep-on-call"]').count() == (1 if beeping else 0)
+        if beeping:
+            expect(page.locator("body")).to_have_attribute("data-beeps", "0")
+        page.click("#act-call_next")
+        expect(screen).to_have_attribute("data-ticket", ticket["number"])
+        expect(screen).to_have_attribute("data-ticket-status", "called")
+        if beeping:
+            expect(page.locator("body")).to_have_attribute("data-beeps", "1")
+            page.click("#act-no_show")  # the call ends: no tone for that
+            expect(screen).to_have_attribute("data-ticket", "")
+            assert page.locator("body").get_attribute("data-beeps") == "1"
+        else:
+            assert page.locator("body").get_attribute("data-beeps") is None
+        context.close()

@@ -81,3 +81,37 @@
     if (idle >= warnAt && !box) { warn(); }
   }, 1000);
 })();
+
+// A counter terminal's profile may ask for a short tone each time this counter calls a ticket (beep_on_call): the
+// officer looking away from the screen hears that the call went out. The page counts its tones in data-beeps.
+(function () {
+  "use strict";
+  if (!document.querySelector('meta[name="markaz-beep-on-call"]')) { return; }
+  var screen = document.getElementById("screen");
+  if (!screen) { return; }
+  var audio = null;
+  function calling() {
+    var view = screen.querySelector('[data-screen="counter"]');
+    return view && view.getAttribute("data-ticket-status") === "called" ? view.getAttribute("data-ticket") : "";
+  }
+  function beep() {
+    document.body.setAttribute("data-beeps", String(Number(document.body.getAttribute("data-beeps")) + 1));
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var tone = audio.createOscillator(), gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.value = 0.2;
+      tone.connect(gain);
+      gain.connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.15);
+    } catch (e) { /* no audio device: the call is still on the screen */ }
+  }
+  var shown = calling();
+  document.body.setAttribute("data-beeps", "0");
+  new MutationObserver(function () {
+    var now = calling();
+    if (now && now !== shown) { beep(); }
+    shown = now;
+  }).observe(screen, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-ticket", "data-ticket-status"] });
+})();
