@@ -567,3 +567,47 @@ def rollout_show(
         typer.echo(f"error: {answer.text}", err=True)
         raise typer.Exit(1)
     typer.echo(json.dumps(answer.json(), indent=2))
+
+
+def _rollout_action(http, action: str, rollout_id: str) -> dict:
+    """POST a cancel or resume to central; exit 1 with central's reason when it refuses."""
+    answer = http.post(f"/api/rollouts/{rollout_id}/{action}")
+    if answer.status_code not in (200, 202):
+        detail = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
+        typer.echo(f"error: {detail.get('detail', answer.text)}", err=True)
+        raise typer.Exit(1)
+    done = answer.json()
+    typer.echo(_progress_line(done))
+    return done
+
+
+@rollout_app.command("cancel")
+def rollout_cancel(
+    central: CentralUrl,
+    user: UserOpt,
+    rollout_id: Annotated[str, typer.Argument(help="the roll-out to cancel")],
+    central_ca: CentralCa = None,
+) -> None:
+    """Cancel a running roll-out before its next wave (the wave in flight finishes), or an interrupted one."""
+    _rollout_action(_signed_in(central, user, central_ca), "cancel", rollout_id)
+
+
+@rollout_app.command("resume")
+def rollout_resume(
+    central: CentralUrl,
+    user: UserOpt,
+    rollout_id: Annotated[str, typer.Argument(help="an interrupted roll-out")],
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the progress until it ends")] = True,
+    central_ca: CentralCa = None,
+) -> None:
+    """Resume an interrupted roll-out from its waves left; earlier failures still count towards its bound."""
+    import json
+
+    http = _signed_in(central, user, central_ca)
+    _rollout_action(http, "resume", rollout_id)
+    if not wait:
+        return
+    done = _follow(http, rollout_id)
+    typer.echo(json.dumps(done, indent=2))
+    if done["state"] != "finished":
+        raise typer.Exit(1)

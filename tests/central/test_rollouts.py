@@ -100,6 +100,14 @@ def test_a_rollout_across_stations_stops_at_its_failure_bound_and_is_audited(fle
 
     shown = _cli("show", done["id"], "--central", central.base, "--user", "vera", password=PASSWORDS["central_viewer"])
     assert shown.returncode == 0 and json.loads(shown.stdout)["state"] == "stopped", shown.stderr
+    # the CLI's cancel and resume give central's refusal: a stopped roll-out is neither running nor interrupted,
+    # and a viewer may do neither
+    for action, user in (("cancel", "olga"), ("resume", "olga"), ("cancel", "vera")):
+        role = "central_operator" if user == "olga" else "central_viewer"
+        refused = _cli(action, done["id"], "--central", central.base, "--user", user, password=PASSWORDS[role])
+        assert refused.returncode == 1 and refused.stderr.startswith("error: "), (action, user, refused.stderr)
+    again = _cli("show", done["id"], "--central", central.base, "--user", "vera", password=PASSWORDS["central_viewer"])
+    assert json.loads(again.stdout)["state"] == "stopped"
 
     # the dashboard's view: Arabic first, English one tap away, axe-clean
     page.goto(central.base + "/rollouts")
