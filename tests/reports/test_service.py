@@ -11,6 +11,8 @@ import sqlite3
 from datetime import timedelta, timezone
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
 
 from edge.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from edge.reports import reference
@@ -112,8 +114,10 @@ def test_a_date_time_later_than_the_station_clock_plus_the_skew_is_refused_namin
 def test_pin_is_kept_as_a_keyed_hash_bound_to_the_reference_and_tracks_the_report(rnode):
     filed = file_theft(rnode)
     stored = rnode.store.query_one("SELECT pin_hash FROM reports")["pin_hash"]
-    assert stored.startswith("k1:") and filed["pin"] not in stored
-    assert stored == rnode.reports.pins.hash(filed["reference"], filed["pin"])
+    assert stored.startswith("k2:$argon2id$") and filed["pin"] not in stored  # slow hash of the keyed hash
+    assert rnode.reports.pins.check(stored, filed["reference"], filed["pin"]).ok
+    again = rnode.reports.pins.hash(filed["reference"], filed["pin"])
+    assert again != stored and rnode.reports.pins.check(again, filed["reference"], filed["pin"]).ok  # salted
     other = file_theft(rnode)["reference"]
     assert not rnode.reports.pins.check(stored, other, filed["pin"]).ok, "moved to another report it does not match"
     key_file = rnode.settings.keys_dir / "report-pin-hmac.key"
@@ -136,10 +140,16 @@ def test_a_copied_database_with_another_pin_key_refuses_the_right_pin_and_counts
         thief.reports.track(filed["reference"], KIOSK, pin=filed["pin"])
     fails = thief.store.query_one("SELECT failures FROM report_pin_failures WHERE reference = ?", [filed["reference"]])
     assert fails["failures"] == 1, "a refused PIN counts towards the lock whatever the reason"
-    stored = bytes.fromhex(thief.store.query_one("SELECT pin_hash FROM reports")["pin_hash"].removeprefix("k1:"))
-    key, prefix = (copy / "keys" / "report-pin-hmac.key").read_bytes(), f"{filed['reference']}\x00".encode()
-    found = [n for n in range(10**6) if hmac.digest(key, prefix + b"%06d" % n, "sha256") == stored]
-    assert found == [], "without the station's key no PIN of the whole space matches what the database holds"
+    # what the database holds is a slow hash of HMAC(key, reference, PIN): the PIN itself does not verify against it,
+    # nor does the PIN's digest under any key but the station's
+    stored = thief.store.query_one("SELECT pin_hash FROM reports")["pin_hash"].removeprefix("k2:")
+    real_key = (rnode.settings.keys_dir / "report-pin-hmac.key").read_bytes()
+    message = f"{filed['reference']}\x00{filed['pin']}".encode()
+    hasher = PasswordHasher()
+    for candidate in (filed["pin"], hmac.new((copy / "keys" / "report-pin-hmac.key").read_bytes(), message, "sha256").hexdigest()):  # fmt: skip
+        with pytest.raises(VerifyMismatchError):
+            hasher.verify(stored, candidate)
+    assert hasher.verify(stored, hmac.new(real_key, message, "sha256").hexdigest())
     original = make_node(clock=clock, data_dir=rnode.settings.data_dir, reports={"station_code": "OLY"})
     assert original.reports.track(filed["reference"], KIOSK, pin=filed["pin"])["reference"] == filed["reference"]
 
@@ -158,8 +168,15 @@ def test_a_pin_stored_as_argon2_by_an_older_version_still_tracks_once_then_is_ke
     assert rnode.store.query_one("SELECT failures FROM report_pin_failures")["failures"] == 1
     assert rnode.reports.track(filed["reference"], KIOSK, pin=filed["pin"])["state"] == "submitted"
     upgraded = rnode.store.query_one("SELECT pin_hash FROM reports")["pin_hash"]
-    assert upgraded == rnode.reports.pins.hash(filed["reference"], filed["pin"])
+    assert upgraded.startswith("k2:") and rnode.reports.pins.check(upgraded, filed["reference"], filed["pin"]).ok
     assert rnode.reports.track(filed["reference"], KIOSK, pin=filed["pin"])["state"] == "submitted"
+    # the keyed hash alone (the form between the two) is upgraded the same way
+    key = (rnode.settings.keys_dir / "report-pin-hmac.key").read_bytes()
+    keyed = hmac.new(key, f"{filed['reference']}\x00{filed['pin']}".encode(), "sha256").hexdigest()
+    with rnode.store.write() as db:
+        db.execute("UPDATE reports SET pin_hash = ?", [f"k1:{keyed}"])
+    assert rnode.reports.track(filed["reference"], KIOSK, pin=filed["pin"])["state"] == "submitted"
+    assert rnode.store.query_one("SELECT pin_hash FROM reports")["pin_hash"].startswith("k2:$argon2id$")
     with pytest.raises(Unauthorized):
         rnode.reports.track(filed["reference"], KIOSK, pin=wrong)
 
