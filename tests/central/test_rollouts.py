@@ -221,7 +221,7 @@ def _online(central: CentralProcess, station: str) -> None:
 
 
 def test_an_interrupted_rollout_resumes_from_its_waves_left_and_a_running_one_is_cancelled_from_the_page(
-    fleet, tmp_path: Path, broker, page
+    fleet, tmp_path: Path, broker, page, request
 ) -> None:
     """Resume: st-3 is down while its wave waits, central is stopped and started again (the roll-out is then
     `interrupted`), st-3 comes back, and an operator's *Resume* asks st-3 again: the roll-out finishes on the live page
@@ -241,6 +241,7 @@ def test_an_interrupted_rollout_resumes_from_its_waves_left_and_a_running_one_is
 
     central.stop()  # central stops while st-3's wave waits
     central = CentralProcess(broker, central.db, {}).start()
+    request.addfinalizer(central.stop)  # the fleet fixture stops only the central it started
     central.users = {"olga": "central_operator", "vera": "central_viewer"}
     nodes["st-3"].start()
     _online(central, "st-3")
