@@ -3,7 +3,8 @@ served within target, no-show rate, verification match rate, report SLA complian
 
 Computed from the stored telemetry with the edge's own definitions (`markaz/measures.py`): each station's
 `telemetry.queue_day` carries every called ticket's wait of a day, so a period's p90 is the p90 of all its waits,
-never an average of daily figures. For each day the newest message is used (the store keeps it in `daily`).
+never an average of daily figures. For each day the newest message is used (the store keeps it in `daily`), read
+rolled up per service with its waits packed (`central.queue_days`).
 Verification counters are the station's, not a service's; report SLA compliance is read from the period's last
 report counts (by their UTC date).
 """
@@ -19,8 +20,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
+from central import queue_days
 from central.store import CentralStore
 from markaz import measures
 
@@ -97,19 +100,10 @@ def compare(
         raise ComparisonError("the period ends before it begins")
     if rank_by not in BY_NAME:
         raise ComparisonError(f"rank_by must be one of {', '.join(BY_NAME)}")
-    waits: dict[str, list[tuple[float, float | None]]] = {}
-    served: dict[str, int] = {}
-    no_shows: dict[str, int] = {}
-    days: dict[str, int] = {}
-    for row in _daily(store, "telemetry.queue_day", start, end):
-        st = row["station"]
-        days[st] = days.get(st, 0) + 1
-        for svc in json.loads(row["data"])["services"]:
-            if service is not None and svc["service"] != service:
-                continue
-            waits.setdefault(st, []).extend((w, svc["target_wait_s"]) for w in svc["waits_s"])
-            served[st] = served.get(st, 0) + svc["served"]
-            no_shows[st] = no_shows.get(st, 0) + svc["no_shows"]
+    days = queue_days.days(store, start, end)
+    figures: dict[str, list[queue_days.DayFigures]] = {}
+    for f in queue_days.service_days(store, start, end, service):
+        figures.setdefault(f.station, []).append(f)
     verification: dict[str, list[int]] = {}
     for row in _daily(store, "telemetry.verification", start, end):
         c = json.loads(row["data"])
@@ -123,8 +117,9 @@ def compare(
 
     out = []
     for st in sorted(set(days) | set(verification) | set(reports)):
-        pairs = waits.get(st, [])
-        values = [w for w, _ in pairs]
+        mine = figures.get(st, [])
+        waits = np.concatenate([f.waits for f in mine]) if mine else np.empty(0)
+        served, no_shows = sum(f.served for f in mine), sum(f.no_shows for f in mine)
         sla = None
         if st in reports:
             counts = reports[st][1]
@@ -134,13 +129,13 @@ def compare(
             StationFigures(
                 station=st,
                 days=days.get(st, 0),
-                served=served.get(st, 0),
-                no_shows=no_shows.get(st, 0),
-                called=len(values),
-                mean_wait_s=measures.rounded(measures.mean(values)),
-                p90_wait_s=measures.rounded(measures.p90(values)),
-                within_target_share=measures.within_target_share(pairs),
-                no_show_rate=measures.no_show_rate(served.get(st, 0), no_shows.get(st, 0)),
+                served=served,
+                no_shows=no_shows,
+                called=len(waits),
+                mean_wait_s=measures.rounded(measures.mean(waits.tolist())),
+                p90_wait_s=measures.rounded(measures.p90_selected(waits)),
+                within_target_share=measures.share(sum(f.within_target for f in mine), len(waits)),
+                no_show_rate=measures.no_show_rate(served, no_shows),
                 match_rate=measures.match_rate(*verification[st]) if st in verification else None,
                 sla_compliance=sla,
             )
@@ -199,7 +194,4 @@ def to_csv(comparison: Comparison) -> str:
 
 def services_in(store: CentralStore, start: date, end: date) -> list[str]:
     """The services any station reported in the period (the comparison page's choice of service)."""
-    seen: set[str] = set()
-    for row in _daily(store, "telemetry.queue_day", start, end):
-        seen.update(svc["service"] for svc in json.loads(row["data"])["services"])
-    return sorted(seen)
+    return queue_days.services(store, start, end)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import numpy
 import pytest
 
-from central.comparison import ComparisonError, compare, to_csv
+from central.comparison import ComparisonError, compare, services_in, to_csv
 from central.ingest import Ingest
 from edge.auth.principal import SYSTEM
 from edge.node import EdgeNode
@@ -24,8 +24,19 @@ from tests.telemetry.broker import Recorder
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.offset = timedelta()
+    """The station's clock. A played day moves it on by up to three hours, so it starts at a time of the station's
+    day from which that never crosses the business day's rollover: now if that is 09:00-18:00 local, else the next
+    09:00 (the test failed when run from about 21:30 UTC, i.e. 00:30 in Riyadh, the new day starting at 03:00)."""
+
+    def __init__(self, settings: EdgeSettings) -> None:
+        now = utcnow()
+        local = now.astimezone(settings.tz)
+        start = local
+        if not 9 <= local.hour < 18:
+            start = local.replace(hour=9, minute=0, second=0, microsecond=0)
+            if start < local:
+                start += timedelta(days=1)
+        self.offset = start - local
 
     def __call__(self):
         return utcnow() + self.offset
@@ -74,17 +85,15 @@ def test_central_figures_equal_the_edges_own_kpis_and_an_independent_count(tmp_p
     try:
         for station, plan in PLANS.items():
             own = broker.pki.client(station)
-            clock = Clock()
-            node = EdgeNode(
-                load_settings(
-                    EdgeSettings,
-                    data_dir=tmp_path / station,
-                    sample_data=True,
-                    station_id=station,
-                    mqtt={"url": broker.url, "ca": broker.pki.ca.cert, "cert": own.cert, "key": own.key},
-                ),
-                clock=clock,
+            settings = load_settings(
+                EdgeSettings,
+                data_dir=tmp_path / station,
+                sample_data=True,
+                station_id=station,
+                mqtt={"url": broker.url, "ca": broker.pki.ca.cert, "cert": own.cert, "key": own.key},
             )
+            clock = Clock(settings)
+            node = EdgeNode(settings, clock=clock)
             nodes[station] = node
             node.start()
             _play_day(node, clock, plan)
@@ -252,3 +261,56 @@ def test_csv_export_from_the_cli_and_the_json_endpoint(fleet, central_db, tmp_pa
     assert api.get("/api/comparison", params={**params, "to": "2026-02-01"}, headers=headers).status_code == 400
     assert api.get("/api/comparison", params={**params, "service": "A B"}, headers=headers).status_code == 422
     assert TestClient(create_app(fleet)).get("/api/comparison", params=params).status_code == 401
+
+
+# --- the rolled-up queue days (central.queue_days) ------------------------------------------------------------------
+
+
+def _two_services(general: list[float], report: list[float] | None, day: date = DAY) -> dict:
+    services = [{"service": "general", "target_wait_s": 600, "waits_s": general, "served": len(general),
+                 "no_shows": 1}]  # fmt: skip
+    if report is not None:
+        services.append({"service": "report", "target_wait_s": None, "waits_s": report, "served": len(report),
+                         "no_shows": 0})  # fmt: skip
+    return {"business_day": day.isoformat(), "services": services}
+
+
+def test_a_newer_queue_day_read_after_a_comparison_replaces_the_rolled_up_day(open_store):
+    store = open_store()
+    _feed(store, "st-a", 1, "telemetry.queue_day", _two_services([100, 700], [0, 30]))
+    _feed(store, "st-b", 1, "telemetry.queue_day", {"business_day": DAY.isoformat(), "services": []})
+    first = {s.station: s for s in compare(store, DAY, DAY).stations}
+    assert (first["st-a"].called, first["st-a"].served, first["st-a"].within_target_share) == (4, 4, 0.5)
+    assert (first["st-b"].days, first["st-b"].called, first["st-b"].mean_wait_s) == (1, 0, None)  # a day, no service
+    assert services_in(store, DAY, DAY) == ["general", "report"]
+
+    # the day goes on after the first comparison: a newer message of the same day, without the report service
+    _feed(store, "st-a", 2, "telemetry.queue_day", _two_services([100, 700, 200, 300, 900], None))
+    _feed(store, "st-a", 1, "telemetry.queue_day", _two_services([5], [5]))  # seq 1 again (a QoS 1 duplicate)
+    newest = {s.station: s for s in compare(store, DAY, DAY).stations}["st-a"]
+    assert (newest.days, newest.called, newest.served, newest.no_shows) == (1, 5, 5, 1)
+    assert (newest.mean_wait_s, newest.p90_wait_s, newest.within_target_share) == (440.0, 900, 0.6)
+    assert services_in(store, DAY, DAY) == ["general"]
+    assert compare(store, DAY, DAY, "report").stations[0].called == 0
+    rolled = store.query("SELECT seq FROM queue_days WHERE station = 'st-a'")
+    assert rolled == [{"seq": 2}]
+
+
+def test_a_store_filled_before_the_rollup_is_rolled_up_on_its_first_comparison(open_store):
+    store = open_store()
+    _feed(store, "st-a", 1, "telemetry.queue_day", _two_services([100, 700, 50], [20]))
+    _feed(store, "st-a", 2, "telemetry.queue_day", _two_services([10], None, DAY + timedelta(days=1)))
+    want = compare(store, DAY, DAY + timedelta(days=1))
+    with store.db.transaction() as tx:  # as a store migrated to these tables finds itself: daily rows only
+        tx.execute("DELETE FROM queue_day_services")
+        tx.execute("DELETE FROM queue_days")
+    assert compare(store, DAY, DAY + timedelta(days=1)) == want
+    a = want.stations[0]
+    assert (a.days, a.called, a.served, a.p90_wait_s, a.within_target_share) == (
+        2,
+        5,
+        5,
+        700,
+        0.6,
+    )  # report has no target: 0
+    assert len(store.query("SELECT * FROM queue_day_services")) == 3

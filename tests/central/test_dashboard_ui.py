@@ -1,15 +1,15 @@
 """The dashboard in Debian's Chromium against real parts: Mosquitto, `markaz central serve` as a process, a real edge
 node and a simulated station publishing a day of contract messages with its own certificate. Sign-in (and its
 refusal), the overview going live when a station goes offline, a station's charts, commands from the page with their
-acks (operators only), axe-core on every screen, in Arabic and English.
+acks (operators only), axe-core on every screen, in Arabic and English. It runs on both store backends (SQLite, and
+PostgreSQL on the suite's private cluster).
 
-With MARKAZ_CENTRAL_SCREENSHOTS=docs/central the pictures of the manual are (re)made."""
+With MARKAZ_CENTRAL_SCREENSHOTS=docs/central the pictures of the manual are (re)made (from the SQLite run)."""
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from central.store import CentralStore
 from edge.node import EdgeNode
 from edge.settings import EdgeSettings
 from markaz.config import load_settings
@@ -55,7 +56,7 @@ def _edge_node(tmp_path: Path, broker, station: str) -> EdgeNode:
     )
 
 
-def register_anchor_key(db: Path, station: str, pem: bytes, tmp_path: Path) -> None:
+def register_anchor_key(db: Path | str, station: str, pem: bytes, tmp_path: Path) -> None:
     """As provisioning would: the station's audit anchor key registered at central with the CLI."""
     key = tmp_path / f"{station}.anchor.pub.pem"
     key.write_bytes(pem)
@@ -63,8 +64,9 @@ def register_anchor_key(db: Path, station: str, pem: bytes, tmp_path: Path) -> N
                     "--public-key", str(key), "--db", str(db)], check=True, capture_output=True)  # fmt: skip
 
 
-def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
-    db = tmp_path / "central.sqlite"
+def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page, central_db):
+    db = central_db
+    shot = _shot if not db.startswith("postgresql") else (lambda _page, _name: None)
     central = CentralProcess(
         broker, db, {"olga": "central_operator", "vera": "central_viewer", "ada": "central_admin"}
     ).start()
@@ -87,7 +89,7 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         expect(page.locator('[data-screen="signin"]')).to_be_visible()
         expect(page.locator("html")).to_have_attribute("dir", "rtl")
         assert_accessible(page, "sign-in (ar)")
-        _shot(page, "signin-ar")
+        shot(page, "signin-ar")
         page.click(".lang-toggle")
         expect(page.locator("html")).to_have_attribute("lang", "en")
         page.fill("#username", "olga")
@@ -95,7 +97,7 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         page.click("button[type=submit]")
         expect(page.locator("#screen .notice.error")).to_contain_text("Wrong user name or password.")
         assert_accessible(page, "sign-in refused (en)")
-        _shot(page, "signin-en")
+        shot(page, "signin-en")
 
         # -- the overview, live
         _sign_in(page, central.base, "olga", PASSWORDS["central_operator"])
@@ -107,12 +109,12 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
             "0 / 2"
         )  # kiosks fine at the end
         assert_accessible(page, "overview (ar)")
-        _shot(page, "overview-ar")
+        shot(page, "overview-ar")
         page.click(".lang-toggle")  # over the socket: the same page, redrawn in English
         expect(page.locator("html")).to_have_attribute("lang", "en")
         expect(page.locator("h1")).to_have_text("Fleet overview")
         assert_accessible(page, "overview (en)")
-        _shot(page, "overview-en")
+        shot(page, "overview-en")
 
         page.click('[data-summary="dead_letters"]')  # the count leads to the letters themselves
         expect(page.locator('section[data-screen="dead_letters"] tbody tr')).to_have_count(2)
@@ -126,11 +128,11 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         waiting = next(c for c in data["charts"] if c["name"] == "waiting")["values"][0]
         assert max(v for v in waiting if v is not None) >= 12  # the simulated midday peak (12 + 6, one bucket mean)
         assert_accessible(page, "station (en)")
-        _shot(page, "station-en")
+        shot(page, "station-en")
         page.goto(f"{central.base}/stations/st-9?lang=ar&span=week")
         expect(page.locator("body")).to_have_attribute("data-charts-drawn", "5:week")
         assert_accessible(page, "station, week (ar)")
-        _shot(page, "station-ar")
+        shot(page, "station-ar")
 
         # -- commands from the page, with their acks shown when the station answers
         page.goto(f"{central.base}/stations/st-1?lang=en")
@@ -144,12 +146,16 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         expect(page.locator('tr[data-command-id][data-ack="ok"]')).to_have_count(2, timeout=20_000)
         expect(page.locator('tr[data-device="kiosk-1"]')).to_have_attribute("data-enabled", "no", timeout=20_000)
         assert_accessible(page, "station with commands (en)")
-        _shot(page, "station-commands-en")
+        shot(page, "station-commands-en")
         assert node.auth.list_devices()[0]["enabled"] is False  # it really happened at the station
-        with sqlite3.connect(db) as conn:
-            sends = conn.execute("SELECT actor, entity_id, after FROM central_audit WHERE action = 'command.send' "
-                                 "ORDER BY seq").fetchall()  # fmt: skip
-        assert [(a, s, json.loads(x)["command"]) for a, s, x in sends] == [
+        reader = CentralStore(db)
+        try:
+            sends = reader.query(
+                "SELECT actor, entity_id, after FROM central_audit WHERE action = 'command.send' ORDER BY seq"
+            )
+        finally:
+            reader.close()
+        assert [(r["actor"], r["entity_id"], json.loads(r["after"])["command"]) for r in sends] == [
             ("olga", "st-1", "telemetry.snapshot"),
             ("olga", "st-1", "kiosk.disable"),
         ]
@@ -177,7 +183,7 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
             expect(apage.locator('section[data-screen="staff"]')).to_be_visible()
             expect(apage.locator('tr[data-user="olga"]')).to_have_attribute("data-active", "yes")
             assert_accessible(apage, "staff (ar)")
-            _shot(apage, "staff-ar")
+            shot(apage, "staff-ar")
         finally:
             admin.close()
 
@@ -197,7 +203,7 @@ def test_the_dashboard_in_the_browser(tmp_path, broker, page: Page):
         row, shown = st1.bounding_box(), badge.bounding_box()  # in its row, not pinned elsewhere by a stray class
         assert row and shown and row["y"] <= shown["y"] <= row["y"] + row["height"]
         assert_accessible(page, "overview with a station offline (en)")
-        _shot(page, "overview-offline-en")
+        shot(page, "overview-offline-en")
     finally:
         if node.started:
             node.stop()
