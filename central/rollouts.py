@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -27,7 +30,7 @@ from central.store import CentralStore
 from firmware_config.layers import ProfileRejected, default_layer, profile_hash, validate
 from firmware_config.rollout import plan_waves, run_rollout_waves
 from firmware_config.schema import DeviceKind
-from markaz.clock import iso, utcnow
+from markaz.clock import iso, parse_iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -99,19 +102,83 @@ def effective_profile(kind: DeviceKind, overrides: dict[str, Any]) -> dict[str, 
     return merged
 
 
+LEASE_S = 30.0  # a runner on another machine that has not said it runs for this long is taken for gone
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 class RolloutService:
-    def __init__(self, store: CentralStore, desk: CommandDesk, poll_s: float = 0.5, clock: Callable[[], Any] = utcnow):
+    """Runs roll-outs on threads of this central process. Each roll-out records its runner (host/pid/start) and
+    the runner's last word (`runner_seen_at`, renewed while it waits on a wave), so several central processes can
+    share one store: only the roll-outs of a runner that is gone are marked `interrupted`, at start and whenever
+    roll-outs are read or resumed."""
+
+    def __init__(
+        self,
+        store: CentralStore,
+        desk: CommandDesk,
+        poll_s: float = 0.5,
+        clock: Callable[[], Any] = utcnow,
+        lease_s: float = LEASE_S,
+    ):
         self.store = store
         self.desk = desk
         self.poll_s = poll_s
         self.clock = clock
+        self.lease_s = lease_s
+        self.runner = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
         self._threads: dict[str, threading.Thread] = {}
+        self._beats: dict[str, float] = {}
 
-    def interrupt_unfinished(self) -> None:
-        """At start: roll-outs a stopped central left `running` say so (their waves are not resumed blindly)."""
+    def interrupt_unfinished(self) -> list[str]:
+        """Roll-outs left `running` by a central that is gone say so (their waves are not resumed blindly): one run
+        on this machine by a process that has ended, or one whose runner has not said it runs for `lease_s` (another
+        machine, or a process id reused). A live central's roll-outs, this one's too, are left running."""
+        now = self.clock()
+        stale = now - timedelta(seconds=self.lease_s)
+        host = socket.gethostname()
+        gone = []
+        for row in self.store.query("SELECT id, runner, runner_seen_at FROM rollouts WHERE state = 'running'"):
+            runner, seen = row["runner"], row["runner_seen_at"]
+            thread = self._threads.get(row["id"])
+            if runner == self.runner and thread is not None and thread.is_alive():
+                continue
+            parts = str(runner or "").split("/")
+            ended_here = (
+                len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _process_alive(int(parts[1]))
+            )
+            if runner is None or seen is None or ended_here or parse_iso(seen) < stale:
+                gone.append((row["id"], runner or ""))
+        if not gone:  # the usual case, on every read of the roll-outs: no write at all
+            return []
         with self.store.db.transaction() as tx:
-            tx.execute("UPDATE rollouts SET state = 'interrupted', finished_at = ? WHERE state = 'running'",
-                       (iso(self.clock()),))  # fmt: skip
+            for rollout_id, runner in gone:  # unless its runner spoke up meanwhile
+                tx.execute(
+                    "UPDATE rollouts SET state = 'interrupted', finished_at = ? "
+                    "WHERE id = ? AND state = 'running' AND COALESCE(runner, '') = ?",
+                    (iso(now), rollout_id, runner),
+                )
+        return [rollout_id for rollout_id, _ in gone]
+
+    def _beat(self, rollout_id: str, force: bool = False) -> None:
+        """Say this process still runs the roll-out (at most every third of the lease)."""
+        mono = time.monotonic()
+        if not force and mono - self._beats.get(rollout_id, -1e9) < self.lease_s / 3:
+            return
+        self._beats[rollout_id] = mono
+        with self.store.db.transaction() as tx:
+            tx.execute(
+                "UPDATE rollouts SET runner = ?, runner_seen_at = ? WHERE id = ?",
+                (self.runner, iso(self.clock()), rollout_id),
+            )
 
     def start(self, who: Staff, plan: RolloutPlan) -> str:
         """Check the plan (role, profile, stations, waves), record it, and run it on a thread; its id."""
@@ -162,6 +229,7 @@ class RolloutService:
             target=self._run, args=(rollout_id, who, plan, waves, bound), name=f"rollout-{rollout_id}", daemon=True
         )
         self._threads[rollout_id] = thread
+        self._beat(rollout_id, force=True)
         thread.start()
 
     def _head(self, rollout_id: str) -> dict[str, Any]:
@@ -213,6 +281,7 @@ class RolloutService:
         Audited `rollout.resume`; refused when it is not interrupted or its failures already reach the bound."""
         if not allowed(who.role, Permission.COMMAND):
             raise RolloutRefused("only central operators resume roll-outs", "forbidden")
+        self.interrupt_unfinished()  # a roll-out whose central has gone since is resumable now
         head = self._head(rollout_id)
         if head["state"] != RolloutState.interrupted:
             raise RolloutRefused(
@@ -278,7 +347,9 @@ class RolloutService:
                     refused[station] = reason(RolloutReason.not_sent, exc.code)
 
         def outcomes(wave: list[str]) -> dict[str, tuple[bool, str]]:
-            answers = self._wait(wave, commands, refused, device_of, plan.version, plan.timeout_s)
+            answers = self._wait(
+                wave, commands, refused, device_of, plan.version, plan.timeout_s, lambda: self._beat(rollout_id)
+            )
             for station, (ok, why) in answers.items():
                 self._target(rollout_id, station, "applied" if ok else "failed", why or None)
             return answers
@@ -329,11 +400,13 @@ class RolloutService:
         device_of: dict[str, str],
         version: str,
         timeout_s: float,
+        beat: Callable[[], None] = lambda: None,
     ) -> dict[str, tuple[bool, str]]:
         """Each station's answer: its `events/config_outcome` for the version, or a refusing ack, or silence."""
         answers = {s: (False, refused[s]) for s in wave if s in refused}
         deadline = time.monotonic() + timeout_s
         while True:
+            beat()
             waiting = [s for s in wave if s not in answers]
             if not waiting:
                 return answers
@@ -400,5 +473,6 @@ class RolloutService:
         }
 
     def all(self) -> list[dict[str, Any]]:
+        self.interrupt_unfinished()  # what staff see says so when a roll-out's central has gone
         ids = [r["id"] for r in self.store.query("SELECT id FROM rollouts ORDER BY created_at DESC")]
         return [r for r in (self.get(i) for i in ids) if r is not None]

@@ -3,6 +3,7 @@ and up) and follow its progress (signed-in staff). The router only translates HT
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -72,16 +73,16 @@ def rollout_router(service: RolloutService) -> APIRouter:
         "/{rollout_id}/cancel", summary="Cancel a running roll-out before its next wave, or an interrupted one"
     )
     def cancel(rollout_id: str, who: Operator) -> Any:
-        try:
-            service.cancel(who, rollout_id)
-        except RolloutRefused as exc:
-            return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=STATUS.get(exc.code, 400))
-        return service.get(rollout_id)
+        return _then_show(rollout_id, lambda: service.cancel(who, rollout_id))
 
     @router.post("/{rollout_id}/resume", status_code=202, summary="Resume an interrupted roll-out from its waves left")
     def resume(rollout_id: str, who: Operator) -> Any:
+        return _then_show(rollout_id, lambda: service.resume(who, rollout_id))
+
+    def _then_show(rollout_id: str, act: Callable[[], object]) -> Any:
+        """Do the operator's action, then answer with the roll-out as it now stands (or the refusal and its code)."""
         try:
-            service.resume(who, rollout_id)
+            act()
         except RolloutRefused as exc:
             return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=STATUS.get(exc.code, 400))
         return service.get(rollout_id)

@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -20,45 +22,72 @@ from playwright.sync_api import Page, expect
 from tests.central.process import CentralProcess, poll
 from tests.central.staff import PASSWORDS
 from tests.conftest import ServerProcess
+from tests.telemetry.broker import Broker
 from tests.ui.axe import assert_accessible
 
 SHOTS = os.environ.get("MARKAZ_CENTRAL_SCREENSHOTS")  # docs/central: the pictures of the manual are (re)made
 
 STATIONS = ("st-1", "st-2", "st-3")
+RESUMED = "st-4"  # the station the resume test stops and starts again: no other test asks it anything
+NODES = (*STATIONS, RESUMED)
 
 
-@pytest.fixture
-def fleet(tmp_path, broker) -> Iterator[tuple[CentralProcess, dict[str, ServerProcess]]]:
-    central = CentralProcess(
-        broker, tmp_path / "central.sqlite", {"olga": "central_operator", "vera": "central_viewer"}
-    ).start()
-    nodes: dict[str, ServerProcess] = {}
-    empty = tmp_path / "no-models"
+@pytest.fixture(scope="module")
+def fleet_broker(tmp_path_factory, pki) -> Iterator[Broker]:
+    """One Mosquitto for the module's nodes: they stay up from test to test (their start-up is most of the cost)."""
+    b = Broker(tmp_path_factory.mktemp("fleet-broker"), pki).start()
+    yield b
+    b.kill()
+
+
+@pytest.fixture(scope="module")
+def fleet_nodes(tmp_path_factory, fleet_broker) -> Iterator[dict[str, ServerProcess]]:
+    """Real `markaz edge serve` nodes on the module's broker, started side by side (each waits for its own health)."""
+    folder = tmp_path_factory.mktemp("fleet")
+    empty = folder / "no-models"
     empty.mkdir()
+    nodes: dict[str, ServerProcess] = {}
+    for station in NODES:
+        cert = fleet_broker.pki.client(station)
+        env = {
+            "MARKAZ_STATION_ID": station,
+            "MARKAZ_MQTT__URL": fleet_broker.url,
+            "MARKAZ_MQTT__CA": str(fleet_broker.pki.ca.cert),
+            "MARKAZ_MQTT__CERT": str(cert.cert),
+            "MARKAZ_MQTT__KEY": str(cert.key),
+            "MARKAZ_MQTT__LINK": "thread",  # fewer processes on a shared machine; the link is the same code
+            "MARKAZ_MQTT__BACKOFF_BASE_S": "0.1",
+            "MARKAZ_VERIFY__PRELOAD": "false",
+        }
+        if station == "st-2":  # this node lost its model files: any profile change fails its health check
+            env["MARKAZ_VERIFY__MODELS_DIR"] = str(empty)
+        nodes[station] = ServerProcess(folder / station, env=env)
     try:
-        for station in STATIONS:
-            cert = broker.pki.client(station)
-            env = {
-                "MARKAZ_STATION_ID": station,
-                "MARKAZ_MQTT__URL": broker.url,
-                "MARKAZ_MQTT__CA": str(broker.pki.ca.cert),
-                "MARKAZ_MQTT__CERT": str(cert.cert),
-                "MARKAZ_MQTT__KEY": str(cert.key),
-                "MARKAZ_MQTT__LINK": "thread",  # fewer processes on a shared machine; the link is the same code
-                "MARKAZ_MQTT__BACKOFF_BASE_S": "0.1",
-                "MARKAZ_VERIFY__PRELOAD": "false",
-            }
-            if station == "st-2":  # this node lost its model files: any profile change fails its health check
-                env["MARKAZ_VERIFY__MODELS_DIR"] = str(empty)
-            nodes[station] = ServerProcess(tmp_path / station, env=env).start()
-        http = central.client("vera")
-        poll(lambda: http.get("/api/stations").json(),
-             lambda v: sorted(s["station"] for s in v if s["state"] == "online") == list(STATIONS), 90)  # fmt: skip
-        http.close()
-        yield central, nodes
+        with ThreadPoolExecutor(len(nodes)) as pool:
+            list(pool.map(ServerProcess.start, nodes.values()))
+        yield nodes
     finally:
         for node in nodes.values():
             node.stop()
+
+
+@pytest.fixture
+def fleet(tmp_path, fleet_broker, fleet_nodes) -> Iterator[tuple[CentralProcess, dict[str, ServerProcess]]]:
+    """A fresh central (its own database: no roll-out, command or audit entry of another test) over the module's
+    nodes, every one of them running (the resume test leaves its station stopped) and online in it."""
+    for node in fleet_nodes.values():
+        if node.proc is None:
+            node.start()
+    central = CentralProcess(
+        fleet_broker, tmp_path / "central.sqlite", {"olga": "central_operator", "vera": "central_viewer"}
+    ).start()
+    try:
+        http = central.client("vera")
+        poll(lambda: http.get("/api/stations").json(),
+             lambda v: sorted(s["station"] for s in v if s["state"] == "online") == list(NODES), 90)  # fmt: skip
+        http.close()
+        yield central, fleet_nodes
+    finally:
         central.stop()
 
 
@@ -195,8 +224,9 @@ def test_a_rollout_on_either_store_stops_when_its_commands_cannot_leave_and_a_re
     actions = [r["action"] for r in store.query("SELECT action FROM central_audit ORDER BY seq")]
     assert actions == ["rollout.start", "rollout.stopped"]
 
-    with store.db.transaction() as tx:  # as a central stopped mid-roll-out leaves it
-        tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL WHERE id = ?", (rollout_id,))
+    with store.db.transaction() as tx:  # as a central stopped mid-roll-out leaves it: running, its runner silent
+        tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL, runner_seen_at = ? WHERE id = ?",
+                   (iso(utcnow() - timedelta(hours=1)), rollout_id))  # fmt: skip
     RolloutService(store, CommandDesk(store, None)).interrupt_unfinished()
     assert service.get(rollout_id)["state"] == "interrupted"
 
@@ -221,30 +251,30 @@ def _online(central: CentralProcess, station: str) -> None:
 
 
 def test_an_interrupted_rollout_resumes_from_its_waves_left_and_a_running_one_is_cancelled_from_the_page(
-    fleet, tmp_path: Path, broker, page, request
+    fleet, tmp_path: Path, fleet_broker, page, request
 ) -> None:
-    """Resume: st-3 is down while its wave waits, central is stopped and started again (the roll-out is then
-    `interrupted`), st-3 comes back, and an operator's *Resume* asks st-3 again: the roll-out finishes on the live page
-    without a reload, st-1 is not asked twice. Cancel: with st-3 down again, an operator cancels a running roll-out
+    """Resume: st-4 is down while its wave waits, central is stopped and started again (the roll-out is then
+    `interrupted`), st-4 comes back, and an operator's *Resume* asks st-4 again: the roll-out finishes on the live page
+    without a reload, st-1 is not asked twice. Cancel: with st-4 down again, an operator cancels a running roll-out
     from the page (a confirmation first); the wave in flight ends, the later wave (st-2) is never asked."""
     central, nodes = fleet
     profile = {"queue": {"recall_min_interval_s": 4.0}}
     operator = central.client("olga")
-    nodes["st-3"].stop()
-    body = {"stations": ["st-1", "st-3"], "version": "resume-1", "profile": profile, "first": ["st-1"],
+    nodes[RESUMED].stop()
+    body = {"stations": ["st-1", RESUMED], "version": "resume-1", "profile": profile, "first": ["st-1"],
             "wave_size": 1, "failure_bound": 1, "timeout_s": 600}  # fmt: skip
     started = operator.post("/api/rollouts", json=body)
     assert started.status_code == 202, started.text
     rollout_id = started.json()["id"]
-    _wait_target(operator, rollout_id, "st-3", "asked")
+    _wait_target(operator, rollout_id, RESUMED, "asked")
     operator.close()
 
-    central.stop()  # central stops while st-3's wave waits
-    central = CentralProcess(broker, central.db, {}).start()
+    central.stop()  # central stops while st-4's wave waits
+    central = CentralProcess(fleet_broker, central.db, {}).start()
     request.addfinalizer(central.stop)  # the fleet fixture stops only the central it started
     central.users = {"olga": "central_operator", "vera": "central_viewer"}
-    nodes["st-3"].start()
-    _online(central, "st-3")
+    nodes[RESUMED].start()
+    _online(central, RESUMED)
 
     _sign_in(page, central.base, "/rollouts", "olga", PASSWORDS["central_operator"])
     article = page.locator(f'[data-rollout="{rollout_id}"]')
@@ -257,18 +287,18 @@ def test_an_interrupted_rollout_resumes_from_its_waves_left_and_a_running_one_is
     # the page follows the roll-out live: no reload from here on
     page.evaluate("window.__same_page = true")
     expect(article).to_have_attribute("data-state", "finished", timeout=90_000)
-    expect(article.locator('tr[data-station="st-3"]')).to_have_attribute("data-state", "applied")
+    expect(article.locator(f'tr[data-station="{RESUMED}"]')).to_have_attribute("data-state", "applied")
     assert page.evaluate("window.__same_page") is True
     expect(article.locator("[data-waves]")).to_have_text("2/2")
-    assert json.loads((nodes["st-3"].data / "profiles" / "node" / "active.json").read_text())["version"] == "resume-1"
+    assert json.loads((nodes[RESUMED].data / "profiles" / "node" / "active.json").read_text())["version"] == "resume-1"
 
-    # cancel: st-3 down again; wave 2 (st-3) waits its 20 s, wave 3 (st-2) must never be asked
-    nodes["st-3"].stop()
+    # cancel: st-4 down again; wave 2 (st-4) waits its 20 s, wave 3 (st-2) must never be asked
+    nodes[RESUMED].stop()
     operator = central.client("olga")
-    body = {"stations": ["st-1", "st-3", "st-2"], "version": "cancel-1", "profile": profile, "first": ["st-1"],
+    body = {"stations": ["st-1", RESUMED, "st-2"], "version": "cancel-1", "profile": profile, "first": ["st-1"],
             "wave_size": 1, "failure_bound": 3, "timeout_s": 20}  # fmt: skip
     cancel_id = operator.post("/api/rollouts", json=body).json()["id"]
-    _wait_target(operator, cancel_id, "st-3", "asked")
+    _wait_target(operator, cancel_id, RESUMED, "asked")
     page.goto(central.base + "/rollouts?lang=en")
     running = page.locator(f'[data-rollout="{cancel_id}"]')
     expect(running).to_have_attribute("data-state", "running")
@@ -280,7 +310,7 @@ def test_an_interrupted_rollout_resumes_from_its_waves_left_and_a_running_one_is
     expect(page.locator(".notice.ok")).to_contain_text("stops before its next wave")
     cancelled = page.locator(f'[data-rollout="{cancel_id}"]')
     expect(cancelled).to_have_attribute("data-state", "cancelled", timeout=90_000)
-    expect(cancelled.locator('tr[data-station="st-3"]')).to_have_attribute("data-state", "failed")
+    expect(cancelled.locator(f'tr[data-station="{RESUMED}"]')).to_have_attribute("data-state", "failed")
     expect(cancelled.locator('tr[data-station="st-2"] [data-reason="cancelled"]')).to_contain_text("cancelled")
     expect(cancelled.locator('tr[data-station="st-2"] [data-reason="cancelled"] bdi')).to_have_text("olga")
     assert_accessible(page, "roll-outs, cancelled (en)")
@@ -300,8 +330,8 @@ def test_an_interrupted_rollout_resumes_from_its_waves_left_and_a_running_one_is
     assert [(a, act) for a, act, i in audit if i == cancel_id] == [
         ("olga", "rollout.start"), ("olga", "rollout.cancel"), ("central", "rollout.cancelled"),
     ]  # fmt: skip
-    # resume-1: st-1 once, st-3 before and after the restart; cancel-1: st-1, st-3, never st-2
-    assert [s for (s,) in sent] == ["st-1", "st-3", "st-3", "st-1", "st-3"]
+    # resume-1: st-1 once, st-4 before and after the restart; cancel-1: st-1, st-4, never st-2
+    assert [s for (s,) in sent] == ["st-1", RESUMED, RESUMED, "st-1", RESUMED]
 
 
 def test_cancel_and_resume_are_for_operators_from_the_dashboards_own_pages(fleet) -> None:
@@ -359,8 +389,9 @@ def test_on_either_store_an_interrupted_rollout_resumes_its_waves_left_or_is_can
                            timeout_s=5)  # fmt: skip
         rollout_id = service.start(olga, plan)
         service.wait(rollout_id, 30)
-        with store.db.transaction() as tx:  # as a central stopped after the first wave leaves it
-            tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL WHERE id = ?", (rollout_id,))
+        with store.db.transaction() as tx:  # as a central stopped after the first wave leaves it (its runner silent)
+            tx.execute("UPDATE rollouts SET state = 'running', finished_at = NULL, runner_seen_at = ? WHERE id = ?",
+                       (iso(utcnow() - timedelta(hours=1)), rollout_id))  # fmt: skip
             tx.execute("UPDATE rollout_targets SET state = 'waiting', reason = NULL WHERE rollout_id = ? AND "
                        "station <> 'st-1'", (rollout_id,))  # fmt: skip
         RolloutService(store, CommandDesk(store, None)).interrupt_unfinished()
