@@ -144,7 +144,7 @@ def _measure(base: str, tokens: dict[str, str], samples: int) -> dict[str, dict]
             _timed(timings, "list_newest", lambda: c.get("/api/v1/reports?limit=50", headers=officer),
                    lambda r: r.status_code == 200 and len(r.json()["reports"]) == 50)  # fmt: skip
             _timed(timings, "search_document",
-                   lambda: c.get("/api/v1/reports", params={"document": WANTED}, headers=officer),
+                   lambda: c.post("/api/v1/reports/search", json={"document_number": WANTED}, headers=officer),
                    lambda r: r.status_code == 200 and r.json()["reports"])  # fmt: skip
             _timed(timings, "report_api", lambda: c.get(f"/api/v1/reports/{ref}", headers=officer),
                    lambda r: r.status_code == 200)  # fmt: skip

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -42,7 +43,11 @@ class PinHasher:
         self._key = key
         self._passwords = passwords  # only for PINs stored as Argon2id of the bare PIN by older versions
         self._slow = PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=1)
-        self._dummy = self._slow.hash("markaz-no-such-report")
+
+    @cached_property
+    def _dummy(self) -> str:
+        """What an unknown reference is checked against (made on first use, not at every start of the node)."""
+        return self._slow.hash("markaz-no-such-report")
 
     def _keyed(self, reference: str, pin: str) -> str:
         return hmac.new(self._key, f"{reference}\x00{pin}".encode(), hashlib.sha256).hexdigest()

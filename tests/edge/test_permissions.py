@@ -83,6 +83,7 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/v1/reports"): {KIOSK, *DESK},
     ("POST", "/api/v1/reports/track"): {KIOSK},
     ("GET", "/api/v1/reports"): {AGENCY, *DESK},
+    ("POST", "/api/v1/reports/search"): {AGENCY, *DESK},
     ("GET", "/api/v1/reports/reads/mine"): {AGENCY, *DESK},
     ("GET", "/api/v1/reports/{reference}"): {AGENCY, *DESK},
     ("POST", "/api/v1/reports/{reference}/transitions"): DESK,

@@ -111,6 +111,40 @@ def test_a_date_time_later_than_the_station_clock_plus_the_skew_is_refused_namin
     assert rnode.store.query_one("SELECT count(*) AS n FROM reports")["n"] == 1
 
 
+def test_the_pin_is_hashed_while_the_station_writer_is_free_so_tickets_do_not_wait_for_it(rnode, monkeypatch):
+    import threading
+
+    real_hash, written = rnode.reports.pins.hash, []
+
+    def hash_while_someone_writes(ref, pin):
+        other = threading.Thread(target=lambda: written.append(rnode.queue.issue("general", KIOSK).number))
+        other.start()
+        other.join(20)  # a writer held by this filing would keep the ticket waiting until the filing ends
+        assert written, "a ticket could not be issued while the PIN was hashed: the filing held the writer"
+        return real_hash(ref, pin)
+
+    monkeypatch.setattr(rnode.reports.pins, "hash", hash_while_someone_writes)
+    filed = file_theft(rnode)
+    assert written and rnode.reports.track(filed["reference"], KIOSK, pin=filed["pin"])["state"] == "submitted"
+
+
+def test_a_filing_whose_reference_was_taken_meanwhile_hashes_its_pin_for_the_reference_it_got(rnode, monkeypatch):
+    real_hash, calls, inner = rnode.reports.pins.hash, [], []
+
+    def hash_and_be_overtaken(ref, pin):
+        calls.append(ref)
+        if len(calls) == 1:  # another filing lands between this one's guess and its write
+            inner.append(file_theft(rnode))
+        return real_hash(ref, pin)
+
+    monkeypatch.setattr(rnode.reports.pins, "hash", hash_and_be_overtaken)
+    outer = file_theft(rnode)
+    assert inner[0]["reference"] == calls[0] and outer["reference"] != calls[0]
+    assert calls[-1] == outer["reference"], "the PIN was hashed again for the reference the filing got"
+    for filed in (outer, inner[0]):
+        assert rnode.reports.track(filed["reference"], KIOSK, pin=filed["pin"])["reference"] == filed["reference"]
+
+
 def test_pin_is_kept_as_a_keyed_hash_bound_to_the_reference_and_tracks_the_report(rnode):
     filed = file_theft(rnode)
     stored = rnode.store.query_one("SELECT pin_hash FROM reports")["pin_hash"]

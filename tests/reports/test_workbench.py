@@ -125,6 +125,41 @@ def test_the_list_renders_one_page_of_fifty_and_pages_older_by_reference(bench):
     assert bad.status_code == 422
 
 
+def test_a_search_by_document_pages_older_through_forms_that_carry_its_keyed_hash_never_the_number(bench):
+    from edge.api.routers.report_pages import PAGE
+    from edge.reports.service import PartyIn
+    from edge.reports.vocabulary import PartyRole
+
+    client, node, _ = bench
+    number = "L898902C3"
+    party = PartyIn(PartyRole.COMPLAINANT, "Desk Visitor", None, number)
+    refs = [node.reports.file("theft", THEFT, party, _staff("officer"))["reference"] for _ in range(PAGE + 2)]
+    other = node.reports.file("theft", THEFT, PartyIn(PartyRole.COMPLAINANT, "Someone Else"), _staff("officer"))
+    signed_in(client, "officer")
+    first = post(client, "/reports/find", find=number.lower())
+    assert first.status_code == 200 and rows(first.text) == refs[:1:-1] and other["reference"] not in first.text
+    key = re.search(r'name="key" value="([0-9a-f]{64})"', first.text)
+    assert key and number not in first.text.upper() and 'id="list-older"' in first.text
+    assert f'name="before" value="{refs[2]}"' in first.text and "href" not in _paging(first.text)
+    second = post(client, "/reports/find", key=key.group(1), before=refs[2])
+    assert rows(second.text) == refs[1::-1] and 'id="list-older"' not in second.text
+    assert 'id="list-newest"' in second.text and number not in second.text.upper()
+    # a forged key is refused with a reason, and the audit keeps only keyed hashes
+    forged = post(client, "/reports/find", key="not-a-key")
+    assert forged.status_code == 422 and "document key" in forged.text
+    empty = post(client, "/reports/find", find="  ")
+    assert empty.status_code == 400 and "Type a reference or a document number" in empty.text
+    audited = [json.loads(a["after"])["filters"] for a in node.store.query(
+        "SELECT after FROM audit_log WHERE action = 'report.list' ORDER BY seq DESC LIMIT 2")]  # fmt: skip
+    assert [f["document"] for f in audited] == [key.group(1)] * 2 and audited[0]["before"] == refs[2]
+    assert all(number not in json.dumps(f).upper() for f in audited)
+
+
+def _paging(page: str) -> str:
+    start = page.index('class="paging"')
+    return page[start : page.index("</nav>", start)]
+
+
 def rows(page: str) -> list[str]:
     return re.findall(r'<tr data-reference="([^"]+)"', page)
 
@@ -406,8 +441,11 @@ def test_finding_by_reference_opens_it_and_by_document_number_lists_where_that_p
     r = client.post("/reports/find", data={"find": "L898902C3"}, headers={"origin": "http://evil.example"})
     assert r.status_code == 403
     # the API's filter finds the same
-    api = client.get("/api/v1/reports", params={"document": "L898902C3"}, headers=auth(tokens["officer"]))
+    api = client.post("/api/v1/reports/search", json={"document_number": "L898902C3"}, headers=auth(tokens["officer"]))
     assert [s["reference"] for s in api.json()["reports"]] == [mine]
+    # in a URL the number is refused, saying where it goes instead
+    query = client.get("/api/v1/reports", params={"document": "L898902C3"}, headers=auth(tokens["officer"]))
+    assert query.status_code == 422 and "POST /api/v1/reports/search" in query.text
 
 
 def _reads(node, action: str, ref: str | None = None) -> list[dict]:

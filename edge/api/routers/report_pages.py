@@ -108,9 +108,16 @@ def workbench(
 
 
 @router.post("/reports/find")
-def find(request: Request, find: Annotated[str, Form(max_length=64)], lang: Annotated[str, Form()] = "ar") -> Response:
+def find(
+    request: Request,
+    find: Annotated[str, Form(max_length=64)] = "",
+    lang: Annotated[str, Form()] = "ar",
+    key: Annotated[str, Form(max_length=64)] = "",
+    before: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
     """A reference opens its report; anything else is taken as a party's document number and lists the reports it
-    appears in. A form (POST), so a document number never lands in a URL, the browser's history or a log."""
+    appears in. A form (POST), so a document number never lands in a URL, the browser's history or a log. The
+    result's next page is a form too, carrying the number's keyed hash (`key`) and the last reference shown."""
     node, language = _node(request), Language.parse(lang)
     principal = _who(node, request.cookies.get(STAFF_COOKIE), READ)
     if not same_origin(request):
@@ -120,14 +127,17 @@ def find(request: Request, find: Annotated[str, Form(max_length=64)], lang: Anno
     if principal is None:
         return _signin(node, language)
     text = find.strip()
+    if not text and not key:
+        return _refused(node, language, screens.text("Type a reference or a document number.", language), 400)
     try:
-        ref = str(parse_reference(text))
+        ref = str(parse_reference(text)) if text else None
     except DomainError:
         ref = None
     if ref is not None:
         return RedirectResponse(f"/reports/{ref}?" + urlencode({"lang": language.value}), status_code=303)
-    shown = _shown_filters(node, "", "", "", "") | {"document": text}
     try:
+        document_key = node.reports.document_key(text) if text else key
+        shown = _shown_filters(node, "", "", "", "", before) | {"document_key": document_key}
         html = _list_html(node, language, principal, shown, _source(request), "workbench.html", live_path="",
                           searched=True)  # fmt: skip
     except DomainError as exc:
@@ -147,15 +157,16 @@ def _list_html(node: EdgeNode, language: Language, principal: Principal, shown: 
                template: str = "workbench_screen.html", live: LiveView | None = None, **extra: Any) -> str:  # fmt: skip
     filters = Filters(ReportState(shown["state"]) if shown["state"] else None, shown["type"], shown["officer"],
                       None if shown["sla"] is None else shown["sla"] == "breached", limit=PAGE,
-                      document=shown.get("document") or None, before=shown.get("before"))  # fmt: skip
+                      before=shown.get("before"), document_key=shown.get("document_key"))  # fmt: skip
     reports, more = node.reports.list_page(principal, filters, source, live)
-    here = "/reports?" + urlencode({k: v for k, v in shown.items() if v and k != "document"})
-    kept = {k: v for k, v in shown.items() if v and k not in ("document", "before")}
-    paged = more and not shown.get("document")  # a search is a POST: its next page would lose the number
-    older = (
-        "/reports?" + urlencode(kept | {"before": reports[-1]["reference"], "lang": language.value}) if paged else None
-    )
+    search = shown.get("document_key")  # a search's pages are forms (POST /reports/find), not links
+    here = "/reports?" + urlencode({k: v for k, v in shown.items() if v and k != "document_key"})
+    kept = {k: v for k, v in shown.items() if v and k not in ("document_key", "before")}
+    older_ref = reports[-1]["reference"] if more else None
+    older = "/reports?" + urlencode(kept | {"before": older_ref, "lang": language.value}) if older_ref else None
     newest = "/reports?" + urlencode(kept | {"lang": language.value}) if shown.get("before") else None
+    extra.setdefault("search_key", search)
+    extra.setdefault("older_ref", older_ref)
     extra.setdefault("searched", False)
     return screens.render(template, language, node.settings.tz, reports=reports,
                           types=screens.type_names(node.reports.catalogue), filters=shown, user=principal.subject,
