@@ -145,6 +145,6 @@ class Announcer:
             if item is None:
                 return
             try:
-                self.speech.synthesise(item.lang, item.text)
+                self.speech.synthesise(item.lang, item.text, ahead=True)
             except Exception:
                 log.exception("speech synthesis failed")

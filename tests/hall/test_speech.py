@@ -69,3 +69,20 @@ def test_phrasing_reads_naturally_in_each_language():
     assert phrase("A012", "3", Language.AR) == "صاحب التذكرة رقم إيه صفر واحد اثنان، تفضل إلى الشباك رقم 3."
     assert phrase("P101", "12", Language.EN, CallKind.RECALL).startswith("Calling again: Ticket P, one zero one")
     assert phrase("F003", "B-2", Language.AR).endswith("الشباك رقم بي اثنان.")
+
+
+def test_speech_made_ahead_of_need_runs_at_a_lower_cpu_priority_and_on_demand_at_normal(tmp_path):
+    import os
+    import shutil
+
+    niceness = tmp_path / "niceness"
+    wrapper = tmp_path / "espeak-ng"  # the real espeak-ng, telling first at which niceness it was started
+    wrapper.write_text(f'#!/bin/sh\nnice >> "{niceness}"\nexec "{shutil.which("espeak-ng")}" "$@"\n')
+    wrapper.chmod(0o755)
+    s = Speech(tmp_path / "audio", espeak=str(wrapper))
+    base = os.nice(0)
+    s.synthesise(Language.EN, "Ticket A, zero one two", ahead=True)
+    s.synthesise(Language.EN, "Ticket A, zero one three")
+    ahead, on_demand = (int(line) for line in niceness.read_text().split())
+    assert (ahead, on_demand) == (min(base + 10, 19), base)
+    assert len(list((tmp_path / "audio").glob("*.wav"))) == 2
