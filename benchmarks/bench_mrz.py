@@ -4,8 +4,8 @@ Each page has its own TD3 MRZ (names, numbers, dates drawn at random) and its ow
 degrees, mild perspective, blur, noise, uneven light, JPEG), from `kiosk/mrz_camera/pages.py`. A wrong answer is
 any answer whose text differs from what was printed. A fifth as many TD1 identity cards with a CAN printed on the MRZ
 side measure the CAN read too (right, not read, wrong), and as many photo sides of TD1 cards (the CAN bottom right,
-the MRZ on the back) the CAN read from the photo side. `MARKAZ_BENCH_MRZ_PAGES` (default 500) sets the size;
-`--engine tesseract` measures the alternative engine. Writes benchmarks/results/mrz.json (mrz-tesseract.json)."""
+the MRZ on the back) the CAN read from the photo side; as many TD2 documents (2 x 36) and TD3 pages held upside
+down are read as the pages are. `MARKAZ_BENCH_MRZ_PAGES` (default 500) sets the size; `--engine tesseract` measures the alternative engine. Writes benchmarks/results/mrz.json (mrz-tesseract.json)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 import cv2
 import numpy as np
 
 from benchmarks.report import summary_ms, write
-from kiosk.card.mrz import compose_td1, compose_td3
+from kiosk.card.mrz import compose_td1, compose_td2, compose_td3
 from kiosk.mrz_camera import glyphs
 from kiosk.mrz_camera.can import read_can_front
 from kiosk.mrz_camera.pages import data_page, id_card, id_card_front, photograph, random_photography
@@ -44,6 +45,62 @@ def random_td3(rng: np.random.Generator) -> str:
         sex=str(rng.choice(["M", "F"])),
         expiry_date=expiry,
     )
+
+
+def random_td2(rng: np.random.Generator) -> str:
+    """A TD2 document (2 x 36: older ID cards, some residence permits), the same fields as a passport's."""
+    td3 = random_td3(rng)  # the same draws, so TD2 names and dates are as varied as the pages'
+    return compose_td2(
+        issuing_state="UTO",
+        surname=str(rng.choice(SURNAMES)),
+        given_names=str(rng.choice(GIVEN)),
+        document_number=td3[44:53],
+        nationality="UTO",
+        birth_date=td3[57:63],
+        sex=str(rng.choice(["M", "F"])),
+        expiry_date=td3[65:71],
+    )
+
+
+def read_all(shots: Iterator[tuple[np.ndarray, str]], engine: Engine = Engine.GLYPHS) -> dict[str, object]:
+    """Read each (photo, the MRZ printed on it): right, refused, wrong answers and the time of each read."""
+    right = wrong = refused = 0
+    seconds: list[float] = []
+    for frame, mrz in shots:
+        started = time.perf_counter()
+        try:
+            answer = read_mrz(frame, engine)
+        except MrzNotRead:
+            refused += 1
+        else:
+            right += answer.text == mrz
+            wrong += answer.text != mrz
+        seconds.append(time.perf_counter() - started)
+    n = max(1, len(seconds))
+    return {
+        "documents": len(seconds),
+        "right_share": round(right / n, 4),
+        "refused_share": round(refused / n, 4),
+        "wrong_answers": wrong,
+        "median_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None,
+        "seconds": seconds,
+    }
+
+
+def other_pages(count: int, rng: np.random.Generator, face: np.ndarray, upside_down: bool = False):
+    """TD2 documents, or TD3 pages held upside down, photographed as the passports are."""
+    for i in range(count):
+        if upside_down:
+            mrz = random_td3(rng)
+            page = cv2.rotate(data_page([mrz[:44], mrz[44:]], face, seed=i), cv2.ROTATE_180)
+        else:
+            mrz = random_td2(rng)
+            page = data_page([mrz[:36], mrz[36:]], face, seed=i)
+        yield photograph(page, random_photography(rng), seed=i), mrz
+
+
+def _without_times(tally: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in tally.items() if k != "seconds"}
 
 
 def random_td1(rng: np.random.Generator) -> str:
@@ -127,40 +184,42 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=int(os.environ.get("MARKAZ_BENCH_MRZ_PAGES", "500")))
     parser.add_argument("--engine", default="glyphs", choices=[e.value for e in Engine])
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--cards", type=int, default=None, help="TD1 cards with a CAN (default: a fifth of --pages)")
+    parser.add_argument(
+        "--cards",
+        type=int,
+        default=None,
+        help="TD1 cards, TD1 photo sides and TD2 documents (default: a fifth of --pages)",
+    )
     args = parser.parse_args()
     engine = Engine(args.engine)
     glyphs.model()  # loaded once, as the agent does at start
     rng = np.random.default_rng(args.seed)
     face = cv2.imread(FACE)
-    right = wrong = refused = 0
-    seconds: list[float] = []
-    for i in range(args.pages):
-        mrz = random_td3(rng)
-        frame = photograph(data_page([mrz[:44], mrz[44:]], face, seed=i), random_photography(rng), seed=i)
-        started = time.perf_counter()
-        try:
-            answer = read_mrz(frame, engine)
-        except MrzNotRead:
-            refused += 1
-        else:
-            right += answer.text == mrz
-            wrong += answer.text != mrz
-        seconds.append(time.perf_counter() - started)
+
+    def pages():
+        for i in range(args.pages):
+            mrz = random_td3(rng)
+            yield photograph(data_page([mrz[:44], mrz[44:]], face, seed=i), random_photography(rng), seed=i), mrz
+
+    tally = read_all(pages(), engine)
+    seconds = tally["seconds"]
+    assert isinstance(seconds, list)
     result = {
         "engine": engine.value,
         "pages": args.pages,
-        "right_share": round(right / args.pages, 4),
-        "refused_share": round(refused / args.pages, 4),
-        "wrong_answers": wrong,
+        "right_share": tally["right_share"],
+        "refused_share": tally["refused_share"],
+        "wrong_answers": tally["wrong_answers"],
         "read_time": summary_ms(seconds),
-        "median_ms": round(statistics.median(seconds) * 1000, 1),
+        "median_ms": tally["median_ms"],
         "targets": {"right_share": 0.97, "wrong_answers": 0, "median_ms": 300},
     }
     if engine == Engine.GLYPHS:
         cards = args.pages // 5 if args.cards is None else args.cards
         result["td1_cards_with_can"] = bench_cards(cards, rng, face)
         result["td1_photo_sides"] = bench_fronts(cards, rng, face)
+        result["td2_documents"] = _without_times(read_all(other_pages(cards, rng, face)))
+        result["td3_pages_upside_down"] = _without_times(read_all(other_pages(cards, rng, face, upside_down=True)))
     path = write("mrz" if engine == Engine.GLYPHS else "mrz-tesseract", result)
     print(path, result)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from kiosk.hardware.camera import VideoCaptureCamera
 from kiosk.hardware.printer import EscposPrinter
 from kiosk.hardware.receipt import ReceiptRenderer
 from kiosk.session.machine import Rules, Session
+from kiosk.session.messages import Event, RulesChanged
 from kiosk.session.timeouts import Timeouts
 from kiosk.session.vocabulary import Purpose, Screen
 from kiosk.ui.screens import KioskScreens
@@ -91,25 +93,31 @@ def profile_rules(settings: KioskSettings, rules: Rules, profile: dict[str, Any]
 
 
 def _profile_sync(
-    settings: KioskSettings, hardware: Hardware, camera: VideoCaptureCamera, printer: EscposPrinter, session: Session
+    settings: KioskSettings,
+    hardware: Hardware,
+    camera: VideoCaptureCamera,
+    printer: EscposPrinter,
+    session: Session,
+    post: Callable[[Event], None],
 ) -> ProfileSync | None:
     """Profiles managed by the edge: the kiosk's camera, reader, printer, time-outs, languages and services follow the profile in force
     (from the start, so a restarted agent keeps what it applied); the agent's own settings stand in while none is."""
     if settings.profile_dir is None:
         return None
 
-    def configure(profile: dict[str, Any] | None) -> None:
+    def configure(profile: dict[str, Any] | None, apply_rules: Callable[[Rules], None] = session.apply_rules) -> None:
         pattern = (profile["reader"]["pattern"] or None) if profile else settings.reader
         hardware.chip.reader_pattern = pattern
         if isinstance(hardware.card_events, PcscReader):
             hardware.card_events.pattern = pattern
         printer.retarget(printer_uri(str(profile["printer"]["uri"])) if profile else settings.printer)
-        session.apply_rules(profile_rules(settings, session.rules, profile))
+        apply_rules(profile_rules(settings, session.rules, profile))
         camera.retarget(str(profile["camera"]["source"]) if profile else settings.camera)
 
     def follow(profile: dict[str, Any] | None) -> None:
+        # on the profile-sync thread, with the agent running: the rules go to the session as an event on its loop
         try:
-            configure(profile)
+            configure(profile, lambda rules: post(RulesChanged(rules)))
             camera.start()
         except Exception as exc:  # the kiosk keeps serving: verification falls back to staff
             log.error("camera not started on the profile in force: %s", exc)
@@ -151,7 +159,11 @@ def build_agent(settings: KioskSettings) -> KioskAgent:
         station_now=functools.partial(dt.datetime.now, ZoneInfo(settings.timezone)),
     )
     session = Session(rules)
-    sync = _profile_sync(settings, hardware, camera, printer, session)
+
+    def post(event: Event) -> None:  # the agent is made below, and running by the time a new profile arrives
+        agent.post(event)
+
+    sync = _profile_sync(settings, hardware, camera, printer, session, post)
     agent = KioskAgent(
         session,
         hardware,

@@ -25,6 +25,17 @@ class MissingFont(RuntimeError):
     """fonts-ocr-b is not installed (`make deps` installs it)."""
 
 
+def _photo(
+    image: Image.Image, draw: ImageDraw.ImageDraw, face: np.ndarray | None, box: tuple[int, int, int, int]
+) -> None:
+    """The holder's photo fitted into `box` (left, top, right, bottom), or a grey block when there is none."""
+    if face is None:
+        draw.rectangle(box, fill=(190, 190, 200))
+        return
+    fitted = cv2.resize(face, (box[2] - box[0], box[3] - box[1]))
+    image.paste(Image.fromarray(cv2.cvtColor(fitted, cv2.COLOR_BGR2RGB)), box[:2])
+
+
 def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     if not path.is_file():
         raise MissingFont(f"{path} missing: install Debian's fonts-ocr-b / fonts-dejavu-core")
@@ -55,12 +66,7 @@ def data_page(mrz_lines: list[str], face: np.ndarray | None = None, seed: int = 
     draw = ImageDraw.Draw(image)
     label, value = _font(LABEL_FONT, 22), _font(LABEL_FONT, 30)
     draw.text((40, 25), "PASSPORT  PASSEPORT", font=_font(LABEL_FONT, 40), fill=(40, 40, 90))
-    photo_box = (40, 110, 40 + 330, 110 + 420)
-    if face is not None:
-        fitted = cv2.resize(face, (photo_box[2] - photo_box[0], photo_box[3] - photo_box[1]))
-        image.paste(Image.fromarray(cv2.cvtColor(fitted, cv2.COLOR_BGR2RGB)), photo_box[:2])
-    else:
-        draw.rectangle(photo_box, fill=(190, 190, 200))
+    _photo(image, draw, face, (40, 110, 40 + 330, 110 + 420))
     surname, _, given = mrz_lines[0][5:].partition("<<")
     fields = [
         ("Surname / Nom", surname.replace("<", " ").strip()),
@@ -102,12 +108,7 @@ def id_card(mrz_lines: list[str], can: str | None = None, face: np.ndarray | Non
     image = Image.fromarray(cv2.cvtColor(card, cv2.COLOR_BGR2RGB))
     draw = ImageDraw.Draw(image)
     draw.text((30, 20), "IDENTITY CARD", font=_font(LABEL_FONT, 30), fill=(40, 60, 90))
-    photo_box = (30, 70, 30 + 190, 70 + 240)
-    if face is not None:
-        fitted = cv2.resize(face, (photo_box[2] - photo_box[0], photo_box[3] - photo_box[1]))
-        image.paste(Image.fromarray(cv2.cvtColor(fitted, cv2.COLOR_BGR2RGB)), photo_box[:2])
-    else:
-        draw.rectangle(photo_box, fill=(190, 190, 200))
+    _photo(image, draw, face, (30, 70, 30 + 190, 70 + 240))
     surname, _, given = mrz_lines[2].partition("<<")
     label, value = _font(LABEL_FONT, 18), _font(LABEL_FONT, 24)
     for i, (name, text) in enumerate((("Surname", surname), ("Given names", given))):
@@ -147,12 +148,7 @@ def id_card_front(
     draw = ImageDraw.Draw(image)
     draw.text((30, 20), "IDENTITY CARD  CARTE D'IDENTITÉ", font=_font(LABEL_FONT, 26), fill=(40, 60, 90))
     draw.text((width - 200, 20), fields["document_number"], font=_font(LABEL_FONT, 28), fill=(150, 30, 30))
-    photo_box = (30, 70, 30 + 190, 70 + 240)
-    if face is not None:
-        fitted = cv2.resize(face, (photo_box[2] - photo_box[0], photo_box[3] - photo_box[1]))
-        image.paste(Image.fromarray(cv2.cvtColor(fitted, cv2.COLOR_BGR2RGB)), photo_box[:2])
-    else:
-        draw.rectangle(photo_box, fill=(190, 190, 200))
+    _photo(image, draw, face, (30, 70, 30 + 190, 70 + 240))
 
     def day(raw: str, century: str) -> str:
         return f"{raw[4:6]}.{raw[2:4]}.{century}{raw[:2]}"

@@ -276,8 +276,23 @@ NO_ZONE = "no machine-readable zone found in the image"
 
 def read_mrz(image: np.ndarray, engine: Engine = Engine.GLYPHS) -> MrzRead:
     """The checked MRZ of a photo of a data page or ID card (TD1, TD2, TD3), or MrzNotRead saying why not. On a TD1
-    card the CAN printed above the zone is read too (`can`, None when there is none or it is not sure)."""
+    card the CAN printed above the zone is read too (`can`, None when there is none or it is not sure).
+
+    A document shown upside down has its zone found but not read: the photo is read once more turned half a turn
+    (only then, so an empty desk costs no more). The first reason stands when neither way reads."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    try:
+        return _read_upright(grey, engine)
+    except MrzNotRead as exc:
+        if exc.reason == NO_ZONE:
+            raise
+        try:
+            return _read_upright(cv2.rotate(grey, cv2.ROTATE_180), engine)
+        except MrzNotRead:
+            raise exc from None
+
+
+def _read_upright(grey: np.ndarray, engine: Engine) -> MrzRead:
     found = find_band(grey)
     if found is None:
         raise MrzNotRead(NO_ZONE)

@@ -42,6 +42,7 @@ from kiosk.session.messages import (
     ReportRefused,
     ReportTracked,
     ReportType,
+    RulesChanged,
     Service,
     Tap,
     Tick,
@@ -255,6 +256,9 @@ class Session:
         self._now = now
         if isinstance(event, Crash):
             return self._end(EndReason.ERROR)
+        if isinstance(event, RulesChanged):
+            self.apply_rules(event.rules)
+            return []
         if isinstance(event, Availability):
             return self._availability(event)
         if isinstance(event, Tick):

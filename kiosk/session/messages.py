@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kiosk.session.vocabulary import Action, AssistReason, ChipFailure, FaceOutcome, TrackFailure
+
+if TYPE_CHECKING:
+    from kiosk.session.machine import Rules
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,15 @@ class Availability:
 
 
 @dataclass(frozen=True)
+class RulesChanged:
+    """The kiosk's profile changed the flow's rules (languages, services, time-outs). Made on the profile-sync
+    thread, applied on the agent's loop like every other event, so a visit in progress never sees them change
+    under it half-way through handling an event."""
+
+    rules: Rules
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passes: the only way time-outs happen, so tests control the clock."""
 
@@ -244,6 +257,7 @@ Event = (
     | ReportTracked
     | TrackFailed
     | Availability
+    | RulesChanged
     | Tick
     | Crash
 )

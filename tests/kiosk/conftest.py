@@ -44,6 +44,15 @@ TD1_FIELDS = dict(
 
 
 @pytest.fixture(scope="session")
+def face_image():
+    """The holder's photo printed on generated data pages and cards (a BGR image)."""
+    import cv2
+    import numpy as np
+
+    return cv2.imdecode(np.frombuffer(FACE.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+
+
+@pytest.fixture(scope="session")
 def pcscd() -> Iterator[PcscdTestbed]:
     testbed = PcscdTestbed(rundir=_RUNDIR).start()
     yield testbed

@@ -41,7 +41,7 @@ def test_an_enrolled_kiosk_works_over_mtls_without_a_token_and_a_revoked_one_clo
     finally:
         node.close()
     device_port = free_port()
-    edge = EdgeServe(data, args=["--device-port", str(device_port), "--sample-data"]).start()
+    edge = EdgeServe(data, args=["--device-port", str(device_port), "--sample-data"], env=EdgeServe.PRELOAD).start()
     identity = tmp_path / "kiosk-identity"
     try:
         code = _cli("provision", "claim", "--device", "kiosk-3", "--type", "kiosk", "--data", str(data))

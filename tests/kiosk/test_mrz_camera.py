@@ -19,7 +19,7 @@ from kiosk.mrz_camera.pages import Photography, data_page, desk, document_video,
 from kiosk.mrz_camera.read import MrzNotRead, interpret, locate, read_mrz
 from kiosk.mrz_camera.scan import MrzScanTimeout, scan, video_frames
 
-from .conftest import FACE, TD3_FIELDS
+from .conftest import TD3_FIELDS
 
 MARKAZ = str(Path(sys.executable).parent / "markaz")
 SHOTS = [
@@ -28,11 +28,6 @@ SHOTS = [
     Photography(angle_deg=8.0, perspective=0.03, blur_sigma=0.6, noise_sigma=4, light_falloff=0.1, jpeg_quality=85),
     Photography(angle_deg=-2.0, perspective=0.0, blur_sigma=1.1, noise_sigma=7, light_falloff=0.35, jpeg_quality=65),
 ]
-
-
-@pytest.fixture(scope="module")
-def face_image() -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(FACE.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
 
 
 def page_for(mrz: str, face_image: np.ndarray) -> np.ndarray:
@@ -187,3 +182,20 @@ def test_a_td2_document_is_read_from_photos(face_image):
     for seed, how in enumerate(SHOTS[:3]):
         found = read_mrz(photograph(data_page([mrz[:36], mrz[36:]], face_image, seed=4), how, seed=30 + seed))
         assert found.text == mrz and found.data.format == "TD2" and found.can is None
+
+
+def test_a_document_shown_upside_down_is_read_and_a_td1_cards_can_too(face_image):
+    from kiosk.card.mrz import compose_td1
+    from kiosk.mrz_camera.pages import id_card
+
+    mrz = compose_td3(**TD3_FIELDS)
+    turned = cv2.rotate(page_for(mrz, face_image), cv2.ROTATE_180)
+    for seed, how in enumerate(SHOTS[:2]):
+        assert read_mrz(photograph(turned, how, seed=40 + seed)).text == mrz
+    td1 = compose_td1(**TD3_FIELDS)
+    card = cv2.rotate(id_card([td1[:30], td1[30:60], td1[60:]], "567706", face_image, seed=5), cv2.ROTATE_180)
+    found = read_mrz(photograph(card, SHOTS[1], seed=44))
+    assert found.text == td1 and found.can == "567706"
+    # an empty desk is still "no zone" (it is not read a second time)
+    with pytest.raises(MrzNotRead, match="no machine-readable zone"):
+        read_mrz(desk((1280, 960), seed=1))

@@ -19,7 +19,7 @@ from kiosk.mrz_camera.read import read_mrz
 from kiosk.session.messages import ChipFailed, ChipRead, ReadChip
 from kiosk.session.vocabulary import ChipFailure
 
-from .conftest import FACE, TD1_FIELDS
+from .conftest import TD1_FIELDS
 
 CAN = "409172"
 POSES = [
@@ -27,11 +27,6 @@ POSES = [
     Photography(angle_deg=3.0, perspective=0.01, blur_sigma=0.6, noise_sigma=5, light_falloff=0.1, jpeg_quality=85),
     Photography(angle_deg=7.0, perspective=0.03, blur_sigma=0.9, noise_sigma=3, light_falloff=0.3, jpeg_quality=75),
 ]
-
-
-@pytest.fixture(scope="module")
-def face_image() -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(FACE.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
 
 
 def card_for(td1: str, face_image: np.ndarray, can: str | None = CAN) -> np.ndarray:

@@ -524,3 +524,21 @@ def test_visit_repr_hides_personal_data() -> None:
     k = Kiosk()
     k.to_face()
     assert "L898902C3" not in repr(k.session.visit) and "ERIKSSON" not in repr(k.session.visit)
+
+
+def test_new_rules_arrive_as_an_event_a_waiting_kiosk_shows_their_first_language_a_visit_keeps_its_own() -> None:
+    from dataclasses import replace
+
+    from kiosk.session.messages import RulesChanged
+
+    k = Kiosk()
+    assert k.screen == Screen.ATTRACT and k.session.language == Language.AR
+    assert k(RulesChanged(replace(k.session.rules, languages=(Language.EN, Language.AR)))) == []
+    assert k.session.language == Language.EN and k.session.rules.languages[0] == Language.EN
+    k.to_details()
+    k.tap(Action.LANGUAGE, "ar")
+    assert k.session.language == Language.AR
+    k(RulesChanged(replace(k.session.rules, max_details_attempts=1)))  # mid-visit: new rules, the same language
+    assert k.session.language == Language.AR and k.session.rules.max_details_attempts == 1
+    k(RulesChanged(replace(k.session.rules, languages=(Language.EN,))))  # its language withdrawn: the profile's
+    assert k.session.language == Language.EN

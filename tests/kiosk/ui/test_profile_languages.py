@@ -29,7 +29,7 @@ DEVICE = "kiosk-lang"
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     folder = tmp_path_factory.mktemp("station")
     register_kiosk(folder / "node")
-    server = ServerProcess(folder / "node", "--sample-data").start()
+    server = ServerProcess(folder / "node", "--sample-data", env=ServerProcess.PRELOAD).start()
     yield server
     server.stop()
 

@@ -59,7 +59,7 @@ def report_station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
         "backoff_base_s = 0.2\nbackoff_max_s = 0.5\npoll_interval_s = 0.1\ntimeout_s = 2\n",
         encoding="utf-8",
     )
-    edge = ServerProcess(data, "--config", str(config), "--sample-data").start()
+    edge = ServerProcess(data, "--config", str(config), "--sample-data", env=ServerProcess.PRELOAD).start()
     yield edge, token, signer.public_path, pp_port
     edge.stop()
 

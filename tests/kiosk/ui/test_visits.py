@@ -40,7 +40,7 @@ def new_number() -> str:
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
     folder = tmp_path_factory.mktemp("station")
     token = register_kiosk(folder / "node")
-    edge = ServerProcess(folder / "node", "--sample-data").start()
+    edge = ServerProcess(folder / "node", "--sample-data", env=ServerProcess.PRELOAD).start()
     yield edge, token
     edge.stop()
 
