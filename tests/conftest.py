@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -119,13 +120,18 @@ def auth(token: str) -> dict[str, str]:
 class ServerProcess:
     """A real `markaz edge serve` process on a free port, with extra arguments and environment variables.
 
-    The one way the tests start an edge node as a process (the telemetry and provisioning helpers build on it)."""
+    The one way the tests start an edge node as a process (the telemetry and provisioning helpers build on it).
+    Its face models load when first used (a health check, a verification) rather than in the background at start:
+    most of these nodes never verify a face, and each load is seconds of CPU on a shared machine. A node that serves
+    a kiosk's visitors passes `PRELOAD` (its first face match then finds warm models, as in service)."""
+
+    PRELOAD: ClassVar[dict[str, str]] = {"MARKAZ_VERIFY__PRELOAD": "true"}  # copied, never changed
 
     def __init__(self, data: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.data = Path(data)
         self.port = free_port()
         self.extra = extra
-        self.env = env or {}
+        self.env = {"MARKAZ_VERIFY__PRELOAD": "false", **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -97,7 +97,7 @@ def station(tmp_path_factory, pcscd_env) -> Iterator[Station]:
     install_station_ca(tmp, data)
     _add_technician(data)
     device_port = free_port()
-    edge = EdgeServe(data, args=["--device-port", str(device_port)]).start()
+    edge = EdgeServe(data, args=["--device-port", str(device_port)], env=EdgeServe.PRELOAD).start()
     video = still_video(tmp / "camera.avi", [FACES / "obama_2.jpg"], 1.0, 10, size=(640, 480))
     sink = EscposSink().start()
     agents: dict[str, KioskProcess] = {}
