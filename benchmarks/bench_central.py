@@ -16,7 +16,10 @@ Targets (issue 11): ingest >= 5,000 msg/s per worker on PostgreSQL; 500 stations
 overview and station page p95 < 300 ms, comparison over 7 days p95 < 1 s.
 
 Run: .venv/bin/python -m benchmarks.run central (full size: 500 stations x 7 days, 1 h outage; the lead runs it).
-MARKAZ_BENCH_SMALL=1 (or --small) runs a tiny size that only checks the benchmark works.
+MARKAZ_BENCH_SMALL=1 (or --small) runs a tiny size that only checks the benchmark works. One part alone (its
+result goes to central-<parts>-<backends>.json), with the arguments after `--`, or MARKAZ_BENCH_CENTRAL_ONLY / _BACKENDS:
+  python -m benchmarks.run central -- --only dashboard --backend postgresql
+  python -m benchmarks.run central -- --only comparison --backend sqlite   (fills only the daily figures)
 """
 
 from __future__ import annotations
@@ -405,8 +408,11 @@ def catch_up(broker: Any, pki: Any, target: str, stations: list[str], outage_min
     }
 
 
-def fill_dashboard_store(target: str, stations: int, days: int) -> dict:
-    """A store as `stations` x `days` of telemetry leaves it, written straight to the tables (bulk, fast)."""
+def fill_dashboard_store(target: str, stations: int, days: int, raw: bool = True) -> dict:
+    """A store as `stations` x `days` of telemetry leaves it, written straight to the tables (bulk, fast). `raw`:
+    also the 5-minute snapshots and the rollups (the overview and station page read them; the comparison reads only
+    the daily figures, so a run of the comparison alone skips them)."""
+    from central import queue_days
     from central.store import CentralStore
 
     rng = random.Random(3)
@@ -425,7 +431,7 @@ def fill_dashboard_store(target: str, stations: int, days: int) -> dict:
             )  # fmt: skip
             seq = 0
             rows = []
-            t = start
+            t = start if raw else end
             while t < end:  # a queue snapshot every 5 minutes, a device state every 15
                 seq += 1
                 data = json.loads(_queue_message(st, seq, t, rng))["data"]
@@ -449,7 +455,7 @@ def fill_dashboard_store(target: str, stations: int, days: int) -> dict:
                 "INSERT INTO latest (station, channel, seq, ts, data) VALUES (?, 'telemetry.queue', ?, ?, ?)",
                 (st, seq, end.isoformat(), json.dumps(last)),
             )
-            for bucket_s, step in ((300, timedelta(minutes=5)), (3600, timedelta(hours=1))):
+            for bucket_s, step in ((300, timedelta(minutes=5)), (3600, timedelta(hours=1))) if raw else ():
                 b = start if bucket_s == 3600 else end - timedelta(days=1)
                 while b < end:
                     for series in ("queue.waiting", "queue.longest_wait_s", "queue.served"):
@@ -482,11 +488,21 @@ def fill_dashboard_store(target: str, stations: int, days: int) -> dict:
                     "VALUES (?, 'station_offline', '', 'major', 'active', ?, ?, '{}')",
                     (st, end.isoformat(), end.isoformat()),
                 )
+    # the comparison's queue days, rolled up from the daily rows written above as on a store's first comparison
+    # after migration 0030: a one-off, timed apart, so the rounds measure the steady state
+    t0 = time.perf_counter()
+    rolled = queue_days.refresh(store, start.date(), (end - timedelta(days=1)).date())
+    counts["queue_days_rolled_up"] = rolled
+    counts["queue_days_roll_up_s"] = round(time.perf_counter() - t0, 2)
     store.close()
-    return {"stations": stations, "days": days, **counts}
+    return {"stations": stations, "days": days, "raw": raw, **counts}
 
 
-def dashboard_queries(target: str, stations: int, days: int, rounds: int) -> dict:
+DASHBOARD = ("overview", "station", "comparison")  # the dashboard's parts, each its query and its page over HTTP
+
+
+def dashboard_queries(target: str, stations: int, days: int, rounds: int, parts: set[str]) -> dict:
+    """p50/p95 of each chosen part's queries, then of its pages (`dashboard_pages`)."""
     from central.alarms import open_alarms_by_station
     from central.comparison import compare
     from central.store import CentralStore
@@ -495,43 +511,50 @@ def dashboard_queries(target: str, stations: int, days: int, rounds: int) -> dic
     end = datetime(2026, 3, 8, tzinfo=UTC)
     names = [f"st-{i:04d}" for i in range(stations)]
     rng = random.Random(5)
-    overview, page, comparison = [], [], []
+    overview: list[float] = []
+    page: list[float] = []
+    comparison: list[float] = []
     try:
         for _ in range(rounds):
-            t = time.perf_counter()
-            rows = store.stations()
-            alarms = open_alarms_by_station(store)
-            assert len(rows) == stations and alarms
-            overview.append(time.perf_counter() - t)
+            if "overview" in parts:
+                t = time.perf_counter()
+                rows = store.stations()
+                alarms = open_alarms_by_station(store)
+                assert len(rows) == stations and alarms
+                overview.append(time.perf_counter() - t)
 
             st = rng.choice(names)
-            t = time.perf_counter()
-            detail = store.station(st)
-            day = store.query(
-                "SELECT series, key, bucket_start, samples, value_sum, value_max FROM rollups WHERE station = ? "
-                "AND bucket_s = 300 AND bucket_start >= ? ORDER BY bucket_start",
-                (st, (end - timedelta(days=1)).isoformat()),
-            )
-            week = store.query(
-                "SELECT series, key, bucket_start, samples, value_sum, value_max FROM rollups WHERE station = ? "
-                "AND bucket_s = 3600 AND bucket_start >= ? ORDER BY bucket_start",
-                (st, (end - timedelta(days=7)).isoformat()),
-            )
-            assert detail is not None and day and week
-            page.append(time.perf_counter() - t)
+            if "station" in parts:
+                t = time.perf_counter()
+                detail = store.station(st)
+                day = store.query(
+                    "SELECT series, key, bucket_start, samples, value_sum, value_max FROM rollups WHERE station = ? "
+                    "AND bucket_s = 300 AND bucket_start >= ? ORDER BY bucket_start",
+                    (st, (end - timedelta(days=1)).isoformat()),
+                )
+                week = store.query(
+                    "SELECT series, key, bucket_start, samples, value_sum, value_max FROM rollups WHERE station = ? "
+                    "AND bucket_s = 3600 AND bucket_start >= ? ORDER BY bucket_start",
+                    (st, (end - timedelta(days=7)).isoformat()),
+                )
+                assert detail is not None and day and week
+                page.append(time.perf_counter() - t)
 
-            t = time.perf_counter()
-            result = compare(store, (end - timedelta(days=days)).date(), (end - timedelta(days=1)).date(), "general")
-            assert len(result.stations) == stations
-            comparison.append(time.perf_counter() - t)
-        pages = dashboard_pages(store, stations, days, rounds, names, end)
+            if "comparison" in parts:
+                t = time.perf_counter()
+                first, last = (end - timedelta(days=days)).date(), (end - timedelta(days=1)).date()
+                result = compare(store, first, last, "general")
+                assert len(result.stations) == stations
+                comparison.append(time.perf_counter() - t)
+        pages = dashboard_pages(store, stations, days, rounds, names, end, parts)
     finally:
         store.close()
-    return {"overview": summary_ms(overview), "station_page": summary_ms(page), "comparison": summary_ms(comparison),
-            **pages}  # fmt: skip
+    out = {"overview": overview, "station_page": page, "comparison": comparison}
+    return {**{k: summary_ms(v) for k, v in out.items() if v}, **pages}
 
 
-def dashboard_pages(store: Any, stations: int, days: int, rounds: int, names: list[str], end: datetime) -> dict:
+def dashboard_pages(store: Any, stations: int, days: int, rounds: int, names: list[str], end: datetime,
+                    parts: set[str]) -> dict:  # fmt: skip
     """The pages as staff get them (signed in, rendered, over HTTP in-process): the overview with 20 stations'
     rows changed between two requests (as a running ingest changes them), a station's page, the comparison page."""
     from fastapi.testclient import TestClient
@@ -545,27 +568,33 @@ def dashboard_pages(store: Any, stations: int, days: int, rounds: int, names: li
     assert client.post("/signin", data={"username": "bench", "password": "bench-password-1"},
                        follow_redirects=False).status_code == 303  # fmt: skip
     rng = random.Random(9)
-    overview, page, comparison = [], [], []
+    overview: list[float] = []
+    page: list[float] = []
+    comparison: list[float] = []
     first, last = (end - timedelta(days=days)).date(), (end - timedelta(days=1)).date()
     for _ in range(rounds):
         with store.db.transaction() as tx:
             for st in rng.sample(names, min(20, len(names))):
                 tx.execute("UPDATE stations SET last_message_at = ?, received = received + 1 WHERE station = ?",
                            (iso(utcnow()), st))  # fmt: skip
-        t = time.perf_counter()
-        answer = client.get("/?lang=ar")
-        overview.append(time.perf_counter() - t)
-        assert answer.status_code == 200 and answer.text.count("<tr data-station=") == stations
-        t = time.perf_counter()
-        answer = client.get(f"/stations/{rng.choice(names)}?lang=ar&span={rng.choice(['day', 'week'])}")
-        page.append(time.perf_counter() - t)
-        assert answer.status_code == 200
-        t = time.perf_counter()
-        answer = client.get(f"/comparison?lang=ar&period=custom&start={first}&end={last}&service=general")
-        comparison.append(time.perf_counter() - t)
-        assert answer.status_code == 200 and answer.text.count("<tr data-station=") == stations
-    return {"overview_page": summary_ms(overview), "station_page_http": summary_ms(page),
-            "comparison_page": summary_ms(comparison)}  # fmt: skip
+        if "overview" in parts:
+            t = time.perf_counter()
+            answer = client.get("/?lang=ar")
+            overview.append(time.perf_counter() - t)
+            assert answer.status_code == 200 and answer.text.count("<tr data-station=") == stations
+        station, span = rng.choice(names), rng.choice(["day", "week"])
+        if "station" in parts:
+            t = time.perf_counter()
+            answer = client.get(f"/stations/{station}?lang=ar&span={span}")
+            page.append(time.perf_counter() - t)
+            assert answer.status_code == 200
+        if "comparison" in parts:
+            t = time.perf_counter()
+            answer = client.get(f"/comparison?lang=ar&period=custom&start={first}&end={last}&service=general")
+            comparison.append(time.perf_counter() - t)
+            assert answer.status_code == 200 and answer.text.count("<tr data-station=") == stations
+    out = {"overview_page": overview, "station_page_http": page, "comparison_page": comparison}
+    return {k: summary_ms(v) for k, v in out.items() if v}
 
 
 # --- main ---------------------------------------------------------------------------------------------------------
@@ -582,17 +611,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outage-min", type=int, default=60)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--only", default="ingest,catch-up,dashboard",
-                        help="which parts to run, comma-separated: ingest, catch-up, dashboard")  # fmt: skip
-    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--only", default=os.environ.get("MARKAZ_BENCH_CENTRAL_ONLY", "ingest,catch-up,dashboard"),
+                        help="which parts to run, comma-separated: ingest, catch-up, dashboard (all three pages) or "
+                        "some of its parts: overview, station, comparison")  # fmt: skip
+    parser.add_argument("--backends", "--backend", default=os.environ.get("MARKAZ_BENCH_CENTRAL_BACKENDS",
+                        "sqlite,postgresql"), help="comma-separated: sqlite, postgresql (or postgres)")  # fmt: skip
     parser.add_argument("--workers", default="1,2", help="ingest workers side by side, comma-separated: 1,2")
     args = parser.parse_args(argv)
-    parts, backends = set(args.only.split(",")), [b for b in ("sqlite", "postgresql") if b in args.backends]
+    parts = set(args.only.split(","))
+    if "dashboard" in parts:
+        parts = (parts - {"dashboard"}) | set(DASHBOARD)
+    chosen = {"postgres": "postgresql", "pg": "postgresql"}
+    asked = {chosen.get(b, b) for b in args.backends.split(",")}
+    backends = [b for b in ("sqlite", "postgresql") if b in asked]
+    if unknown := (parts - {"ingest", "catch-up", *DASHBOARD}) | (asked - set(backends)):
+        parser.error(f"unknown part or backend: {', '.join(sorted(unknown))}")
     if args.small:
         args.ingest_stations, args.ingest_per_station = 4, 60
         args.stations, args.outage_min, args.days, args.rounds = 6, 2, 2, 5
     result: dict[str, Any] = {"size": "small" if args.small else "full", "args": vars(args)}
-    with tempfile.TemporaryDirectory(prefix="markaz-bench-central-") as tmp_name, postgres() as pg:
+    dashboard = parts & set(DASHBOARD)
+    needs_pg = "catch-up" in parts or ("postgresql" in backends and bool(parts & {"ingest", *DASHBOARD}))
+    with (
+        tempfile.TemporaryDirectory(prefix="markaz-bench-central-") as tmp_name,
+        postgres() if needs_pg else contextlib.nullcontext("") as pg,
+    ):
         tmp = Path(tmp_name)
         pki = Pki.create(tmp / "pki")
         ingest_names = [f"in-{i:03d}" for i in range(args.ingest_stations)]
@@ -618,16 +661,19 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 broker.kill()
         result["dashboard"] = {}
-        for backend in backends if "dashboard" in parts else ():
+        for backend in backends if dashboard else ():
             target = str(tmp / "dashboard.sqlite") if backend == "sqlite" else new_pg_database(pg)
             t = time.perf_counter()
-            filled = fill_dashboard_store(target, args.stations, args.days)
+            filled = fill_dashboard_store(target, args.stations, args.days, raw=bool(dashboard - {"comparison"}))
             filled["fill_s"] = round(time.perf_counter() - t, 1)
-            filled.update(dashboard_queries(target, args.stations, args.days, args.rounds))
+            filled["parts"] = sorted(dashboard)
+            filled.update(dashboard_queries(target, args.stations, args.days, args.rounds, dashboard))
             print(backend, json.dumps(filled), flush=True)
             result["dashboard"][backend] = filled
-    whole = parts >= {"ingest", "catch-up", "dashboard"} and len(backends) == 2 and args.workers == "1,2"
-    path = write("central-small" if args.small else ("central" if whole else "central-partial"), result)
+    whole = parts >= {"ingest", "catch-up", *DASHBOARD} and len(backends) == 2 and args.workers == "1,2"
+    # a part run alone keeps its own file (central-comparison-sqlite.json, ...), so parts measured apart add up
+    partial = "central-" + "-".join([*sorted(set(args.only.split(","))), *backends])
+    path = write("central-small" if args.small else ("central" if whole else partial), result)
     print(f"wrote {path}")
 
 

@@ -3,6 +3,8 @@
 Load generator: wrk (C, epoll) with benchmarks/queue_cycle.lua, one thread and one keep-alive connection per
 counter, each looping issue -> call-next -> start; without wrk, an asyncio client (aiohttp) doing the same. Either
 shares the machine's two cores with the server, so the figures are a floor.
+The server's CPU time during the run (its own, and espeak-ng's for the hall's announcements) gives the CPU a ticket
+costs, and so one core's ceiling, a figure that hardly depends on what else the machine runs.
 Baselines measured in the same run: the same operations through the queue core in-process (no HTTP), and the raw
 cost of inserting ticket rows through sqlite-utils, each insert its own transaction.
 
@@ -110,7 +112,7 @@ async def _http_load(base: str, tokens: dict[str, str], counters: int, seconds: 
     }
 
 
-def _wrk_load(base: str, tokens: dict[str, str], counters: int, seconds: float, warmup: float) -> dict:
+def _wrk_load(base: str, tokens: dict[str, str], counters: int, seconds: float, warmup: float, pid: int) -> dict:
     script = str(Path(__file__).with_name("queue_cycle.lua"))
     common = [
         "wrk",
@@ -126,12 +128,7 @@ def _wrk_load(base: str, tokens: dict[str, str], counters: int, seconds: float, 
         tokens["officer"],
     ]
     subprocess.run([*common[:1], "-d", f"{max(1, int(warmup))}s", *common[1:]], capture_output=True, check=True)
-    run = subprocess.run(
-        [*common[:1], "-d", f"{int(seconds)}s", "--timeout", "10s", *common[1:]],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    run, cpu = _timed_cpu(pid, [*common[:1], "-d", f"{int(seconds)}s", "--timeout", "10s", *common[1:]])
     stats = json.loads(run.stdout.strip().splitlines()[-1])
     elapsed = stats["duration_us"] / 1e6
     return {
@@ -151,20 +148,46 @@ def _wrk_load(base: str, tokens: dict[str, str], counters: int, seconds: float, 
             "socket": stats["socket_errors"],
             "call_next_empty": stats["call_next_empty"],
         },
+        "server_cpu": {
+            "cores_used": round(cpu["server_s"] / cpu["wall_s"], 2),
+            "ms_per_cycle": round(cpu["server_s"] / stats["cycles"] * 1000, 2),
+            "ms_per_request": round(cpu["server_s"] / stats["requests"] * 1000, 3),
+            "speech_children_ms_per_cycle": round(cpu["children_s"] / stats["cycles"] * 1000, 2),
+            "one_core_ceiling_tickets_per_s": round(stats["cycles"] / cpu["server_s"], 1),
+        },
     }
 
 
-def _wrk_floor(base: str, counters: int, seconds: float) -> dict:
+def _wrk_floor(base: str, counters: int, seconds: float, pid: int) -> dict:
     """The HTTP stack's own ceiling on this machine, in the same run: the same connections asking `/healthz` (one
     `SELECT 1`, no token, no write). A cycle is three authenticated writes, so it cannot exceed a third of this."""
-    run = subprocess.run(
-        ["wrk", "-t", str(counters), "-c", str(counters), "-d", f"{int(seconds)}s", f"{base}/healthz"],
-        capture_output=True,
-        text=True,
-        check=True,
+    run, cpu = _timed_cpu(
+        pid, ["wrk", "-t", str(counters), "-c", str(counters), "-d", f"{int(seconds)}s", f"{base}/healthz"]
     )
-    rate = next(line for line in run.stdout.splitlines() if line.startswith("Requests/sec:"))
-    return {"requests_per_s": float(rate.split()[1]), "what": "GET /healthz, same threads and connections"}
+    rate = float(next(line for line in run.stdout.splitlines() if line.startswith("Requests/sec:")).split()[1])
+    return {
+        "requests_per_s": rate,
+        "what": "GET /healthz, same threads and connections",
+        "server_cpu_ms_per_request": round(cpu["server_s"] / (rate * cpu["wall_s"]) * 1000, 3),
+    }
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time of a process so far: its own (user + system) and its reaped children's (espeak-ng for the hall)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def _timed_cpu(pid: int, argv: list[str]) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run wrk and say what CPU the server spent meanwhile: unlike a rate, this hardly depends on what else the
+    machine runs, and one core's ceiling follows from it."""
+    own0, kids0 = _cpu_seconds(pid)
+    t0 = time.perf_counter()
+    run = subprocess.run(argv, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t0
+    own1, kids1 = _cpu_seconds(pid)
+    return run, {"server_s": own1 - own0, "children_s": kids1 - kids0, "wall_s": wall}
 
 
 def _core_baseline(data: Path, cycles: int) -> dict:
@@ -177,17 +200,18 @@ def _core_baseline(data: Path, cycles: int) -> dict:
     node = EdgeNode(load_settings(EdgeSettings, data_dir=data, sample_data=True))
     node.start()
     kiosk, officer = Principal("device", "k", "kiosk"), Principal("staff", "o", "officer")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(cycles):
         node.queue.issue("general", kiosk)
         t = node.queue.call_next("1", officer)
         node.queue.start(t.id, officer)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     node.stop()
     return {
         "tickets_per_s": round(cycles / elapsed, 1),
         "cycles": cycles,
         "us_per_ticket": round(elapsed / cycles * 1e6, 1),
+        "cpu_ms_per_cycle": round(cpu / cycles * 1000, 2),
     }
 
 
@@ -243,8 +267,8 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             if shutil.which("wrk"):
                 generator = f"wrk {args.counters} threads x 1 connection, benchmarks/queue_cycle.lua"
-                http = _wrk_load(base, tokens, args.counters, args.seconds, args.warmup)
-                floor = _wrk_floor(base, args.counters, args.seconds)
+                http = _wrk_load(base, tokens, args.counters, args.seconds, args.warmup, proc.pid)
+                floor = _wrk_floor(base, args.counters, args.seconds, proc.pid)
             else:
                 generator = (
                     f"asyncio + aiohttp in one process, {args.counters} concurrent counter flows (wrk not installed)"
@@ -278,7 +302,8 @@ def main() -> None:
     h = http
     print(
         f"queue over HTTP: {h['tickets_per_s']} tickets/s ({h['requests_per_s']} req/s), p50 {h['latency_all']['p50_ms']} ms, "
-        f"p99 {h['latency_all']['p99_ms']} ms; core in-process {core['tickets_per_s']} tickets/s; "
+        f"p99 {h['latency_all']['p99_ms']} ms; server CPU {h.get('server_cpu', {}).get('ms_per_cycle')} ms/ticket; "
+        f"core in-process {core['tickets_per_s']} tickets/s; "
         f"raw sqlite-utils insert {raw['us_per_row']} us/row -> {path}"
     )
     if any(h["errors"].values()):
