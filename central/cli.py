@@ -107,7 +107,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = CentralStore(db)
     enrolment = _station_enrolment(station_ca, broker_url or mqtt, store) if station_ca is not None else None
-    ingest = Ingest(store, mqtt, mqtt_ca, mqtt_cert, mqtt_key, client_id=f"central-ingest-{worker}")
+    ingest = Ingest(store, mqtt, mqtt_ca, mqtt_cert, mqtt_key, client_id=f"central-ingest-{worker}", protocol=5)
     alarms = _alarm_loop(store, ingest, config)
     ingest.start()
     alarms.start()
@@ -134,6 +134,9 @@ def ingest(
     db: Annotated[str, typer.Option("--db", help=DB_HELP)] = "central.sqlite",
     worker: Annotated[int, typer.Option(help="worker number: several workers share the subscription")] = 1,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    mqtt_protocol: Annotated[
+        str, typer.Option("--mqtt-protocol", help="3.1.1 (the default: a worker reads no MQTT 5 property) or 5")
+    ] = "3.1.1",
 ) -> None:
     """Only ingest (no web view), evaluating the alarms too: one worker of the shared subscription, until SIGTERM. Each worker has its own
     certificate, since the broker ties client ids to certificates."""
@@ -145,8 +148,13 @@ def ingest(
     from central.store import CentralStore
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if mqtt_protocol not in ("3.1.1", "5"):
+        raise typer.BadParameter("--mqtt-protocol is 3.1.1 or 5")
     store = CentralStore(db)
-    worker_ingest = Ingest(store, mqtt, mqtt_ca, mqtt_cert, mqtt_key, client_id=f"central-ingest-{worker}")
+    protocol = 5 if mqtt_protocol == "5" else 4
+    worker_ingest = Ingest(
+        store, mqtt, mqtt_ca, mqtt_cert, mqtt_key, client_id=f"central-ingest-{worker}", protocol=protocol
+    )
     alarms = _alarm_loop(store, worker_ingest, config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

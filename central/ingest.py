@@ -12,6 +12,12 @@ Each worker announces itself on `markaz/v1/_central/status/{client id}` (retaine
 way Sparkplug's primary host does: stations hold their outbox while central is down and re-announce their birth and
 state when it returns. The worker also records its connection in the store, so the alarm evaluator judges a
 station's connectivity only once an ingest has been subscribed long enough to have heard every retained birth.
+
+A worker that only receives (`markaz central ingest`) speaks MQTT 3.1.1: under MQTT 5 paho builds and parses a
+`Properties` object for every PUBLISH, about a quarter of the network thread's time, and the worker reads none of
+them. What the worker needs exists in 3.1.1 on Mosquitto: shared subscriptions, a persistent session (kept by the
+broker's `persistent_client_expiration`), manual acknowledgement and the Will. An ingest that also sends commands
+(`markaz central serve`) speaks MQTT 5, since a command carries a message expiry.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class Ingest:
         keepalive: int = 30,
         clock: Callable[[], datetime] = utcnow,
         batch_max: int = 500,
+        protocol: int = 4,
     ) -> None:
         self.store = store
         self.address = parse_url(url)
@@ -64,6 +71,7 @@ class Ingest:
         self.connected_at: datetime | None = None
         self.status_topic = contract.BY_KEY["central.status"].topic(worker=client_id)
         self.batch_max = batch_max
+        self.protocol = protocol
         self._arrived: queue.Queue[Any] = queue.Queue()
         self._writer: threading.Thread | None = None
 
@@ -71,20 +79,25 @@ class Ingest:
         return contract.dump(contract.CentralStatus(state=state, since=self.since))  # type: ignore[arg-type]
 
     def start(self) -> None:
-        client = make_client(self.client_id, self.address, TlsFiles(self.ca, self.cert, self.key), manual_ack=True)
+        client = make_client(
+            self.client_id, self.address, TlsFiles(self.ca, self.cert, self.key), self.protocol, manual_ack=True
+        )
         client.reconnect_delay_set(0.5, 30)
         client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.connect_async(
-            self.address.host,
-            self.address.port,
-            self.keepalive,
-            clean_start=False,
-            properties=session_properties(7 * 24 * 3600),
-        )
+        if self.protocol == 5:
+            client.connect_async(
+                self.address.host,
+                self.address.port,
+                self.keepalive,
+                clean_start=False,
+                properties=session_properties(7 * 24 * 3600),
+            )
+        else:  # the persistent session is the client's clean_session=False (make_client)
+            client.connect_async(self.address.host, self.address.port, self.keepalive)
         self._writer = threading.Thread(
             target=self._write, args=(client,), name=f"{self.client_id}-writer", daemon=True
         )
@@ -133,6 +146,8 @@ class Ingest:
         """Send a command on this worker's connection (raises when the broker does not take it)."""
         if self.client is None:
             raise RuntimeError("ingest not started")
+        if self.protocol != 5:
+            raise RuntimeError("an ingest that sends commands speaks MQTT 5 (a command carries a message expiry)")
         publish_now(self.client, station, name, command)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from central.ingest import Ingest
 from central.web import create_app
 from edge.node import EdgeNode
@@ -15,9 +17,9 @@ from tests.central.staff import signed_in_client
 from tests.telemetry.broker import tls_client
 
 
-def _ingest(store, broker) -> Ingest:
+def _ingest(store, broker, protocol: int = 4) -> Ingest:
     cert = broker.pki.client("central.markaz")
-    ingest = Ingest(store, broker.url, broker.pki.ca.cert, cert.cert, cert.key)
+    ingest = Ingest(store, broker.url, broker.pki.ca.cert, cert.cert, cert.key, protocol=protocol)
     ingest.start()
     assert ingest.ready.wait(10)
     return ingest
@@ -89,6 +91,40 @@ def test_ingest_dedupes_and_tracks_gaps(open_store, broker):
         station.disconnect()
         station.loop_stop()
         ingest.stop()
+
+
+@pytest.mark.parametrize("protocol", [4, 5], ids=["mqtt-3.1.1", "mqtt-5"])
+def test_a_worker_back_from_a_stop_gets_all_the_broker_held_for_its_session(open_store, broker, protocol):
+    """A worker speaks 3.1.1 (`markaz central ingest`) or 5 (`central serve`); either way its session outlives it."""
+    ingest = _ingest(open_store(), broker, protocol)
+    ingest.stop()  # a clean stop: the session stays with the broker
+    station = tls_client(broker.pki, "st-9")
+    station.connect("127.0.0.1", broker.port)
+    station.loop_start()
+    try:
+        for seq in range(1, 31):
+            station.publish("markaz/v1/st-9/events/device_fault", _envelope("st-9", seq), qos=1).wait_for_publish(5)
+    finally:
+        station.disconnect()
+        station.loop_stop()
+    back = _ingest(open_store(), broker, protocol)
+    try:
+        store = back.store
+        assert _wait(lambda: store.query("SELECT count(*) AS n FROM messages WHERE station = 'st-9'")[0]["n"] == 30)
+        assert store.gaps("st-9") == [] and store.stations()[0]["max_seq"] == 30
+    finally:
+        back.stop()
+
+
+def test_only_an_mqtt_5_ingest_sends_commands_since_a_command_carries_an_expiry(open_store, broker):
+    from markaz.contracts import mqtt as contract
+
+    receiving = _ingest(open_store(), broker)
+    try:
+        with pytest.raises(RuntimeError, match="MQTT 5"):
+            receiving.publish_command("st-1", "kiosk.disable", contract.Command(id="c-1", ts=utcnow()))
+    finally:
+        receiving.stop()
 
 
 def test_central_sees_a_real_station_and_serves_its_view(tmp_path, open_store, broker):
