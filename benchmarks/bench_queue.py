@@ -4,7 +4,9 @@ Load generator: wrk (C, epoll) with benchmarks/queue_cycle.lua, one thread and o
 counter, each looping issue -> call-next -> start; without wrk, an asyncio client (aiohttp) doing the same. Either
 shares the machine's two cores with the server, so the figures are a floor.
 The server's CPU time during the run (its own, and espeak-ng's for the hall's announcements) gives the CPU a ticket
-costs, and so one core's ceiling, a figure that hardly depends on what else the machine runs.
+costs, and so one core's ceiling, a figure that hardly depends on what else the machine runs. No hall display is
+connected, so the hall speaks only its first AHEAD calls (`edge/hall/announcements.py`): speech follows the displays'
+pace (one announcement every few seconds), not the counters'.
 Baselines measured in the same run: the same operations through the queue core in-process (no HTTP), and the raw
 cost of inserting ticket rows through sqlite-utils, each insert its own transaction.
 

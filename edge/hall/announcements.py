@@ -1,15 +1,14 @@
 """Announcements: each call or accepted recall becomes one numbered announcement, in the order they were made.
 
 The display plays them strictly one after another by number (never two at once); the node numbers them, keeps the
-last ones for a display that reconnects, and has the speech made in the background as soon as the call is seen, so
-the audio is usually ready before the display asks. Recalls the queue's rate limit refused never stamp the ticket,
-so they never reach here."""
+last ones for a display that reconnects, and has the speech made in the background a few announcements ahead of the
+newest one a display has asked to hear (`AHEAD`), so the audio is usually ready when the display asks and a busy
+hall's calls are not all spoken to files nobody plays. Recalls the queue's rate limit refused never stamp the
+ticket, so they never reach here."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
 import secrets
 import threading
 from collections import deque
@@ -26,9 +25,10 @@ from edge.queue.calls import CallLog
 
 log = logging.getLogger(__name__)
 KEEP = 200
-# Speech made ahead of the display's request, at most this many announcements' worth: a display plays one every few
-# seconds, so a longer line (a burst of calls) is made when the display asks for it (`audio`) instead of eating the
-# node's CPU while the counters are at their busiest.
+# Speech made ahead of the displays, at most this many announcements beyond the newest one a display has asked to
+# hear: a display plays one every few seconds, so the rest of a long line (a burst of calls, a busy hour) is made when
+# its turn comes near or when a display asks for it (`audio`), instead of eating the node's CPU (espeak-ng, about
+# 16 ms a phrase) while the counters are at their busiest. With no display asking, only the first AHEAD are made.
 AHEAD = 8
 
 
@@ -64,7 +64,9 @@ class Announcer:
         self._seen: set[tuple[int, int]] = set()
         self._seq = 0
         self._recent: deque[Announcement] = deque(maxlen=KEEP)
-        self._work: queue.Queue[Spoken | None] = queue.Queue(maxsize=AHEAD * 2)
+        self._heard = 0  # the newest announcement a display has asked to hear
+        self._made = 0  # the speech ahead has been made (or tried) up to this announcement
+        self._wake = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
 
@@ -76,9 +78,9 @@ class Announcer:
 
     def stop(self) -> None:
         if self._worker is not None:
-            self._stopping.set()
-            with contextlib.suppress(queue.Full):  # full: the worker sees the flag after its current item
-                self._work.put_nowait(None)
+            with self._wake:  # the worker sees the flag after its current item
+                self._stopping.set()
+                self._wake.notify_all()
             self._worker.join(10)
 
     @property
@@ -125,26 +127,45 @@ class Announcer:
                 )
                 self._recent.append(item)
                 new.append(item)
-                for s in spoken:
-                    with contextlib.suppress(queue.Full):  # made on demand instead (see AHEAD)
-                        self._work.put_nowait(s)
+            if new:
+                self._wake.notify_all()
             return new
 
     def audio(self, key: str) -> str:
         """The file of an announcement's audio, made now if the background worker has not got to it yet."""
-        if key != self.speech.chime() and not self.speech.path_of(key).exists():
-            spoken = next((s for a in reversed(self._recent) for s in a.speech if s.audio == key), None)
-            if spoken is None:
+        if key == self.speech.chime():
+            return str(self.speech.path_of(key))
+        path = self.speech.path_of(key)
+        with self._lock:
+            owner = next(((a, s) for a in reversed(self._recent) for s in a.speech if s.audio == key), None)
+            if owner is not None and owner[0].seq > self._heard:
+                self._heard = owner[0].seq  # a display is this far: the speech ahead follows it
+                self._wake.notify_all()
+        if not path.exists():
+            if owner is None:
                 raise NotFound("no such announcement audio")
-            self.speech.synthesise(spoken.lang, spoken.text)
-        return str(self.speech.path_of(key))
+            self.speech.synthesise(owner[1].lang, owner[1].text)
+        return str(path)
+
+    def _next_ahead(self) -> Announcement | None:
+        """The next announcement whose speech to make ahead, if one is within AHEAD of what displays have asked."""
+        start = max(self._made, self._heard)  # a display asks for the one it plays now (made on demand if need be)
+        item = next((a for a in self._recent if start < a.seq <= self._heard + AHEAD), None)
+        if item is not None:
+            self._made = item.seq
+        return item
 
     def _synthesise_loop(self) -> None:
-        while not self._stopping.is_set():
-            item = self._work.get()
-            if item is None:
-                return
-            try:
-                self.speech.synthesise(item.lang, item.text, ahead=True)
-            except Exception:
-                log.exception("speech synthesis failed")
+        while True:
+            with self._wake:
+                item = self._next_ahead()
+                while item is None and not self._stopping.is_set():
+                    self._wake.wait()
+                    item = self._next_ahead()
+                if self._stopping.is_set() or item is None:
+                    return
+            for spoken in item.speech:
+                try:
+                    self.speech.synthesise(spoken.lang, spoken.text, ahead=True)
+                except Exception:
+                    log.exception("speech synthesis failed")

@@ -106,3 +106,48 @@ def test_audio_is_made_on_demand_for_a_known_announcement_only(hall):
     assert path.endswith(".wav")
     with pytest.raises(NotFound):
         node.hall.announcer.audio("0" * 32)
+
+
+def _call_one(node) -> None:
+    t = node.queue.issue("general", KIOSK)
+    node.queue.call_next("1", OFFICER)
+    node.queue.start(t.id, OFFICER)
+    node.queue.finish(t.id, OFFICER)
+
+
+def _made(node, announcement) -> bool:
+    return all(node.hall.announcer.speech.path_of(s.audio).exists() for s in announcement.speech)
+
+
+def _wait(predicate, timeout: float = 30.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_speech_is_made_ahead_only_as_far_as_the_displays_are_listening(hall):
+    import time
+
+    from edge.hall.announcements import AHEAD
+
+    node, _ = hall
+    for _ in range(AHEAD):
+        _call_one(node)
+    first = node.hall.announcer.after(0)
+    assert _wait(lambda: all(_made(node, a) for a in first)), "the first announcements were not made ahead"
+    for _ in range(4):  # a busy hall: more calls than any display has come near
+        _call_one(node)
+    later = node.hall.announcer.after(AHEAD)
+    assert [a.seq for a in later] == [AHEAD + 1, AHEAD + 2, AHEAD + 3, AHEAD + 4]
+    time.sleep(1.5)  # time enough to speak them all, had the worker run ahead of the displays
+    assert not any(_made(node, a) for a in later), "speech was made beyond what any display will play soon"
+
+    # a display asks to hear the 5th: the worker follows it, AHEAD beyond, and the one it asks for is made now
+    path = node.hall.announcer.audio(first[4].speech[0].audio)
+    assert path.endswith(".wav")
+    assert _wait(lambda: all(_made(node, a) for a in later)), "speech did not follow the display"
