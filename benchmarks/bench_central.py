@@ -5,6 +5,11 @@ Measured in one run, side by side:
              the shared subscription, SQLite and PostgreSQL) and `mosquitto_sub` receive the same stream at once;
              each rate = messages / (first publish -> last message stored / received); the ratio ingest/mosquitto_sub
              says what validation and the store cost against the broker's own client.
+  drain      the same stream published while the ingest (1 worker) and mosquitto_sub are stopped (SIGSTOP: the
+             broker holds it for their sessions), then each resumed alone: messages / (resume -> last stored /
+             received), the rate a worker keeps up with a backlog when the publishers do not limit it (they send
+             about as fast as mosquitto_sub takes on this machine, so `ingest` alone cannot show a worker above it).
+             Ingest and drain run each worker in MQTT 3.1.1 (as `markaz central ingest` does) and in MQTT 5.
   catch-up   a fleet of stations each holding a backlog (an outage of `--outage-min` minutes at the normal rate:
              a queue snapshot every 30 s, 5 devices and node health, verification, reports, queue day every 60 s)
              drains it at once; time until central has stored every message (PostgreSQL, 2 workers).
@@ -242,9 +247,22 @@ class Publishers:
                 p.kill()
 
 
-def mosquitto_sub(broker: Any, pki: Any, count: int, identity: str) -> subprocess.Popen[bytes]:
+def mosquitto_sub(broker: Any, pki: Any, count: int, identity: str, *extra: str) -> subprocess.Popen[bytes]:
     cert = pki.client(identity)
-    argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-V", "mqttv5", "-i", identity]
+    argv = [
+        "mosquitto_sub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(broker.port),
+        "-q",
+        "1",
+        "-V",
+        "mqttv5",
+        "-i",
+        identity,
+        *extra,
+    ]
     argv += ["--cafile", str(pki.ca.cert), "--cert", str(cert.cert), "--key", str(cert.key)]
     argv += ["-t", "markaz/v1/+/telemetry/#", "-C", str(count)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -264,14 +282,14 @@ class IngestWorkers:
     """`markaz central ingest --worker N` as real processes, as central runs them (each its own interpreter and
     certificate, side by side on the shared subscription); ready once each has recorded its subscription."""
 
-    def __init__(self, store: Any, target: str, broker: Any, pki: Any, workers: int) -> None:
+    def __init__(self, store: Any, target: str, broker: Any, pki: Any, workers: int, protocol: str = "3.1.1") -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
         for i in range(1, workers + 1):
             own = pki.client(f"central-{i}.markaz")
             self.procs.append(subprocess.Popen(
                 [sys.executable, "-m", "markaz.cli", "central", "ingest", "--mqtt", broker.url,
                  "--mqtt-ca", str(pki.ca.cert), "--mqtt-cert", str(own.cert), "--mqtt-key", str(own.key),
-                 "--db", target, "--worker", str(i)],
+                 "--db", target, "--worker", str(i), "--mqtt-protocol", protocol],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))  # fmt: skip
         names = {f"central-ingest-{i}" for i in range(1, workers + 1)}
@@ -285,6 +303,14 @@ class IngestWorkers:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("the ingest workers did not subscribe")
+
+    def pause(self) -> None:
+        for p in self.procs:
+            p.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for p in self.procs:
+            p.send_signal(signal.SIGCONT)
 
     def cpu_s(self) -> float:
         """CPU seconds the workers have used so far (a figure the machine's load does not inflate)."""
@@ -314,14 +340,16 @@ def _wait_stored(store: Any, total: int, timeout_s: float) -> tuple[int, float]:
 # --- the measurements ---------------------------------------------------------------------------------------------
 
 
-def ingest_rate(broker: Any, pki: Any, target: str, workers: int, stations: list[str], per_station: int) -> dict:
+def ingest_rate(
+    broker: Any, pki: Any, target: str, workers: int, stations: list[str], per_station: int, protocol: str
+) -> dict:
     """Central's ingest and mosquitto_sub on the same stream; rates from the first publish."""
     from central.store import CentralStore
 
     minutes = -(-per_station // 7)  # 7 messages a minute
     total = len(stations) * per_station
     store = CentralStore(target)  # migrated before the workers start
-    ingest = IngestWorkers(store, target, broker, pki, workers)
+    ingest = IngestWorkers(store, target, broker, pki, workers, protocol)
     sub = mosquitto_sub(broker, pki, total, broker.recorder_identity())
     publishers = None
     try:
@@ -354,6 +382,7 @@ def ingest_rate(broker: Any, pki: Any, target: str, workers: int, stations: list
             sub.kill()
     ingest_s, sub_s = stored_at - t0, (done_sub[0] if done_sub else float("nan")) - t0
     return {
+        "protocol": protocol,
         "workers": workers,
         "stations": len(stations),
         "messages": total,
@@ -367,6 +396,59 @@ def ingest_rate(broker: Any, pki: Any, target: str, workers: int, stations: list
         # whatever else the machine is doing; 1e6 / it is the rate one core could sustain
         "ingest_cpu_us_per_msg": round(ingest_cpu / total * 1e6, 1),
         "mosquitto_sub_cpu_us_per_msg": round(sub_cpu[0] / total * 1e6, 1) if sub_cpu else None,
+    }
+
+
+def drain_rate(broker: Any, pki: Any, target: str, stations: list[str], per_station: int, protocol: str) -> dict:
+    """A backlog the broker holds for one stopped worker and a stopped mosquitto_sub, then drained by each alone."""
+    from central.store import CentralStore
+
+    minutes = -(-per_station // 7)
+    total = len(stations) * per_station
+    store = CentralStore(target)
+    ingest = IngestWorkers(store, target, broker, pki, 1, protocol)
+    sub = mosquitto_sub(broker, pki, total, broker.recorder_identity())
+    publishers = None
+    try:
+        time.sleep(1.0)  # mosquitto_sub connected and subscribed
+        ingest.pause()
+        sub.send_signal(signal.SIGSTOP)
+        publishers = Publishers(broker, pki, stations, minutes, per_station)
+        t_pub = publishers.go()
+        _acked, published = publishers.wait()  # the broker holds every message (well within the 30 s keepalive)
+        cpu0 = ingest.cpu_s()
+        t0 = time.monotonic()
+        ingest.resume()
+        n, stored_at = _wait_stored(store, total, 900)
+        ingest_cpu = ingest.cpu_s() - cpu0
+        ingest.stop()  # mosquitto_sub drains alone
+        t1 = time.monotonic()
+        sub.send_signal(signal.SIGCONT)
+        _pid, status, usage = os.wait4(sub.pid, 0)
+        sub.returncode = os.waitstatus_to_exitcode(status)
+        sub_done = time.monotonic()
+    finally:
+        if publishers is not None:
+            publishers.close()
+        ingest.stop()
+        store.close()
+        if sub.poll() is None:
+            sub.send_signal(signal.SIGCONT)
+            sub.kill()
+    return {
+        "protocol": protocol,
+        "workers": 1,
+        "messages": total,
+        "stored": n,
+        "publish_s": round(published - t_pub, 3),
+        "ingest_drain_s": round(stored_at - t0, 3),
+        "ingest_msg_per_s": round(total / (stored_at - t0), 1),
+        "mosquitto_sub_drain_s": round(sub_done - t1, 3),
+        "mosquitto_sub_msg_per_s": round(total / (sub_done - t1), 1),
+        "ratio_ingest_to_mosquitto_sub": round((sub_done - t1) / (stored_at - t0), 3),
+        "ingest_cpu_us_per_msg": round(ingest_cpu / total * 1e6, 1),
+        "mosquitto_sub_cpu_us_per_msg": round((usage.ru_utime + usage.ru_stime) / total * 1e6, 1),
+        "mosquitto_sub_exit": sub.returncode,
     }
 
 
@@ -611,12 +693,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outage-min", type=int, default=60)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--only", default=os.environ.get("MARKAZ_BENCH_CENTRAL_ONLY", "ingest,catch-up,dashboard"),
-                        help="which parts to run, comma-separated: ingest, catch-up, dashboard (all three pages) or "
+    parser.add_argument("--only", default=os.environ.get("MARKAZ_BENCH_CENTRAL_ONLY",
+                        "ingest,drain,catch-up,dashboard"),
+                        help="which parts to run, comma-separated: ingest, drain, catch-up, dashboard (all three pages) or "
                         "some of its parts: overview, station, comparison")  # fmt: skip
     parser.add_argument("--backends", "--backend", default=os.environ.get("MARKAZ_BENCH_CENTRAL_BACKENDS",
                         "sqlite,postgresql"), help="comma-separated: sqlite, postgresql (or postgres)")  # fmt: skip
     parser.add_argument("--workers", default="1,2", help="ingest workers side by side, comma-separated: 1,2")
+    parser.add_argument("--protocols", default="3.1.1,5", help="the ingest workers' MQTT, comma-separated: 3.1.1,5")
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
     if "dashboard" in parts:
@@ -624,14 +708,19 @@ def main(argv: list[str] | None = None) -> None:
     chosen = {"postgres": "postgresql", "pg": "postgresql"}
     asked = {chosen.get(b, b) for b in args.backends.split(",")}
     backends = [b for b in ("sqlite", "postgresql") if b in asked]
-    if unknown := (parts - {"ingest", "catch-up", *DASHBOARD}) | (asked - set(backends)):
+    protocols = args.protocols.split(",")
+    if (
+        unknown := (parts - {"ingest", "drain", "catch-up", *DASHBOARD})
+        | (asked - set(backends))
+        | (set(protocols) - {"3.1.1", "5"})
+    ):
         parser.error(f"unknown part or backend: {', '.join(sorted(unknown))}")
     if args.small:
         args.ingest_stations, args.ingest_per_station = 4, 60
         args.stations, args.outage_min, args.days, args.rounds = 6, 2, 2, 5
     result: dict[str, Any] = {"size": "small" if args.small else "full", "args": vars(args)}
     dashboard = parts & set(DASHBOARD)
-    needs_pg = "catch-up" in parts or ("postgresql" in backends and bool(parts & {"ingest", *DASHBOARD}))
+    needs_pg = "catch-up" in parts or ("postgresql" in backends and bool(parts & {"ingest", "drain", *DASHBOARD}))
     with (
         tempfile.TemporaryDirectory(prefix="markaz-bench-central-") as tmp_name,
         postgres() if needs_pg else contextlib.nullcontext("") as pg,
@@ -641,16 +730,29 @@ def main(argv: list[str] | None = None) -> None:
         ingest_names = [f"in-{i:03d}" for i in range(args.ingest_stations)]
         result["ingest"] = []
         for backend in backends if "ingest" in parts else ():
-            for workers in [int(w) for w in args.workers.split(",")]:
-                broker = Broker(tmp / f"broker-{backend}-{workers}", pki).start()
+            for workers, protocol in [(int(w), p) for w in args.workers.split(",") for p in protocols]:
+                broker = Broker(tmp / f"broker-{backend}-{workers}-{protocol}", pki).start()
                 try:
-                    target = str(tmp / f"ingest-{workers}.sqlite") if backend == "sqlite" else new_pg_database(pg)
-                    row = ingest_rate(broker, pki, target, workers, ingest_names, args.ingest_per_station)
+                    name = f"ingest-{workers}-{protocol}.sqlite"
+                    target = str(tmp / name) if backend == "sqlite" else new_pg_database(pg)
+                    row = ingest_rate(broker, pki, target, workers, ingest_names, args.ingest_per_station, protocol)
                     row["backend"] = backend
                     print(json.dumps(row), flush=True)
                     result["ingest"].append(row)
                 finally:
                     broker.kill()
+        result["drain"] = []
+        for backend, protocol in [(b, p) for b in backends for p in protocols] if "drain" in parts else ():
+            broker = Broker(tmp / f"broker-drain-{backend}-{protocol}", pki).start()
+            try:
+                name = f"drain-{protocol}.sqlite"
+                target = str(tmp / name) if backend == "sqlite" else new_pg_database(pg)
+                row = drain_rate(broker, pki, target, ingest_names, args.ingest_per_station * 2, protocol)
+                row["backend"] = backend
+                print(json.dumps(row), flush=True)
+                result["drain"].append(row)
+            finally:
+                broker.kill()
         if "catch-up" in parts:
             broker = Broker(tmp / "broker-catch-up", pki).start()
             try:
@@ -670,7 +772,7 @@ def main(argv: list[str] | None = None) -> None:
             filled.update(dashboard_queries(target, args.stations, args.days, args.rounds, dashboard))
             print(backend, json.dumps(filled), flush=True)
             result["dashboard"][backend] = filled
-    whole = parts >= {"ingest", "catch-up", *DASHBOARD} and len(backends) == 2 and args.workers == "1,2"
+    whole = parts >= {"ingest", "drain", "catch-up", *DASHBOARD} and len(backends) == 2 and args.workers == "1,2"
     # a part run alone keeps its own file (central-comparison-sqlite.json, ...), so parts measured apart add up
     partial = "central-" + "-".join([*sorted(set(args.only.split(","))), *backends])
     path = write("central-small" if args.small else ("central" if whole else partial), result)
