@@ -149,10 +149,11 @@ class Announcer:
 
     def _next_ahead(self) -> Announcement | None:
         """The next announcement whose speech to make ahead, if one is within AHEAD of what displays have asked."""
-        start = max(self._made, self._heard)  # a display asks for the one it plays now (made on demand if need be)
-        item = next((a for a in self._recent if start < a.seq <= self._heard + AHEAD), None)
-        if item is not None:
-            self._made = item.seq
+        want = max(self._made, self._heard) + 1  # a display asks for the one it plays now (made on demand if need be)
+        if not self._recent or want > min(self._heard + AHEAD, self._recent[-1].seq):
+            return None
+        item = self._recent[max(0, want - self._recent[0].seq)]  # the kept announcements' seqs run without a hole
+        self._made = item.seq
         return item
 
     def _synthesise_loop(self) -> None:
