@@ -10,6 +10,9 @@ Measured in one run, side by side:
              received), the rate a worker keeps up with a backlog when the publishers do not limit it (they send
              about as fast as mosquitto_sub takes on this machine, so `ingest` alone cannot show a worker above it).
              Ingest and drain run each worker in MQTT 3.1.1 (as `markaz central ingest` does) and in MQTT 5.
+  live       the fleet at its normal rate (every station a message every 60/7 s, in rounds of one message per
+             station), PostgreSQL, 2 workers: how long each round takes from its publish to stored (p50/p95/max), and
+             the share of a core the workers use.
   catch-up   a fleet of stations each holding a backlog (an outage of `--outage-min` minutes at the normal rate:
              a queue snapshot every 30 s, 5 devices and node health, verification, reports, queue day every 60 s)
              drains it at once; time until central has stored every message (PostgreSQL, 2 workers).
@@ -17,7 +20,8 @@ Measured in one run, side by side:
              figures, alarms): p50/p95 of the fleet overview (stations + open alarms), a station page (its row,
              latest, gaps, events, a day of 5-minute and a week of hourly rollups) and the comparison over the days.
 
-Targets (issue 11): ingest >= 5,000 msg/s per worker on PostgreSQL; 500 stations x 1 h caught up within 5 minutes;
+Targets (issue 11): ingest >= 5,000 msg/s per worker on PostgreSQL; the fleet at its normal rate kept up with;
+500 stations x 1 h caught up within 5 minutes;
 overview and station page p95 < 300 ms, comparison over 7 days p95 < 1 s.
 
 Run: .venv/bin/python -m benchmarks.run central (full size: 500 stations x 7 days, 1 h outage; the lead runs it).
@@ -154,10 +158,11 @@ STATIONS_PER_PROCESS = 100
 
 
 def _publish_part(pki: Any, port: int, stations: list[str], minutes: int, per_station: int | None, seed: int,
-                  ready: Any, go: Any, done: Any) -> None:  # fmt: skip
+                  ready: Any, go: Any, done: Any, every_s: float | None = None, go_at: Any = None) -> None:  # fmt: skip
     """A publisher process: builds its stations' streams, connects each station and waits for its CONNACK, says
     ready, then on `go` publishes every stream at once (round robin over its stations, QoS 1, a window of WINDOW in
-    flight per station) and reports (published, failed, monotonic time of the last PUBACK)."""
+    flight per station) and reports (published, failed, monotonic time of the last PUBACK). `every_s`: round `i` (a
+    message of each station) is published `i * every_s` after `go` instead, the fleet's normal pace."""
     import itertools
 
     from tests.telemetry.broker import tls_client
@@ -181,9 +186,12 @@ def _publish_part(pki: Any, port: int, stations: list[str], minutes: int, per_st
         return
     ready.put(len(stations))
     go.wait()
+    t0 = go_at.value if go_at is not None else time.monotonic()
     infos = []
     rounds = itertools.zip_longest(*([(st, topic, body) for topic, body in streams[st]] for st in stations))
-    for batch in rounds:
+    for i, batch in enumerate(rounds):
+        if every_s is not None:
+            time.sleep(max(0.0, t0 + i * every_s - time.monotonic()))
         for item in batch:
             if item is not None:
                 st, topic, body = item
@@ -207,15 +215,17 @@ class Publishers:
     and returns its monotonic start; `wait()` the time the broker had acknowledged every message."""
 
     def __init__(self, broker: Any, pki: Any, stations: list[str], minutes: int, per_station: int | None = None,
-                 seed: int = 7) -> None:  # fmt: skip
+                 seed: int = 7, every_s: float | None = None) -> None:  # fmt: skip
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
         self._ready, self._done, self._go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        self._go_at = ctx.Value("d", 0.0)  # the start every paced process counts from
         parts = [stations[i : i + STATIONS_PER_PROCESS] for i in range(0, len(stations), STATIONS_PER_PROCESS)]
         self.procs = [
             ctx.Process(target=_publish_part, daemon=True,
-                        args=(pki, broker.port, part, minutes, per_station, seed, self._ready, self._go, self._done))
+                        args=(pki, broker.port, part, minutes, per_station, seed, self._ready, self._go, self._done,
+                              every_s, self._go_at))
             for part in parts
         ]  # fmt: skip
         for p in self.procs:
@@ -228,7 +238,8 @@ class Publishers:
                 raise RuntimeError(f"publishers did not connect: {self._done.get_nowait()}") from None
 
     def go(self) -> float:
-        t0 = time.monotonic()
+        t0 = time.monotonic()  # CLOCK_MONOTONIC: the same clock in every process of the machine
+        self._go_at.value = t0
         self._go.set()
         return t0
 
@@ -449,6 +460,53 @@ def drain_rate(broker: Any, pki: Any, target: str, stations: list[str], per_stat
         "ingest_cpu_us_per_msg": round(ingest_cpu / total * 1e6, 1),
         "mosquitto_sub_cpu_us_per_msg": round((usage.ru_utime + usage.ru_stime) / total * 1e6, 1),
         "mosquitto_sub_exit": sub.returncode,
+    }
+
+
+def live_fleet(broker: Any, pki: Any, target: str, stations: list[str], minutes: int, workers: int) -> dict:
+    """The fleet at its normal pace for `minutes`: each round's time from its publish to stored, the workers' CPU."""
+    from central.store import CentralStore
+
+    every_s = 60 / 7  # 7 messages a station a minute (station_stream)
+    rounds = max(1, int(minutes * 7))
+    total = len(stations) * rounds
+    store = CentralStore(target)
+    ingest = IngestWorkers(store, target, broker, pki, workers)
+    publishers = None
+    lags: list[float] = []
+    try:
+        publishers = Publishers(broker, pki, stations, -(-rounds // 7), rounds, seed=13, every_s=every_s)
+        cpu0 = ingest.cpu_s()
+        t0 = publishers.go()
+        for i in range(rounds):
+            n, at = _wait_stored(store, (i + 1) * len(stations), 120)
+            lags.append(at - (t0 + i * every_s))
+        elapsed = time.monotonic() - t0
+        cpu = ingest.cpu_s() - cpu0
+        publishers.wait()
+        gaps = store.query("SELECT count(*) AS n FROM gaps")[0]["n"]
+    finally:
+        if publishers is not None:
+            publishers.close()
+        ingest.stop()
+        store.close()
+    ordered = sorted(lags)
+    return {
+        "stations": len(stations),
+        "workers": workers,
+        "minutes": minutes,
+        "rounds": rounds,
+        "messages": total,
+        "stored": n,
+        "open_gaps": gaps,
+        "msg_per_s": round(total / elapsed, 1),
+        "round_publish_to_stored_ms": {
+            "p50": round(ordered[len(ordered) // 2] * 1000, 1),
+            "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000, 1),
+            "max": round(ordered[-1] * 1000, 1),
+        },
+        "workers_cores_used": round(cpu / elapsed, 3),
+        "ingest_cpu_us_per_msg": round(cpu / total * 1e6, 1),
     }
 
 
@@ -691,11 +749,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ingest-per-station", type=int, default=1000)
     parser.add_argument("--stations", type=int, default=500)
     parser.add_argument("--outage-min", type=int, default=60)
+    parser.add_argument("--live-min", type=float, default=2.0, help="minutes of the fleet at its normal pace")
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--only", default=os.environ.get("MARKAZ_BENCH_CENTRAL_ONLY",
-                        "ingest,drain,catch-up,dashboard"),
-                        help="which parts to run, comma-separated: ingest, drain, catch-up, dashboard (all three pages) or "
+                        "ingest,drain,live,catch-up,dashboard"),
+                        help="which parts to run, comma-separated: ingest, drain, live, catch-up, dashboard (all three pages) or "
                         "some of its parts: overview, station, comparison")  # fmt: skip
     parser.add_argument("--backends", "--backend", default=os.environ.get("MARKAZ_BENCH_CENTRAL_BACKENDS",
                         "sqlite,postgresql"), help="comma-separated: sqlite, postgresql (or postgres)")  # fmt: skip
@@ -710,17 +769,19 @@ def main(argv: list[str] | None = None) -> None:
     backends = [b for b in ("sqlite", "postgresql") if b in asked]
     protocols = args.protocols.split(",")
     if (
-        unknown := (parts - {"ingest", "drain", "catch-up", *DASHBOARD})
+        unknown := (parts - {"ingest", "drain", "live", "catch-up", *DASHBOARD})
         | (asked - set(backends))
         | (set(protocols) - {"3.1.1", "5"})
     ):
         parser.error(f"unknown part or backend: {', '.join(sorted(unknown))}")
     if args.small:
         args.ingest_stations, args.ingest_per_station = 4, 60
-        args.stations, args.outage_min, args.days, args.rounds = 6, 2, 2, 5
+        args.stations, args.outage_min, args.days, args.rounds, args.live_min = 6, 2, 2, 5, 0.3
     result: dict[str, Any] = {"size": "small" if args.small else "full", "args": vars(args)}
     dashboard = parts & set(DASHBOARD)
-    needs_pg = "catch-up" in parts or ("postgresql" in backends and bool(parts & {"ingest", "drain", *DASHBOARD}))
+    needs_pg = bool(parts & {"catch-up", "live"}) or (
+        "postgresql" in backends and bool(parts & {"ingest", "drain", *DASHBOARD})
+    )
     with (
         tempfile.TemporaryDirectory(prefix="markaz-bench-central-") as tmp_name,
         postgres() if needs_pg else contextlib.nullcontext("") as pg,
@@ -753,6 +814,15 @@ def main(argv: list[str] | None = None) -> None:
                 result["drain"].append(row)
             finally:
                 broker.kill()
+        if "live" in parts:
+            broker = Broker(tmp / "broker-live", pki).start()
+            try:
+                fleet = [f"lv-{i:04d}" for i in range(args.stations)]
+                result["live"] = live_fleet(broker, pki, new_pg_database(pg), fleet, args.live_min, workers=2)
+                result["live"]["backend"] = "postgresql"
+                print(json.dumps(result["live"]), flush=True)
+            finally:
+                broker.kill()
         if "catch-up" in parts:
             broker = Broker(tmp / "broker-catch-up", pki).start()
             try:
@@ -772,7 +842,9 @@ def main(argv: list[str] | None = None) -> None:
             filled.update(dashboard_queries(target, args.stations, args.days, args.rounds, dashboard))
             print(backend, json.dumps(filled), flush=True)
             result["dashboard"][backend] = filled
-    whole = parts >= {"ingest", "drain", "catch-up", *DASHBOARD} and len(backends) == 2 and args.workers == "1,2"
+    whole = (
+        parts >= {"ingest", "drain", "live", "catch-up", *DASHBOARD} and len(backends) == 2 and args.workers == "1,2"
+    )
     # a part run alone keeps its own file (central-comparison-sqlite.json, ...), so parts measured apart add up
     partial = "central-" + "-".join([*sorted(set(args.only.split(","))), *backends])
     path = write("central-small" if args.small else ("central" if whole else partial), result)
