@@ -90,6 +90,14 @@ def test_display_setup_and_closed_hall_are_accessible(
         page = ctx.new_page()
         page.goto(f"{hall.base}/display")
         assert_accessible(page, "display set-up")
+        # the token field is styled by the shared sheet: as large as the text and as wide as the form, not a browser's
+        # default 13 px box (these pages load no family sheet)
+        field = page.evaluate(
+            "() => { const f = document.querySelector('#token'), s = getComputedStyle(f);"
+            " return {font: s.fontSize, width: f.getBoundingClientRect().width,"
+            " form: f.form.getBoundingClientRect().width}; }"
+        )
+        assert field["font"] == "24px" and field["width"] >= 0.95 * field["form"] > 0, field
         shoot(page, "display-setup-ar")
         page.fill("#token", hall.display_token)
         page.click("button[type=submit]")
