@@ -27,17 +27,31 @@ class PeerCertificateProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        inner = self.app
 
-        async def app_with_peer(scope, receive, send):  # type: ignore[no-untyped-def]
-            if scope["type"] in ("http", "websocket"):
-                scope = {
-                    **scope,
-                    "extensions": {**(scope.get("extensions") or {}), TLS_EXTENSION: {"client_cert": der}},
-                }
-            await inner(scope, receive, send)
+        def with_peer(inner: Any) -> Any:
+            async def app_with_peer(scope, receive, send):  # type: ignore[no-untyped-def]
+                if scope["type"] in ("http", "websocket"):
+                    scope = {
+                        **scope,
+                        "extensions": {**(scope.get("extensions") or {}), TLS_EXTENSION: {"client_cert": der}},
+                    }
+                await inner(scope, receive, send)
 
-        self.app = app_with_peer
+            return app_with_peer
+
+        self.app = with_peer(self.app)
+        # a WebSocket upgrade hands the connection to a protocol of its own, which takes the app from the config:
+        # it gets the same wrapper, so a live page over this listener knows the certificate too
+        ws_protocol = self.ws_protocol_class
+        if ws_protocol is None:  # WebSockets switched off: no upgrade to follow
+            return
+
+        def ws_with_peer(**kwargs: Any) -> Any:
+            protocol: Any = ws_protocol(**kwargs)
+            protocol.app = with_peer(protocol.app)
+            return protocol
+
+        self.ws_protocol_class = ws_with_peer  # type: ignore[assignment]
 
 
 def server_identity(station: StationPki, hosts: tuple[str, ...]) -> pki.Issued:

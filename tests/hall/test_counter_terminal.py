@@ -182,3 +182,86 @@ def test_a_terminal_beeps_when_its_counter_calls_a_ticket_unless_its_profile_say
         else:
             assert page.locator("body").get_attribute("data-beeps") is None
         context.close()
+
+
+def test_an_enrolled_terminal_is_a_terminal_by_its_certificate_with_device_tokens_off(
+    chromium: Browser, station_template, tmp_path: Path
+) -> None:
+    """A terminal enrolled with a certificate (claim code, key kept on the terminal) opens the counter page on the
+    device listener: its client certificate says which terminal it is, on the page and on its live socket, with no
+    token saved and device tokens switched off on the station."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from markaz.cli import app
+    from tests.conftest import ServerProcess, free_port
+    from tests.provisioning.edgeproc import install_station_ca
+
+    def cli(*args: str) -> str:
+        res = CliRunner().invoke(app, list(args))
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    template, tokens = station_template
+    data = tmp_path / "node"
+    shutil.copytree(template, data)
+    install_station_ca(tmp_path, data)
+    port = free_port()
+    server = ServerProcess(
+        data, "--sample-data", "--station", "st-1", "--device-port", str(port),
+        env={"MARKAZ_PROVISIONING__DEVICE_TOKENS": "false"},
+    ).start()  # fmt: skip
+    identity = tmp_path / "terminal-identity"
+    try:
+        code = cli("provision", "claim", "--device", "term-m", "--type", "counter_terminal", "--data", str(data))
+        cli(
+            "provision",
+            "enrol",
+            "--edge",
+            server.base,
+            "--claim",
+            code.strip().splitlines()[-1],
+            "--out",
+            str(identity),
+        )
+        layer = data / "profiles" / "devices" / "term-m.toml"
+        layer.parent.mkdir(parents=True, exist_ok=True)
+        layer.write_text('counter = "2"\nlanguages = ["en", "ar"]\n')
+        with httpx.Client(base_url=server.base, timeout=30) as c:
+            r = c.put("/api/v1/profiles/term-m/desired", json={}, headers=auth(tokens["technician"]))
+            assert r.status_code == 200, r.text
+            r = c.post("/api/v1/tickets", json={"service": "general"}, headers=auth(tokens["officer"]))
+            assert r.status_code in (200, 201), r.text
+            number = r.json()["number"]
+
+        listener = f"https://127.0.0.1:{port}"
+        context = chromium.new_context(
+            ignore_https_errors=True,  # the station's own CA, not one the browser knows
+            client_certificates=[
+                {"origin": listener, "certPath": str(identity / "device.crt"), "keyPath": str(identity / "device.key")}
+            ],
+        )
+        page = context.new_page()
+        page.goto(f"{listener}/counter/terminal")
+        expect(page.locator('[data-screen="terminal-setup"]')).to_have_attribute("data-terminal", "term-m")
+        page.goto(f"{listener}/counter")
+        expect(page.locator("html")).to_have_attribute("lang", "en")  # the terminal's first language
+        _sign_in(page)
+        screen = page.locator('#screen [data-screen="counter"]')
+        expect(screen).to_have_attribute("data-counter", "2")
+        expect(page.locator("#screen [data-terminal]")).to_have_attribute("data-terminal", "term-m")
+        page.wait_for_function("window.markazLive && window.markazLive.connected")
+        page.click("#act-call_next")  # answered over the live socket, which knows the terminal by its certificate too
+        expect(screen).to_have_attribute("data-ticket", number)
+        expect(page.locator("#screen [data-terminal]")).to_have_attribute("data-terminal", "term-m")
+        assert_accessible(page, "counter on a certificate terminal (en)")
+        context.close()
+
+        # the same page without the certificate: the device listener refuses the connection itself
+        bare = chromium.new_context(ignore_https_errors=True)
+        with pytest.raises(Exception, match="ERR_"):
+            bare.new_page().goto(f"{listener}/counter")
+        bare.close()
+    finally:
+        server.stop()

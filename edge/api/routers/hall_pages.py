@@ -35,6 +35,7 @@ from markaz.web.assets import mount_assets
 from markaz.web.languages import Language
 from markaz.web.live import ScreenUpdate, Tap
 from markaz.web.serving import CHANGED, accept_page, page_taps, same_origin, tap_or_change
+from provisioning.listener import peer_certificate_serial
 
 router = APIRouter(include_in_schema=False)
 
@@ -148,8 +149,16 @@ def _counter_html(node: EdgeNode, language: Language, principal: Principal, code
 
 
 def _terminal(node: EdgeNode, connection: Request | WebSocket) -> tuple[Principal | None, dict[str, Any]]:
-    """The counter terminal this browser was set up as (its cookie), and the profile in force on it ({} if none)."""
-    principal = _who(node, connection.cookies.get(TERMINAL_COOKIE), "devices.report_status")
+    """The counter terminal this browser is, and the profile in force on it ({} if none): the device of its client
+    certificate when it came through the device listener (mTLS: an enrolled terminal needs no token), else the one it
+    was set up as with a device token (its cookie; not once `provisioning.device_tokens` is off)."""
+    principal: Principal | None = None
+    serial = peer_certificate_serial(connection.scope)
+    if serial is not None:
+        with contextlib.suppress(DomainError):  # revoked or disabled: the browser is no terminal (staff still sign in)
+            principal = node.enrolment.certificate_principal(serial)
+    elif node.settings.provisioning.device_tokens:
+        principal = _who(node, connection.cookies.get(TERMINAL_COOKIE), "devices.report_status")
     if principal is None or principal.kind != "device" or principal.role != "counter_terminal":
         return None, {}
     return principal, node.served.in_force(principal.subject) or {}
