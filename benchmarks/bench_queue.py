@@ -8,7 +8,9 @@ costs, and so one core's ceiling, a figure that hardly depends on what else the 
 connected, so the hall speaks only its first AHEAD calls (`edge/hall/announcements.py`): speech follows the displays'
 pace (one announcement every few seconds), not the counters'.
 Baselines measured in the same run: the same operations through the queue core in-process (no HTTP), and the raw
-cost of inserting ticket rows through sqlite-utils, each insert its own transaction.
+cost of inserting ticket rows through sqlite-utils, each insert its own transaction. With wrk, also two stations'
+nodes at once on the machine (half the counters and a wrk each): what two server processes get from these cores
+together, an upper bound for a node that ran several.
 
 Run: .venv/bin/python -m benchmarks.bench_queue [--seconds 10] [--counters 8]
 A quick check that it runs: --seconds 1 --warmup 1 --counters 2 --core-cycles 50 --raw-rows 100
@@ -192,6 +194,63 @@ def _timed_cpu(pid: int, argv: list[str]) -> tuple[subprocess.CompletedProcess, 
     return run, {"server_s": own1 - own0, "children_s": kids1 - kids0, "wall_s": wall}
 
 
+def _serve(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`markaz edge serve` on a free port, once it answers /healthz; (process, base URL)."""
+    import httpx
+
+    port = _free_port()
+    markaz = str(Path(sys.executable).parent / "markaz")
+    proc = subprocess.Popen(
+        [markaz, "edge", "serve", "--data", str(data), "--port", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _two_stations(work: Path, counters: int, seconds: float, warmup: float) -> dict:
+    """Two stations' nodes on this machine at once, each with half the counters and its own wrk: what two server
+    processes together get from these cores, an upper bound for one node that ran several processes."""
+    import threading
+
+    nodes = []
+    try:
+        for i in (1, 2):
+            data = work / f"station-{i}"
+            tokens = _prepare(data, counters // 2)
+            proc, base = _serve(data, work / f"station-{i}.log")
+            nodes.append((proc, base, tokens))
+        results: list[dict] = [{}, {}]
+
+        def load(i: int) -> None:
+            proc, base, tokens = nodes[i]
+            results[i] = _wrk_load(base, tokens, counters // 2, seconds, warmup, proc.pid)
+
+        threads = [threading.Thread(target=load, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for proc, _base, _tokens in nodes:
+            proc.terminate()
+            proc.wait(15)
+    return {
+        "what": f"2 nodes (separate data), {counters // 2} counters and one wrk each, at the same time",
+        "tickets_per_s_together": round(sum(r["tickets_per_s"] for r in results), 1),
+        "tickets_per_s_each": [r["tickets_per_s"] for r in results],
+        "p99_ms_each": [r["latency_all"]["p99_ms"] for r in results],
+        "server_cores_used_together": round(sum(r["server_cpu"]["cores_used"] for r in results), 2),
+        "server_ms_per_cycle_each": [r["server_cpu"]["ms_per_cycle"] for r in results],
+    }
+
+
 def _core_baseline(data: Path, cycles: int) -> dict:
     """The same issue -> call-next -> start through the queue core in this process: SQL, audit chain, no HTTP."""
     from edge.auth.principal import Principal
@@ -251,22 +310,9 @@ def main() -> None:
     try:
         data = work / "node"
         tokens = _prepare(data, args.counters)
-        port = _free_port()
-        log = (work / "server.log").open("wb")
-        markaz = str(Path(sys.executable).parent / "markaz")
-        proc = subprocess.Popen(
-            [markaz, "edge", "serve", "--data", str(data), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
-        )
+        proc, base = _serve(data, work / "server.log")
+        two = None
         try:
-            import httpx
-
-            for _ in range(300):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            base = f"http://127.0.0.1:{port}"
             if shutil.which("wrk"):
                 generator = f"wrk {args.counters} threads x 1 connection, benchmarks/queue_cycle.lua"
                 http = _wrk_load(base, tokens, args.counters, args.seconds, args.warmup, proc.pid)
@@ -280,6 +326,8 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(15)
+        if shutil.which("wrk"):
+            two = _two_stations(work, args.counters, args.seconds, args.warmup)
         core = _core_baseline(work / "core", cycles=args.core_cycles)
         raw = _sqlite_utils_baseline(work / "raw.sqlite", rows=args.raw_rows)
     finally:
@@ -290,6 +338,7 @@ def main() -> None:
         "load_generator": generator + "; keep-alive; shares the 2 cores with the server",
         "http": http,
         "baseline_http_floor": floor,
+        "two_nodes_at_once": two,
         "baseline_core_in_process": core,
         "baseline_sqlite_utils_insert": raw,
         "ratios": {
