@@ -27,6 +27,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(predicate: Callable[[], object], timeout: float = 30.0) -> bool:
+    """Poll a state another thread or process reaches; the bound only keeps a failing test from hanging."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
 class FakeClock:
     """A settable clock for rules that depend on time (roll-over, rate limits, token expiry)."""
 

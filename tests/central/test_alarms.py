@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,6 +32,7 @@ from central.ingest import Ingest
 from central.roles import CentralRole
 from markaz.contracts import mqtt as contract
 from tests.central.anchor_keys import StationAnchorKey
+from tests.conftest import wait_until
 from tests.telemetry.broker import tls_client
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -284,15 +284,6 @@ def test_pending_conditions_and_open_alarms_survive_a_restart_of_central(open_st
 # --- end to end: Mosquitto, the ingest, a simulated station killed and restarted, central restarted ----------------
 
 
-def _wait(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 class SimulatedStation:
     """A station as central sees it: its certificate, a retained birth, a Last Will, contract messages."""
 
@@ -335,14 +326,14 @@ def test_station_killed_and_restarted_with_central_restarted_mid_episode(open_st
 
     station = SimulatedStation(broker, "st-9", T0)
     station.publish("telemetry/devices/kiosk-1", _device("st-9", 1, []))
-    assert _wait(
+    assert wait_until(
         lambda: store.stations() and store.stations()[0]["state"] == "online" and store.stations()[0]["received"] == 1
     )
     clock.advance(seconds=5)
     assert tick().raised == []
 
     station.kill()
-    assert _wait(lambda: store.stations()[0]["state"] == "offline")
+    assert wait_until(lambda: store.stations()[0]["state"] == "offline")
     killed_at = clock.now
     clock.advance(seconds=119)
     assert tick().raised == []  # offline, not yet for 120 s
@@ -367,7 +358,7 @@ def test_station_killed_and_restarted_with_central_restarted_mid_episode(open_st
 
     # the station comes back (a new connection, a new birth): the episode ends
     SimulatedStation(broker, "st-9", clock.now)
-    assert _wait(lambda: store.stations()[0]["state"] == "online")
+    assert wait_until(lambda: store.stations()[0]["state"] == "online")
     assert tick().cleared == [alarm_id]
     assert open_alarms_by_station(store) == {}
     kinds = [e.kind for e in alarm_events(store, "st-9")]

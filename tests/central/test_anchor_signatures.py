@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 from datetime import timedelta
 
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +20,7 @@ from central.ingest import Ingest
 from markaz.clock import iso, utcnow
 from markaz.contracts import mqtt as contract
 from markaz.contracts.audit import anchor_key_id, anchor_message
+from tests.conftest import wait_until
 from tests.telemetry.broker import tls_client
 
 
@@ -40,15 +40,6 @@ def _anchor(station: str, seq: int, head_seq: int, signer: Ed25519PrivateKey, ke
     return contract.AuditAnchorMessage(
         schema="markaz.events.audit_anchor/1", station=station, seq=seq, ts=ts, data=data
     )
-
-
-def _wait(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_forged_unknown_and_unregistered_anchors_are_refused_raise_an_alarm_and_a_good_one_clears_it(
@@ -96,14 +87,14 @@ def test_forged_unknown_and_unregistered_anchors_are_refused_raise_an_alarm_and_
 
         kid = _kid(station_key)
         send("st-1", _anchor("st-1", 1, 5, station_key, kid))  # the station's own: kept
-        assert _wait(lambda: len(store.audit_anchors("st-1")) == 1)
+        assert wait_until(lambda: len(store.audit_anchors("st-1")) == 1)
         evaluator.run()
         assert refused_alarms() == {}
 
         send("st-1", _anchor("st-1", 2, 9, attacker, kid))  # forged: another key under the station's key id
         send("st-1", _anchor("st-1", 3, 9, attacker, _kid(attacker)))  # a key central does not know for st-1
         send("st-2", _anchor("st-2", 1, 1, attacker, _kid(attacker)))  # no key registered for st-2 at all
-        assert _wait(lambda: len(store.dead_letters()) == 3)
+        assert wait_until(lambda: len(store.dead_letters()) == 3)
         reasons = sorted(d["reason"] for d in store.dead_letters())
         assert reasons == sorted([
             f"audit anchor refused: bad signature for key {kid!r}",
@@ -124,7 +115,7 @@ def test_forged_unknown_and_unregistered_anchors_are_refused_raise_an_alarm_and_
         assert len([a for a in list_alarms(store, include_cleared=True) if a.station == "st-1"]) == 1  # once
 
         send("st-1", _anchor("st-1", 4, 12, station_key, kid))  # the station's next good anchor
-        assert _wait(lambda: len(store.audit_anchors("st-1")) == 2)
+        assert wait_until(lambda: len(store.audit_anchors("st-1")) == 2)
         clock_offset = timedelta(seconds=1)
         evaluator.run()
         assert refused_alarms() == {"st-1": "cleared", "st-2": "active"}

@@ -18,16 +18,8 @@ from edge.node import EdgeNode
 from edge.settings import EdgeSettings
 from markaz.config import load_settings
 from markaz.contracts import mqtt as contract
+from tests.conftest import wait_until
 from tests.telemetry.broker import Recorder
-
-
-def _wait(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _central(broker, db: str) -> subprocess.Popen:
@@ -57,34 +49,34 @@ def test_central_restarted_stations_stay_online_hold_their_outbox_and_reannounce
     watcher = Recorder(broker, [contract.CENTRAL_STATUS_FILTER, "markaz/v1/st-1/status"])
     try:
         # central's session must exist before the station's first message (its very first start: nothing to resume)
-        assert _wait(lambda: any(w["connected_at"] for w in store.ingest_workers()))
+        assert wait_until(lambda: any(w["connected_at"] for w in store.ingest_workers()))
         node.start()
         link = node.telemetry.link
-        assert _wait(lambda: link.central == "online"), "the station never heard central's birth"
+        assert wait_until(lambda: link.central == "online"), "the station never heard central's birth"
         code = node.queue.services()[0].code
         node.queue.issue(code, SYSTEM)
-        assert _wait(lambda: bool(store.stations()) and store.stations()[0]["state"] == "online")
-        assert _wait(lambda: node.telemetry.outbox.health().backlog == 0)
+        assert wait_until(lambda: bool(store.stations()) and store.stations()[0]["state"] == "online")
+        assert wait_until(lambda: node.telemetry.outbox.health().backlog == 0)
         (before,) = store.stations()
         nodes_before = _count(store, "markaz.telemetry.node/1")
 
         central.send_signal(signal.SIGKILL)  # central crashes: the broker publishes its Will
         central.wait(10)
-        assert _wait(lambda: link.central == "offline"), "the station did not hear central's Will"
+        assert wait_until(lambda: link.central == "offline"), "the station did not hear central's Will"
         for _ in range(3):
             node.queue.issue(code, SYSTEM)
         node.telemetry.publish_snapshot(["verification"], "periodic")
         # the station holds its outbox while central is down (nothing piles up in the broker for central)
-        assert _wait(lambda: node.telemetry.outbox.health().backlog >= 2)
+        assert wait_until(lambda: node.telemetry.outbox.health().backlog >= 2)
         held = node.telemetry.outbox.health().backlog
         time.sleep(0.5)  # a window in which a link that did not hold would have drained it
         assert node.telemetry.outbox.health().backlog >= held
 
         central = _central(broker, central_db)  # central comes back: a new life, a new `since`
-        assert _wait(lambda: node.telemetry.outbox.health().backlog == 0), "the outbox was not drained"
+        assert wait_until(lambda: node.telemetry.outbox.health().backlog == 0), "the outbox was not drained"
         # ...and, unasked, the station re-announced its birth and sent every snapshot again (node health only goes
         # out every minute otherwise)
-        assert _wait(lambda: _count(store, "markaz.telemetry.node/1") > nodes_before)
+        assert wait_until(lambda: _count(store, "markaz.telemetry.node/1") > nodes_before)
         births = [m for m in watcher.messages if m[0] == "markaz/v1/st-1/status" and m[1]["state"] == "online"]
         assert len(births) >= 2
         assert all(m[1]["since"] == births[0][1]["since"] for m in births)  # the same connection, announced again

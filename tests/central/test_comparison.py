@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from datetime import date, timedelta
 
 import numpy
@@ -20,6 +19,7 @@ from edge.node import EdgeNode
 from edge.settings import EdgeSettings
 from markaz.clock import utcnow
 from markaz.config import load_settings
+from tests.conftest import wait_until
 from tests.telemetry.broker import Recorder
 
 
@@ -40,15 +40,6 @@ class Clock:
 
     def __call__(self):
         return utcnow() + self.offset
-
-
-def _wait(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _play_day(node: EdgeNode, clock: Clock, plan: list[tuple[str, int, str]]) -> None:
@@ -108,7 +99,7 @@ def test_central_figures_equal_the_edges_own_kpis_and_an_independent_count(tmp_p
                 for r in rows
             )
 
-        assert _wait(arrived), "the day's figures did not reach central"
+        assert wait_until(arrived), "the day's figures did not reach central"
         for service in ("general", None):
             result = compare(store, day, day, service)
             figures = {s.station: s for s in result.stations}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -14,6 +13,7 @@ from edge.settings import EdgeSettings
 from markaz.clock import utcnow
 from markaz.config import load_settings
 from tests.central.staff import signed_in_client
+from tests.conftest import wait_until
 from tests.telemetry.broker import tls_client
 
 
@@ -23,16 +23,6 @@ def _ingest(store, broker, protocol: int = 4) -> Ingest:
     ingest.start()
     assert ingest.ready.wait(10)
     return ingest
-
-
-def _wait(predicate, timeout=15.0) -> bool:
-    """Poll a condition on central's database (bounded, only to avoid hanging)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _envelope(station, seq, fault="printer_error"):
@@ -57,7 +47,7 @@ def test_ingest_dedupes_and_tracks_gaps(open_store, broker):
         for seq in (1, 2, 2, 5, 6):  # a QoS 1 duplicate of 2, then 3 and 4 missing
             station.publish("markaz/v1/st-7/events/device_fault", _envelope("st-7", seq), qos=1).wait_for_publish(5)
         station.publish("markaz/v1/st-7/events/device_fault", b'{"schema": "nope"}', qos=1).wait_for_publish(5)
-        assert _wait(lambda: len(store.dead_letters()) == 1)
+        assert wait_until(lambda: len(store.dead_letters()) == 1)
         (dead,) = store.dead_letters()
         assert dead["topic"] == "markaz/v1/st-7/events/device_fault" and dead["payload"] == '{"schema": "nope"}'
         assert "validation error" in dead["reason"]
@@ -66,9 +56,9 @@ def test_ingest_dedupes_and_tracks_gaps(open_store, broker):
         assert store.gaps("st-7") == [(3, 4)]
 
         station.publish("markaz/v1/st-7/events/device_fault", _envelope("st-7", 3), qos=1).wait_for_publish(5)
-        assert _wait(lambda: store.gaps("st-7") == [(4, 4)])
+        assert wait_until(lambda: store.gaps("st-7") == [(4, 4)])
         station.publish("markaz/v1/st-7/events/device_fault", _envelope("st-7", 4), qos=1).wait_for_publish(5)
-        assert _wait(lambda: store.gaps("st-7") == [])
+        assert wait_until(lambda: store.gaps("st-7") == [])
 
         # a gap the station announced as dropped snapshots is marked as explained, not lost
         station.publish("markaz/v1/st-7/events/device_fault", _envelope("st-7", 10), qos=1).wait_for_publish(5)
@@ -82,7 +72,7 @@ def test_ingest_dedupes_and_tracks_gaps(open_store, broker):
             }
         )
         station.publish("markaz/v1/st-7/events/outbox_dropped", notice, qos=1).wait_for_publish(5)
-        assert _wait(
+        assert wait_until(
             lambda: (
                 [(g["first_seq"], g["last_seq"], g["dropped"]) for g in store.station("st-7")["gaps"]] == [(7, 9, 3)]
             )
@@ -110,7 +100,9 @@ def test_a_worker_back_from_a_stop_gets_all_the_broker_held_for_its_session(open
     back = _ingest(open_store(), broker, protocol)
     try:
         store = back.store
-        assert _wait(lambda: store.query("SELECT count(*) AS n FROM messages WHERE station = 'st-9'")[0]["n"] == 30)
+        assert wait_until(
+            lambda: store.query("SELECT count(*) AS n FROM messages WHERE station = 'st-9'")[0]["n"] == 30
+        )
         assert store.gaps("st-9") == [] and store.stations()[0]["max_seq"] == 30
     finally:
         back.stop()
@@ -142,11 +134,13 @@ def test_central_sees_a_real_station_and_serves_its_view(tmp_path, open_store, b
     node.start()
     codes = {s.code for s in node.queue.services()}
     try:
-        assert _wait(lambda: (ingest.store.station("st-1") or {}).get("latest", {}).get("telemetry.node") is not None)
+        assert wait_until(
+            lambda: (ingest.store.station("st-1") or {}).get("latest", {}).get("telemetry.node") is not None
+        )
         assert ingest.store.stations()[0]["state"] == "online"
     finally:
         node.stop()
-    assert _wait(lambda: ingest.store.stations()[0]["state"] == "offline")
+    assert wait_until(lambda: ingest.store.stations()[0]["state"] == "offline")
     ingest.stop()
 
     client = signed_in_client(create_app(ingest.store), ingest.store)
@@ -187,7 +181,7 @@ def test_workers_share_the_subscription_and_commands_round_trip(tmp_path, open_s
         for seq in range(1, 41):
             station.publish("markaz/v1/st-8/events/device_fault", _envelope("st-8", seq), qos=1).wait_for_publish(5)
         store = workers[0].store
-        assert _wait(lambda: store.query("SELECT count(*) AS n FROM messages")[0]["n"] == 40)
+        assert wait_until(lambda: store.query("SELECT count(*) AS n FROM messages")[0]["n"] == 40)
         assert all(w.received > 0 for w in workers), f"one worker got everything: {[w.received for w in workers]}"
         assert store.gaps("st-8") == [] and store.stations()[0]["max_seq"] == 40
     finally:

@@ -6,7 +6,7 @@ import pytest
 
 from edge.auth.principal import Principal
 from edge.errors import RateLimited
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, wait_until
 
 OFFICER = Principal("staff", "officer", "officer")
 KIOSK = Principal("device", "kiosk-1", "kiosk")
@@ -119,17 +119,6 @@ def _made(node, announcement) -> bool:
     return all(node.hall.announcer.speech.path_of(s.audio).exists() for s in announcement.speech)
 
 
-def _wait(predicate, timeout: float = 30.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_speech_is_made_ahead_only_as_far_as_the_displays_are_listening(hall):
     import time
 
@@ -139,7 +128,7 @@ def test_speech_is_made_ahead_only_as_far_as_the_displays_are_listening(hall):
     for _ in range(AHEAD):
         _call_one(node)
     first = node.hall.announcer.after(0)
-    assert _wait(lambda: all(_made(node, a) for a in first)), "the first announcements were not made ahead"
+    assert wait_until(lambda: all(_made(node, a) for a in first)), "the first announcements were not made ahead"
     for _ in range(4):  # a busy hall: more calls than any display has come near
         _call_one(node)
     later = node.hall.announcer.after(AHEAD)
@@ -150,4 +139,4 @@ def test_speech_is_made_ahead_only_as_far_as_the_displays_are_listening(hall):
     # a display asks to hear the 5th: the worker follows it, AHEAD beyond, and the one it asks for is made now
     path = node.hall.announcer.audio(first[4].speech[0].audio)
     assert path.endswith(".wav")
-    assert _wait(lambda: all(_made(node, a) for a in later)), "speech did not follow the display"
+    assert wait_until(lambda: all(_made(node, a) for a in later)), "speech did not follow the display"

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
@@ -17,6 +16,7 @@ from edge.node import EdgeNode
 from edge.settings import EdgeSettings
 from markaz.clock import utcnow
 from markaz.config import load_settings
+from tests.conftest import wait_until
 from tests.telemetry.broker import Recorder, tls_client
 from tests.telemetry.nodeproc import NodeProcess
 
@@ -40,16 +40,6 @@ def _settings(tmp_path, broker, station="st-1", **mqtt):
     )
 
 
-def _until(predicate, timeout=20.0) -> bool:
-    """Bounded wait for a state another process reaches (only to avoid hanging)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def _command(broker, station, name, body) -> None:
     central = tls_client(broker.pki, "central.markaz")
     central.connect("127.0.0.1", broker.port)
@@ -70,7 +60,7 @@ def test_the_link_is_a_supervised_child_restarted_when_it_dies_and_stopped_with_
         assert first is not None and first != os.getpid()
         assert psutil.Process(first).ppid() == os.getpid()
         os.kill(first, signal.SIGKILL)  # the link dies; the node serves on and starts another
-        assert _until(lambda: link.restarts == 1 and link.pid != first and link.commands_ready.is_set())
+        assert wait_until(lambda: link.restarts == 1 and link.pid != first and link.commands_ready.is_set())
         node.auth.add_device("kiosk-1", "kiosk")
         node.telemetry.record_heartbeat("kiosk-1", {"camera_fps": 12.5})
         assert recorder.wait_for(
