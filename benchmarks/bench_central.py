@@ -814,24 +814,21 @@ def main(argv: list[str] | None = None) -> None:
                 result["drain"].append(row)
             finally:
                 broker.kill()
+
+        def fleet_part(key: str, prefix: str, measure: Any) -> None:
+            """A part of the whole fleet (`--stations`) on a broker of its own and a fresh PostgreSQL database."""
+            broker = Broker(tmp / f"broker-{key}", pki).start()
+            try:
+                fleet = [f"{prefix}-{i:04d}" for i in range(args.stations)]
+                result[key] = {**measure(broker, new_pg_database(pg), fleet), "backend": "postgresql"}
+                print(json.dumps(result[key]), flush=True)
+            finally:
+                broker.kill()
+
         if "live" in parts:
-            broker = Broker(tmp / "broker-live", pki).start()
-            try:
-                fleet = [f"lv-{i:04d}" for i in range(args.stations)]
-                result["live"] = live_fleet(broker, pki, new_pg_database(pg), fleet, args.live_min, workers=2)
-                result["live"]["backend"] = "postgresql"
-                print(json.dumps(result["live"]), flush=True)
-            finally:
-                broker.kill()
+            fleet_part("live", "lv", lambda b, db, fleet: live_fleet(b, pki, db, fleet, args.live_min, workers=2))
         if "catch-up" in parts:
-            broker = Broker(tmp / "broker-catch-up", pki).start()
-            try:
-                fleet = [f"fl-{i:04d}" for i in range(args.stations)]
-                result["catch_up"] = catch_up(broker, pki, new_pg_database(pg), fleet, args.outage_min, workers=2)
-                result["catch_up"]["backend"] = "postgresql"
-                print(json.dumps(result["catch_up"]), flush=True)
-            finally:
-                broker.kill()
+            fleet_part("catch_up", "fl", lambda b, db, fleet: catch_up(b, pki, db, fleet, args.outage_min, workers=2))
         result["dashboard"] = {}
         for backend in backends if dashboard else ():
             target = str(tmp / "dashboard.sqlite") if backend == "sqlite" else new_pg_database(pg)
