@@ -16,7 +16,8 @@ from edge.node import EdgeNode
 from edge.settings import EdgeSettings
 from markaz.cli import app
 from markaz.config import load_settings
-from tests.central.test_ingest import _ingest, _wait
+from tests.central.test_ingest import _ingest
+from tests.conftest import wait_until
 
 run = CliRunner().invoke
 
@@ -95,7 +96,7 @@ def test_central_catches_a_rewritten_or_trimmed_history(tmp_path, open_store, br
         head = node.audit.head()[0]
         assert 2 < anchored < head
         sent = lambda: {a["head_seq"] for a in store.audit_anchors("st-1")}  # noqa: E731
-        assert _wait(lambda: {anchored, head} <= sent(), timeout=60)
+        assert wait_until(lambda: {anchored, head} <= sent(), timeout=60)
     finally:
         node.stop()
     ingest.stop()
