@@ -351,6 +351,18 @@ def _wait_stored(store: Any, total: int, timeout_s: float) -> tuple[int, float]:
 # --- the measurements ---------------------------------------------------------------------------------------------
 
 
+def _tear_down(publishers: Any, ingest: Any, store: Any, sub: subprocess.Popen[bytes] | None = None) -> None:
+    """End a measurement's processes: the publishers, the ingest workers, the store and a mosquitto_sub (resumed
+    first, should it still be stopped)."""
+    if publishers is not None:
+        publishers.close()
+    ingest.stop()
+    store.close()
+    if sub is not None and sub.poll() is None:
+        sub.send_signal(signal.SIGCONT)
+        sub.kill()
+
+
 def ingest_rate(
     broker: Any, pki: Any, target: str, workers: int, stations: list[str], per_station: int, protocol: str
 ) -> dict:
@@ -385,12 +397,7 @@ def ingest_rate(
         while not done_sub and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
-        if publishers is not None:
-            publishers.close()
-        ingest.stop()
-        store.close()
-        if sub.poll() is None:
-            sub.kill()
+        _tear_down(publishers, ingest, store, sub)
     ingest_s, sub_s = stored_at - t0, (done_sub[0] if done_sub else float("nan")) - t0
     return {
         "protocol": protocol,
@@ -439,13 +446,7 @@ def drain_rate(broker: Any, pki: Any, target: str, stations: list[str], per_stat
         sub.returncode = os.waitstatus_to_exitcode(status)
         sub_done = time.monotonic()
     finally:
-        if publishers is not None:
-            publishers.close()
-        ingest.stop()
-        store.close()
-        if sub.poll() is None:
-            sub.send_signal(signal.SIGCONT)
-            sub.kill()
+        _tear_down(publishers, ingest, store, sub)
     return {
         "protocol": protocol,
         "workers": 1,
@@ -486,10 +487,7 @@ def live_fleet(broker: Any, pki: Any, target: str, stations: list[str], minutes:
         publishers.wait()
         gaps = store.query("SELECT count(*) AS n FROM gaps")[0]["n"]
     finally:
-        if publishers is not None:
-            publishers.close()
-        ingest.stop()
-        store.close()
+        _tear_down(publishers, ingest, store)
     ordered = sorted(lags)
     return {
         "stations": len(stations),
@@ -526,10 +524,7 @@ def catch_up(broker: Any, pki: Any, target: str, stations: list[str], outage_min
         gaps = store.query("SELECT count(*) AS n FROM gaps")[0]["n"]
         duplicates = store.query("SELECT coalesce(sum(duplicates), 0) AS n FROM stations")[0]["n"]
     finally:
-        if publishers is not None:
-            publishers.close()
-        ingest.stop()
-        store.close()
+        _tear_down(publishers, ingest, store)
     elapsed = stored_at - t0
     return {
         "stations": len(stations),
